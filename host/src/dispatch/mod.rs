@@ -1,0 +1,170 @@
+//! Feeding the ordered event stream to every loaded detector in batches, and collecting what
+//! comes back, so that one plugin's failure is reported and never stops the others.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::model::{Event, Field, Fingerprint, Insight};
+use crate::runtime::{BatchOutcome, LoadError, Runtime, Supervisor, WitEvents};
+
+/// Events per call by default: big enough that the fixed cost of crossing into the sandbox is
+/// noise, small enough that a deadline covers one call comfortably.
+pub const DEFAULT_BATCH_SIZE: usize = 1024;
+
+/// Something went wrong in one plugin; the run went on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginProblem {
+    /// The detector id, or the file when it never started.
+    pub plugin: String,
+    /// The batch it happened in: its first event id and size (none for load problems).
+    pub batch: Option<(u64, usize)>,
+    pub problem: String,
+}
+
+impl std::fmt::Display for PluginProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.batch {
+            Some((first, size)) => write!(
+                f,
+                "plugin {}: {} (batch of {size} events from event {first:016x} not processed by it)",
+                self.plugin, self.problem
+            ),
+            None => write!(f, "plugin {}: {}", self.plugin, self.problem),
+        }
+    }
+}
+
+/// The `.wasm` files in a plugins folder, in name order.
+pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every loaded detector, fed batch by batch.
+pub struct Pipeline<'runtime> {
+    runtime: &'runtime Runtime,
+    plugins: Vec<Supervisor>,
+    batch_size: usize,
+    problems: Vec<PluginProblem>,
+    findings: BTreeMap<Fingerprint, (Insight, u32)>,
+    events_processed: usize,
+}
+
+impl<'runtime> Pipeline<'runtime> {
+    pub fn new(runtime: &'runtime Runtime, batch_size: usize) -> Self {
+        Pipeline {
+            runtime,
+            plugins: Vec::new(),
+            batch_size: batch_size.max(1),
+            problems: Vec::new(),
+            findings: BTreeMap::new(),
+            events_processed: 0,
+        }
+    }
+
+    /// Loads a plugin file; a plugin that cannot load is reported and left out.
+    pub fn load(&mut self, path: &Path, settings: &BTreeMap<String, Vec<Field>>) -> Result<&Supervisor, LoadError> {
+        let result = self.runtime.load_file(path).and_then(|source| {
+            let stem = path.file_stem().map(|stem| stem.to_string_lossy().replace('_', "-")).unwrap_or_default();
+            let settings = settings.get(&stem).cloned().unwrap_or_default();
+            Supervisor::start(self.runtime, source, settings)
+        });
+        match result {
+            Ok(supervisor) => {
+                tracing::info!(
+                    plugin = supervisor.id(),
+                    version = supervisor.description().version,
+                    api = %supervisor.source().api_version,
+                    "loaded {}",
+                    path.display()
+                );
+                self.plugins.push(supervisor);
+                Ok(self.plugins.last().expect("just pushed"))
+            }
+            Err(error) => {
+                self.problems.push(PluginProblem { plugin: path.display().to_string(), batch: None, problem: error.to_string() });
+                Err(error)
+            }
+        }
+    }
+
+    /// Loads every `.wasm` in `dir`.
+    pub fn load_dir(&mut self, dir: &Path, settings: &BTreeMap<String, Vec<Field>>) -> std::io::Result<()> {
+        for file in plugin_files(dir)? {
+            let _ = self.load(&file, settings);
+        }
+        Ok(())
+    }
+
+    pub fn plugins(&self) -> &[Supervisor] {
+        &self.plugins
+    }
+
+    /// Feeds `events` (in event-time order) in batches, advancing each detector's clock to
+    /// the last event of every batch.
+    pub fn feed(&mut self, events: &[Event]) {
+        for batch in events.chunks(self.batch_size) {
+            let converted = WitEvents::new(batch);
+            let first = batch.first().map_or(0, |event| event.id);
+            let now_ms = batch.last().map_or(0, |event| event.time_ms);
+            for index in 0..self.plugins.len() {
+                let outcome = self.plugins[index].process(self.runtime, &converted);
+                self.record(index, outcome, Some((first, batch.len())));
+                let outcome = self.plugins[index].tick(self.runtime, now_ms);
+                self.record(index, outcome, None);
+            }
+            self.events_processed += batch.len();
+        }
+    }
+
+    fn record(&mut self, index: usize, outcome: BatchOutcome, batch: Option<(u64, usize)>) {
+        let plugin = self.plugins[index].id().to_owned();
+        let problem = match outcome {
+            BatchOutcome::Insights(insights) => {
+                for insight in insights {
+                    let entry = self.findings.entry(insight.fingerprint()).or_insert_with(|| (insight.clone(), 0));
+                    entry.0 = insight;
+                    entry.1 += 1;
+                }
+                return;
+            }
+            BatchOutcome::Skipped(_) if batch.is_none() => return,
+            BatchOutcome::DetectorError(message) => format!("the detector reported an error: {message}"),
+            BatchOutcome::Failed(failure) => {
+                let health = self.plugins[index].health();
+                let next = if health.quarantined { "quarantined for the rest of the run" } else { "will be restarted" };
+                format!("{failure}; {next}")
+            }
+            BatchOutcome::Skipped(reason) => reason,
+        };
+        tracing::warn!(plugin, "{problem}");
+        self.problems.push(PluginProblem { plugin, batch, problem });
+    }
+
+    pub fn events_processed(&self) -> usize {
+        self.events_processed
+    }
+
+    pub fn problems(&self) -> &[PluginProblem] {
+        &self.problems
+    }
+
+    /// One insight per finding (the latest report of it) with how often it was reported, in
+    /// order of severity, then confidence.
+    pub fn findings(&self) -> Vec<(Insight, u32)> {
+        let mut findings: Vec<(Insight, u32)> = self.findings.values().cloned().collect();
+        findings.sort_by(|(a, _), (b, _)| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.confidence.total_cmp(&a.confidence))
+                .then(a.pattern.cmp(&b.pattern))
+                .then(a.key.cmp(&b.key))
+        });
+        findings
+    }
+}

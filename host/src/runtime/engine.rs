@@ -1,0 +1,162 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::{Config, Engine};
+
+use super::cache::ArtifactCache;
+use super::contract::{ApiVersion, v0_1_0};
+use super::instance::{PluginInstance, PluginState};
+use super::limits::{EPOCH_TICK, Limits};
+use super::LoadError;
+
+/// How the runtime is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    pub limits: Limits,
+    /// Where compiled components are cached; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The engine, the linker, the cache and the epoch ticker that enforces call deadlines.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    cache: ArtifactCache,
+    limits: Limits,
+    ticker: Option<JoinHandle<()>>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let mut wasmtime_config = Config::new();
+        wasmtime_config
+            .epoch_interruption(true)
+            // Detectors are called synchronously; without this a call costs ~3x more.
+            .concurrency_support(false);
+        let engine = Engine::new(&wasmtime_config)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        v0_1_0::DetectorPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop_ticker.clone();
+            std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?
+        };
+        Ok(Runtime {
+            engine,
+            linker,
+            cache: ArtifactCache::new(config.cache_dir),
+            limits: config.limits,
+            ticker: Some(ticker),
+            stop_ticker,
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Reads, compiles (or loads from cache) and checks a plugin file.
+    pub fn load_file(&self, path: &Path) -> Result<PluginSource, LoadError> {
+        let display = path.display().to_string();
+        let wasm = std::fs::read(path).map_err(|source| LoadError::Read { path: display.clone(), source })?;
+        self.load_bytes(&display, &wasm)
+    }
+
+    /// Compiles and checks a plugin from its bytes; `origin` names it in errors.
+    pub fn load_bytes(&self, origin: &str, wasm: &[u8]) -> Result<PluginSource, LoadError> {
+        if wasm.starts_with(b"\0asm\x01\0\0\0") {
+            return Err(LoadError::CoreModule { path: origin.to_owned() });
+        }
+        let component = self
+            .cache
+            .load(&self.engine, wasm)
+            .map_err(|error| LoadError::Invalid { path: origin.to_owned(), reason: format!("{error:#}") })?;
+        let api_version = detector_api_version(&self.engine, &component, origin)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
+        let instance_pre = v0_1_0::DetectorPluginPre::new(instance_pre)
+            .map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
+        Ok(PluginSource {
+            origin: origin.to_owned(),
+            content_hash: content_hash(wasm),
+            api_version,
+            instance_pre,
+        })
+    }
+
+    /// Starts a fresh instance of `source` in a store of its own, applying `settings`.
+    pub fn instantiate(
+        &self,
+        source: &PluginSource,
+        settings: &[crate::model::Field],
+    ) -> Result<PluginInstance, LoadError> {
+        PluginInstance::start(&self.engine, &self.limits, source, settings)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+        if let Some(ticker) = self.ticker.take() {
+            let _ = ticker.join();
+        }
+    }
+}
+
+fn content_hash(wasm: &[u8]) -> String {
+    Sha256::digest(wasm)[..8].iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Reads the contract version from the component's export names, before instantiating it.
+fn detector_api_version(engine: &Engine, component: &Component, origin: &str) -> Result<ApiVersion, LoadError> {
+    let component_type = component.component_type();
+    let mut exports = Vec::new();
+    for (name, item) in component_type.exports(engine) {
+        if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+            exports.push(name.to_owned());
+            continue;
+        }
+        match ApiVersion::from_export_name(name) {
+            Some(Ok(version)) => return Ok(version),
+            Some(Err(found)) => {
+                return Err(LoadError::UnsupportedApi {
+                    path: origin.to_owned(),
+                    found,
+                    supported: ApiVersion::supported_list(),
+                });
+            }
+            None => exports.push(name.to_owned()),
+        }
+    }
+    Err(LoadError::NotADetector {
+        path: origin.to_owned(),
+        exports: if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") },
+    })
+}
+
+/// A compiled plugin, checked and ready to instantiate any number of times.
+#[derive(Clone)]
+pub struct PluginSource {
+    /// Where it came from (a path), for messages.
+    pub origin: String,
+    /// The first 16 hex digits of the wasm's sha256.
+    pub content_hash: String,
+    pub api_version: ApiVersion,
+    pub(crate) instance_pre: v0_1_0::DetectorPluginPre<PluginState>,
+}

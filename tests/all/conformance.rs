@@ -1,0 +1,79 @@
+//! Detectors built from source, run through the real runtime: each finds what it is for and
+//! stays quiet on noise.
+
+use anyhow::Result;
+use devloop_host::model::{Event, Outcome, Source};
+use devloop_host::runtime::{Runtime, RuntimeConfig, Supervisor, WitEvents, BatchOutcome};
+
+pub fn cli_event(id: u64, seconds: i64, command: &str, user: &str, exit_code: i32) -> Event {
+    Event {
+        id,
+        time_ms: 1_795_000_000_000 + seconds * 1000,
+        source: Source::CliActions,
+        kind: "cli.command".into(),
+        actor: Some(user.into()),
+        thread_id: None,
+        subject: Some(command.into()),
+        outcome: Outcome::from_exit_code(Some(exit_code)),
+        duration_ms: Some(250),
+        fields: Vec::new(),
+    }
+}
+
+fn insights_of(supervisor: &mut Supervisor, runtime: &Runtime, events: &[Event]) -> Vec<devloop_host::model::Insight> {
+    match supervisor.process(runtime, &WitEvents::new(events)) {
+        BatchOutcome::Insights(insights) => insights,
+        other => panic!("expected insights, got {other:?}"),
+    }
+}
+
+#[test]
+fn command_repetition_finds_a_planted_burst() -> Result<()> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let source = runtime.load_file(devloop_host_tests::plugin("command-repetition"))?;
+    let mut supervisor = Supervisor::start(&runtime, source, Vec::new())?;
+    assert_eq!(supervisor.description().patterns, vec!["command_repetition"]);
+
+    let mut events: Vec<Event> = (0..20).map(|i| cli_event(i, i as i64 * 900, "status", "dev", 0)).collect();
+    events.extend((100..104).map(|i| cli_event(i, 5000 + i as i64, "bd ready", "dev", 0)));
+    events.sort_by_key(|event| event.time_ms);
+    let insights = insights_of(&mut supervisor, &runtime, &events);
+
+    assert_eq!(insights.len(), 1, "{insights:#?}");
+    let insight = &insights[0];
+    assert_eq!(insight.pattern, "command_repetition");
+    assert_eq!(insight.detector, "command-repetition");
+    assert!(insight.message.contains("bd ready"), "{}", insight.message);
+    assert_eq!(insight.evidence.event_ids, vec![100, 101, 102]);
+    assert!(insight.confidence > 0.5 && insight.confidence <= 1.0);
+    Ok(())
+}
+
+#[test]
+fn command_repetition_stays_quiet_on_spread_out_noise() -> Result<()> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let source = runtime.load_file(devloop_host_tests::plugin("command-repetition"))?;
+    let mut supervisor = Supervisor::start(&runtime, source, Vec::new())?;
+    let commands = ["status", "bd ready", "insights list", "doctor", "watch ."];
+    let events: Vec<Event> = (0..500)
+        .map(|i| cli_event(i, i as i64 * 47, commands[(i % 5) as usize], ["dev", "ops"][(i % 2) as usize], 0))
+        .collect();
+    assert!(insights_of(&mut supervisor, &runtime, &events).is_empty());
+    Ok(())
+}
+
+#[test]
+fn settings_change_the_threshold_and_typos_are_rejected() -> Result<()> {
+    use devloop_host::model::{Field, Value};
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let source = runtime.load_file(devloop_host_tests::plugin("command-repetition"))?;
+    let strict = vec![Field::new("min_repeats", Value::Integer(5))];
+    let mut supervisor = Supervisor::start(&runtime, source.clone(), strict)?;
+    let burst: Vec<Event> = (0..4).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
+    assert!(insights_of(&mut supervisor, &runtime, &burst).is_empty(), "4 runs are below min_repeats=5");
+
+    let typo = vec![Field::new("min_repeat", Value::Integer(5))];
+    let error = Supervisor::start(&runtime, source, typo).err().expect("a typo must fail");
+    assert!(error.to_string().contains("unknown setting `min_repeat`"), "{error}");
+    Ok(())
+}

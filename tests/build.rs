@@ -1,0 +1,67 @@
+//! Builds every detector plugin and hostile fixture from source for the integration tests,
+//! into a target folder of its own (a nested cargo must not wait on the outer one's lock), and
+//! writes their paths into `artifacts.rs`. Nothing built is ever checked in.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+const HOSTILE_FEATURES: &[&str] = &["endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error"];
+
+fn cargo(workspace: &Path, target_dir: &Path) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .current_dir(workspace)
+        .args(["build", "--quiet", "--profile", "plugin", "--target", TARGET, "--target-dir"])
+        .arg(target_dir);
+    for variable in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+fn run(mut command: Command) {
+    let status = command.status().expect("cargo runs");
+    assert!(status.success(), "building plugins failed: {command:?}; is the wasm32-wasip2 target installed? (scripts/setup installs it)");
+}
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = manifest_dir.parent().expect("tests/ sits in the workspace").to_owned();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    let target_dir = out_dir.ancestors().nth(4).expect("OUT_DIR is <target>/<profile>/build/<pkg>/out").join("guests");
+    for watched in ["plugins", "plugin-sdk", "wit", "tests/fixtures"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+
+    let mut plugins: Vec<String> = std::fs::read_dir(workspace.join("plugins"))
+        .expect("plugins/ exists")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("Cargo.toml").exists())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    plugins.sort();
+    let mut build = cargo(&workspace, &target_dir);
+    for plugin in &plugins {
+        build.args(["-p", plugin]);
+    }
+    run(build);
+
+    let built = target_dir.join(TARGET).join("plugin");
+    let mut artifacts = String::from("/// Every detector under plugins/, as (crate name, built component).\npub const PLUGINS: &[(&str, &str)] = &[\n");
+    for plugin in &plugins {
+        let path = built.join(format!("{}.wasm", plugin.replace('-', "_")));
+        artifacts.push_str(&format!("    ({plugin:?}, {:?}),\n", path.display().to_string()));
+    }
+    artifacts.push_str("];\n\n/// The hostile fixtures, as (misbehaviour, built component).\npub const HOSTILE: &[(&str, &str)] = &[\n");
+    for feature in HOSTILE_FEATURES {
+        let mut build = cargo(&workspace, &target_dir);
+        build.args(["-p", "hostile", "--features", feature]);
+        run(build);
+        let copy = out_dir.join(format!("hostile-{feature}.wasm"));
+        std::fs::copy(built.join("hostile.wasm"), &copy).expect("copy the fixture");
+        artifacts.push_str(&format!("    ({feature:?}, {:?}),\n", copy.display().to_string()));
+    }
+    artifacts.push_str("];\n");
+    std::fs::write(out_dir.join("artifacts.rs"), artifacts).expect("write artifacts.rs");
+}

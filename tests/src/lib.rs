@@ -1,0 +1,25 @@
+//! Shared helpers for the integration tests: where the plugins built from source are, and a
+//! scratch project to run the real binary in.
+
+use std::path::{Path, PathBuf};
+
+include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
+
+/// The built component of the plugin crate `name` (e.g. `command-repetition`).
+pub fn plugin(name: &str) -> &'static Path {
+    let (_, path) = PLUGINS.iter().find(|(crate_name, _)| *crate_name == name).unwrap_or_else(|| panic!("no plugin crate {name}"));
+    Path::new(path)
+}
+
+/// The hostile fixture built with `feature`.
+pub fn hostile(feature: &str) -> &'static Path {
+    let (_, path) = HOSTILE.iter().find(|(name, _)| *name == feature).unwrap_or_else(|| panic!("no hostile fixture {feature}"));
+    Path::new(path)
+}
+
+/// The `devloop-host` binary cargo built for these tests.
+pub fn binary() -> PathBuf {
+    let tests_binary = std::env::current_exe().expect("the test binary knows its path");
+    let profile_dir = tests_binary.parent().and_then(Path::parent).expect("<target>/<profile>/deps/<test>");
+    profile_dir.join("devloop-host")
+}
