@@ -9,13 +9,15 @@
 //!
 //! One finding per command and person; every further burst raises its confidence.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
+use devloop_plugin_sdk::state;
+use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "command_repetition";
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Burst {
     /// Times and ids of recent runs inside the window.
     runs: VecDeque<(i64, u64)>,
@@ -28,12 +30,13 @@ struct Burst {
 pub struct CommandRepetition {
     min_repeats: usize,
     window_ms: i64,
-    bursts: HashMap<(String, String), Burst>,
+    /// Keyed by command and person, joined by a unit separator.
+    bursts: BTreeMap<String, Burst>,
 }
 
 impl Default for CommandRepetition {
     fn default() -> Self {
-        CommandRepetition { min_repeats: 3, window_ms: 120_000, bursts: HashMap::new() }
+        CommandRepetition { min_repeats: 3, window_ms: 120_000, bursts: BTreeMap::new() }
     }
 }
 
@@ -66,7 +69,8 @@ impl Detector for CommandRepetition {
             return Ok(());
         }
         let who = event.who().to_owned();
-        let burst = self.bursts.entry((command.clone(), who.clone())).or_default();
+        let key = format!("{command}\u{1f}{who}");
+        let burst = self.bursts.entry(key.clone()).or_default();
         while burst.runs.front().is_some_and(|(time, _)| event.time_ms - time > self.window_ms) {
             burst.runs.pop_front();
         }
@@ -84,7 +88,7 @@ impl Detector for CommandRepetition {
         let span_seconds = (event.time_ms - burst.runs[0].0) as f64 / 1000.0;
         let extra_runs = (runs - self.min_repeats) as f64;
         let confidence = 0.6 + 0.1 * extra_runs + 0.1 * f64::from(burst.bursts - 1);
-        let mut insight = Insight::new(PATTERN, format!("{command}\u{1f}{who}"))
+        let mut insight = Insight::new(PATTERN, key)
             .severity(if burst.bursts >= 3 { Severity::Warning } else { Severity::Info })
             .confidence(confidence.min(0.95))
             .message(format!(
@@ -110,6 +114,15 @@ impl Detector for CommandRepetition {
             insight = insight.evidence("actor", actor.as_str());
         }
         out.push(insight);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        state::save(&self.bursts)
+    }
+
+    fn restore(&mut self, saved: &[u8]) -> Result<(), String> {
+        self.bursts = state::load(saved)?;
         Ok(())
     }
 }
@@ -163,6 +176,17 @@ mod tests {
         let mut detector = CommandRepetition::default();
         let events = vec![run(1, 0, "bd ready", 0), run(2, 5, "bd  ready", 0), run(3, 9, " bd ready", 0)];
         assert_eq!(detector.process(&events)?.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn state_survives_a_snapshot_and_restore() -> Result<(), String> {
+        let mut before = CommandRepetition::default();
+        before.process(&[run(1, 0, "bd ready", 0), run(2, 5, "bd ready", 0)])?;
+        let saved = before.snapshot().ok_or("command-repetition supports snapshots")?;
+        let mut after = CommandRepetition::default();
+        after.restore(&saved)?;
+        assert_eq!(after.process(&[run(3, 9, "bd ready", 0)])?.len(), 1, "the third run completes the burst");
         Ok(())
     }
 
