@@ -8,7 +8,7 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 /// Each builds `tests/fixtures/hostile` with that feature; "well-behaved" (no feature) takes a
 /// batch and returns nothing, which measures the cost of crossing into the sandbox alone.
-const HOSTILE_FEATURES: &[&str] = &["well-behaved", "endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error"];
+const HOSTILE_FEATURES: &[&str] = &["well-behaved", "endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error", "snoop"];
 
 fn cargo(workspace: &Path, target_dir: &Path) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

@@ -87,7 +87,9 @@ impl<'runtime> Pipeline<'runtime> {
                 Ok(self.plugins.last().expect("just pushed"))
             }
             Err(error) => {
-                self.problems.push(PluginProblem { plugin: path.display().to_string(), batch: None, problem: error.to_string() });
+                let problem = PluginProblem { plugin: path.display().to_string(), batch: None, problem: error.to_string() };
+                tracing::error!("{problem}");
+                self.problems.push(problem);
                 Err(error)
             }
         }
@@ -142,8 +144,9 @@ impl<'runtime> Pipeline<'runtime> {
             }
             BatchOutcome::Skipped(reason) => reason,
         };
-        tracing::warn!(plugin, "{problem}");
-        self.problems.push(PluginProblem { plugin, batch, problem });
+        let problem = PluginProblem { plugin, batch, problem };
+        tracing::warn!("{problem}");
+        self.problems.push(problem);
     }
 
     pub fn events_processed(&self) -> usize {
