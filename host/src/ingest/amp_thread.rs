@@ -53,6 +53,10 @@ impl AmpThreadLog {
             return Err("`thread_id` is empty".to_owned());
         }
         let entry_time = iso_millis(&entry.timestamp)?;
+        let mut latest_time = entry_time;
+        for item in entry.agent_actions.iter().chain(&entry.user_manual_actions) {
+            latest_time = latest_time.max(item_time(item, entry_time)?);
+        }
         let mut new_events = Vec::new();
         let prompt = entry.user_prompt.clone().filter(|prompt| !prompt.is_empty());
         if let Some(prompt) = prompt {
@@ -93,8 +97,9 @@ impl AmpThreadLog {
                 .add("message", text(item, "message"))
                 .add_json_text("evidence", item.get("evidence"));
             let subject = text(item, "pattern");
-            new_events.push(event(id, entry_time, "thread.insight", None, &entry, subject, Outcome::default(), fields));
+            new_events.push(event(id, latest_time, "thread.insight", None, &entry, subject, Outcome::default(), fields));
         }
+        new_events.sort_by_key(|event| event.time_ms);
         self.seen.extend(new_events.iter().map(|event| event.id));
         out.extend(new_events);
         Ok(())

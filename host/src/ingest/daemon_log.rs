@@ -200,9 +200,11 @@ impl DaemonLogReader {
         }
     }
 
-    fn close_record(&mut self, end: u64, out: &mut VecDeque<Pending>) {
+    /// Emits the open record, which ends at `end`. Lines before any record take the time of the
+    /// record before them, else of the one after (`next_time_ms`), else the file's.
+    fn close_record(&mut self, end: u64, next_time_ms: Option<i64>, out: &mut VecDeque<Pending>) {
         let Some(record) = self.open_record.take() else { return };
-        let fallback = self.cursor.watermark.time_ms.unwrap_or_default();
+        let fallback = self.cursor.watermark.time_ms.or(next_time_ms).unwrap_or_else(|| self.modified_ms());
         let event = record_event(record.header.as_ref(), &record.continuation, fallback);
         self.cursor.offset = end;
         if self.delivered_before.as_ref().is_some_and(|done| done.covers(event.time_ms, event.id)) {
@@ -218,6 +220,16 @@ impl DaemonLogReader {
             id: event.id,
         };
         out.push_back(Pending { event, advance });
+    }
+}
+
+impl DaemonLogReader {
+    fn modified_ms(&self) -> i64 {
+        self.reader
+            .as_ref()
+            .and_then(|reader| reader.file().metadata().ok())
+            .and_then(|metadata| metadata.modified().ok())
+            .map_or(0, |time| chrono::DateTime::<chrono::Utc>::from(time).timestamp_millis())
     }
 }
 
@@ -244,7 +256,7 @@ impl SourceReader for DaemonLogReader {
             let Some(reader) = self.reader.as_mut() else { return Ok(()) };
             let Some(line) = reader.next_line()? else {
                 let end = reader.position();
-                self.close_record(end, out);
+                self.close_record(end, None, out);
                 if self.next_file()? {
                     continue;
                 }
@@ -254,7 +266,7 @@ impl SourceReader for DaemonLogReader {
             let text = String::from_utf8_lossy(line.bytes).into_owned();
             match parse_header(&text) {
                 Some(header) => {
-                    self.close_record(start, out);
+                    self.close_record(start, Some(header.time_ms), out);
                     self.open_record = Some(OpenRecord { header: Some(header), continuation: Vec::new() });
                 }
                 None if text.trim().is_empty() && self.open_record.is_none() => self.cursor.offset = end,
