@@ -56,6 +56,11 @@ for _module in (action_logger, amp_thread_mapper, telemetry, agent_audit_logger,
     if getattr(_module, "datetime", None) is _datetime.datetime:
         _module.datetime = _SimulatedDatetime
 time.time = _simulated_time
+
+# devloop samples CPU for 0.1 s per resource snapshot (two per agent run); sample without
+# waiting instead. The records keep their exact shape.
+_cpu_percent = performance.psutil.Process.cpu_percent
+performance.psutil.Process.cpu_percent = lambda self, interval=None: _cpu_percent(self, interval=None)
 logging.Formatter.converter = lambda self, seconds=None: time.localtime(CLOCK.now)
 
 
@@ -114,7 +119,7 @@ class Writers:
 
     def store_event(self, kind: str, payload: dict, source: str) -> None:
         self.sequence += 1
-        stored = event.Event(type=kind, payload=payload, source=source, sequence=self.sequence)
+        stored = event.Event(type=kind, payload=payload, source=source, sequence=self.sequence, timestamp=CLOCK.now)
         self.loop.run_until_complete(self.events.store_event(stored))
 
     def agent_run(self, agent: str, seconds: float, success: bool, message: str, findings: int) -> None:

@@ -316,3 +316,31 @@ mod tests {
         assert!(parse_header("2025-12-12 21:09:54 | info | x | y").is_none());
     }
 }
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+    use crate::model::Value;
+
+    fn read(path: &Path) -> std::io::Result<Vec<Event>> {
+        let mut reader = DaemonLogReader::new(Slot { source: Source::DaemonLog, path: path.to_owned() });
+        let mut out = VecDeque::new();
+        reader.fill(100, &mut out, &mut Vec::new())?;
+        Ok(out.into_iter().map(|pending| pending.event).collect())
+    }
+
+    #[test]
+    fn lines_before_the_first_record_take_its_time() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("devloop.log");
+        std::fs::write(
+            &path,
+            "started (PID: 1)\nWatching: /p\n2026-11-23 08:17:38 | INFO     | agent.linter         | ✓ linter: ok (0.25s)\n",
+        )?;
+        let events = read(&path)?;
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].time_ms, events[1].time_ms);
+        assert_eq!(events[0].field("continuation"), Some(&Value::Texts(vec!["started (PID: 1)".to_owned(), "Watching: /p".to_owned()])));
+        Ok(())
+    }
+}
