@@ -5,3 +5,4 @@ mod hostile;
 mod conformance;
 mod ingest_exec;
 mod ingest_sources;
+mod ingest_resume;

@@ -50,7 +50,8 @@ pub struct JsonlReader {
     reader: Option<LineReader>,
     /// Where reading stands (everything read counts as delivered here).
     cursor: LineCursor,
-    /// Events of the next line already delivered before a resume.
+    /// Events of the next line already delivered before a resume (also in `cursor.skip` until
+    /// that line is read, so a checkpoint before then keeps it).
     skip_next: u32,
     /// After a rewrite: what was delivered from the file's earlier content.
     delivered_before: Option<Watermark>,
@@ -122,7 +123,6 @@ impl SourceReader for JsonlReader {
             _ => LineCursor::default(),
         };
         self.skip_next = self.cursor.skip;
-        self.cursor.skip = 0;
     }
 
     fn fill(&mut self, want: usize, out: &mut VecDeque<Pending>, malformed: &mut Vec<MalformedRecord>) -> std::io::Result<()> {
@@ -179,6 +179,7 @@ impl SourceReader for JsonlReader {
             }
             self.cursor.offset = end;
             self.cursor.line = line_number;
+            self.cursor.skip = 0;
         }
         if let Some(current) = self.cursor.identity
             && current.head_is_short(reader.position())

@@ -134,7 +134,8 @@ pub struct LineCursor {
 }
 
 /// Position in `events.db`: rows are ordered by `(timestamp, id)`; `created_at` finds rows
-/// inserted late with an earlier timestamp.
+/// inserted late with an earlier timestamp. Stored as JSON, whose floats must read back to the
+/// very same bits (serde_json's `float_roundtrip`), or the row at the cursor would be read again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RowCursor {
     pub timestamp: f64,
@@ -206,6 +207,14 @@ mod tests {
         assert!(watermark.covers(20, 3));
         assert!(!watermark.covers(20, 5));
         assert!(!watermark.covers(21, 1));
+    }
+
+    #[test]
+    fn a_stored_row_cursor_reads_back_to_the_same_bits() -> Result<(), serde_json::Error> {
+        let cursor = Cursor::Rows(RowCursor { timestamp: 1_795_424_448.025_922_5, id: "a5d7".to_owned(), max_created_at: 1_795_424_448.025_923 });
+        let text = serde_json::to_string(&cursor)?;
+        assert_eq!(serde_json::from_str::<Cursor>(&text)?, cursor);
+        Ok(())
     }
 
     #[test]
