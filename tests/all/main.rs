@@ -6,3 +6,4 @@ mod conformance;
 mod ingest_exec;
 mod ingest_sources;
 mod ingest_resume;
+mod ingest_follow;
