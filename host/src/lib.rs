@@ -16,3 +16,5 @@ pub mod ingest;
 pub mod model;
 pub mod output;
 pub mod runtime;
+pub mod state;
+pub mod stream;

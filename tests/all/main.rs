@@ -3,3 +3,7 @@
 mod cli_run;
 mod hostile;
 mod conformance;
+mod ingest_exec;
+mod ingest_sources;
+mod ingest_resume;
+mod ingest_follow;

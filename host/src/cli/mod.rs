@@ -1,6 +1,9 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
+mod bench;
+mod exec;
 mod run;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,12 +28,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::Run),
+    Exec(exec::Exec),
+    Sources(sources::Sources),
+    Bench(bench::Bench),
 }
 
 impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Run(command) => command.run(),
+            Command::Exec(command) => command.run(),
+            Command::Sources(command) => command.run(),
+            Command::Bench(command) => command.run(),
         }
     }
 }
