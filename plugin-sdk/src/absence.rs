@@ -51,6 +51,21 @@ impl<K: Ord + Clone, A: Clone> Absence<K, A> {
         answered
     }
 
+    /// B happened for whatever `matches` accepts (a response about an agent rather than in a
+    /// thread): answers every such timer armed at or before `time_ms`.
+    pub fn answer_where(&mut self, time_ms: i64, matches: impl Fn(&K, &A) -> bool) -> Vec<A> {
+        let mut answered = Vec::new();
+        self.timers.retain(|_, (key, armed, armed_ms)| {
+            if *armed_ms <= time_ms && matches(key, armed) {
+                answered.push(armed.clone());
+                false
+            } else {
+                true
+            }
+        });
+        answered
+    }
+
     /// Event time reached `now_ms`: every timer whose deadline is before it fires.
     pub fn fire(&mut self, now_ms: i64) -> Vec<Missed<K, A>> {
         let mut missed = Vec::new();
@@ -95,6 +110,15 @@ mod tests {
         let missed = absence.fire(2_000);
         assert_eq!(missed.iter().map(|missed| missed.armed).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(absence.armed(), 0);
+    }
+
+    #[test]
+    fn answer_where_matches_on_what_was_armed() {
+        let mut absence = Absence::new(1_000);
+        absence.arm("T-1", 0, "linter");
+        absence.arm("T-2", 0, "formatter");
+        assert_eq!(absence.answer_where(10, |_, agent| *agent == "formatter"), vec!["formatter"]);
+        assert_eq!(absence.fire(2_000).len(), 1);
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! An insight travels through the sandbox boundary, the store and a beads issue; a detector
 //! that attached every event it saw would make all three slow and unreadable.
 
+/// Examples an insight carries when the detector does not say.
+pub const DEFAULT_EXAMPLES: usize = 5;
+
 /// The first `limit` distinct examples of something, and how many there were in all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Examples<T> {
@@ -32,6 +35,12 @@ impl<T: PartialEq + Clone> Examples<T> {
     /// Everything pushed, examples or not.
     pub fn total(&self) -> usize {
         self.total
+    }
+}
+
+impl<T: PartialEq + Clone> Default for Examples<T> {
+    fn default() -> Self {
+        Examples::new(DEFAULT_EXAMPLES)
     }
 }
 

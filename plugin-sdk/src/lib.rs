@@ -41,12 +41,13 @@
 //! insights: [`window`] (keyed windowed counts and distinct counts), [`sequence`] ("A then B
 //! within T by key", with back-references and cancel-on), [`absence`] ("A not followed by B",
 //! fired by event-time timers from [`Detector::on_tick`]), [`baseline`] (EWMA and robust
-//! z-scores with warm-up), [`text`] (normalization, shingles, Jaccard, MinHash), [`suppress`]
+//! z-scores with warm-up), [`stats`] (confidence as one-sided tests), [`text`] (normalization, shingles, Jaccard, MinHash), [`suppress`]
 //! (repeat suppression), [`keys`] (deterministic insight keys) and [`evidence`] (bounded
 //! examples).
 
 pub mod absence;
 pub mod baseline;
+mod build;
 mod detector;
 mod event;
 pub mod evidence;
@@ -56,6 +57,7 @@ pub mod keys;
 pub mod log;
 pub mod sequence;
 mod settings;
+pub mod stats;
 pub mod suppress;
 pub mod text;
 pub mod window;
@@ -84,6 +86,7 @@ pub use baseline::{Ewma, RobustBaseline};
 pub use evidence::Examples;
 pub use keys::{insight_key, set_key, stable_hash};
 pub use sequence::Sequence;
+pub use stats::{binomial_confidence, normal_cdf, two_proportion_confidence};
 pub use suppress::Suppressor;
 pub use window::{WindowedCounts, WindowedDistinct};
 
@@ -105,6 +108,6 @@ pub mod prelude {
     };
     pub use crate::{
         Absence, Ewma, Examples, RobustBaseline, Sequence, Suppressor, WindowedCounts, WindowedDistinct,
-        insight_key, set_key, stable_hash,
+        binomial_confidence, insight_key, normal_cdf, set_key, stable_hash, two_proportion_confidence,
     };
 }
