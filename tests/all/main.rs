@@ -2,4 +2,5 @@
 
 mod cli_run;
 mod hostile;
+mod plugin_cases;
 mod conformance;

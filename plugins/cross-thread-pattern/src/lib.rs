@@ -6,34 +6,32 @@
 //! stop words dropped, stemmed). It is compared with the prompts of other threads from the last
 //! `window_days` using Jaccard weighted by inverse document frequency, so the shared rare words
 //! of one question ("vendor", "exclude") count and the words every request shares ("fix",
-//! "test") do not. Prompts at least `similarity` alike join one group; a group spanning
-//! `min_threads` threads is reported, keyed by its first prompt so replays update one finding.
+//! "test") do not. A prompt at least `similarity` alike to a group's first prompt joins that
+//! group; a group spanning `min_threads` threads is reported, keyed by its first prompt so
+//! replays update one finding. Word weights mean little until some prompts have been seen, so
+//! nothing is reported before `warmup_prompts`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use devloop_plugin_sdk::prelude::*;
 use devloop_plugin_sdk::text::{DocumentFrequencies, shingles, words};
 
 pub const PATTERN: &str = "cross_thread_pattern";
 
-/// Prompts kept for comparison; the oldest give way first.
-const MAX_PROMPTS: usize = 5_000;
-
-#[derive(Debug, Clone)]
-struct Prompt {
-    time_ms: i64,
-    thread: String,
-    terms: BTreeSet<String>,
-    group: u64,
-}
+/// Groups kept for comparison; the least recently active give way first.
+const MAX_GROUPS: usize = 5_000;
 
 #[derive(Debug, Clone, Default)]
 struct Group {
     /// The first prompt's id: the finding's key.
     anchor: u64,
     anchor_text: String,
+    /// The first prompt's terms: later prompts join by similarity to it, not to any member,
+    /// so a chain of near neighbours cannot drift into a group of unrelated requests.
+    leader_terms: BTreeSet<String>,
+    last_ms: i64,
     threads: BTreeSet<String>,
-    members: Vec<(u64, i64, String, String)>,
+    members: Vec<(u64, i64, String)>,
     similarities: Vec<f64>,
 }
 
@@ -41,7 +39,7 @@ pub struct CrossThreadPattern {
     similarity: f64,
     min_threads: usize,
     window_ms: i64,
-    prompts: VecDeque<Prompt>,
+    warmup_prompts: u64,
     frequencies: DocumentFrequencies,
     groups: BTreeMap<u64, Group>,
     suppressor: Suppressor<u64>,
@@ -50,10 +48,10 @@ pub struct CrossThreadPattern {
 impl Default for CrossThreadPattern {
     fn default() -> Self {
         CrossThreadPattern {
-            similarity: 0.5,
+            similarity: 0.55,
             min_threads: 3,
             window_ms: 14 * 86_400_000,
-            prompts: VecDeque::new(),
+            warmup_prompts: 20,
             frequencies: DocumentFrequencies::new(),
             groups: BTreeMap::new(),
             suppressor: Suppressor::new(1.3, i64::MAX),
@@ -67,23 +65,9 @@ fn terms(text: &str) -> BTreeSet<String> {
 }
 
 impl CrossThreadPattern {
-    fn merge(&mut self, into: u64, from: u64) {
-        if into == from {
-            return;
-        }
-        let Some(absorbed) = self.groups.remove(&from) else { return };
-        for prompt in self.prompts.iter_mut().filter(|prompt| prompt.group == from) {
-            prompt.group = into;
-        }
-        let group = self.groups.entry(into).or_default();
-        group.threads.extend(absorbed.threads);
-        group.members.extend(absorbed.members);
-        group.similarities.extend(absorbed.similarities);
-    }
-
     fn report(&mut self, group_id: u64, time_ms: i64, out: &mut Vec<Insight>) {
         let group = &self.groups[&group_id];
-        if group.threads.len() < self.min_threads {
+        if group.threads.len() < self.min_threads || self.frequencies.documents() < self.warmup_prompts {
             return;
         }
         if !self.suppressor.should_report(group.anchor, time_ms, group.threads.len() as f64) {
@@ -94,15 +78,12 @@ impl CrossThreadPattern {
         let closeness = ((mean_similarity - self.similarity) / (1.0 - self.similarity).max(1e-6)).clamp(0.0, 1.0);
         let confidence = 0.6 + 0.08 * extra_threads.min(3.0) + 0.15 * closeness;
         let threads: Vec<String> = group.threads.iter().cloned().collect();
-        let examples: Vec<String> = {
-            let mut seen = Vec::new();
-            for (_, _, _, text) in &group.members {
-                if seen.len() < 5 && !seen.contains(text) {
-                    seen.push(text.clone());
-                }
+        let mut examples: Vec<String> = Vec::new();
+        for (_, _, text) in &group.members {
+            if examples.len() < 5 && !examples.contains(text) {
+                examples.push(text.clone());
             }
-            seen
-        };
+        }
         let question: String = group.anchor_text.chars().take(120).collect();
         let mut insight = Insight::new(PATTERN, format!("prompt-group-{:016x}", group.anchor))
             .severity(if group.threads.len() >= 2 * self.min_threads { Severity::Error } else { Severity::Warning })
@@ -122,7 +103,7 @@ impl CrossThreadPattern {
             .evidence("thread_count", threads.len())
             .evidence("prompts", examples)
             .evidence("mean_similarity", (mean_similarity * 1000.0).round() / 1000.0);
-        for (id, time, _, _) in &group.members {
+        for (id, time, _) in &group.members {
             insight = insight.event_id(*id, *time);
         }
         for thread in threads {
@@ -137,9 +118,10 @@ impl Detector for CrossThreadPattern {
         DetectorInfo::new("cross-thread-pattern", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
             .kinds(["thread.prompt"])
-            .setting("similarity", 0.5, "IDF-weighted Jaccard similarity (0-1) at which two prompts ask the same thing.")
+            .setting("similarity", 0.55, "IDF-weighted Jaccard similarity (0-1) at which a prompt asks what a group's first prompt asked.")
             .setting("min_threads", 3_i64, "Distinct threads that must ask it.")
-            .setting("window_days", 14_i64, "How far back prompts are compared.")
+            .setting("window_days", 14_i64, "How long a group stays open after its last prompt.")
+            .setting("warmup_prompts", 20_i64, "Prompts seen before word weights are trusted enough to report.")
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -149,6 +131,7 @@ impl Detector for CrossThreadPattern {
         }
         self.min_threads = settings.integer_at_least("min_threads", 2)? as usize;
         self.window_ms = settings.integer_at_least("window_days", 1)? * 86_400_000;
+        self.warmup_prompts = settings.integer_at_least("warmup_prompts", 0)? as u64;
         Ok(())
     }
 
@@ -160,42 +143,45 @@ impl Detector for CrossThreadPattern {
         if terms.is_empty() {
             return Ok(());
         }
-        while self.prompts.front().is_some_and(|prompt| event.time_ms - prompt.time_ms > self.window_ms)
-            || self.prompts.len() >= MAX_PROMPTS
-        {
-            self.prompts.pop_front();
-        }
         self.frequencies.add(&terms);
+        let window_ms = self.window_ms;
+        self.groups.retain(|_, group| event.time_ms - group.last_ms <= window_ms);
+        if self.groups.len() >= MAX_GROUPS
+            && let Some(stalest) = self.groups.iter().min_by_key(|(_, group)| group.last_ms).map(|(id, _)| *id)
+        {
+            self.groups.remove(&stalest);
+        }
 
-        let mut matches: Vec<(u64, f64)> = Vec::new();
-        for prompt in &self.prompts {
-            if prompt.thread == thread {
-                continue;
-            }
-            let similarity = self.frequencies.weighted_jaccard(&terms, &prompt.terms);
-            if similarity >= self.similarity {
-                matches.push((prompt.group, similarity));
+        let mut best: Option<(u64, f64)> = None;
+        for (id, group) in &self.groups {
+            let similarity = self.frequencies.weighted_jaccard(&terms, &group.leader_terms);
+            if similarity >= self.similarity && best.is_none_or(|(_, best_similarity)| similarity > best_similarity) {
+                best = Some((*id, similarity));
             }
         }
-        let group_id = matches.iter().map(|(group, _)| *group).min().unwrap_or(event.id);
-        for (group, _) in &matches {
-            self.merge(group_id, *group);
-        }
+        let group_id = best.map_or(event.id, |(id, _)| id);
         let group = self.groups.entry(group_id).or_insert_with(|| Group {
             anchor: event.id,
             anchor_text: text.clone(),
+            leader_terms: terms.clone(),
             ..Group::default()
         });
-        group.threads.insert(thread.clone());
-        group.members.push((event.id, event.time_ms, thread.clone(), text));
-        group.similarities.extend(matches.iter().map(|(_, similarity)| *similarity));
-        self.prompts.push_back(Prompt { time_ms: event.time_ms, thread, terms, group: group_id });
-        if self.groups.len() > MAX_PROMPTS {
-            let live: BTreeSet<u64> = self.prompts.iter().map(|prompt| prompt.group).collect();
-            self.groups.retain(|id, _| live.contains(id));
+        group.last_ms = event.time_ms;
+        let new_thread = group.threads.insert(thread);
+        if group.members.len() < 20 {
+            group.members.push((event.id, event.time_ms, text));
         }
-        if !matches.is_empty() {
-            self.report(group_id, event.time_ms, out);
+        if let Some((_, similarity)) = best {
+            group.similarities.push(similarity);
+            if new_thread {
+                self.report(group_id, event.time_ms, out);
+            }
+        }
+        if self.frequencies.documents() == self.warmup_prompts {
+            let waiting: Vec<u64> = self.groups.keys().copied().collect();
+            for group_id in waiting {
+                self.report(group_id, event.time_ms, out);
+            }
         }
         Ok(())
     }
@@ -224,9 +210,16 @@ mod tests {
         "Refactor the retry logic in the http client",
     ];
 
+    fn detector() -> Result<CrossThreadPattern, String> {
+        let mut detector = CrossThreadPattern::default();
+        let settings = CrossThreadPattern::info().settings(vec![Field { key: "warmup_prompts".into(), value: Value::Integer(5) }])?;
+        detector.configure(&settings)?;
+        Ok(detector)
+    }
+
     #[test]
     fn the_same_question_in_other_words_across_threads_is_reported() -> Result<(), String> {
-        let mut detector = CrossThreadPattern::default();
+        let mut detector = detector()?;
         let mut events: Vec<Event> =
             NOISE.iter().enumerate().map(|(index, text)| prompt(index as u64, index as i64, &format!("T-n{index}"), text)).collect();
         events.push(prompt(100, 20, "T-a", "How do I make devloop skip the vendor directory when linting?"));
@@ -243,7 +236,7 @@ mod tests {
 
     #[test]
     fn templated_requests_about_different_things_stay_quiet() -> Result<(), String> {
-        let mut detector = CrossThreadPattern::default();
+        let mut detector = detector()?;
         let events: Vec<Event> =
             NOISE.iter().enumerate().map(|(index, text)| prompt(index as u64, index as i64, &format!("T-n{index}"), text)).collect();
         let insights = detector.process(&events)?;
@@ -253,10 +246,26 @@ mod tests {
 
     #[test]
     fn repeats_within_one_thread_do_not_count() -> Result<(), String> {
-        let mut detector = CrossThreadPattern::default();
+        let mut detector = detector()?;
         let events: Vec<Event> =
             (0..5).map(|index| prompt(index, index as i64, "T-1", "How do I exclude vendor from linting?")).collect();
         assert!(detector.process(&events)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn groups_formed_during_warmup_are_reported_once_it_ends() -> Result<(), String> {
+        let mut detector = CrossThreadPattern::default();
+        let mut events = vec![
+            prompt(100, 0, "T-a", "How do I make devloop skip the vendor directory when linting?"),
+            prompt(101, 1, "T-b", "devloop keeps linting vendor/ - how can I exclude the vendor directory?"),
+            prompt(102, 2, "T-c", "Exclude the vendor directory from devloop linting"),
+        ];
+        assert!(detector.process(&events)?.is_empty(), "too few prompts to trust word weights yet");
+        events = (0..17).map(|index| prompt(index, 3 + index as i64, &format!("T-n{index}"), NOISE[index as usize % NOISE.len()])).collect();
+        let insights = detector.process(&events)?;
+        assert_eq!(insights.len(), 1, "{insights:#?}");
+        assert_eq!(insights[0].affected_threads, vec!["T-a", "T-b", "T-c"]);
         Ok(())
     }
 }
