@@ -57,6 +57,7 @@ pub mod keys;
 pub mod log;
 pub mod sequence;
 mod settings;
+pub mod state;
 pub mod stats;
 pub mod suppress;
 pub mod text;
