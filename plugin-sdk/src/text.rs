@@ -18,6 +18,7 @@ const STOP_WORDS: &[&str] = &[
     "our", "please", "should", "so", "that", "the", "their", "then", "there", "this", "to", "up", "us", "was",
     "we", "what", "when", "where", "which", "why", "will", "with", "would", "you", "your", "again", "any",
     "some", "still", "just", "way", "there's", "it's", "i'm", "keep", "keeps", "make", "tell", "show", "now",
+    "after", "before", "whenever", "while", "once", "always", "every", "ever", "also", "too", "very", "all",
 ];
 
 /// Lower-cases, replaces numbers and hex ids with placeholders, and collapses whitespace, so
@@ -48,16 +49,22 @@ fn normalize_word(word: &str) -> String {
     out
 }
 
-/// Strips a few English suffixes so "linting", "lints" and "linted" meet.
+/// Strips a few English suffixes, then a final "e", so "linting", "lints" and "linted" meet,
+/// and so do "close", "closes" and "closing".
 fn stem(word: &str) -> &str {
+    let mut stem = word;
     for suffix in ["ing", "ed", "es", "s"] {
-        if let Some(stem) = word.strip_suffix(suffix)
-            && stem.chars().count() >= 3
+        if let Some(stripped) = word.strip_suffix(suffix)
+            && stripped.chars().count() >= 3
         {
-            return stem;
+            stem = stripped;
+            break;
         }
     }
-    word
+    match stem.strip_suffix('e') {
+        Some(stripped) if stripped.chars().count() >= 3 => stripped,
+        _ => stem,
+    }
 }
 
 /// The content words of `text`: normalized, split on anything not a letter or digit, stop words
@@ -194,6 +201,9 @@ mod tests {
     fn words_drop_stop_words_and_stem() {
         assert_eq!(words("How do I stop devloop linting the vendor directory?"), vec!["stop", "devloop", "lint", "vendor", "directory"]);
         assert_eq!(words("lints"), vec!["lint"]);
+        for form in ["close", "closes", "closing", "closed"] {
+            assert_eq!(words(form), vec!["clos"], "{form}");
+        }
     }
 
     #[test]

@@ -33,8 +33,10 @@ def run_ours(binary: Path, plugins: Path, scenario: Path) -> Path:
                "--format", "json", "--cache-dir", str(scenario / "cache")]
     if "--from-start" in help_text:
         command.append("--from-start")
-    if "--state-dir" in help_text:
-        command += ["--state-dir", str(scenario / "state")]
+    if "--state-db" in help_text:
+        command += ["--state-db", str(scenario / "state.db")]
+    if "--home-devloop-dir" in help_text:
+        command += ["--home-devloop-dir", str(scenario / "home" / ".devloop")]
     env = {**os.environ, "HOME": str(scenario / "home")}
     env.pop("RUST_LOG", None)
     result = subprocess.run(command, cwd=scenario / "project", env=env, capture_output=True, text=True)

@@ -179,10 +179,11 @@ FILES = ["src/app.py", "src/models.py", "src/views.py", "src/api/routes.py", "sr
          "src/cli/main.py", "src/jobs/cron.py", "src/search/index.py", "README.md", "pyproject.toml"]
 PROMPT_TEMPLATES = [
     "Fix the failing test in {file}", "Add type hints to {file}", "Refactor {thing} into smaller functions",
-    "Why does {thing} time out on CI?", "Add a --{flag} flag to the {thing} command", "Write docs for {thing}",
-    "Speed up {thing}, it takes too long on big projects", "Add logging around {thing}",
-    "Rename {thing} and update every caller", "Add a migration for the {thing} table",
-    "Review error handling in {thing}", "Port {thing} from bash to python",
+    "Why does {thing} time out on CI?", "Add a --{flag} flag to {thing}", "Write docs for {thing}",
+    "Speed up {thing}", "Add logging around {thing}", "{thing} crashes on empty input, fix it",
+    "Rename {thing} and update every caller", "Add a migration for {thing}", "Can you review {file}?",
+    "Review error handling in {thing}", "Port {thing} from bash to python", "Split {file} into two modules",
+    "Add tests for {thing}", "Remove dead code from {file}", "Make {thing} configurable",
 ]
 THINGS = ["the export job", "the invoice renderer", "the session cache", "the search indexer", "the upload handler",
           "the retry helper", "the webhook dispatcher", "the settings page", "the report builder", "the cron scheduler",
@@ -235,6 +236,7 @@ class Scenario:
         self.days = days
         self.volume = volume
         self.truth: list[dict] = []
+        self.prompts_used: set[str] = set()
         self.records: list[tuple[float, int, callable]] = []
         self.order = 0
         self.clock = SimClock(END - days * DAY)
@@ -251,6 +253,9 @@ class Scenario:
             "slow": self.rng.choice(["type-checker", "linter", "security-scanner"]),
             "failing": self.rng.choice(["test-runner", "formatter"]),
         }
+        # In this scenario's world the first command of the planted pair is always followed by
+        # the second, so it does not also turn up on its own in the noise.
+        self.noise_commands = [(command, weight) for command, weight in NOISE_COMMANDS if command != self.roles["pair"][0]]
         self.roles["silent"] = self.rng.choice([a for a in ["doc-generator", "security-scanner"] if a != self.roles["dismissed"]] or ["doc-generator"])
 
     def later(self, moment, write):
@@ -268,7 +273,7 @@ class Scenario:
             moment = start
             for _ in range(int(self.rng.randint(4, 9) * self.volume) or 1):
                 moment += self.rng.uniform(1.5 * MINUTE, 9 * MINUTE)
-                command = weighted(self.rng, NOISE_COMMANDS)
+                command = weighted(self.rng, self.noise_commands)
                 failed = self.rng.random() < 0.03
                 self.later(moment, lambda m=moment, c=command, f=failed, u=user: self.writers.cli(
                     m, c, 1 if f else 0, user=u, error="exit status 1" if f else None))
@@ -342,7 +347,7 @@ class Scenario:
                 description = self.rng.choice(["reviewed the change", "ran the tests", "committed", "asked for a follow-up"])
                 self.later(t, lambda m=t, d=description: (self.writers.at(m), mapper.record_user_action(thread, "follow_up", d, 120)))
             if self.rng.random() < 0.3:
-                c = weighted(self.rng, NOISE_COMMANDS)
+                c = weighted(self.rng, self.noise_commands)
                 t += self.rng.uniform(1 * MINUTE, 4 * MINUTE)
                 self.later(t, lambda m=t, c=c: self.writers.cli(m, c, 0, user=user, thread=thread))
 
@@ -356,8 +361,15 @@ class Scenario:
         return thread
 
     def noise_prompt(self):
-        template = self.rng.choice(PROMPT_TEMPLATES)
-        return template.format(file=self.rng.choice(FILES), thing=self.rng.choice(THINGS), flag=self.rng.choice(FLAGS))
+        """A request no other thread made: people rarely send the same words twice."""
+        for _ in range(50):
+            template = self.rng.choice(PROMPT_TEMPLATES)
+            prompt = template.format(file=self.rng.choice(FILES), thing=self.rng.choice(THINGS), flag=self.rng.choice(FLAGS))
+            prompt = prompt[0].upper() + prompt[1:]
+            if prompt not in self.prompts_used:
+                break
+        self.prompts_used.add(prompt)
+        return prompt
 
     # ---------------------------------------------------------------- plants
     def plant(self, pattern, description, **subject):
@@ -373,23 +385,23 @@ class Scenario:
             start = day + hour()
             for k in range(self.rng.randint(4, 6)):
                 m = start + k * self.rng.uniform(8, 25)
-                self.later(m, lambda m=m: self.writers.cli(m, command, 0, user="alice"))
+                self.later(m, lambda m=m, c=command: self.writers.cli(m, c, 0, user="alice"))
         self.plant("command_repetition", f"`{command}` run 4-6 times within two minutes, on 3 days", command=command)
 
         command = self.roles["rerun"]
         for day in pick(3):
             m = day + hour()
             for k in range(self.rng.randint(3, 4)):
-                self.later(m, lambda m=m: self.writers.cli(m, command, 1, user="bob", error="timed out waiting for the daemon"))
+                self.later(m, lambda m=m, c=command: self.writers.cli(m, c, 1, user="bob", error="timed out waiting for the daemon"))
                 m += self.rng.uniform(20, 150)
         self.plant("command_rerun", f"`{command}` fails and is retried 2-3 times in a row, on 3 days", command=command)
 
         failed, workaround = self.roles["workaround"]
         for day in pick(4):
             m = day + hour()
-            self.later(m, lambda m=m: self.writers.cli(m, failed, 1, user="alice", error="not supported on this platform"))
+            self.later(m, lambda m=m, c=failed: self.writers.cli(m, c, 1, user="alice", error="not supported on this platform"))
             w = m + self.rng.uniform(1 * MINUTE, 6 * MINUTE)
-            self.later(w, lambda w=w: self.writers.cli(w, workaround, 0, user="alice"))
+            self.later(w, lambda w=w, c=workaround: self.writers.cli(w, c, 0, user="alice"))
         self.plant("failure_workaround", f"`{failed}` fails, `{workaround}` succeeds minutes later, on 4 days",
                    failed_command=failed, workaround_command=workaround)
 
@@ -397,14 +409,22 @@ class Scenario:
         for day in pick(6):
             for _ in range(self.rng.randint(1, 2)):
                 m = day + hour()
-                self.later(m, lambda m=m: self.writers.cli(m, first, 0, user="bob"))
+                self.later(m, lambda m=m, c=first: self.writers.cli(m, c, 0, user="bob"))
                 f = m + self.rng.uniform(10, 80)
-                self.later(f, lambda f=f: self.writers.cli(f, then, 0, user="bob"))
+                self.later(f, lambda f=f, c=then: self.writers.cli(f, c, 0, user="bob"))
         self.plant("command_correlation", f"`{first}` followed by `{then}` within 80 s, 6-12 times",
                    first_command=first, then_command=then)
 
-        self.plant("dismissed_suggestions", f"users dismiss or rate down 60% of `{self.roles['dismissed']}` feedback (others 10%)",
-                   agent=self.roles["dismissed"])
+        agent = self.roles["dismissed"]
+        for day in pick(8):
+            for _ in range(self.rng.randint(1, 2)):
+                m = day + hour()
+                kind = self.rng.choice(["dismiss", "dismiss", "thumbs_down", "rating"]) if self.rng.random() < 0.65 else "thumbs_up"
+                value = {"dismiss": None, "thumbs_down": True, "thumbs_up": True, "rating": self.rng.randint(1, 2)}[kind]
+                comment = self.rng.choice(["false positive", "not relevant here", None])
+                self.later(m, lambda m=m, a=agent, k=kind, v=value, c=comment: self.writers.feedback_record(m, a, k, v, c))
+        self.plant("dismissed_suggestions", f"users dismiss or rate down ~60% of `{agent}` results, 8-16 of them on top of "
+                   "the everyday feedback (others 10%)", agent=agent)
 
         for day in pick(5):
             m = day + hour()

@@ -6,6 +6,7 @@ A finding is right when it names a planted instance of its pattern: the same com
 command patterns, the same agent (and metric) for the agent patterns, at least half of the
 planted threads for thread patterns. Each planted instance can be claimed by one finding; a
 second finding of the same instance counts as wrong (a duplicate is noise to a maintainer).
+devloop's own findings are scored the same way (its evidence is flat, not under `fields`).
 
 Usage: score.py TRUTH.json --ours FINDINGS.jsonl [--devloop DEVLOOP.json] [--json OUT.json]
 """
@@ -21,7 +22,10 @@ PATTERNS = ["command_repetition", "command_rerun", "failure_workaround", "dismis
 
 
 def threads_overlap(planted: list[str], found: list[str]) -> bool:
-    return bool(planted) and len(set(planted) & set(found)) * 2 >= len(planted)
+    """Mostly the same threads: at least half of the planted ones, and at least half of the
+    finding's (a finding about nine threads that include two planted ones is about something else)."""
+    shared = len(set(planted) & set(found))
+    return bool(planted) and shared * 2 >= len(planted) and shared * 2 >= len(set(found))
 
 
 def matches(planted: dict, finding: dict) -> bool:

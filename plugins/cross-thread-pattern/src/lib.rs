@@ -32,6 +32,10 @@ struct Group {
     last_ms: i64,
     threads: BTreeSet<String>,
     members: Vec<(u64, i64, String)>,
+    /// The terms of the first members, for "alike to most of the group".
+    member_terms: Vec<BTreeSet<String>>,
+    /// The files the first prompt names.
+    subjects: BTreeSet<String>,
     similarities: Vec<f64>,
 }
 
@@ -59,12 +63,43 @@ impl Default for CrossThreadPattern {
     }
 }
 
+/// The files and paths a prompt names (`src/app.py`, `vendor/`, `pyproject.toml`): two
+/// requests about different files are different requests, however alike their wording.
+fn subjects(text: &str) -> BTreeSet<String> {
+    text.split_whitespace()
+        .map(|token| token.trim_matches(|c: char| "?!,;:()\"'`".contains(c)).trim_end_matches('.').to_lowercase())
+        .filter(|token| {
+            token.contains('/')
+                || token.split_once('.').is_some_and(|(name, extension)| {
+                    !name.is_empty() && !extension.is_empty() && extension.chars().all(|c| c.is_ascii_alphanumeric())
+                })
+        })
+        .collect()
+}
+
 /// Single content words: paraphrases share words far more often than word pairs.
 fn terms(text: &str) -> BTreeSet<String> {
     shingles(&words(text), 1)
 }
 
 impl CrossThreadPattern {
+    /// How alike a prompt is to a group: to its first prompt, or else the median of its
+    /// similarities to the members (alike to at least half of them), never to a lone member,
+    /// so a chain of near neighbours cannot drift into a group of unrelated requests.
+    fn similarity_to(&self, terms: &BTreeSet<String>, subjects: &BTreeSet<String>, group: &Group) -> f64 {
+        if !subjects.is_empty() && !group.subjects.is_empty() && subjects.is_disjoint(&group.subjects) {
+            return 0.0;
+        }
+        let to_leader = self.frequencies.weighted_jaccard(terms, &group.leader_terms);
+        if to_leader >= self.similarity || group.member_terms.len() < 2 {
+            return to_leader;
+        }
+        let mut to_members: Vec<f64> =
+            group.member_terms.iter().map(|member| self.frequencies.weighted_jaccard(terms, member)).collect();
+        to_members.sort_by(|a, b| b.total_cmp(a));
+        to_leader.max(to_members[(to_members.len() - 1) / 2])
+    }
+
     fn report(&mut self, group_id: u64, time_ms: i64, out: &mut Vec<Insight>) {
         let group = &self.groups[&group_id];
         if group.threads.len() < self.min_threads || self.frequencies.documents() < self.warmup_prompts {
@@ -143,6 +178,7 @@ impl Detector for CrossThreadPattern {
         if terms.is_empty() {
             return Ok(());
         }
+        let subjects = subjects(&text);
         self.frequencies.add(&terms);
         let window_ms = self.window_ms;
         self.groups.retain(|_, group| event.time_ms - group.last_ms <= window_ms);
@@ -154,7 +190,7 @@ impl Detector for CrossThreadPattern {
 
         let mut best: Option<(u64, f64)> = None;
         for (id, group) in &self.groups {
-            let similarity = self.frequencies.weighted_jaccard(&terms, &group.leader_terms);
+            let similarity = self.similarity_to(&terms, &subjects, group);
             if similarity >= self.similarity && best.is_none_or(|(_, best_similarity)| similarity > best_similarity) {
                 best = Some((*id, similarity));
             }
@@ -164,12 +200,14 @@ impl Detector for CrossThreadPattern {
             anchor: event.id,
             anchor_text: text.clone(),
             leader_terms: terms.clone(),
+            subjects,
             ..Group::default()
         });
         group.last_ms = event.time_ms;
         let new_thread = group.threads.insert(thread);
         if group.members.len() < 20 {
             group.members.push((event.id, event.time_ms, text));
+            group.member_terms.push(terms);
         }
         if let Some((_, similarity)) = best {
             group.similarities.push(similarity);
@@ -241,6 +279,21 @@ mod tests {
             NOISE.iter().enumerate().map(|(index, text)| prompt(index as u64, index as i64, &format!("T-n{index}"), text)).collect();
         let insights = detector.process(&events)?;
         assert!(insights.is_empty(), "{insights:#?}");
+        Ok(())
+    }
+
+    #[test]
+    fn requests_about_different_files_are_different_requests() -> Result<(), String> {
+        assert_eq!(subjects("Fix the failing test in src/views.py."), BTreeSet::from(["src/views.py".to_owned()]));
+        assert_eq!(subjects("why is pyproject.toml changed? see vendor/"), BTreeSet::from(["pyproject.toml".to_owned(), "vendor/".to_owned()]));
+        assert!(subjects("Why is it slow. Really").is_empty());
+        let mut detector = detector()?;
+        let events: Vec<Event> = ["src/views.py", "src/utils.py", "src/models.py", "src/db.py", "src/app.py", "src/cli.py"]
+            .iter()
+            .enumerate()
+            .map(|(index, file)| prompt(index as u64, index as i64, &format!("T-{index}"), &format!("Fix the failing test in {file}")))
+            .collect();
+        assert!(detector.process(&events)?.is_empty());
         Ok(())
     }
 
