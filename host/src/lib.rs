@@ -10,8 +10,12 @@
 //!    isolates any that fail.
 //! 4. Detectors answer with [`model::Insight`]s, identified across runs by a
 //!    [`model::Fingerprint`], which [`output`] prints as JSON lines or a table.
+//!
+//! [`harness`] replays recorded events through one plugin and checks its findings against a
+//! test case (`devloop-host plugin test`).
 
 pub mod dispatch;
+pub mod harness;
 pub mod ingest;
 pub mod model;
 pub mod output;

@@ -2,6 +2,7 @@
 
 mod cli_run;
 mod hostile;
+mod plugin_cases;
 mod conformance;
 mod ingest_exec;
 mod ingest_sources;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod exec;
+mod plugin;
 mod run;
 mod sources;
 
@@ -31,6 +32,7 @@ pub enum Command {
     Exec(exec::Exec),
     Sources(sources::Sources),
     Bench(bench::Bench),
+    Plugin(plugin::Plugin),
 }
 
 impl Command {
@@ -40,6 +42,7 @@ impl Command {
             Command::Exec(command) => command.run(),
             Command::Sources(command) => command.run(),
             Command::Bench(command) => command.run(),
+            Command::Plugin(command) => command.run(),
         }
     }
 }

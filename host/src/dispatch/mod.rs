@@ -138,6 +138,15 @@ impl<'runtime> Pipeline<'runtime> {
         }
     }
 
+    /// Tells every detector that event time has reached `now_ms` with no further events, so
+    /// timers due by then fire (the end of a replay, an idle follow).
+    pub fn tick(&mut self, now_ms: i64) {
+        for index in 0..self.plugins.len() {
+            let outcome = self.plugins[index].tick(self.runtime, now_ms);
+            self.record(index, outcome, None);
+        }
+    }
+
     fn record(&mut self, index: usize, outcome: BatchOutcome, batch: Option<(u64, usize)>) {
         let plugin = self.plugins[index].id().to_owned();
         let problem = match outcome {
