@@ -8,3 +8,4 @@ mod ingest_exec;
 mod ingest_sources;
 mod ingest_resume;
 mod ingest_follow;
+mod scenario;
