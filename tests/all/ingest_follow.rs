@@ -134,7 +134,7 @@ fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
         (project.join("cli-actions.jsonl"), project.join("events.jsonl"), project.join("devloop.log"));
 
     let mut expected = HashSet::new();
-    let mut check = |follower: &mut Follower, expected: &mut HashSet<u64>| -> Result<()> {
+    let check = |follower: &mut Follower, expected: &mut HashSet<u64>| -> Result<()> {
         expected.extend(one_shot(&dirs)?);
         follower.wait_for_total(expected.len())
     };
