@@ -21,7 +21,10 @@ impl Setup {
     fn new() -> Result<Setup> {
         let scratch = tempfile::tempdir()?;
         std::fs::create_dir_all(scratch.path().join("plugins"))?;
-        std::fs::copy(devloop_host_tests::plugin("command-repetition"), scratch.path().join("plugins").join("command_repetition.wasm"))?;
+        std::fs::copy(
+            devloop_host_tests::plugin("command-repetition"),
+            scratch.path().join("plugins").join("command_repetition.wasm"),
+        )?;
         Ok(Setup { scratch })
     }
 
@@ -151,7 +154,9 @@ fn a_burst_split_across_two_runs_is_found_because_detector_state_is_restored() -
     let second = setup.run(&devloop, "state.db", &[]).stdout(Stdio::piped()).output()?;
     assert_eq!(findings(second)?, 1, "the third run completes the burst begun in the last run");
     let connection = rusqlite::Connection::open(setup.scratch.path().join("state.db"))?;
-    let saved: i64 = connection.query_row("SELECT count(*) FROM plugin_state WHERE plugin = 'command-repetition'", [], |row| row.get(0))?;
+    let saved: i64 =
+        connection
+            .query_row("SELECT count(*) FROM plugin_state WHERE plugin = 'command-repetition'", [], |row| row.get(0))?;
     assert_eq!(saved, 1);
     Ok(())
 }

@@ -17,12 +17,30 @@ use crate::model::{Event, Source};
 type Parse = fn(&[u8], u64) -> Result<Event, String>;
 
 const ONE_PER_LINE: &[(Parse, &str)] = &[
-    (cli_actions::parse_line, r#"{"timestamp": "2026-11-25T07:44:03.959661+00:00", "command": "status", "exit_code": 0, "thread_id": "T-1", "thread_url": "u", "duration_ms": 312, "user": "dev", "working_dir": "/p", "environment": null, "output_size_bytes": 0, "error_message": null, "notes": null}"#),
-    (telemetry::parse_line, r#"{"event_type": "agent_finding", "timestamp": "2026-11-25T07:44:03.291538+00:00", "agent": "t", "duration_ms": null, "findings": null, "severity_levels": ["error"], "success": null, "details": {"file": "a.py", "line": 42}}"#),
-    (agent_audit::parse_line, r#"{"timestamp": "2026-11-25T07:44:03+00:00", "agent_name": "f", "action_type": "fix_applied", "message": "m", "success": true, "duration_ms": 35, "file_modifications": [{"path": "/a", "diff_lines": ["-a", "+b"]}], "command": null, "exit_code": null, "error": null, "findings_count": null, "context": {"k": 1}}"#),
-    (feedback::parse_line, r#"{"id": "x", "agent_name": "linter", "event_type": "e", "feedback_type": "rating", "value": 3, "comment": null, "context": null, "timestamp": 1795592643.29}"#),
-    (metrics::parse_line, r#"{"operation_name": "agent.l.handle", "start_time": 1795592643.4, "end_time": 1795592643.5, "duration": 0.1, "success": true, "error_message": null, "metadata": {"event_type": "e", "agent_name": "l"}, "cpu_used": 0.0, "memory_used_mb": 0.0}"#),
-    (security_audit::parse_line, r#"{"timestamp": "2026-11-25T07:44:03+00:00", "sandbox_mode": "b", "command": "c", "args_count": 1, "cwd": "/", "exit_code": 0, "duration_ms": 5, "memory_peak_mb": 1.0, "cpu_usage_percent": 1.0, "blocked": false, "block_reason": null, "timeout": false, "error": null}"#),
+    (
+        cli_actions::parse_line,
+        r#"{"timestamp": "2026-11-25T07:44:03.959661+00:00", "command": "status", "exit_code": 0, "thread_id": "T-1", "thread_url": "u", "duration_ms": 312, "user": "dev", "working_dir": "/p", "environment": null, "output_size_bytes": 0, "error_message": null, "notes": null}"#,
+    ),
+    (
+        telemetry::parse_line,
+        r#"{"event_type": "agent_finding", "timestamp": "2026-11-25T07:44:03.291538+00:00", "agent": "t", "duration_ms": null, "findings": null, "severity_levels": ["error"], "success": null, "details": {"file": "a.py", "line": 42}}"#,
+    ),
+    (
+        agent_audit::parse_line,
+        r#"{"timestamp": "2026-11-25T07:44:03+00:00", "agent_name": "f", "action_type": "fix_applied", "message": "m", "success": true, "duration_ms": 35, "file_modifications": [{"path": "/a", "diff_lines": ["-a", "+b"]}], "command": null, "exit_code": null, "error": null, "findings_count": null, "context": {"k": 1}}"#,
+    ),
+    (
+        feedback::parse_line,
+        r#"{"id": "x", "agent_name": "linter", "event_type": "e", "feedback_type": "rating", "value": 3, "comment": null, "context": null, "timestamp": 1795592643.29}"#,
+    ),
+    (
+        metrics::parse_line,
+        r#"{"operation_name": "agent.l.handle", "start_time": 1795592643.4, "end_time": 1795592643.5, "duration": 0.1, "success": true, "error_message": null, "metadata": {"event_type": "e", "agent_name": "l"}, "cpu_used": 0.0, "memory_used_mb": 0.0}"#,
+    ),
+    (
+        security_audit::parse_line,
+        r#"{"timestamp": "2026-11-25T07:44:03+00:00", "sandbox_mode": "b", "command": "c", "args_count": 1, "cwd": "/", "exit_code": 0, "duration_ms": 5, "memory_peak_mb": 1.0, "cpu_usage_percent": 1.0, "blocked": false, "block_reason": null, "timeout": false, "error": null}"#,
+    ),
 ];
 
 const AMP_LINE: &str = r#"{"timestamp": "2026-11-25T07:00:00+00:00", "thread_id": "T-1", "thread_url": "u", "user_prompt": "p", "agent_actions": [{"action": "a", "command": "c", "output": "o", "timestamp": "2026-11-25T07:00:05+00:00", "success": true}], "user_manual_actions": [{"action": "manual_fix", "description": "d", "time_after_agent_action": 3, "timestamp": "2026-11-25T07:00:09+00:00", "related_agent_actions": [0]}], "insights": [{"pattern": "p", "severity": "info", "message": "m", "evidence": null}]}"#;
