@@ -134,7 +134,7 @@ fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
         (project.join("cli-actions.jsonl"), project.join("events.jsonl"), project.join("devloop.log"));
 
     let mut expected = HashSet::new();
-    let mut check = |follower: &mut Follower, expected: &mut HashSet<u64>| -> Result<()> {
+    let check = |follower: &mut Follower, expected: &mut HashSet<u64>| -> Result<()> {
         expected.extend(one_shot(&dirs)?);
         follower.wait_for_total(expected.len())
     };
@@ -175,7 +175,10 @@ fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
     drop(follower);
     let connection = rusqlite::Connection::open(scratch.path().join("state.db"))?;
     let mut statement = connection.prepare("SELECT event_id FROM delivered ORDER BY sequence")?;
-    let delivered: Vec<u64> = statement.query_map([], |row| row.get::<_, i64>(0))?.map(|id| id.map(|id| id as u64)).collect::<Result<_, _>>()?;
+    let delivered: Vec<u64> = statement
+        .query_map([], |row| row.get::<_, i64>(0))?
+        .map(|id| id.map(|id| id as u64))
+        .collect::<Result<_, _>>()?;
     let unique: HashSet<u64> = delivered.iter().copied().collect();
     assert_eq!(unique.len(), delivered.len(), "an event was delivered twice");
     assert_eq!(unique, expected, "the follow run delivered exactly the events of every state");

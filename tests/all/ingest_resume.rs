@@ -21,7 +21,10 @@ impl Setup {
     fn new() -> Result<Setup> {
         let scratch = tempfile::tempdir()?;
         std::fs::create_dir_all(scratch.path().join("plugins"))?;
-        std::fs::copy(devloop_host_tests::plugin("command-repetition"), scratch.path().join("plugins").join("command_repetition.wasm"))?;
+        std::fs::copy(
+            devloop_host_tests::plugin("command-repetition"),
+            scratch.path().join("plugins").join("command_repetition.wasm"),
+        )?;
         Ok(Setup { scratch })
     }
 
@@ -126,5 +129,34 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
     assert!(twice.is_empty(), "delivered twice (position, id): {twice:?}");
     assert_eq!(delivered.len(), expected.len(), "no event lost, none delivered twice");
     assert_eq!(delivered, expected, "and in the same order as one uninterrupted run");
+    Ok(())
+}
+
+#[test]
+fn a_burst_split_across_two_runs_is_found_because_detector_state_is_restored() -> Result<()> {
+    let setup = Setup::new()?;
+    let devloop = setup.scratch.path().join(".devloop");
+    std::fs::create_dir_all(&devloop)?;
+    let sample_lines: Vec<String> =
+        std::fs::read_to_string(sample().join("cli-actions.jsonl"))?.lines().map(str::to_owned).collect();
+    // Lines 7-10 of the sample are an Amp agent's `bd ready --json` burst (4 runs in 45 s).
+    let burst = &sample_lines[6..10];
+    assert!(burst.iter().all(|line| line.contains("\"bd ready --json\"")));
+    let log = devloop.join("cli-actions.jsonl");
+    std::fs::write(&log, format!("{}\n{}\n", burst[0], burst[1]))?;
+    let findings = |output: std::process::Output| -> Result<usize> {
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        Ok(String::from_utf8(output.stdout)?.lines().filter(|line| line.contains("command_repetition")).count())
+    };
+    let first = setup.run(&devloop, "state.db", &[]).stdout(Stdio::piped()).output()?;
+    assert_eq!(findings(first)?, 0, "two runs are no burst yet");
+    std::fs::write(&log, format!("{}\n{}\n{}\n", burst[0], burst[1], burst[2]))?;
+    let second = setup.run(&devloop, "state.db", &[]).stdout(Stdio::piped()).output()?;
+    assert_eq!(findings(second)?, 1, "the third run completes the burst begun in the last run");
+    let connection = rusqlite::Connection::open(setup.scratch.path().join("state.db"))?;
+    let saved: i64 =
+        connection
+            .query_row("SELECT count(*) FROM plugin_state WHERE plugin = 'command-repetition'", [], |row| row.get(0))?;
+    assert_eq!(saved, 1);
     Ok(())
 }

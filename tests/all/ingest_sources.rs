@@ -64,10 +64,15 @@ fn cli_actions_become_commands_with_their_thread() {
     assert_eq!(events.len(), 4);
     let burst: Vec<_> = events.iter().filter(|event| event.subject.as_deref() == Some("bd ready")).collect();
     assert_eq!(burst.len(), 3);
-    assert!(burst.iter().all(|event| event.thread_id.as_deref() == Some(THREAD) && event.outcome.status == Status::Success));
+    assert!(
+        burst.iter().all(|event| event.thread_id.as_deref() == Some(THREAD) && event.outcome.status == Status::Success)
+    );
     assert_eq!(burst.iter().map(|event| event.time_ms - START_MS).collect::<Vec<_>>(), [0, 10_000, 20_000]);
     let status = events.iter().find(|event| event.subject.as_deref() == Some("status")).expect("the status run");
-    assert_eq!((status.outcome.status, status.outcome.exit_code, status.duration_ms), (Status::Failure, Some(1), Some(300)));
+    assert_eq!(
+        (status.outcome.status, status.outcome.exit_code, status.duration_ms),
+        (Status::Failure, Some(1), Some(300))
+    );
     assert_eq!(status.thread_id, None);
     assert!(events.iter().all(|event| event.kind == "cli.command"));
 }
@@ -94,9 +99,18 @@ fn telemetry_events_keep_their_type_agent_and_details() {
     let events = events_of(Source::Telemetry);
     assert_eq!(
         kinds(&events),
-        ["telemetry.agent_executed", "telemetry.agent_executed", "telemetry.agent_finding", "telemetry.pre_commit_check", "telemetry.value_event"]
+        [
+            "telemetry.agent_executed",
+            "telemetry.agent_executed",
+            "telemetry.agent_finding",
+            "telemetry.pre_commit_check",
+            "telemetry.value_event"
+        ]
     );
-    assert_eq!((events[0].actor.as_deref(), events[0].outcome.status, events[0].duration_ms), (Some("linter"), Status::Success, Some(410)));
+    assert_eq!(
+        (events[0].actor.as_deref(), events[0].outcome.status, events[0].duration_ms),
+        (Some("linter"), Status::Success, Some(410))
+    );
     assert_eq!(events[1].outcome.status, Status::Failure);
     assert_eq!(events[2].subject.as_deref(), Some("src/app.py"));
     assert_eq!(events[2].field("line"), Some(&Value::Integer(42)));
@@ -128,7 +142,10 @@ fn event_store_rows_are_read_in_time_order() {
 fn feedback_and_the_performance_snapshot_are_about_agents() {
     let events = events_of(Source::Feedback);
     let feedback: Vec<_> = events.iter().filter(|event| event.kind != "feedback.performance_snapshot").collect();
-    assert_eq!(feedback.iter().map(|event| event.kind.as_str()).collect::<Vec<_>>(), ["feedback.thumbs_down", "feedback.rating"]);
+    assert_eq!(
+        feedback.iter().map(|event| event.kind.as_str()).collect::<Vec<_>>(),
+        ["feedback.thumbs_down", "feedback.rating"]
+    );
     assert_eq!(feedback[0].subject.as_deref(), Some("linter"));
     assert_eq!(feedback[0].field("value"), Some(&Value::Boolean(true)));
     assert_eq!(text(feedback[0], "comment").as_deref(), Some("false positive"));
@@ -169,12 +186,47 @@ fn the_daemon_log_keeps_tracebacks_with_their_record() {
         kinds(&events),
         ["log.record", "log.record", "log.agent_result", "log.agent_result", "log.record", "log.record"]
     );
-    assert_eq!(events[0].field("continuation"), Some(&Value::Texts(vec!["DevLoop v2 daemon started (PID: 4242)".to_owned()])));
+    assert_eq!(
+        events[0].field("continuation"),
+        Some(&Value::Texts(vec!["DevLoop v2 daemon started (PID: 4242)".to_owned()]))
+    );
     assert_eq!(events[0].time_ms, START_MS, "lines before any record take the next record's time");
     assert_eq!((events[2].subject.as_deref(), events[2].duration_ms), (Some("linter"), Some(410)));
     assert_eq!(events[3].outcome.status, Status::Failure);
-    let Some(Value::Texts(traceback)) = events[4].field("continuation") else { panic!("the traceback: {:?}", events[4]) };
+    let Some(Value::Texts(traceback)) = events[4].field("continuation") else {
+        panic!("the traceback: {:?}", events[4])
+    };
     assert_eq!(traceback.first().map(String::as_str), Some("Traceback (most recent call last):"));
     assert_eq!(traceback.last().map(String::as_str), Some("ValueError: config missing"));
     assert_eq!(text(events[4], "level").as_deref(), Some("ERROR"));
+}
+
+#[test]
+fn sources_lists_every_log_with_its_events_and_span() -> anyhow::Result<()> {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample/.devloop");
+    let output = std::process::Command::new(devloop_host_tests::binary())
+        .args(["sources", "--devloop-dir"])
+        .arg(&sample)
+        .arg("--home-devloop-dir")
+        .arg(&sample)
+        .output()?;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout)?;
+    for source in [
+        "telemetry",
+        "agent-audit",
+        "feedback",
+        "performance",
+        "event-store",
+        "security-audit",
+        "daemon-log",
+        "cli-actions",
+        "amp-thread",
+    ] {
+        assert!(stdout.lines().any(|line| line.starts_with(source)), "no `{source}` row in:\n{stdout}");
+    }
+    let total = ingest::read_all(&DevloopDirs { project: sample.clone(), home: Some(sample) })?.events.len();
+    assert!(stdout.contains(&format!("\n{total} event(s), 0 late, 0 malformed record(s).")), "{stdout}");
+    assert!(stdout.contains("2026-11-23 08:12:47"), "the first event's time: {stdout}");
+    Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
-use devloop_host::ingest::{Stream, SourceReader};
+use devloop_host::ingest::{SourceReader, Stream};
 use devloop_host::model::Source;
 
 use super::sources::DevloopDirArgs;
@@ -59,7 +59,10 @@ fn ingest(readers: Vec<Box<dyn SourceReader>>) -> anyhow::Result<(u64, Duration)
     Ok((events, started.elapsed()))
 }
 
-fn best_of<T>(repeat: u32, mut measure: impl FnMut() -> anyhow::Result<(T, Duration)>) -> anyhow::Result<(T, Duration)> {
+fn best_of<T>(
+    repeat: u32,
+    mut measure: impl FnMut() -> anyhow::Result<(T, Duration)>,
+) -> anyhow::Result<(T, Duration)> {
     let (mut value, mut best) = measure()?;
     for _ in 1..repeat {
         let (again, elapsed) = measure()?;
@@ -101,12 +104,10 @@ impl Bench {
         let (_, jq_time) = best_of(bench.repeat, || {
             let started = Instant::now();
             for file in &json_files {
-                let status = Command::new(&bench.jq)
-                    .args(["-c", "."])
-                    .arg(file)
-                    .stdout(Stdio::null())
-                    .status()
-                    .with_context(|| format!("cannot run {}; install jq (apt-get install jq) or pass --jq", bench.jq.display()))?;
+                let status =
+                    Command::new(&bench.jq).args(["-c", "."]).arg(file).stdout(Stdio::null()).status().with_context(
+                        || format!("cannot run {}; install jq (apt-get install jq) or pass --jq", bench.jq.display()),
+                    )?;
                 if !status.success() {
                     bail!("{} failed on {}", bench.jq.display(), file.display());
                 }
@@ -114,7 +115,12 @@ impl Bench {
             Ok(((), started.elapsed()))
         })?;
 
-        println!("JSON files: {} ({} records, {:.1} MiB)", json_files.len(), records, bytes as f64 / f64::from(1 << 20));
+        println!(
+            "JSON files: {} ({} records, {:.1} MiB)",
+            json_files.len(),
+            records,
+            bytes as f64 / f64::from(1 << 20)
+        );
         println!(
             "devloop-host, JSON files:  {json_events:>9} events in {:>8.3} s = {:>10.0} events/s",
             json_time.as_secs_f64(),
@@ -130,7 +136,10 @@ impl Bench {
             all_time.as_secs_f64(),
             per_second(all_events, all_time)
         );
-        println!("ratio (jq time / devloop-host time, same files): {:.2}x", jq_time.as_secs_f64() / json_time.as_secs_f64().max(1e-9));
+        println!(
+            "ratio (jq time / devloop-host time, same files): {:.2}x",
+            jq_time.as_secs_f64() / json_time.as_secs_f64().max(1e-9)
+        );
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -17,7 +17,8 @@ use clap::Args;
 use super::sources::default_home_devloop_dir;
 
 /// The environment variables devloop's `ActionLogger` copies into a record, in its order.
-const CAPTURED_ENVIRONMENT: &[&str] = &["AMP_THREAD_ID", "AMP_THREAD_URL", "CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL"];
+const CAPTURED_ENVIRONMENT: &[&str] =
+    &["AMP_THREAD_ID", "AMP_THREAD_URL", "CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL"];
 
 /// Where an agent's thread id may be, most specific first.
 const THREAD_ID_VARIABLES: &[&str] = &["AMP_CURRENT_THREAD_ID", "AMP_THREAD_ID", "AGENT_THREAD_ID"];
@@ -157,12 +158,15 @@ fn shell_exit_code(status: std::process::ExitStatus) -> i64 {
 impl Exec {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let started = Instant::now();
-        let (program, arguments) = self.command.split_first().context("no command given; write `devloop-host exec -- CMD ARGS…`")?;
+        let (program, arguments) =
+            self.command.split_first().context("no command given; write `devloop-host exec -- CMD ARGS…`")?;
         let spawned = std::process::Command::new(program).args(arguments).status();
         let duration_ms = started.elapsed().as_millis() as i64;
         let (exit_code, error_message) = match &spawned {
             Ok(status) => (shell_exit_code(*status), None),
-            Err(error) => (if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 }, Some(error.to_string())),
+            Err(error) => {
+                (if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 }, Some(error.to_string()))
+            }
         };
         let action = CliAction {
             timestamp: chrono::Utc::now(),
@@ -181,7 +185,8 @@ impl Exec {
             tracing::error!("could not log the command to {}: {error:#}", home.join("cli-actions.jsonl").display());
         }
         if let Err(error) = spawned {
-            return Err(error).with_context(|| format!("cannot run `{program}`; check that it is installed and on PATH"));
+            return Err(error)
+                .with_context(|| format!("cannot run `{program}`; check that it is installed and on PATH"));
         }
         Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
     }
@@ -203,7 +208,13 @@ mod tests {
 
     fn action(micros: u32) -> CliAction {
         let timestamp = chrono::DateTime::from_timestamp(1_795_592_643, micros * 1000).expect("a valid time");
-        CliAction { timestamp, command: "bd ready --json".to_owned(), exit_code: Some(0), duration_ms: 312, error_message: None }
+        CliAction {
+            timestamp,
+            command: "bd ready --json".to_owned(),
+            exit_code: Some(0),
+            duration_ms: 312,
+            error_message: None,
+        }
     }
 
     #[test]

@@ -40,7 +40,11 @@ impl DevloopDirArgs {
             );
         }
         if !dirs.project.is_dir() {
-            tracing::warn!("devloop folder {} not found; reading only {}", dirs.project.display(), dirs.existing()[0].display());
+            tracing::warn!(
+                "devloop folder {} not found; reading only {}",
+                dirs.project.display(),
+                dirs.existing()[0].display()
+            );
         }
         Ok(dirs)
     }

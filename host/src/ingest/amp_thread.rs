@@ -64,7 +64,16 @@ impl AmpThreadLog {
             if let Some(id) = key {
                 let mut fields = Fields::default();
                 fields.add("thread_url", entry.thread_url.clone());
-                new_events.push(event(id, entry_time, "thread.prompt", Some("user"), &entry, Some(prompt), Outcome::default(), fields));
+                new_events.push(event(
+                    id,
+                    entry_time,
+                    "thread.prompt",
+                    Some("user"),
+                    &entry,
+                    Some(prompt),
+                    Outcome::default(),
+                    fields,
+                ));
             }
         }
         for (index, item) in entry.agent_actions.iter().enumerate() {
@@ -87,7 +96,16 @@ impl AmpThreadLog {
                 .add_json_text("related_agent_actions", item.get("related_agent_actions"))
                 .add("index", Some(index as i64));
             let subject = text(item, "description");
-            new_events.push(event(id, time, "thread.user_action", Some("user"), &entry, subject, Outcome::default(), fields));
+            new_events.push(event(
+                id,
+                time,
+                "thread.user_action",
+                Some("user"),
+                &entry,
+                subject,
+                Outcome::default(),
+                fields,
+            ));
         }
         for (index, item) in entry.insights.iter().enumerate() {
             let Some(id) = self.item_key(&entry.thread_id, "insight", index, item) else { continue };
@@ -97,7 +115,16 @@ impl AmpThreadLog {
                 .add("message", text(item, "message"))
                 .add_json_text("evidence", item.get("evidence"));
             let subject = text(item, "pattern");
-            new_events.push(event(id, latest_time, "thread.insight", None, &entry, subject, Outcome::default(), fields));
+            new_events.push(event(
+                id,
+                latest_time,
+                "thread.insight",
+                None,
+                &entry,
+                subject,
+                Outcome::default(),
+                fields,
+            ));
         }
         new_events.sort_by_key(|event| event.time_ms);
         self.seen.extend(new_events.iter().map(|event| event.id));

@@ -44,7 +44,8 @@ const PROJECT_LOGS: &[(&str, Source)] = &[
     ("devloop.log", Source::DaemonLog),
 ];
 
-const HOME_LOGS: &[(&str, Source)] = &[("cli-actions.jsonl", Source::CliActions), ("amp-thread-log.jsonl", Source::AmpThread)];
+const HOME_LOGS: &[(&str, Source)] =
+    &[("cli-actions.jsonl", Source::CliActions), ("amp-thread-log.jsonl", Source::AmpThread)];
 
 fn kind(relative: &str) -> Kind {
     match relative {

@@ -163,7 +163,8 @@ impl DaemonLogReader {
 
     fn open(&mut self) -> std::io::Result<bool> {
         let Some(identity) = self.cursor.identity else { return self.start_over() };
-        let found = generations(&self.slot.path).into_iter().find(|path| identity.still_matches(path, self.cursor.offset));
+        let found =
+            generations(&self.slot.path).into_iter().find(|path| identity.still_matches(path, self.cursor.offset));
         match found {
             Some(path) => self.open_at(&path, self.cursor.offset).map(|()| true),
             None => {
@@ -248,7 +249,12 @@ impl SourceReader for DaemonLogReader {
         };
     }
 
-    fn fill(&mut self, want: usize, out: &mut VecDeque<Pending>, _malformed: &mut Vec<MalformedRecord>) -> std::io::Result<()> {
+    fn fill(
+        &mut self,
+        want: usize,
+        out: &mut VecDeque<Pending>,
+        _malformed: &mut Vec<MalformedRecord>,
+    ) -> std::io::Result<()> {
         if self.reader.is_none() && !self.open()? {
             return Ok(());
         }
@@ -297,8 +303,9 @@ mod tests {
 
     #[test]
     fn an_agent_result_line_is_parsed_with_its_duration() -> Result<(), String> {
-        let header = parse_header("2025-12-12 21:09:54 | INFO     | agent.linter         | ✓ linter: Found 3 issues (0.41s)")
-            .ok_or("a conforming line")?;
+        let header =
+            parse_header("2025-12-12 21:09:54 | INFO     | agent.linter         | ✓ linter: Found 3 issues (0.41s)")
+                .ok_or("a conforming line")?;
         assert_eq!((header.level.as_str(), header.logger.as_str()), ("INFO", "agent.linter"));
         let event = record_event(Some(&header), &[], 0);
         assert_eq!(event.kind, "log.agent_result");
@@ -340,7 +347,10 @@ mod reader_tests {
         let events = read(&path)?;
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].time_ms, events[1].time_ms);
-        assert_eq!(events[0].field("continuation"), Some(&Value::Texts(vec!["started (PID: 1)".to_owned(), "Watching: /p".to_owned()])));
+        assert_eq!(
+            events[0].field("continuation"),
+            Some(&Value::Texts(vec!["started (PID: 1)".to_owned(), "Watching: /p".to_owned()]))
+        );
         Ok(())
     }
 }

@@ -147,7 +147,12 @@ impl SourceReader for EventStoreReader {
         self.late_checked = false;
     }
 
-    fn fill(&mut self, want: usize, out: &mut VecDeque<Pending>, malformed: &mut Vec<MalformedRecord>) -> std::io::Result<()> {
+    fn fill(
+        &mut self,
+        want: usize,
+        out: &mut VecDeque<Pending>,
+        malformed: &mut Vec<MalformedRecord>,
+    ) -> std::io::Result<()> {
         let wanted = want.saturating_sub(out.len()).max(1);
         let rows = match self.rows(wanted) {
             Ok(rows) => rows,

@@ -125,7 +125,12 @@ impl SourceReader for JsonlReader {
         self.skip_next = self.cursor.skip;
     }
 
-    fn fill(&mut self, want: usize, out: &mut VecDeque<Pending>, malformed: &mut Vec<MalformedRecord>) -> std::io::Result<()> {
+    fn fill(
+        &mut self,
+        want: usize,
+        out: &mut VecDeque<Pending>,
+        malformed: &mut Vec<MalformedRecord>,
+    ) -> std::io::Result<()> {
         let replaced = self.reader.as_ref().is_some_and(|reader| {
             self.cursor.identity.is_some_and(|identity| !identity.still_matches(&self.slot.path, reader.position()))
         });
@@ -157,7 +162,10 @@ impl SourceReader for JsonlReader {
                             .enumerate()
                             .map(|(index, event)| {
                                 index >= skip
-                                    && !self.delivered_before.as_ref().is_some_and(|done| done.covers(event.time_ms, event.id))
+                                    && !self
+                                        .delivered_before
+                                        .as_ref()
+                                        .is_some_and(|done| done.covers(event.time_ms, event.id))
                             })
                             .collect();
                         let last_kept = keep.iter().rposition(|&kept| kept);
@@ -166,10 +174,24 @@ impl SourceReader for JsonlReader {
                                 continue;
                             }
                             let advance = if Some(index) == last_kept {
-                                Advance::Line { identity, offset: end, line: line_number, skip: 0, time_ms: event.time_ms, id: event.id }
+                                Advance::Line {
+                                    identity,
+                                    offset: end,
+                                    line: line_number,
+                                    skip: 0,
+                                    time_ms: event.time_ms,
+                                    id: event.id,
+                                }
                             } else {
                                 let skip = index as u32 + 1;
-                                Advance::Line { identity, offset: start, line: line_number - 1, skip, time_ms: event.time_ms, id: event.id }
+                                Advance::Line {
+                                    identity,
+                                    offset: start,
+                                    line: line_number - 1,
+                                    skip,
+                                    time_ms: event.time_ms,
+                                    id: event.id,
+                                }
                             };
                             self.cursor.watermark.record(event.time_ms, event.id);
                             out.push_back(Pending { event, advance });

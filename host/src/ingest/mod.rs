@@ -23,6 +23,8 @@ pub mod metrics;
 pub mod performance_snapshot;
 pub mod position;
 mod reader;
+#[cfg(test)]
+mod robustness;
 pub mod security_audit;
 pub mod telemetry;
 

@@ -25,7 +25,8 @@ struct AgentPerformance {
 
 /// The snapshot's agents as events, oldest update first.
 pub fn parse_snapshot(bytes: &[u8]) -> Result<Vec<(String, f64, Event)>, String> {
-    let agents: BTreeMap<String, AgentPerformance> = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+    let agents: BTreeMap<String, AgentPerformance> =
+        serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
     let mut events = Vec::with_capacity(agents.len());
     for (agent, performance) in agents {
         let mut fields = Fields::default();
@@ -80,7 +81,12 @@ impl SourceReader for PerformanceSnapshotReader {
         self.last_seen = None;
     }
 
-    fn fill(&mut self, _want: usize, out: &mut VecDeque<Pending>, malformed: &mut Vec<MalformedRecord>) -> std::io::Result<()> {
+    fn fill(
+        &mut self,
+        _want: usize,
+        out: &mut VecDeque<Pending>,
+        malformed: &mut Vec<MalformedRecord>,
+    ) -> std::io::Result<()> {
         let Ok(metadata) = std::fs::metadata(&self.slot.path) else { return Ok(()) };
         let seen = (metadata.len(), metadata.modified()?);
         if self.last_seen == Some(seen) {

@@ -37,7 +37,12 @@ impl FileIdentity {
         let metadata = file.metadata()?;
         let (device, inode) = device_and_inode(&metadata);
         let head = read_head(file, metadata.len().min(HEAD_BYTES))?;
-        Ok(FileIdentity { device, inode, head_len: head.len() as u64, head_hash: crate::model::Event::stable_id(&[&head]) })
+        Ok(FileIdentity {
+            device,
+            inode,
+            head_len: head.len() as u64,
+            head_hash: crate::model::Event::stable_id(&[&head]),
+        })
     }
 
     /// Whether `path` is still the file this identity was taken from, and has at least
@@ -48,8 +53,9 @@ impl FileIdentity {
         if device_and_inode(&metadata) != (self.device, self.inode) || metadata.len() < offset.max(self.head_len) {
             return false;
         }
-        read_head(&file, self.head_len)
-            .is_ok_and(|head| head.len() as u64 == self.head_len && crate::model::Event::stable_id(&[&head]) == self.head_hash)
+        read_head(&file, self.head_len).is_ok_and(|head| {
+            head.len() as u64 == self.head_len && crate::model::Event::stable_id(&[&head]) == self.head_hash
+        })
     }
 
     /// Whether the file is known by fewer leading bytes than it now has.
@@ -211,7 +217,11 @@ mod tests {
 
     #[test]
     fn a_stored_row_cursor_reads_back_to_the_same_bits() -> Result<(), serde_json::Error> {
-        let cursor = Cursor::Rows(RowCursor { timestamp: 1_795_424_448.025_922_5, id: "a5d7".to_owned(), max_created_at: 1_795_424_448.025_923 });
+        let cursor = Cursor::Rows(RowCursor {
+            timestamp: 1_795_424_448.025_922_5,
+            id: "a5d7".to_owned(),
+            max_created_at: 1_795_424_448.025_923,
+        });
         let text = serde_json::to_string(&cursor)?;
         assert_eq!(serde_json::from_str::<Cursor>(&text)?, cursor);
         Ok(())

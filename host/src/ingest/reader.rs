@@ -37,7 +37,12 @@ pub trait SourceReader: Send {
     fn resume(&mut self, cursor: Option<Cursor>);
 
     /// Reads until `out` holds about `want` events or nothing complete is left for now.
-    fn fill(&mut self, want: usize, out: &mut VecDeque<Pending>, malformed: &mut Vec<MalformedRecord>) -> std::io::Result<()>;
+    fn fill(
+        &mut self,
+        want: usize,
+        out: &mut VecDeque<Pending>,
+        malformed: &mut Vec<MalformedRecord>,
+    ) -> std::io::Result<()>;
 
     /// The cursor once every event read so far is delivered.
     fn read_cursor(&self) -> Cursor;

@@ -57,7 +57,8 @@ impl StateDb {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<StateDb, StateError> {
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StateError::CreateFolder { path: parent.to_owned(), source })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StateError::CreateFolder { path: parent.to_owned(), source })?;
         }
         let open_error = |source| StateError::Open { path: path.to_owned(), source };
         let connection = Connection::open(path).map_err(open_error)?;
@@ -138,13 +139,16 @@ impl StateDb {
                 cursor.execute(params![slot, text, now_ms]).map_err(error)?;
             }
             let mut snapshot = transaction
-                .prepare_cached("INSERT OR REPLACE INTO plugin_state (plugin, version, state, updated_ms) VALUES (?1, ?2, ?3, ?4)")
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO plugin_state (plugin, version, state, updated_ms) VALUES (?1, ?2, ?3, ?4)",
+                )
                 .map_err(error)?;
             for (plugin, state) in &checkpoint.snapshots {
                 snapshot.execute(params![plugin, state.version, state.state, now_ms]).map_err(error)?;
             }
-            let mut delivered =
-                transaction.prepare_cached("INSERT INTO delivered (event_id, time_ms) VALUES (?1, ?2)").map_err(error)?;
+            let mut delivered = transaction
+                .prepare_cached("INSERT INTO delivered (event_id, time_ms) VALUES (?1, ?2)")
+                .map_err(error)?;
             for (id, time_ms) in &checkpoint.delivered {
                 delivered.execute(params![*id as i64, time_ms]).map_err(error)?;
             }
@@ -172,7 +176,10 @@ mod tests {
         let mut state = StateDb::open(&path)?;
         state.commit(&Checkpoint {
             cursors: vec![("/p/events.jsonl".to_owned(), "{\"lines\":{}}".to_owned())],
-            snapshots: vec![("command-repetition".to_owned(), PluginSnapshot { version: "0.1.0".to_owned(), state: vec![1, 2] })],
+            snapshots: vec![(
+                "command-repetition".to_owned(),
+                PluginSnapshot { version: "0.1.0".to_owned(), state: vec![1, 2] },
+            )],
             delivered: vec![(u64::MAX, 5)],
         })?;
         drop(state);

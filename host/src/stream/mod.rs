@@ -23,7 +23,9 @@ pub enum StreamError {
     State(#[from] StateError),
     #[error("cannot read devloop's logs")]
     Read(#[source] std::io::Error),
-    #[error("{count} malformed record(s), first at {first} (--strict); fix or remove the record, or run without --strict")]
+    #[error(
+        "{count} malformed record(s), first at {first} (--strict); fix or remove the record, or run without --strict"
+    )]
     Strict { count: usize, first: MalformedRecord },
     #[error("cannot watch {path} for changes (--follow)")]
     Watch { path: String, source: notify::Error },
@@ -72,9 +74,15 @@ fn restore_plugins(pipeline: &mut Pipeline, state: &StateDb) -> Result<(), State
         let Some(snapshot) = snapshots.get(&id) else { continue };
         let Some(instance) = supervisor.instance_mut() else { continue };
         match instance.restore(&snapshot.state) {
-            Ok(Ok(())) => tracing::debug!(plugin = id, from_version = snapshot.version, "restored the detector's state"),
-            Ok(Err(reason)) => tracing::warn!(plugin = id, "the detector refused its saved state ({reason}); it starts fresh"),
-            Err(failure) => tracing::warn!(plugin = id, "restoring the detector's state failed ({failure}); it starts fresh"),
+            Ok(Ok(())) => {
+                tracing::debug!(plugin = id, from_version = snapshot.version, "restored the detector's state")
+            }
+            Ok(Err(reason)) => {
+                tracing::warn!(plugin = id, "the detector refused its saved state ({reason}); it starts fresh")
+            }
+            Err(failure) => {
+                tracing::warn!(plugin = id, "restoring the detector's state failed ({failure}); it starts fresh")
+            }
         }
     }
     Ok(())
