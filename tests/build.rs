@@ -7,6 +7,8 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 const HOSTILE_FEATURES: &[&str] = &["endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error"];
+/// The hot-swap fixture's builds, as (variant, cargo features).
+const LEDGER_VARIANTS: &[(&str, &str)] = &[("v1", ""), ("v2", "v2"), ("stateless", "stateless"), ("broken-restore", "broken-restore")];
 
 fn cargo(workspace: &Path, target_dir: &Path) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -61,6 +63,15 @@ fn main() {
         let copy = out_dir.join(format!("hostile-{feature}.wasm"));
         std::fs::copy(built.join("hostile.wasm"), &copy).expect("copy the fixture");
         artifacts.push_str(&format!("    ({feature:?}, {:?}),\n", copy.display().to_string()));
+    }
+    artifacts.push_str("];\n\n/// The hot-swap ledger fixture, as (variant, built component).\npub const LEDGER: &[(&str, &str)] = &[\n");
+    for (variant, features) in LEDGER_VARIANTS {
+        let mut build = cargo(&workspace, &target_dir);
+        build.args(["-p", "ledger", "--features", features]);
+        run(build);
+        let copy = out_dir.join(format!("ledger-{variant}.wasm"));
+        std::fs::copy(built.join("ledger.wasm"), &copy).expect("copy the fixture");
+        artifacts.push_str(&format!("    ({variant:?}, {:?}),\n", copy.display().to_string()));
     }
     artifacts.push_str("];\n");
     std::fs::write(out_dir.join("artifacts.rs"), artifacts).expect("write artifacts.rs");

@@ -10,8 +10,12 @@
 //!    isolates any that fail.
 //! 4. Detectors answer with [`model::Insight`]s, identified across runs by a
 //!    [`model::Fingerprint`], which [`output`] prints as JSON lines or a table.
+//!
+//! [`hotswap`] replaces detectors while the host runs: a new `.wasm` in the plugins folder is
+//! compiled in the background and takes over between two batches.
 
 pub mod dispatch;
+pub mod hotswap;
 pub mod ingest;
 pub mod model;
 pub mod output;

@@ -3,3 +3,5 @@
 mod cli_run;
 mod hostile;
 mod conformance;
+mod hotswap;
+mod plugins_cli;

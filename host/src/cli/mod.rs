@@ -1,5 +1,6 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
+mod plugins;
 mod run;
 
 use std::path::PathBuf;
@@ -25,12 +26,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::Run),
+    Plugins(plugins::Plugins),
 }
 
 impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Run(command) => command.run(),
+            Command::Plugins(command) => command.run(),
         }
     }
 }
@@ -49,6 +52,9 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 
 /// Where built plugins are installed by `scripts/setup`, relative to the project.
 pub const DEFAULT_PLUGINS_DIR: &str = ".devloop-host/plugins";
+
+/// Where `run` reports each plugin's status for `plugins list`, relative to the project.
+pub const DEFAULT_STATUS_FILE: &str = ".devloop-host/status.json";
 
 /// The cache of compiled components: `$XDG_CACHE_HOME/devloop-host/components`.
 pub fn default_cache_dir() -> Option<PathBuf> {

@@ -51,6 +51,9 @@ pub struct Run {
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
+    /// Where each plugin's status is written for `devloop-host plugins list`.
+    #[arg(long, env = "DEVLOOP_HOST_STATUS", default_value = super::DEFAULT_STATUS_FILE)]
+    status_file: PathBuf,
 }
 
 /// Parses `detector.name=value` settings, typing the value as it reads.
@@ -113,6 +116,7 @@ impl Run {
             bail!("no detector plugin could be loaded from {}; see the errors above", self.plugins.display());
         }
         pipeline.feed(&ingested.events);
+        super::plugins::write_status(&pipeline, &self.status_file);
 
         let findings = pipeline.findings();
         let stdout = std::io::stdout();

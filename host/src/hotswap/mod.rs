@@ -1,0 +1,47 @@
+//! Replacing detector plugins while the host runs.
+//!
+//! Dropping a `.wasm` into the plugins folder must never stop the event stream, so the work
+//! is split by cost:
+//!
+//! - [`PluginWatcher`] watches the folder and, on a worker thread, waits until a changed file
+//!   is complete, then reads, compiles (through the compiled-component cache), checks the
+//!   contract version and starts the new version. Events keep flowing to the old version
+//!   meanwhile. What it produces is a [`crate::dispatch::PluginChange`].
+//! - [`crate::dispatch::Pipeline::apply`] switches to the new version between two batches,
+//!   handing the old version's state over with snapshot → restore.
+//! - [`folder`] is how `devloop-host plugins` adds, removes and reloads plugins: by changing
+//!   the folder, which a running host watches.
+//! - [`StatusFile`] is what a running host tells `devloop-host plugins list`, a separate
+//!   process, about each plugin.
+//!
+//! ```no_run
+//! use std::collections::BTreeMap;
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use devloop_host::dispatch::Pipeline;
+//! use devloop_host::hotswap::{PluginWatcher, WatchOptions};
+//! use devloop_host::runtime::{Runtime, RuntimeConfig};
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
+//! let dir = Path::new(".devloop-host/plugins");
+//! let watcher = PluginWatcher::spawn(runtime.clone(), dir, BTreeMap::new(), WatchOptions::default())?;
+//! let mut pipeline = Pipeline::new(&runtime, 1024);
+//! pipeline.load_dir(dir, &BTreeMap::new())?;
+//! # let batches: Vec<Vec<devloop_host::model::Event>> = Vec::new();
+//! for batch in batches {
+//!     while let Some(change) = watcher.try_next() {
+//!         pipeline.apply(change);
+//!     }
+//!     pipeline.feed(&batch);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod folder;
+mod status;
+mod watch;
+
+pub use status::{PluginStatus, RejectedFile, StatusError, StatusFile};
+pub use watch::{PluginWatcher, WatchError, WatchOptions};
