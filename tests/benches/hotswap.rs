@@ -25,7 +25,8 @@ fn event(id: u64) -> Event {
         kind: "cli.command".into(),
         actor: Some(["ana", "bo", "cy"][(id % 3) as usize].into()),
         thread_id: None,
-        subject: Some(format!("bd {}", ["ready", "list", "show", "sync"][(id / 3 % 4) as usize])),
+        // Far apart repeats: a steady stream with few findings, so the baseline is event traffic.
+        subject: Some(format!("bd show {}", id % 5_000)),
         outcome: Outcome::from_exit_code(Some(0)),
         duration_ms: Some(250),
         fields: Vec::new(),
@@ -76,39 +77,17 @@ fn landing_to_processing(c: &mut Criterion) {
     });
 
     for (label, settle) in [("settle 50ms (default)", Duration::from_millis(50)), ("settle 5ms", Duration::from_millis(5))] {
-        let watcher = PluginWatcher::spawn(
-            runtime.clone(),
-            &dir,
-            BTreeMap::new(),
-            WatchOptions { settle, ..WatchOptions::default() },
-        )
-        .expect("watch the folder");
-        let mut version = 0;
-        group.bench_function(format!("file lands -> new version processes a batch, {label}"), |bench| {
-            bench.iter_custom(|iterations| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    version = 1 - version;
-                    let events = batch(next_id);
-                    next_id += BATCH as u64;
-                    let landed = Instant::now();
-                    install(&dir, "ledger.wasm", builds[version]);
-                    let change = loop {
-                        if let Some(change) = watcher.try_next() {
-                            break change;
-                        }
-                        pipeline.feed(&[event(next_id)]);
-                        next_id += 1;
-                    };
-                    let outcome = pipeline.apply(change);
-                    assert!(matches!(outcome, SwapOutcome::Swapped { .. }), "{outcome}");
-                    pipeline.feed(&events);
-                    total += landed.elapsed();
-                }
-                total
-            })
-        });
+        let name = format!("file lands -> new version processes a batch, cached, {label}");
+        landing(&mut group, &name, &runtime, &mut pipeline, &dir, settle, &mut next_id);
     }
+    let uncached_dir = scratch.path().join("uncached");
+    std::fs::create_dir(&uncached_dir).expect("plugins folder");
+    install(&uncached_dir, "ledger.wasm", builds[0]);
+    let uncached = Arc::new(Runtime::new(RuntimeConfig::default()).expect("runtime without a cache"));
+    let mut uncached_pipeline = Pipeline::new(&uncached, BATCH);
+    uncached_pipeline.load_dir(&uncached_dir, &BTreeMap::new()).expect("load the plugin");
+    let name = "file lands -> new version processes a batch, compiled anew, settle 50ms (default)";
+    landing(&mut group, name, &uncached, &mut uncached_pipeline, &uncached_dir, Duration::from_millis(50), &mut next_id);
 
     group.bench_function("pause: apply a ready new version between two batches", |bench| {
         bench.iter_custom(|iterations| {
@@ -128,7 +107,61 @@ fn landing_to_processing(c: &mut Criterion) {
             total
         })
     });
+    group.bench_function("part of the pause: dropping the retired version", |bench| {
+        bench.iter_custom(|iterations| {
+            let source = runtime.load_file(builds[0]).expect("loads");
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let mut retired = Supervisor::start(&runtime, source.clone(), Vec::new()).expect("starts");
+                let _ = retired.process(&runtime, &devloop_host::runtime::WitEvents::new(&batch(0)));
+                let started = Instant::now();
+                drop(retired);
+                total += started.elapsed();
+            }
+            total
+        })
+    });
     group.finish();
+}
+
+/// Lands ledger v1 and v2 in turn in `dir`, feeding single events until the swap is ready.
+fn landing(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    runtime: &Arc<Runtime>,
+    pipeline: &mut Pipeline<'_>,
+    dir: &Path,
+    settle: Duration,
+    next_id: &mut u64,
+) {
+    let builds = [devloop_host_tests::ledger("v1"), devloop_host_tests::ledger("v2")];
+    let options = WatchOptions { settle, ..WatchOptions::default() };
+    let watcher = PluginWatcher::spawn(runtime.clone(), dir, BTreeMap::new(), options).expect("watch the folder");
+    let mut version = 0;
+    group.bench_function(name, |bench| {
+        bench.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                version = 1 - version;
+                let events = batch(*next_id);
+                *next_id += BATCH as u64;
+                let landed = Instant::now();
+                install(dir, "ledger.wasm", builds[version]);
+                let change = loop {
+                    if let Some(change) = watcher.try_next() {
+                        break change;
+                    }
+                    pipeline.feed(&[event(*next_id)]);
+                    *next_id += 1;
+                };
+                let outcome = pipeline.apply(change);
+                assert!(matches!(outcome, SwapOutcome::Swapped { .. }), "{outcome}");
+                pipeline.feed(&events);
+                total += landed.elapsed();
+            }
+            total
+        })
+    });
 }
 
 criterion_group!(benches, landing_to_processing);
