@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
-const HOSTILE_FEATURES: &[&str] = &["endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error"];
+/// Each builds `tests/fixtures/hostile` with that feature; "well-behaved" (no feature) takes a
+/// batch and returns nothing, which measures the cost of crossing into the sandbox alone.
+const HOSTILE_FEATURES: &[&str] = &["well-behaved", "endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error", "snoop"];
 /// The hot-swap fixture's builds, as (variant, cargo features).
 const LEDGER_VARIANTS: &[(&str, &str)] = &[("v1", ""), ("v2", "v2"), ("stateless", "stateless"), ("broken-restore", "broken-restore")];
 
@@ -58,7 +60,10 @@ fn main() {
     artifacts.push_str("];\n\n/// The hostile fixtures, as (misbehaviour, built component).\npub const HOSTILE: &[(&str, &str)] = &[\n");
     for feature in HOSTILE_FEATURES {
         let mut build = cargo(&workspace, &target_dir);
-        build.args(["-p", "hostile", "--features", feature]);
+        build.args(["-p", "hostile"]);
+        if *feature != "well-behaved" {
+            build.args(["--features", feature]);
+        }
         run(build);
         let copy = out_dir.join(format!("hostile-{feature}.wasm"));
         std::fs::copy(built.join("hostile.wasm"), &copy).expect("copy the fixture");
@@ -67,7 +72,10 @@ fn main() {
     artifacts.push_str("];\n\n/// The hot-swap ledger fixture, as (variant, built component).\npub const LEDGER: &[(&str, &str)] = &[\n");
     for (variant, features) in LEDGER_VARIANTS {
         let mut build = cargo(&workspace, &target_dir);
-        build.args(["-p", "ledger", "--features", features]);
+        build.args(["-p", "ledger"]);
+        if !features.is_empty() {
+            build.args(["--features", features]);
+        }
         run(build);
         let copy = out_dir.join(format!("ledger-{variant}.wasm"));
         std::fs::copy(built.join("ledger.wasm"), &copy).expect("copy the fixture");

@@ -97,3 +97,18 @@ fn a_missing_devloop_folder_is_a_clear_error() -> Result<()> {
     assert!(stderr.contains("devloop folder .devloop not found; pass --devloop-dir"), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn guest_output_and_panics_reach_the_log_tagged_with_the_plugin() -> Result<()> {
+    let lines: Vec<String> = (0..3).map(|i| cli_action(i * 10, "bd ready", 0)).collect();
+    let project = project(&lines)?;
+    std::fs::copy(devloop_host_tests::hostile("panic"), project.path().join("plugins/hostile.wasm"))?;
+    let output = run(project.path(), &["--format", "json"])?;
+    assert!(output.status.success(), "a trapping plugin never fails the run");
+    let stderr = String::from_utf8(output.stderr)?;
+    let panic_line = stderr.lines().find(|line| line.contains("hostile fixture panics on purpose")).unwrap_or_default();
+    assert!(panic_line.contains("hostile.wasm") && panic_line.contains("stderr"), "{stderr}");
+    assert!(stderr.contains("plugin hostile: trapped"), "{stderr}");
+    assert_eq!(String::from_utf8(output.stdout)?.lines().count(), 1, "command-repetition still reports");
+    Ok(())
+}
