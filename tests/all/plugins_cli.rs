@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use devloop_host::dispatch::{Handover, Pipeline, SwapOutcome};
-use devloop_host::hotswap::{PluginWatcher, StatusFile, WatchOptions};
+use devloop_host::hotswap::{HotSwap, StatusFile};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
 
 use crate::conformance::cli_event;
@@ -145,11 +145,9 @@ fn a_watching_host_picks_up_add_reload_and_remove() -> Result<()> {
     let project = project()?;
     let plugins = project.path().join("plugins");
     let runtime = Arc::new(Runtime::new(RuntimeConfig { cache_dir: Some(project.path().join("cache")), ..RuntimeConfig::default() })?);
-    let watcher = PluginWatcher::spawn(runtime.clone(), &plugins, BTreeMap::new(), WatchOptions::default())?;
     let mut pipeline = Pipeline::new(&runtime, 16);
-    let next = |pipeline: &mut Pipeline<'_>| -> Result<SwapOutcome> {
-        Ok(pipeline.apply(watcher.next_timeout(PATIENCE).context("the host saw no change")?))
-    };
+    let mut host = HotSwap::start(runtime.clone(), &plugins, BTreeMap::new(), &project.path().join("status.json"))?;
+    let mut next = |pipeline: &mut Pipeline<'_>| host.wait(pipeline, PATIENCE).context("the host saw no change");
 
     succeed(project.path(), &["plugins", "add", &devloop_host_tests::ledger("v1").display().to_string()])?;
     assert_eq!(next(&mut pipeline)?, SwapOutcome::Added { id: "ledger".into(), version: "1.0.0".into() });
@@ -160,6 +158,10 @@ fn a_watching_host_picks_up_add_reload_and_remove() -> Result<()> {
         SwapOutcome::Swapped { from, to, handover: Handover::Restored { .. }, .. } => assert_eq!((from.as_str(), to.as_str()), ("1.0.0", "2.0.0")),
         other => bail!("expected a swap to 2.0.0, got {other:?}"),
     }
+    let info = succeed(project.path(), &["plugins", "info", "ledger"])?;
+    for expected in ["state:          loaded", "running:        2.0.0", "events seen:    1", "swaps:          1", "last swap:      state handed over"] {
+        assert!(info.contains(expected), "missing `{expected}` in\n{info}");
+    }
 
     succeed(project.path(), &["plugins", "reload", "ledger"])?;
     match next(&mut pipeline)? {
@@ -167,10 +169,11 @@ fn a_watching_host_picks_up_add_reload_and_remove() -> Result<()> {
         other => bail!("expected a reload of 2.0.0, got {other:?}"),
     }
     assert_eq!(pipeline.statuses()[0].swaps, 2);
-    assert_eq!(pipeline.statuses()[0].events_seen, 1);
 
     succeed(project.path(), &["plugins", "remove", "ledger"])?;
     assert_eq!(next(&mut pipeline)?, SwapOutcome::Removed { id: "ledger".into() });
     assert!(pipeline.plugins().is_empty());
+    let status = StatusFile::read(&project.path().join("status.json"))?.context("the host keeps a status file")?;
+    assert!(status.plugins.is_empty(), "the removed plugin is gone from the status: {status:?}");
     Ok(())
 }

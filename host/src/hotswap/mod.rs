@@ -11,6 +11,8 @@
 //!   handing the old version's state over with snapshot → restore.
 //! - [`folder`] is how `devloop-host plugins` adds, removes and reloads plugins: by changing
 //!   the folder, which a running host watches.
+//! - [`HotSwap`] bundles the two for a long-running host: between two batches it applies
+//!   what is ready and keeps the status file current.
 //! - [`StatusFile`] is what a running host tells `devloop-host plugins list`, a separate
 //!   process, about each plugin.
 //!
@@ -40,8 +42,10 @@
 //! ```
 
 pub mod folder;
+mod live;
 mod status;
 mod watch;
 
+pub use live::HotSwap;
 pub use status::{PluginStatus, RejectedFile, StatusError, StatusFile};
 pub use watch::{PluginWatcher, WatchError, WatchOptions};
