@@ -197,7 +197,7 @@ fn started(runtime: &Runtime, file: &Path) -> Result<Box<Supervisor>> {
 
 fn ready(runtime: &Runtime, file: &Path, built: &Path) -> Result<PluginChange> {
     std::fs::copy(built, file)?;
-    Ok(PluginChange::Ready { file: file.to_owned(), candidate: started(runtime, file)?, noticed: std::time::Instant::now() })
+    Ok(PluginChange::Ready { file: file.to_owned(), candidate: started(runtime, file)?, noticed: std::time::Instant::now(), disposal: None })
 }
 
 #[test]

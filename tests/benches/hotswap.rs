@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use devloop_host::dispatch::{Pipeline, PluginChange, SwapOutcome};
+use devloop_host::dispatch::{Pipeline, SwapOutcome};
 use devloop_host::hotswap::{PluginWatcher, WatchOptions};
 use devloop_host::model::{Event, Outcome, Source};
 use devloop_host::runtime::{Runtime, RuntimeConfig, Supervisor};
@@ -89,25 +89,32 @@ fn landing_to_processing(c: &mut Criterion) {
     let name = "file lands -> new version processes a batch, compiled anew, settle 50ms (default)";
     landing(&mut group, name, &uncached, &mut uncached_pipeline, &uncached_dir, Duration::from_millis(50), &mut next_id);
 
+    let watcher = PluginWatcher::spawn(
+        runtime.clone(),
+        &dir,
+        BTreeMap::new(),
+        WatchOptions { settle: Duration::from_millis(5), ..WatchOptions::default() },
+    )
+    .expect("watch the folder");
     group.bench_function("pause: apply a ready new version between two batches", |bench| {
         bench.iter_custom(|iterations| {
             let mut total = Duration::ZERO;
             for iteration in 0..iterations {
-                let file = dir.join("ledger.wasm");
-                let built = builds[(iteration % 2) as usize];
-                std::fs::copy(built, &file).expect("copy the build");
-                let candidate = Supervisor::start(&runtime, runtime.load_file(&file).expect("loads"), Vec::new())
-                    .expect("starts");
-                let change = PluginChange::Ready { file, candidate: Box::new(candidate), noticed: Instant::now() };
+                install(&dir, "ledger.wasm", builds[(iteration % 2) as usize]);
+                let change = watcher.next_timeout(Duration::from_secs(60)).expect("the watcher delivers the change");
                 let started = Instant::now();
                 let outcome = pipeline.apply(change);
                 total += started.elapsed();
                 assert!(matches!(outcome, SwapOutcome::Swapped { .. }), "{outcome}");
+                pipeline.feed(&batch(next_id));
+                next_id += BATCH as u64;
             }
             total
         })
     });
-    group.bench_function("part of the pause: dropping the retired version", |bench| {
+    drop(watcher);
+
+    group.bench_function("moved off the event path: dropping a retired version", |bench| {
         bench.iter_custom(|iterations| {
             let source = runtime.load_file(builds[0]).expect("loads");
             let mut total = Duration::ZERO;

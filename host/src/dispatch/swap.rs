@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use super::{Pipeline, PluginProblem};
@@ -26,6 +27,9 @@ pub enum PluginChange {
         candidate: Box<Supervisor>,
         /// When the watcher first saw the file change.
         noticed: Instant,
+        /// Where the version it replaces goes to be dropped off the event path (tearing down
+        /// an instance's memory takes longer than the rest of a swap); `None` drops it here.
+        disposal: Option<Sender<Supervisor>>,
     },
     /// A new or changed file cannot be loaded.
     Rejected { file: PathBuf, error: LoadError },
@@ -124,8 +128,8 @@ impl Pipeline<'_> {
     /// Applies one change between two batches, and reports what it did.
     pub fn apply(&mut self, change: PluginChange) -> SwapOutcome {
         let outcome = match change {
-            PluginChange::Ready { file, candidate, noticed } => {
-                let outcome = self.take_over(&file, *candidate);
+            PluginChange::Ready { file, candidate, noticed, disposal } => {
+                let outcome = self.take_over(&file, *candidate, disposal);
                 tracing::debug!(file = %file.display(), elapsed = ?noticed.elapsed(), "change applied");
                 outcome
             }
@@ -161,7 +165,7 @@ impl Pipeline<'_> {
         SwapOutcome::Rejected { file: file.to_owned(), reason }
     }
 
-    fn take_over(&mut self, file: &Path, mut candidate: Supervisor) -> SwapOutcome {
+    fn take_over(&mut self, file: &Path, mut candidate: Supervisor, disposal: Option<Sender<Supervisor>>) -> SwapOutcome {
         let id = candidate.id().to_owned();
         if let Some(other) = self.plugins.iter().find(|plugin| plugin.id() == id && plugin.source().origin != file.display().to_string()) {
             let reason = format!(
@@ -198,6 +202,10 @@ impl Pipeline<'_> {
         retired.swaps += 1;
         retired.last_handover = Some(handover.to_string());
         self.lineage.rejections.remove(file);
+        if let Some(disposal) = disposal {
+            // A closed channel hands the version back, and it is dropped here instead.
+            let _ = disposal.send(old);
+        }
         if let Handover::Fresh { reason } = &handover {
             tracing::warn!(plugin = id, "new version {to} starts with fresh state: {reason}");
         }

@@ -21,20 +21,19 @@
 //! use std::path::Path;
 //! use std::sync::Arc;
 //! use devloop_host::dispatch::Pipeline;
-//! use devloop_host::hotswap::{PluginWatcher, WatchOptions};
+//! use devloop_host::hotswap::HotSwap;
 //! use devloop_host::runtime::{Runtime, RuntimeConfig};
 //!
 //! # fn main() -> anyhow::Result<()> {
 //! let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
-//! let dir = Path::new(".devloop-host/plugins");
-//! let watcher = PluginWatcher::spawn(runtime.clone(), dir, BTreeMap::new(), WatchOptions::default())?;
+//! let plugins = Path::new(".devloop-host/plugins");
+//! // Watch before loading, so a file that changes meanwhile is not missed.
+//! let mut hot_swap = HotSwap::start(runtime.clone(), plugins, BTreeMap::new(), Path::new(".devloop-host/status.json"))?;
 //! let mut pipeline = Pipeline::new(&runtime, 1024);
-//! pipeline.load_dir(dir, &BTreeMap::new())?;
+//! pipeline.load_dir(plugins, &BTreeMap::new())?;
 //! # let batches: Vec<Vec<devloop_host::model::Event>> = Vec::new();
 //! for batch in batches {
-//!     while let Some(change) = watcher.try_next() {
-//!         pipeline.apply(change);
-//!     }
+//!     hot_swap.between_batches(&mut pipeline);
 //!     pipeline.feed(&batch);
 //! }
 //! # Ok(())

@@ -75,6 +75,7 @@ impl PluginWatcher {
         watcher.watch(dir, RecursiveMode::NonRecursive).map_err(watch_error)?;
         let (changes, ready) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
+        let (disposal, disposed) = mpsc::channel();
         let preparer = Preparer {
             runtime,
             dir: dir.to_owned(),
@@ -83,6 +84,8 @@ impl PluginWatcher {
             pending: BTreeMap::new(),
             changes,
             stop: stop.clone(),
+            disposal,
+            disposed,
         };
         let worker = std::thread::Builder::new()
             .name("plugin-compiler".into())
@@ -127,6 +130,9 @@ struct Preparer {
     pending: BTreeMap<PathBuf, Pending>,
     changes: Sender<PluginChange>,
     stop: Arc<AtomicBool>,
+    /// Versions swapped out, dropped on this thread rather than between two batches.
+    disposal: Sender<Supervisor>,
+    disposed: Receiver<Supervisor>,
 }
 
 impl Preparer {
@@ -146,6 +152,7 @@ impl Preparer {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
+            self.disposed.try_iter().for_each(drop);
             let now = Instant::now();
             let due: Vec<PathBuf> =
                 self.pending.iter().filter(|(_, pending)| pending.due <= now).map(|(file, _)| file.clone()).collect();
@@ -192,7 +199,12 @@ impl Preparer {
         match started {
             Ok(candidate) => {
                 tracing::debug!(file = %file.display(), waited = ?noticed.elapsed(), "new version ready");
-                PluginChange::Ready { file, candidate: Box::new(candidate), noticed }
+                PluginChange::Ready {
+                    file,
+                    candidate: Box::new(candidate),
+                    noticed,
+                    disposal: Some(self.disposal.clone()),
+                }
             }
             Err(error) => PluginChange::Rejected { file, error },
         }
