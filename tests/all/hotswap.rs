@@ -73,7 +73,11 @@ fn schedule(ledger_v1: &[u8], ledger_v2: &[u8], repetition: &[u8]) -> Result<Vec
         steps.push(Step::Overwrite("command_repetition.wasm", repetition.to_vec()));
         steps.push(Step::Refuse("ledger.wasm", core_module.clone(), "core WebAssembly module, not a component"));
         steps.push(Step::Overwrite("ledger.wasm", ledger_v1.to_vec()));
-        steps.push(Step::Refuse("ledger.wasm", broken_restore.clone(), "while taking over the running version's state"));
+        steps.push(Step::Refuse(
+            "ledger.wasm",
+            broken_restore.clone(),
+            "while taking over the running version's state",
+        ));
         steps.push(Step::Refuse("ledger.wasm", other_detector.clone(), "now holds detector `hostile`"));
         steps.push(Step::Swap("command_repetition.wasm", repetition.to_vec()));
     }
@@ -82,16 +86,24 @@ fn schedule(ledger_v1: &[u8], ledger_v2: &[u8], repetition: &[u8]) -> Result<Vec
 
 /// Every batch of the ledger's was reported exactly once, with the count of events before it.
 fn assert_ledger_complete(findings: &[(Insight, u32)]) {
-    let mut batches: Vec<(&Insight, u32)> =
-        findings.iter().filter(|(insight, _)| insight.pattern == "batch").map(|(insight, count)| (insight, *count)).collect();
+    let mut batches: Vec<(&Insight, u32)> = findings
+        .iter()
+        .filter(|(insight, _)| insight.pattern == "batch")
+        .map(|(insight, count)| (insight, *count))
+        .collect();
     batches.sort_by(|(a, _), (b, _)| a.key.cmp(&b.key));
     assert_eq!(batches.len(), (EVENTS as usize).div_ceil(BATCH), "one finding per batch");
     let mut expected_before = 0_i64;
     for (index, (insight, reports)) in batches.iter().enumerate() {
         assert_eq!(*reports, 1, "batch {index} ({}) was processed {reports} times", insight.key);
         assert_eq!(insight.key, format!("{:016x}", index * BATCH), "batch {index} starts where the last ended");
-        let field = |name: &str| insight.evidence.fields.iter().find(|field| field.key == name).map(|field| &field.value);
-        assert_eq!(field("seen_before"), Some(&Value::Integer(expected_before)), "batch {index}: events seen before it");
+        let field =
+            |name: &str| insight.evidence.fields.iter().find(|field| field.key == name).map(|field| &field.value);
+        assert_eq!(
+            field("seen_before"),
+            Some(&Value::Integer(expected_before)),
+            "batch {index}: events seen before it"
+        );
         let Some(Value::Integer(size)) = field("events") else { panic!("batch {index} has no size") };
         expected_before += size;
     }
@@ -154,7 +166,9 @@ fn swapping_many_times_under_load_changes_no_insight_and_loses_no_event() -> Res
                 outcomes.push(pipeline.apply(change));
             }
             awaiting = match steps_left.next() {
-                Some(Step::Swap(name, bytes) | Step::Refuse(name, bytes, _)) => install(&dir, name, bytes).map(|_| true)?,
+                Some(Step::Swap(name, bytes) | Step::Refuse(name, bytes, _)) => {
+                    install(&dir, name, bytes).map(|_| true)?
+                }
                 Some(Step::Overwrite(name, bytes)) => std::fs::write(dir.join(name), bytes).map(|()| true)?,
                 None => false,
             };
@@ -171,7 +185,10 @@ fn swapping_many_times_under_load_changes_no_insight_and_loses_no_event() -> Res
     assert_eq!(outcomes.len(), steps.len(), "one outcome per change: {outcomes:#?}");
     for (step, outcome) in steps.iter().zip(&outcomes) {
         match (step, outcome) {
-            (Step::Swap(..) | Step::Overwrite(..), SwapOutcome::Swapped { handover: Handover::Restored { .. }, .. }) => {}
+            (
+                Step::Swap(..) | Step::Overwrite(..),
+                SwapOutcome::Swapped { handover: Handover::Restored { .. }, .. },
+            ) => {}
             (Step::Refuse(_, _, reason), SwapOutcome::Rejected { reason: found, .. }) if found.contains(reason) => {}
             (_, outcome) => bail!("unexpected outcome {outcome:?} in {outcomes:#?}"),
         }
@@ -197,7 +214,12 @@ fn started(runtime: &Runtime, file: &Path) -> Result<Box<Supervisor>> {
 
 fn ready(runtime: &Runtime, file: &Path, built: &Path) -> Result<PluginChange> {
     std::fs::copy(built, file)?;
-    Ok(PluginChange::Ready { file: file.to_owned(), candidate: started(runtime, file)?, noticed: std::time::Instant::now(), disposal: None })
+    Ok(PluginChange::Ready {
+        file: file.to_owned(),
+        candidate: started(runtime, file)?,
+        noticed: std::time::Instant::now(),
+        disposal: None,
+    })
 }
 
 #[test]
@@ -285,7 +307,10 @@ fn added_then_removed_files_come_and_go() -> Result<()> {
 
     let copy = install(&dir, "ledger_copy.wasm", &std::fs::read(devloop_host_tests::ledger("v2"))?)?;
     let outcome = pipeline.apply(watcher.next_timeout(PATIENCE).context("no change for the copy")?);
-    assert!(matches!(&outcome, SwapOutcome::Rejected { reason, .. } if reason.contains("already loaded from")), "{outcome:?}");
+    assert!(
+        matches!(&outcome, SwapOutcome::Rejected { reason, .. } if reason.contains("already loaded from")),
+        "{outcome:?}"
+    );
     assert_eq!(pipeline.rejected_files().len(), 1);
 
     std::fs::remove_file(&copy)?;

@@ -65,7 +65,10 @@ fn add_checks_the_file_and_installs_it_under_the_detector_id() -> Result<()> {
     assert!(!project.path().join("plugins/core.wasm").exists(), "nothing broken lands in the folder");
 
     let upgrade = devloop_host_tests::ledger("v2").display().to_string();
-    std::fs::copy(devloop_host_tests::plugin("command-repetition"), project.path().join("plugins/command_repetition.wasm"))?;
+    std::fs::copy(
+        devloop_host_tests::plugin("command-repetition"),
+        project.path().join("plugins/command_repetition.wasm"),
+    )?;
     let stdout = succeed(project.path(), &["plugins", "add", &upgrade])?;
     assert_eq!(stdout.trim(), "installed ledger 2.0.0 as plugins/ledger.wasm", "an upgrade replaces the old file");
     let plugins = listed(project.path())?;
@@ -109,7 +112,13 @@ fn list_and_info_show_what_the_host_reported() -> Result<()> {
 
     std::fs::copy(devloop_host_tests::ledger("v2"), plugins.join("ledger.wasm"))?;
     let info = succeed(project.path(), &["plugins", "info", "ledger"])?;
-    for expected in ["state:          file changed", "version:        2.0.0", "running:        1.0.0", "events seen:    40", "patterns:       batch, milestone"] {
+    for expected in [
+        "state:          file changed",
+        "version:        2.0.0",
+        "running:        1.0.0",
+        "events seen:    40",
+        "patterns:       batch, milestone",
+    ] {
         assert!(info.contains(expected), "missing `{expected}` in\n{info}");
     }
     let info = succeed(project.path(), &["plugins", "info", "command-repetition", "--format", "json"])?;
@@ -144,7 +153,10 @@ fn run_writes_the_status_that_list_reads() -> Result<()> {
 fn a_watching_host_picks_up_add_reload_and_remove() -> Result<()> {
     let project = project()?;
     let plugins = project.path().join("plugins");
-    let runtime = Arc::new(Runtime::new(RuntimeConfig { cache_dir: Some(project.path().join("cache")), ..RuntimeConfig::default() })?);
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        cache_dir: Some(project.path().join("cache")),
+        ..RuntimeConfig::default()
+    })?);
     let mut pipeline = Pipeline::new(&runtime, 16);
     let mut host = HotSwap::start(runtime.clone(), &plugins, BTreeMap::new(), &project.path().join("status.json"))?;
     let mut next = |pipeline: &mut Pipeline<'_>| host.wait(pipeline, PATIENCE).context("the host saw no change");
@@ -155,17 +167,27 @@ fn a_watching_host_picks_up_add_reload_and_remove() -> Result<()> {
 
     succeed(project.path(), &["plugins", "add", &devloop_host_tests::ledger("v2").display().to_string()])?;
     match next(&mut pipeline)? {
-        SwapOutcome::Swapped { from, to, handover: Handover::Restored { .. }, .. } => assert_eq!((from.as_str(), to.as_str()), ("1.0.0", "2.0.0")),
+        SwapOutcome::Swapped { from, to, handover: Handover::Restored { .. }, .. } => {
+            assert_eq!((from.as_str(), to.as_str()), ("1.0.0", "2.0.0"))
+        }
         other => bail!("expected a swap to 2.0.0, got {other:?}"),
     }
     let info = succeed(project.path(), &["plugins", "info", "ledger"])?;
-    for expected in ["state:          loaded", "running:        2.0.0", "events seen:    1", "swaps:          1", "last swap:      state handed over"] {
+    for expected in [
+        "state:          loaded",
+        "running:        2.0.0",
+        "events seen:    1",
+        "swaps:          1",
+        "last swap:      state handed over",
+    ] {
         assert!(info.contains(expected), "missing `{expected}` in\n{info}");
     }
 
     succeed(project.path(), &["plugins", "reload", "ledger"])?;
     match next(&mut pipeline)? {
-        SwapOutcome::Swapped { from, to, handover: Handover::Restored { .. }, .. } => assert_eq!((from.as_str(), to.as_str()), ("2.0.0", "2.0.0")),
+        SwapOutcome::Swapped { from, to, handover: Handover::Restored { .. }, .. } => {
+            assert_eq!((from.as_str(), to.as_str()), ("2.0.0", "2.0.0"))
+        }
         other => bail!("expected a reload of 2.0.0, got {other:?}"),
     }
     assert_eq!(pipeline.statuses()[0].swaps, 2);

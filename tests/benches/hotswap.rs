@@ -76,7 +76,9 @@ fn landing_to_processing(c: &mut Criterion) {
         })
     });
 
-    for (label, settle) in [("settle 50ms (default)", Duration::from_millis(50)), ("settle 5ms", Duration::from_millis(5))] {
+    for (label, settle) in
+        [("settle 50ms (default)", Duration::from_millis(50)), ("settle 5ms", Duration::from_millis(5))]
+    {
         let name = format!("file lands -> new version processes a batch, cached, {label}");
         landing(&mut group, &name, &runtime, &mut pipeline, &dir, settle, &mut next_id);
     }
@@ -87,7 +89,15 @@ fn landing_to_processing(c: &mut Criterion) {
     let mut uncached_pipeline = Pipeline::new(&uncached, BATCH);
     uncached_pipeline.load_dir(&uncached_dir, &BTreeMap::new()).expect("load the plugin");
     let name = "file lands -> new version processes a batch, compiled anew, settle 50ms (default)";
-    landing(&mut group, name, &uncached, &mut uncached_pipeline, &uncached_dir, Duration::from_millis(50), &mut next_id);
+    landing(
+        &mut group,
+        name,
+        &uncached,
+        &mut uncached_pipeline,
+        &uncached_dir,
+        Duration::from_millis(50),
+        &mut next_id,
+    );
 
     let watcher = PluginWatcher::spawn(
         runtime.clone(),

@@ -136,7 +136,10 @@ impl Plugins {
                 let (rows, _) = self.rows(&runtime)?;
                 let matching: Vec<&Row> = rows.iter().filter(|row| row.installed.id() == *id).collect();
                 if matching.is_empty() {
-                    anyhow::bail!("no plugin `{id}` in {}; `devloop-host plugins list` shows what is installed", self.plugins.display());
+                    anyhow::bail!(
+                        "no plugin `{id}` in {}; `devloop-host plugins list` shows what is installed",
+                        self.plugins.display()
+                    );
                 }
                 for row in matching {
                     match format {
@@ -222,7 +225,12 @@ fn micros(us: u64) -> String {
     }
 }
 
-fn write_table(out: &mut impl Write, rows: &[Row], status: Option<&StatusFile>, status_file: &Path) -> anyhow::Result<()> {
+fn write_table(
+    out: &mut impl Write,
+    rows: &[Row],
+    status: Option<&StatusFile>,
+    status_file: &Path,
+) -> anyhow::Result<()> {
     if rows.is_empty() {
         writeln!(out, "No plugins. `devloop-host plugins add FILE` installs one.")?;
         return Ok(());
@@ -234,11 +242,9 @@ fn write_table(out: &mut impl Write, rows: &[Row], status: Option<&StatusFile>, 
     )?;
     for row in rows {
         let (version, api, language) = match &row.installed.found {
-            Ok(found) => (
-                found.description.version.clone(),
-                found.api_version.to_string(),
-                found.description.language.clone(),
-            ),
+            Ok(found) => {
+                (found.description.version.clone(), found.api_version.to_string(), found.description.language.clone())
+            }
             Err(_) => ("-".to_owned(), "-".to_owned(), "-".to_owned()),
         };
         let (events, insights, time, failures) = match &row.status {
@@ -299,7 +305,8 @@ fn write_info(out: &mut impl Write, row: &Row) -> anyhow::Result<()> {
             writeln!(out, "language:       {}", description.language)?;
             writeln!(out, "content hash:   {}", found.content_hash)?;
             writeln!(out, "patterns:       {}", description.patterns.join(", "))?;
-            let kinds = if description.kinds.is_empty() { "every event".to_owned() } else { description.kinds.join(", ") };
+            let kinds =
+                if description.kinds.is_empty() { "every event".to_owned() } else { description.kinds.join(", ") };
             writeln!(out, "event kinds:    {kinds}")?;
             for (name, default, about) in &description.config {
                 writeln!(out, "setting:        {}.{name} = {} ({about})", description.id, default.to_json())?;

@@ -75,13 +75,28 @@ impl std::fmt::Display for Handover {
 /// What [`Pipeline::apply`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SwapOutcome {
-    Added { id: String, version: String },
-    Swapped { id: String, from: String, to: String, handover: Handover },
+    Added {
+        id: String,
+        version: String,
+    },
+    Swapped {
+        id: String,
+        from: String,
+        to: String,
+        handover: Handover,
+    },
     /// The change was refused; whatever ran from this file before still runs.
-    Rejected { file: PathBuf, reason: String },
-    Removed { id: String },
+    Rejected {
+        file: PathBuf,
+        reason: String,
+    },
+    Removed {
+        id: String,
+    },
     /// A file that was never loaded went away.
-    NotLoaded { file: PathBuf },
+    NotLoaded {
+        file: PathBuf,
+    },
 }
 
 impl std::fmt::Display for SwapOutcome {
@@ -165,9 +180,16 @@ impl Pipeline<'_> {
         SwapOutcome::Rejected { file: file.to_owned(), reason }
     }
 
-    fn take_over(&mut self, file: &Path, mut candidate: Supervisor, disposal: Option<Sender<Supervisor>>) -> SwapOutcome {
+    fn take_over(
+        &mut self,
+        file: &Path,
+        mut candidate: Supervisor,
+        disposal: Option<Sender<Supervisor>>,
+    ) -> SwapOutcome {
         let id = candidate.id().to_owned();
-        if let Some(other) = self.plugins.iter().find(|plugin| plugin.id() == id && plugin.source().origin != file.display().to_string()) {
+        if let Some(other) =
+            self.plugins.iter().find(|plugin| plugin.id() == id && plugin.source().origin != file.display().to_string())
+        {
             let reason = format!(
                 "{} holds detector `{id}`, which is already loaded from {}; remove one of the two files",
                 file.display(),
@@ -276,7 +298,9 @@ fn hand_over(old: &mut Supervisor, candidate: &mut Supervisor) -> Result<Handove
     let new_instance = candidate.instance_mut().ok_or_else(|| format!("version {version} has no live instance"))?;
     match new_instance.restore(&state) {
         Ok(Ok(())) => Ok(Handover::Restored { bytes: state.len() }),
-        Ok(Err(message)) => Ok(Handover::Fresh { reason: format!("version {version} did not take the state: {message}") }),
+        Ok(Err(message)) => {
+            Ok(Handover::Fresh { reason: format!("version {version} did not take the state: {message}") })
+        }
         Err(failure) => Err(format!("version {version} {failure} while taking over the running version's state")),
     }
 }

@@ -103,21 +103,19 @@ pub fn install(runtime: &Runtime, dir: &Path, file: &Path) -> Result<(PathBuf, D
         describe(runtime, file).map_err(|source| FolderError::Invalid { file: file.display().to_string(), source })?;
     let id = &detector.description.id;
     let installed = inventory(runtime, dir)?;
-    let target = match installed.iter().find(|plugin| plugin.found.as_ref().is_ok_and(|found| &found.description.id == id)) {
-        Some(existing) => existing.file.clone(),
-        None => {
-            let target = dir.join(format!("{id}.wasm"));
-            if let Some(other) = installed.iter().find(|plugin| plugin.file == target && plugin.found.is_ok()) {
-                return Err(FolderError::Occupied { target: target.display().to_string(), holds: other.id() });
+    let target =
+        match installed.iter().find(|plugin| plugin.found.as_ref().is_ok_and(|found| &found.description.id == id)) {
+            Some(existing) => existing.file.clone(),
+            None => {
+                let target = dir.join(format!("{id}.wasm"));
+                if let Some(other) = installed.iter().find(|plugin| plugin.file == target && plugin.found.is_ok()) {
+                    return Err(FolderError::Occupied { target: target.display().to_string(), holds: other.id() });
+                }
+                target
             }
-            target
-        }
-    };
-    let install_error = |source| FolderError::Install {
-        file: file.display().to_string(),
-        dir: dir.display().to_string(),
-        source,
-    };
+        };
+    let install_error =
+        |source| FolderError::Install { file: file.display().to_string(), dir: dir.display().to_string(), source };
     let name = target.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     let temporary = dir.join(format!(".{name}.partial"));
     std::fs::copy(file, &temporary).map_err(install_error)?;
