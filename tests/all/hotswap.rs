@@ -2,13 +2,15 @@
 //! and the ledger fixture, which reports every batch it saw and how many events came before.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use devloop_host::dispatch::{Handover, Pipeline, PluginChange, SwapOutcome};
-use devloop_host::hotswap::{PluginWatcher, WatchOptions};
+use devloop_host::hotswap::folder;
+use devloop_host::hotswap::{PluginWatcher, StatusFile, WatchOptions};
 use devloop_host::model::{Event, Insight, Value};
 use devloop_host::runtime::{Runtime, RuntimeConfig, Supervisor};
 
@@ -272,7 +274,6 @@ fn a_version_that_traps_on_restore_leaves_the_old_one_running() -> Result<()> {
 
 #[test]
 fn a_file_copied_in_slowly_is_read_once_complete() -> Result<()> {
-    use std::io::Write;
     let scratch = tempfile::tempdir()?;
     let runtime = runtime(&scratch.path().join("cache"))?;
     let dir = scratch.path().join("plugins");
@@ -322,5 +323,113 @@ fn added_then_removed_files_come_and_go() -> Result<()> {
     let outcome = pipeline.apply(watcher.next_timeout(PATIENCE).context("no change for the removed file")?);
     assert_eq!(outcome, SwapOutcome::Removed { id: "ledger".into() });
     assert!(pipeline.plugins().is_empty());
+    Ok(())
+}
+
+/// `run --follow` as a user runs it, with its stderr read line by line.
+struct Follower {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Follower {
+    fn start(project: &Path, plugins: &Path, status: &Path) -> Result<Follower> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(devloop_host_tests::binary())
+            .args(["run", "--follow", "--format", "json", "--batch-size", "16", "--devloop-dir"])
+            .arg(project)
+            .arg("--home-devloop-dir")
+            .arg(project)
+            .arg("--plugins")
+            .arg(plugins)
+            .arg("--cache-dir")
+            .arg(plugins.join("../cache"))
+            .arg("--state-db")
+            .arg(plugins.join("../state.db"))
+            .arg("--status-file")
+            .arg(status)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().context("stderr is piped")?;
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Follower { child, lines, seen: Vec::new() })
+    }
+
+    /// Waits for a stderr line containing all of `parts`.
+    fn wait_for(&mut self, parts: &[&str]) -> Result<()> {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                bail!("no line with {parts:?}; stderr so far:\n{}", self.seen.join("\n"));
+            };
+            self.seen.push(line.clone());
+            if parts.iter().all(|part| line.contains(part)) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn run_follow_swaps_a_plugin_added_while_it_runs_and_loses_no_event() -> Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let project = scratch.path().join(".devloop");
+    let plugins = scratch.path().join("plugins");
+    std::fs::create_dir_all(&project)?;
+    std::fs::create_dir_all(&plugins)?;
+    std::fs::copy(devloop_host_tests::ledger("v1"), plugins.join("ledger.wasm"))?;
+    let status = scratch.path().join("status.json");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample/.devloop/cli-actions.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&sample)?.lines().map(|line| format!("{line}\n")).collect();
+    let (first, rest) = lines.split_at(lines.len() / 2);
+    let log = project.join("cli-actions.jsonl");
+    std::fs::write(&log, first.concat())?;
+    let dirs = devloop_host::ingest::DevloopDirs { project: project.clone(), home: Some(project.clone()) };
+    let events_in_first = devloop_host::ingest::read_all(&dirs)?.events.len();
+
+    let mut follower = Follower::start(&project, &plugins, &status)?;
+    follower.wait_for(&["caught up", &format!("events={events_in_first}")])?;
+    let add = std::process::Command::new(devloop_host_tests::binary())
+        .args(["plugins", "add"])
+        .arg(devloop_host_tests::ledger("v2"))
+        .arg("--plugins")
+        .arg(&plugins)
+        .arg("--cache-dir")
+        .arg(scratch.path().join("cache"))
+        .output()?;
+    ensure!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    follower.wait_for(&["plugin ledger swapped from 1.0.0 to 2.0.0; state handed over"])?;
+
+    std::fs::OpenOptions::new().append(true).open(&log)?.write_all(rest.concat().as_bytes())?;
+    let events = devloop_host::ingest::read_all(&dirs)?.events.len();
+    follower.wait_for(&["caught up", &format!("events={events}")])?;
+    folder::touch(&plugins.join("ledger.wasm"))?;
+    follower.wait_for(&["plugins updated"])?;
+
+    let written = StatusFile::read(&status)?.context("the host writes its status")?;
+    let ledger = written.plugins.iter().find(|plugin| plugin.id == "ledger").context("ledger runs")?;
+    assert_eq!(ledger.version, "2.0.0");
+    assert_eq!(ledger.swaps, 2, "the add and the reload");
+    assert_eq!(ledger.events_seen, events as u64, "every event seen once, across both versions");
+    assert!(ledger.last_handover.as_deref().is_some_and(|handover| handover.starts_with("state handed over")));
     Ok(())
 }

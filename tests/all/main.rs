@@ -5,3 +5,7 @@ mod hostile;
 mod conformance;
 mod hotswap;
 mod plugins_cli;
+mod ingest_exec;
+mod ingest_sources;
+mod ingest_resume;
+mod ingest_follow;

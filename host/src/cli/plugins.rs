@@ -23,9 +23,9 @@ pub struct Plugins {
     /// Folder of detector plugins (`*.wasm` components).
     #[arg(long, global = true, env = "DEVLOOP_HOST_PLUGINS", default_value = super::DEFAULT_PLUGINS_DIR)]
     plugins: PathBuf,
-    /// The status file a running host keeps up to date.
-    #[arg(long, global = true, env = "DEVLOOP_HOST_STATUS", default_value = super::DEFAULT_STATUS_FILE)]
-    status_file: PathBuf,
+    /// The status file a running host keeps up to date (default: `.status.json` in the plugins folder).
+    #[arg(long, global = true, env = "DEVLOOP_HOST_STATUS")]
+    status_file: Option<PathBuf>,
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, global = true, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
@@ -129,7 +129,7 @@ impl Plugins {
                             writeln!(out, "{}", row.json())?;
                         }
                     }
-                    Format::Table => write_table(&mut out, &rows, status.as_ref(), &self.status_file)?,
+                    Format::Table => write_table(&mut out, &rows, status.as_ref(), &self.status_file())?,
                 }
             }
             Action::Info { id, format } => {
@@ -177,10 +177,14 @@ impl Plugins {
         Ok(ExitCode::SUCCESS)
     }
 
+    fn status_file(&self) -> PathBuf {
+        self.status_file.clone().unwrap_or_else(|| super::default_status_file(&self.plugins))
+    }
+
     /// The folder's plugins with the running host's status of each, matched by file name.
     fn rows(&self, runtime: &Runtime) -> anyhow::Result<(Vec<Row>, Option<StatusFile>)> {
         let installed = folder::inventory(runtime, &self.plugins)?;
-        let status = StatusFile::read(&self.status_file).unwrap_or_else(|error| {
+        let status = StatusFile::read(&self.status_file()).unwrap_or_else(|error| {
             tracing::warn!("{error:#}");
             None
         });
@@ -197,7 +201,7 @@ impl Plugins {
     }
 
     fn tell_about_host(&self) {
-        match StatusFile::read(&self.status_file) {
+        match StatusFile::read(&self.status_file()) {
             Ok(Some(status)) if host_alive(status.pid) == Some(true) => tracing::info!(
                 "the host running with this folder (pid {}) applies the change between two batches",
                 status.pid

@@ -48,6 +48,9 @@ impl HotSwap {
         if !outcomes.is_empty() || due {
             self.write_status(pipeline);
         }
+        if !outcomes.is_empty() {
+            tracing::info!(changes = outcomes.len(), status = %self.status_file.display(), "plugins updated");
+        }
         outcomes
     }
 
