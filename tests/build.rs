@@ -9,6 +9,8 @@ const TARGET: &str = "wasm32-wasip2";
 /// Each builds `tests/fixtures/hostile` with that feature; "well-behaved" (no feature) takes a
 /// batch and returns nothing, which measures the cost of crossing into the sandbox alone.
 const HOSTILE_FEATURES: &[&str] = &["well-behaved", "endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error", "snoop"];
+/// The hot-swap fixture's builds, as (variant, cargo features).
+const LEDGER_VARIANTS: &[(&str, &str)] = &[("v1", ""), ("v2", "v2"), ("stateless", "stateless"), ("broken-restore", "broken-restore")];
 
 fn cargo(workspace: &Path, target_dir: &Path) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -66,6 +68,18 @@ fn main() {
         let copy = out_dir.join(format!("hostile-{feature}.wasm"));
         std::fs::copy(built.join("hostile.wasm"), &copy).expect("copy the fixture");
         artifacts.push_str(&format!("    ({feature:?}, {:?}),\n", copy.display().to_string()));
+    }
+    artifacts.push_str("];\n\n/// The hot-swap ledger fixture, as (variant, built component).\npub const LEDGER: &[(&str, &str)] = &[\n");
+    for (variant, features) in LEDGER_VARIANTS {
+        let mut build = cargo(&workspace, &target_dir);
+        build.args(["-p", "ledger"]);
+        if !features.is_empty() {
+            build.args(["--features", features]);
+        }
+        run(build);
+        let copy = out_dir.join(format!("ledger-{variant}.wasm"));
+        std::fs::copy(built.join("ledger.wasm"), &copy).expect("copy the fixture");
+        artifacts.push_str(&format!("    ({variant:?}, {:?}),\n", copy.display().to_string()));
     }
     artifacts.push_str("];\n");
     std::fs::write(out_dir.join("artifacts.rs"), artifacts).expect("write artifacts.rs");

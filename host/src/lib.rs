@@ -13,9 +13,12 @@
 //!
 //! [`harness`] replays recorded events through one plugin and checks its findings against a
 //! test case (`devloop-host plugin test`).
+//! [`hotswap`] replaces detectors while the host runs: a new `.wasm` in the plugins folder is
+//! compiled in the background and takes over between two batches.
 
 pub mod dispatch;
 pub mod harness;
+pub mod hotswap;
 pub mod ingest;
 pub mod model;
 pub mod output;

@@ -4,6 +4,8 @@ mod cli_run;
 mod hostile;
 mod plugin_cases;
 mod conformance;
+mod hotswap;
+mod plugins_cli;
 mod ingest_exec;
 mod ingest_sources;
 mod ingest_resume;

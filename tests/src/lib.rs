@@ -19,6 +19,12 @@ pub fn hostile(feature: &str) -> &'static Path {
     Path::new(path)
 }
 
+/// A build of the hot-swap ledger fixture: `v1`, `v2`, `stateless` or `broken-restore`.
+pub fn ledger(variant: &str) -> &'static Path {
+    let (_, path) = LEDGER.iter().find(|(name, _)| *name == variant).unwrap_or_else(|| panic!("no ledger build {variant}"));
+    Path::new(path)
+}
+
 /// The `devloop-host` binary cargo built for these tests.
 pub fn binary() -> PathBuf {
     let tests_binary = std::env::current_exe().expect("the test binary knows its path");

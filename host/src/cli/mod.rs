@@ -1,5 +1,6 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
+mod plugins;
 mod bench;
 mod exec;
 mod plugin;
@@ -29,6 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::Run),
+    Plugins(plugins::Plugins),
     Exec(exec::Exec),
     Sources(sources::Sources),
     Bench(bench::Bench),
@@ -39,6 +41,7 @@ impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Run(command) => command.run(),
+            Command::Plugins(command) => command.run(),
             Command::Exec(command) => command.run(),
             Command::Sources(command) => command.run(),
             Command::Bench(command) => command.run(),
@@ -67,6 +70,12 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 
 /// Where built plugins are installed by `scripts/setup`, relative to the project.
 pub const DEFAULT_PLUGINS_DIR: &str = ".devloop-host/plugins";
+
+/// Where a host reports the status of the plugins in `plugins` for `plugins list`, unless
+/// told otherwise: inside the folder it describes, hidden, and ignored as a plugin.
+pub fn default_status_file(plugins: &std::path::Path) -> PathBuf {
+    plugins.join(".status.json")
+}
 
 /// The cache of compiled components: `$XDG_CACHE_HOME/devloop-host/components`.
 pub fn default_cache_dir() -> Option<PathBuf> {

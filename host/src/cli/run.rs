@@ -2,12 +2,14 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use devloop_host::dispatch::{DEFAULT_BATCH_SIZE, Pipeline};
+use devloop_host::hotswap::HotSwap;
 use devloop_host::model::{Field, Value};
 use devloop_host::output;
 use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
@@ -66,6 +68,10 @@ pub struct Run {
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
+    /// Where each plugin's status is written for `devloop-host plugins list` (default:
+    /// `.status.json` in the plugins folder).
+    #[arg(long, env = "DEVLOOP_HOST_STATUS")]
+    status_file: Option<PathBuf>,
 }
 
 /// Parses `detector.name=value` settings, typing the value as it reads.
@@ -113,7 +119,14 @@ impl Run {
             ..Limits::default()
         };
         let cache_dir = self.cache_dir.or_else(super::default_cache_dir);
-        let runtime = Runtime::new(RuntimeConfig { limits, cache_dir })?;
+        let runtime = Arc::new(Runtime::new(RuntimeConfig { limits, cache_dir })?);
+        let status_file = self.status_file.clone().unwrap_or_else(|| super::default_status_file(&self.plugins));
+        // Watching starts before loading, so a plugin that changes meanwhile is not missed.
+        let mut hot_swap = if self.follow {
+            Some(HotSwap::start(runtime.clone(), &self.plugins, settings.clone(), &status_file)?)
+        } else {
+            None
+        };
         let mut pipeline = Pipeline::new(&runtime, self.batch_size);
         pipeline.load_dir(&self.plugins, &settings).with_context(|| {
             format!(
@@ -122,7 +135,13 @@ impl Run {
             )
         })?;
         if pipeline.plugins().is_empty() {
-            bail!("no detector plugin could be loaded from {}; see the errors above", self.plugins.display());
+            if !self.follow {
+                bail!("no detector plugin could be loaded from {}; see the errors above", self.plugins.display());
+            }
+            tracing::warn!(
+                "no detector plugin loaded from {} yet; `devloop-host plugins add FILE` adds one while this runs",
+                self.plugins.display()
+            );
         }
         let state_path = self.state_db.unwrap_or_else(|| dirs.default_state_db());
         let mut state = StateDb::open(&state_path)?;
@@ -135,7 +154,12 @@ impl Run {
         };
         let format = self.format;
         let mut printed = std::collections::BTreeSet::new();
-        let summary = stream::run(&dirs, &mut pipeline, &mut state, &options, |pipeline| {
+        let between_batches = |pipeline: &mut Pipeline<'_>| {
+            if let Some(hot_swap) = &mut hot_swap {
+                hot_swap.between_batches(pipeline);
+            }
+        };
+        let summary = stream::run(&dirs, &mut pipeline, &mut state, &options, between_batches, |pipeline| {
             if options.follow {
                 let fresh: Vec<_> =
                     pipeline.findings().into_iter().filter(|(insight, _)| printed.insert(insight.fingerprint())).collect();
@@ -146,6 +170,8 @@ impl Run {
                 }
             }
         })?;
+
+        super::plugins::write_status(&pipeline, &status_file);
 
         let findings = pipeline.findings();
         print_findings(self.format, &findings)?;

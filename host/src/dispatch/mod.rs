@@ -4,6 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod swap;
+
+pub use swap::{Handover, PluginChange, SwapOutcome};
+
 use crate::model::{Event, Field, Fingerprint, Insight};
 use crate::runtime::{BatchOutcome, LoadError, Runtime, Supervisor, WitEvents};
 
@@ -45,6 +49,12 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The user's settings for the plugin in `path`, found by its file name (`_` read as `-`).
+pub fn settings_for(path: &Path, settings: &BTreeMap<String, Vec<Field>>) -> Vec<Field> {
+    let stem = path.file_stem().map(|stem| stem.to_string_lossy().replace('_', "-")).unwrap_or_default();
+    settings.get(&stem).cloned().unwrap_or_default()
+}
+
 /// Every loaded detector, fed batch by batch.
 pub struct Pipeline<'runtime> {
     runtime: &'runtime Runtime,
@@ -53,6 +63,7 @@ pub struct Pipeline<'runtime> {
     problems: Vec<PluginProblem>,
     findings: BTreeMap<Fingerprint, (Insight, u32)>,
     events_processed: usize,
+    lineage: swap::Lineage,
 }
 
 impl<'runtime> Pipeline<'runtime> {
@@ -64,16 +75,16 @@ impl<'runtime> Pipeline<'runtime> {
             problems: Vec::new(),
             findings: BTreeMap::new(),
             events_processed: 0,
+            lineage: swap::Lineage::default(),
         }
     }
 
     /// Loads a plugin file; a plugin that cannot load is reported and left out.
     pub fn load(&mut self, path: &Path, settings: &BTreeMap<String, Vec<Field>>) -> Result<&Supervisor, LoadError> {
-        let result = self.runtime.load_file(path).and_then(|source| {
-            let stem = path.file_stem().map(|stem| stem.to_string_lossy().replace('_', "-")).unwrap_or_default();
-            let settings = settings.get(&stem).cloned().unwrap_or_default();
-            Supervisor::start(self.runtime, source, settings)
-        });
+        let result = self
+            .runtime
+            .load_file(path)
+            .and_then(|source| Supervisor::start(self.runtime, source, settings_for(path, settings)));
         match result {
             Ok(supervisor) => {
                 tracing::info!(

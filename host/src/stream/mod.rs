@@ -103,13 +103,15 @@ fn plugin_snapshots(pipeline: &mut Pipeline) -> Vec<(String, PluginSnapshot)> {
     snapshots
 }
 
-/// Runs the stream from where `state` says through `pipeline`; `after_round` sees the pipeline
-/// each time the stream has caught up (once without `follow`).
+/// Runs the stream from where `state` says through `pipeline`; `between_batches` may change
+/// the pipeline before each batch (hot swap), `after_round` sees it each time the stream has
+/// caught up (once without `follow`).
 pub fn run(
     dirs: &DevloopDirs,
     pipeline: &mut Pipeline,
     state: &mut StateDb,
     options: &Options,
+    mut between_batches: impl FnMut(&mut Pipeline),
     mut after_round: impl FnMut(&Pipeline),
 ) -> Result<Summary, StreamError> {
     if options.from_start {
@@ -122,6 +124,7 @@ pub fn run(
     let mut summary = Summary::default();
     loop {
         loop {
+            between_batches(pipeline);
             let batch = stream.next_batch(options.batch_size).map_err(StreamError::Read)?;
             let malformed = stream.take_malformed();
             for record in &malformed {
