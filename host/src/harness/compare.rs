@@ -138,6 +138,16 @@ mod tests {
     fn arrays_must_match_in_length_and_order() {
         let mut other = finding("bd ready", 0.6);
         other["evidence"]["event_ids"] = json!([1, 3, 2]);
-        assert_eq!(compare(&[finding("bd ready", 0.6)], &[other]).len(), 1);
+        let swapped = compare(&[finding("bd ready", 0.6)], &[other.clone()]);
+        let paths: Vec<String> = swapped
+            .iter()
+            .map(|difference| match difference {
+                Difference::Value { path, .. } => path.rsplit('.').next().unwrap_or_default().to_owned(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(paths, vec!["event_ids[1]", "event_ids[2]"]);
+        other["evidence"]["event_ids"] = json!([1, 2]);
+        assert_eq!(compare(&[finding("bd ready", 0.6)], &[other]).len(), 1, "a shorter array is one difference");
     }
 }
