@@ -20,3 +20,5 @@ pub mod ingest;
 pub mod model;
 pub mod output;
 pub mod runtime;
+pub mod state;
+pub mod stream;

@@ -32,6 +32,7 @@ fn run(project: &Path, extra: &[&str]) -> Result<std::process::Output> {
         .current_dir(project)
         .args(["run", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache"])
         .args(extra)
+        .env("DEVLOOP_HOME_DIR", project.join("no-home-devloop"))
         .env_remove("RUST_LOG")
         .output()?)
 }
@@ -70,7 +71,7 @@ fn a_malformed_line_is_reported_with_file_and_line_and_the_rest_is_processed() -
     assert!(stderr.contains(".devloop/cli-actions.jsonl:3: skipped malformed record"), "{stderr}");
     assert_eq!(String::from_utf8(output.stdout)?.lines().count(), 1, "the four good runs still make a burst");
 
-    let strict = run(project.path(), &["--strict"])?;
+    let strict = run(project.path(), &["--strict", "--from-start"])?;
     assert!(!strict.status.success());
     assert!(String::from_utf8(strict.stderr)?.contains("cli-actions.jsonl:3"));
     Ok(())

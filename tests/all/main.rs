@@ -3,4 +3,9 @@
 mod cli_run;
 mod hostile;
 mod plugin_cases;
+mod scenario;
 mod conformance;
+mod ingest_exec;
+mod ingest_sources;
+mod ingest_resume;
+mod ingest_follow;

@@ -1,7 +1,10 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
+mod bench;
+mod exec;
 mod plugin;
 mod run;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     Run(run::Run),
     Plugin(plugin::Plugin),
+    Exec(exec::Exec),
+    Sources(sources::Sources),
+    Bench(bench::Bench),
 }
 
 impl Command {
@@ -34,6 +40,9 @@ impl Command {
         match self {
             Command::Run(command) => command.run(),
             Command::Plugin(command) => command.run(),
+            Command::Exec(command) => command.run(),
+            Command::Sources(command) => command.run(),
+            Command::Bench(command) => command.run(),
         }
     }
 }

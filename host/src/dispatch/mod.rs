@@ -107,6 +107,11 @@ impl<'runtime> Pipeline<'runtime> {
         &self.plugins
     }
 
+    /// The plugins, to hand their state over (snapshot and restore).
+    pub fn plugins_mut(&mut self) -> &mut [Supervisor] {
+        &mut self.plugins
+    }
+
     /// Feeds `events` (in event-time order) in batches, advancing each detector's clock to
     /// the last event of every batch. Plugins run side by side (each owns its store); their
     /// outcomes are recorded in plugin order, so a run's output does not depend on scheduling.
