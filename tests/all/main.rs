@@ -3,6 +3,7 @@
 mod cli_run;
 mod hostile;
 mod plugin_cases;
+mod scenario;
 mod conformance;
 mod hotswap;
 mod plugins_cli;
