@@ -1,5 +1,7 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
+mod beads;
+mod insights;
 mod run;
 
 use std::path::PathBuf;
@@ -25,12 +27,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::Run),
+    Insights(insights::Insights),
+    Beads(beads::Beads),
 }
 
 impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Run(command) => command.run(),
+            Command::Insights(command) => command.run(),
+            Command::Beads(command) => command.run(),
         }
     }
 }

@@ -51,6 +51,13 @@ pub struct Run {
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
+    /// The state folder: the insight store (insights.db) and routing.toml.
+    #[arg(long, env = "DEVLOOP_HOST_STATE", default_value = devloop_host::store::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    /// Routing rules for new and materially changed findings (default: STATE_DIR/routing.toml;
+    /// see `devloop-host insights --help`).
+    #[arg(long, env = "DEVLOOP_HOST_ROUTING")]
+    routing: Option<PathBuf>,
 }
 
 /// Parses `detector.name=value` settings, typing the value as it reads.
@@ -80,6 +87,7 @@ fn parse_settings(raw: &[String]) -> anyhow::Result<BTreeMap<String, Vec<Field>>
 impl Run {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let settings = parse_settings(&self.settings)?;
+        let routing = super::insights::load_routing(&self.state_dir, self.routing.as_deref())?;
         if !self.devloop_dir.is_dir() {
             bail!(
                 "devloop folder {} not found; pass --devloop-dir (or set DEVLOOP_DIR) to the project's .devloop folder",
@@ -122,6 +130,7 @@ impl Run {
             Format::Table => output::write_table(&mut out, &findings)?,
         }
         out.flush()?;
+        super::insights::record_and_route(&self.state_dir, &routing, &findings)?;
         tracing::info!(
             events = pipeline.events_processed(),
             malformed = ingested.malformed.len(),
