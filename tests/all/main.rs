@@ -1,5 +1,11 @@
 //! One integration test binary, one module per area (wasmtime's `tests/all` layout).
 
+mod beads_filing;
+mod beads_stand_in;
 mod cli_run;
 mod hostile;
 mod conformance;
+mod insights_cli;
+mod insights_feedback;
+mod insights_formats;
+mod insights_support;

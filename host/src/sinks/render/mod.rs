@@ -61,7 +61,7 @@ impl Style {
 
     /// The severity padded to its column and coloured by urgency.
     pub fn severity(&self, severity: Severity) -> String {
-        let padded = format!("{:<7}", severity.as_str());
+        let padded = format!("{:<8}", severity.as_str());
         match severity {
             Severity::Error => self.paint(&padded, "1;31"),
             Severity::Warning => self.paint(&padded, "33"),

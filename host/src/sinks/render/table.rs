@@ -17,19 +17,25 @@ pub fn list(out: &mut impl Write, findings: &[StoredFinding], style: &Style, now
         return writeln!(out, "No findings match. `--status all` includes dismissed and snoozed ones.");
     }
     let pattern_width = findings.iter().map(|finding| finding.insight.pattern.chars().count()).max().unwrap_or(7).clamp(7, 24);
-    let fixed = 16 + 7 + STATUS_WIDTH + 5 + pattern_width + 5 * GAP.len();
+    // The message takes what is left; narrow terminals lose the last-seen, then the pattern column.
+    let base = 16 + 8 + STATUS_WIDTH + 5 + 4 * GAP.len();
     let last_seen_width = 16 + GAP.len();
-    let show_last_seen = style.width >= fixed + last_seen_width + GAP.len() + MIN_MESSAGE;
-    let message_width = style
-        .width
-        .saturating_sub(fixed + GAP.len() + if show_last_seen { last_seen_width } else { 0 })
-        .max(MIN_MESSAGE);
+    let pattern_column = pattern_width + GAP.len();
+    let show_pattern = style.width >= base + pattern_column + MIN_MESSAGE;
+    let show_last_seen = show_pattern && style.width >= base + pattern_column + last_seen_width + MIN_MESSAGE;
+    let used = base
+        + if show_pattern { pattern_column } else { 0 }
+        + if show_last_seen { last_seen_width } else { 0 };
+    let message_width = style.width.saturating_sub(used).max(MIN_MESSAGE);
 
-    let mut header = format!("{:<16}{GAP}{:<7}{GAP}{:<STATUS_WIDTH$}{GAP}{:>5}{GAP}", "FINGERPRINT", "SEVERITY", "STATUS", "SEEN");
+    let mut header = format!("{:<16}{GAP}{:<8}{GAP}{:<STATUS_WIDTH$}{GAP}{:>5}{GAP}", "FINGERPRINT", "SEVERITY", "STATUS", "SEEN");
     if show_last_seen {
         header.push_str(&format!("{:<16}{GAP}", "LAST SEEN"));
     }
-    header.push_str(&format!("{:<pattern_width$}{GAP}MESSAGE", "PATTERN"));
+    if show_pattern {
+        header.push_str(&format!("{:<pattern_width$}{GAP}", "PATTERN"));
+    }
+    header.push_str("MESSAGE");
     writeln!(out, "{}", style.bold(&header))?;
     for finding in findings {
         let insight = &finding.insight;
@@ -43,7 +49,10 @@ pub fn list(out: &mut impl Write, findings: &[StoredFinding], style: &Style, now
         if show_last_seen {
             line.push_str(&format!("{:<16}{GAP}", short_time(finding.last_seen_ms)));
         }
-        line.push_str(&format!("{:<pattern_width$}{GAP}{}", fit(&insight.pattern, pattern_width), fit(&insight.message, message_width)));
+        if show_pattern {
+            line.push_str(&format!("{:<pattern_width$}{GAP}", fit(&insight.pattern, pattern_width)));
+        }
+        line.push_str(&fit(&insight.message, message_width));
         writeln!(out, "{}", line.trim_end())?;
     }
     writeln!(out, "\n{} finding(s). `devloop-host insights show FINGERPRINT` for evidence and what to do.", findings.len())
