@@ -111,7 +111,10 @@ fn a_failing_bd_leaves_the_finding_unfiled_and_the_next_run_files_it() -> Result
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("retried on the next run") && stderr.contains("database is locked"), "{}", String::from_utf8_lossy(&failed.stderr));
     assert!(setup.filed()?.is_empty());
-    assert_eq!(setup.finding()?["issue_id"], serde_json::Value::Null);
+    let finding = setup.finding()?;
+    assert_eq!(finding["issue_id"], serde_json::Value::Null);
+    assert_eq!(finding["filing"]["queued"], true);
+    assert!(finding["filing"]["last_error"].as_str().is_some_and(|error| error.contains("database is locked")), "{finding}");
 
     assert!(setup.run(&[])?.status.success());
     assert_eq!(setup.filed()?.len(), 1);

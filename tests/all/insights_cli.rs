@@ -122,6 +122,8 @@ fn filters_select_by_severity_pattern_thread_confidence_since_and_status() -> Re
     let bad = project.devloop_host(&["insights", "list", "--since", "yesterday"], &[])?;
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("neither a duration (24h, 7d) nor a date"), "{}", stderr(&bad));
+    let elsewhere = project.devloop_host(&["insights", "list", "--state-dir", "elsewhere"], &[])?;
+    assert!(stderr(&elsewhere).contains("no insight store at elsewhere/insights.db; `devloop-host run` creates it"), "{}", stderr(&elsewhere));
     let unknown = project.devloop_host(&["insights", "show", "feedface"], &[])?;
     assert!(stderr(&unknown).contains("no finding `feedface`; `devloop-host insights list --status all`"), "{}", stderr(&unknown));
     Ok(())

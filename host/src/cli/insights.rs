@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use devloop_host::model::{Insight, Severity};
@@ -199,6 +199,13 @@ struct Snooze {
 impl Insights {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let now_ms = store::now_ms();
+        let database = self.state_dir.join(store::DATABASE_FILE);
+        if !database.exists() {
+            bail!(
+                "no insight store at {}; `devloop-host run` creates it, or pass --state-dir (DEVLOOP_HOST_STATE) to where it is",
+                database.display()
+            );
+        }
         let mut store = open_store(&self.state_dir)?;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();

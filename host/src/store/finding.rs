@@ -3,13 +3,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 use crate::model::{Fingerprint, Insight, Severity};
 
 /// Where a maintainer's triage of a finding stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     /// Detected and not looked at yet (also: reopened after dismissal or a snooze).
     New,
@@ -52,7 +49,7 @@ impl fmt::Display for Status {
 pub const GROWTH_FACTOR: u64 = 2;
 
 /// What a finding looked like when a maintainer last heard of it or dismissed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Baseline {
     pub occurrences: u64,
     pub severity: Severity,
@@ -69,11 +66,10 @@ impl Baseline {
 }
 
 /// One finding: the latest insight for its fingerprint and what triage made of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredFinding {
     pub fingerprint: Fingerprint,
     /// The latest report of the finding.
-    #[serde(skip)]
     pub insight: Insight,
     /// Event time of the earliest and latest report, ms since the epoch.
     pub first_seen_ms: i64,
@@ -92,6 +88,9 @@ pub struct StoredFinding {
     pub baseline: Baseline,
     /// The beads issue tracking it, once filed.
     pub issue_id: Option<String>,
+    /// Routed to beads and not filed yet, with why the last attempt failed.
+    pub filing_queued: bool,
+    pub filing_error: Option<String>,
 }
 
 impl StoredFinding {
@@ -119,8 +118,7 @@ pub fn thread_url(thread: &str) -> String {
 }
 
 /// Why a run's result is worth telling someone about.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "change", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ChangeKind {
     /// Never seen before.
     New,

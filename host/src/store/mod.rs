@@ -104,7 +104,7 @@ impl Store {
 
 const SELECT_FINDING: &str = "SELECT f.fingerprint, f.insight, f.first_seen_ms, f.last_seen_ms, f.recorded_ms, \
      f.occurrences, f.runs, f.status, f.status_changed_ms, f.status_reason, f.snoozed_until_ms, \
-     f.baseline_occurrences, f.baseline_severity, fi.issue_id \
+     f.baseline_occurrences, f.baseline_severity, fi.issue_id, fi.state, fi.last_error \
      FROM findings f LEFT JOIN filings fi ON fi.fingerprint = f.fingerprint";
 
 /// A row before its JSON columns are parsed (parse errors are ours to report, not SQLite's).
@@ -123,6 +123,8 @@ struct RawFinding {
     baseline_occurrences: i64,
     baseline_severity: i64,
     issue_id: Option<String>,
+    filing_state: Option<String>,
+    filing_error: Option<String>,
 }
 
 fn read_row(row: &Row<'_>) -> rusqlite::Result<RawFinding> {
@@ -141,6 +143,8 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawFinding> {
         baseline_occurrences: row.get(11)?,
         baseline_severity: row.get(12)?,
         issue_id: row.get(13)?,
+        filing_state: row.get(14)?,
+        filing_error: row.get(15)?,
     })
 }
 
@@ -162,6 +166,8 @@ impl RawFinding {
             snoozed_until_ms: self.snoozed_until_ms,
             baseline: Baseline { occurrences: self.baseline_occurrences as u64, severity: severity_from_rank(self.baseline_severity) },
             issue_id: self.issue_id,
+            filing_queued: self.filing_state.as_deref().is_some_and(|state| state != "filed"),
+            filing_error: self.filing_error,
         })
     }
 }

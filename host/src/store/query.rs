@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use rusqlite::params;
-use serde::Serialize;
 
 use super::finding::{Status, StoredFinding};
 use super::{RawFinding, SELECT_FINDING, Store, StoreError, read_row};
@@ -50,7 +49,7 @@ impl Filter {
 }
 
 /// One step in a finding's life.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEntry {
     pub at_ms: i64,
     pub change: String,
@@ -58,7 +57,7 @@ pub struct HistoryEntry {
 }
 
 /// Counts for a morning's triage.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub total: usize,
     pub by_status: BTreeMap<Status, usize>,

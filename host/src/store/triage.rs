@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::finding::{Baseline, Status, StoredFinding};
+use super::finding::{Status, StoredFinding};
 use super::{Store, StoreError, severity_rank};
 use crate::model::Fingerprint;
 
@@ -71,7 +71,8 @@ impl Store {
         self.transition(fingerprint, Status::Acknowledged, None, None, now_ms)
     }
 
-    /// Silences a finding until its evidence grows materially (see [`Baseline::grew_materially`]).
+    /// Silences a finding until its evidence grows materially (see
+    /// [`super::Baseline::grew_materially`]).
     pub fn dismiss(&mut self, fingerprint: &str, reason: Option<&str>, now_ms: i64) -> Result<Transition, StoreError> {
         self.transition(fingerprint, Status::Dismissed, reason, None, now_ms)
     }
@@ -79,11 +80,6 @@ impl Store {
     /// Silences a finding until `until_ms`; then it is new again.
     pub fn snooze(&mut self, fingerprint: &str, until_ms: i64, now_ms: i64) -> Result<Transition, StoreError> {
         self.transition(fingerprint, Status::Snoozed, None, Some(until_ms), now_ms)
-    }
-
-    /// The baseline a dismissed finding must outgrow to speak up again.
-    pub fn baseline(&self, fingerprint: &str) -> Result<Baseline, StoreError> {
-        Ok(self.resolve(fingerprint)?.baseline)
     }
 }
 

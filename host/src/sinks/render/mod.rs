@@ -114,6 +114,11 @@ pub fn finding_json(finding: &StoredFinding, now_ms: i64) -> serde_json::Value {
     object["occurrences"] = finding.occurrences.into();
     object["runs"] = finding.runs.into();
     object["issue_id"] = finding.issue_id.clone().into();
+    object["filing"] = if finding.filing_queued {
+        serde_json::json!({"queued": true, "last_error": finding.filing_error})
+    } else {
+        serde_json::Value::Null
+    };
     object["thread_urls"] = finding.thread_urls().into();
     object
 }

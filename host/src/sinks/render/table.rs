@@ -88,7 +88,13 @@ pub fn show(out: &mut impl Write, finding: &StoredFinding, history: &[HistoryEnt
             ),
         )?;
     }
-    row("beads issue", finding.issue_id.as_deref().unwrap_or("-"))?;
+    let issue = match (&finding.issue_id, finding.filing_queued, &finding.filing_error) {
+        (Some(issue), _, _) => issue.clone(),
+        (None, true, Some(error)) => format!("queued for filing; last attempt failed: {error}"),
+        (None, true, None) => "queued for filing".to_owned(),
+        (None, false, _) => "-".to_owned(),
+    };
+    row("beads issue", &issue)?;
     for (index, url) in finding.thread_urls().iter().enumerate() {
         row(if index == 0 { "threads" } else { "" }, url)?;
     }
