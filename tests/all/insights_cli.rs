@@ -71,7 +71,7 @@ fn status_transitions_ack_dismiss_snooze_and_reopen_on_growth() -> Result<()> {
 
     project.ok(&["insights", "snooze", &status, "--for", "7d"], &[])?;
     let listed: Vec<String> = project.listed(&[])?.iter().map(|finding| finding["fingerprint"].as_str().unwrap_or("").to_owned()).collect();
-    assert_eq!(listed, [ready.clone()], "snoozed findings are hidden by default");
+    assert_eq!(listed, [ready.as_str()], "snoozed findings are hidden by default");
     let snoozed = project.listed(&["--status", "snoozed"])?;
     assert_eq!(snoozed.len(), 1);
     assert!(snoozed[0]["snoozed_until"].as_str().is_some_and(|until| until.starts_with("20")), "{:?}", snoozed[0]);

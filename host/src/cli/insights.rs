@@ -164,16 +164,18 @@ struct SummaryCommand {
     format: Format,
 }
 
-/// Marks a finding as seen. It is still announced when it grows materially.
+/// Marks a finding as seen; it is announced again only when it grows materially.
 #[derive(Debug, Args)]
 struct Ack {
     /// The fingerprint (or a unique prefix).
     fingerprint: String,
 }
 
-/// Dismisses a finding: it stays quiet until its evidence grows materially (2× the distinct
-/// evidence events it has now, or a higher severity), then reopens as new. The dismissal is also
-/// appended to devloop's feedback/feedback.jsonl as a `dismiss` record, so devloop learns from it.
+/// Dismisses a finding: quiet until its evidence grows materially, then new again.
+///
+/// Material growth: 2× the distinct evidence events it has now, or a higher severity. The
+/// dismissal is also appended to devloop's feedback/feedback.jsonl as a `dismiss` record in
+/// devloop's own format, so devloop learns from it.
 #[derive(Debug, Args)]
 struct Dismiss {
     /// The fingerprint (or a unique prefix).

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::finding::{Baseline, Change, ChangeKind, Status};
+use super::finding::{Change, ChangeKind, Status};
 use super::{Store, StoreError, severity_rank};
 use crate::model::Insight;
 
@@ -79,7 +79,6 @@ impl Store {
         let Some(kind) = kind else {
             return Ok(None);
         };
-        let baseline = Baseline { occurrences, severity: insight.severity };
         self.connection.execute(
             "UPDATE findings SET baseline_occurrences = ?2, baseline_severity = ?3 WHERE fingerprint = ?1",
             params![fingerprint.as_str(), occurrences as i64, severity_rank(insight.severity)],
@@ -100,7 +99,6 @@ impl Store {
         }
         self.add_history(&fingerprint, now_ms, kind.label(), Some(&detail))?;
         let finding = self.get(&fingerprint)?.ok_or_else(|| StoreError::UnknownFingerprint(fingerprint.to_string()))?;
-        debug_assert_eq!(finding.baseline, baseline);
         Ok(Some(Change { kind, finding }))
     }
 
@@ -126,6 +124,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Baseline;
     use super::super::test_support::insight;
     use super::*;
     use crate::model::Severity;
