@@ -22,3 +22,5 @@ pub mod routing;
 pub mod runtime;
 pub mod sinks;
 pub mod store;
+pub mod state;
+pub mod stream;

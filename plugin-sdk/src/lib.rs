@@ -42,6 +42,7 @@ mod export;
 mod insight;
 pub mod log;
 mod settings;
+pub mod state;
 
 #[doc(hidden)]
 #[allow(unsafe_code, reason = "generated component-model glue")]

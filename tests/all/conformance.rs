@@ -77,3 +77,19 @@ fn settings_change_the_threshold_and_typos_are_rejected() -> Result<()> {
     assert!(error.to_string().contains("unknown setting `min_repeat`"), "{error}");
     Ok(())
 }
+
+#[test]
+fn state_handed_over_through_snapshot_and_restore_completes_a_burst() -> Result<()> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let source = runtime.load_file(devloop_host_tests::plugin("command-repetition"))?;
+    let mut before = Supervisor::start(&runtime, source.clone(), Vec::new())?;
+    let first_two: Vec<Event> = (0..2).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
+    assert!(insights_of(&mut before, &runtime, &first_two).is_empty());
+    let saved = before.instance_mut().expect("healthy").snapshot()?.expect("command-repetition snapshots");
+
+    let mut after = Supervisor::start(&runtime, source, Vec::new())?;
+    after.instance_mut().expect("healthy").restore(&saved)?.map_err(anyhow::Error::msg)?;
+    let third = [cli_event(2, 2, "bd ready", "dev", 0)];
+    assert_eq!(insights_of(&mut after, &runtime, &third).len(), 1, "the restored state remembers two runs");
+    Ok(())
+}

@@ -96,17 +96,24 @@ for record in json.loads(sys.argv[3]):
         ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
         let mut command = Command::new(binary);
         command.current_dir(self.path()).args(args).env_remove("RUST_LOG").env_remove("NO_COLOR").env_remove("BD_BIN");
-        command.env_remove("DEVLOOP_HOST_STATE").env_remove("DEVLOOP_HOST_ROUTING").env_remove("DEVLOOP_DIR");
+        command.env_remove("DEVLOOP_HOST_STATE").env_remove("DEVLOOP_HOST_STATE_DIR").env_remove("DEVLOOP_HOST_ROUTING");
+        command.env_remove("DEVLOOP_DIR").env("DEVLOOP_HOME_DIR", self.path().join("no-home-devloop"));
         for (key, value) in env {
             command.env(key, value);
         }
         Ok(command.stdin(Stdio::null()).output()?)
     }
 
-    /// `devloop-host run` over the project's logs.
+    /// `devloop-host run` over what the project's logs gained since the last run.
     pub fn run(&self, env: &[(&str, &str)]) -> Result<Output> {
-        let output = self.devloop_host(&["run", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache", "--format", "json"], env)?;
-        Ok(output)
+        self.run_with(&[], env)
+    }
+
+    /// `devloop-host run EXTRA…`.
+    pub fn run_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Result<Output> {
+        let mut args = vec!["run", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache", "--format", "json"];
+        args.extend_from_slice(extra);
+        self.devloop_host(&args, env)
     }
 
     /// Like [`Project::run`], failing unless it succeeds.

@@ -9,3 +9,7 @@ mod insights_cli;
 mod insights_feedback;
 mod insights_formats;
 mod insights_support;
+mod ingest_exec;
+mod ingest_sources;
+mod ingest_resume;
+mod ingest_follow;

@@ -45,7 +45,7 @@ struct File {
     #[arg(long, default_value = "devloop-host", requires = "export_jsonl")]
     id_prefix: String,
     /// The state folder holding insights.db and routing.toml.
-    #[arg(long, env = "DEVLOOP_HOST_STATE", default_value = store::DEFAULT_STATE_DIR)]
+    #[arg(long, env = "DEVLOOP_HOST_STATE_DIR", default_value = store::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
     /// The routing config (default: STATE_DIR/routing.toml); its `[beads]` table says how to file.
     #[arg(long, env = "DEVLOOP_HOST_ROUTING")]

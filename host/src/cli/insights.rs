@@ -29,7 +29,7 @@ use devloop_host::store::{self, Filter, GROWTH_FACTOR, Status, Store, Transition
 #[derive(Debug, Args)]
 pub struct Insights {
     /// The state folder holding insights.db.
-    #[arg(long, global = true, env = "DEVLOOP_HOST_STATE", default_value = store::DEFAULT_STATE_DIR)]
+    #[arg(long, global = true, env = "DEVLOOP_HOST_STATE_DIR", default_value = store::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
     #[command(subcommand)]
     command: InsightsCommand,
@@ -204,7 +204,7 @@ impl Insights {
         let database = self.state_dir.join(store::DATABASE_FILE);
         if !database.exists() {
             bail!(
-                "no insight store at {}; `devloop-host run` creates it, or pass --state-dir (DEVLOOP_HOST_STATE) to where it is",
+                "no insight store at {}; `devloop-host run` creates it, or pass --state-dir (DEVLOOP_HOST_STATE_DIR) to where it is",
                 database.display()
             );
         }
@@ -304,6 +304,11 @@ pub fn record_and_route(state_dir: &Path, routing: &RoutingConfig, findings: &[(
     }
     tracing::info!(changes = changes.len(), store = %store.path().display(), "findings recorded");
     Ok(())
+}
+
+/// The folder of the state database, where the insight store and routing.toml live too.
+pub fn state_folder(state_db: &Path) -> PathBuf {
+    state_db.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
 }
 
 /// The routing config: `path`, else STATE_DIR/routing.toml, else the default.

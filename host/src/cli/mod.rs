@@ -2,7 +2,10 @@
 
 mod beads;
 mod insights;
+mod bench;
+mod exec;
 mod run;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +32,9 @@ pub enum Command {
     Run(run::Run),
     Insights(insights::Insights),
     Beads(beads::Beads),
+    Exec(exec::Exec),
+    Sources(sources::Sources),
+    Bench(bench::Bench),
 }
 
 impl Command {
@@ -37,6 +43,9 @@ impl Command {
             Command::Run(command) => command.run(),
             Command::Insights(command) => command.run(),
             Command::Beads(command) => command.run(),
+            Command::Exec(command) => command.run(),
+            Command::Sources(command) => command.run(),
+            Command::Bench(command) => command.run(),
         }
     }
 }
@@ -50,7 +59,13 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_target(false)
+        .init();
 }
 
 /// Where built plugins are installed by `scripts/setup`, relative to the project.

@@ -9,13 +9,16 @@
 //!
 //! One finding per command and person; every further burst raises its confidence.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
+use devloop_plugin_sdk::state;
+use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "command_repetition";
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Burst {
     /// Times and ids of recent runs inside the window.
     runs: VecDeque<(i64, u64)>,
@@ -28,7 +31,8 @@ struct Burst {
 pub struct CommandRepetition {
     min_repeats: usize,
     window_ms: i64,
-    bursts: HashMap<(String, String), Burst>,
+    /// By command, then by person.
+    bursts: HashMap<String, HashMap<String, Burst>>,
 }
 
 impl Default for CommandRepetition {
@@ -37,9 +41,18 @@ impl Default for CommandRepetition {
     }
 }
 
-/// Collapses whitespace so `bd  ready` and `bd ready ` are one command.
-fn normalize(command: &str) -> String {
-    command.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Collapses whitespace so `bd  ready` and `bd ready ` are one command; borrows when the
+/// command is already clean, which is nearly always.
+fn normalize(command: &str) -> Cow<'_, str> {
+    let clean = !command.starts_with(char::is_whitespace)
+        && !command.ends_with(char::is_whitespace)
+        && !command.contains("  ")
+        && !command.contains(['\t', '\n', '\r']);
+    if clean {
+        Cow::Borrowed(command)
+    } else {
+        Cow::Owned(command.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
 }
 
 impl Detector for CommandRepetition {
@@ -65,8 +78,15 @@ impl Detector for CommandRepetition {
         if command.is_empty() {
             return Ok(());
         }
-        let who = event.who().to_owned();
-        let burst = self.bursts.entry((command.clone(), who.clone())).or_default();
+        let who = event.who();
+        if !self.bursts.contains_key(command.as_ref()) {
+            self.bursts.insert(command.clone().into_owned(), HashMap::new());
+        }
+        let by_person = self.bursts.get_mut(command.as_ref()).expect("inserted above");
+        if !by_person.contains_key(who) {
+            by_person.insert(who.to_owned(), Burst::default());
+        }
+        let burst = by_person.get_mut(who).expect("inserted above");
         while burst.runs.front().is_some_and(|(time, _)| event.time_ms - time > self.window_ms) {
             burst.runs.pop_front();
         }
@@ -89,13 +109,13 @@ impl Detector for CommandRepetition {
             .confidence(confidence.min(0.95))
             .message(format!(
                 "`{command}` was run {runs} times in {span_seconds:.0}s by {who_label}",
-                who_label = if who.is_empty() { "one user" } else { &who },
+                who_label = if who.is_empty() { "one user" } else { who },
             ))
             .recommendation(format!(
                 "Make `{command}` say clearly whether it worked and what changed (a summary line, \
                  a non-zero exit code on failure), so nobody has to run it again to check."
             ))
-            .evidence("command", command.as_str())
+            .evidence("command", command.as_ref())
             .evidence("runs", runs)
             .evidence("span_seconds", span_seconds)
             .evidence("bursts", u64::from(burst.bursts))
@@ -110,6 +130,15 @@ impl Detector for CommandRepetition {
             insight = insight.evidence("actor", actor.as_str());
         }
         out.push(insight);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        state::save(&self.bursts)
+    }
+
+    fn restore(&mut self, saved: &[u8]) -> Result<(), String> {
+        self.bursts = state::load(saved)?;
         Ok(())
     }
 }
@@ -163,6 +192,17 @@ mod tests {
         let mut detector = CommandRepetition::default();
         let events = vec![run(1, 0, "bd ready", 0), run(2, 5, "bd  ready", 0), run(3, 9, " bd ready", 0)];
         assert_eq!(detector.process(&events)?.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn state_survives_a_snapshot_and_restore() -> Result<(), String> {
+        let mut before = CommandRepetition::default();
+        before.process(&[run(1, 0, "bd ready", 0), run(2, 5, "bd ready", 0)])?;
+        let saved = before.snapshot().ok_or("command-repetition supports snapshots")?;
+        let mut after = CommandRepetition::default();
+        after.restore(&saved)?;
+        assert_eq!(after.process(&[run(3, 9, "bd ready", 0)])?.len(), 1, "the third run completes the burst");
         Ok(())
     }
 
