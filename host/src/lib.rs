@@ -10,6 +10,9 @@
 //!    isolates any that fail.
 //! 4. Detectors answer with [`model::Insight`]s, identified across runs by a
 //!    [`model::Fingerprint`], which [`output`] prints as JSON lines or a table.
+//! 5. [`store`] keeps one row per finding across runs with its triage status, and [`sinks`]
+//!    send new and materially changed findings where the [`routing`] rules say: the terminal,
+//!    a JSON Lines file, beads issues (filed exactly once), and dismissals back to devloop.
 //!
 //! [`harness`] replays recorded events through one plugin and checks its findings against a
 //! test case (`devloop-host plugin test`).
@@ -22,6 +25,9 @@ pub mod hotswap;
 pub mod ingest;
 pub mod model;
 pub mod output;
+pub mod routing;
 pub mod runtime;
+pub mod sinks;
+pub mod store;
 pub mod state;
 pub mod stream;

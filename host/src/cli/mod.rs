@@ -1,6 +1,8 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
 mod plugins;
+mod beads;
+mod insights;
 mod bench;
 mod exec;
 mod plugin;
@@ -31,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     Run(run::Run),
     Plugins(plugins::Plugins),
+    Insights(insights::Insights),
+    Beads(beads::Beads),
     Exec(exec::Exec),
     Sources(sources::Sources),
     Bench(bench::Bench),
@@ -42,6 +46,8 @@ impl Command {
         match self {
             Command::Run(command) => command.run(),
             Command::Plugins(command) => command.run(),
+            Command::Insights(command) => command.run(),
+            Command::Beads(command) => command.run(),
             Command::Exec(command) => command.run(),
             Command::Sources(command) => command.run(),
             Command::Bench(command) => command.run(),

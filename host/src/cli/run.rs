@@ -72,6 +72,10 @@ pub struct Run {
     /// `.status.json` in the plugins folder).
     #[arg(long, env = "DEVLOOP_HOST_STATUS")]
     status_file: Option<PathBuf>,
+    /// Routing rules for new and materially changed findings (default: routing.toml beside the
+    /// state database; see `devloop-host insights --help`).
+    #[arg(long, env = "DEVLOOP_HOST_ROUTING")]
+    routing: Option<PathBuf>,
 }
 
 /// Parses `detector.name=value` settings, typing the value as it reads.
@@ -112,6 +116,8 @@ impl Run {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let settings = parse_settings(&self.settings)?;
         let dirs = self.dirs.resolve()?;
+        let insights_dir = super::insights::state_folder(&self.state_db.clone().unwrap_or_else(|| dirs.default_state_db()));
+        let routing = super::insights::load_routing(&insights_dir, self.routing.as_deref())?;
 
         let limits = Limits {
             call_deadline: Duration::from_millis(self.deadline_ms),
@@ -175,6 +181,7 @@ impl Run {
 
         let findings = pipeline.findings();
         print_findings(self.format, &findings)?;
+        super::insights::record_and_route(&insights_dir, &routing, &findings)?;
         tracing::info!(
             events = pipeline.events_processed(),
             late = summary.late,

@@ -1,0 +1,91 @@
+//! Markdown, for pasting into an issue, a pull request or a chat: nothing is cut short.
+
+use std::io::Write;
+
+use crate::model::Severity;
+use crate::store::{HistoryEntry, StoredFinding, Summary};
+
+use super::{short_time, status_line};
+
+/// Text safe inside a table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+pub fn list(out: &mut impl Write, findings: &[StoredFinding], now_ms: i64) -> std::io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(out, "_No findings match._");
+    }
+    writeln!(out, "| Fingerprint | Severity | Status | Seen | Last seen | Pattern | Message |")?;
+    writeln!(out, "|---|---|---|---:|---|---|---|")?;
+    for finding in findings {
+        writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | `{}` | {} |",
+            finding.fingerprint,
+            finding.insight.severity,
+            finding.status_at(now_ms),
+            finding.occurrences,
+            short_time(finding.last_seen_ms),
+            cell(&finding.insight.pattern),
+            cell(&finding.insight.message)
+        )?;
+    }
+    Ok(())
+}
+
+pub fn show(out: &mut impl Write, finding: &StoredFinding, history: &[HistoryEntry], now_ms: i64) -> std::io::Result<()> {
+    let insight = &finding.insight;
+    writeln!(out, "## {}\n", insight.message)?;
+    writeln!(out, "- **Fingerprint**: `{}`", finding.fingerprint)?;
+    writeln!(out, "- **Pattern**: `{}` (detector `{}`)", insight.pattern, insight.detector)?;
+    writeln!(out, "- **Severity**: {} · **Confidence**: {:.2}", insight.severity, insight.confidence)?;
+    writeln!(out, "- **Status**: {}", finding.status_at(now_ms))?;
+    writeln!(out, "- **Occurrences**: {} over {} run(s)", finding.occurrences, finding.runs)?;
+    writeln!(out, "- **Seen**: {} – {}", short_time(finding.first_seen_ms), short_time(finding.last_seen_ms))?;
+    if let Some(issue) = &finding.issue_id {
+        writeln!(out, "- **Beads issue**: `{issue}`")?;
+    }
+    let urls = finding.thread_urls();
+    if !urls.is_empty() {
+        writeln!(out, "\n### Threads\n")?;
+        for url in urls {
+            writeln!(out, "- {url}")?;
+        }
+    }
+    writeln!(out, "\n### Recommendation\n\n{}", insight.recommendation)?;
+    let evidence = insight.to_json()["evidence"].clone();
+    writeln!(out, "\n### Evidence\n\n```json\n{evidence:#}\n```")?;
+    if !history.is_empty() {
+        writeln!(out, "\n### History\n")?;
+        for entry in history {
+            let detail = entry.detail.as_deref().map(|detail| format!(": {detail}")).unwrap_or_default();
+            writeln!(out, "- {} **{}**{}", short_time(entry.at_ms), entry.change, detail)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn summary(out: &mut impl Write, summary: &Summary, now_ms: i64) -> std::io::Result<()> {
+    writeln!(out, "**{}**", status_line(summary))?;
+    if !summary.by_pattern.is_empty() {
+        writeln!(out, "\n| Pattern | Error | Warning | Info | Total |\n|---|---:|---:|---:|---:|")?;
+        for (pattern, severities) in &summary.by_pattern {
+            let count = |severity| severities.get(&severity).copied().unwrap_or(0);
+            writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                cell(pattern),
+                count(Severity::Error),
+                count(Severity::Warning),
+                count(Severity::Info),
+                severities.values().sum::<usize>()
+            )?;
+        }
+    }
+    if !summary.top.is_empty() {
+        writeln!(out, "\n### Top findings\n")?;
+        list(out, &summary.top, now_ms)?;
+    }
+    Ok(())
+}

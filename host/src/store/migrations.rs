@@ -1,0 +1,86 @@
+//! Versioned schema migrations, applied in order and recorded in `PRAGMA user_version`.
+//!
+//! A released migration is never edited: a schema change is a new entry at the end, so every
+//! store on every machine reaches the same schema by the same steps.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // v1: findings, the evidence events seen for them, their beads filings and their history.
+    r#"
+    CREATE TABLE findings (
+        fingerprint TEXT PRIMARY KEY,
+        pattern TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        confidence REAL NOT NULL,
+        insight TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        recorded_ms INTEGER NOT NULL,
+        occurrences INTEGER NOT NULL,
+        runs INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('new', 'acknowledged', 'dismissed', 'snoozed', 'filed')),
+        status_changed_ms INTEGER NOT NULL,
+        status_reason TEXT,
+        snoozed_until_ms INTEGER,
+        baseline_occurrences INTEGER NOT NULL,
+        baseline_severity INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX findings_by_last_seen ON findings(last_seen_ms);
+
+    CREATE TABLE evidence_events (
+        fingerprint TEXT NOT NULL REFERENCES findings(fingerprint),
+        event_id INTEGER NOT NULL,
+        PRIMARY KEY (fingerprint, event_id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE filings (
+        fingerprint TEXT PRIMARY KEY REFERENCES findings(fingerprint),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'creating', 'filed')),
+        issue_id TEXT,
+        queued_ms INTEGER NOT NULL,
+        attempted_ms INTEGER,
+        filed_ms INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        reported_occurrences INTEGER,
+        reported_severity INTEGER,
+        update_pending INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL REFERENCES findings(fingerprint),
+        at_ms INTEGER NOT NULL,
+        change TEXT NOT NULL,
+        detail TEXT
+    ) STRICT;
+    CREATE INDEX history_by_finding ON history(fingerprint, at_ms);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the store at `path` to [`SCHEMA_VERSION`], refusing one written by a newer build.
+pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew { path: path.to_owned(), found, known: SCHEMA_VERSION });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index + 1;
+        let failed = |source| StoreError::Migrate { path: path.to_owned(), version, source };
+        let transaction = connection.transaction().map_err(failed)?;
+        transaction.execute_batch(sql).map_err(failed)?;
+        transaction.pragma_update(None, "user_version", version as i64).map_err(failed)?;
+        transaction.commit().map_err(failed)?;
+        tracing::debug!(version, "migrated {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Recording a run's findings: re-detecting a known finding updates its row, never adds one,
+//! and the run learns which findings are worth telling someone about.
+
+use rusqlite::params;
+
+use super::finding::{Change, ChangeKind, Status};
+use super::{Store, StoreError, severity_rank};
+use crate::model::Insight;
+
+impl Store {
+    /// Records one run's findings (each with how often the run reported it) at wall-clock time
+    /// `now_ms`, and returns the ones that are new or changed materially, in the order given.
+    ///
+    /// Occurrences count distinct evidence event ids, so reading the same logs twice adds
+    /// nothing; a detector that names no events adds its report count instead.
+    pub fn record_run(&mut self, findings: &[(Insight, u32)], now_ms: i64) -> Result<Vec<Change>, StoreError> {
+        let transaction = self.connection.unchecked_transaction()?;
+        let mut changes = Vec::new();
+        for (insight, reports) in findings {
+            if let Some(change) = self.record_one(insight, *reports, now_ms)? {
+                changes.push(change);
+            }
+        }
+        transaction.commit()?;
+        Ok(changes)
+    }
+
+    fn record_one(&self, insight: &Insight, reports: u32, now_ms: i64) -> Result<Option<Change>, StoreError> {
+        let fingerprint = insight.fingerprint();
+        let known = self.get(&fingerprint)?;
+        let insight_json = serde_json::to_string(insight).expect("an insight always serializes");
+        if known.is_none() {
+            self.connection.execute(
+                "INSERT INTO findings (fingerprint, pattern, severity, confidence, insight, first_seen_ms, last_seen_ms, \
+                 recorded_ms, occurrences, runs, status, status_changed_ms, baseline_occurrences, baseline_severity) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, 0, 0, 'new', ?7, 0, ?3)",
+                params![
+                    fingerprint.as_str(),
+                    insight.pattern,
+                    severity_rank(insight.severity),
+                    f64::from(insight.confidence),
+                    insight_json,
+                    insight.time_ms,
+                    now_ms
+                ],
+            )?;
+        }
+        let occurrences = self.add_evidence(insight, reports, known.as_ref().map_or(0, |found| found.occurrences))?;
+        self.connection.execute(
+            "UPDATE findings SET severity = ?2, confidence = ?3, insight = ?4, first_seen_ms = min(first_seen_ms, ?5), \
+             last_seen_ms = max(last_seen_ms, ?5), recorded_ms = ?6, occurrences = ?7, runs = runs + 1 \
+             WHERE fingerprint = ?1",
+            params![
+                fingerprint.as_str(),
+                severity_rank(insight.severity),
+                f64::from(insight.confidence),
+                insight_json,
+                insight.time_ms,
+                now_ms,
+                occurrences as i64
+            ],
+        )?;
+
+        let kind = match &known {
+            None => Some(ChangeKind::New),
+            Some(found) => {
+                let grew = found.baseline.grew_materially(occurrences, insight.severity);
+                match found.status {
+                    Status::Dismissed if grew => Some(ChangeKind::Reopened { was: Status::Dismissed, from: found.baseline }),
+                    Status::Snoozed if found.status_at(now_ms) == Status::New => {
+                        Some(ChangeKind::Reopened { was: Status::Snoozed, from: found.baseline })
+                    }
+                    Status::Dismissed | Status::Snoozed => None,
+                    Status::New | Status::Acknowledged | Status::Filed if grew => Some(ChangeKind::Grew { from: found.baseline }),
+                    Status::New | Status::Acknowledged | Status::Filed => None,
+                }
+            }
+        };
+        let Some(kind) = kind else {
+            return Ok(None);
+        };
+        self.connection.execute(
+            "UPDATE findings SET baseline_occurrences = ?2, baseline_severity = ?3 WHERE fingerprint = ?1",
+            params![fingerprint.as_str(), occurrences as i64, severity_rank(insight.severity)],
+        )?;
+        let detail = match &kind {
+            ChangeKind::New => format!("{occurrences} occurrence(s), {}", insight.severity),
+            ChangeKind::Grew { from } | ChangeKind::Reopened { from, .. } => format!(
+                "{} → {occurrences} occurrence(s), {} → {}",
+                from.occurrences, from.severity, insight.severity
+            ),
+        };
+        if let ChangeKind::Reopened { was, .. } = &kind {
+            let reason = match was {
+                Status::Snoozed => "the snooze ended".to_owned(),
+                _ => format!("its evidence grew: {detail}"),
+            };
+            self.set_status(&fingerprint, Status::New, Some(&reason), None, now_ms)?;
+        }
+        self.add_history(&fingerprint, now_ms, kind.label(), Some(&detail))?;
+        let finding = self.get(&fingerprint)?.ok_or_else(|| StoreError::UnknownFingerprint(fingerprint.to_string()))?;
+        Ok(Some(Change { kind, finding }))
+    }
+
+    /// Adds the insight's evidence events and returns the new occurrence count.
+    fn add_evidence(&self, insight: &Insight, reports: u32, previous: u64) -> Result<u64, StoreError> {
+        let fingerprint = insight.fingerprint();
+        if insight.evidence.event_ids.is_empty() {
+            return Ok(previous + u64::from(reports.max(1)));
+        }
+        let mut insert =
+            self.connection.prepare_cached("INSERT OR IGNORE INTO evidence_events (fingerprint, event_id) VALUES (?1, ?2)")?;
+        for event_id in &insight.evidence.event_ids {
+            insert.execute(params![fingerprint.as_str(), *event_id as i64])?;
+        }
+        let distinct: i64 = self.connection.query_row(
+            "SELECT count(*) FROM evidence_events WHERE fingerprint = ?1",
+            [fingerprint.as_str()],
+            |row| row.get(0),
+        )?;
+        Ok((distinct as u64).max(previous))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Baseline;
+    use super::super::test_support::insight;
+    use super::*;
+    use crate::model::Severity;
+
+    #[test]
+    fn a_finding_seen_again_is_one_row_and_reading_the_same_logs_twice_adds_nothing() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open_in(dir.path())?;
+        let first = store.record_run(&[(insight("bd ready", &[1, 2, 3], Severity::Info), 1)], 10)?;
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].kind, ChangeKind::New);
+        let again = store.record_run(&[(insight("bd ready", &[1, 2, 3], Severity::Info), 1)], 20)?;
+        assert!(again.is_empty());
+        let found = store.resolve(first[0].finding.fingerprint.as_str())?;
+        assert_eq!((found.occurrences, found.runs, found.recorded_ms), (3, 2, 20));
+        assert_eq!(store.list(&super::super::Filter::everything(), 30)?.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn growth_is_reported_once_per_doubling() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open_in(dir.path())?;
+        store.record_run(&[(insight("x", &[1, 2, 3], Severity::Info), 1)], 10)?;
+        assert!(store.record_run(&[(insight("x", &[4, 5], Severity::Info), 1)], 20)?.is_empty());
+        let grew = store.record_run(&[(insight("x", &[6], Severity::Info), 1)], 30)?;
+        assert_eq!(grew.len(), 1);
+        assert_eq!(grew[0].kind, ChangeKind::Grew { from: Baseline { occurrences: 3, severity: Severity::Info } });
+        assert!(store.record_run(&[(insight("x", &[7], Severity::Info), 1)], 40)?.is_empty());
+        let rose = store.record_run(&[(insight("x", &[8], Severity::Warning), 1)], 50)?;
+        assert_eq!(rose.len(), 1, "a higher severity is material");
+        Ok(())
+    }
+}
