@@ -3,3 +3,4 @@
 mod cli_run;
 mod hostile;
 mod conformance;
+mod polyglot;
