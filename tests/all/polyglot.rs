@@ -12,7 +12,7 @@ use crate::conformance::cli_event;
 
 /// The ports of `plugins/command-repetition`, by folder and `describe().language`.
 const PORTS: &[(&str, &str)] =
-    &[("command-repetition-py", "python"), ("command-repetition-js", "js")];
+    &[("command-repetition-py", "python"), ("command-repetition-js", "js"), ("command-repetition-c", "c")];
 
 /// A runtime whose compiled-component cache outlives the test run: compiling the 18 MiB
 /// Python component takes seconds, loading it compiled takes milliseconds.
@@ -40,10 +40,7 @@ fn run(runtime: &Runtime, wasm: &PathBuf, settings: &[Field], batches: &[Vec<Eve
     let mut supervisor = Supervisor::start(runtime, source, settings.to_vec())?;
     let mut insights = Vec::new();
     for batch in batches {
-        match supervisor.process(runtime, &WitEvents::new(batch)) {
-            BatchOutcome::Insights(found) => insights.extend(found),
-            other => return Err(anyhow!("{}: expected insights, got {other:?}", wasm.display())),
-        }
+        insights.extend(run_batch(runtime, &mut supervisor, batch).map_err(|error| anyhow!("{}: {error}", wasm.display()))?);
     }
     Ok(insights)
 }
@@ -112,14 +109,17 @@ fn every_port_matches_the_original_on_mixed_traffic_across_batches() -> Result<(
     }
     events.extend((500..505).map(|i| on_thread(cli_event(i, 20_000 + i as i64, "make test", "amp", 0), "T-2")));
     events.push(cli_event(600, 30_000, "   ", "dev", 0));
+    // Real ids are 64-bit hashes: a language that rounds them through doubles would mangle these.
+    events.extend((0..3).map(|i| cli_event(u64::MAX - 2 * i, 40_000 + i as i64, "bd sync", "ops", 0)));
     events.sort_by_key(|event| event.time_ms);
     let batches: Vec<Vec<Event>> = events.chunks(3).map(<[Event]>::to_vec).collect();
 
     let insights = all_agree(&[], &batches)?;
     let severities: Vec<&str> = insights.iter().map(|insight| insight.severity.as_str()).collect();
-    assert_eq!(severities, ["info", "info", "warning", "warning", "info"], "{insights:#?}");
+    assert_eq!(severities, ["info", "info", "warning", "warning", "info", "info"], "{insights:#?}");
     assert!(insights[0].message.ends_with("was run 3 times in 2s by dev"), "{}", insights[0].message);
     assert_eq!(insights[4].affected_threads, ["T-2"]);
+    assert_eq!(insights[5].evidence.event_ids, [u64::MAX, u64::MAX - 2, u64::MAX - 4]);
     Ok(())
 }
 
@@ -161,4 +161,39 @@ fn every_port_rejects_bad_settings_with_the_original_message() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Python and JavaScript write the Rust version's snapshot format, so a hot swap between
+/// languages keeps the runs seen so far; C declines (`none`) and starts fresh.
+#[test]
+fn state_hands_over_between_rust_python_and_javascript() -> Result<()> {
+    let runtime = runtime()?;
+    let first_two: Vec<Event> = (0..2).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
+    let third = vec![cli_event(2, 2, "bd ready", "dev", 0)];
+    let languages = [rust_original(), port("command-repetition-py")?, port("command-repetition-js")?];
+    for from in &languages {
+        for to in &languages {
+            let mut before = Supervisor::start(&runtime, runtime.load_file(from)?, Vec::new())?;
+            assert!(run_batch(&runtime, &mut before, &first_two)?.is_empty());
+            let saved = before.instance_mut().expect("healthy").snapshot()?.expect("this port snapshots");
+            let mut after = Supervisor::start(&runtime, runtime.load_file(to)?, Vec::new())?;
+            after.instance_mut().expect("healthy").restore(&saved)?.map_err(anyhow::Error::msg)?;
+            let insights = run_batch(&runtime, &mut after, &third)?;
+            assert_eq!(insights.len(), 1, "{} -> {}: the restored state remembers two runs", from.display(), to.display());
+            assert_eq!(insights[0].evidence.event_ids, [0, 1, 2]);
+        }
+    }
+
+    let mut c_port = Supervisor::start(&runtime, runtime.load_file(&port("command-repetition-c")?)?, Vec::new())?;
+    let instance = c_port.instance_mut().expect("healthy");
+    assert_eq!(instance.snapshot()?, None);
+    assert!(instance.restore(b"{}")?.is_err(), "the C port says it cannot restore");
+    Ok(())
+}
+
+fn run_batch(runtime: &Runtime, supervisor: &mut Supervisor, events: &[Event]) -> Result<Vec<Insight>> {
+    match supervisor.process(runtime, &WitEvents::new(events)) {
+        BatchOutcome::Insights(insights) => Ok(insights),
+        other => Err(anyhow!("expected insights, got {other:?}")),
+    }
 }
