@@ -10,9 +10,12 @@
 //!    isolates any that fail.
 //! 4. Detectors answer with [`model::Insight`]s, identified across runs by a
 //!    [`model::Fingerprint`], which [`output`] prints as JSON lines or a table.
+//!
+//! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
 pub mod dispatch;
 pub mod ingest;
 pub mod model;
 pub mod output;
 pub mod runtime;
+pub mod scaffold;

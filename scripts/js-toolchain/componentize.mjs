@@ -3,7 +3,9 @@
 // StarlingMonkey maps `u64`/`s64` to BigInt, so 64-bit event ids survive exactly (the QuickJS
 // backend turns them into doubles and loses the low bits of ids above 2^53).
 //
-// scripts/build-plugin copies it next to node_modules in the tool cache, where its imports resolve.
+// Run it from a folder whose node_modules holds componentize-js: a detector's own folder after
+// `npm install` (`plugin new --lang js` copies it there as build.mjs), or the tool cache, where
+// scripts/build-plugin copies it.
 // usage: node componentize.mjs SOURCE.js WIT_DIR WORLD OUT.wasm
 import { writeFile } from "node:fs/promises";
 import { componentize } from "@bytecodealliance/componentize-js";

@@ -3,4 +3,5 @@
 mod cli_run;
 mod hostile;
 mod conformance;
+mod plugin_new;
 mod polyglot;

@@ -1,5 +1,7 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
+mod plugin;
+mod plugin_new;
 mod run;
 
 use std::path::PathBuf;
@@ -25,12 +27,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::Run),
+    #[command(subcommand)]
+    Plugin(plugin::Plugin),
 }
 
 impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Run(command) => command.run(),
+            Command::Plugin(command) => command.run(),
         }
     }
 }
