@@ -1,7 +1,7 @@
 //! The command-repetition detector written in Python, JavaScript and C, built from source and
 //! run through the real runtime next to the Rust original: same events in, same insights out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
 use devloop_host::model::{Event, Field, Insight, Value};
@@ -35,7 +35,7 @@ fn on_thread(mut event: Event, thread: &str) -> Event {
 }
 
 /// Feeds `batches` in order and collects every insight, failing on anything but insights.
-fn run(runtime: &Runtime, wasm: &PathBuf, settings: &[Field], batches: &[Vec<Event>]) -> Result<Vec<Insight>> {
+fn run(runtime: &Runtime, wasm: &Path, settings: &[Field], batches: &[Vec<Event>]) -> Result<Vec<Insight>> {
     let source = runtime.load_file(wasm)?;
     let mut supervisor = Supervisor::start(runtime, source, settings.to_vec())?;
     let mut insights = Vec::new();
@@ -127,7 +127,7 @@ fn every_port_matches_the_original_on_mixed_traffic_across_batches() -> Result<(
 fn every_port_applies_settings_like_the_original() -> Result<()> {
     let burst: Vec<Event> = (0..6).map(|i| cli_event(i, i as i64 * 20, "bd ready", "dev", 0)).collect();
     let strict = [Field::new("min_repeats", Value::Float(5.0)), Field::new("window_seconds", Value::Integer(90))];
-    let insights = all_agree(&strict, &[burst.clone()])?;
+    let insights = all_agree(&strict, std::slice::from_ref(&burst))?;
     assert_eq!(insights.len(), 1, "{insights:#?}");
     assert_eq!(insights[0].evidence.event_ids, vec![0, 1, 2, 3, 4]);
     let narrow = [Field::new("window_seconds", Value::Integer(30))];
