@@ -11,11 +11,17 @@
 //! 4. Detectors answer with [`model::Insight`]s, identified across runs by a
 //!    [`model::Fingerprint`], which [`output`] prints as JSON lines or a table.
 //!
+//! [`harness`] replays recorded events through one plugin and checks its findings against a
+//! test case (`devloop-host plugin test`).
+//!
 //! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
 pub mod dispatch;
+pub mod harness;
 pub mod ingest;
 pub mod model;
 pub mod output;
 pub mod runtime;
 pub mod scaffold;
+pub mod state;
+pub mod stream;

@@ -16,6 +16,24 @@ impl Event {
         }
     }
 
+    /// A numeric field as a float (integers and floats alike).
+    pub fn number(&self, key: &str) -> Option<f64> {
+        match self.field(key)? {
+            Value::Integer(integer) => Some(*integer as f64),
+            Value::Float(float) => Some(*float),
+            _ => None,
+        }
+    }
+
+    /// A list-of-text field (a single text counts as a one-item list).
+    pub fn texts(&self, key: &str) -> Vec<&str> {
+        match self.field(key) {
+            Some(Value::Texts(texts)) => texts.iter().map(String::as_str).collect(),
+            Some(Value::Text(text)) => vec![text.as_str()],
+            _ => Vec::new(),
+        }
+    }
+
     /// The subject (command line, file path, agent), or `""`.
     pub fn subject_or_empty(&self) -> &str {
         self.subject.as_deref().unwrap_or("")

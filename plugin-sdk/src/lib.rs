@@ -35,14 +35,33 @@
 //! The same detector compiles natively too (the export macro only emits the WebAssembly glue on
 //! `wasm32`), so its logic can be unit-tested with `cargo test` and benchmarked against the
 //! plugin.
+//!
+//! Detectors stay thin by building on the primitives of the best detection engines, all in
+//! event time and all deterministic (ordered maps, fixed hashes), so a replay gives the same
+//! insights: [`window`] (keyed windowed counts and distinct counts), [`sequence`] ("A then B
+//! within T by key", with back-references and cancel-on), [`absence`] ("A not followed by B",
+//! fired by event-time timers from [`Detector::on_tick`]), [`baseline`] (EWMA and robust
+//! z-scores with warm-up), [`stats`] (confidence as one-sided tests), [`text`] (normalization, shingles, Jaccard, MinHash), [`suppress`]
+//! (repeat suppression), [`keys`] (deterministic insight keys) and [`evidence`] (bounded
+//! examples).
 
+pub mod absence;
+pub mod baseline;
+mod build;
 mod detector;
 mod event;
+pub mod evidence;
 mod export;
 mod insight;
+pub mod keys;
 pub mod log;
+pub mod sequence;
 mod settings;
 pub mod state;
+pub mod stats;
+pub mod suppress;
+pub mod text;
+pub mod window;
 
 #[doc(hidden)]
 #[allow(unsafe_code, reason = "generated component-model glue")]
@@ -63,6 +82,15 @@ pub use bindings::exports::devloop::detector::detector::ConfigKey;
 pub use detector::{Detector, DetectorInfo};
 pub use settings::Settings;
 
+pub use absence::Absence;
+pub use baseline::{Ewma, RobustBaseline};
+pub use evidence::Examples;
+pub use keys::{insight_key, set_key, stable_hash};
+pub use sequence::Sequence;
+pub use stats::{binomial_confidence, normal_cdf, two_proportion_confidence};
+pub use suppress::Suppressor;
+pub use window::{WindowedCounts, WindowedDistinct};
+
 /// The WIT contract version this SDK builds plugins against.
 pub const API_VERSION: &str = "0.1.0";
 
@@ -78,5 +106,9 @@ pub mod prelude {
     pub use crate::{
         ConfigKey, Detector, DetectorInfo, Event, Evidence, Field, Insight, Outcome, Settings,
         Severity, Status, Value, export_detector,
+    };
+    pub use crate::{
+        Absence, Ewma, Examples, RobustBaseline, Sequence, Suppressor, WindowedCounts, WindowedDistinct,
+        binomial_confidence, insight_key, normal_cdf, set_key, stable_hash, two_proportion_confidence,
     };
 }

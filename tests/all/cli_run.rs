@@ -32,6 +32,7 @@ fn run(project: &Path, extra: &[&str]) -> Result<std::process::Output> {
         .current_dir(project)
         .args(["run", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache"])
         .args(extra)
+        .env("DEVLOOP_HOME_DIR", project.join("no-home-devloop"))
         .env_remove("RUST_LOG")
         .output()?)
 }
@@ -70,7 +71,7 @@ fn a_malformed_line_is_reported_with_file_and_line_and_the_rest_is_processed() -
     assert!(stderr.contains(".devloop/cli-actions.jsonl:3: skipped malformed record"), "{stderr}");
     assert_eq!(String::from_utf8(output.stdout)?.lines().count(), 1, "the four good runs still make a burst");
 
-    let strict = run(project.path(), &["--strict"])?;
+    let strict = run(project.path(), &["--strict", "--from-start"])?;
     assert!(!strict.status.success());
     assert!(String::from_utf8(strict.stderr)?.contains("cli-actions.jsonl:3"));
     Ok(())
@@ -95,5 +96,20 @@ fn a_missing_devloop_folder_is_a_clear_error() -> Result<()> {
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr)?;
     assert!(stderr.contains("devloop folder .devloop not found; pass --devloop-dir"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn guest_output_and_panics_reach_the_log_tagged_with_the_plugin() -> Result<()> {
+    let lines: Vec<String> = (0..3).map(|i| cli_action(i * 10, "bd ready", 0)).collect();
+    let project = project(&lines)?;
+    std::fs::copy(devloop_host_tests::hostile("panic"), project.path().join("plugins/hostile.wasm"))?;
+    let output = run(project.path(), &["--format", "json"])?;
+    assert!(output.status.success(), "a trapping plugin never fails the run");
+    let stderr = String::from_utf8(output.stderr)?;
+    let panic_line = stderr.lines().find(|line| line.contains("hostile fixture panics on purpose")).unwrap_or_default();
+    assert!(panic_line.contains("hostile.wasm") && panic_line.contains("stderr"), "{stderr}");
+    assert!(stderr.contains("plugin hostile: trapped"), "{stderr}");
+    assert_eq!(String::from_utf8(output.stdout)?.lines().count(), 1, "command-repetition still reports");
     Ok(())
 }

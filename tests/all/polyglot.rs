@@ -197,3 +197,26 @@ fn run_batch(runtime: &Runtime, supervisor: &mut Supervisor, events: &[Event]) -
         other => Err(anyhow!("expected insights, got {other:?}")),
     }
 }
+
+/// The Rust detector's own data-driven cases (tests/cases/command_repetition), through
+/// `devloop-host plugin test`, against every port.
+#[test]
+fn every_port_passes_the_command_repetition_cases() -> Result<()> {
+    let cases = polyglot::workspace().join("tests").join("cases").join("command_repetition");
+    for (folder, _) in PORTS {
+        let output = std::process::Command::new(devloop_host_tests::binary())
+            .args(["-q", "plugin", "test"])
+            .arg(port(folder)?)
+            .arg(&cases)
+            .arg("--cache-dir")
+            .arg(polyglot::cache_root().join("test-components"))
+            .output()?;
+        assert!(
+            output.status.success(),
+            "{folder} fails the command_repetition cases:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod devloop;
+
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 
 /// The built component of the plugin crate `name` (e.g. `command-repetition`).

@@ -1,8 +1,11 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
+mod bench;
+mod exec;
 mod plugin;
 mod plugin_new;
 mod run;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +30,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::Run),
-    #[command(subcommand)]
+    Exec(exec::Exec),
+    Sources(sources::Sources),
+    Bench(bench::Bench),
     Plugin(plugin::Plugin),
 }
 
@@ -35,6 +40,9 @@ impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Run(command) => command.run(),
+            Command::Exec(command) => command.run(),
+            Command::Sources(command) => command.run(),
+            Command::Bench(command) => command.run(),
             Command::Plugin(command) => command.run(),
         }
     }
@@ -49,7 +57,13 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_target(false)
+        .init();
 }
 
 /// Where built plugins are installed by `scripts/setup`, relative to the project.

@@ -8,10 +8,13 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use devloop_host::dispatch::{DEFAULT_BATCH_SIZE, Pipeline};
-use devloop_host::ingest;
 use devloop_host::model::{Field, Value};
 use devloop_host::output;
 use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
+use devloop_host::state::StateDb;
+use devloop_host::stream;
+
+use super::sources::DevloopDirArgs;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -24,9 +27,8 @@ pub enum Format {
 /// Reads devloop's logs, runs every detector plugin over them, and prints the findings.
 #[derive(Debug, Args)]
 pub struct Run {
-    /// The project's devloop folder.
-    #[arg(long, env = "DEVLOOP_DIR", default_value = ".devloop")]
-    devloop_dir: PathBuf,
+    #[command(flatten)]
+    dirs: DevloopDirArgs,
     /// Folder of detector plugins (`*.wasm` components).
     #[arg(long, env = "DEVLOOP_HOST_PLUGINS", default_value = super::DEFAULT_PLUGINS_DIR)]
     plugins: PathBuf,
@@ -48,6 +50,19 @@ pub struct Run {
     /// Treat a malformed log record as an error instead of skipping it.
     #[arg(long)]
     strict: bool,
+    /// Read every log from the start, forgetting where the last run stopped.
+    #[arg(long)]
+    from_start: bool,
+    /// Keep running and process new records as devloop writes them (stop with Ctrl-C).
+    #[arg(long)]
+    follow: bool,
+    /// The state database: where each log was read up to, and each detector's state
+    /// (default: .devloop-host/state.db beside the devloop folder).
+    #[arg(long, env = "DEVLOOP_HOST_STATE")]
+    state_db: Option<PathBuf>,
+    /// Record every delivered event id in the state database (for crash tests).
+    #[arg(long, hide = true)]
+    trace_delivered: bool,
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
@@ -77,23 +92,20 @@ fn parse_settings(raw: &[String]) -> anyhow::Result<BTreeMap<String, Vec<Field>>
     Ok(settings)
 }
 
+fn print_findings(format: Format, findings: &[(devloop_host::model::Insight, u32)]) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        Format::Json => output::write_json_lines(&mut out, findings)?,
+        Format::Table => output::write_table(&mut out, findings)?,
+    }
+    out.flush()
+}
+
 impl Run {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let settings = parse_settings(&self.settings)?;
-        if !self.devloop_dir.is_dir() {
-            bail!(
-                "devloop folder {} not found; pass --devloop-dir (or set DEVLOOP_DIR) to the project's .devloop folder",
-                self.devloop_dir.display()
-            );
-        }
-        let ingested = ingest::read_devloop_dir(&self.devloop_dir)
-            .with_context(|| format!("failed to read {}", self.devloop_dir.display()))?;
-        for malformed in &ingested.malformed {
-            tracing::warn!("{malformed}");
-        }
-        if self.strict && !ingested.malformed.is_empty() {
-            bail!("{} malformed record(s), first at {} (--strict)", ingested.malformed.len(), ingested.malformed[0]);
-        }
+        let dirs = self.dirs.resolve()?;
 
         let limits = Limits {
             call_deadline: Duration::from_millis(self.deadline_ms),
@@ -112,19 +124,35 @@ impl Run {
         if pipeline.plugins().is_empty() {
             bail!("no detector plugin could be loaded from {}; see the errors above", self.plugins.display());
         }
-        pipeline.feed(&ingested.events);
+        let state_path = self.state_db.unwrap_or_else(|| dirs.default_state_db());
+        let mut state = StateDb::open(&state_path)?;
+        let options = stream::Options {
+            batch_size: self.batch_size,
+            from_start: self.from_start,
+            strict: self.strict,
+            follow: self.follow,
+            trace_delivered: self.trace_delivered,
+        };
+        let format = self.format;
+        let mut printed = std::collections::BTreeSet::new();
+        let summary = stream::run(&dirs, &mut pipeline, &mut state, &options, |pipeline| {
+            if options.follow {
+                let fresh: Vec<_> =
+                    pipeline.findings().into_iter().filter(|(insight, _)| printed.insert(insight.fingerprint())).collect();
+                if !fresh.is_empty()
+                    && let Err(error) = print_findings(format, &fresh)
+                {
+                    tracing::error!("cannot print findings: {error}");
+                }
+            }
+        })?;
 
         let findings = pipeline.findings();
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        match self.format {
-            Format::Json => output::write_json_lines(&mut out, &findings)?,
-            Format::Table => output::write_table(&mut out, &findings)?,
-        }
-        out.flush()?;
+        print_findings(self.format, &findings)?;
         tracing::info!(
             events = pipeline.events_processed(),
-            malformed = ingested.malformed.len(),
+            late = summary.late,
+            malformed = summary.malformed.len(),
             plugins = pipeline.plugins().len(),
             plugin_problems = pipeline.problems().len(),
             findings = findings.len(),

@@ -87,7 +87,9 @@ impl<'runtime> Pipeline<'runtime> {
                 Ok(self.plugins.last().expect("just pushed"))
             }
             Err(error) => {
-                self.problems.push(PluginProblem { plugin: path.display().to_string(), batch: None, problem: error.to_string() });
+                let problem = PluginProblem { plugin: path.display().to_string(), batch: None, problem: error.to_string() };
+                tracing::error!("{problem}");
+                self.problems.push(problem);
                 Err(error)
             }
         }
@@ -105,20 +107,43 @@ impl<'runtime> Pipeline<'runtime> {
         &self.plugins
     }
 
+    /// The plugins, to hand their state over (snapshot and restore).
+    pub fn plugins_mut(&mut self) -> &mut [Supervisor] {
+        &mut self.plugins
+    }
+
     /// Feeds `events` (in event-time order) in batches, advancing each detector's clock to
-    /// the last event of every batch.
+    /// the last event of every batch. Plugins run side by side (each owns its store); their
+    /// outcomes are recorded in plugin order, so a run's output does not depend on scheduling.
     pub fn feed(&mut self, events: &[Event]) {
         for batch in events.chunks(self.batch_size) {
             let converted = WitEvents::new(batch);
             let first = batch.first().map_or(0, |event| event.id);
             let now_ms = batch.last().map_or(0, |event| event.time_ms);
-            for index in 0..self.plugins.len() {
-                let outcome = self.plugins[index].process(self.runtime, &converted);
-                self.record(index, outcome, Some((first, batch.len())));
-                let outcome = self.plugins[index].tick(self.runtime, now_ms);
-                self.record(index, outcome, None);
+            let runtime = self.runtime;
+            let run_one = |plugin: &mut Supervisor| (plugin.process(runtime, &converted), plugin.tick(runtime, now_ms));
+            let outcomes: Vec<(BatchOutcome, BatchOutcome)> = if self.plugins.len() < 2 {
+                self.plugins.iter_mut().map(run_one).collect()
+            } else {
+                std::thread::scope(|scope| {
+                    let running: Vec<_> = self.plugins.iter_mut().map(|plugin| scope.spawn(|| run_one(plugin))).collect();
+                    running.into_iter().map(|handle| handle.join().expect("supervisors do not panic")).collect()
+                })
+            };
+            for (index, (processed, ticked)) in outcomes.into_iter().enumerate() {
+                self.record(index, processed, Some((first, batch.len())));
+                self.record(index, ticked, None);
             }
             self.events_processed += batch.len();
+        }
+    }
+
+    /// Tells every detector that event time has reached `now_ms` with no further events, so
+    /// timers due by then fire (the end of a replay, an idle follow).
+    pub fn tick(&mut self, now_ms: i64) {
+        for index in 0..self.plugins.len() {
+            let outcome = self.plugins[index].tick(self.runtime, now_ms);
+            self.record(index, outcome, None);
         }
     }
 
@@ -142,8 +167,9 @@ impl<'runtime> Pipeline<'runtime> {
             }
             BatchOutcome::Skipped(reason) => reason,
         };
-        tracing::warn!(plugin, "{problem}");
-        self.problems.push(PluginProblem { plugin, batch, problem });
+        let problem = PluginProblem { plugin, batch, problem };
+        tracing::warn!("{problem}");
+        self.problems.push(problem);
     }
 
     pub fn events_processed(&self) -> usize {

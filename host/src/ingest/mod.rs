@@ -1,15 +1,37 @@
-//! Reading devloop's logs into normalized [`Event`]s.
+//! Reading devloop's logs into one event-time-ordered stream of normalized [`Event`]s.
+//!
+//! One module per log turns its records into events as `docs/events.md` lays down; the
+//! readers ([`reader`]) take care of where they stand in their file ([`position`]), and
+//! [`merge`] joins them into one stream whose position can be checkpointed after any batch.
 //!
 //! Every reader is forgiving in the same way: a record it cannot parse is counted and reported
 //! with its file and line ([`MalformedRecord`]), never fatal unless the user asks for `--strict`,
-//! and never a panic.
+//! and never a panic. A line still being written is left for the next read.
 
-mod cli_actions;
+pub mod agent_audit;
+pub mod amp_thread;
+mod catalog;
+pub mod cli_actions;
+pub mod daemon_log;
+pub mod event_store;
+pub mod feedback;
+mod fields;
+mod jsonl;
+mod line_reader;
+mod merge;
+pub mod metrics;
+pub mod performance_snapshot;
+pub mod position;
+mod reader;
+pub mod security_audit;
+pub mod telemetry;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-pub use cli_actions::read_cli_actions;
+pub use catalog::DevloopDirs;
+pub use merge::{SourceStats, Stream};
+pub use reader::{Slot, SourceReader};
 
 use crate::model::Event;
 
@@ -17,7 +39,7 @@ use crate::model::Event;
 #[derive(Debug, Clone, PartialEq)]
 pub struct MalformedRecord {
     pub file: PathBuf,
-    /// 1-based line number.
+    /// 1-based line number (0 when the file has no lines, such as `events.db`).
     pub line: usize,
     pub reason: String,
 }
@@ -28,7 +50,7 @@ impl fmt::Display for MalformedRecord {
     }
 }
 
-/// What one read of a devloop folder produced.
+/// What one complete read of devloop's folders produced.
 #[derive(Debug, Default)]
 pub struct Ingested {
     /// Events in event-time order.
@@ -36,13 +58,18 @@ pub struct Ingested {
     pub malformed: Vec<MalformedRecord>,
 }
 
-/// Reads every supported log under `devloop_dir` into one event-time-ordered stream.
-pub fn read_devloop_dir(devloop_dir: &Path) -> std::io::Result<Ingested> {
+/// Reads every log under `dirs` from the start, into memory. For tests and small folders;
+/// `devloop-host run` streams instead.
+pub fn read_all(dirs: &DevloopDirs) -> std::io::Result<Ingested> {
+    let mut stream = Stream::new(dirs.readers());
     let mut ingested = Ingested::default();
-    let cli_actions = devloop_dir.join("cli-actions.jsonl");
-    if cli_actions.exists() {
-        read_cli_actions(&cli_actions, &mut ingested)?;
+    loop {
+        let batch = stream.next_batch(4096)?;
+        if batch.is_empty() {
+            break;
+        }
+        ingested.events.extend(batch);
     }
-    ingested.events.sort_by_key(|event| (event.time_ms, event.id));
+    ingested.malformed = stream.take_malformed();
     Ok(ingested)
 }

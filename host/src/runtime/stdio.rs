@@ -36,6 +36,9 @@ impl LogPipe {
     }
 
     fn emit(&self, line: &[u8]) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
         let line = String::from_utf8_lossy(line);
         tracing::info!(plugin = %self.plugin, stream = self.stream, "{line}");
     }

@@ -9,7 +9,8 @@
 //!
 //! One finding per command and person; every further burst raises its confidence.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
 use devloop_plugin_sdk::state;
@@ -30,19 +31,28 @@ struct Burst {
 pub struct CommandRepetition {
     min_repeats: usize,
     window_ms: i64,
-    /// Keyed by command and person, joined by a unit separator.
-    bursts: BTreeMap<String, Burst>,
+    /// By command, then by person.
+    bursts: HashMap<String, HashMap<String, Burst>>,
 }
 
 impl Default for CommandRepetition {
     fn default() -> Self {
-        CommandRepetition { min_repeats: 3, window_ms: 120_000, bursts: BTreeMap::new() }
+        CommandRepetition { min_repeats: 3, window_ms: 120_000, bursts: HashMap::new() }
     }
 }
 
-/// Collapses whitespace so `bd  ready` and `bd ready ` are one command.
-fn normalize(command: &str) -> String {
-    command.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Collapses whitespace so `bd  ready` and `bd ready ` are one command; borrows when the
+/// command is already clean, which is nearly always.
+fn normalize(command: &str) -> Cow<'_, str> {
+    let clean = !command.starts_with(char::is_whitespace)
+        && !command.ends_with(char::is_whitespace)
+        && !command.contains("  ")
+        && !command.contains(['\t', '\n', '\r']);
+    if clean {
+        Cow::Borrowed(command)
+    } else {
+        Cow::Owned(command.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
 }
 
 impl Detector for CommandRepetition {
@@ -68,9 +78,15 @@ impl Detector for CommandRepetition {
         if command.is_empty() {
             return Ok(());
         }
-        let who = event.who().to_owned();
-        let key = format!("{command}\u{1f}{who}");
-        let burst = self.bursts.entry(key.clone()).or_default();
+        let who = event.who();
+        if !self.bursts.contains_key(command.as_ref()) {
+            self.bursts.insert(command.clone().into_owned(), HashMap::new());
+        }
+        let by_person = self.bursts.get_mut(command.as_ref()).expect("inserted above");
+        if !by_person.contains_key(who) {
+            by_person.insert(who.to_owned(), Burst::default());
+        }
+        let burst = by_person.get_mut(who).expect("inserted above");
         while burst.runs.front().is_some_and(|(time, _)| event.time_ms - time > self.window_ms) {
             burst.runs.pop_front();
         }
@@ -88,18 +104,18 @@ impl Detector for CommandRepetition {
         let span_seconds = (event.time_ms - burst.runs[0].0) as f64 / 1000.0;
         let extra_runs = (runs - self.min_repeats) as f64;
         let confidence = 0.6 + 0.1 * extra_runs + 0.1 * f64::from(burst.bursts - 1);
-        let mut insight = Insight::new(PATTERN, key)
+        let mut insight = Insight::new(PATTERN, format!("{command}\u{1f}{who}"))
             .severity(if burst.bursts >= 3 { Severity::Warning } else { Severity::Info })
             .confidence(confidence.min(0.95))
             .message(format!(
                 "`{command}` was run {runs} times in {span_seconds:.0}s by {who_label}",
-                who_label = if who.is_empty() { "one user" } else { &who },
+                who_label = if who.is_empty() { "one user" } else { who },
             ))
             .recommendation(format!(
                 "Make `{command}` say clearly whether it worked and what changed (a summary line, \
                  a non-zero exit code on failure), so nobody has to run it again to check."
             ))
-            .evidence("command", command.as_str())
+            .evidence("command", command.as_ref())
             .evidence("runs", runs)
             .evidence("span_seconds", span_seconds)
             .evidence("bursts", u64::from(burst.bursts))

@@ -1,0 +1,112 @@
+//! `devloop-host sources`: which of devloop's logs were found, what each gave, and what could
+//! not be read; and the folder options every command that reads the logs shares.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Args;
+
+use devloop_host::ingest::{DevloopDirs, Stream};
+
+/// Where devloop writes its logs.
+#[derive(Debug, Args)]
+pub struct DevloopDirArgs {
+    /// The project's devloop folder.
+    #[arg(long, env = "DEVLOOP_DIR", default_value = ".devloop")]
+    pub devloop_dir: PathBuf,
+    /// devloop's home folder, where it logs CLI actions and Amp threads (default: ~/.devloop).
+    #[arg(long, env = "DEVLOOP_HOME_DIR")]
+    pub home_devloop_dir: Option<PathBuf>,
+}
+
+/// `~/.devloop`, where devloop writes cli-actions.jsonl and amp-thread-log.jsonl by default.
+pub fn default_home_devloop_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".devloop"))
+}
+
+impl DevloopDirArgs {
+    /// The folders, checked: at least one must exist.
+    pub fn resolve(&self) -> anyhow::Result<DevloopDirs> {
+        let dirs = DevloopDirs {
+            project: self.devloop_dir.clone(),
+            home: self.home_devloop_dir.clone().or_else(default_home_devloop_dir),
+        };
+        if dirs.existing().is_empty() {
+            bail!(
+                "devloop folder {} not found; pass --devloop-dir (or set DEVLOOP_DIR) to the project's .devloop folder",
+                self.devloop_dir.display()
+            );
+        }
+        if !dirs.project.is_dir() {
+            tracing::warn!("devloop folder {} not found; reading only {}", dirs.project.display(), dirs.existing()[0].display());
+        }
+        Ok(dirs)
+    }
+}
+
+/// Shows which of devloop's logs were found, how many events each gave, their time span, and
+/// malformed records (reads everything; stores nothing).
+#[derive(Debug, Args)]
+pub struct Sources {
+    #[command(flatten)]
+    dirs: DevloopDirArgs,
+    /// Malformed records to list (by file and line).
+    #[arg(long, default_value_t = 10)]
+    show_malformed: usize,
+}
+
+fn time_text(time_ms: Option<i64>) -> String {
+    time_ms
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(|| "-".to_owned(), |time| time.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+impl Sources {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let dirs = self.dirs.resolve()?;
+        let mut stream = Stream::new(dirs.readers());
+        while !stream.next_batch(4096)?.is_empty() {}
+        let malformed = stream.take_malformed();
+
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        writeln!(out, "{:<15} {:>8} {:>9} {:<19} {:<19} FILE", "SOURCE", "EVENTS", "MALFORMED", "FIRST", "LAST")?;
+        let mut total = 0;
+        for (slot, stats, partial) in stream.sources() {
+            let exists = slot.path.exists();
+            if !exists && stats.events == 0 {
+                continue;
+            }
+            total += stats.events;
+            let note = if partial { "  (a record is still being written)" } else { "" };
+            writeln!(
+                out,
+                "{:<15} {:>8} {:>9} {:<19} {:<19} {}{note}",
+                slot.source.as_str(),
+                stats.events,
+                stats.malformed,
+                time_text(stats.first_time_ms),
+                time_text(stats.last_time_ms),
+                slot.path.display()
+            )?;
+        }
+        writeln!(out, "\n{total} event(s), {} late, {} malformed record(s).", stream.late_events(), malformed.len())?;
+        for record in malformed.iter().take(self.show_malformed) {
+            writeln!(out, "  {record}")?;
+        }
+        if malformed.len() > self.show_malformed {
+            writeln!(out, "  … and {} more (--show-malformed N lists more)", malformed.len() - self.show_malformed)?;
+        }
+        let missing: Vec<String> = stream
+            .sources()
+            .filter(|(slot, _, _)| !slot.path.exists())
+            .map(|(slot, _, _)| slot.path.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            writeln!(out, "Not found (devloop has not written them): {}", missing.join(", "))?;
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

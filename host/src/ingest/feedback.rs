@@ -1,0 +1,65 @@
+//! `feedback/feedback.jsonl`: what the user thought of an agent's work (`FeedbackStore`):
+//! thumbs up or down, a rating, a comment, or a dismissal.
+
+use serde::Deserialize;
+
+use super::fields::{Fields, epoch_millis};
+use crate::model::{Event, Outcome, Source};
+
+#[derive(Deserialize)]
+struct Feedback {
+    id: Option<String>,
+    agent_name: String,
+    event_type: Option<String>,
+    feedback_type: String,
+    #[serde(default)]
+    value: serde_json::Value,
+    comment: Option<String>,
+    context: Option<serde_json::Value>,
+    timestamp: f64,
+}
+
+/// One line of `feedback.jsonl` as a `feedback.<feedback_type>` event.
+pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
+    let feedback: Feedback = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+    if feedback.feedback_type.is_empty() {
+        return Err("`feedback_type` is empty".to_owned());
+    }
+    let mut fields = Fields::default();
+    fields
+        .add_json("value", Some(&feedback.value))
+        .add("comment", feedback.comment)
+        .add("event_type", feedback.event_type)
+        .add_json_text("context", feedback.context.as_ref())
+        .add("feedback_id", feedback.id);
+    Ok(Event {
+        id,
+        time_ms: epoch_millis(feedback.timestamp)?,
+        source: Source::Feedback,
+        kind: format!("feedback.{}", feedback.feedback_type),
+        actor: None,
+        thread_id: None,
+        subject: Some(feedback.agent_name),
+        outcome: Outcome::default(),
+        duration_ms: None,
+        fields: fields.into_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Value;
+
+    #[test]
+    fn thumbs_down_is_about_the_agent() -> Result<(), String> {
+        let record = r#"{"id": "52f2b52e-cbf8-4ffa-b5e6-ddc79680998f", "agent_name": "linter", "event_type": "agent:linter:completed", "feedback_type": "thumbs_down", "value": true, "comment": "false positive", "context": {"file": "src/app.py"}, "timestamp": 1795592643.2946448}"#;
+        let event = parse_line(record.as_bytes(), 1)?;
+        assert_eq!(event.kind, "feedback.thumbs_down");
+        assert_eq!(event.subject.as_deref(), Some("linter"));
+        assert_eq!(event.time_ms, 1_795_592_643_294);
+        assert_eq!(event.field("value"), Some(&Value::Boolean(true)));
+        assert_eq!(event.field("feedback_id"), Some(&Value::from("52f2b52e-cbf8-4ffa-b5e6-ddc79680998f")));
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! One stream out of every source: a k-way merge by event time of each source's records (each
+//! log is written in time order), with a cursor per source that moves only as events are
+//! delivered, so a checkpoint after any batch is exact.
+//!
+//! A record older than one already delivered (a source that fell behind, a row inserted late)
+//! is a *late* event: it is counted and delivered at once, never dropped.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::MalformedRecord;
+use super::position::Cursor;
+use super::reader::{Pending, Slot, SourceReader};
+use crate::model::Event;
+
+/// Events each source reads ahead of the merge.
+const READ_AHEAD: usize = 2048;
+
+/// What one source gave so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceStats {
+    pub events: u64,
+    pub malformed: u64,
+    pub first_time_ms: Option<i64>,
+    pub last_time_ms: Option<i64>,
+}
+
+struct Source {
+    reader: Box<dyn SourceReader>,
+    buffer: VecDeque<Pending>,
+    /// Nothing more to read until the next round.
+    drained: bool,
+    /// The cursor after the last event delivered.
+    delivered: Cursor,
+    /// The cursor last handed out by [`Stream::checkpoint`].
+    checkpointed: Option<Cursor>,
+    stats: SourceStats,
+}
+
+pub struct Stream {
+    sources: Vec<Source>,
+    last_time_ms: Option<i64>,
+    late: u64,
+    malformed: Vec<MalformedRecord>,
+}
+
+impl Stream {
+    pub fn new(readers: Vec<Box<dyn SourceReader>>) -> Self {
+        let sources = readers
+            .into_iter()
+            .map(|reader| Source {
+                delivered: reader.read_cursor(),
+                reader,
+                buffer: VecDeque::new(),
+                drained: false,
+                checkpointed: None,
+                stats: SourceStats::default(),
+            })
+            .collect();
+        Stream { sources, last_time_ms: None, late: 0, malformed: Vec::new() }
+    }
+
+    /// Continues every source after its stored cursor (keyed by [`Slot::key`]).
+    pub fn resume(&mut self, cursors: &HashMap<String, Cursor>) {
+        for source in &mut self.sources {
+            let cursor = cursors.get(&source.reader.slot().key()).cloned();
+            source.reader.resume(cursor.clone());
+            source.buffer.clear();
+            source.delivered = source.reader.read_cursor();
+            source.checkpointed = cursor;
+        }
+    }
+
+    /// Lets every source read again (follow mode, after the files changed).
+    pub fn next_round(&mut self) {
+        for source in &mut self.sources {
+            source.drained = false;
+        }
+    }
+
+    /// Up to `max` events in time order; empty when nothing more is available for now.
+    pub fn next_batch(&mut self, max: usize) -> std::io::Result<Vec<Event>> {
+        let mut batch = Vec::with_capacity(max.min(READ_AHEAD));
+        while batch.len() < max {
+            let mut earliest: Option<(usize, (i64, u64))> = None;
+            for (index, source) in self.sources.iter_mut().enumerate() {
+                if source.buffer.is_empty() && !source.drained {
+                    let before = self.malformed.len();
+                    source.reader.fill(READ_AHEAD, &mut source.buffer, &mut self.malformed)?;
+                    source.stats.malformed += (self.malformed.len() - before) as u64;
+                    source.drained = source.buffer.is_empty();
+                }
+                if let Some(head) = source.buffer.front() {
+                    let key = (head.event.time_ms, head.event.id);
+                    if earliest.is_none_or(|(_, best)| key < best) {
+                        earliest = Some((index, key));
+                    }
+                }
+            }
+            let Some((index, _)) = earliest else { break };
+            let source = &mut self.sources[index];
+            let Some(Pending { event, advance }) = source.buffer.pop_front() else { break };
+            source.delivered.apply(&advance);
+            let stats = &mut source.stats;
+            stats.events += 1;
+            stats.first_time_ms = Some(stats.first_time_ms.map_or(event.time_ms, |first| first.min(event.time_ms)));
+            stats.last_time_ms = Some(stats.last_time_ms.map_or(event.time_ms, |last| last.max(event.time_ms)));
+            if self.last_time_ms.is_some_and(|last| event.time_ms < last) {
+                self.late += 1;
+            } else {
+                self.last_time_ms = Some(event.time_ms);
+            }
+            batch.push(event);
+        }
+        Ok(batch)
+    }
+
+    /// The cursors that moved since the last checkpoint, for every event handed out so far.
+    pub fn checkpoint(&mut self) -> Vec<(String, Cursor)> {
+        let mut moved = Vec::new();
+        for source in &mut self.sources {
+            if source.buffer.is_empty() {
+                source.delivered = source.reader.read_cursor();
+            }
+            if source.checkpointed.as_ref() != Some(&source.delivered) {
+                source.checkpointed = Some(source.delivered.clone());
+                moved.push((source.reader.slot().key(), source.delivered.clone()));
+            }
+        }
+        moved
+    }
+
+    /// Malformed records found since the last call.
+    pub fn take_malformed(&mut self) -> Vec<MalformedRecord> {
+        std::mem::take(&mut self.malformed)
+    }
+
+    /// Events older than one delivered before them.
+    pub fn late_events(&self) -> u64 {
+        self.late
+    }
+
+    /// Each source slot with what it gave so far and whether a record is still being written.
+    pub fn sources(&self) -> impl Iterator<Item = (&Slot, &SourceStats, bool)> {
+        self.sources
+            .iter()
+            .map(|source| (source.reader.slot(), &source.stats, source.reader.waiting_on_partial_record()))
+    }
+}

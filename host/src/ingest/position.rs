@@ -1,0 +1,234 @@
+//! Where a reader is in one source, in a form that survives the process: a cursor per source
+//! slot, advanced event by event, so a checkpoint taken after any batch resumes exactly after
+//! the last event delivered.
+//!
+//! A text file is known by its identity (device, inode and a hash of its first bytes), not its
+//! name: devloop rotates `devloop.log` by renaming it and rewrites other logs in place when its
+//! 30-day retention runs. When the identity no longer matches, the reader starts the file again
+//! and skips what is at or below the cursor's watermark (the last event time delivered from
+//! that file and the ids delivered at that time), so a rewrite neither loses nor repeats events.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// How many leading bytes identify a file's content.
+const HEAD_BYTES: u64 = 256;
+
+/// Which file a text cursor points into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FileIdentity {
+    pub device: u64,
+    pub inode: u64,
+    /// How many leading bytes `head_hash` covers (fewer than 256 while the file was short).
+    pub head_len: u64,
+    pub head_hash: u64,
+}
+
+impl FileIdentity {
+    /// Reads the identity of the file at `path` as it is now.
+    pub fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        FileIdentity::of_file(&std::fs::File::open(path)?)
+    }
+
+    /// The identity of an open file, without moving its read position.
+    pub fn of_file(file: &std::fs::File) -> std::io::Result<FileIdentity> {
+        let metadata = file.metadata()?;
+        let (device, inode) = device_and_inode(&metadata);
+        let head = read_head(file, metadata.len().min(HEAD_BYTES))?;
+        Ok(FileIdentity { device, inode, head_len: head.len() as u64, head_hash: crate::model::Event::stable_id(&[&head]) })
+    }
+
+    /// Whether `path` is still the file this identity was taken from, and has at least
+    /// `offset` bytes: a rename away, a truncation and a rewrite of the first bytes all say no.
+    pub fn still_matches(&self, path: &Path, offset: u64) -> bool {
+        let Ok(file) = std::fs::File::open(path) else { return false };
+        let Ok(metadata) = file.metadata() else { return false };
+        if device_and_inode(&metadata) != (self.device, self.inode) || metadata.len() < offset.max(self.head_len) {
+            return false;
+        }
+        read_head(&file, self.head_len)
+            .is_ok_and(|head| head.len() as u64 == self.head_len && crate::model::Event::stable_id(&[&head]) == self.head_hash)
+    }
+
+    /// Whether the file is known by fewer leading bytes than it now has.
+    pub fn head_is_short(&self, file_length: u64) -> bool {
+        self.head_len < HEAD_BYTES && file_length > self.head_len
+    }
+}
+
+#[cfg(unix)]
+fn read_head(file: &std::fs::File, length: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0; length as usize];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read_at(&mut head[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
+}
+
+#[cfg(not(unix))]
+fn read_head(_file: &std::fs::File, _length: u64) -> std::io::Result<Vec<u8>> {
+    Ok(Vec::new())
+}
+
+#[cfg(unix)]
+fn device_and_inode(metadata: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
+}
+
+#[cfg(not(unix))]
+fn device_and_inode(_metadata: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+/// The last event time delivered from a file and the ids delivered at exactly that time.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Watermark {
+    pub time_ms: Option<i64>,
+    pub ids: Vec<u64>,
+}
+
+impl Watermark {
+    pub fn record(&mut self, time_ms: i64, id: u64) {
+        match self.time_ms {
+            Some(last) if time_ms < last => {}
+            Some(last) if time_ms == last => self.ids.push(id),
+            _ => {
+                self.time_ms = Some(time_ms);
+                self.ids.clear();
+                self.ids.push(id);
+            }
+        }
+    }
+
+    /// Whether an event re-read after a rewrite was delivered before.
+    pub fn covers(&self, time_ms: i64, id: u64) -> bool {
+        match self.time_ms {
+            Some(last) => time_ms < last || (time_ms == last && self.ids.contains(&id)),
+            None => false,
+        }
+    }
+}
+
+/// Position in a line-oriented file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LineCursor {
+    pub identity: Option<FileIdentity>,
+    /// Byte offset of the next line to read.
+    pub offset: u64,
+    /// Lines before `offset`.
+    pub line: u64,
+    /// Events of the line at `offset` already delivered (a line can give several).
+    pub skip: u32,
+    pub watermark: Watermark,
+}
+
+/// Position in `events.db`: rows are ordered by `(timestamp, id)`; `created_at` finds rows
+/// inserted late with an earlier timestamp. Stored as JSON, whose floats must read back to the
+/// very same bits (serde_json's `float_roundtrip`), or the row at the cursor would be read again.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RowCursor {
+    pub timestamp: f64,
+    pub id: String,
+    pub max_created_at: f64,
+}
+
+/// Where one source slot stands, as stored in the state database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cursor {
+    Lines(LineCursor),
+    Rows(RowCursor),
+    /// `performance.json`: the `last_updated` delivered per agent.
+    Snapshots(BTreeMap<String, f64>),
+}
+
+/// What delivering one event moves its source's cursor to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advance {
+    Line { identity: Option<FileIdentity>, offset: u64, line: u64, skip: u32, time_ms: i64, id: u64 },
+    Row { timestamp: f64, id: String, created_at: f64 },
+    Snapshot { agent: String, last_updated: f64 },
+}
+
+impl Cursor {
+    /// The cursor after the event that `advance` came with was delivered.
+    pub fn apply(&mut self, advance: &Advance) {
+        match (self, advance) {
+            (Cursor::Lines(cursor), Advance::Line { identity, offset, line, skip, time_ms, id }) => {
+                if cursor.identity != *identity {
+                    cursor.identity = *identity;
+                }
+                cursor.offset = *offset;
+                cursor.line = *line;
+                cursor.skip = *skip;
+                cursor.watermark.record(*time_ms, *id);
+            }
+            (Cursor::Rows(cursor), Advance::Row { timestamp, id, created_at }) => {
+                if (*timestamp, id.as_str()) > (cursor.timestamp, cursor.id.as_str()) {
+                    cursor.timestamp = *timestamp;
+                    cursor.id.clone_from(id);
+                }
+                cursor.max_created_at = cursor.max_created_at.max(*created_at);
+            }
+            (Cursor::Snapshots(delivered), Advance::Snapshot { agent, last_updated }) => {
+                let entry = delivered.entry(agent.clone()).or_insert(*last_updated);
+                *entry = entry.max(*last_updated);
+            }
+            (cursor, advance) => {
+                tracing::error!(?cursor, ?advance, "an advance of another kind of source was applied; ignored");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermark_covers_earlier_times_and_the_ids_at_the_last_time() {
+        let mut watermark = Watermark::default();
+        watermark.record(10, 1);
+        watermark.record(20, 2);
+        watermark.record(20, 3);
+        watermark.record(15, 4);
+        assert!(watermark.covers(19, 99));
+        assert!(watermark.covers(20, 3));
+        assert!(!watermark.covers(20, 5));
+        assert!(!watermark.covers(21, 1));
+    }
+
+    #[test]
+    fn a_stored_row_cursor_reads_back_to_the_same_bits() -> Result<(), serde_json::Error> {
+        let cursor = Cursor::Rows(RowCursor { timestamp: 1_795_424_448.025_922_5, id: "a5d7".to_owned(), max_created_at: 1_795_424_448.025_923 });
+        let text = serde_json::to_string(&cursor)?;
+        assert_eq!(serde_json::from_str::<Cursor>(&text)?, cursor);
+        Ok(())
+    }
+
+    #[test]
+    fn identity_notices_truncation_and_rewrite_but_not_appends() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log.jsonl");
+        std::fs::write(&path, "first\n")?;
+        let identity = FileIdentity::of(&path)?;
+        std::fs::write(&path, "first\nsecond\n")?;
+        assert!(identity.still_matches(&path, 6));
+        std::fs::write(&path, "other\nsecond\n")?;
+        assert!(!identity.still_matches(&path, 6));
+        std::fs::write(&path, "fir")?;
+        assert!(!identity.still_matches(&path, 6));
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! `events.jsonl`: devloop's telemetry (`TelemetryLogger`): agent runs and findings, pre-commit
+//! and pre-push checks, CI round trips prevented, and "value" events.
+
+use serde::Deserialize;
+
+use super::fields::{Fields, iso_millis};
+use crate::model::{Event, Outcome, Source};
+
+#[derive(Deserialize)]
+struct TelemetryEvent {
+    event_type: String,
+    timestamp: String,
+    agent: Option<String>,
+    duration_ms: Option<u64>,
+    findings: Option<i64>,
+    severity_levels: Option<Vec<String>>,
+    success: Option<bool>,
+    #[serde(default)]
+    details: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One line of `events.jsonl` as a `telemetry.<event_type>` event.
+pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
+    let record: TelemetryEvent = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+    if record.event_type.is_empty() {
+        return Err("`event_type` is empty".to_owned());
+    }
+    let details = record.details.unwrap_or_default();
+    let subject = if record.event_type == "agent_finding" {
+        details.get("file").and_then(serde_json::Value::as_str).map(str::to_owned).or_else(|| record.agent.clone())
+    } else {
+        record.agent.clone()
+    };
+    let mut fields = Fields::default();
+    fields.add("findings", record.findings).add("severity_levels", record.severity_levels);
+    for (key, value) in &details {
+        fields.add_json(key, Some(value));
+    }
+    Ok(Event {
+        id,
+        time_ms: iso_millis(&record.timestamp)?,
+        source: Source::Telemetry,
+        kind: format!("telemetry.{}", record.event_type),
+        actor: record.agent,
+        thread_id: None,
+        subject,
+        outcome: Outcome::from_success(record.success),
+        duration_ms: record.duration_ms,
+        fields: fields.into_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Status, Value};
+
+    #[test]
+    fn an_agent_finding_is_about_its_file() -> Result<(), String> {
+        let record = r#"{"event_type": "agent_finding", "timestamp": "2026-11-25T07:44:03.291538+00:00", "agent": "type-checker", "duration_ms": null, "findings": null, "severity_levels": ["error"], "success": null, "details": {"finding_type": "type-error", "description": "Incompatible return value type", "file": "src/app.py", "line": 42}}"#;
+        let event = parse_line(record.as_bytes(), 1)?;
+        assert_eq!(event.kind, "telemetry.agent_finding");
+        assert_eq!(event.actor.as_deref(), Some("type-checker"));
+        assert_eq!(event.subject.as_deref(), Some("src/app.py"));
+        assert_eq!(event.outcome.status, Status::Unknown);
+        assert_eq!(event.field("line"), Some(&Value::Integer(42)));
+        assert_eq!(event.field("severity_levels"), Some(&Value::Texts(vec!["error".to_owned()])));
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! Text similarity without models: normalize, tokenize, shingle, compare.
+//!
+//! Two people asking the same question rarely type the same words in the same order, and two
+//! command lines that differ only in a timestamp or a hash are the same command. So text is
+//! normalized first (case, numbers, hex ids, light suffix stripping, stop words), then compared
+//! as sets: plain Jaccard, an IDF-weighted Jaccard where rare shared words ("vendor",
+//! "pre-commit") count more than common ones ("fix", "test"), or MinHash signatures when many
+//! texts must be compared cheaply.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::keys::stable_hash;
+
+/// Words that carry no topic.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "for", "from", "get",
+    "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or",
+    "our", "please", "should", "so", "that", "the", "their", "then", "there", "this", "to", "up", "us", "was",
+    "we", "what", "when", "where", "which", "why", "will", "with", "would", "you", "your", "again", "any",
+    "some", "still", "just", "way", "there's", "it's", "i'm", "keep", "keeps", "make", "tell", "show", "now",
+    "after", "before", "whenever", "while", "once", "always", "every", "ever", "also", "too", "very", "all",
+];
+
+/// Lower-cases, replaces numbers and hex ids with placeholders, and collapses whitespace, so
+/// `pytest -k test_42 --seed 9f3a0c1d` and `pytest -k test_7 --seed 0b12ffee` are one command.
+pub fn normalize(text: &str) -> String {
+    text.split_whitespace().map(normalize_word).collect::<Vec<_>>().join(" ")
+}
+
+fn normalize_word(word: &str) -> String {
+    let lower = word.to_lowercase();
+    let is_hex_id = lower.len() >= 8 && lower.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && lower.chars().any(|c| c.is_ascii_digit());
+    if is_hex_id {
+        return "<id>".to_owned();
+    }
+    let mut out = String::with_capacity(lower.len());
+    let mut in_number = false;
+    for c in lower.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Strips a few English suffixes, then a final "e", so "linting", "lints" and "linted" meet,
+/// and so do "close", "closes" and "closing".
+fn stem(word: &str) -> &str {
+    let mut stem = word;
+    for suffix in ["ing", "ed", "es", "s"] {
+        if let Some(stripped) = word.strip_suffix(suffix)
+            && stripped.chars().count() >= 3
+        {
+            stem = stripped;
+            break;
+        }
+    }
+    match stem.strip_suffix('e') {
+        Some(stripped) if stripped.chars().count() >= 3 => stripped,
+        _ => stem,
+    }
+}
+
+/// The content words of `text`: normalized, split on anything not a letter or digit, stop words
+/// dropped, stemmed.
+pub fn words(text: &str) -> Vec<String> {
+    normalize(text)
+        .split(|c: char| !(c.is_alphanumeric() || c == '#'))
+        .filter(|word| !word.is_empty() && !STOP_WORDS.contains(word))
+        .map(|word| stem(word).to_owned())
+        .collect()
+}
+
+/// Word n-grams (`n` ≥ 1) of `words`, joined by a space. Fewer words than `n` give one shingle
+/// of all of them.
+pub fn shingles(words: &[String], n: usize) -> BTreeSet<String> {
+    let n = n.max(1);
+    if words.len() <= n {
+        return std::iter::once(words.join(" ")).filter(|shingle| !shingle.is_empty()).collect();
+    }
+    words.windows(n).map(|window| window.join(" ")).collect()
+}
+
+/// Character n-grams of the normalized text, for short strings and typos.
+pub fn char_shingles(text: &str, n: usize) -> BTreeSet<String> {
+    let chars: Vec<char> = normalize(text).chars().collect();
+    let n = n.max(1);
+    if chars.len() <= n {
+        return std::iter::once(chars.iter().collect::<String>()).filter(|shingle| !shingle.is_empty()).collect();
+    }
+    chars.windows(n).map(|window| window.iter().collect()).collect()
+}
+
+/// |A ∩ B| / |A ∪ B|; two empty sets are not similar.
+pub fn jaccard<T: Ord>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> f64 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return 0.0;
+    }
+    a.intersection(b).count() as f64 / union as f64
+}
+
+/// How many texts each word appeared in, for IDF weights.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentFrequencies {
+    documents: u64,
+    counts: BTreeMap<String, u64>,
+}
+
+impl DocumentFrequencies {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one text's distinct words.
+    pub fn add(&mut self, words: &BTreeSet<String>) {
+        self.documents += 1;
+        for word in words {
+            *self.counts.entry(word.clone()).or_default() += 1;
+        }
+    }
+
+    pub fn documents(&self) -> u64 {
+        self.documents
+    }
+
+    /// Smoothed inverse document frequency: `ln((1 + N) / (1 + df)) + 1`.
+    pub fn idf(&self, word: &str) -> f64 {
+        let frequency = self.counts.get(word).copied().unwrap_or(0);
+        ((1.0 + self.documents as f64) / (1.0 + frequency as f64)).ln() + 1.0
+    }
+
+    /// Jaccard with every word weighted by its IDF: Σ idf(A ∩ B) / Σ idf(A ∪ B).
+    pub fn weighted_jaccard(&self, a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
+        let union: f64 = a.union(b).map(|word| self.idf(word)).sum();
+        if union == 0.0 {
+            return 0.0;
+        }
+        a.intersection(b).map(|word| self.idf(word)).sum::<f64>() / union
+    }
+}
+
+/// MinHash signatures: the share of equal positions in two signatures estimates the Jaccard
+/// similarity of the sets they came from.
+#[derive(Debug, Clone)]
+pub struct MinHash {
+    seeds: Vec<u64>,
+}
+
+impl MinHash {
+    /// `permutations` hash functions (64–128 is usual; error ≈ 1/√permutations).
+    pub fn new(permutations: usize) -> Self {
+        MinHash { seeds: (0..permutations.max(1) as u64).map(|index| stable_hash(&[&index.to_le_bytes()])).collect() }
+    }
+
+    pub fn signature<T: AsRef<str>>(&self, set: impl IntoIterator<Item = T>) -> Vec<u64> {
+        let hashes: Vec<u64> = set.into_iter().map(|item| stable_hash(&[item.as_ref().as_bytes()])).collect();
+        self.seeds
+            .iter()
+            .map(|seed| hashes.iter().map(|hash| mix(hash ^ seed)).min().unwrap_or(u64::MAX))
+            .collect()
+    }
+
+    /// The estimated Jaccard similarity of two signatures made by this MinHash.
+    pub fn similarity(a: &[u64], b: &[u64]) -> f64 {
+        if a.is_empty() || a.len() != b.len() {
+            return 0.0;
+        }
+        a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+    }
+}
+
+/// A 64-bit finalizer (splitmix64), so each seed gives an independent-looking permutation.
+fn mix(mut value: u64) -> u64 {
+    value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    value ^ (value >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str) -> BTreeSet<String> {
+        words(text).into_iter().collect()
+    }
+
+    #[test]
+    fn normalize_folds_case_numbers_and_ids() {
+        assert_eq!(normalize("pytest  -k test_42 --seed 9f3a0c1d"), "pytest -k test_# --seed <id>");
+        assert_eq!(normalize("Release PUBLISH v1.2.3"), "release publish v#.#.#");
+    }
+
+    #[test]
+    fn words_drop_stop_words_and_stem() {
+        assert_eq!(words("How do I stop devloop linting the vendor directory?"), vec!["stop", "devloop", "lint", "vendor", "directory"]);
+        assert_eq!(words("lints"), vec!["lint"]);
+        for form in ["close", "closes", "closing", "closed"] {
+            assert_eq!(words(form), vec!["clos"], "{form}");
+        }
+    }
+
+    #[test]
+    fn shingles_and_jaccard() {
+        let a = shingles(&words("skip the vendor directory when linting"), 2);
+        let b = shingles(&words("linting: skip vendor directory"), 2);
+        assert!(a.contains("skip vendor") && b.contains("skip vendor"));
+        assert!(jaccard(&a, &b) > 0.3);
+        assert_eq!(jaccard(&BTreeSet::<String>::new(), &BTreeSet::new()), 0.0);
+        assert_eq!(shingles(&words("lint"), 3).len(), 1);
+        assert!(jaccard(&char_shingles("bd ready", 3), &char_shingles("bd  reday", 3)) > 0.3);
+    }
+
+    #[test]
+    fn weighted_jaccard_favours_rare_shared_words() {
+        let mut frequencies = DocumentFrequencies::new();
+        for text in ["fix the failing test in src/a.py", "fix the failing test in src/b.py", "fix failing test in src/c.py", "why is devloop slow", "add retries to sync"] {
+            frequencies.add(&set(text));
+        }
+        let template_a = set("fix the failing test in src/d.py");
+        let template_b = set("fix the failing test in src/e.py");
+        let question_a = set("how do I make devloop skip the vendor directory");
+        let question_b = set("devloop: skip vendor directory when linting?");
+        for text in [&template_a, &template_b, &question_a, &question_b] {
+            frequencies.add(text);
+        }
+        let template = frequencies.weighted_jaccard(&template_a, &template_b);
+        let question = frequencies.weighted_jaccard(&question_a, &question_b);
+        assert!(question > template, "rare shared words weigh more: question {question}, template {template}");
+        assert!(template < jaccard(&template_a, &template_b), "words every template shares are discounted");
+    }
+
+    #[test]
+    fn minhash_estimates_jaccard() {
+        let minhash = MinHash::new(128);
+        let a: BTreeSet<String> = (0..100).map(|n| format!("w{n}")).collect();
+        let b: BTreeSet<String> = (50..150).map(|n| format!("w{n}")).collect();
+        let estimate = MinHash::similarity(&minhash.signature(&a), &minhash.signature(&b));
+        let exact = jaccard(&a, &b);
+        assert!((estimate - exact).abs() < 0.12, "estimate {estimate}, exact {exact}");
+        assert_eq!(MinHash::similarity(&minhash.signature(&a), &minhash.signature(&a)), 1.0);
+    }
+}

@@ -1,0 +1,217 @@
+//! `command_correlation`: command A is reliably followed by command B, by the same person,
+//! within a short time — a candidate for a combined command, a flag, or a hook.
+//!
+//! Every successful command opens a window of `window_seconds`; each distinct different command
+//! that succeeds inside it counts once as a follower. A pair is reported when it happened
+//! `min_support` times, B followed at least `min_confidence` of A's runs (that share is the
+//! insight's confidence), and B is `min_lift` times likelier after A than after any command —
+//! so a command people run after everything (`status`) is never "correlated" with anything.
+//! Failed runs are left to `failure_workaround` and `command_rerun`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use devloop_plugin_sdk::prelude::*;
+use devloop_plugin_sdk::text::normalize;
+
+pub const PATTERN: &str = "command_correlation";
+
+#[derive(Debug)]
+struct Run {
+    command: String,
+    id: u64,
+    time_ms: i64,
+    followers: BTreeSet<String>,
+}
+
+#[derive(Debug, Default)]
+struct Pair {
+    support: u64,
+    gaps_ms: Vec<i64>,
+    people: BTreeSet<String>,
+    events: Vec<(u64, i64)>,
+}
+
+pub struct CommandCorrelation {
+    window_ms: i64,
+    min_support: u64,
+    min_confidence: f64,
+    min_lift: f64,
+    recent: BTreeMap<String, VecDeque<Run>>,
+    runs: BTreeMap<String, u64>,
+    total_runs: u64,
+    followed_by: BTreeMap<String, u64>,
+    pairs: BTreeMap<(String, String), Pair>,
+    suppressor: Suppressor<(String, String)>,
+}
+
+impl Default for CommandCorrelation {
+    fn default() -> Self {
+        CommandCorrelation {
+            window_ms: 120_000,
+            min_support: 5,
+            min_confidence: 0.7,
+            min_lift: 3.0,
+            recent: BTreeMap::new(),
+            runs: BTreeMap::new(),
+            total_runs: 0,
+            followed_by: BTreeMap::new(),
+            pairs: BTreeMap::new(),
+            suppressor: Suppressor::new(1.5, i64::MAX),
+        }
+    }
+}
+
+impl CommandCorrelation {
+    fn report(&mut self, first: &str, then: &str, time_ms: i64, out: &mut Vec<Insight>) {
+        let Some(pair) = self.pairs.get(&(first.to_owned(), then.to_owned())) else { return };
+        let runs = self.runs.get(first).copied().unwrap_or(0).max(pair.support);
+        let share = pair.support as f64 / runs as f64;
+        let base_rate = self.followed_by.get(then).copied().unwrap_or(0) as f64 / self.total_runs.max(1) as f64;
+        let lift = share / base_rate.max(1e-3);
+        if pair.support < self.min_support || share < self.min_confidence || lift < self.min_lift {
+            return;
+        }
+        if !self.suppressor.should_report((first.to_owned(), then.to_owned()), time_ms, pair.support as f64) {
+            return;
+        }
+        let mut gaps = pair.gaps_ms.clone();
+        gaps.sort_unstable();
+        let median_gap_seconds = gaps[gaps.len() / 2] as f64 / 1000.0;
+        let mut insight = Insight::new(PATTERN, insight_key(&[first, then]))
+            .severity(Severity::Info)
+            .confidence(share)
+            .message(format!(
+                "`{first}` is followed by `{then}` within {window} s in {support} of {runs} runs ({percent:.0}%, {lift:.0}× more often than after other commands)",
+                window = self.window_ms / 1000,
+                support = pair.support,
+                percent = share * 100.0,
+            ))
+            .recommendation(format!(
+                "People run `{then}` right after `{first}` almost every time: offer it as one step (a flag on \
+                 `{first}`, a combined command) or a hook that runs `{then}` after `{first}`."
+            ))
+            .evidence("first_command", first)
+            .evidence("then_command", then)
+            .evidence("support", pair.support)
+            .evidence("runs_of_first", runs)
+            .evidence("share", (share * 1000.0).round() / 1000.0)
+            .evidence("lift", (lift * 10.0).round() / 10.0)
+            .evidence("median_gap_seconds", median_gap_seconds)
+            .evidence("people", pair.people.iter().cloned().collect::<Vec<_>>());
+        for (id, time) in &pair.events {
+            insight = insight.event_id(*id, *time);
+        }
+        out.push(insight.at(time_ms));
+    }
+}
+
+impl Detector for CommandCorrelation {
+    fn info() -> DetectorInfo {
+        DetectorInfo::new("command-correlation", env!("CARGO_PKG_VERSION"))
+            .pattern(PATTERN)
+            .kinds(["cli.command"])
+            .setting("window_seconds", 120_i64, "How soon after A command B must run to count as following it.")
+            .setting("min_support", 5_i64, "Times B must have followed A.")
+            .setting("min_confidence", 0.7, "Share of A's runs B must follow.")
+            .setting("min_lift", 3.0, "How many times likelier B must be after A than after any command.")
+    }
+
+    fn configure(&mut self, settings: &Settings) -> Result<(), String> {
+        self.window_ms = settings.integer_at_least("window_seconds", 1)? * 1000;
+        self.min_support = settings.integer_at_least("min_support", 2)? as u64;
+        self.min_confidence = settings.float("min_confidence")?;
+        self.min_lift = settings.float("min_lift")?;
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
+        if !event.succeeded() {
+            return Ok(());
+        }
+        let command = normalize(event.subject_or_empty());
+        if command.is_empty() {
+            return Ok(());
+        }
+        let who = event.actor.clone().or_else(|| event.thread_id.clone()).unwrap_or_default();
+        let window_ms = self.window_ms;
+        let recent = self.recent.entry(who.clone()).or_default();
+        while recent.front().is_some_and(|run| event.time_ms - run.time_ms > window_ms) {
+            recent.pop_front();
+        }
+        let mut completed = Vec::new();
+        for run in recent.iter_mut() {
+            if run.command != command && run.followers.insert(command.clone()) {
+                completed.push((run.command.clone(), run.id, run.time_ms));
+            }
+        }
+        recent.push_back(Run { command: command.clone(), id: event.id, time_ms: event.time_ms, followers: BTreeSet::new() });
+        *self.runs.entry(command.clone()).or_default() += 1;
+        self.total_runs += 1;
+        for (first, id, time_ms) in completed {
+            *self.followed_by.entry(command.clone()).or_default() += 1;
+            let pair = self.pairs.entry((first.clone(), command.clone())).or_default();
+            pair.support += 1;
+            pair.gaps_ms.push(event.time_ms - time_ms);
+            pair.people.insert(who.clone());
+            if pair.events.len() < 10 {
+                pair.events.push((id, time_ms));
+                pair.events.push((event.id, event.time_ms));
+            }
+            self.report(&first, &command, event.time_ms, out);
+        }
+        Ok(())
+    }
+}
+
+export_detector!(CommandCorrelation);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: u64, seconds: i64, command: &str) -> Event {
+        Event::at(id, seconds * 1000, "cli.command").subject(command).actor("dev").exit_code(0)
+    }
+
+    /// Commands in a pseudo-random order (a fixed-seed LCG), `status` the most common.
+    fn background(count: u64) -> Vec<Event> {
+        let commands = ["status", "bd ready", "status", "insights list", "doctor", "status", "watch ."];
+        let mut state: u64 = 42;
+        let mut next = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        let mut time = 0;
+        (0..count)
+            .map(|index| {
+                time += 20 + (next() % 100) as i64;
+                run(10_000 + index, time, commands[(next() % 7) as usize])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reliable_follower_is_reported_with_its_share_as_confidence() -> Result<(), String> {
+        let mut detector = CommandCorrelation::default();
+        let mut events = background(400);
+        for index in 0..8_i64 {
+            events.push(run(index as u64 * 2, 30_000 + index * 3_600, "bd sync"));
+            events.push(run(index as u64 * 2 + 1, 30_000 + index * 3_600 + 20, "bd ready"));
+        }
+        events.sort_by_key(|event| event.time_ms);
+        let insights = detector.process(&events)?;
+        assert!(!insights.is_empty());
+        assert!(insights.iter().all(|insight| insight.key == "bd sync\u{1f}bd ready"), "{insights:#?}");
+        assert!(insights[0].message.contains("`bd sync` is followed by `bd ready`"));
+        assert!(insights[0].confidence >= 0.7);
+        Ok(())
+    }
+
+    #[test]
+    fn frequent_commands_and_interleaved_noise_stay_quiet() -> Result<(), String> {
+        let mut detector = CommandCorrelation::default();
+        let insights = detector.process(&background(2_000))?;
+        assert!(insights.is_empty(), "{:#?}", insights.iter().map(|insight| &insight.message).collect::<Vec<_>>());
+        Ok(())
+    }
+}

@@ -1,0 +1,264 @@
+//! `user_manual_fix`: an agent changes a file and, minutes later, the user edits the same file
+//! by hand — again and again for the same agent. The agent's change was wrong or incomplete
+//! and the user is finishing (or undoing) its work.
+//!
+//! Agent changes come from the audit log (`audit.file_modified`, `audit.fix_applied`,
+//! `audit.file_created`, with every path in `files`); hand edits are the filesystem watcher's
+//! `file.modified` events. An agent change starts a sequence keyed by the file (the
+//! back-reference: *the same file*); a hand edit of that file between `min_delay_seconds`
+//! (earlier is the watcher seeing the agent's own write) and `window_seconds` later completes
+//! it; another agent change to the file restarts it. An agent is reported when at least
+//! `min_occasions` of its changes were followed so, making at least `min_share` of its changes
+//! — users edit files they are working on anyway, so one follow-up proves nothing. Confidence
+//! is one minus the p-value of "this agent's follow-up share is above the other agents'".
+
+use std::collections::BTreeMap;
+
+use devloop_plugin_sdk::prelude::*;
+
+pub const PATTERN: &str = "user_manual_fix";
+
+#[derive(Debug, Clone, PartialEq)]
+struct Change {
+    agent: String,
+    id: u64,
+    time_ms: i64,
+    path: String,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    changes: u64,
+    followed: u64,
+    files: Examples<String>,
+    gaps_ms: Vec<i64>,
+    events: Vec<(u64, i64)>,
+    threads: Vec<String>,
+}
+
+pub struct UserManualFix {
+    window_ms: i64,
+    min_delay_ms: i64,
+    min_occasions: u64,
+    min_share: f64,
+    pending: Sequence<String, Change>,
+    agents: BTreeMap<String, Tally>,
+    suppressor: Suppressor<String>,
+}
+
+impl Default for UserManualFix {
+    fn default() -> Self {
+        UserManualFix {
+            window_ms: 900_000,
+            min_delay_ms: 10_000,
+            min_occasions: 3,
+            min_share: 0.4,
+            pending: Sequence::new(900_000),
+            agents: BTreeMap::new(),
+            suppressor: Suppressor::new(1.5, i64::MAX),
+        }
+    }
+}
+
+/// The last two components of a path, so the audit log's absolute paths and the watcher's
+/// project-relative ones meet (`/home/u/proj/src/app.py` and `src/app.py` → `src/app.py`).
+fn file_key(path: &str) -> String {
+    let parts: Vec<&str> = path.split(['/', '\\']).filter(|part| !part.is_empty() && *part != ".").collect();
+    parts[parts.len().saturating_sub(2)..].join("/")
+}
+
+impl UserManualFix {
+    fn agent_changed(&mut self, event: &Event) {
+        let Some(agent) = event.actor.clone().filter(|agent| !agent.is_empty()) else { return };
+        if event.failed() {
+            return;
+        }
+        let mut paths: Vec<&str> = event.texts("files");
+        if paths.is_empty() {
+            paths.extend(event.subject.as_deref());
+        }
+        let tally = self.agents.entry(agent.clone()).or_default();
+        for path in paths {
+            let key = file_key(path);
+            if key.is_empty() {
+                continue;
+            }
+            tally.changes += 1;
+            self.pending.cancel(&key);
+            self.pending.start(
+                key,
+                event.time_ms,
+                Change { agent: agent.clone(), id: event.id, time_ms: event.time_ms, path: path.to_owned() },
+            );
+        }
+    }
+
+    fn edited_by_hand(&mut self, event: &Event, out: &mut Vec<Insight>) {
+        let Some(path) = event.text("absolute_path").or(event.subject.as_deref()) else { return };
+        let key = file_key(path);
+        let min_delay_ms = self.min_delay_ms;
+        let completed = self.pending.complete_where(&key, event.time_ms, |change| event.time_ms - change.time_ms >= min_delay_ms);
+        for completed in completed {
+            let change = completed.start;
+            let tally = self.agents.entry(change.agent.clone()).or_default();
+            tally.followed += 1;
+            tally.files.push(change.path.clone());
+            tally.gaps_ms.push(completed.gap_ms);
+            if tally.events.len() < 20 {
+                tally.events.push((change.id, change.time_ms));
+                tally.events.push((event.id, event.time_ms));
+            }
+            if let Some(thread) = &event.thread_id
+                && !tally.threads.contains(thread)
+            {
+                tally.threads.push(thread.clone());
+            }
+            self.report(&change.agent, event.time_ms, out);
+        }
+    }
+
+    fn report(&mut self, agent: &str, time_ms: i64, out: &mut Vec<Insight>) {
+        let tally = &self.agents[agent];
+        let share = tally.followed as f64 / tally.changes.max(1) as f64;
+        if tally.followed < self.min_occasions || share < self.min_share {
+            return;
+        }
+        if !self.suppressor.should_report(agent.to_owned(), time_ms, tally.followed as f64) {
+            return;
+        }
+        let (others_followed, others_changes) = self
+            .agents
+            .iter()
+            .filter(|(name, _)| name.as_str() != agent)
+            .fold((0, 0), |(followed, changes), (_, other)| (followed + other.followed, changes + other.changes));
+        let chance = if others_changes == 0 { 0.1 } else { (others_followed as f64 / others_changes as f64).max(0.1) };
+        let confidence = binomial_confidence(tally.followed, tally.changes, chance);
+        let mut gaps = tally.gaps_ms.clone();
+        gaps.sort_unstable();
+        let median_gap_seconds = gaps[gaps.len() / 2] / 1000;
+        let files = tally.files.items().to_vec();
+        let mut insight = Insight::new(PATTERN, insight_key(&[agent]))
+            .severity(if share >= 0.6 { Severity::Error } else { Severity::Warning })
+            .confidence(confidence.min(0.99))
+            .message(format!(
+                "Users edited files by hand minutes after `{agent}` changed them: {followed} of {changes} changes \
+                 (e.g. {examples})",
+                followed = tally.followed,
+                changes = tally.changes,
+                examples = files.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+            ))
+            .recommendation(format!(
+                "Compare what `{agent}` wrote in these files with what users changed right after: its fix is \
+                 incomplete or unwanted there. Fix the rule, or make the agent propose the change instead of applying it."
+            ))
+            .evidence("agent", agent)
+            .evidence("followed_by_manual_edit", tally.followed)
+            .evidence("agent_changes", tally.changes)
+            .evidence("share", (share * 1000.0).round() / 1000.0)
+            .evidence("other_agents_share", (chance * 1000.0).round() / 1000.0)
+            .evidence("median_gap_seconds", median_gap_seconds)
+            .evidence("files", files);
+        for (id, time) in &tally.events {
+            insight = insight.event_id(*id, *time);
+        }
+        for thread in &tally.threads {
+            insight = insight.thread(thread.clone());
+        }
+        out.push(insight.at(time_ms));
+    }
+}
+
+impl Detector for UserManualFix {
+    fn info() -> DetectorInfo {
+        DetectorInfo::new("user-manual-fix", env!("CARGO_PKG_VERSION"))
+            .pattern(PATTERN)
+            .kinds(["audit.file_modified", "audit.fix_applied", "audit.file_created", "file.modified"])
+            .setting("window_seconds", 900_i64, "How long after an agent's change a hand edit of the same file counts.")
+            .setting("min_delay_seconds", 10_i64, "Edits sooner than this are the watcher seeing the agent's own write.")
+            .setting("min_occasions", 3_i64, "Agent changes followed by a hand edit before the agent is reported.")
+            .setting("min_share", 0.4, "Share of the agent's changes that must be followed by a hand edit.")
+    }
+
+    fn configure(&mut self, settings: &Settings) -> Result<(), String> {
+        self.window_ms = settings.integer_at_least("window_seconds", 1)? * 1000;
+        self.pending = Sequence::new(self.window_ms);
+        self.min_delay_ms = settings.integer_at_least("min_delay_seconds", 0)? * 1000;
+        self.min_occasions = settings.integer_at_least("min_occasions", 1)? as u64;
+        self.min_share = settings.float("min_share")?;
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
+        if event.kind == "file.modified" {
+            self.edited_by_hand(event, out);
+        } else {
+            self.agent_changed(event);
+        }
+        Ok(())
+    }
+}
+
+export_detector!(UserManualFix);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix(id: u64, seconds: i64, agent: &str, path: &str) -> Event {
+        Event::at(id, seconds * 1000, "audit.fix_applied")
+            .source("agent-audit")
+            .actor(agent)
+            .subject(path)
+            .success(true)
+            .with("files", vec![path.to_owned()])
+    }
+
+    fn edit(id: u64, seconds: i64, path: &str) -> Event {
+        Event::at(id, seconds * 1000, "file.modified")
+            .source("event-store")
+            .actor("filesystem")
+            .subject(path)
+            .with("absolute_path", format!("/home/u/proj/{path}"))
+    }
+
+    #[test]
+    fn hand_edits_after_one_agents_changes_are_reported_naming_agent_and_files() -> Result<(), String> {
+        let mut detector = UserManualFix::default();
+        let mut events = Vec::new();
+        for occasion in 0..4_i64 {
+            let at = occasion * 7_200;
+            let path = format!("src/module_{occasion}.py");
+            events.push(fix(occasion as u64 * 3, at, "import-sorter", &format!("/home/u/proj/{path}")));
+            events.push(edit(occasion as u64 * 3 + 1, at + 1, &path));
+            events.push(edit(occasion as u64 * 3 + 2, at + 240, &path));
+            events.push(fix(100 + occasion as u64, at + 3_000, "formatter", "/home/u/proj/src/other.py"));
+        }
+        let insights = detector.process(&events)?;
+        assert_eq!(insights.len(), 1, "{insights:#?}");
+        assert!(insights[0].message.contains("`import-sorter`") && insights[0].message.contains("src/module_0.py"));
+        assert_eq!(insights[0].key, "import-sorter");
+        Ok(())
+    }
+
+    #[test]
+    fn echoes_late_edits_and_other_files_stay_quiet() -> Result<(), String> {
+        let mut detector = UserManualFix::default();
+        let mut events = Vec::new();
+        for occasion in 0..6_i64 {
+            let at = occasion * 7_200;
+            events.push(fix(occasion as u64 * 4, at, "formatter", "/home/u/proj/src/app.py"));
+            events.push(edit(occasion as u64 * 4 + 1, at + 2, "src/app.py"));
+            events.push(edit(occasion as u64 * 4 + 2, at + 60, "src/util.py"));
+            events.push(edit(occasion as u64 * 4 + 3, at + 3_600, "src/app.py"));
+        }
+        assert!(detector.process(&events)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn file_keys_meet_across_absolute_and_relative_paths() {
+        assert_eq!(file_key("/home/u/proj/src/app.py"), "src/app.py");
+        assert_eq!(file_key("./src/app.py"), "src/app.py");
+        assert_eq!(file_key("app.py"), "app.py");
+    }
+}
