@@ -107,14 +107,19 @@ function onEvent(event) {
   };
 }
 
-/** The state as the Rust version writes it: integers as JSON numbers, exactly. */
+/** The state as the Rust version writes it ({command: {who: burst}}), integers exact. */
 function saveState() {
-  const entries = [];
+  const byCommand = new Map();
   for (const [key, burst] of bursts) {
+    const split = key.indexOf("\x1f");
+    const command = key.slice(0, split);
     const runs = burst.runs.map(([time, id]) => `[${time},${id}]`).join(",");
-    entries.push(`${JSON.stringify(key)}:{"runs":[${runs}],"reported":${burst.reported},"bursts":${burst.bursts}}`);
+    const entry = `${JSON.stringify(key.slice(split + 1))}:{"runs":[${runs}],"reported":${burst.reported},"bursts":${burst.bursts}}`;
+    if (!byCommand.has(command)) byCommand.set(command, []);
+    byCommand.get(command).push(entry);
   }
-  return `{${entries.join(",")}}`;
+  const commands = [...byCommand].map(([command, people]) => `${JSON.stringify(command)}:{${people.join(",")}}`);
+  return `{${commands.join(",")}}`;
 }
 
 /** Reads the state; numbers are quoted before parsing so 64-bit ids survive exactly. */
@@ -122,14 +127,15 @@ function loadState(text) {
   const quoted = text.replace(/"(?:[^"\\]|\\.)*"|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g, (match, number) =>
     number === undefined ? match : `"${number}"`,
   );
-  const saved = JSON.parse(quoted);
   const restored = new Map();
-  for (const [key, burst] of Object.entries(saved)) {
-    restored.set(key, {
-      runs: burst.runs.map(([time, id]) => [BigInt(time), BigInt(id)]),
-      reported: burst.reported === true,
-      bursts: Number(burst.bursts),
-    });
+  for (const [command, people] of Object.entries(JSON.parse(quoted))) {
+    for (const [who, burst] of Object.entries(people)) {
+      restored.set(`${command}\x1f${who}`, {
+        runs: burst.runs.map(([time, id]) => [BigInt(time), BigInt(id)]),
+        reported: burst.reported === true,
+        bursts: Number(burst.bursts),
+      });
+    }
   }
   return restored;
 }

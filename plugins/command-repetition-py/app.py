@@ -157,15 +157,20 @@ class Detector(exports.Detector):
         return []
 
     def snapshot(self) -> bytes | None:
-        return json.dumps(State.bursts, separators=(",", ":")).encode()
+        # The Rust version's format: {command: {who: {"runs": [[time, id]], "reported", "bursts"}}}.
+        nested = {}
+        for key, burst in State.bursts.items():
+            command, _, who = key.partition("\x1f")
+            nested.setdefault(command, {})[who] = burst
+        return json.dumps(nested, separators=(",", ":")).encode()
 
     def restore(self, state: bytes) -> None:
         try:
-            saved = json.loads(state)
             State.bursts = {
-                key: {"runs": [[int(time), int(id)] for time, id in burst["runs"]],
-                      "reported": bool(burst["reported"]), "bursts": int(burst["bursts"])}
-                for key, burst in saved.items()
+                f"{command}\x1f{who}": {"runs": [[int(time), int(id)] for time, id in burst["runs"]],
+                                        "reported": bool(burst["reported"]), "bursts": int(burst["bursts"])}
+                for command, people in json.loads(state).items()
+                for who, burst in people.items()
             }
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise Err(f"cannot read the saved state: {error}")
