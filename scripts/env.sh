@@ -7,3 +7,7 @@ export DEVLOOP_HOST_VENV="${DEVLOOP_HOST_VENV:-$DEVLOOP_HOST_CACHE_ROOT/venv}"
 export GUEST_TARGET_DIR="$CARGO_TARGET_DIR/guests"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REPO_ROOT
+# Toolchains for detectors in other languages (scripts/polyglot-env installs them).
+export DEVLOOP_HOST_TOOLS="${DEVLOOP_HOST_TOOLS:-$DEVLOOP_HOST_CACHE_ROOT/tools}"
+export DEVLOOP_HOST_NODE="${DEVLOOP_HOST_NODE:-$DEVLOOP_HOST_CACHE_ROOT/node}"
+export DEVLOOP_HOST_PLUGIN_BUILDS="${DEVLOOP_HOST_PLUGIN_BUILDS:-$DEVLOOP_HOST_CACHE_ROOT/plugin-builds}"

@@ -18,6 +18,8 @@
 //! test case (`devloop-host plugin test`).
 //! [`hotswap`] replaces detectors while the host runs: a new `.wasm` in the plugins folder is
 //! compiled in the background and takes over between two batches.
+//!
+//! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
 pub mod dispatch;
 pub mod harness;
@@ -27,6 +29,7 @@ pub mod model;
 pub mod output;
 pub mod routing;
 pub mod runtime;
+pub mod scaffold;
 pub mod sinks;
 pub mod store;
 pub mod state;

@@ -18,3 +18,5 @@ mod ingest_sources;
 mod ingest_resume;
 mod ingest_follow;
 mod scenario;
+mod plugin_new;
+mod polyglot;

@@ -31,3 +31,5 @@ pub fn binary() -> PathBuf {
     let profile_dir = tests_binary.parent().and_then(Path::parent).expect("<target>/<profile>/deps/<test>");
     profile_dir.join("devloop-host")
 }
+
+pub mod polyglot;

@@ -6,6 +6,7 @@ mod insights;
 mod bench;
 mod exec;
 mod plugin;
+mod plugin_new;
 mod run;
 mod sources;
 

@@ -1,4 +1,5 @@
-//! `devloop-host plugin …`: working on one detector plugin (testing it against cases).
+//! `devloop-host plugin …`: working on one detector plugin (testing it against cases, or
+//! scaffolding a new one with `plugin new`, in plugin_new.rs).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +9,8 @@ use clap::{Args, Subcommand};
 
 use devloop_host::harness::{self, Case};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
+
+use super::plugin_new;
 
 /// Work on one detector plugin.
 #[derive(Debug, Args)]
@@ -19,12 +22,14 @@ pub struct Plugin {
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
     Test(Test),
+    New(plugin_new::New),
 }
 
 impl Plugin {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             PluginCommand::Test(command) => command.run(),
+            PluginCommand::New(command) => command.run(),
         }
     }
 }

@@ -1,0 +1,222 @@
+//! The command-repetition detector written in Python, JavaScript and C, built from source and
+//! run through the real runtime next to the Rust original: same events in, same insights out.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use devloop_host::model::{Event, Field, Insight, Value};
+use devloop_host::runtime::{BatchOutcome, Runtime, RuntimeConfig, Supervisor, WitEvents};
+use devloop_host_tests::polyglot;
+
+use crate::conformance::cli_event;
+
+/// The ports of `plugins/command-repetition`, by folder and `describe().language`.
+const PORTS: &[(&str, &str)] =
+    &[("command-repetition-py", "python"), ("command-repetition-js", "js"), ("command-repetition-c", "c")];
+
+/// A runtime whose compiled-component cache outlives the test run: compiling the 18 MiB
+/// Python component takes seconds, loading it compiled takes milliseconds.
+fn runtime() -> Result<Runtime> {
+    let cache_dir = polyglot::cache_root().join("test-components");
+    Runtime::new(RuntimeConfig { cache_dir: Some(cache_dir), ..RuntimeConfig::default() })
+}
+
+fn rust_original() -> PathBuf {
+    devloop_host_tests::plugin("command-repetition").to_owned()
+}
+
+fn port(folder: &str) -> Result<PathBuf> {
+    polyglot::example(folder).map_err(|error| anyhow!(error))
+}
+
+fn on_thread(mut event: Event, thread: &str) -> Event {
+    event.thread_id = Some(thread.to_owned());
+    event
+}
+
+/// Feeds `batches` in order and collects every insight, failing on anything but insights.
+fn run(runtime: &Runtime, wasm: &Path, settings: &[Field], batches: &[Vec<Event>]) -> Result<Vec<Insight>> {
+    let source = runtime.load_file(wasm)?;
+    let mut supervisor = Supervisor::start(runtime, source, settings.to_vec())?;
+    let mut insights = Vec::new();
+    for batch in batches {
+        insights.extend(run_batch(runtime, &mut supervisor, batch).map_err(|error| anyhow!("{}: {error}", wasm.display()))?);
+    }
+    Ok(insights)
+}
+
+/// Runs the Rust original and every port on the same batches; returns the original's insights
+/// after checking each port returned exactly the same.
+fn all_agree(settings: &[Field], batches: &[Vec<Event>]) -> Result<Vec<Insight>> {
+    let runtime = runtime()?;
+    let expected = run(&runtime, &rust_original(), settings, batches)?;
+    for (folder, _) in PORTS {
+        let found = run(&runtime, &port(folder)?, settings, batches)?;
+        assert_eq!(found, expected, "{folder} disagrees with the Rust original");
+    }
+    Ok(expected)
+}
+
+#[test]
+fn every_port_describes_itself_like_the_original_but_for_its_language() -> Result<()> {
+    let runtime = runtime()?;
+    let original = Supervisor::start(&runtime, runtime.load_file(&rust_original())?, Vec::new())?;
+    for (folder, language) in PORTS {
+        let port = Supervisor::start(&runtime, runtime.load_file(&port(folder)?)?, Vec::new())?;
+        let mut description = port.description().clone();
+        assert_eq!(description.language, *language);
+        description.language = "rust".to_owned();
+        assert_eq!(&description, original.description(), "{folder}");
+    }
+    Ok(())
+}
+
+#[test]
+fn every_port_finds_the_planted_burst_the_original_finds() -> Result<()> {
+    let mut events: Vec<Event> = (0..20).map(|i| cli_event(i, i as i64 * 900, "status", "dev", 0)).collect();
+    events.extend((100..104).map(|i| cli_event(i, 5000 + i as i64, "bd ready", "dev", 0)));
+    events.sort_by_key(|event| event.time_ms);
+    let insights = all_agree(&[], &[events])?;
+    assert_eq!(insights.len(), 1, "{insights:#?}");
+    assert_eq!(insights[0].evidence.event_ids, vec![100, 101, 102]);
+    Ok(())
+}
+
+#[test]
+fn every_port_stays_quiet_on_spread_out_noise() -> Result<()> {
+    let commands = ["status", "bd ready", "insights list", "doctor", "watch ."];
+    let events: Vec<Event> = (0..500)
+        .map(|i| cli_event(i, i as i64 * 47, commands[(i % 5) as usize], ["dev", "ops"][(i % 2) as usize], 0))
+        .collect();
+    assert!(all_agree(&[], &[events])?.is_empty());
+    Ok(())
+}
+
+/// Repeated bursts (severity rises to warning), threads, odd whitespace, failures, a rounding
+/// tie (2.5 s prints as 2 s, as Rust's `{:.0}` does) and bursts split across batches.
+#[test]
+fn every_port_matches_the_original_on_mixed_traffic_across_batches() -> Result<()> {
+    let mut events = Vec::new();
+    for burst in 0..4_i64 {
+        let start = burst * 3600;
+        events.push(cli_event(burst as u64 * 10, start, "bd ready", "dev", 0));
+        events.push(cli_event(burst as u64 * 10 + 1, start + 1, "bd\u{a0} ready ", "dev", 0));
+        events.push(cli_event(burst as u64 * 10 + 2, start + 2, "bd ready", "dev", 1));
+        let mut tie = cli_event(burst as u64 * 10 + 3, start, "bd ready", "dev", 0);
+        tie.time_ms += 2500;
+        events.push(tie);
+        events.push(on_thread(cli_event(burst as u64 * 10 + 4, start + 5, "make test", "amp", 0), "T-1"));
+    }
+    events.extend((500..505).map(|i| on_thread(cli_event(i, 20_000 + i as i64, "make test", "amp", 0), "T-2")));
+    events.push(cli_event(600, 30_000, "   ", "dev", 0));
+    // Real ids are 64-bit hashes: a language that rounds them through doubles would mangle these.
+    events.extend((0..3).map(|i| cli_event(u64::MAX - 2 * i, 40_000 + i as i64, "bd sync", "ops", 0)));
+    events.sort_by_key(|event| event.time_ms);
+    let batches: Vec<Vec<Event>> = events.chunks(3).map(<[Event]>::to_vec).collect();
+
+    let insights = all_agree(&[], &batches)?;
+    let severities: Vec<&str> = insights.iter().map(|insight| insight.severity.as_str()).collect();
+    assert_eq!(severities, ["info", "info", "warning", "warning", "info", "info"], "{insights:#?}");
+    assert!(insights[0].message.ends_with("was run 3 times in 2s by dev"), "{}", insights[0].message);
+    assert_eq!(insights[4].affected_threads, ["T-2"]);
+    assert_eq!(insights[5].evidence.event_ids, [u64::MAX, u64::MAX - 2, u64::MAX - 4]);
+    Ok(())
+}
+
+#[test]
+fn every_port_applies_settings_like_the_original() -> Result<()> {
+    let burst: Vec<Event> = (0..6).map(|i| cli_event(i, i as i64 * 20, "bd ready", "dev", 0)).collect();
+    let strict = [Field::new("min_repeats", Value::Float(5.0)), Field::new("window_seconds", Value::Integer(90))];
+    let insights = all_agree(&strict, std::slice::from_ref(&burst))?;
+    assert_eq!(insights.len(), 1, "{insights:#?}");
+    assert_eq!(insights[0].evidence.event_ids, vec![0, 1, 2, 3, 4]);
+    let narrow = [Field::new("window_seconds", Value::Integer(30))];
+    assert!(all_agree(&narrow, &[burst])?.is_empty(), "runs 20 s apart never make 3 within 30 s");
+    Ok(())
+}
+
+#[test]
+fn every_port_rejects_bad_settings_with_the_original_message() -> Result<()> {
+    let runtime = runtime()?;
+    let bad_settings = [
+        vec![Field::new("min_repeat", Value::Integer(5))],
+        vec![Field::new("min_repeats", Value::Integer(1))],
+        vec![Field::new("window_seconds", Value::Float(1.5))],
+    ];
+    for settings in bad_settings {
+        let original = Supervisor::start(&runtime, runtime.load_file(&rust_original())?, settings.clone())
+            .err()
+            .expect("the original rejects it");
+        for (folder, _) in PORTS {
+            let wasm = port(folder)?;
+            let error = Supervisor::start(&runtime, runtime.load_file(&wasm)?, settings.clone())
+                .err()
+                .ok_or_else(|| anyhow!("{folder} accepted {settings:?}"))?;
+            let reason = |error: &dyn std::fmt::Display| error.to_string().split_once("the detector rejected its settings: ").map(|(_, reason)| reason.to_owned());
+            let original_reason = reason(&original).expect("a configure error");
+            let port_reason = reason(&error).ok_or_else(|| anyhow!("{folder}: {error}"))?;
+            // The value's spelling in a type error is each language's own; the rest is shared.
+            let shared = |reason: &str| reason.split(", not").next().unwrap_or_default().to_owned();
+            assert_eq!(shared(&port_reason), shared(&original_reason), "{folder}");
+        }
+    }
+    Ok(())
+}
+
+/// Python and JavaScript write the Rust version's snapshot format, so a hot swap between
+/// languages keeps the runs seen so far; C declines (`none`) and starts fresh.
+#[test]
+fn state_hands_over_between_rust_python_and_javascript() -> Result<()> {
+    let runtime = runtime()?;
+    let first_two: Vec<Event> = (0..2).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
+    let third = vec![cli_event(2, 2, "bd ready", "dev", 0)];
+    let languages = [rust_original(), port("command-repetition-py")?, port("command-repetition-js")?];
+    for from in &languages {
+        for to in &languages {
+            let mut before = Supervisor::start(&runtime, runtime.load_file(from)?, Vec::new())?;
+            assert!(run_batch(&runtime, &mut before, &first_two)?.is_empty());
+            let saved = before.instance_mut().expect("healthy").snapshot()?.expect("this port snapshots");
+            let mut after = Supervisor::start(&runtime, runtime.load_file(to)?, Vec::new())?;
+            after.instance_mut().expect("healthy").restore(&saved)?.map_err(anyhow::Error::msg)?;
+            let insights = run_batch(&runtime, &mut after, &third)?;
+            assert_eq!(insights.len(), 1, "{} -> {}: the restored state remembers two runs", from.display(), to.display());
+            assert_eq!(insights[0].evidence.event_ids, [0, 1, 2]);
+        }
+    }
+
+    let mut c_port = Supervisor::start(&runtime, runtime.load_file(&port("command-repetition-c")?)?, Vec::new())?;
+    let instance = c_port.instance_mut().expect("healthy");
+    assert_eq!(instance.snapshot()?, None);
+    assert!(instance.restore(b"{}")?.is_err(), "the C port says it cannot restore");
+    Ok(())
+}
+
+fn run_batch(runtime: &Runtime, supervisor: &mut Supervisor, events: &[Event]) -> Result<Vec<Insight>> {
+    match supervisor.process(runtime, &WitEvents::new(events)) {
+        BatchOutcome::Insights(insights) => Ok(insights),
+        other => Err(anyhow!("expected insights, got {other:?}")),
+    }
+}
+
+/// The Rust detector's own data-driven cases (tests/cases/command_repetition), through
+/// `devloop-host plugin test`, against every port.
+#[test]
+fn every_port_passes_the_command_repetition_cases() -> Result<()> {
+    let cases = polyglot::workspace().join("tests").join("cases").join("command_repetition");
+    for (folder, _) in PORTS {
+        let output = std::process::Command::new(devloop_host_tests::binary())
+            .args(["-q", "plugin", "test"])
+            .arg(port(folder)?)
+            .arg(&cases)
+            .arg("--cache-dir")
+            .arg(polyglot::cache_root().join("test-components"))
+            .output()?;
+        assert!(
+            output.status.success(),
+            "{folder} fails the command_repetition cases:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
