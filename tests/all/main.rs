@@ -17,6 +17,5 @@ mod ingest_exec;
 mod ingest_sources;
 mod ingest_resume;
 mod ingest_follow;
-mod scenario;
 mod plugin_new;
 mod polyglot;
