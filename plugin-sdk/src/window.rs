@@ -7,6 +7,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+/// Drops the entries older than `span_ms` at `now_ms` from the front of a time-ordered window.
+fn expire<T>(entry: &mut VecDeque<(i64, T)>, now_ms: i64, span_ms: i64) {
+    while entry.front().is_some_and(|(time, _)| now_ms - time > span_ms) {
+        entry.pop_front();
+    }
+}
+
 /// Events per key within the last `span_ms` of event time, with their ids for evidence.
 #[derive(Debug, Clone)]
 pub struct WindowedCounts<K> {
@@ -23,9 +30,7 @@ impl<K: Ord + Clone> WindowedCounts<K> {
     pub fn add(&mut self, key: K, time_ms: i64, id: u64) -> usize {
         let span_ms = self.span_ms;
         let entry = self.entries.entry(key).or_default();
-        while entry.front().is_some_and(|(time, _)| time_ms - time > span_ms) {
-            entry.pop_front();
-        }
+        expire(entry, time_ms, span_ms);
         entry.push_back((time_ms, id));
         entry.len()
     }
@@ -49,9 +54,7 @@ impl<K: Ord + Clone> WindowedCounts<K> {
     pub fn evict(&mut self, now_ms: i64) {
         let span_ms = self.span_ms;
         self.entries.retain(|_, entry| {
-            while entry.front().is_some_and(|(time, _)| now_ms - time > span_ms) {
-                entry.pop_front();
-            }
+            expire(entry, now_ms, span_ms);
             !entry.is_empty()
         });
     }
@@ -83,9 +86,7 @@ impl<K: Ord + Clone, V: Ord + Clone> WindowedDistinct<K, V> {
     pub fn add(&mut self, key: K, value: V, time_ms: i64) -> usize {
         let span_ms = self.span_ms;
         let entry = self.entries.entry(key).or_default();
-        while entry.front().is_some_and(|(time, _)| time_ms - time > span_ms) {
-            entry.pop_front();
-        }
+        expire(entry, time_ms, span_ms);
         entry.retain(|(_, seen)| *seen != value);
         entry.push_back((time_ms, value));
         entry.len()
@@ -104,9 +105,7 @@ impl<K: Ord + Clone, V: Ord + Clone> WindowedDistinct<K, V> {
     pub fn evict(&mut self, now_ms: i64) {
         let span_ms = self.span_ms;
         self.entries.retain(|_, entry| {
-            while entry.front().is_some_and(|(time, _)| now_ms - time > span_ms) {
-                entry.pop_front();
-            }
+            expire(entry, now_ms, span_ms);
             !entry.is_empty()
         });
     }
