@@ -8,9 +8,11 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 /// Each builds `tests/fixtures/hostile` with that feature; "well-behaved" (no feature) takes a
 /// batch and returns nothing, which measures the cost of crossing into the sandbox alone.
-const HOSTILE_FEATURES: &[&str] = &["well-behaved", "endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error", "snoop"];
+const HOSTILE_FEATURES: &[&str] =
+    &["well-behaved", "endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error", "snoop"];
 /// The hot-swap fixture's builds, as (variant, cargo features).
-const LEDGER_VARIANTS: &[(&str, &str)] = &[("v1", ""), ("v2", "v2"), ("stateless", "stateless"), ("broken-restore", "broken-restore")];
+const LEDGER_VARIANTS: &[(&str, &str)] =
+    &[("v1", ""), ("v2", "v2"), ("stateless", "stateless"), ("broken-restore", "broken-restore")];
 
 fn cargo(workspace: &Path, target_dir: &Path) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -18,7 +20,15 @@ fn cargo(workspace: &Path, target_dir: &Path) -> Command {
         .current_dir(workspace)
         .args(["build", "--quiet", "--profile", "plugin", "--target", TARGET, "--target-dir"])
         .arg(target_dir);
-    for variable in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+    for variable in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
         command.env_remove(variable);
     }
     command
@@ -26,7 +36,10 @@ fn cargo(workspace: &Path, target_dir: &Path) -> Command {
 
 fn run(mut command: Command) {
     let status = command.status().expect("cargo runs");
-    assert!(status.success(), "building plugins failed: {command:?}; is the wasm32-wasip2 target installed? (scripts/setup installs it)");
+    assert!(
+        status.success(),
+        "building plugins failed: {command:?}; is the wasm32-wasip2 target installed? (scripts/setup installs it)"
+    );
 }
 
 fn main() {
@@ -52,7 +65,9 @@ fn main() {
     run(build);
 
     let built = target_dir.join(TARGET).join("plugin");
-    let mut artifacts = String::from("/// Every detector under plugins/, as (crate name, built component).\npub const PLUGINS: &[(&str, &str)] = &[\n");
+    let mut artifacts = String::from(
+        "/// Every detector under plugins/, as (crate name, built component).\npub const PLUGINS: &[(&str, &str)] = &[\n",
+    );
     for plugin in &plugins {
         let path = built.join(format!("{}.wasm", plugin.replace('-', "_")));
         artifacts.push_str(&format!("    ({plugin:?}, {:?}),\n", path.display().to_string()));

@@ -102,7 +102,13 @@ pub struct BeadsSettings {
 
 impl Default for BeadsSettings {
     fn default() -> Self {
-        BeadsSettings { bin: None, parent: None, issue_type: default_issue_type(), labels: Vec::new(), priority: Priorities::default() }
+        BeadsSettings {
+            bin: None,
+            parent: None,
+            issue_type: default_issue_type(),
+            labels: Vec::new(),
+            priority: Priorities::default(),
+        }
     }
 }
 
@@ -120,7 +126,11 @@ pub struct Priorities {
 
 impl Default for Priorities {
     fn default() -> Self {
-        Priorities { error: default_error_priority(), warning: default_warning_priority(), info: default_info_priority() }
+        Priorities {
+            error: default_error_priority(),
+            warning: default_warning_priority(),
+            info: default_info_priority(),
+        }
     }
 }
 
@@ -193,15 +203,25 @@ impl RoutingConfig {
         let line_of = |needle: &str| text.lines().position(|line| line.contains(needle)).map_or(1, |index| index + 1);
         for rule in &config.rules {
             if rule.sinks.contains(&SinkKind::Jsonl) && config.jsonl.is_none() {
-                return Err(invalid(line_of("jsonl"), "a rule sends findings to `jsonl` but there is no `[jsonl]` table with a `path`".into()));
+                return Err(invalid(
+                    line_of("jsonl"),
+                    "a rule sends findings to `jsonl` but there is no `[jsonl]` table with a `path`".into(),
+                ));
             }
             if let Some(confidence) = rule.min_confidence
                 && !(0.0..=1.0).contains(&confidence)
             {
-                return Err(invalid(line_of("min_confidence"), format!("min_confidence {confidence} is not between 0.0 and 1.0")));
+                return Err(invalid(
+                    line_of("min_confidence"),
+                    format!("min_confidence {confidence} is not between 0.0 and 1.0"),
+                ));
             }
         }
-        for (severity, priority) in [("error", config.beads.priority.error), ("warning", config.beads.priority.warning), ("info", config.beads.priority.info)] {
+        for (severity, priority) in [
+            ("error", config.beads.priority.error),
+            ("warning", config.beads.priority.warning),
+            ("info", config.beads.priority.info),
+        ] {
             if priority > 4 {
                 return Err(invalid(line_of(severity), format!("beads priority {priority} for {severity} is not 0–4")));
             }
@@ -249,7 +269,10 @@ mod tests {
             "[[rule]]\nsinks = [\"terminal\"]\n\n[[rule]]\npatterns = [\"a\"]\nmin_severity = \"warning\"\nmin_confidence = 0.7\nsinks = [\"beads\"]\n",
             Path::new("routing.toml"),
         )?;
-        assert_eq!(config.sinks_for(&insight("a", Severity::Warning, 0.8)), BTreeSet::from([SinkKind::Terminal, SinkKind::Beads]));
+        assert_eq!(
+            config.sinks_for(&insight("a", Severity::Warning, 0.8)),
+            BTreeSet::from([SinkKind::Terminal, SinkKind::Beads])
+        );
         assert_eq!(config.sinks_for(&insight("a", Severity::Info, 0.8)), BTreeSet::from([SinkKind::Terminal]));
         assert_eq!(config.sinks_for(&insight("a", Severity::Error, 0.5)), BTreeSet::from([SinkKind::Terminal]));
         assert_eq!(config.sinks_for(&insight("b", Severity::Error, 0.9)), BTreeSet::from([SinkKind::Terminal]));
@@ -260,13 +283,15 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_errors_naming_file_and_line() {
-        let error = RoutingConfig::parse("[[rule]]\nsinks = [\"terminal\"]\nmin_severty = \"error\"\n", Path::new("r.toml"))
-            .expect_err("typo");
+        let error =
+            RoutingConfig::parse("[[rule]]\nsinks = [\"terminal\"]\nmin_severty = \"error\"\n", Path::new("r.toml"))
+                .expect_err("typo");
         let message = error.to_string();
         assert!(message.starts_with("r.toml:3: unknown field `min_severty`"), "{message}");
         assert!(!message.contains('\n'));
 
-        let error = RoutingConfig::parse("[[rule]]\nsinks = [\"email\"]\n", Path::new("r.toml")).expect_err("unknown sink");
+        let error =
+            RoutingConfig::parse("[[rule]]\nsinks = [\"email\"]\n", Path::new("r.toml")).expect_err("unknown sink");
         assert!(error.to_string().starts_with("r.toml:2: unknown variant `email`"), "{error}");
 
         let error = RoutingConfig::parse("[[rule]]\nsinks = [\"jsonl\"]\n", Path::new("r.toml")).expect_err("no path");

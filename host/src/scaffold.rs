@@ -97,7 +97,9 @@ const COMMON_FILES: &[(&str, &str)] = &[
 /// Why a scaffold could not be written.
 #[derive(Debug, Error)]
 pub enum ScaffoldError {
-    #[error("`{0}` is not a detector id: use lowercase letters, digits and dashes, starting with a letter (`slow-builds`)")]
+    #[error(
+        "`{0}` is not a detector id: use lowercase letters, digits and dashes, starting with a letter (`slow-builds`)"
+    )]
     BadName(String),
     #[error("{0} already exists and is not empty; pick another --dir or remove it")]
     NotEmpty(PathBuf),
@@ -133,7 +135,11 @@ impl Scaffold {
         }
         let sdk = match self.language {
             Language::Rust => {
-                let sdk = self.sdk.clone().or_else(|| find_sdk(&self.dir)).ok_or_else(|| ScaffoldError::NoSdk(self.dir.clone()))?;
+                let sdk = self
+                    .sdk
+                    .clone()
+                    .or_else(|| find_sdk(&self.dir))
+                    .ok_or_else(|| ScaffoldError::NoSdk(self.dir.clone()))?;
                 std::path::absolute(&sdk).unwrap_or(sdk).display().to_string()
             }
             Language::Python | Language::Js => String::new(),
@@ -175,7 +181,8 @@ fn is_detector_id(id: &str) -> bool {
 fn find_sdk(start: &Path) -> Option<PathBuf> {
     let start = std::path::absolute(start).ok()?;
     start.ancestors().map(|folder| folder.join("plugin-sdk")).find(|sdk| {
-        std::fs::read_to_string(sdk.join("Cargo.toml")).is_ok_and(|manifest| manifest.contains("name = \"devloop-plugin-sdk\""))
+        std::fs::read_to_string(sdk.join("Cargo.toml"))
+            .is_ok_and(|manifest| manifest.contains("name = \"devloop-plugin-sdk\""))
     })
 }
 
@@ -199,7 +206,8 @@ mod tests {
         let scaffold = Scaffold { id: "slow-builds".into(), language: Language::Python, dir: dir.clone(), sdk: None };
         let written = scaffold.write()?;
         assert!(written.contains(&"wit/detector.wit".to_owned()), "{written:?}");
-        let app = std::fs::read_to_string(dir.join("app.py")).map_err(|source| ScaffoldError::Write { path: dir.clone(), source })?;
+        let app = std::fs::read_to_string(dir.join("app.py"))
+            .map_err(|source| ScaffoldError::Write { path: dir.clone(), source })?;
         assert!(app.contains("PATTERN = \"slow_builds\"") && !app.contains("{{"), "{app}");
         assert!(matches!(scaffold.write(), Err(ScaffoldError::NotEmpty(_))));
         std::fs::remove_dir_all(&dir).map_err(|source| ScaffoldError::Write { path: dir, source })?;

@@ -100,7 +100,7 @@ macro_rules! export_detector {
                 }
             }
 
-            $crate::__private::export_bindings!(Exports with_types_in $crate::bindings);
+    $crate::__private::export_bindings!(Exports with_types_in $crate::bindings);
         };
     };
 }

@@ -75,9 +75,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::devloop::detector::types::{
-    Event, Evidence, Field, Insight, Outcome, Severity, Status, Value,
-};
+pub use bindings::devloop::detector::types::{Event, Evidence, Field, Insight, Outcome, Severity, Status, Value};
 pub use bindings::exports::devloop::detector::detector::ConfigKey;
 pub use detector::{Detector, DetectorInfo};
 pub use settings::Settings;
@@ -96,19 +94,19 @@ pub const API_VERSION: &str = "0.1.0";
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::export::Glue;
     pub use crate::bindings::export_bindings;
     pub use crate::bindings::exports::devloop::detector::detector::{Guest, Info};
+    pub use crate::export::Glue;
 }
 
 /// Everything a detector needs, in one import.
 pub mod prelude {
     pub use crate::{
-        ConfigKey, Detector, DetectorInfo, Event, Evidence, Field, Insight, Outcome, Settings,
-        Severity, Status, Value, export_detector,
-    };
-    pub use crate::{
         Absence, Ewma, Examples, RobustBaseline, Sequence, Suppressor, WindowedCounts, WindowedDistinct,
         binomial_confidence, insight_key, normal_cdf, set_key, stable_hash, two_proportion_confidence,
+    };
+    pub use crate::{
+        ConfigKey, Detector, DetectorInfo, Event, Evidence, Field, Insight, Outcome, Settings, Severity, Status, Value,
+        export_detector,
     };
 }

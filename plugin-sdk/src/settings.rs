@@ -11,18 +11,12 @@ pub struct Settings {
 impl Settings {
     /// Rejects settings the detector did not declare, so a typo is an error, not a surprise.
     pub fn new(declared: &[ConfigKey], overrides: Vec<Field>) -> Result<Self, String> {
-        let mut values: BTreeMap<String, Value> = declared
-            .iter()
-            .map(|key| (key.name.clone(), key.default_value.clone()))
-            .collect();
+        let mut values: BTreeMap<String, Value> =
+            declared.iter().map(|key| (key.name.clone(), key.default_value.clone())).collect();
         for field in overrides {
             if !values.contains_key(&field.key) {
                 let known: Vec<&str> = declared.iter().map(|key| key.name.as_str()).collect();
-                return Err(format!(
-                    "unknown setting `{}`; this detector accepts: {}",
-                    field.key,
-                    known.join(", ")
-                ));
+                return Err(format!("unknown setting `{}`; this detector accepts: {}", field.key, known.join(", ")));
             }
             values.insert(field.key, field.value);
         }

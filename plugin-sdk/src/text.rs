@@ -13,12 +13,12 @@ use crate::keys::stable_hash;
 
 /// Words that carry no topic.
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "for", "from", "get",
-    "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or",
-    "our", "please", "should", "so", "that", "the", "their", "then", "there", "this", "to", "up", "us", "was",
-    "we", "what", "when", "where", "which", "why", "will", "with", "would", "you", "your", "again", "any",
-    "some", "still", "just", "way", "there's", "it's", "i'm", "keep", "keeps", "make", "tell", "show", "now",
-    "after", "before", "whenever", "while", "once", "always", "every", "ever", "also", "too", "very", "all",
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "for", "from", "get", "had",
+    "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "please",
+    "should", "so", "that", "the", "their", "then", "there", "this", "to", "up", "us", "was", "we", "what", "when",
+    "where", "which", "why", "will", "with", "would", "you", "your", "again", "any", "some", "still", "just", "way",
+    "there's", "it's", "i'm", "keep", "keeps", "make", "tell", "show", "now", "after", "before", "whenever", "while",
+    "once", "always", "every", "ever", "also", "too", "very", "all",
 ];
 
 /// Lower-cases, replaces numbers and hex ids with placeholders, and collapses whitespace, so
@@ -29,7 +29,9 @@ pub fn normalize(text: &str) -> String {
 
 fn normalize_word(word: &str) -> String {
     let lower = word.to_lowercase();
-    let is_hex_id = lower.len() >= 8 && lower.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && lower.chars().any(|c| c.is_ascii_digit());
+    let is_hex_id = lower.len() >= 8
+        && lower.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        && lower.chars().any(|c| c.is_ascii_digit());
     if is_hex_id {
         return "<id>".to_owned();
     }
@@ -161,10 +163,7 @@ impl MinHash {
 
     pub fn signature<T: AsRef<str>>(&self, set: impl IntoIterator<Item = T>) -> Vec<u64> {
         let hashes: Vec<u64> = set.into_iter().map(|item| stable_hash(&[item.as_ref().as_bytes()])).collect();
-        self.seeds
-            .iter()
-            .map(|seed| hashes.iter().map(|hash| mix(hash ^ seed)).min().unwrap_or(u64::MAX))
-            .collect()
+        self.seeds.iter().map(|seed| hashes.iter().map(|hash| mix(hash ^ seed)).min().unwrap_or(u64::MAX)).collect()
     }
 
     /// The estimated Jaccard similarity of two signatures made by this MinHash.
@@ -199,7 +198,10 @@ mod tests {
 
     #[test]
     fn words_drop_stop_words_and_stem() {
-        assert_eq!(words("How do I stop devloop linting the vendor directory?"), vec!["stop", "devloop", "lint", "vendor", "directory"]);
+        assert_eq!(
+            words("How do I stop devloop linting the vendor directory?"),
+            vec!["stop", "devloop", "lint", "vendor", "directory"]
+        );
         assert_eq!(words("lints"), vec!["lint"]);
         for form in ["close", "closes", "closing", "closed"] {
             assert_eq!(words(form), vec!["clos"], "{form}");
@@ -220,7 +222,13 @@ mod tests {
     #[test]
     fn weighted_jaccard_favours_rare_shared_words() {
         let mut frequencies = DocumentFrequencies::new();
-        for text in ["fix the failing test in src/a.py", "fix the failing test in src/b.py", "fix failing test in src/c.py", "why is devloop slow", "add retries to sync"] {
+        for text in [
+            "fix the failing test in src/a.py",
+            "fix the failing test in src/b.py",
+            "fix failing test in src/c.py",
+            "why is devloop slow",
+            "add retries to sync",
+        ] {
             frequencies.add(&set(text));
         }
         let template_a = set("fix the failing test in src/d.py");

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::insights_support::{Project, THREAD, bd_init, bd_issues, bd_json, bd_program, burst, crashing_bd, failing_bd};
+use super::insights_support::{
+    Project, THREAD, bd_init, bd_issues, bd_json, bd_program, burst, crashing_bd, failing_bd,
+};
 
 const ROUTING: &str = "[[rule]]\nsinks = [\"beads\"]\n\n[beads]\nparent = \"PARENT\"\nlabels = [\"ux\"]\n";
 
@@ -23,7 +25,12 @@ impl Setup {
         project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
         let program = bd_program(project.path())?;
         bd_init(&program, project.path(), "proj")?;
-        let parent = bd_json(&program, project.path(), &["create", "UX findings from devloop-host", "-t", "epic", "--json"], &[])?;
+        let parent = bd_json(
+            &program,
+            project.path(),
+            &["create", "UX findings from devloop-host", "-t", "epic", "--json"],
+            &[],
+        )?;
         let parent = parent["id"].as_str().context("parent id")?.to_owned();
         project.write(".devloop-host/routing.toml", &ROUTING.replace("PARENT", &parent))?;
         Ok(Setup { project, bd: program, parent })
@@ -40,7 +47,9 @@ impl Setup {
     fn filed(&self) -> Result<Vec<serde_json::Value>> {
         Ok(bd_issues(&self.bd, self.project.path())?
             .into_iter()
-            .filter(|issue| issue["external_ref"].as_str().is_some_and(|reference| reference.starts_with("devloop-host:")))
+            .filter(|issue| {
+                issue["external_ref"].as_str().is_some_and(|reference| reference.starts_with("devloop-host:"))
+            })
             .collect())
     }
 
@@ -63,14 +72,28 @@ fn repeated_runs_file_one_issue_and_a_lost_store_files_no_second() -> Result<()>
     assert_eq!(filed[0]["external_ref"], format!("devloop-host:{fingerprint}"));
     assert_eq!(finding["status"], "filed");
     assert_eq!(finding["issue_id"], filed[0]["id"]);
-    let labels: Vec<&str> = filed[0]["labels"].as_array().map(|labels| labels.iter().filter_map(|label| label.as_str()).collect()).unwrap_or_default();
+    let labels: Vec<&str> = filed[0]["labels"]
+        .as_array()
+        .map(|labels| labels.iter().filter_map(|label| label.as_str()).collect())
+        .unwrap_or_default();
     assert_eq!(labels, ["devloop-host", "command_repetition", "ux"]);
-    let shown = bd_json(&setup.bd, setup.project.path(), &["show", filed[0]["id"].as_str().unwrap_or_default(), "--json"], &[])?;
+    let shown = bd_json(
+        &setup.bd,
+        setup.project.path(),
+        &["show", filed[0]["id"].as_str().unwrap_or_default(), "--json"],
+        &[],
+    )?;
     let shown = if shown.is_array() { shown[0].clone() } else { shown };
     assert_eq!(shown["dependencies"][0]["depends_on_id"], setup.parent.as_str());
     assert_eq!(shown["dependencies"][0]["type"], "discovered-from");
     let description = shown["description"].as_str().unwrap_or_default();
-    for part in ["## What was seen", "`bd ready` was run 3 times", "https://ampcode.com/threads/", "## Recommendation", "insights dismiss"] {
+    for part in [
+        "## What was seen",
+        "`bd ready` was run 3 times",
+        "https://ampcode.com/threads/",
+        "## Recommendation",
+        "insights dismiss",
+    ] {
         assert!(description.contains(part), "description lacks {part:?}:\n{description}");
     }
 
@@ -109,12 +132,19 @@ fn a_failing_bd_leaves_the_finding_unfiled_and_the_next_run_files_it() -> Result
     let failed = setup.project.run(&[("BD_BIN", &failing.display().to_string())])?;
     assert!(failed.status.success(), "a sink failure does not fail the run");
     let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("retried on the next run") && stderr.contains("database is locked"), "{}", String::from_utf8_lossy(&failed.stderr));
+    assert!(
+        stderr.contains("retried on the next run") && stderr.contains("database is locked"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
     assert!(setup.filed()?.is_empty());
     let finding = setup.finding()?;
     assert_eq!(finding["issue_id"], serde_json::Value::Null);
     assert_eq!(finding["filing"]["queued"], true);
-    assert!(finding["filing"]["last_error"].as_str().is_some_and(|error| error.contains("database is locked")), "{finding}");
+    assert!(
+        finding["filing"]["last_error"].as_str().is_some_and(|error| error.contains("database is locked")),
+        "{finding}"
+    );
 
     assert!(setup.run(&[])?.status.success());
     assert_eq!(setup.filed()?.len(), 1);
@@ -134,7 +164,11 @@ fn a_missing_bd_names_the_fix_and_keeps_the_finding_queued() -> Result<()> {
 
     let file = setup.project.devloop_host(&["beads", "file"], &missing)?;
     assert!(!file.status.success());
-    assert!(String::from_utf8_lossy(&file.stderr).contains("--export-jsonl"), "{}", String::from_utf8_lossy(&file.stderr));
+    assert!(
+        String::from_utf8_lossy(&file.stderr).contains("--export-jsonl"),
+        "{}",
+        String::from_utf8_lossy(&file.stderr)
+    );
 
     let bd_bin = setup.bd.display().to_string();
     let filed = setup.project.ok(&["beads", "file"], &[("BD_BIN", &bd_bin)])?;
@@ -171,7 +205,13 @@ fn dry_run_prints_the_exact_commands_and_changes_nothing() -> Result<()> {
     assert!(printed.starts_with(&format!("{bd_bin} list --all -n 0 --json\n{bd_bin} create ")), "{printed}");
     assert_eq!(printed.matches(&format!("\n{bd_bin} ")).count(), 1, "one create: {printed}");
     let fingerprint = setup.finding()?["fingerprint"].as_str().unwrap_or_default().to_owned();
-    for part in [&format!("--deps discovered-from:{}", setup.parent), &format!("--external-ref devloop-host:{fingerprint}"), " -l devloop-host,command_repetition,ux", " -p 3", " -t task"] {
+    for part in [
+        &format!("--deps discovered-from:{}", setup.parent),
+        &format!("--external-ref devloop-host:{fingerprint}"),
+        " -l devloop-host,command_repetition,ux",
+        " -p 3",
+        " -t task",
+    ] {
         assert!(printed.contains(part), "{part:?} missing in {printed}");
     }
     assert!(setup.filed()?.is_empty(), "nothing was filed");
@@ -182,7 +222,11 @@ fn dry_run_prints_the_exact_commands_and_changes_nothing() -> Result<()> {
     let filed = setup.filed()?;
     assert_eq!(filed.len(), 1);
     assert_eq!(filed[0]["external_ref"], format!("devloop-host:{fingerprint}"));
-    assert!(filed[0]["description"].as_str().is_some_and(|description| description.contains("## Silencing it\n")), "{:?}", filed[0]);
+    assert!(
+        filed[0]["description"].as_str().is_some_and(|description| description.contains("## Silencing it\n")),
+        "{:?}",
+        filed[0]
+    );
     let adopted = setup.project.ok(&["beads", "file"], &[("BD_BIN", &bd_bin)])?;
     assert!(adopted.contains("already filed"), "{adopted}");
     assert_eq!(setup.filed()?.len(), 1);
@@ -203,7 +247,10 @@ fn a_finding_that_grows_gets_a_comment_not_a_second_issue() -> Result<()> {
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert!(comments[0]["text"].as_str().is_some_and(|text| text.contains("grew to 6 occurrence(s)")), "{comments:?}");
     assert!(setup.run(&[])?.status.success());
-    assert_eq!(bd_json(&setup.bd, setup.project.path(), &["comments", id, "--json"], &[])?.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        bd_json(&setup.bd, setup.project.path(), &["comments", id, "--json"], &[])?.as_array().map(Vec::len),
+        Some(1)
+    );
     Ok(())
 }
 
@@ -220,7 +267,10 @@ fn export_jsonl_writes_import_lines_for_machines_without_bd() -> Result<()> {
     let line = &lines[0];
     assert_eq!(line["id"], format!("devloop-host-{fingerprint}"));
     assert_eq!(line["external_ref"], format!("devloop-host:{fingerprint}"));
-    assert_eq!((line["status"].as_str(), line["issue_type"].as_str(), line["priority"].as_i64()), (Some("open"), Some("task"), Some(3)));
+    assert_eq!(
+        (line["status"].as_str(), line["issue_type"].as_str(), line["priority"].as_i64()),
+        (Some("open"), Some("task"), Some(3))
+    );
     assert_eq!(line["dependencies"][0]["type"], "discovered-from");
     assert_eq!(line["dependencies"][0]["depends_on_id"], setup.parent.as_str());
     assert!(setup.filed()?.is_empty(), "exporting files nothing");

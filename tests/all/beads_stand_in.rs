@@ -9,25 +9,44 @@ use anyhow::Result;
 use super::insights_support::{bd, bd_init, bd_issues, bd_json, bd_program};
 
 /// The keys of beads' documented `bd create … --json` example (docs/JSON_SCHEMA.md).
-const CREATE_EXAMPLE_KEYS: &[&str] =
-    &["id", "title", "description", "status", "priority", "issue_type", "created_at", "created_by", "updated_at", "schema_version"];
+const CREATE_EXAMPLE_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "issue_type",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "schema_version",
+];
 
 #[test]
 fn create_prints_the_documented_issue_object_pretty_printed() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let program = bd_program(dir.path())?;
     bd_init(&program, dir.path(), "proj")?;
-    let output = bd(&program, dir.path(), &["create", "Pattern: command_repetition", "-d", "desc", "-t", "task", "-p", "3", "--json"], &[])?;
+    let output = bd(
+        &program,
+        dir.path(),
+        &["create", "Pattern: command_repetition", "-d", "desc", "-t", "task", "-p", "3", "--json"],
+        &[],
+    )?;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout)?;
     assert!(text.starts_with("{\n  \""), "pretty-printed with a 2-space indent: {text}");
     let issue: serde_json::Value = serde_json::from_str(&text)?;
-    let keys: BTreeSet<&str> = issue.as_object().map(|object| object.keys().map(String::as_str).collect()).unwrap_or_default();
+    let keys: BTreeSet<&str> =
+        issue.as_object().map(|object| object.keys().map(String::as_str).collect()).unwrap_or_default();
     for key in CREATE_EXAMPLE_KEYS {
         assert!(keys.contains(key), "create output lacks documented key `{key}`: {text}");
     }
     assert_eq!(issue["schema_version"], 1);
-    assert_eq!((issue["status"].as_str(), issue["priority"].as_i64(), issue["issue_type"].as_str()), (Some("open"), Some(3), Some("task")));
+    assert_eq!(
+        (issue["status"].as_str(), issue["priority"].as_i64(), issue["issue_type"].as_str()),
+        (Some("open"), Some(3), Some("task"))
+    );
     assert!(issue["id"].as_str().is_some_and(|id| id.starts_with("proj-")), "{issue}");
     assert!(issue["created_at"].as_str().is_some_and(|time| time.ends_with('Z')), "RFC 3339 in UTC: {issue}");
     Ok(())
@@ -59,7 +78,15 @@ fn discovered_from_is_stored_as_a_dependency_record() -> Result<()> {
     let child = bd_json(
         &program,
         dir.path(),
-        &["create", "Child", "--deps", &format!("discovered-from:{parent}"), "--external-ref", "devloop-host:abc", "--json"],
+        &[
+            "create",
+            "Child",
+            "--deps",
+            &format!("discovered-from:{parent}"),
+            "--external-ref",
+            "devloop-host:abc",
+            "--json",
+        ],
         &[],
     )?;
     let shown = bd_json(&program, dir.path(), &["show", child["id"].as_str().unwrap_or_default(), "--json"], &[])?;

@@ -27,7 +27,11 @@ fn project(lines: &[String]) -> Result<tempfile::TempDir> {
 
 fn run(project: &Path, extra: &[&str]) -> Result<std::process::Output> {
     let binary = devloop_host_tests::binary();
-    anyhow::ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release -p devloop-host` first",
+        binary.display()
+    );
     Ok(Command::new(binary)
         .current_dir(project)
         .args(["run", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache"])
@@ -49,7 +53,16 @@ fn json_output_has_one_finding_per_line_with_the_documented_keys() -> Result<()>
     let findings: Vec<serde_json::Value> = stdout.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
     assert_eq!(findings.len(), 1, "{stdout}");
     let finding = &findings[0];
-    for key in ["pattern", "severity", "confidence", "message", "recommendation", "evidence", "affected_threads", "fingerprint"] {
+    for key in [
+        "pattern",
+        "severity",
+        "confidence",
+        "message",
+        "recommendation",
+        "evidence",
+        "affected_threads",
+        "fingerprint",
+    ] {
         assert!(finding.get(key).is_some(), "missing `{key}` in {finding}");
     }
     assert_eq!(finding["pattern"], "command_repetition");

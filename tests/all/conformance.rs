@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use devloop_host::model::{Event, Outcome, Source};
-use devloop_host::runtime::{Runtime, RuntimeConfig, Supervisor, WitEvents, BatchOutcome};
+use devloop_host::runtime::{BatchOutcome, Runtime, RuntimeConfig, Supervisor, WitEvents};
 
 pub fn cli_event(id: u64, seconds: i64, command: &str, user: &str, exit_code: i32) -> Event {
     Event {

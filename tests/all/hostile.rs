@@ -119,7 +119,9 @@ fn a_plugin_sees_no_files_env_network_or_wall_clock() -> Result<()> {
     pipeline.feed(&[cli_event(1, 0, "status", "dev", 0)]);
     let findings = pipeline.findings();
     assert_eq!(findings.len(), 1, "{:?}", pipeline.problems());
-    let seen = |key: &str| findings[0].0.evidence.fields.iter().find(|field| field.key == key).map(|field| field.value.clone());
+    let seen = |key: &str| {
+        findings[0].0.evidence.fields.iter().find(|field| field.key == key).map(|field| field.value.clone())
+    };
     assert_eq!(seen("env_vars"), Some(Value::Integer(0)));
     assert_eq!(seen("root_listing"), Some(Value::Boolean(false)));
     assert_eq!(seen("cwd_listing"), Some(Value::Boolean(false)));

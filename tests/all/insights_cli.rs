@@ -40,10 +40,15 @@ fn repeated_runs_keep_one_row_per_finding_and_announce_it_once() -> Result<()> {
     assert!(!stderr(&nothing_new).contains("to look at"), "{}", stderr(&nothing_new));
     let reread = project.run_with(&["--from-start"], &[])?;
     assert!(reread.status.success());
-    assert!(!stderr(&reread).contains("to look at"), "a finding detected again is not announced again: {}", stderr(&reread));
+    assert!(
+        !stderr(&reread).contains("to look at"),
+        "a finding detected again is not announced again: {}",
+        stderr(&reread)
+    );
     let findings = project.listed(&[])?;
     assert_eq!(findings.len(), 2, "{findings:?}");
-    let ready = findings.iter().find(|finding| finding["evidence"]["fields"]["command"] == "bd ready").expect("bd ready");
+    let ready =
+        findings.iter().find(|finding| finding["evidence"]["fields"]["command"] == "bd ready").expect("bd ready");
     assert_eq!(ready["occurrences"], 3, "re-reading the same logs adds no evidence");
     assert_eq!(ready["runs"], 2, "the first run and the re-read detected it");
     assert_eq!(ready["status"], "new");
@@ -72,7 +77,8 @@ fn status_transitions_ack_dismiss_snooze_and_reopen_on_growth() -> Result<()> {
     assert!(again.contains("already acknowledged; nothing changed"), "{again}");
 
     project.ok(&["insights", "snooze", &status, "--for", "7d"], &[])?;
-    let listed: Vec<String> = project.listed(&[])?.iter().map(|finding| finding["fingerprint"].as_str().unwrap_or("").to_owned()).collect();
+    let listed: Vec<String> =
+        project.listed(&[])?.iter().map(|finding| finding["fingerprint"].as_str().unwrap_or("").to_owned()).collect();
     assert_eq!(listed, [ready.as_str()], "snoozed findings are hidden by default");
     let snoozed = project.listed(&["--status", "snoozed"])?;
     assert_eq!(snoozed.len(), 1);
@@ -94,11 +100,20 @@ fn status_transitions_ack_dismiss_snooze_and_reopen_on_growth() -> Result<()> {
     assert!(stderr(&loud).contains("reopened") && stderr(&loud).contains(&ready), "{}", stderr(&loud));
     let reopened = project.listed(&["--pattern", "command_repetition", "--status", "new"])?;
     assert_eq!(reopened.len(), 1);
-    assert!(reopened[0]["status_reason"].as_str().is_some_and(|reason| reason.starts_with("its evidence grew")), "{:?}", reopened[0]);
+    assert!(
+        reopened[0]["status_reason"].as_str().is_some_and(|reason| reason.starts_with("its evidence grew")),
+        "{:?}",
+        reopened[0]
+    );
 
     let shown = project.ok(&["insights", "show", &ready], &[])?;
     for step in ["new", "acknowledged", "dismissed", "reopened"] {
-        assert!(shown.lines().any(|line| line.trim_start().get(17..).is_some_and(|rest| rest.trim_start().starts_with(step))), "history lacks {step}:\n{shown}");
+        assert!(
+            shown
+                .lines()
+                .any(|line| line.trim_start().get(17..).is_some_and(|rest| rest.trim_start().starts_with(step))),
+            "history lacks {step}:\n{shown}"
+        );
     }
     Ok(())
 }
@@ -125,9 +140,17 @@ fn filters_select_by_severity_pattern_thread_confidence_since_and_status() -> Re
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("neither a duration (24h, 7d) nor a date"), "{}", stderr(&bad));
     let elsewhere = project.devloop_host(&["insights", "list", "--state-dir", "elsewhere"], &[])?;
-    assert!(stderr(&elsewhere).contains("no insight store at elsewhere/insights.db; `devloop-host run` creates it"), "{}", stderr(&elsewhere));
+    assert!(
+        stderr(&elsewhere).contains("no insight store at elsewhere/insights.db; `devloop-host run` creates it"),
+        "{}",
+        stderr(&elsewhere)
+    );
     let unknown = project.devloop_host(&["insights", "show", "feedface"], &[])?;
-    assert!(stderr(&unknown).contains("no finding `feedface`; `devloop-host insights list --status all`"), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("no finding `feedface`; `devloop-host insights list --status all`"),
+        "{}",
+        stderr(&unknown)
+    );
     Ok(())
 }
 

@@ -37,7 +37,8 @@ fn a_dismissal_is_read_back_by_devloops_own_feedback_store() -> Result<()> {
     let written = std::fs::read_to_string(feedback_dir.join("feedback.jsonl"))?;
     assert_eq!(written.lines().count(), 1);
 
-    let read: serde_json::Value = serde_json::from_str(&python(READ_BACK, &[&feedback_dir.display().to_string(), "command-repetition"])?)?;
+    let read: serde_json::Value =
+        serde_json::from_str(&python(READ_BACK, &[&feedback_dir.display().to_string(), "command-repetition"])?)?;
     let items = read["items"].as_array().cloned().unwrap_or_default();
     assert_eq!(items.len(), 1, "devloop reads the dismissal for the detector: {read}");
     let item = &items[0];
@@ -53,14 +54,22 @@ fn a_dismissal_is_read_back_by_devloops_own_feedback_store() -> Result<()> {
     assert!((0.0..120.0).contains(&age), "a float epoch timestamp of now, got {age}s ago");
     assert_eq!(read["rewritten"].as_str(), Some(written.as_str()), "byte for byte what devloop's own writer writes");
 
-    let again = project.ok(&["insights", "dismiss", &fingerprint, "--reason", "bd ready is polled by a script – café"], &[])?;
+    let again =
+        project.ok(&["insights", "dismiss", &fingerprint, "--reason", "bd ready is polled by a script – café"], &[])?;
     assert!(again.contains("already dismissed"), "{again}");
-    assert_eq!(std::fs::read_to_string(feedback_dir.join("feedback.jsonl"))?.lines().count(), 1, "a repeated dismissal is not sent twice");
+    assert_eq!(
+        std::fs::read_to_string(feedback_dir.join("feedback.jsonl"))?.lines().count(),
+        1,
+        "a repeated dismissal is not sent twice"
+    );
     Ok(())
 }
 
 fn chrono_free_age(timestamp: f64) -> f64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_secs_f64()).unwrap_or(0.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs_f64())
+        .unwrap_or(0.0);
     now - timestamp
 }
 

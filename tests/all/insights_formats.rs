@@ -58,7 +58,8 @@ fn summary_as_a_table_and_as_markdown() -> Result<()> {
     insta::assert_snapshot!("summary_table", project.ok(&["insights", "summary"], &[("COLUMNS", "120")])?);
     insta::assert_snapshot!("summary_markdown", project.ok(&["insights", "summary", "--format", "markdown"], &[])?);
 
-    let json: serde_json::Value = serde_json::from_str(&project.ok(&["insights", "summary", "--format", "json"], &[])?)?;
+    let json: serde_json::Value =
+        serde_json::from_str(&project.ok(&["insights", "summary", "--format", "json"], &[])?)?;
     assert_eq!(json["total"], 3);
     assert_eq!(json["by_status"]["dismissed"], 1);
     assert_eq!(json["by_pattern"]["command_repetition"]["info"], 3);
@@ -73,11 +74,32 @@ fn show_as_text_markdown_and_json() -> Result<()> {
     project.ok(&["insights", "snooze", &fingerprint, "--for", "2d"], &[])?;
     snapshot_settings().bind(|| -> Result<()> {
         insta::assert_snapshot!("show_table", project.ok(&["insights", "show", &fingerprint], &[("COLUMNS", "120")])?);
-        insta::assert_snapshot!("show_markdown", project.ok(&["insights", "show", &fingerprint, "--format", "markdown"], &[])?);
+        insta::assert_snapshot!(
+            "show_markdown",
+            project.ok(&["insights", "show", &fingerprint, "--format", "markdown"], &[])?
+        );
         Ok(())
     })?;
-    let json: serde_json::Value = serde_json::from_str(&project.ok(&["insights", "show", &fingerprint, "--format", "json"], &[])?)?;
-    for key in ["fingerprint", "pattern", "severity", "confidence", "message", "recommendation", "evidence", "affected_threads", "status", "first_seen", "last_seen", "occurrences", "runs", "issue_id", "thread_urls", "history"] {
+    let json: serde_json::Value =
+        serde_json::from_str(&project.ok(&["insights", "show", &fingerprint, "--format", "json"], &[])?)?;
+    for key in [
+        "fingerprint",
+        "pattern",
+        "severity",
+        "confidence",
+        "message",
+        "recommendation",
+        "evidence",
+        "affected_threads",
+        "status",
+        "first_seen",
+        "last_seen",
+        "occurrences",
+        "runs",
+        "issue_id",
+        "thread_urls",
+        "history",
+    ] {
         assert!(json.get(key).is_some(), "show --format json lacks `{key}`: {json}");
     }
     assert_eq!(json["status"], "snoozed");

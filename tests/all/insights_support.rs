@@ -96,7 +96,10 @@ for record in json.loads(sys.argv[3]):
         ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
         let mut command = Command::new(binary);
         command.current_dir(self.path()).args(args).env_remove("RUST_LOG").env_remove("NO_COLOR").env_remove("BD_BIN");
-        command.env_remove("DEVLOOP_HOST_STATE").env_remove("DEVLOOP_HOST_STATE_DIR").env_remove("DEVLOOP_HOST_ROUTING");
+        command
+            .env_remove("DEVLOOP_HOST_STATE")
+            .env_remove("DEVLOOP_HOST_STATE_DIR")
+            .env_remove("DEVLOOP_HOST_ROUTING");
         command.env_remove("DEVLOOP_DIR").env("DEVLOOP_HOME_DIR", self.path().join("no-home-devloop"));
         for (key, value) in env {
             command.env(key, value);
@@ -111,7 +114,17 @@ for record in json.loads(sys.argv[3]):
 
     /// `devloop-host run EXTRA…`.
     pub fn run_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Result<Output> {
-        let mut args = vec!["run", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache", "--format", "json"];
+        let mut args = vec![
+            "run",
+            "--devloop-dir",
+            ".devloop",
+            "--plugins",
+            "plugins",
+            "--cache-dir",
+            "cache",
+            "--format",
+            "json",
+        ];
         args.extend_from_slice(extra);
         self.devloop_host(&args, env)
     }
@@ -158,7 +171,10 @@ pub fn bd_program(dir: &Path) -> Result<PathBuf> {
         return Ok(PathBuf::from(real));
     }
     let launcher = dir.join("bd-launcher");
-    write_script(&launcher, &format!("#!/bin/sh\nexec '{}' '{}' \"$@\"\n", venv_python()?.display(), bd_stand_in().display()))?;
+    write_script(
+        &launcher,
+        &format!("#!/bin/sh\nexec '{}' '{}' \"$@\"\n", venv_python()?.display(), bd_stand_in().display()),
+    )?;
     Ok(launcher)
 }
 
@@ -210,7 +226,8 @@ pub fn bd(program: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Re
 pub fn bd_json(program: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<serde_json::Value> {
     let output = bd(program, dir, args, env)?;
     ensure!(output.status.success(), "bd {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    let value: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| format!("bd {args:?} printed no JSON"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&output.stdout).with_context(|| format!("bd {args:?} printed no JSON"))?;
     Ok(match value {
         serde_json::Value::Object(mut object) if object.contains_key("data") && !object.contains_key("id") => {
             object.remove("data").unwrap_or_default()

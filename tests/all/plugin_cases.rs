@@ -12,7 +12,11 @@ fn cases_root() -> PathBuf {
 
 fn plugin_test(plugin: &Path, cases: &Path, cache: &Path) -> Result<Output> {
     let binary = devloop_host_tests::binary();
-    anyhow::ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release -p devloop-host` first",
+        binary.display()
+    );
     Ok(Command::new(binary)
         .args(["-q", "plugin", "test"])
         .arg(plugin)
@@ -24,8 +28,11 @@ fn plugin_test(plugin: &Path, cases: &Path, cache: &Path) -> Result<Output> {
 }
 
 fn pattern_dirs() -> Result<Vec<PathBuf>> {
-    let mut dirs: Vec<PathBuf> =
-        std::fs::read_dir(cases_root())?.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_root())?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
     dirs.sort();
     Ok(dirs)
 }
@@ -42,12 +49,14 @@ fn every_case_of_every_detector_passes_through_plugin_test() -> Result<()> {
         let stdout = String::from_utf8(output.stdout)?;
         assert!(output.status.success(), "{pattern}:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
 
-        let cases: Vec<PathBuf> = std::fs::read_dir(&pattern_dir)?.filter_map(Result::ok).map(|entry| entry.path()).collect();
+        let cases: Vec<PathBuf> =
+            std::fs::read_dir(&pattern_dir)?.filter_map(Result::ok).map(|entry| entry.path()).collect();
         let ok_lines = stdout.lines().filter(|line| line.starts_with("ok ")).count();
         assert_eq!(ok_lines, cases.len(), "every case of {pattern} ran:\n{stdout}");
         let mut positive = 0;
         for case in &cases {
-            let expected: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(case.join("expected.json"))?)?;
+            let expected: Vec<serde_json::Value> =
+                serde_json::from_str(&std::fs::read_to_string(case.join("expected.json"))?)?;
             positive += usize::from(!expected.is_empty());
             for finding in &expected {
                 assert_eq!(finding["pattern"], pattern.as_str(), "{}", case.display());
@@ -64,7 +73,10 @@ fn the_whole_cases_folder_runs_only_the_plugins_own_patterns() -> Result<()> {
     let output = plugin_test(devloop_host_tests::plugin("command-rerun"), &cases_root(), cache.path())?;
     let stdout = String::from_utf8(output.stdout)?;
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.lines().filter(|line| line.starts_with("ok ")).all(|line| line.contains("command_rerun/")), "{stdout}");
+    assert!(
+        stdout.lines().filter(|line| line.starts_with("ok ")).all(|line| line.contains("command_rerun/")),
+        "{stdout}"
+    );
     Ok(())
 }
 

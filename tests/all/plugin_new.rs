@@ -72,7 +72,11 @@ fn plugin_new_refuses_a_bad_name_and_an_occupied_folder() -> Result<()> {
         .arg(scratch.path().join("x"))
         .output()?;
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a detector id"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("is not a detector id"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 
     std::fs::write(scratch.path().join("keep.txt"), "mine")?;
     let occupied = Command::new(devloop_host_tests::binary())

@@ -40,7 +40,9 @@ fn run(runtime: &Runtime, wasm: &Path, settings: &[Field], batches: &[Vec<Event>
     let mut supervisor = Supervisor::start(runtime, source, settings.to_vec())?;
     let mut insights = Vec::new();
     for batch in batches {
-        insights.extend(run_batch(runtime, &mut supervisor, batch).map_err(|error| anyhow!("{}: {error}", wasm.display()))?);
+        insights.extend(
+            run_batch(runtime, &mut supervisor, batch).map_err(|error| anyhow!("{}: {error}", wasm.display()))?,
+        );
     }
     Ok(insights)
 }
@@ -152,7 +154,12 @@ fn every_port_rejects_bad_settings_with_the_original_message() -> Result<()> {
             let error = Supervisor::start(&runtime, runtime.load_file(&wasm)?, settings.clone())
                 .err()
                 .ok_or_else(|| anyhow!("{folder} accepted {settings:?}"))?;
-            let reason = |error: &dyn std::fmt::Display| error.to_string().split_once("the detector rejected its settings: ").map(|(_, reason)| reason.to_owned());
+            let reason = |error: &dyn std::fmt::Display| {
+                error
+                    .to_string()
+                    .split_once("the detector rejected its settings: ")
+                    .map(|(_, reason)| reason.to_owned())
+            };
             let original_reason = reason(&original).expect("a configure error");
             let port_reason = reason(&error).ok_or_else(|| anyhow!("{folder}: {error}"))?;
             // The value's spelling in a type error is each language's own; the rest is shared.
@@ -179,7 +186,13 @@ fn state_hands_over_between_rust_python_and_javascript() -> Result<()> {
             let mut after = Supervisor::start(&runtime, runtime.load_file(to)?, Vec::new())?;
             after.instance_mut().expect("healthy").restore(&saved)?.map_err(anyhow::Error::msg)?;
             let insights = run_batch(&runtime, &mut after, &third)?;
-            assert_eq!(insights.len(), 1, "{} -> {}: the restored state remembers two runs", from.display(), to.display());
+            assert_eq!(
+                insights.len(),
+                1,
+                "{} -> {}: the restored state remembers two runs",
+                from.display(),
+                to.display()
+            );
             assert_eq!(insights[0].evidence.event_ids, [0, 1, 2]);
         }
     }

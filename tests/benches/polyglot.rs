@@ -83,7 +83,8 @@ fn per_event(criterion: &mut Criterion) {
 
 /// Reads criterion's estimates back and prints each language's cost per event next to Rust's.
 fn print_ratios(languages: &[(&str, PathBuf)]) {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| polyglot::workspace().join("target"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| polyglot::workspace().join("target"));
     let per_event_ns = |language: &str| -> Option<f64> {
         let path = target.join("criterion").join(GROUP).join(language).join("new").join("estimates.json");
         let estimates: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;

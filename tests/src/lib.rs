@@ -9,19 +9,22 @@ include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 
 /// The built component of the plugin crate `name` (e.g. `command-repetition`).
 pub fn plugin(name: &str) -> &'static Path {
-    let (_, path) = PLUGINS.iter().find(|(crate_name, _)| *crate_name == name).unwrap_or_else(|| panic!("no plugin crate {name}"));
+    let (_, path) =
+        PLUGINS.iter().find(|(crate_name, _)| *crate_name == name).unwrap_or_else(|| panic!("no plugin crate {name}"));
     Path::new(path)
 }
 
 /// The hostile fixture built with `feature`.
 pub fn hostile(feature: &str) -> &'static Path {
-    let (_, path) = HOSTILE.iter().find(|(name, _)| *name == feature).unwrap_or_else(|| panic!("no hostile fixture {feature}"));
+    let (_, path) =
+        HOSTILE.iter().find(|(name, _)| *name == feature).unwrap_or_else(|| panic!("no hostile fixture {feature}"));
     Path::new(path)
 }
 
 /// A build of the hot-swap ledger fixture: `v1`, `v2`, `stateless` or `broken-restore`.
 pub fn ledger(variant: &str) -> &'static Path {
-    let (_, path) = LEDGER.iter().find(|(name, _)| *name == variant).unwrap_or_else(|| panic!("no ledger build {variant}"));
+    let (_, path) =
+        LEDGER.iter().find(|(name, _)| *name == variant).unwrap_or_else(|| panic!("no ledger build {variant}"));
     Path::new(path)
 }
 

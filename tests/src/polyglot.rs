@@ -38,10 +38,8 @@ pub fn build(dir: &Path) -> Result<PathBuf, String> {
 
 fn run_build_script(dir: &Path) -> Result<PathBuf, String> {
     let script = workspace().join("scripts").join("build-plugin");
-    let output = Command::new(&script)
-        .arg(dir)
-        .output()
-        .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
+    let output =
+        Command::new(&script).arg(dir).output().map_err(|error| format!("cannot run {}: {error}", script.display()))?;
     if !output.status.success() {
         return Err(format!(
             "scripts/build-plugin {} failed ({}):\n{}",

@@ -64,7 +64,8 @@ impl File {
         let now_ms = store::now_ms();
         let routing = super::insights::load_routing(&self.state_dir, self.routing.as_deref())?;
         let store = Store::open_in(&self.state_dir)?;
-        let named = self.fingerprints.iter().map(|fingerprint| store.resolve(fingerprint)).collect::<Result<Vec<_>, _>>()?;
+        let named =
+            self.fingerprints.iter().map(|fingerprint| store.resolve(fingerprint)).collect::<Result<Vec<_>, _>>()?;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
 
@@ -78,14 +79,21 @@ impl File {
             findings.retain(|finding| finding.issue_id.is_none() && finding.status_at(now_ms) != Status::Dismissed);
             beads::export_jsonl(path, &findings, &routing.beads, &self.id_prefix, now_ms)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            writeln!(out, "wrote {} issue(s) to {}; load them with `bd import -i {}`", findings.len(), path.display(), path.display())?;
+            writeln!(
+                out,
+                "wrote {} issue(s) to {}; load them with `bd import -i {}`",
+                findings.len(),
+                path.display(),
+                path.display()
+            )?;
             return Ok(ExitCode::SUCCESS);
         }
 
         let bd = Bd::from_settings(&routing.beads);
         let report = if self.dry_run {
             let mut commands = Vec::new();
-            let report = beads::file_with(&store, &bd, &routing.beads, &named, &mut Mode::DryRun(&mut commands), now_ms)?;
+            let report =
+                beads::file_with(&store, &bd, &routing.beads, &named, &mut Mode::DryRun(&mut commands), now_ms)?;
             out.write_all(&commands)?;
             report
         } else {
@@ -109,9 +117,17 @@ impl File {
         for fingerprint in &report.cancelled {
             writeln!(out, "{fingerprint} was silenced before filing; dropped from the queue")?;
         }
-        if report.created.is_empty() && report.adopted.is_empty() && report.commented.is_empty() && report.failed.is_empty() {
-            let queued = store.list(&Filter::everything(), now_ms)?.iter().filter(|finding| finding.issue_id.is_none()).count();
-            writeln!(out, "nothing to file ({queued} finding(s) without an issue are not routed to beads; name them to file them)")?;
+        if report.created.is_empty()
+            && report.adopted.is_empty()
+            && report.commented.is_empty()
+            && report.failed.is_empty()
+        {
+            let queued =
+                store.list(&Filter::everything(), now_ms)?.iter().filter(|finding| finding.issue_id.is_none()).count();
+            writeln!(
+                out,
+                "nothing to file ({queued} finding(s) without an issue are not routed to beads; name them to file them)"
+            )?;
         }
         for (fingerprint, error) in &report.failed {
             eprintln!("error: {fingerprint} not filed (retried next time): {error}");

@@ -233,11 +233,15 @@ impl Insights {
             InsightsCommand::Dismiss(dismiss) => {
                 let transition = store.dismiss(&dismiss.fingerprint, dismiss.reason.as_deref(), now_ms)?;
                 if let Transition::Changed { finding, .. } = &transition {
-                    let quiet_until = (finding.baseline.occurrences * GROWTH_FACTOR).max(finding.baseline.occurrences + 1);
+                    let quiet_until =
+                        (finding.baseline.occurrences * GROWTH_FACTOR).max(finding.baseline.occurrences + 1);
                     report(
                         &mut out,
                         &transition,
-                        &format!("dismissed; quiet until {quiet_until} occurrences or a severity above {}", finding.baseline.severity),
+                        &format!(
+                            "dismissed; quiet until {quiet_until} occurrences or a severity above {}",
+                            finding.baseline.severity
+                        ),
                     )?;
                     send_dismissal_to_devloop(&dismiss.devloop_dir, finding, dismiss.reason.as_deref(), now_ms)?;
                 } else {
@@ -262,11 +266,18 @@ fn open_store(state_dir: &Path) -> anyhow::Result<Store> {
 fn report(out: &mut impl Write, transition: &Transition, what: &str) -> std::io::Result<()> {
     match transition {
         Transition::Changed { from, finding } => writeln!(out, "{} {what} (was {from})", finding.fingerprint),
-        Transition::Unchanged(finding) => writeln!(out, "{} is already {}; nothing changed", finding.fingerprint, finding.status),
+        Transition::Unchanged(finding) => {
+            writeln!(out, "{} is already {}; nothing changed", finding.fingerprint, finding.status)
+        }
     }
 }
 
-fn send_dismissal_to_devloop(devloop_dir: &Path, finding: &store::StoredFinding, reason: Option<&str>, now_ms: i64) -> anyhow::Result<()> {
+fn send_dismissal_to_devloop(
+    devloop_dir: &Path,
+    finding: &store::StoredFinding,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> anyhow::Result<()> {
     if !devloop_dir.is_dir() {
         tracing::warn!(
             "no devloop folder at {}; the dismissal is kept in the store only (pass --devloop-dir to tell devloop)",
@@ -326,7 +337,8 @@ pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
     let text = text.trim();
     let split = text.find(|character: char| !character.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: i64 = number.parse().map_err(|_| format!("`{text}` is not a duration; write e.g. 30m, 24h, 7d or 2w"))?;
+    let number: i64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration; write e.g. 30m, 24h, 7d or 2w"))?;
     let unit_ms = match unit {
         "s" => 1_000,
         "m" => 60_000,

@@ -1,12 +1,12 @@
 //! The `devloop-host` command line: one subcommand per job, doc comments as help.
 
-mod plugins;
 mod beads;
-mod insights;
 mod bench;
 mod exec;
+mod insights;
 mod plugin;
 mod plugin_new;
+mod plugins;
 mod run;
 mod sources;
 

@@ -44,7 +44,8 @@ impl New {
         };
         let dir = self.dir.unwrap_or_else(|| PathBuf::from(&self.name));
         let scaffold = Scaffold { id: self.name.clone(), language, dir: dir.clone(), sdk: self.sdk };
-        let written = scaffold.write().with_context(|| format!("failed to create the {language} detector {}", self.name))?;
+        let written =
+            scaffold.write().with_context(|| format!("failed to create the {language} detector {}", self.name))?;
         println!("created {} ({language} detector `{}`, {} files)", dir.display(), self.name, written.len());
         println!("build it:  cd {} && {}", dir.display(), language.build_command(&self.name));
         println!("component: {}", dir.join(language.output(&self.name)).display());

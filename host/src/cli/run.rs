@@ -116,7 +116,8 @@ impl Run {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let settings = parse_settings(&self.settings)?;
         let dirs = self.dirs.resolve()?;
-        let insights_dir = super::insights::state_folder(&self.state_db.clone().unwrap_or_else(|| dirs.default_state_db()));
+        let insights_dir =
+            super::insights::state_folder(&self.state_db.clone().unwrap_or_else(|| dirs.default_state_db()));
         let routing = super::insights::load_routing(&insights_dir, self.routing.as_deref())?;
 
         let limits = Limits {
@@ -167,8 +168,11 @@ impl Run {
         };
         let summary = stream::run(&dirs, &mut pipeline, &mut state, &options, between_batches, |pipeline| {
             if options.follow {
-                let fresh: Vec<_> =
-                    pipeline.findings().into_iter().filter(|(insight, _)| printed.insert(insight.fingerprint())).collect();
+                let fresh: Vec<_> = pipeline
+                    .findings()
+                    .into_iter()
+                    .filter(|(insight, _)| printed.insert(insight.fingerprint()))
+                    .collect();
                 if !fresh.is_empty()
                     && let Err(error) = print_findings(format, &fresh)
                 {

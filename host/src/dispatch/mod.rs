@@ -98,7 +98,8 @@ impl<'runtime> Pipeline<'runtime> {
                 Ok(self.plugins.last().expect("just pushed"))
             }
             Err(error) => {
-                let problem = PluginProblem { plugin: path.display().to_string(), batch: None, problem: error.to_string() };
+                let problem =
+                    PluginProblem { plugin: path.display().to_string(), batch: None, problem: error.to_string() };
                 tracing::error!("{problem}");
                 self.problems.push(problem);
                 Err(error)
@@ -137,7 +138,8 @@ impl<'runtime> Pipeline<'runtime> {
                 self.plugins.iter_mut().map(run_one).collect()
             } else {
                 std::thread::scope(|scope| {
-                    let running: Vec<_> = self.plugins.iter_mut().map(|plugin| scope.spawn(|| run_one(plugin))).collect();
+                    let running: Vec<_> =
+                        self.plugins.iter_mut().map(|plugin| scope.spawn(|| run_one(plugin))).collect();
                     running.into_iter().map(|handle| handle.join().expect("supervisors do not panic")).collect()
                 })
             };

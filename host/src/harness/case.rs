@@ -27,10 +27,7 @@ pub struct CaseConfig {
 
 fn settings<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Field>, D::Error> {
     let map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
-    Ok(map
-        .iter()
-        .filter_map(|(name, value)| Value::from_json(value).map(|value| Field::new(name, value)))
-        .collect())
+    Ok(map.iter().filter_map(|(name, value)| Value::from_json(value).map(|value| Field::new(name, value))).collect())
 }
 
 /// One test case, read.
@@ -85,7 +82,8 @@ fn is_case(dir: &Path) -> bool {
 
 fn subdirectories(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
     let entries = std::fs::read_dir(dir).map_err(|source| HarnessError::Read { path: dir.to_owned(), source })?;
-    let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> =
+        entries.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.is_dir()).collect();
     dirs.sort();
     Ok(dirs)
 }

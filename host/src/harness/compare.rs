@@ -77,7 +77,11 @@ fn compare_value(path: &str, expected: &Value, actual: &Value, out: &mut Vec<Dif
             }
         }
         _ if equal_scalars(expected, actual) => {}
-        _ => out.push(Difference::Value { path: path.to_owned(), expected: expected.clone(), actual: Some(actual.clone()) }),
+        _ => out.push(Difference::Value {
+            path: path.to_owned(),
+            expected: expected.clone(),
+            actual: Some(actual.clone()),
+        }),
     }
 }
 
@@ -122,7 +126,12 @@ mod tests {
         assert!(compare(&[finding("bd ready", 0.6)], &[finding("bd ready", 0.6004)]).is_empty());
         let differences = compare(&[finding("bd ready", 0.6)], &[finding("bd sync", 0.6)]);
         let text: Vec<String> = differences.iter().map(ToString::to_string).collect();
-        assert!(text.iter().any(|line| line.contains(".evidence.fields.command:") && line.contains("\"bd ready\"") && line.contains("\"bd sync\"")), "{text:#?}");
+        assert!(
+            text.iter().any(|line| line.contains(".evidence.fields.command:")
+                && line.contains("\"bd ready\"")
+                && line.contains("\"bd sync\"")),
+            "{text:#?}"
+        );
     }
 
     #[test]
@@ -142,7 +151,9 @@ mod tests {
         let paths: Vec<String> = differences
             .iter()
             .map(|difference| match difference {
-                Difference::Value { path, .. } => path.rsplit_once('.').map_or(path.clone(), |(_, last)| last.to_owned()),
+                Difference::Value { path, .. } => {
+                    path.rsplit_once('.').map_or(path.clone(), |(_, last)| last.to_owned())
+                }
                 other => panic!("expected value differences, got {other:?}"),
             })
             .collect();

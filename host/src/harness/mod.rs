@@ -39,7 +39,9 @@ pub enum HarnessError {
     Json { path: PathBuf, reason: String },
     #[error("{path}: events must be in event-time order, but line {line} is earlier than the line before")]
     Order { path: PathBuf, line: usize },
-    #[error("no test cases under {dir} for pattern(s) {patterns}; a case is a folder <pattern>/<case>/ with events.jsonl")]
+    #[error(
+        "no test cases under {dir} for pattern(s) {patterns}; a case is a folder <pattern>/<case>/ with events.jsonl"
+    )]
     NoCases { dir: PathBuf, patterns: String },
     #[error(transparent)]
     Load(#[from] LoadError),

@@ -114,9 +114,9 @@ impl Value {
                 None => Value::Float(number.as_f64().unwrap_or(f64::NAN)),
             }),
             J::String(text) => Some(Value::Text(text.clone())),
-            J::Array(items) if items.iter().all(serde_json::Value::is_string) => Some(Value::Texts(
-                items.iter().filter_map(|item| item.as_str().map(str::to_owned)).collect(),
-            )),
+            J::Array(items) if items.iter().all(serde_json::Value::is_string) => {
+                Some(Value::Texts(items.iter().filter_map(|item| item.as_str().map(str::to_owned)).collect()))
+            }
             other => Some(Value::Json(other.to_string())),
         }
     }
@@ -126,13 +126,12 @@ impl Value {
         match self {
             Value::Boolean(flag) => (*flag).into(),
             Value::Integer(integer) => (*integer).into(),
-            Value::Float(float) => serde_json::Number::from_f64(*float)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Float(float) => {
+                serde_json::Number::from_f64(*float).map_or(serde_json::Value::Null, serde_json::Value::Number)
+            }
             Value::Text(text) => text.clone().into(),
             Value::Texts(texts) => texts.clone().into(),
-            Value::Json(json) => {
-                serde_json::from_str(json).unwrap_or_else(|_| serde_json::Value::String(json.clone()))
-            }
+            Value::Json(json) => serde_json::from_str(json).unwrap_or_else(|_| serde_json::Value::String(json.clone())),
         }
     }
 }

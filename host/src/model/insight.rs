@@ -107,12 +107,8 @@ impl Insight {
 
     /// The insight as the JSON object `run --format json` prints, one per line.
     pub fn to_json(&self) -> serde_json::Value {
-        let evidence_fields: serde_json::Map<String, serde_json::Value> = self
-            .evidence
-            .fields
-            .iter()
-            .map(|field| (field.key.clone(), field.value.to_json()))
-            .collect();
+        let evidence_fields: serde_json::Map<String, serde_json::Value> =
+            self.evidence.fields.iter().map(|field| (field.key.clone(), field.value.to_json())).collect();
         serde_json::json!({
             "fingerprint": self.fingerprint(),
             "pattern": self.pattern,

@@ -39,7 +39,9 @@ impl ArtifactCache {
         if entry.exists() {
             match deserialize(engine, &entry) {
                 Ok(component) => return Ok(component),
-                Err(error) => tracing::warn!(path = %entry.display(), "ignoring unreadable compiled component: {error}"),
+                Err(error) => {
+                    tracing::warn!(path = %entry.display(), "ignoring unreadable compiled component: {error}")
+                }
             }
         }
         let compiled = engine.precompile_component(wasm)?;

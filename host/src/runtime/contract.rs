@@ -167,10 +167,7 @@ mod tests {
     #[test]
     fn export_names_map_to_versions() {
         assert_eq!(ApiVersion::from_export_name("devloop:detector/detector@0.1.0"), Some(Ok(ApiVersion::V0_1_0)));
-        assert_eq!(
-            ApiVersion::from_export_name("devloop:detector/detector@9.0.0"),
-            Some(Err("9.0.0".to_owned()))
-        );
+        assert_eq!(ApiVersion::from_export_name("devloop:detector/detector@9.0.0"), Some(Err("9.0.0".to_owned())));
         assert_eq!(ApiVersion::from_export_name("wasi:cli/run@0.2.0"), None);
     }
 }

@@ -7,11 +7,11 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine};
 
+use super::LoadError;
 use super::cache::ArtifactCache;
 use super::contract::{ApiVersion, v0_1_0};
 use super::instance::{PluginInstance, PluginState};
 use super::limits::{EPOCH_TICK, Limits};
-use super::LoadError;
 
 /// How the runtime is set up.
 #[derive(Debug, Clone, Default)]
@@ -92,12 +92,7 @@ impl Runtime {
             .map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
         let instance_pre = v0_1_0::DetectorPluginPre::new(instance_pre)
             .map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
-        Ok(PluginSource {
-            origin: origin.to_owned(),
-            content_hash: content_hash(wasm),
-            api_version,
-            instance_pre,
-        })
+        Ok(PluginSource { origin: origin.to_owned(), content_hash: content_hash(wasm), api_version, instance_pre })
     }
 
     /// Starts a fresh instance of `source` in a store of its own, applying `settings`.

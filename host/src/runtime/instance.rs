@@ -49,12 +49,7 @@ impl wasmtime_wasi::HostMonotonicClock for StoppedClock {
 }
 
 impl v0_1_0::devloop::detector::log::Host for PluginState {
-    fn emit(
-        &mut self,
-        level: v0_1_0::devloop::detector::log::Level,
-        message: String,
-        fields: Vec<v0_1_0::wit::Field>,
-    ) {
+    fn emit(&mut self, level: v0_1_0::devloop::detector::log::Level, message: String, fields: Vec<v0_1_0::wit::Field>) {
         use v0_1_0::devloop::detector::log::Level;
         let message: String = message.chars().take(4096).collect();
         let fields: Vec<String> = fields
@@ -181,11 +176,7 @@ impl PluginInstance {
             api_version: info.api_version,
             patterns: info.patterns,
             kinds: info.kinds,
-            config: info
-                .config
-                .into_iter()
-                .map(|key| (key.name, key.default_value.into(), key.description))
-                .collect(),
+            config: info.config.into_iter().map(|key| (key.name, key.default_value.into(), key.description)).collect(),
             language: info.language,
         };
         instance.store.data_mut().plugin_id = Arc::from(instance.description.id.as_str());
@@ -230,8 +221,7 @@ impl PluginInstance {
             filtered = wanted.into_iter().cloned().collect::<Vec<_>>();
             &filtered
         };
-        let answer =
-            self.guarded(|bindings, store| bindings.devloop_detector_detector().call_process(store, batch))?;
+        let answer = self.guarded(|bindings, store| bindings.devloop_detector_detector().call_process(store, batch))?;
         self.accept(answer)
     }
 

@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::LoadError;
 use super::engine::{PluginSource, Runtime};
 use super::instance::{DetectorDescription, PluginInstance, WitEvents};
 use super::limits::PluginFailure;
-use super::LoadError;
 use crate::model::{Field, Insight};
 
 /// What happened to one batch in one plugin.

@@ -52,7 +52,12 @@ pub fn event_type(pattern: &str) -> String {
 
 /// Appends a `dismiss` record for `finding` (the detector is the "agent" dismissed) to the
 /// feedback log under `devloop_dir`, creating its folder as devloop does. Returns the record id.
-pub fn append_dismissal(devloop_dir: &Path, finding: &StoredFinding, reason: Option<&str>, now_ms: i64) -> std::io::Result<String> {
+pub fn append_dismissal(
+    devloop_dir: &Path,
+    finding: &StoredFinding,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> std::io::Result<String> {
     let insight = &finding.insight;
     let record = FeedbackRecord {
         id: uuid::Uuid::new_v4().to_string(),

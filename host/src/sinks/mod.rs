@@ -42,7 +42,12 @@ pub struct DeliveryReport {
 
 /// Sends `changes` to the sinks `config` routes them to, then files every finding waiting for
 /// a beads issue (including those a previous run could not file).
-pub fn deliver(store: &Store, config: &RoutingConfig, changes: &[Change], now_ms: i64) -> Result<DeliveryReport, SinkError> {
+pub fn deliver(
+    store: &Store,
+    config: &RoutingConfig,
+    changes: &[Change],
+    now_ms: i64,
+) -> Result<DeliveryReport, SinkError> {
     let mut report = DeliveryReport::default();
     let mut announce = Vec::new();
     let mut append = Vec::new();

@@ -28,7 +28,9 @@ pub enum StoreError {
     },
     #[error("insight store query failed")]
     Sql(#[from] rusqlite::Error),
-    #[error("a stored insight of finding {fingerprint} is unreadable; `insights show` it or delete the store to start over")]
+    #[error(
+        "a stored insight of finding {fingerprint} is unreadable; `insights show` it or delete the store to start over"
+    )]
     Corrupt {
         fingerprint: String,
         #[source]

@@ -105,7 +105,13 @@ impl Store {
 
     /// Records the issue that tracks the finding, and marks the finding filed unless a
     /// maintainer already silenced it.
-    pub fn mark_filed(&self, finding: &StoredFinding, issue_id: &str, how: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub fn mark_filed(
+        &self,
+        finding: &StoredFinding,
+        issue_id: &str,
+        how: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let transaction = self.connection.unchecked_transaction()?;
         self.connection.execute(
             "INSERT INTO filings (fingerprint, state, issue_id, queued_ms, filed_ms, reported_occurrences, reported_severity) \
@@ -142,14 +148,18 @@ impl Store {
     /// Keeps the filing for the next run and says why it failed. An intent stays an intent:
     /// the issue may exist even though `bd` reported failure.
     pub fn mark_failed(&self, fingerprint: &Fingerprint, error: &str) -> Result<(), StoreError> {
-        self.connection.execute("UPDATE filings SET last_error = ?2 WHERE fingerprint = ?1", params![fingerprint.as_str(), error])?;
+        self.connection.execute(
+            "UPDATE filings SET last_error = ?2 WHERE fingerprint = ?1",
+            params![fingerprint.as_str(), error],
+        )?;
         Ok(())
     }
 
     /// Drops a filing nobody needs any more (the finding was silenced before it was filed).
     /// An intent is kept: only reconciliation may resolve it.
     pub fn cancel_filing(&self, fingerprint: &Fingerprint) -> Result<(), StoreError> {
-        self.connection.execute("DELETE FROM filings WHERE fingerprint = ?1 AND state = 'pending'", [fingerprint.as_str()])?;
+        self.connection
+            .execute("DELETE FROM filings WHERE fingerprint = ?1 AND state = 'pending'", [fingerprint.as_str()])?;
         Ok(())
     }
 }

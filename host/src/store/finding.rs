@@ -110,11 +110,7 @@ impl StoredFinding {
 
 /// An Amp thread id as a link; anything that already is a URL stays as it is.
 pub fn thread_url(thread: &str) -> String {
-    if thread.starts_with("T-") {
-        format!("https://ampcode.com/threads/{thread}")
-    } else {
-        thread.to_owned()
-    }
+    if thread.starts_with("T-") { format!("https://ampcode.com/threads/{thread}") } else { thread.to_owned() }
 }
 
 /// Why a run's result is worth telling someone about.

@@ -69,18 +69,23 @@ impl Store {
             return Ok(found);
         }
         let pattern = format!("{}%", fingerprint.replace(['%', '_'], ""));
-        let mut statement = self.connection.prepare(&format!("{SELECT_FINDING} WHERE f.fingerprint LIKE ?1 LIMIT 2"))?;
+        let mut statement =
+            self.connection.prepare(&format!("{SELECT_FINDING} WHERE f.fingerprint LIKE ?1 LIMIT 2"))?;
         let matches = statement.query_map([&pattern], read_row)?.collect::<Result<Vec<_>, _>>()?;
         match matches.len() {
             0 => Err(StoreError::UnknownFingerprint(fingerprint.to_owned())),
             1 => matches.into_iter().next().expect("one match").decode(),
-            _ => Err(StoreError::AmbiguousFingerprint { prefix: fingerprint.to_owned(), count: self.count_prefix(&pattern)? }),
+            _ => Err(StoreError::AmbiguousFingerprint {
+                prefix: fingerprint.to_owned(),
+                count: self.count_prefix(&pattern)?,
+            }),
         }
     }
 
     fn count_prefix(&self, pattern: &str) -> Result<usize, StoreError> {
         let count: i64 =
-            self.connection.query_row("SELECT count(*) FROM findings WHERE fingerprint LIKE ?1", [pattern], |row| row.get(0))?;
+            self.connection
+                .query_row("SELECT count(*) FROM findings WHERE fingerprint LIKE ?1", [pattern], |row| row.get(0))?;
         Ok(count as usize)
     }
 
@@ -93,7 +98,13 @@ impl Store {
             .transpose()
     }
 
-    fn add_history(&self, fingerprint: &Fingerprint, at_ms: i64, change: &str, detail: Option<&str>) -> Result<(), StoreError> {
+    fn add_history(
+        &self,
+        fingerprint: &Fingerprint,
+        at_ms: i64,
+        change: &str,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.connection.execute(
             "INSERT INTO history (fingerprint, at_ms, change, detail) VALUES (?1, ?2, ?3, ?4)",
             params![fingerprint.as_str(), at_ms, change, detail],
@@ -164,7 +175,10 @@ impl RawFinding {
             status_changed_ms: self.status_changed_ms,
             status_reason: self.status_reason,
             snoozed_until_ms: self.snoozed_until_ms,
-            baseline: Baseline { occurrences: self.baseline_occurrences as u64, severity: severity_from_rank(self.baseline_severity) },
+            baseline: Baseline {
+                occurrences: self.baseline_occurrences as u64,
+                severity: severity_from_rank(self.baseline_severity),
+            },
             issue_id: self.issue_id,
             filing_queued: self.filing_state.as_deref().is_some_and(|state| state != "filed"),
             filing_error: self.filing_error,

@@ -44,7 +44,12 @@ impl Filter {
             && self.pattern.as_ref().is_none_or(|pattern| &insight.pattern == pattern)
             && self.min_confidence.is_none_or(|confidence| insight.confidence >= confidence)
             && self.since_ms.is_none_or(|since| finding.last_seen_ms >= since)
-            && self.thread.as_ref().is_none_or(|thread| insight.affected_threads.iter().any(|seen| seen.contains(thread.as_str()) || thread.contains(seen.as_str())))
+            && self.thread.as_ref().is_none_or(|thread| {
+                insight
+                    .affected_threads
+                    .iter()
+                    .any(|seen| seen.contains(thread.as_str()) || thread.contains(seen.as_str()))
+            })
     }
 }
 
@@ -99,7 +104,11 @@ impl Store {
         let mut by_pattern: BTreeMap<String, BTreeMap<Severity, usize>> = BTreeMap::new();
         for finding in &findings {
             *by_status.entry(finding.status_at(now_ms)).or_default() += 1;
-            *by_pattern.entry(finding.insight.pattern.clone()).or_default().entry(finding.insight.severity).or_default() += 1;
+            *by_pattern
+                .entry(finding.insight.pattern.clone())
+                .or_default()
+                .entry(finding.insight.severity)
+                .or_default() += 1;
         }
         let mut ranked: Vec<StoredFinding> = findings
             .iter()
@@ -107,7 +116,11 @@ impl Store {
             .cloned()
             .collect();
         ranked.sort_by(|a, b| {
-            b.insight.severity.cmp(&a.insight.severity).then(b.occurrences.cmp(&a.occurrences)).then(a.fingerprint.cmp(&b.fingerprint))
+            b.insight
+                .severity
+                .cmp(&a.insight.severity)
+                .then(b.occurrences.cmp(&a.occurrences))
+                .then(a.fingerprint.cmp(&b.fingerprint))
         });
         ranked.truncate(top);
         Ok(Summary { total: findings.len(), by_status, by_pattern, top: ranked })
@@ -115,8 +128,9 @@ impl Store {
 
     /// Everything that happened to a finding, oldest first.
     pub fn history(&self, fingerprint: &Fingerprint) -> Result<Vec<HistoryEntry>, StoreError> {
-        let mut statement =
-            self.connection.prepare("SELECT at_ms, change, detail FROM history WHERE fingerprint = ?1 ORDER BY at_ms, id")?;
+        let mut statement = self
+            .connection
+            .prepare("SELECT at_ms, change, detail FROM history WHERE fingerprint = ?1 ORDER BY at_ms, id")?;
         let entries = statement
             .query_map(params![fingerprint.as_str()], |row| {
                 Ok(HistoryEntry { at_ms: row.get(0)?, change: row.get(1)?, detail: row.get(2)? })
@@ -151,11 +165,17 @@ mod tests {
         };
         assert_eq!(keys(&Filter::default())?, ["w", "i"]);
         assert_eq!(keys(&Filter { min_severity: Some(Severity::Warning), ..Filter::default() })?, ["w"]);
-        assert_eq!(keys(&Filter { thread: Some("https://ampcode.com/threads/T-abc".into()), ..Filter::default() })?, ["w"]);
+        assert_eq!(
+            keys(&Filter { thread: Some("https://ampcode.com/threads/T-abc".into()), ..Filter::default() })?,
+            ["w"]
+        );
         assert_eq!(keys(&Filter { min_confidence: Some(0.8), ..Filter::default() })?, ["w"]);
         assert_eq!(keys(&Filter { since_ms: Some(warning.time_ms + 1), ..Filter::default() })?, ["i"]);
         assert_eq!(keys(&Filter { pattern: Some("other".into()), ..Filter::default() })?, Vec::<String>::new());
-        assert_eq!(keys(&Filter { statuses: Some(vec![Status::Dismissed]), ..Filter::default() })?, Vec::<String>::new());
+        assert_eq!(
+            keys(&Filter { statuses: Some(vec![Status::Dismissed]), ..Filter::default() })?,
+            Vec::<String>::new()
+        );
         assert_eq!(keys(&Filter { limit: Some(1), ..Filter::default() })?, ["w"]);
         Ok(())
     }

@@ -66,12 +66,16 @@ impl Store {
             Some(found) => {
                 let grew = found.baseline.grew_materially(occurrences, insight.severity);
                 match found.status {
-                    Status::Dismissed if grew => Some(ChangeKind::Reopened { was: Status::Dismissed, from: found.baseline }),
+                    Status::Dismissed if grew => {
+                        Some(ChangeKind::Reopened { was: Status::Dismissed, from: found.baseline })
+                    }
                     Status::Snoozed if found.status_at(now_ms) == Status::New => {
                         Some(ChangeKind::Reopened { was: Status::Snoozed, from: found.baseline })
                     }
                     Status::Dismissed | Status::Snoozed => None,
-                    Status::New | Status::Acknowledged | Status::Filed if grew => Some(ChangeKind::Grew { from: found.baseline }),
+                    Status::New | Status::Acknowledged | Status::Filed if grew => {
+                        Some(ChangeKind::Grew { from: found.baseline })
+                    }
                     Status::New | Status::Acknowledged | Status::Filed => None,
                 }
             }
@@ -85,10 +89,9 @@ impl Store {
         )?;
         let detail = match &kind {
             ChangeKind::New => format!("{occurrences} occurrence(s), {}", insight.severity),
-            ChangeKind::Grew { from } | ChangeKind::Reopened { from, .. } => format!(
-                "{} → {occurrences} occurrence(s), {} → {}",
-                from.occurrences, from.severity, insight.severity
-            ),
+            ChangeKind::Grew { from } | ChangeKind::Reopened { from, .. } => {
+                format!("{} → {occurrences} occurrence(s), {} → {}", from.occurrences, from.severity, insight.severity)
+            }
         };
         if let ChangeKind::Reopened { was, .. } = &kind {
             let reason = match was {
@@ -108,8 +111,9 @@ impl Store {
         if insight.evidence.event_ids.is_empty() {
             return Ok(previous + u64::from(reports.max(1)));
         }
-        let mut insert =
-            self.connection.prepare_cached("INSERT OR IGNORE INTO evidence_events (fingerprint, event_id) VALUES (?1, ?2)")?;
+        let mut insert = self
+            .connection
+            .prepare_cached("INSERT OR IGNORE INTO evidence_events (fingerprint, event_id) VALUES (?1, ?2)")?;
         for event_id in &insight.evidence.event_ids {
             insert.execute(params![fingerprint.as_str(), *event_id as i64])?;
         }

@@ -43,7 +43,10 @@ impl Store {
     ) -> Result<Transition, StoreError> {
         let found = self.resolve(fingerprint)?;
         let from = found.status_at(now_ms);
-        if from == status && status != Status::Snoozed && reason.is_none_or(|reason| found.status_reason.as_deref() == Some(reason)) {
+        if from == status
+            && status != Status::Snoozed
+            && reason.is_none_or(|reason| found.status_reason.as_deref() == Some(reason))
+        {
             return Ok(Transition::Unchanged(found));
         }
         let transaction = self.connection.unchecked_transaction()?;
@@ -94,7 +97,8 @@ mod tests {
     fn a_dismissed_finding_stays_quiet_until_its_evidence_doubles() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open_in(dir.path())?;
-        let fingerprint = store.record_run(&[(insight("x", &[1, 2, 3], Severity::Info), 1)], 10)?[0].finding.fingerprint.clone();
+        let fingerprint =
+            store.record_run(&[(insight("x", &[1, 2, 3], Severity::Info), 1)], 10)?[0].finding.fingerprint.clone();
         let dismissed = store.dismiss(&fingerprint.as_str()[..6], Some("expected"), 20)?;
         assert!(matches!(dismissed, Transition::Changed { from: Status::New, .. }));
         assert!(matches!(store.dismiss(fingerprint.as_str(), Some("expected"), 25)?, Transition::Unchanged(_)));
@@ -113,7 +117,8 @@ mod tests {
     fn a_snooze_ends_at_its_date() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open_in(dir.path())?;
-        let fingerprint = store.record_run(&[(insight("x", &[1], Severity::Info), 1)], 10)?[0].finding.fingerprint.clone();
+        let fingerprint =
+            store.record_run(&[(insight("x", &[1], Severity::Info), 1)], 10)?[0].finding.fingerprint.clone();
         store.acknowledge(fingerprint.as_str(), 15)?;
         store.snooze(fingerprint.as_str(), 100, 20)?;
         assert!(store.record_run(&[(insight("x", &[1, 2, 3, 4], Severity::Error), 1)], 99)?.is_empty());
@@ -130,7 +135,8 @@ mod tests {
         let mut store = Store::open_in(dir.path())?;
         let error = store.acknowledge("feedface", 1).expect_err("nothing stored");
         assert!(error.to_string().contains("insights list --status all"), "{error}");
-        let findings: Vec<_> = (0..40).map(|index| (insight(&format!("k{index}"), &[index], Severity::Info), 1)).collect();
+        let findings: Vec<_> =
+            (0..40).map(|index| (insight(&format!("k{index}"), &[index], Severity::Info), 1)).collect();
         store.record_run(&findings, 1)?;
         assert!(matches!(store.acknowledge("", 2), Err(StoreError::AmbiguousFingerprint { count: 40, .. })));
         Ok(())

@@ -144,7 +144,12 @@ impl Detector for CommandCorrelation {
                 completed.push((run.command.clone(), run.id, run.time_ms));
             }
         }
-        recent.push_back(Run { command: command.clone(), id: event.id, time_ms: event.time_ms, followers: BTreeSet::new() });
+        recent.push_back(Run {
+            command: command.clone(),
+            id: event.id,
+            time_ms: event.time_ms,
+            followers: BTreeSet::new(),
+        });
         *self.runs.entry(command.clone()).or_default() += 1;
         self.total_runs += 1;
         for (first, id, time_ms) in completed {

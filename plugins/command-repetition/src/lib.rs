@@ -48,11 +48,7 @@ fn normalize(command: &str) -> Cow<'_, str> {
         && !command.ends_with(char::is_whitespace)
         && !command.contains("  ")
         && !command.contains(['\t', '\n', '\r']);
-    if clean {
-        Cow::Borrowed(command)
-    } else {
-        Cow::Owned(command.split_whitespace().collect::<Vec<_>>().join(" "))
-    }
+    if clean { Cow::Borrowed(command) } else { Cow::Owned(command.split_whitespace().collect::<Vec<_>>().join(" ")) }
 }
 
 impl Detector for CommandRepetition {

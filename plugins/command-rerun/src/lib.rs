@@ -46,8 +46,16 @@ impl Detector for CommandRerun {
         DetectorInfo::new("command-rerun", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
             .kinds(["cli.command"])
-            .setting("min_attempts", 3_i64, "Attempts in a streak (the first failed, each retry after a failure) that make a finding.")
-            .setting("max_gap_seconds", 300_i64, "Longest pause between a failure and its retry that still counts as retrying.")
+            .setting(
+                "min_attempts",
+                3_i64,
+                "Attempts in a streak (the first failed, each retry after a failure) that make a finding.",
+            )
+            .setting(
+                "max_gap_seconds",
+                300_i64,
+                "Longest pause between a failure and its retry that still counts as retrying.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -188,7 +196,8 @@ mod tests {
         assert_eq!(insights[2].severity, Severity::Warning);
 
         let mut strict = CommandRerun::default();
-        let settings = CommandRerun::info().settings(vec![Field { key: "min_attempts".into(), value: Value::Integer(4) }])?;
+        let settings =
+            CommandRerun::info().settings(vec![Field { key: "min_attempts".into(), value: Value::Integer(4) }])?;
         strict.configure(&settings)?;
         assert!(strict.process(&events)?.is_empty());
         Ok(())

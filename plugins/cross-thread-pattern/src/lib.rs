@@ -153,7 +153,11 @@ impl Detector for CrossThreadPattern {
         DetectorInfo::new("cross-thread-pattern", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
             .kinds(["thread.prompt"])
-            .setting("similarity", 0.55, "IDF-weighted Jaccard similarity (0-1) at which a prompt asks what a group's first prompt asked.")
+            .setting(
+                "similarity",
+                0.55,
+                "IDF-weighted Jaccard similarity (0-1) at which a prompt asks what a group's first prompt asked.",
+            )
             .setting("min_threads", 3_i64, "Distinct threads that must ask it.")
             .setting("window_days", 14_i64, "How long a group stays open after its last prompt.")
             .setting("warmup_prompts", 20_i64, "Prompts seen before word weights are trusted enough to report.")
@@ -232,7 +236,11 @@ mod tests {
     use super::*;
 
     fn prompt(id: u64, hours: i64, thread: &str, text: &str) -> Event {
-        Event::at(id, hours * 3_600_000, "thread.prompt").source("amp-thread").actor("user").thread(thread).subject(text)
+        Event::at(id, hours * 3_600_000, "thread.prompt")
+            .source("amp-thread")
+            .actor("user")
+            .thread(thread)
+            .subject(text)
     }
 
     const NOISE: &[&str] = &[
@@ -250,7 +258,8 @@ mod tests {
 
     fn detector() -> Result<CrossThreadPattern, String> {
         let mut detector = CrossThreadPattern::default();
-        let settings = CrossThreadPattern::info().settings(vec![Field { key: "warmup_prompts".into(), value: Value::Integer(5) }])?;
+        let settings = CrossThreadPattern::info()
+            .settings(vec![Field { key: "warmup_prompts".into(), value: Value::Integer(5) }])?;
         detector.configure(&settings)?;
         Ok(detector)
     }
@@ -258,8 +267,11 @@ mod tests {
     #[test]
     fn the_same_question_in_other_words_across_threads_is_reported() -> Result<(), String> {
         let mut detector = detector()?;
-        let mut events: Vec<Event> =
-            NOISE.iter().enumerate().map(|(index, text)| prompt(index as u64, index as i64, &format!("T-n{index}"), text)).collect();
+        let mut events: Vec<Event> = NOISE
+            .iter()
+            .enumerate()
+            .map(|(index, text)| prompt(index as u64, index as i64, &format!("T-n{index}"), text))
+            .collect();
         events.push(prompt(100, 20, "T-a", "How do I make devloop skip the vendor directory when linting?"));
         events.push(prompt(101, 30, "T-b", "devloop keeps linting vendor/ - how can I exclude the vendor directory?"));
         events.push(prompt(102, 40, "T-c", "Exclude the vendor directory from devloop linting"));
@@ -275,8 +287,11 @@ mod tests {
     #[test]
     fn templated_requests_about_different_things_stay_quiet() -> Result<(), String> {
         let mut detector = detector()?;
-        let events: Vec<Event> =
-            NOISE.iter().enumerate().map(|(index, text)| prompt(index as u64, index as i64, &format!("T-n{index}"), text)).collect();
+        let events: Vec<Event> = NOISE
+            .iter()
+            .enumerate()
+            .map(|(index, text)| prompt(index as u64, index as i64, &format!("T-n{index}"), text))
+            .collect();
         let insights = detector.process(&events)?;
         assert!(insights.is_empty(), "{insights:#?}");
         Ok(())
@@ -285,14 +300,25 @@ mod tests {
     #[test]
     fn requests_about_different_files_are_different_requests() -> Result<(), String> {
         assert_eq!(subjects("Fix the failing test in src/views.py."), BTreeSet::from(["src/views.py".to_owned()]));
-        assert_eq!(subjects("why is pyproject.toml changed? see vendor/"), BTreeSet::from(["pyproject.toml".to_owned(), "vendor/".to_owned()]));
+        assert_eq!(
+            subjects("why is pyproject.toml changed? see vendor/"),
+            BTreeSet::from(["pyproject.toml".to_owned(), "vendor/".to_owned()])
+        );
         assert!(subjects("Why is it slow. Really").is_empty());
         let mut detector = detector()?;
-        let events: Vec<Event> = ["src/views.py", "src/utils.py", "src/models.py", "src/db.py", "src/app.py", "src/cli.py"]
-            .iter()
-            .enumerate()
-            .map(|(index, file)| prompt(index as u64, index as i64, &format!("T-{index}"), &format!("Fix the failing test in {file}")))
-            .collect();
+        let events: Vec<Event> =
+            ["src/views.py", "src/utils.py", "src/models.py", "src/db.py", "src/app.py", "src/cli.py"]
+                .iter()
+                .enumerate()
+                .map(|(index, file)| {
+                    prompt(
+                        index as u64,
+                        index as i64,
+                        &format!("T-{index}"),
+                        &format!("Fix the failing test in {file}"),
+                    )
+                })
+                .collect();
         assert!(detector.process(&events)?.is_empty());
         Ok(())
     }
@@ -315,7 +341,9 @@ mod tests {
             prompt(102, 2, "T-c", "Exclude the vendor directory from devloop linting"),
         ];
         assert!(detector.process(&events)?.is_empty(), "too few prompts to trust word weights yet");
-        events = (0..17).map(|index| prompt(index, 3 + index as i64, &format!("T-n{index}"), NOISE[index as usize % NOISE.len()])).collect();
+        events = (0..17)
+            .map(|index| prompt(index, 3 + index as i64, &format!("T-n{index}"), NOISE[index as usize % NOISE.len()]))
+            .collect();
         let insights = detector.process(&events)?;
         assert_eq!(insights.len(), 1, "{insights:#?}");
         assert_eq!(insights[0].affected_threads, vec!["T-a", "T-b", "T-c"]);

@@ -58,7 +58,11 @@ impl Detector for DismissedSuggestions {
         DetectorInfo::new("dismissed-suggestions", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
             .kinds(["feedback.*"])
-            .setting("min_negative", 5_i64, "Dismissals, thumbs-down and low ratings an agent needs before it can be reported.")
+            .setting(
+                "min_negative",
+                5_i64,
+                "Dismissals, thumbs-down and low ratings an agent needs before it can be reported.",
+            )
             .setting("min_share", 0.4, "Share of the agent's feedback that must be negative.")
             .setting("min_ratio", 2.0, "How many times the other agents' negative share the agent's must be.")
             .setting("max_low_rating", 2_i64, "Ratings (1-5) at or below this count as negative.")

@@ -72,7 +72,8 @@ impl FailureWorkaround {
         let Some(pair) = self.pairs.get(&key) else { return };
         let failures = self.failures.get(failed).copied().unwrap_or(0).max(pair.occasions);
         let share = pair.occasions as f64 / failures as f64;
-        let base_rate = self.first_successes.get(workaround).copied().unwrap_or(0) as f64 / self.successes.max(1) as f64;
+        let base_rate =
+            self.first_successes.get(workaround).copied().unwrap_or(0) as f64 / self.successes.max(1) as f64;
         let lift = share / base_rate.max(1e-3);
         if pair.occasions < self.min_occasions || share < self.min_share || lift < self.min_lift {
             return;
@@ -129,7 +130,11 @@ impl Detector for FailureWorkaround {
             .setting("window_seconds", 600_i64, "How soon after the failure the different command must succeed.")
             .setting("min_occasions", 3_i64, "Occasions on which the same failure was worked around the same way.")
             .setting("min_share", 0.5, "Share of the command's failures that must be followed by the workaround.")
-            .setting("min_lift", 3.0, "How many times likelier the workaround must be after this failure than after anything.")
+            .setting(
+                "min_lift",
+                3.0,
+                "How many times likelier the workaround must be after this failure than after anything.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -208,7 +213,12 @@ mod tests {
     fn background(events: &mut Vec<Event>, from: i64, count: u64) {
         let commands = ["status", "status", "bd ready", "insights list", "status", "doctor"];
         for index in 0..count {
-            events.push(run(10_000 + from as u64 + index, from + index as i64 * 700, commands[index as usize % commands.len()], 0));
+            events.push(run(
+                10_000 + from as u64 + index,
+                from + index as i64 * 700,
+                commands[index as usize % commands.len()],
+                0,
+            ));
         }
     }
 

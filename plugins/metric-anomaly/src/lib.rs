@@ -197,11 +197,19 @@ impl Detector for MetricAnomaly {
         DetectorInfo::new("metric-anomaly", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
             .kinds(["telemetry.agent_executed", "performance.operation", "agent.completed", "log.agent_result"])
-            .setting("recent_runs", 10_i64, "Runs whose median duration is compared with the baseline (twice as many for failure rates).")
+            .setting(
+                "recent_runs",
+                10_i64,
+                "Runs whose median duration is compared with the baseline (twice as many for failure rates).",
+            )
             .setting("warmup_runs", 30_i64, "Runs an agent needs before its baseline is trusted.")
             .setting("z_threshold", 3.5, "Robust z-score (median/MAD) beyond which the recent median is anomalous.")
             .setting("min_ratio", 1.5, "How many times slower than the baseline median the recent median must be.")
-            .setting("min_failure_increase", 0.25, "Rise of the failure rate over the baseline rate that matters (0.25 = 25 points).")
+            .setting(
+                "min_failure_increase",
+                0.25,
+                "Rise of the failure rate over the baseline rate that matters (0.25 = 25 points).",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -258,16 +266,22 @@ mod tests {
         let insights = detector.process(&events)?;
         assert_eq!(insights.len(), 1, "{insights:#?}");
         assert_eq!(insights[0].key, "linter\u{1f}duration");
-        assert!(insights[0].message.contains("`linter`") && insights[0].message.contains("slower"), "{}", insights[0].message);
+        assert!(
+            insights[0].message.contains("`linter`") && insights[0].message.contains("slower"),
+            "{}",
+            insights[0].message
+        );
         Ok(())
     }
 
     #[test]
     fn a_jump_in_failures_is_reported_and_occasional_failures_are_not() -> Result<(), String> {
         let mut detector = MetricAnomaly::default();
-        let events: Vec<Event> = (0..300).map(|index| run(index, "test-runner", jitter(index, 2_000.0), index % 25 != 3)).collect();
+        let events: Vec<Event> =
+            (0..300).map(|index| run(index, "test-runner", jitter(index, 2_000.0), index % 25 != 3)).collect();
         assert!(detector.process(&events)?.is_empty());
-        let events: Vec<Event> = (300..340).map(|index| run(index, "test-runner", jitter(index, 2_000.0), index % 2 == 0)).collect();
+        let events: Vec<Event> =
+            (300..340).map(|index| run(index, "test-runner", jitter(index, 2_000.0), index % 2 == 0)).collect();
         let insights = detector.process(&events)?;
         assert_eq!(insights.len(), 1, "{insights:#?}");
         assert_eq!(insights[0].key, "test-runner\u{1f}failure_rate");

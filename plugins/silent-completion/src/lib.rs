@@ -136,7 +136,11 @@ impl Detector for SilentCompletion {
         DetectorInfo::new("silent-completion", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
             .kinds(["thread.agent_action", "thread.user_action", "thread.prompt", "cli.command", "feedback.*"])
-            .setting("response_window_seconds", 1_800_i64, "How long a result may wait for any reaction before it counts as silent.")
+            .setting(
+                "response_window_seconds",
+                1_800_i64,
+                "How long a result may wait for any reaction before it counts as silent.",
+            )
             .setting("min_silent", 5_i64, "Silent results an agent needs before it can be reported.")
             .setting("min_share", 0.6, "Share of the agent's results that must have gone unanswered.")
             .setting("min_threads", 3_i64, "Distinct threads the silent results must span.")
@@ -188,7 +192,11 @@ mod tests {
     const MINUTE: i64 = 60_000;
 
     fn agent_action(id: u64, at: i64, thread: &str, agent: &str) -> Event {
-        Event::at(id, at, "thread.agent_action").source("amp-thread").actor("agent").thread(thread).with("action", agent)
+        Event::at(id, at, "thread.agent_action")
+            .source("amp-thread")
+            .actor("agent")
+            .thread(thread)
+            .with("action", agent)
     }
 
     fn user_action(id: u64, at: i64, thread: &str) -> Event {
@@ -228,7 +236,8 @@ mod tests {
     #[test]
     fn a_timer_waits_for_event_time_and_answered_agents_stay_quiet() -> Result<(), String> {
         let mut detector = SilentCompletion::default();
-        let events: Vec<Event> = threads(6).into_iter().filter(|event| event.text("action") != Some("doc-generator")).collect();
+        let events: Vec<Event> =
+            threads(6).into_iter().filter(|event| event.text("action") != Some("doc-generator")).collect();
         assert!(detector.process(&events)?.is_empty());
         let mut tick = Vec::new();
         detector.on_tick(10_000 * MINUTE, &mut tick)?;

@@ -97,7 +97,8 @@ impl UserManualFix {
         let Some(path) = event.text("absolute_path").or(event.subject.as_deref()) else { return };
         let key = file_key(path);
         let min_delay_ms = self.min_delay_ms;
-        let completed = self.pending.complete_where(&key, event.time_ms, |change| event.time_ms - change.time_ms >= min_delay_ms);
+        let completed =
+            self.pending.complete_where(&key, event.time_ms, |change| event.time_ms - change.time_ms >= min_delay_ms);
         for completed in completed {
             let change = completed.start;
             let tally = self.agents.entry(change.agent.clone()).or_default();
@@ -174,7 +175,11 @@ impl Detector for UserManualFix {
             .pattern(PATTERN)
             .kinds(["audit.file_modified", "audit.fix_applied", "audit.file_created", "file.modified"])
             .setting("window_seconds", 900_i64, "How long after an agent's change a hand edit of the same file counts.")
-            .setting("min_delay_seconds", 10_i64, "Edits sooner than this are the watcher seeing the agent's own write.")
+            .setting(
+                "min_delay_seconds",
+                10_i64,
+                "Edits sooner than this are the watcher seeing the agent's own write.",
+            )
             .setting("min_occasions", 3_i64, "Agent changes followed by a hand edit before the agent is reported.")
             .setting("min_share", 0.4, "Share of the agent's changes that must be followed by a hand edit.")
     }

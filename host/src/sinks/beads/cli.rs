@@ -90,7 +90,11 @@ impl Bd {
                 .ok()
                 .and_then(|error| error.get("error").and_then(|text| text.as_str()).map(str::to_owned))
                 .unwrap_or_else(|| stderr.trim().lines().last().unwrap_or("no message").to_owned());
-            return Err(BdError::Failed { command: command_line(), status: output.status.to_string(), stderr: message });
+            return Err(BdError::Failed {
+                command: command_line(),
+                status: output.status.to_string(),
+                stderr: message,
+            });
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
         let value: serde_json::Value = serde_json::from_str(stdout.trim())
@@ -112,8 +116,10 @@ impl Bd {
     /// Runs a `create … --json` and returns the new issue's id.
     pub fn create(&self, args: &[String]) -> Result<String, BdError> {
         let payload = self.run_json(args)?;
-        created_id(&payload)
-            .ok_or_else(|| BdError::Output { command: self.command_line(args), problem: "no issue id (`id` or `issue_id`) in it".into() })
+        created_id(&payload).ok_or_else(|| BdError::Output {
+            command: self.command_line(args),
+            problem: "no issue id (`id` or `issue_id`) in it".into(),
+        })
     }
 
     /// `bd comments add ID TEXT --json`.
@@ -130,7 +136,9 @@ pub fn comment_args(issue_id: &str, text: &str) -> Vec<String> {
 /// `{"schema_version": 1, "data": …}` (`BD_JSON_ENVELOPE=1`, planned default) → its data.
 fn unwrap_envelope(value: serde_json::Value) -> serde_json::Value {
     match value {
-        serde_json::Value::Object(mut object) if object.contains_key("schema_version") && object.contains_key("data") && !object.contains_key("id") => {
+        serde_json::Value::Object(mut object)
+            if object.contains_key("schema_version") && object.contains_key("data") && !object.contains_key("id") =>
+        {
             object.remove("data").unwrap_or_default()
         }
         other => other,
@@ -149,7 +157,12 @@ fn created_id(payload: &serde_json::Value) -> Option<String> {
 
 fn issue_from_json(value: &serde_json::Value) -> Option<BdIssue> {
     let text = |key: &str| value.get(key).and_then(|field| field.as_str()).map(str::to_owned);
-    Some(BdIssue { id: text("id")?, title: text("title").unwrap_or_default(), status: text("status"), external_ref: text("external_ref") })
+    Some(BdIssue {
+        id: text("id")?,
+        title: text("title").unwrap_or_default(),
+        status: text("status"),
+        external_ref: text("external_ref"),
+    })
 }
 
 /// Words joined so a POSIX shell reads them back unchanged.
@@ -178,7 +191,9 @@ mod tests {
         for payload in [bare, envelope, legacy, listed] {
             assert_eq!(created_id(&unwrap_envelope(payload)).as_deref(), Some("proj-a1b2"));
         }
-        let list = unwrap_envelope(serde_json::json!({"schema_version": 1, "data": [{"id": "a", "external_ref": "devloop-host:x"}]}));
+        let list = unwrap_envelope(
+            serde_json::json!({"schema_version": 1, "data": [{"id": "a", "external_ref": "devloop-host:x"}]}),
+        );
         assert_eq!(issue_from_json(&list[0]).and_then(|issue| issue.external_ref).as_deref(), Some("devloop-host:x"));
     }
 

@@ -12,7 +12,13 @@ use super::issue::NewIssue;
 
 /// Writes one issue line per finding (beads' JSONL export shape) to `path`, replacing it.
 /// Issue ids are `<prefix>-<fingerprint>`.
-pub fn export_jsonl(path: &Path, findings: &[StoredFinding], settings: &BeadsSettings, id_prefix: &str, now_ms: i64) -> std::io::Result<()> {
+pub fn export_jsonl(
+    path: &Path,
+    findings: &[StoredFinding],
+    settings: &BeadsSettings,
+    id_prefix: &str,
+    now_ms: i64,
+) -> std::io::Result<()> {
     let now = rfc3339(now_ms);
     let mut text = String::new();
     for finding in findings {

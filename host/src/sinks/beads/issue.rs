@@ -26,7 +26,9 @@ impl NewIssue {
     pub fn for_finding(finding: &StoredFinding, settings: &BeadsSettings) -> NewIssue {
         let insight = &finding.insight;
         let mut labels = vec!["devloop-host".to_owned(), insight.pattern.clone()];
-        labels.extend(settings.labels.iter().filter(|label| !labels_contain(&labels, label)).cloned().collect::<Vec<_>>());
+        labels.extend(
+            settings.labels.iter().filter(|label| !labels_contain(&labels, label)).cloned().collect::<Vec<_>>(),
+        );
         NewIssue {
             title: crate::sinks::render::fit(&format!("{}: {}", insight.pattern, insight.message), TITLE_LIMIT),
             description: description(finding),
@@ -93,14 +95,19 @@ fn description(finding: &StoredFinding) -> String {
          evidence grows {GROWTH_FACTOR}× or its severity rises (the dismissal also reaches devloop's feedback log). \
          Later? `devloop-host insights snooze {fingerprint} --for 7d`.\n"
     ));
-    text.push_str(&format!("\n---\n*Filed by devloop-host at {}; external ref `{}`.*\n", rfc3339(finding.recorded_ms), external_ref(fingerprint)));
+    text.push_str(&format!(
+        "\n---\n*Filed by devloop-host at {}; external ref `{}`.*\n",
+        rfc3339(finding.recorded_ms),
+        external_ref(fingerprint)
+    ));
     text
 }
 
 /// The comment that tells an issue its finding grew.
 pub fn growth_comment(finding: &StoredFinding, reported: Option<(u64, crate::model::Severity)>) -> String {
     let insight = &finding.insight;
-    let before = reported.map_or_else(String::new, |(occurrences, severity)| format!(" (was {occurrences}, {severity})"));
+    let before =
+        reported.map_or_else(String::new, |(occurrences, severity)| format!(" (was {occurrences}, {severity})"));
     format!(
         "devloop-host: this finding grew to {} occurrence(s), severity {}{before}, last seen {}. Latest: {}",
         finding.occurrences,

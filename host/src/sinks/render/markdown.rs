@@ -34,7 +34,12 @@ pub fn list(out: &mut impl Write, findings: &[StoredFinding], now_ms: i64) -> st
     Ok(())
 }
 
-pub fn show(out: &mut impl Write, finding: &StoredFinding, history: &[HistoryEntry], now_ms: i64) -> std::io::Result<()> {
+pub fn show(
+    out: &mut impl Write,
+    finding: &StoredFinding,
+    history: &[HistoryEntry],
+    now_ms: i64,
+) -> std::io::Result<()> {
     let insight = &finding.insight;
     writeln!(out, "## {}\n", insight.message)?;
     writeln!(out, "- **Fingerprint**: `{}`", finding.fingerprint)?;

@@ -99,7 +99,8 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// A time as a table shows it.
 pub fn short_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |time| time.format("%Y-%m-%d %H:%M").to_string())
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |time| time.format("%Y-%m-%d %H:%M").to_string())
 }
 
 /// A stored finding as JSON: the insight as `run --format json` prints it, plus what the store
@@ -108,7 +109,8 @@ pub fn finding_json(finding: &StoredFinding, now_ms: i64) -> serde_json::Value {
     let mut object = finding.insight.to_json();
     object["status"] = finding.status_at(now_ms).as_str().into();
     object["status_reason"] = finding.status_reason.clone().into();
-    object["snoozed_until"] = finding.snoozed_until_ms.filter(|_| finding.status_at(now_ms) == Status::Snoozed).map(rfc3339).into();
+    object["snoozed_until"] =
+        finding.snoozed_until_ms.filter(|_| finding.status_at(now_ms) == Status::Snoozed).map(rfc3339).into();
     object["first_seen"] = rfc3339(finding.first_seen_ms).into();
     object["last_seen"] = rfc3339(finding.last_seen_ms).into();
     object["occurrences"] = finding.occurrences.into();
@@ -124,7 +126,13 @@ pub fn finding_json(finding: &StoredFinding, now_ms: i64) -> serde_json::Value {
 }
 
 /// Renders findings for `insights list`.
-pub fn list(out: &mut impl std::io::Write, findings: &[StoredFinding], format: Format, style: &Style, now_ms: i64) -> std::io::Result<()> {
+pub fn list(
+    out: &mut impl std::io::Write,
+    findings: &[StoredFinding],
+    format: Format,
+    style: &Style,
+    now_ms: i64,
+) -> std::io::Result<()> {
     match format {
         Format::Table => table::list(out, findings, style, now_ms),
         Format::Markdown => markdown::list(out, findings, now_ms),
@@ -162,7 +170,13 @@ pub fn show(
 }
 
 /// Renders `insights summary`.
-pub fn summary(out: &mut impl std::io::Write, summary: &Summary, format: Format, style: &Style, now_ms: i64) -> std::io::Result<()> {
+pub fn summary(
+    out: &mut impl std::io::Write,
+    summary: &Summary,
+    format: Format,
+    style: &Style,
+    now_ms: i64,
+) -> std::io::Result<()> {
     match format {
         Format::Table => table::summary(out, summary, style, now_ms),
         Format::Markdown => markdown::summary(out, summary, now_ms),
@@ -173,13 +187,19 @@ pub fn summary(out: &mut impl std::io::Write, summary: &Summary, format: Format,
                 .by_pattern
                 .iter()
                 .map(|(pattern, severities)| {
-                    let counts: serde_json::Map<String, serde_json::Value> =
-                        severities.iter().map(|(severity, count)| (severity.as_str().to_owned(), (*count).into())).collect();
+                    let counts: serde_json::Map<String, serde_json::Value> = severities
+                        .iter()
+                        .map(|(severity, count)| (severity.as_str().to_owned(), (*count).into()))
+                        .collect();
                     (pattern.clone(), counts.into())
                 })
                 .collect();
             let top: Vec<serde_json::Value> = summary.top.iter().map(|finding| finding_json(finding, now_ms)).collect();
-            writeln!(out, "{:#}", serde_json::json!({"total": summary.total, "by_status": by_status, "by_pattern": by_pattern, "top": top}))
+            writeln!(
+                out,
+                "{:#}",
+                serde_json::json!({"total": summary.total, "by_status": by_status, "by_pattern": by_pattern, "top": top})
+            )
         }
     }
 }

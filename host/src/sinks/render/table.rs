@@ -16,19 +16,19 @@ pub fn list(out: &mut impl Write, findings: &[StoredFinding], style: &Style, now
     if findings.is_empty() {
         return writeln!(out, "No findings match. `--status all` includes dismissed and snoozed ones.");
     }
-    let pattern_width = findings.iter().map(|finding| finding.insight.pattern.chars().count()).max().unwrap_or(7).clamp(7, 24);
+    let pattern_width =
+        findings.iter().map(|finding| finding.insight.pattern.chars().count()).max().unwrap_or(7).clamp(7, 24);
     // The message takes what is left; narrow terminals lose the last-seen, then the pattern column.
     let base = 16 + 8 + STATUS_WIDTH + 5 + 4 * GAP.len();
     let last_seen_width = 16 + GAP.len();
     let pattern_column = pattern_width + GAP.len();
     let show_pattern = style.width >= base + pattern_column + MIN_MESSAGE;
     let show_last_seen = show_pattern && style.width >= base + pattern_column + last_seen_width + MIN_MESSAGE;
-    let used = base
-        + if show_pattern { pattern_column } else { 0 }
-        + if show_last_seen { last_seen_width } else { 0 };
+    let used = base + if show_pattern { pattern_column } else { 0 } + if show_last_seen { last_seen_width } else { 0 };
     let message_width = style.width.saturating_sub(used).max(MIN_MESSAGE);
 
-    let mut header = format!("{:<16}{GAP}{:<8}{GAP}{:<STATUS_WIDTH$}{GAP}{:>5}{GAP}", "FINGERPRINT", "SEVERITY", "STATUS", "SEEN");
+    let mut header =
+        format!("{:<16}{GAP}{:<8}{GAP}{:<STATUS_WIDTH$}{GAP}{:>5}{GAP}", "FINGERPRINT", "SEVERITY", "STATUS", "SEEN");
     if show_last_seen {
         header.push_str(&format!("{:<16}{GAP}", "LAST SEEN"));
     }
@@ -55,14 +55,30 @@ pub fn list(out: &mut impl Write, findings: &[StoredFinding], style: &Style, now
         line.push_str(&fit(&insight.message, message_width));
         writeln!(out, "{}", line.trim_end())?;
     }
-    writeln!(out, "\n{} finding(s). `devloop-host insights show FINGERPRINT` for evidence and what to do.", findings.len())
+    writeln!(
+        out,
+        "\n{} finding(s). `devloop-host insights show FINGERPRINT` for evidence and what to do.",
+        findings.len()
+    )
 }
 
-pub fn show(out: &mut impl Write, finding: &StoredFinding, history: &[HistoryEntry], style: &Style, now_ms: i64) -> std::io::Result<()> {
+pub fn show(
+    out: &mut impl Write,
+    finding: &StoredFinding,
+    history: &[HistoryEntry],
+    style: &Style,
+    now_ms: i64,
+) -> std::io::Result<()> {
     let insight = &finding.insight;
     let status = finding.status_at(now_ms);
     let value_width = style.width.saturating_sub(18).max(MIN_MESSAGE);
-    writeln!(out, "{}  {}  {}", style.bold(finding.fingerprint.as_str()), style.severity(insight.severity).trim_end(), style.status(status, 0))?;
+    writeln!(
+        out,
+        "{}  {}  {}",
+        style.bold(finding.fingerprint.as_str()),
+        style.severity(insight.severity).trim_end(),
+        style.status(status, 0)
+    )?;
     writeln!(out, "{}\n", insight.message)?;
     let mut row = |label: &str, value: &str| writeln!(out, "{label:<16}  {}", fit(value, value_width));
     row("pattern", &format!("{} (detector {})", insight.pattern, insight.detector))?;
@@ -111,7 +127,13 @@ pub fn show(out: &mut impl Write, finding: &StoredFinding, history: &[HistoryEnt
     }
     writeln!(out, "\nhistory")?;
     for entry in history {
-        writeln!(out, "  {}  {:<12}  {}", short_time(entry.at_ms), entry.change, fit(entry.detail.as_deref().unwrap_or(""), value_width))?;
+        writeln!(
+            out,
+            "  {}  {:<12}  {}",
+            short_time(entry.at_ms),
+            entry.change,
+            fit(entry.detail.as_deref().unwrap_or(""), value_width)
+        )?;
     }
     Ok(())
 }
@@ -121,7 +143,8 @@ pub fn summary(out: &mut impl Write, summary: &Summary, style: &Style, now_ms: i
     if summary.by_pattern.is_empty() {
         return Ok(());
     }
-    let pattern_width = summary.by_pattern.keys().map(|pattern| pattern.chars().count()).max().unwrap_or(7).clamp(7, 40);
+    let pattern_width =
+        summary.by_pattern.keys().map(|pattern| pattern.chars().count()).max().unwrap_or(7).clamp(7, 40);
     writeln!(out, "\n{:<pattern_width$}  {:>5}  {:>7}  {:>5}  {:>5}", "PATTERN", "ERROR", "WARNING", "INFO", "TOTAL")?;
     for (pattern, severities) in &summary.by_pattern {
         let count = |severity| severities.get(&severity).copied().unwrap_or(0);
