@@ -1,4 +1,7 @@
 //! One integration test binary, one module per area (wasmtime's `tests/all` layout).
+//!
+//! It belongs to the `devloop-host` package (see `host/Cargo.toml`) so that cargo builds the real
+//! binary before it and says where it is.
 
 mod beads_filing;
 mod beads_stand_in;
@@ -19,3 +22,8 @@ mod plugin_new;
 mod plugins_cli;
 mod polyglot;
 mod scenario;
+
+/// The `devloop-host` binary cargo built for these tests.
+fn binary() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_devloop-host").into()
+}
