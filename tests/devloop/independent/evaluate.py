@@ -143,7 +143,12 @@ def run_incremental(host: Host, scenario: Path) -> tuple[list[dict], int]:
 
 def run_devloop(venv: Path, scenario: Path, truth: dict) -> list[dict]:
     hours = int((time.time() - truth["start"]) / 3600) + 24
-    env = {**os.environ, "HOME": str(scenario / "home"), "COLUMNS": "100000", "NO_COLOR": "1", "TERM": "dumb"}
+    # devloop logs its own CLI call into ~/.devloop/cli-actions.jsonl: give it a copy of home.
+    home = scenario / "devloop-home"
+    if home.exists():
+        shutil.rmtree(home)
+    shutil.copytree(scenario / "home", home)
+    env = {**os.environ, "HOME": str(home), "COLUMNS": "100000", "NO_COLOR": "1", "TERM": "dumb"}
     result = subprocess.run([str(venv / "bin" / "devloop"), "insights", "detect", "--hours", str(hours), "--format", "json", "--no-save"],
                             cwd=scenario / "project", env=env, capture_output=True, text=True)
     (scenario / "devloop.txt").write_text(result.stdout + result.stderr)
@@ -158,7 +163,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", type=Path, required=True)
     parser.add_argument("--plugins", type=Path, required=True)
-    parser.add_argument("--venv", type=Path, default=Path(os.environ.get("DEVLOOP_HOST_VENV", "~/.cache/devloop-host/venv")).expanduser())
+    parser.add_argument("--venv", type=Path, default=Path(sys.prefix), help="the venv with devloop 0.10.3 (default: this Python's)")
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--days", type=int, default=21)
     parser.add_argument("--cuts", type=int, default=5)
@@ -174,7 +179,7 @@ def main():
     rows, report, failures = [], {}, []
     for seed in [int(s) for s in args.seeds.split(",")]:
         scenario = base / f"seed{seed}"
-        subprocess.run([str(args.venv / "bin" / "python"), str(HERE / "generate.py"), str(scenario), "--seed", str(seed),
+        subprocess.run([sys.executable, str(HERE / "generate.py"), str(scenario), "--seed", str(seed),
                         "--days", str(args.days), "--cuts", str(args.cuts)], check=True)
         truth = json.loads((scenario / "truth.json").read_text())
         from_start = scoring.latest_per_fingerprint(host.run(scenario, scenario / "from-start" / "state.db", from_start=True))

@@ -111,6 +111,7 @@ CORRELATED = [("git add -A", "devloop verify-work"), ("devloop insights detect",
               ("bd sync --flush-only", "git push origin HEAD")]
 FLAKY = ["make integration", "pytest -q tests/e2e"]
 CHECKERS = ["type-checker", "security-scanner", "test-runner"]
+THREAD_LONGEST = 70 * MINUTE
 THREAD_AGENTS = {"linter": "ruff check src", "test-runner": "pytest -q", "type-checker": "mypy src"}
 THREAD_OUTPUTS = {"linter": ["2 issues in src/shared/db.py", "3 warnings", "1 unused import"],
                   "test-runner": ["1 failing test", "all tests passed", "2 failed, 118 passed"],
@@ -193,7 +194,8 @@ class Person:
     name: str
     habit: str  # a command run in doubles and triples all day
     test: str  # the command of their edit–test loops
-    cooling: dict = field(default_factory=dict)  # file -> until when an agent's fix leaves it alone
+    left_alone: dict = field(default_factory=dict)  # file -> [(from, to)]: after an agent's fix, not touched
+    saves: dict = field(default_factory=dict)  # file -> [moment]
 
 
 class Scenario:
@@ -221,6 +223,7 @@ class Scenario:
         # Prompts for the planted threads are set aside first, so they never run out.
         self.reserved = [self.everyday.pop() for _ in range(12)]
         self.planted: list[dict] = []
+        self.busy: dict = {}
         self.hard_negatives: list[dict] = []
         # Runs happen during the working day, when there is something new to read.
         self.cut_moments = sorted(self.rng.choice(self.workdays[1:]) + self.rng.uniform(8, 19) * HOUR for _ in range(cuts))
@@ -363,6 +366,7 @@ class Scenario:
         """The person saves a file; devloop's daemon runs its agents on it."""
         if rel is None:
             rel = self.pick_file(moment, person)
+        person.saves.setdefault(rel, []).append(moment)
         absolute = str(self.project / rel)
         self.at(moment, lambda: self.writers.store_event("file:modified", {"path": rel, "absolute_path": absolute}, "filesystem"))
         t = moment + self.rng.uniform(0.5, 2)
@@ -380,7 +384,7 @@ class Scenario:
             if self.rng.random() < 0.4:
                 self.context_finding(t + 0.3, "linter", rel, f"{findings} lint issue(s) in {rel}", seen_after=self.rng.uniform(30, 600))
             if self.rng.random() < 0.3:
-                self.linter_fix(t + 1, person, rel)
+                self.linter_fix(t + 1, person, rel, self.rng.uniform(2.5, 5) * HOUR)
         checker = self.rng.choice(CHECKERS)
         t += self.rng.uniform(0.5, 1.5)
         findings = self.rng.choice([0, 0, 1])
@@ -388,10 +392,12 @@ class Scenario:
         self.agent_run(t, checker, self.duration(checker, t), success,
                        (f"Found {findings} issues in {rel}" if findings else "No issues") if success else f"{checker} exited with status 1", findings)
 
-    def linter_fix(self, moment, person: Person, rel):
-        """The linter fixes the saved file; the person leaves that file alone for hours (hard negative)."""
-        self.audit_fix(moment, "linter", rel, "lint")
-        person.cooling[rel] = moment + self.rng.uniform(2.5, 5) * HOUR
+    def linter_fix(self, moment, person: Person, rel, quiet: float):
+        """The linter fixes the saved file, and the person leaves that file alone for hours (a
+        hard negative): only where no save of it is planned in that time."""
+        if not any(moment < saved <= moment + quiet for saved in person.saves.get(rel, [])):
+            self.audit_fix(moment, "linter", rel, "lint")
+            person.left_alone.setdefault(rel, []).append((moment, moment + quiet))
 
     def audit_fix(self, moment, agent, rel, fix_type):
         path = self.project / rel
@@ -401,8 +407,38 @@ class Scenario:
         self.at(moment + 0.8, lambda: self.writers.store_event("file:modified", {"path": rel, "absolute_path": str(path)}, "filesystem"))
 
     def pick_file(self, moment, person: Person):
-        free = [rel for rel in FILES[person.name] if person.cooling.get(rel, 0) <= moment]
-        return self.rng.choice(free or FILES[person.name][-1:])
+        free = [rel for rel in FILES[person.name] if not any(start <= moment <= end for start, end in person.left_alone.get(rel, []))]
+        if not free:
+            raise SystemExit(f"{person.name} has no file to edit at {moment}")
+        return self.rng.choice(free)
+
+    def place(self, person: Person, day: float, longest: float, build, start=9.0, end=17.0, planted=False) -> float | None:
+        """Runs `build(t0)` at a free moment of the person's day: one thing at a time (an
+        edit–test loop, a thread, a planted streak), at most `longest` seconds long; the span
+        `build` really took (it returns its end) stays taken. Everyday work that finds no room
+        is left out; a planted problem must fit."""
+        taken = self.busy.setdefault((person.name, day), [])
+        for _ in range(500):
+            t0 = day + self.rng.uniform(start, end) * HOUR
+            if all(t0 + longest + MINUTE <= a or t0 >= b + MINUTE for a, b in taken):
+                break
+        else:
+            if planted:
+                raise SystemExit(f"{person.name} has no free {longest / MINUTE:.0f} minutes on day {day}: use more days")
+            return None
+        taken.append((t0, t0 + longest))
+        finish = build(t0)
+        taken[taken.index((t0, t0 + longest))] = (t0, max(finish, t0))
+        return t0
+
+    def thread_at(self, person: Person, day: float, prompt, planted=True, **kind) -> str | None:
+        made = {}
+
+        def build(t0):
+            made["thread"], finish = self.thread(t0, person, prompt, **kind)
+            return finish
+        self.place(person, day, THREAD_LONGEST, build, planted=planted)
+        return made.get("thread")
 
     def duration(self, agent, moment) -> float:
         typical = {"linter": 0.4, "type-checker": 1.5, "security-scanner": 2.4, "test-runner": 5.5}[agent]
@@ -466,10 +502,10 @@ class Scenario:
             for insight in mapper.detect_patterns(entry):
                 mapper.record_insight(thread, insight.pattern, insight.severity, insight.message, insight.evidence)
         self.at(t + 5 * MINUTE if not ending else t + 3 * HOUR, close)
-        return thread
+        return thread, t
 
     # ------------------------------------------------------------------ a person's day
-    def day(self, day: float, person: Person, index: int):
+    def day(self, day: float, person: Person):
         rng = self.rng
         begin = day + rng.uniform(8.3, 9.6) * HOUR
         finish = day + rng.uniform(16.8, 18.2) * HOUR
@@ -481,31 +517,13 @@ class Scenario:
                 t += rng.uniform(4, 50)
         # Edit–test loops (hard negative): fail, save files, re-run, until it passes.
         for _ in range(rng.randint(2, 4)):
-            t = rng.uniform(begin, finish - HOUR)
-            runs = rng.randint(2, 4)
-            for attempt in range(runs):
-                passed = attempt == runs - 1
-                self.cli(t, person.name, person.test, 0 if passed else 1, rng.randint(4000, 25000),
-                         error=None if passed else f"{rng.randint(1, 4)} failed")
-                self.maybe_diff(t + 25, person)
-                if passed:
-                    break
-                t += rng.uniform(40, 120)
-                for _ in range(rng.randint(1, 3)):
-                    self.save(t, person)
-                    t += rng.uniform(30, 150)
+            self.place(person, day, 40 * MINUTE, lambda t0: self.edit_test_loop(t0, person))
         # Coding: saves with the daemon running on each.
         for _ in range(rng.randint(5, 10)):
-            self.save(rng.uniform(begin, finish), person)
+            self.place(person, day, 10, lambda t0: (self.save(t0, person), t0)[1])
         # The flaky integration check: sometimes fails once, passes on the retry (hard negative).
         if rng.random() < 0.6:
-            t = rng.uniform(begin, finish)
-            if rng.random() < 0.35:
-                self.cli(t, person.name, self.roles["flaky"], 1, rng.randint(30000, 90000), error="connection reset by peer")
-                self.maybe_diff(t + 20, person)
-                t += rng.uniform(15, 60)
-            self.cli(t, person.name, self.roles["flaky"], 0, rng.randint(30000, 90000))
-            self.maybe_diff(t + 20, person)
+            self.place(person, day, 5 * MINUTE, lambda t0: self.flaky_check(t0, person))
         # Everyday commands.
         for _ in range(rng.randint(4, 8)):
             t = rng.uniform(begin, finish)
@@ -521,7 +539,7 @@ class Scenario:
         # Threads.
         for _ in range(rng.choice([0, 1, 1, 2])):
             if self.everyday:
-                self.thread(rng.uniform(begin, finish - HOUR), person, self.everyday.pop())
+                self.thread_at(person, day, self.everyday.pop(), planted=False)
         # Feedback on agents: mostly thumbs-up.
         for _ in range(rng.randint(1, 3)):
             agent = rng.choice(["test-runner", "type-checker", "security-scanner"])
@@ -529,6 +547,30 @@ class Scenario:
                 continue
             kind = rng.choice(["thumbs_up", "thumbs_up", "rating"])
             self.feedback(rng.uniform(begin, finish), agent, kind, True if kind == "thumbs_up" else rng.randint(4, 5))
+
+    def edit_test_loop(self, t, person: Person) -> float:
+        runs = self.rng.randint(2, 4)
+        for attempt in range(runs):
+            passed = attempt == runs - 1
+            self.cli(t, person.name, person.test, 0 if passed else 1, self.rng.randint(4000, 25000),
+                     error=None if passed else f"{self.rng.randint(1, 4)} failed")
+            self.maybe_diff(t + 25, person)
+            if passed:
+                return t
+            t += self.rng.uniform(40, 120)
+            for _ in range(self.rng.randint(1, 3)):
+                self.save(t, person)
+                t += self.rng.uniform(30, 150)
+        return t
+
+    def flaky_check(self, t, person: Person) -> float:
+        if self.rng.random() < 0.35:
+            self.cli(t, person.name, self.roles["flaky"], 1, self.rng.randint(30000, 90000), error="connection reset by peer")
+            self.maybe_diff(t + 20, person)
+            t += self.rng.uniform(15, 60)
+        self.cli(t, person.name, self.roles["flaky"], 0, self.rng.randint(30000, 90000))
+        self.maybe_diff(t + 20, person)
+        return t + 60
 
     def maybe_diff(self, t, person: Person):
         """`git diff` after a run, failed or not (hard negative for workarounds)."""
@@ -567,38 +609,52 @@ class Scenario:
                    {"command": command})
 
         command = roles["repeated_by_minutes"]
-        for day in self.days_for(3):
-            t = self.hour(day)
+
+        def burst(t):
             for _ in range(rng.randint(4, 5)):
                 self.cli(t, "alice", command, 0, rng.randint(200, 700))
                 t += rng.uniform(15, 50)
+            return t
+        for day in self.days_for(3):
+            self.place(alice, day, 5 * MINUTE, burst, planted=True)
         self.plant(["command_repetition"], f"alice runs `{command}` 4-5 times within 3 minutes on 3 days (usually almost never)",
                    {"command": command})
 
         command = roles["rerun"]
-        for day in self.days_for(3):
-            t = self.hour(day)
+
+        def streak(t):
             for _ in range(rng.randint(3, 4)):
                 self.cli(t, "bob", command, 1, rng.randint(8000, 30000), error="timed out waiting for the daemon")
                 t += rng.uniform(20, 90)
+            return t
+        for day in self.days_for(3):
+            self.place(bob, day, 7 * MINUTE, streak, planted=True)
         self.plant(["command_rerun"], f"bob's `{command}` fails and is re-run unchanged 3-4 times in a row, no edits between, on 3 days",
                    {"command": command})
 
         failed, workaround = roles["workaround"]
-        for day in self.days_for(4):
-            t = self.hour(day)
+
+        def worked_around(t):
             self.cli(t, "alice", failed, 1, rng.randint(500, 3000), error="hook template not found")
             if rng.random() < 0.6:
                 self.cli(t + rng.uniform(20, 60), "alice", "git diff", 0, rng.randint(40, 300))
-            self.cli(t + rng.uniform(1.5, 5) * MINUTE, "alice", workaround, 0, rng.randint(100, 2000))
+            t += rng.uniform(1.5, 5) * MINUTE
+            self.cli(t, "alice", workaround, 0, rng.randint(100, 2000))
+            return t
+        for day in self.days_for(4):
+            self.place(alice, day, 6 * MINUTE, worked_around, planted=True)
         self.plant(["failure_workaround"], f"`{failed}` fails and alice then runs `{workaround}` minutes later, on 4 days "
                    "(sometimes with `git diff` between)", {"failed_command": failed, "workaround_command": workaround})
 
         first, then = roles["correlated"]
-        for day in self.days_for(8):
-            t = self.hour(day)
+
+        def pair(t):
             self.cli(t, "bob", first, 0, rng.randint(50, 400))
-            self.cli(t + rng.uniform(20, 90), "bob", then, 0, rng.randint(2000, 9000))
+            t += rng.uniform(20, 90)
+            self.cli(t, "bob", then, 0, rng.randint(2000, 9000))
+            return t
+        for day in self.days_for(8):
+            self.place(bob, day, 2 * MINUTE, pair, planted=True)
         self.plant(["command_correlation"], f"bob runs `{then}` within 90 s after every `{first}` (8 times)",
                    {"first_command": first, "then_command": then})
 
@@ -618,22 +674,26 @@ class Scenario:
         threads = []
         for day in self.days_for(3):
             person = rng.choice([alice, bob])
-            threads.append(self.thread(self.hour(day), person, self.reserved.pop(), manual_fix_agent=agent, manual_fix=True))
+            threads.append(self.thread_at(person, day, self.reserved.pop(), manual_fix_agent=agent, manual_fix=True))
         for day in self.days_for(2):
-            self.thread(self.hour(day), rng.choice([alice, bob]), self.reserved.pop(), manual_fix_agent=agent, manual_fix=False)
+            self.thread_at(rng.choice([alice, bob]), day, self.reserved.pop(), manual_fix_agent=agent, manual_fix=False)
         self.plant(["user_manual_fix"], f"`manual_fix` after `{agent}`'s action in 3 of its 5 threads", {"agent": agent, "threads": threads},
                    min_threads=2)
 
         agent = roles["manual_fix_audit"]
+
+        def fixed_by_agent(t, person, followed):
+            rel = rng.choice(FILES[person.name][:4])
+            self.audit_fix(t, agent, rel, "import-order")
+            if not followed:
+                person.left_alone.setdefault(rel, []).append((t, t + 3 * HOUR))
+                return t
+            t += rng.uniform(1, 5) * MINUTE
+            self.save(t, person, rel)
+            return t
         for index, day in enumerate(self.days_for(6)):
             person = rng.choice([alice, bob])
-            rel = rng.choice(FILES[person.name][:4])
-            t = self.hour(day)
-            self.audit_fix(t, agent, rel, "import-order")
-            if index < 4:
-                self.save(t + rng.uniform(1, 5) * MINUTE, person, rel)
-            else:
-                person.cooling[rel] = t + 3 * HOUR
+            self.place(person, day, 6 * MINUTE, lambda t, person=person, followed=index < 4: fixed_by_agent(t, person, followed), planted=True)
         self.plant(["user_manual_fix"], f"the person re-edits the file `{agent}` just changed, 1-5 minutes later, on 4 of its 6 changes",
                    {"agent": agent})
 
@@ -641,8 +701,8 @@ class Scenario:
         threads = []
         for day in self.days_for(3):
             findings = rng.randint(2, 5)
-            threads.append(self.thread(self.hour(day), rng.choice([alice, bob]), self.reserved.pop(),
-                                       ending=(agent, f"Found {findings} slow queries in src/shared/db.py", findings)))
+            threads.append(self.thread_at(rng.choice([alice, bob]), day, self.reserved.pop(),
+                                          ending=(agent, f"Found {findings} slow queries in src/shared/db.py", findings)))
         self.plant(["silent_completion"], f"`{agent}`'s results get no response in 3 of 3 threads, unseen in the context store",
                    {"agent": agent, "threads_if_named": threads})
 
@@ -653,7 +713,7 @@ class Scenario:
         for number, question in enumerate(roles["questions"]):
             threads = []
             for day, text in zip(self.days_for(3), QUESTIONS[question]):
-                threads.append(self.thread(self.hour(day), rng.choice([alice, bob]), text))
+                threads.append(self.thread_at(rng.choice([alice, bob]), day, text))
             self.plant(["cross_thread_pattern"], f"the same question in 3 threads, in other words: {QUESTIONS[question][0]}",
                        {"threads": threads}, min_threads=3)
 
@@ -674,12 +734,12 @@ class Scenario:
         self.hard_negative(["user_manual_fix"], "after the linter's fixes people edit other files, or the same file hours later",
                            {"agent": "linter"})
         subject, prompts = TEMPLATED[roles["templated"]]
-        templated = [self.thread(self.hour(day), rng.choice([alice, bob]), prompt) for day, prompt in zip(self.days_for(len(prompts)), prompts)]
+        templated = [self.thread_at(rng.choice([alice, bob]), day, prompt) for day, prompt in zip(self.days_for(len(prompts)), prompts)]
         self.hard_negative(["cross_thread_pattern"], f"templated prompts asking different things about {subject}",
                            {"threads_overlap": templated, "min_overlap": 2})
         agent = roles["nothing_found"]
         for day in self.days_for(3):
-            self.thread(self.hour(day), rng.choice([alice, bob]), self.reserved.pop(), ending=(agent, "No issues found", 0))
+            self.thread_at(rng.choice([alice, bob]), day, self.reserved.pop(), ending=(agent, "No issues found", 0))
         self.hard_negative(["silent_completion"], f"`{agent}` ran in 3 threads and found nothing; nobody answered", {"agent": agent})
         agent = roles["one_off_slow"]
         moment = self.hour(self.workdays[len(self.workdays) // 2])
@@ -700,10 +760,11 @@ class Scenario:
                            {"agent": "command-repetition"})
 
     def generate(self) -> dict:
-        for index, day in enumerate(self.workdays):
-            for person in self.people.values():
-                self.day(day, person, index)
+        # Planted problems first: they take their place in people's days, everyday work fills the rest.
         self.plants()
+        for day in self.workdays:
+            for person in self.people.values():
+                self.day(day, person)
         cuts = self.run_queue()
         devloop.CLOCK.now = self.end
         self.flush_context()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 import evaluate  # noqa: E402
 import score as scoring  # noqa: E402
 
-DAYS = 7
+DAYS = 14
 
 
 def generate(out: Path, seed: int) -> dict:
@@ -35,6 +35,25 @@ def generate(out: Path, seed: int) -> dict:
 
 def line_counts(folder: Path) -> dict:
     return {rel: (folder / rel).read_bytes().count(b"\n") for rel in evaluate.APPEND_ONLY if (folder / rel).exists()}
+
+
+def linter_fixes_left_alone(scenario: Path) -> list[str]:
+    """Hand edits within two hours of a linter fix of the same file (the hard negative says none)."""
+    import datetime
+    import sqlite3
+
+    database = sqlite3.connect(scenario / "project" / ".devloop" / "events.db")
+    saves = [(json.loads(payload)["absolute_path"], moment) for payload, moment in
+             database.execute("SELECT payload, timestamp FROM events WHERE type = 'file:modified'")]
+    database.close()
+    fixes = []
+    for line in (scenario / "project" / ".devloop" / "agent-audit.log").read_text().splitlines():
+        record = json.loads(line)
+        fixes.append((record["agent_name"], record["file_modifications"][0]["path"], datetime.datetime.fromisoformat(record["timestamp"]).timestamp()))
+    # The watcher reports an agent's own write a moment after it; any other save is a person's.
+    by_people = [(path, moment) for path, moment in saves if not any(path == fixed and 0 <= moment - at <= 2 for _, fixed, at in fixes)]
+    return [f"{path} at {moment - at:.0f} s" for agent, path, at in fixes if agent == "linter"
+            for saved, moment in by_people if saved == path and at < moment <= at + 7200]
 
 
 def finding(pattern: str, fields: dict, threads=(), key="") -> dict:
@@ -64,6 +83,9 @@ def main():
     for earlier, later in zip(cuts, cuts[1:]):
         check(all(later["sizes"][rel] >= earlier["sizes"][rel] for rel in evaluate.APPEND_ONLY), "cuts only grow")
         check(later["events_db_rows"] >= earlier["events_db_rows"], "events.db only grows")
+
+    broken = linter_fixes_left_alone(scenario)
+    check(not broken, f"nobody edits a file the linter fixed for two hours: {broken[:5]}")
 
     planted, negatives = truth["planted"], {h["description"]: h for h in truth["hard_negatives"]}
     findings = [right_finding(item) for item in planted]
