@@ -159,6 +159,23 @@ def figures(result: dict) -> str:
     return f"{result['recall']:.2f} / {result['precision']:.2f} / {len(result['hard_negative_violations'])}"
 
 
+def per_item(report: dict, truths: dict) -> str:
+    """Each planted item and hard negative over the seeds (item ids mean the same in every seed;
+    the names in them are drawn per seed, the first seed's are shown)."""
+    seeds = list(report)
+    first = truths[seeds[0]]
+    modes = ["from_start", "incremental", "devloop"]
+    lines = [f"| planted (as in seed {seeds[0]}) | pattern | found from start | incremental | devloop 0.10.3 |", "|---|---|---:|---:|---:|"]
+    for item in first["planted"]:
+        found = [sum(not any(m.split()[0] == item["id"] for m in report[s][mode]["missed"]) for s in seeds) for mode in modes]
+        lines.append(f"| {item['id']}: {item['description']} | {' or '.join(item['patterns'])} | " + " | ".join(f"{n}/{len(seeds)}" for n in found) + " |")
+    lines += ["", f"| hard negative (as in seed {seeds[0]}) | must not be | reported from start | incremental | devloop 0.10.3 |", "|---|---|---:|---:|---:|"]
+    for negative in first["hard_negatives"]:
+        hits = [sum(any(v["hard_negative"] == negative["id"] for v in report[s][mode]["hard_negative_violations"]) for s in seeds) for mode in modes]
+        lines.append(f"| {negative['id']}: {negative['description']} | {', '.join(negative['patterns'])} | " + " | ".join(f"{n}/{len(seeds)}" for n in hits) + " |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", type=Path, required=True)
@@ -176,22 +193,26 @@ def main():
     base = (args.keep or Path(tempfile.mkdtemp(prefix="devloop-independent-"))).resolve()
     base.mkdir(parents=True, exist_ok=True)
     host = Host(args.binary.resolve(), args.plugins.resolve(), base / "component-cache")
-    rows, report, failures = [], {}, []
+    rows, report, failures, truths = [], {}, [], {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         scenario = base / f"seed{seed}"
         subprocess.run([sys.executable, str(HERE / "generate.py"), str(scenario), "--seed", str(seed),
                         "--days", str(args.days), "--cuts", str(args.cuts)], check=True)
         truth = json.loads((scenario / "truth.json").read_text())
+        truths[seed] = truth
         from_start = scoring.latest_per_fingerprint(host.run(scenario, scenario / "from-start" / "state.db", from_start=True))
         incremental, runs = run_incremental(host, scenario)
         theirs = run_devloop(args.venv, scenario, truth)
         scores = {"from_start": scoring.score(truth, from_start), "incremental": scoring.score(truth, incremental),
                   "devloop": scoring.score(truth, theirs)}
-        same_fingerprints = {f.get("fingerprint") for f in from_start} == {f.get("fingerprint") for f in incremental}
+        only_from_start = {f.get("fingerprint") for f in from_start} - {f.get("fingerprint") for f in incremental}
+        only_incremental = {f.get("fingerprint") for f in incremental} - {f.get("fingerprint") for f in from_start}
+        same_fingerprints = not only_from_start and not only_incremental
         same_figures = all(scores["from_start"][key] == scores["incremental"][key] for key in ["found", "findings", "right"]) and \
             len(scores["from_start"]["hard_negative_violations"]) == len(scores["incremental"]["hard_negative_violations"])
         agree = same_fingerprints and same_figures
-        report[seed] = {**scores, "agree": agree, "incremental_runs": runs}
+        report[seed] = {**scores, "agree": agree, "incremental_runs": runs,
+                        "only_from_start": sorted(only_from_start), "only_incremental": sorted(only_incremental)}
         rows.append(f"| {seed} | {truth['days']} | {scores['from_start']['planted']} | {len(truth['hard_negatives'])} | "
                     f"{figures(scores['from_start'])} ({scores['from_start']['findings']}) | "
                     f"{figures(scores['incremental'])} ({scores['incremental']['findings']}, {runs} runs) | "
@@ -222,10 +243,10 @@ def main():
         summary.append(f"{label}: recall {t['found']}/{t['planted']} = {t['found'] / max(t['planted'], 1):.2f}, "
                        f"precision {t['right']}/{t['findings']} = {(t['right'] / t['findings']) if t['findings'] else 1.0:.2f}, "
                        f"hard-negative violations {violations}")
-    table = "\n".join(header + rows)
-    print(table + "\n\n" + "\n".join(f"- {line}" for line in summary))
+    table = "\n".join(header + rows) + "\n\n" + "\n".join(f"- {line}" for line in summary) + "\n\n" + per_item(report, truths)
+    print(table)
     if args.markdown:
-        args.markdown.write_text(table + "\n\n" + "\n".join(f"- {line}" for line in summary) + "\n")
+        args.markdown.write_text(table + "\n")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.check and failures:

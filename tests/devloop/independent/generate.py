@@ -750,7 +750,8 @@ class Scenario:
             self.feedback(self.hour(day), agent, "thumbs_up", True)
         self.feedback(self.hour(self.days_for(1)[0]), agent, "dismiss", None, "not now")
         self.hard_negative(["dismissed_suggestions"], f"`{agent}` has one dismissal among 12 thumbs-up", {"agent": agent})
-        for index, day in enumerate(self.days_for(4)):
+        # As many as a detector that took them for a devloop agent's results would need to report.
+        for index, day in enumerate(self.days_for(6)):
             context = {"fingerprint": f"{self.rng.getrandbits(64):016x}", "pattern": "command_repetition", "key": "git status",
                        "severity": "info", "confidence": 0.6, "message": "`git status` was run 3 times within 2 minutes", "occurrences": 3 + index,
                        "threads": []}
