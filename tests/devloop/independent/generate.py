@@ -224,6 +224,8 @@ class Scenario:
         self.reserved = [self.everyday.pop() for _ in range(12)]
         self.planted: list[dict] = []
         self.busy: dict = {}
+        # Spans where bob's repeated `bd` check has nothing in between that would explain it.
+        self.no_bd_between: list[tuple[float, float]] = []
         self.hard_negatives: list[dict] = []
         # Runs happen during the working day, when there is something new to read.
         self.cut_moments = sorted(self.rng.choice(self.workdays[1:]) + self.rng.uniform(8, 19) * HOUR for _ in range(cuts))
@@ -529,6 +531,8 @@ class Scenario:
             t = rng.uniform(begin, finish)
             command = rng.choice(["git pull --rebase", "git push", "git commit", "devloop summary agent linter", "ruff check .",
                                   f"bd show proj-{rng.randint(10, 99)}", f"bd close proj-{rng.randint(10, 99)}", "git log --oneline -5"])
+            if person.name == "bob" and command.startswith("bd ") and any(a <= t <= b for a, b in self.no_bd_between):
+                command = "git log --oneline -5"
             self.cli(t, person.name, command, 0)
         if person.name == "bob":
             # bob's usual rate of the command he sometimes repeats for hours.
@@ -602,6 +606,7 @@ class Scenario:
         command = roles["repeated_by_hours"]
         for day in self.days_for(3):
             t = self.hour(day, 9.5, 14.5)
+            self.no_bd_between.append((t, t + 4 * 38 * MINUTE))
             for _ in range(4):
                 self.cli(t, "bob", command, 0, rng.randint(150, 500))
                 t += rng.uniform(15, 38) * MINUTE
