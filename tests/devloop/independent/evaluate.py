@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -57,6 +58,9 @@ class Host:
         self.binary = binary
         self.plugins = plugins
         self.cache = cache
+        # Malformed records the runs reported: a folder devloop's classes wrote has none, and a
+        # line still being written at a cut is waited for, not malformed.
+        self.malformed = 0
 
     def run(self, folder: Path, state: Path, from_start: bool) -> list[str]:
         command = [str(self.binary), "run", "--devloop-dir", str(folder / "project" / ".devloop"),
@@ -70,6 +74,7 @@ class Host:
         result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"devloop-host run failed on {folder}:\n{result.stderr}")
+        self.malformed += sum(int(count) for count in re.findall(r"run complete .*?malformed=(\d+)", result.stderr))
         return result.stdout.splitlines()
 
 
@@ -152,6 +157,8 @@ def run_devloop(venv: Path, scenario: Path, truth: dict) -> list[dict]:
     result = subprocess.run([str(venv / "bin" / "devloop"), "insights", "detect", "--hours", str(hours), "--format", "json", "--no-save"],
                             cwd=scenario / "project", env=env, capture_output=True, text=True)
     (scenario / "devloop.txt").write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise SystemExit(f"devloop insights detect failed on {scenario}:\n{result.stderr}")
     return scoring.read_devloop(result.stdout)
 
 
@@ -203,6 +210,10 @@ def main():
         from_start = scoring.latest_per_fingerprint(host.run(scenario, scenario / "from-start" / "state.db", from_start=True))
         incremental, runs = run_incremental(host, scenario)
         theirs = run_devloop(args.venv, scenario, truth)
+        if host.malformed:
+            failures.append(f"seed {seed}: devloop-host reported {host.malformed} malformed record(s)")
+            print(failures[-1], file=sys.stderr)
+            host.malformed = 0
         scores = {"from_start": scoring.score(truth, from_start), "incremental": scoring.score(truth, incremental),
                   "devloop": scoring.score(truth, theirs)}
         only_from_start = {f.get("fingerprint") for f in from_start} - {f.get("fingerprint") for f in incremental}

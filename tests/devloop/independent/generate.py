@@ -467,7 +467,7 @@ class Scenario:
         mapper = self.writers.threads
         self.at(moment, lambda: mapper.log_entry(mapper.create_entry(thread, f"https://ampcode.com/threads/{thread}", prompt)))
         t = moment
-        for index in range(self.rng.randint(1, 3)):
+        for _ in range(self.rng.randint(1, 3)):
             t += self.rng.uniform(1, 6) * MINUTE
             agent = self.rng.choice(list(THREAD_AGENTS))
             output = self.rng.choice(THREAD_OUTPUTS[agent])
@@ -715,7 +715,7 @@ class Scenario:
                    "the formatter fails the same way on every run (`black command not found`), all unseen in the context store",
                    {"agent": "formatter"})
 
-        for number, question in enumerate(roles["questions"]):
+        for question in roles["questions"]:
             threads = []
             for day, text in zip(self.days_for(3), QUESTIONS[question]):
                 threads.append(self.thread_at(rng.choice([alice, bob]), day, text))
