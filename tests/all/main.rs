@@ -9,6 +9,7 @@ mod cli_run;
 mod conformance;
 mod hostile;
 mod hotswap;
+mod independent_evaluation;
 mod ingest_exec;
 mod ingest_follow;
 mod ingest_resume;
