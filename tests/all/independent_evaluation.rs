@@ -26,7 +26,7 @@ fn run_python(script_name: &str, arguments: &[&std::ffi::OsStr]) -> Result<Outpu
 }
 
 fn malformed_records(devloop_dir: &Path, home_dir: &Path) -> Result<String> {
-    let output = Command::new(devloop_host_tests::binary())
+    let output = Command::new(crate::binary())
         .arg("sources")
         .arg("--devloop-dir")
         .arg(devloop_dir)
@@ -76,7 +76,7 @@ fn detectors_meet_the_bar_on_the_independent_evaluation() -> Result<()> {
         std::fs::copy(path, plugins.path().join(format!("{}.wasm", name.replace('-', "_"))))?;
     }
     let scenarios = tempfile::tempdir()?;
-    let binary: PathBuf = devloop_host_tests::binary();
+    let binary: PathBuf = crate::binary();
     let output = run_python(
         "independent/evaluate.py",
         &[
