@@ -31,6 +31,5 @@ pub mod routing;
 pub mod runtime;
 pub mod scaffold;
 pub mod sinks;
-pub mod state;
 pub mod store;
 pub mod stream;

@@ -62,6 +62,8 @@ pub struct Pipeline<'runtime> {
     batch_size: usize,
     problems: Vec<PluginProblem>,
     findings: BTreeMap<Fingerprint, (Insight, u32)>,
+    /// Findings reported since the last [`Pipeline::take_reported`], for the next checkpoint.
+    reported: BTreeMap<Fingerprint, (Insight, u32)>,
     events_processed: usize,
     lineage: swap::Lineage,
 }
@@ -74,6 +76,7 @@ impl<'runtime> Pipeline<'runtime> {
             batch_size: batch_size.max(1),
             problems: Vec::new(),
             findings: BTreeMap::new(),
+            reported: BTreeMap::new(),
             events_processed: 0,
             lineage: swap::Lineage::default(),
         }
@@ -165,9 +168,12 @@ impl<'runtime> Pipeline<'runtime> {
         let problem = match outcome {
             BatchOutcome::Insights(insights) => {
                 for insight in insights {
-                    let entry = self.findings.entry(insight.fingerprint()).or_insert_with(|| (insight.clone(), 0));
-                    entry.0 = insight;
-                    entry.1 += 1;
+                    let fingerprint = insight.fingerprint();
+                    for findings in [&mut self.reported, &mut self.findings] {
+                        let entry = findings.entry(fingerprint.clone()).or_insert_with(|| (insight.clone(), 0));
+                        entry.0 = insight.clone();
+                        entry.1 += 1;
+                    }
                 }
                 return;
             }
@@ -191,6 +197,12 @@ impl<'runtime> Pipeline<'runtime> {
 
     pub fn problems(&self) -> &[PluginProblem] {
         &self.problems
+    }
+
+    /// The findings reported since the last call (the latest report of each, and how often),
+    /// in fingerprint order.
+    pub fn take_reported(&mut self) -> Vec<(Insight, u32)> {
+        std::mem::take(&mut self.reported).into_values().collect()
     }
 
     /// One insight per finding (the latest report of it) with how often it was reported, in
