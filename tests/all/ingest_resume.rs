@@ -208,6 +208,41 @@ fn thirty_kills_at_random_moments_each_followed_by_a_normal_run_store_what_one_r
     Ok(())
 }
 
+/// The sample's CLI log fed to `runs` incremental runs, the file growing as devloop appends,
+/// cut at random lines; returns the stored findings after the last run.
+fn incremental_runs(setup: &Setup, seed: u64, runs: usize) -> Result<Vec<(String, i64, String)>> {
+    let devloop = setup.scratch.path().join(format!("incremental-{seed}/.devloop"));
+    std::fs::create_dir_all(&devloop)?;
+    let lines: Vec<String> =
+        std::fs::read_to_string(sample().join("cli-actions.jsonl"))?.lines().map(|line| format!("{line}\n")).collect();
+    let mut delays = Delays(seed);
+    let mut cuts: Vec<usize> = (1..runs).map(|_| delays.next(lines.len() as u64).as_millis() as usize).collect();
+    cuts.push(lines.len());
+    cuts.sort_unstable();
+    let state = format!("incremental-{seed}.db");
+    let log = devloop.join("cli-actions.jsonl");
+    for cut in cuts {
+        std::fs::write(&log, lines[..cut].concat())?;
+        assert!(setup.run(&devloop, &state, &[]).status()?.success());
+    }
+    setup.stored_findings(&state)
+}
+
+#[test]
+fn incremental_runs_cut_at_random_points_store_what_one_run_from_the_start_stores() -> Result<()> {
+    let setup = Setup::new()?;
+    let whole = setup.scratch.path().join("whole/.devloop");
+    std::fs::create_dir_all(&whole)?;
+    std::fs::copy(sample().join("cli-actions.jsonl"), whole.join("cli-actions.jsonl"))?;
+    assert!(setup.run(&whole, "whole.db", &["--from-start"]).status()?.success());
+    let expected = setup.stored_findings("whole.db")?;
+    assert!(!expected.is_empty());
+    for seed in [1, 2, 3] {
+        assert_eq!(incremental_runs(&setup, seed, 6)?, expected, "seed {seed}");
+    }
+    Ok(())
+}
+
 #[test]
 fn a_burst_split_across_two_runs_is_found_because_detector_state_is_restored() -> Result<()> {
     let setup = Setup::new()?;

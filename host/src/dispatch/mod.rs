@@ -1,7 +1,7 @@
 //! Feeding the ordered event stream to every loaded detector in batches, and collecting what
 //! comes back, so that one plugin's failure is reported and never stops the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 mod swap;
@@ -38,6 +38,18 @@ impl std::fmt::Display for PluginProblem {
     }
 }
 
+/// What the detectors reported about one finding over some batches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reports {
+    /// The latest report.
+    pub latest: Insight,
+    /// How many reports.
+    pub count: u32,
+    /// The evidence event ids of every report: a finding reported twice with different
+    /// evidence has the evidence of both.
+    pub evidence: BTreeSet<u64>,
+}
+
 /// The `.wasm` files in a plugins folder, in name order.
 pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -63,7 +75,7 @@ pub struct Pipeline<'runtime> {
     problems: Vec<PluginProblem>,
     findings: BTreeMap<Fingerprint, (Insight, u32)>,
     /// Findings reported since the last [`Pipeline::take_reported`], for the next checkpoint.
-    reported: BTreeMap<Fingerprint, (Insight, u32)>,
+    reported: BTreeMap<Fingerprint, Reports>,
     events_processed: usize,
     lineage: swap::Lineage,
 }
@@ -169,11 +181,17 @@ impl<'runtime> Pipeline<'runtime> {
             BatchOutcome::Insights(insights) => {
                 for insight in insights {
                     let fingerprint = insight.fingerprint();
-                    for findings in [&mut self.reported, &mut self.findings] {
-                        let entry = findings.entry(fingerprint.clone()).or_insert_with(|| (insight.clone(), 0));
-                        entry.0 = insight.clone();
-                        entry.1 += 1;
-                    }
+                    let reports = self.reported.entry(fingerprint.clone()).or_insert_with(|| Reports {
+                        latest: insight.clone(),
+                        count: 0,
+                        evidence: BTreeSet::new(),
+                    });
+                    reports.evidence.extend(insight.evidence.event_ids.iter().copied());
+                    reports.latest = insight.clone();
+                    reports.count += 1;
+                    let entry = self.findings.entry(fingerprint).or_insert_with(|| (insight.clone(), 0));
+                    entry.0 = insight;
+                    entry.1 += 1;
                 }
                 return;
             }
@@ -199,9 +217,8 @@ impl<'runtime> Pipeline<'runtime> {
         &self.problems
     }
 
-    /// The findings reported since the last call (the latest report of each, and how often),
-    /// in fingerprint order.
-    pub fn take_reported(&mut self) -> Vec<(Insight, u32)> {
+    /// What was reported of each finding since the last call, in fingerprint order.
+    pub fn take_reported(&mut self) -> Vec<Reports> {
         std::mem::take(&mut self.reported).into_values().collect()
     }
 

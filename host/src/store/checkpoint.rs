@@ -35,6 +35,9 @@ pub struct Reported {
     pub insight: Insight,
     /// How often it was reported since the last checkpoint.
     pub reports: u32,
+    /// The evidence event ids of every report since the last checkpoint (the latest report's
+    /// among them), so the evidence counted does not depend on how often checkpoints are.
+    pub evidence: Vec<u64>,
     /// No earlier checkpoint of this run recorded it (it counts one more run).
     pub first_in_run: bool,
 }
@@ -90,7 +93,13 @@ impl Store {
         }
         let mut changes = Vec::new();
         for reported in &checkpoint.findings {
-            let Some(change) = self.record_one(&reported.insight, reported.reports, reported.first_in_run, now_ms)?
+            let Some(change) = self.record_one(
+                &reported.insight,
+                reported.reports,
+                &reported.evidence,
+                reported.first_in_run,
+                now_ms,
+            )?
             else {
                 continue;
             };
@@ -156,7 +165,12 @@ mod tests {
                     PluginSnapshot { version: "0.1.0".to_owned(), state: vec![1, 2] },
                 )],
                 delivered: vec![(u64::MAX, 5)],
-                findings: vec![Reported { insight: found.clone(), reports: 1, first_in_run: true }],
+                findings: vec![Reported {
+                    evidence: found.evidence.event_ids.clone(),
+                    insight: found.clone(),
+                    reports: 1,
+                    first_in_run: true,
+                }],
             },
             &beads_routing(),
             10,
@@ -173,16 +187,19 @@ mod tests {
     }
 
     #[test]
-    fn a_finding_reported_at_several_checkpoints_of_one_run_counts_one_run() -> Result<(), StoreError> {
+    fn a_finding_reported_at_several_checkpoints_of_one_run_counts_every_reports_evidence_and_one_run()
+    -> Result<(), StoreError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open_in(dir.path())?;
         let routing = RoutingConfig::default();
-        for (event_ids, first_in_run) in [(&[1, 2, 3][..], true), (&[1, 2, 3, 4][..], false)] {
-            let reported = Reported { insight: insight("x", event_ids, Severity::Info), reports: 1, first_in_run };
+        // Two reports before the first checkpoint (evidence 1–3, then 3–4), one after it.
+        for (evidence, latest, first_in_run) in [(vec![1, 2, 3, 4], &[3, 4][..], true), (vec![5], &[5][..], false)] {
+            let reported =
+                Reported { insight: insight("x", latest, Severity::Info), reports: 1, evidence, first_in_run };
             store.commit(&Checkpoint { findings: vec![reported], ..Checkpoint::default() }, &routing, 10)?;
         }
         let stored = store.resolve(insight("x", &[1], Severity::Info).fingerprint().as_str())?;
-        assert_eq!((stored.occurrences, stored.runs), (4, 1));
+        assert_eq!((stored.occurrences, stored.runs), (5, 1), "every report's evidence, one run");
         Ok(())
     }
 }

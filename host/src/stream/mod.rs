@@ -315,9 +315,11 @@ impl<'a> Progress<'a> {
         checkpoint.findings = pipeline
             .take_reported()
             .into_iter()
-            .map(|(insight, reports)| {
-                let first_in_run = self.recorded.insert(insight.fingerprint());
-                Reported { insight, reports, first_in_run }
+            .map(|reports| Reported {
+                first_in_run: self.recorded.insert(reports.latest.fingerprint()),
+                insight: reports.latest,
+                reports: reports.count,
+                evidence: reports.evidence.into_iter().collect(),
             })
             .collect();
         self.events_since = 0;
