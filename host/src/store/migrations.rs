@@ -92,9 +92,13 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the store at `path` to [`SCHEMA_VERSION`], refusing one written by a newer build.
 ///
-/// Each step reads the version inside its own write transaction, so two processes opening a
-/// new store at once apply every migration once.
+/// Each step reads the version again inside its own write transaction, so two processes
+/// opening a new store at once apply every migration once; a current store takes no write lock.
 pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
     loop {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let found: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
