@@ -14,6 +14,10 @@
 //!    send new and materially changed findings where the [`routing`] rules say: the terminal,
 //!    a JSON Lines file, beads issues (filed exactly once), and dismissals back to devloop.
 //!
+//! [`stream`] is that pipeline as `devloop-host run` drives it: it commits where every log
+//! stands, each detector's state and the findings they produced in one transaction of the
+//! store, runs the sinks after the commit, and stops cleanly on a signal.
+//!
 //! [`harness`] replays recorded events through one plugin and checks its findings against a
 //! test case (`devloop-host plugin test`).
 //! [`hotswap`] replaces detectors while the host runs: a new `.wasm` in the plugins folder is
@@ -31,6 +35,5 @@ pub mod routing;
 pub mod runtime;
 pub mod scaffold;
 pub mod sinks;
-pub mod state;
 pub mod store;
 pub mod stream;

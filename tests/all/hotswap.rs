@@ -350,7 +350,8 @@ impl Follower {
             .arg("--status-file")
             .arg(status)
             .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
+            // Each round's "caught up" report is a debug line.
+            .env("RUST_LOG", "warn,devloop_host=debug")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()?;

@@ -61,7 +61,8 @@ impl Follower {
             .arg("--state-db")
             .arg(state)
             .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
+            // Each round's "caught up" report is a debug line.
+            .env("RUST_LOG", "warn,devloop_host=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;

@@ -1,6 +1,7 @@
 //! Checkpoints: a run goes on where the last one stopped, and a run killed (SIGKILL) at any
-//! point resumes with no event lost and none delivered twice. Delivered event ids are traced
-//! in the state database inside the same transaction as the checkpoint (`--trace-delivered`).
+//! point resumes with no event lost, none delivered twice, and the same stored findings as one
+//! uninterrupted run. Delivered event ids are traced in the state database inside the same
+//! transaction as the checkpoint (`--trace-delivered`), which also holds the findings.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -48,6 +49,15 @@ impl Setup {
         command
     }
 
+    /// Every stored finding: fingerprint, distinct evidence events, and its latest report.
+    fn stored_findings(&self, state: &str) -> Result<Vec<(String, i64, String)>> {
+        let connection = rusqlite::Connection::open(self.scratch.path().join(state))?;
+        let mut statement =
+            connection.prepare("SELECT fingerprint, occurrences, insight FROM findings ORDER BY fingerprint")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn delivered(&self, state: &str) -> Result<Vec<i64>> {
         let connection = rusqlite::Connection::open(self.scratch.path().join(state))?;
         let mut statement = connection.prepare("SELECT event_id FROM delivered ORDER BY sequence")?;
@@ -84,22 +94,29 @@ fn a_second_run_reads_only_what_is_new_and_from_start_reads_all_again() -> Resul
 fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> {
     let setup = Setup::new()?;
     let sample = sample();
-    let reference = setup.run(&sample, "reference.db", &["--batch-size", "1"]).status()?;
+    // Checkpoints every few events, so most kills land between two of them and the next run
+    // replays from the last one.
+    let options = ["--batch-size", "1", "--checkpoint-events", "5"];
+    let reference = setup.run(&sample, "reference.db", &options).status()?;
     assert!(reference.success());
     let expected = setup.delivered("reference.db")?;
+    let expected_findings = setup.stored_findings("reference.db")?;
+    assert!(!expected_findings.is_empty(), "the sample has command repetitions");
 
     let mut delays = Delays(0x5eed);
+    let mut kills = 0;
     let mut interrupted_midway = 0;
     let mut finished = false;
     for round in 0..40 {
         let before = setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0);
-        let mut child = setup.run(&sample, "crash.db", &["--batch-size", "1"]).spawn()?;
+        let mut child = setup.run(&sample, "crash.db", &options).spawn()?;
         if round % 4 == 3 {
-            // Now and then a kill at a random moment, whatever the process is doing.
-            std::thread::sleep(delays.next(400));
+            // Now and then a kill at a random moment early on, whatever the process is doing
+            // (loading plugins, restoring their state, reading).
+            std::thread::sleep(delays.next(80));
         } else {
             // Mostly a kill once a random number of further events went through.
-            let target = before + 1 + delays.next(60).as_millis() as usize;
+            let target = before + 1 + delays.next(20).as_millis() as usize;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while child.try_wait()?.is_none()
                 && setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0) < target
@@ -114,14 +131,16 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
         }
         child.kill()?;
         child.wait()?;
+        kills += 1;
         let after = setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0);
         if after > before && after < expected.len() {
             interrupted_midway += 1;
         }
     }
     if !finished {
-        assert!(setup.run(&sample, "crash.db", &["--batch-size", "1"]).status()?.success());
+        assert!(setup.run(&sample, "crash.db", &options).status()?.success());
     }
+    assert!(kills >= 3, "only {kills} runs were killed before the logs were read to the end");
     assert!(interrupted_midway >= 3, "only {interrupted_midway} kills landed while events were flowing");
     let delivered = setup.delivered("crash.db")?;
     let mut seen = std::collections::HashSet::new();
@@ -129,6 +148,98 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
     assert!(twice.is_empty(), "delivered twice (position, id): {twice:?}");
     assert_eq!(delivered.len(), expected.len(), "no event lost, none delivered twice");
     assert_eq!(delivered, expected, "and in the same order as one uninterrupted run");
+    assert_eq!(
+        setup.stored_findings("crash.db")?,
+        expected_findings,
+        "the stored findings (fingerprints, evidence counts, latest reports) are an uninterrupted run's"
+    );
+    Ok(())
+}
+
+#[test]
+fn thirty_kills_at_random_moments_each_followed_by_a_normal_run_store_what_one_run_stores() -> Result<()> {
+    let setup = Setup::new()?;
+    let sample = sample();
+    let options = ["--batch-size", "1", "--checkpoint-events", "5"];
+    let flowing = |state: &str| setup.delivered(state).map(|ids| !ids.is_empty()).unwrap_or(false);
+    // The reference run, timed: from its start, and from its first checkpoint, to its end.
+    let started = std::time::Instant::now();
+    let mut reference = setup.run(&sample, "reference.db", &options).spawn()?;
+    let mut first_checkpoint = None;
+    while reference.try_wait()?.is_none() {
+        if first_checkpoint.is_none() && flowing("reference.db") {
+            first_checkpoint = Some(std::time::Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(reference.wait()?.success());
+    let whole_ms = started.elapsed().as_millis() as u64;
+    let flow_ms = first_checkpoint.map_or(whole_ms, |first| first.elapsed().as_millis() as u64);
+    let expected = setup.delivered("reference.db")?;
+    let expected_findings = setup.stored_findings("reference.db")?;
+
+    let mut delays = Delays(0xdead_beef);
+    let mut midway = 0;
+    for trial in 0..30 {
+        let state = format!("trial-{trial}.db");
+        let mut child = setup.run(&sample, &state, &options).spawn()?;
+        if trial % 5 == 4 {
+            // Any moment of the run, start-up included (loading plugins, restoring state).
+            std::thread::sleep(delays.next(whole_ms.max(1)));
+        } else {
+            // A moment while events flow.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while child.try_wait()?.is_none() && !flowing(&state) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(delays.next(flow_ms.max(1)));
+        }
+        child.kill()?;
+        child.wait()?;
+        let before = setup.delivered(&state).map(|ids| ids.len()).unwrap_or(0);
+        if before > 0 && before < expected.len() {
+            midway += 1;
+        }
+        assert!(setup.run(&sample, &state, &options).status()?.success(), "trial {trial}: the normal run");
+        assert_eq!(setup.delivered(&state)?, expected, "trial {trial}: every event once, in order");
+        assert_eq!(setup.stored_findings(&state)?, expected_findings, "trial {trial}: the stored findings");
+    }
+    assert!(midway >= 10, "only {midway} of 30 kills landed while events were flowing");
+    Ok(())
+}
+
+/// The sample's CLI log fed to `runs` incremental runs, the file growing as devloop appends,
+/// cut at random lines; returns the stored findings after the last run.
+fn incremental_runs(setup: &Setup, seed: u64, runs: usize) -> Result<Vec<(String, i64, String)>> {
+    let devloop = setup.scratch.path().join(format!("incremental-{seed}/.devloop"));
+    std::fs::create_dir_all(&devloop)?;
+    let lines: Vec<String> =
+        std::fs::read_to_string(sample().join("cli-actions.jsonl"))?.lines().map(|line| format!("{line}\n")).collect();
+    let mut delays = Delays(seed);
+    let mut cuts: Vec<usize> = (1..runs).map(|_| delays.next(lines.len() as u64).as_millis() as usize).collect();
+    cuts.push(lines.len());
+    cuts.sort_unstable();
+    let state = format!("incremental-{seed}.db");
+    let log = devloop.join("cli-actions.jsonl");
+    for cut in cuts {
+        std::fs::write(&log, lines[..cut].concat())?;
+        assert!(setup.run(&devloop, &state, &[]).status()?.success());
+    }
+    setup.stored_findings(&state)
+}
+
+#[test]
+fn incremental_runs_cut_at_random_points_store_what_one_run_from_the_start_stores() -> Result<()> {
+    let setup = Setup::new()?;
+    let whole = setup.scratch.path().join("whole/.devloop");
+    std::fs::create_dir_all(&whole)?;
+    std::fs::copy(sample().join("cli-actions.jsonl"), whole.join("cli-actions.jsonl"))?;
+    assert!(setup.run(&whole, "whole.db", &["--from-start"]).status()?.success());
+    let expected = setup.stored_findings("whole.db")?;
+    assert!(!expected.is_empty());
+    for seed in [1, 2, 3] {
+        assert_eq!(incremental_runs(&setup, seed, 6)?, expected, "seed {seed}");
+    }
     Ok(())
 }
 

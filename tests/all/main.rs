@@ -12,6 +12,7 @@ mod hotswap;
 mod independent_evaluation;
 mod ingest_exec;
 mod ingest_follow;
+mod ingest_hazards;
 mod ingest_resume;
 mod ingest_sources;
 mod insights_cli;
@@ -22,6 +23,7 @@ mod plugin_cases;
 mod plugin_new;
 mod plugins_cli;
 mod polyglot;
+mod run_durability;
 mod scenario;
 
 /// The `devloop-host` binary cargo built for these tests.

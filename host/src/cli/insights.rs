@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
-use devloop_host::model::{Insight, Severity};
+use devloop_host::model::Severity;
 use devloop_host::routing::{ROUTING_FILE, RoutingConfig};
-use devloop_host::sinks::{self, devloop_feedback, render};
+use devloop_host::sinks::{devloop_feedback, render};
 use devloop_host::store::{self, Filter, GROWTH_FACTOR, Status, Store, Transition};
 
 /// Triage the findings `run` stored: list, show, summarize, acknowledge, dismiss, snooze.
@@ -289,31 +289,6 @@ fn send_dismissal_to_devloop(
     devloop_feedback::append_dismissal(devloop_dir, finding, reason, now_ms)
         .with_context(|| format!("the dismissal is stored, but appending it to {} failed", path.display()))?;
     tracing::info!("told devloop: dismiss record appended to {}", path.display());
-    Ok(())
-}
-
-/// What `run` does with its findings: record them in the store and route the new and
-/// materially changed ones. A sink that cannot take them is reported, never fatal.
-pub fn record_and_route(state_dir: &Path, routing: &RoutingConfig, findings: &[(Insight, u32)]) -> anyhow::Result<()> {
-    let now_ms = store::now_ms();
-    let mut store = open_store(state_dir)?;
-    let changes = store.record_run(findings, now_ms)?;
-    let report = sinks::deliver(&store, routing, &changes, now_ms)?;
-    if let Some(filing) = &report.filing {
-        for (fingerprint, issue) in &filing.created {
-            tracing::info!(%fingerprint, issue, "filed a beads issue");
-        }
-        for (fingerprint, issue) in &filing.adopted {
-            tracing::info!(%fingerprint, issue, "found its beads issue by external ref");
-        }
-        for (fingerprint, error) in &filing.failed {
-            tracing::warn!(%fingerprint, "not filed, retried on the next run: {error}");
-        }
-    }
-    if let Some(error) = &report.filing_error {
-        tracing::warn!("beads filing skipped, findings stay queued for the next run: {error}");
-    }
-    tracing::info!(changes = changes.len(), store = %store.path().display(), "findings recorded");
     Ok(())
 }
 

@@ -13,8 +13,8 @@ use devloop_host::hotswap::HotSwap;
 use devloop_host::model::{Field, Value};
 use devloop_host::output;
 use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
-use devloop_host::state::StateDb;
-use devloop_host::stream;
+use devloop_host::store::{RunLock, Store};
+use devloop_host::stream::{self, CheckpointPolicy, Stop};
 
 use super::sources::DevloopDirArgs;
 
@@ -58,13 +58,16 @@ pub struct Run {
     /// Keep running and process new records as devloop writes them (stop with Ctrl-C).
     #[arg(long)]
     follow: bool,
-    /// The state database: where each log was read up to, and each detector's state
-    /// (default: .devloop-host/state.db beside the devloop folder).
+    /// The state database: the findings, where each log was read up to, and each detector's
+    /// state (default: .devloop-host/insights.db beside the devloop folder).
     #[arg(long, env = "DEVLOOP_HOST_STATE")]
     state_db: Option<PathBuf>,
     /// Record every delivered event id in the state database (for crash tests).
     #[arg(long, hide = true)]
     trace_delivered: bool,
+    /// Commit progress at least every this many events (for crash tests).
+    #[arg(long, hide = true, default_value_t = CheckpointPolicy::default().events)]
+    checkpoint_events: u64,
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
@@ -116,9 +119,13 @@ impl Run {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let settings = parse_settings(&self.settings)?;
         let dirs = self.dirs.resolve()?;
-        let insights_dir =
-            super::insights::state_folder(&self.state_db.clone().unwrap_or_else(|| dirs.default_state_db()));
-        let routing = super::insights::load_routing(&insights_dir, self.routing.as_deref())?;
+        let state_path = self.state_db.clone().unwrap_or_else(|| dirs.default_state_db());
+        let routing =
+            super::insights::load_routing(&super::insights::state_folder(&state_path), self.routing.as_deref())?;
+        // Before anything is loaded or read: a second run on this state would deliver every
+        // event twice.
+        let _lock = RunLock::acquire(&state_path)?;
+        let stop = Stop::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
 
         let limits = Limits {
             call_deadline: Duration::from_millis(self.deadline_ms),
@@ -150,42 +157,48 @@ impl Run {
                 self.plugins.display()
             );
         }
-        let state_path = self.state_db.unwrap_or_else(|| dirs.default_state_db());
-        let mut state = StateDb::open(&state_path)?;
+        let mut store = Store::open(&state_path)?;
         let options = stream::Options {
             batch_size: self.batch_size,
             from_start: self.from_start,
             strict: self.strict,
             follow: self.follow,
             trace_delivered: self.trace_delivered,
+            checkpoint: CheckpointPolicy { events: self.checkpoint_events, ..CheckpointPolicy::default() },
         };
         let format = self.format;
         let mut printed = std::collections::BTreeSet::new();
-        let between_batches = |pipeline: &mut Pipeline<'_>| {
-            if let Some(hot_swap) = &mut hot_swap {
-                hot_swap.between_batches(pipeline);
-            }
-        };
-        let summary = stream::run(&dirs, &mut pipeline, &mut state, &options, between_batches, |pipeline| {
-            if options.follow {
+        let hooks = stream::Hooks {
+            between_batches: &mut |pipeline| {
+                if let Some(hot_swap) = &mut hot_swap {
+                    hot_swap.between_batches(pipeline);
+                }
+            },
+            // Without --follow the findings are printed once, at the end, as one table.
+            after_round: &mut |pipeline| {
+                if !options.follow {
+                    return Ok(());
+                }
                 let fresh: Vec<_> = pipeline
                     .findings()
                     .into_iter()
                     .filter(|(insight, _)| printed.insert(insight.fingerprint()))
                     .collect();
-                if !fresh.is_empty()
-                    && let Err(error) = print_findings(format, &fresh)
-                {
-                    tracing::error!("cannot print findings: {error}");
-                }
-            }
-        })?;
+                if fresh.is_empty() { Ok(()) } else { print_findings(format, &fresh) }
+            },
+        };
+        let destination = stream::Destination { store: &mut store, routing: &routing };
+        let summary = stream::run(&dirs, &mut pipeline, destination, &options, &stop, hooks)?;
 
         super::plugins::write_status(&pipeline, &status_file);
 
         let findings = pipeline.findings();
-        print_findings(self.format, &findings)?;
-        super::insights::record_and_route(&insights_dir, &routing, &findings)?;
+        if !self.follow {
+            match print_findings(self.format, &findings) {
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+                printed => printed.context("cannot print the findings (they are stored)")?,
+            }
+        }
         tracing::info!(
             events = pipeline.events_processed(),
             late = summary.late,
@@ -193,8 +206,10 @@ impl Run {
             plugins = pipeline.plugins().len(),
             plugin_problems = pipeline.problems().len(),
             findings = findings.len(),
+            changes = summary.changes,
+            store = %store.path().display(),
             "run complete"
         );
-        Ok(ExitCode::SUCCESS)
+        Ok(summary.stopped.map_or(ExitCode::SUCCESS, |reason| ExitCode::from(reason.exit_code())))
     }
 }

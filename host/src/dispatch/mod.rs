@@ -1,7 +1,7 @@
 //! Feeding the ordered event stream to every loaded detector in batches, and collecting what
 //! comes back, so that one plugin's failure is reported and never stops the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 mod swap;
@@ -38,6 +38,18 @@ impl std::fmt::Display for PluginProblem {
     }
 }
 
+/// What the detectors reported about one finding over some batches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reports {
+    /// The latest report.
+    pub latest: Insight,
+    /// How many reports.
+    pub count: u32,
+    /// The evidence event ids of every report: a finding reported twice with different
+    /// evidence has the evidence of both.
+    pub evidence: BTreeSet<u64>,
+}
+
 /// The `.wasm` files in a plugins folder, in name order.
 pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -62,6 +74,8 @@ pub struct Pipeline<'runtime> {
     batch_size: usize,
     problems: Vec<PluginProblem>,
     findings: BTreeMap<Fingerprint, (Insight, u32)>,
+    /// Findings reported since the last [`Pipeline::take_reported`], for the next checkpoint.
+    reported: BTreeMap<Fingerprint, Reports>,
     events_processed: usize,
     lineage: swap::Lineage,
 }
@@ -74,6 +88,7 @@ impl<'runtime> Pipeline<'runtime> {
             batch_size: batch_size.max(1),
             problems: Vec::new(),
             findings: BTreeMap::new(),
+            reported: BTreeMap::new(),
             events_processed: 0,
             lineage: swap::Lineage::default(),
         }
@@ -165,7 +180,16 @@ impl<'runtime> Pipeline<'runtime> {
         let problem = match outcome {
             BatchOutcome::Insights(insights) => {
                 for insight in insights {
-                    let entry = self.findings.entry(insight.fingerprint()).or_insert_with(|| (insight.clone(), 0));
+                    let fingerprint = insight.fingerprint();
+                    let reports = self.reported.entry(fingerprint.clone()).or_insert_with(|| Reports {
+                        latest: insight.clone(),
+                        count: 0,
+                        evidence: BTreeSet::new(),
+                    });
+                    reports.evidence.extend(insight.evidence.event_ids.iter().copied());
+                    reports.latest = insight.clone();
+                    reports.count += 1;
+                    let entry = self.findings.entry(fingerprint).or_insert_with(|| (insight.clone(), 0));
                     entry.0 = insight;
                     entry.1 += 1;
                 }
@@ -191,6 +215,11 @@ impl<'runtime> Pipeline<'runtime> {
 
     pub fn problems(&self) -> &[PluginProblem] {
         &self.problems
+    }
+
+    /// What was reported of each finding since the last call, in fingerprint order.
+    pub fn take_reported(&mut self) -> Vec<Reports> {
+        std::mem::take(&mut self.reported).into_values().collect()
     }
 
     /// One insight per finding (the latest report of it) with how often it was reported, in

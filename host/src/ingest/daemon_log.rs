@@ -14,7 +14,7 @@ use chrono::TimeZone;
 use super::MalformedRecord;
 use super::fields::{Fields, seconds_to_millis};
 use super::line_reader::LineReader;
-use super::position::{Advance, Cursor, FileIdentity, LineCursor, Watermark};
+use super::position::{Advance, Cursor, FileIdentity, LineCursor};
 use super::reader::{Pending, Slot, SourceReader};
 use crate::model::{Event, Outcome, Source, Status};
 
@@ -113,7 +113,6 @@ pub struct DaemonLogReader {
     reader: Option<LineReader>,
     cursor: LineCursor,
     open_record: Option<OpenRecord>,
-    delivered_before: Option<Watermark>,
 }
 
 /// `devloop.log.3`, `.2`, `.1`, `devloop.log`: oldest first.
@@ -130,13 +129,47 @@ fn generations(current: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The file, offset after and lines before the end of the last record whose id is `anchor`
+/// in `files` (oldest first).
+fn find_record(files: &[PathBuf], anchor: u64) -> std::io::Result<Option<(PathBuf, u64, u64)>> {
+    let mut found = None;
+    for path in files.iter().filter(|path| path.is_file()) {
+        let mut reader = LineReader::open(path, 0)?;
+        let mut open: Option<OpenRecord> = None;
+        let mut lines = 0;
+        let mut close = |record: Option<OpenRecord>, end: u64, lines: u64| {
+            if record.is_some_and(|record| record_event(record.header.as_ref(), &record.continuation, 0).id == anchor) {
+                found = Some((path.clone(), end, lines));
+            }
+        };
+        while let Some(line) = reader.next_line()? {
+            let text = String::from_utf8_lossy(line.bytes).into_owned();
+            match parse_header(&text) {
+                Some(header) => close(
+                    open.replace(OpenRecord { header: Some(header), continuation: Vec::new() }),
+                    line.start,
+                    lines,
+                ),
+                None if text.trim().is_empty() && open.is_none() => {}
+                None => open
+                    .get_or_insert_with(|| OpenRecord { header: None, continuation: Vec::new() })
+                    .continuation
+                    .push(text),
+            }
+            lines += 1;
+        }
+        close(open.take(), reader.position(), lines);
+    }
+    Ok(found)
+}
+
 fn same_inode(identity: &FileIdentity, path: &Path) -> bool {
     FileIdentity::of(path).is_ok_and(|other| (other.device, other.inode) == (identity.device, identity.inode))
 }
 
 impl DaemonLogReader {
     pub fn new(slot: Slot) -> Self {
-        DaemonLogReader { slot, reader: None, cursor: LineCursor::default(), open_record: None, delivered_before: None }
+        DaemonLogReader { slot, reader: None, cursor: LineCursor::default(), open_record: None }
     }
 
     fn open_at(&mut self, path: &Path, offset: u64) -> std::io::Result<()> {
@@ -150,12 +183,21 @@ impl DaemonLogReader {
         Ok(())
     }
 
-    /// Reads from the oldest file on, skipping what was delivered.
+    /// Reads on after the last record delivered, wherever it is now (a `copytruncate` left it
+    /// in the copy), or from the oldest file on when it is nowhere (everything there is new).
     fn start_over(&mut self) -> std::io::Result<bool> {
-        if self.cursor.identity.is_some() {
-            self.delivered_before = Some(self.cursor.watermark.clone());
+        let files = generations(&self.slot.path);
+        let found = match (self.cursor.identity, self.cursor.anchor) {
+            (Some(_), Some(anchor)) => find_record(&files, anchor)?,
+            _ => None,
+        };
+        if let Some((path, offset, line)) = found {
+            self.open_at(&path, offset)?;
+            self.cursor.line = line;
+            return Ok(true);
         }
-        match generations(&self.slot.path).into_iter().find(|path| path.is_file()) {
+        self.cursor.anchor = None;
+        match files.into_iter().find(|path| path.is_file()) {
             Some(oldest) => self.open_at(&oldest, 0).map(|()| true),
             None => Ok(false),
         }
@@ -168,7 +210,7 @@ impl DaemonLogReader {
         match found {
             Some(path) => self.open_at(&path, self.cursor.offset).map(|()| true),
             None => {
-                tracing::info!(file = %self.slot.path.display(), "the log was rotated away or rewritten; reading its files again, skipping what was delivered");
+                tracing::info!(file = %self.slot.path.display(), "the log was rotated away or rewritten; going on after the last record read");
                 self.start_over()
             }
         }
@@ -192,10 +234,8 @@ impl DaemonLogReader {
                 Ok(true)
             }
             Some(_) => {
-                tracing::info!(file = %self.slot.path.display(), "the log was truncated or rewritten; reading it again, skipping what was delivered");
-                self.delivered_before = Some(self.cursor.watermark.clone());
-                self.open_at(&self.slot.path.clone(), 0)?;
-                Ok(true)
+                tracing::info!(file = %self.slot.path.display(), "the log was truncated or rewritten; going on after the last record read");
+                self.start_over()
             }
             None => self.start_over(),
         }
@@ -205,21 +245,21 @@ impl DaemonLogReader {
     /// record before them, else of the one after (`next_time_ms`), else the file's.
     fn close_record(&mut self, end: u64, next_time_ms: Option<i64>, out: &mut VecDeque<Pending>) {
         let Some(record) = self.open_record.take() else { return };
-        let fallback = self.cursor.watermark.time_ms.or(next_time_ms).unwrap_or_else(|| self.modified_ms());
+        let fallback = self.cursor.last_time_ms.or(next_time_ms).unwrap_or_else(|| self.modified_ms());
         let event = record_event(record.header.as_ref(), &record.continuation, fallback);
-        self.cursor.offset = end;
-        if self.delivered_before.as_ref().is_some_and(|done| done.covers(event.time_ms, event.id)) {
-            return;
-        }
-        self.cursor.watermark.record(event.time_ms, event.id);
         let advance = Advance::Line {
             identity: self.cursor.identity,
             offset: end,
             line: self.cursor.line,
             skip: 0,
             time_ms: event.time_ms,
-            id: event.id,
+            anchor: Some(event.id),
         };
+        let mut read = Cursor::Lines(std::mem::take(&mut self.cursor));
+        read.apply(&advance);
+        if let Cursor::Lines(cursor) = read {
+            self.cursor = cursor;
+        }
         out.push_back(Pending { event, advance });
     }
 }
@@ -242,7 +282,6 @@ impl SourceReader for DaemonLogReader {
     fn resume(&mut self, cursor: Option<Cursor>) {
         self.reader = None;
         self.open_record = None;
-        self.delivered_before = None;
         self.cursor = match cursor {
             Some(Cursor::Lines(cursor)) => cursor,
             _ => LineCursor::default(),

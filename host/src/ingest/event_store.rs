@@ -3,9 +3,15 @@
 //! Rows are read in `(timestamp, id)` order: `sequence` restarts with every daemon run and
 //! `INSERT OR REPLACE` swaps rows, so neither it nor the rowid is a position. A row inserted
 //! after the reader passed its timestamp is found by its `created_at` and delivered late.
+//!
+//! SQLite does not enforce column types, so every column is read as whatever it holds and
+//! checked row by row: a row of the wrong shape is reported with its rowid and skipped, and the
+//! rows after it are read as usual. A row whose timestamp is not a number cannot be placed in
+//! time at all; it is reported once per run.
 
 use std::collections::VecDeque;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::MalformedRecord;
@@ -75,25 +81,82 @@ pub struct EventStoreReader {
     connection: Option<Connection>,
     /// Set once the late-row query ran for this round of reading.
     late_checked: bool,
+    /// Set once the rows that cannot be placed in time were reported.
+    unplaceable_reported: bool,
 }
 
-const COLUMNS: &str = "id, type, timestamp, source, payload, priority, created_at";
+const COLUMNS: &str = "rowid, id, type, timestamp, source, payload, priority, created_at";
 
-fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok(Row {
-        id: row.get(0)?,
-        kind: row.get(1)?,
-        timestamp: row.get(2)?,
-        source: row.get(3)?,
-        payload: row.get(4)?,
-        priority: row.get(5)?,
-        created_at: row.get(6)?,
+/// A row as SQLite holds it, before its types are checked.
+struct RawRow {
+    rowid: i64,
+    values: [Value; 7],
+}
+
+fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        rowid: row.get(0)?,
+        values: [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?],
     })
+}
+
+/// The column named `name` as text (an integer id reads as its digits).
+fn text(value: &Value, name: &str) -> Result<String, String> {
+    match value {
+        Value::Text(text) => Ok(text.clone()),
+        Value::Integer(integer) if name == "id" => Ok(integer.to_string()),
+        other => Err(format!("column `{name}` holds {}, not text", type_name(other))),
+    }
+}
+
+fn number(value: &Value, name: &str) -> Result<f64, String> {
+    match value {
+        Value::Real(real) => Ok(*real),
+        Value::Integer(integer) => Ok(*integer as f64),
+        other => Err(format!("column `{name}` holds {}, not a number", type_name(other))),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NULL",
+        Value::Integer(_) => "an integer",
+        Value::Real(_) => "a real",
+        Value::Text(_) => "text",
+        Value::Blob(_) => "a blob",
+    }
+}
+
+impl RawRow {
+    fn check(&self) -> Result<Row, String> {
+        let [id, kind, timestamp, source, payload, priority, created_at] = &self.values;
+        Ok(Row {
+            id: text(id, "id")?,
+            kind: text(kind, "type")?,
+            timestamp: number(timestamp, "timestamp")?,
+            source: text(source, "source")?,
+            payload: text(payload, "payload")?,
+            priority: match priority {
+                Value::Integer(priority) => *priority,
+                other => return Err(format!("column `priority` holds {}, not an integer", type_name(other))),
+            },
+            created_at: match created_at {
+                Value::Null => 0.0,
+                other => number(other, "created_at")?,
+            },
+        })
+    }
 }
 
 impl EventStoreReader {
     pub fn new(slot: Slot) -> Self {
-        EventStoreReader { slot, cursor: RowCursor::default(), connection: None, late_checked: false }
+        EventStoreReader {
+            slot,
+            cursor: RowCursor::default(),
+            connection: None,
+            late_checked: false,
+            unplaceable_reported: false,
+        }
     }
 
     fn connect(&mut self) -> rusqlite::Result<Option<&Connection>> {
@@ -108,28 +171,50 @@ impl EventStoreReader {
         Ok(self.connection.as_ref())
     }
 
-    fn rows(&mut self, want: usize) -> rusqlite::Result<Vec<Row>> {
+    /// The next rows in `(timestamp, id)` order (late ones first), and the rowids of rows whose
+    /// timestamp is not a number (once per run).
+    fn rows(&mut self, want: usize) -> rusqlite::Result<(Vec<RawRow>, Vec<i64>)> {
         let check_late = !self.late_checked && self.cursor.max_created_at > 0.0;
+        let report_unplaceable = !self.unplaceable_reported;
         let cursor = self.cursor.clone();
         self.late_checked = true;
-        let Some(connection) = self.connect()? else { return Ok(Vec::new()) };
+        self.unplaceable_reported = true;
+        let Some(connection) = self.connect()? else { return Ok((Vec::new(), Vec::new())) };
         let mut rows = Vec::new();
+        let numeric = "typeof(timestamp) IN ('integer', 'real')";
         if check_late {
             let mut late = connection.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM events WHERE (timestamp < ?1 OR (timestamp = ?1 AND id <= ?2)) AND created_at > ?3 \
-                 ORDER BY timestamp, id"
+                "SELECT {COLUMNS} FROM events WHERE {numeric} AND (timestamp < ?1 OR (timestamp = ?1 AND id <= ?2)) \
+                 AND created_at > ?3 ORDER BY timestamp, id"
             ))?;
-            for row in late.query_map(params![cursor.timestamp, cursor.id, cursor.max_created_at], read_row)? {
+            for row in late.query_map(params![cursor.timestamp, cursor.id, cursor.max_created_at], read_raw)? {
                 rows.push(row?);
             }
         }
         let mut next = connection.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events WHERE timestamp > ?1 OR (timestamp = ?1 AND id > ?2) ORDER BY timestamp, id LIMIT ?3"
+            "SELECT {COLUMNS} FROM events WHERE {numeric} AND (timestamp > ?1 OR (timestamp = ?1 AND id > ?2)) \
+             ORDER BY timestamp, id LIMIT ?3"
         ))?;
-        for row in next.query_map(params![cursor.timestamp, cursor.id, want as i64], read_row)? {
+        for row in next.query_map(params![cursor.timestamp, cursor.id, want as i64], read_raw)? {
             rows.push(row?);
         }
-        Ok(rows)
+        let mut unplaceable = Vec::new();
+        if report_unplaceable {
+            let mut statement =
+                connection.prepare_cached(&format!("SELECT rowid FROM events WHERE NOT {numeric} ORDER BY rowid"))?;
+            for rowid in statement.query_map([], |row| row.get(0))? {
+                unplaceable.push(rowid?);
+            }
+        }
+        Ok((rows, unplaceable))
+    }
+
+    fn malformed(&self, rowid: i64, reason: String) -> MalformedRecord {
+        MalformedRecord {
+            file: self.slot.path.clone(),
+            line: rowid.max(0) as usize,
+            reason: format!("row {rowid}: {reason}"),
+        }
     }
 }
 
@@ -153,8 +238,26 @@ impl SourceReader for EventStoreReader {
         out: &mut VecDeque<Pending>,
         malformed: &mut Vec<MalformedRecord>,
     ) -> std::io::Result<()> {
+        let before = out.len();
+        loop {
+            let read = self.fill_once(want, out, malformed);
+            // Rows that were all skipped are no reason to stop: the rows after them are read.
+            if !read || out.len() > before {
+                return Ok(());
+            }
+        }
+    }
+
+    fn read_cursor(&self) -> Cursor {
+        Cursor::Rows(self.cursor.clone())
+    }
+}
+
+impl EventStoreReader {
+    /// Reads one query's worth of rows; false when there were none.
+    fn fill_once(&mut self, want: usize, out: &mut VecDeque<Pending>, malformed: &mut Vec<MalformedRecord>) -> bool {
         let wanted = want.saturating_sub(out.len()).max(1);
-        let rows = match self.rows(wanted) {
+        let (rows, unplaceable) = match self.rows(wanted) {
             Ok(rows) => rows,
             Err(error) => {
                 malformed.push(MalformedRecord {
@@ -163,14 +266,35 @@ impl SourceReader for EventStoreReader {
                     reason: format!("cannot read the `events` table: {error}"),
                 });
                 self.connection = None;
-                return Ok(());
+                return false;
             }
         };
+        for rowid in unplaceable {
+            malformed.push(self.malformed(rowid, "column `timestamp` is not a number".to_owned()));
+        }
         if rows.is_empty() {
             // The next round (follow mode) looks for late rows again.
             self.late_checked = false;
+            return false;
         }
-        for row in rows {
+        for raw in rows {
+            let row = match raw.check() {
+                Ok(row) => row,
+                Err(reason) => {
+                    // Passed all the same (its timestamp is a number: the query says so), so
+                    // the rows after it are read.
+                    if let Ok(timestamp) = number(&raw.values[2], "timestamp") {
+                        let id = text(&raw.values[0], "id").unwrap_or_default();
+                        let mut read = Cursor::Rows(std::mem::take(&mut self.cursor));
+                        read.apply(&Advance::Row { timestamp, id, created_at: 0.0 });
+                        if let Cursor::Rows(cursor) = read {
+                            self.cursor = cursor;
+                        }
+                    }
+                    malformed.push(self.malformed(raw.rowid, reason));
+                    continue;
+                }
+            };
             let advance = Advance::Row { timestamp: row.timestamp, id: row.id.clone(), created_at: row.created_at };
             let mut read = Cursor::Rows(std::mem::take(&mut self.cursor));
             read.apply(&advance);
@@ -179,18 +303,10 @@ impl SourceReader for EventStoreReader {
             }
             match row_event(&row) {
                 Ok(event) => out.push_back(Pending { event, advance }),
-                Err(reason) => malformed.push(MalformedRecord {
-                    file: self.slot.path.clone(),
-                    line: 0,
-                    reason: format!("row {}: {reason}", row.id),
-                }),
+                Err(reason) => malformed.push(self.malformed(raw.rowid, format!("id {}: {reason}", row.id))),
             }
         }
-        Ok(())
-    }
-
-    fn read_cursor(&self) -> Cursor {
-        Cursor::Rows(self.cursor.clone())
+        true
     }
 }
 

@@ -1,13 +1,13 @@
-//! Reading a JSON-lines log from its cursor: complete lines only, a new read of a file that was
-//! truncated or rewritten (see [`super::position`]), and resuming inside a line that gave
-//! several events.
+//! Reading a JSON-lines log from its cursor: complete lines only, going on after the last line
+//! read in a file that was rewritten, or from the start of one that was truncated or replaced
+//! (see [`super::position`]), and resuming inside a line that gave several events.
 
 use std::collections::VecDeque;
 
 use super::MalformedRecord;
 use super::amp_thread::AmpThreadLog;
 use super::line_reader::LineReader;
-use super::position::{Advance, Cursor, FileIdentity, LineCursor, Watermark};
+use super::position::{Advance, Cursor, FileIdentity, LineCursor};
 use super::reader::{Pending, Slot, SourceReader};
 use crate::model::Event;
 
@@ -53,8 +53,6 @@ pub struct JsonlReader {
     /// Events of the next line already delivered before a resume (also in `cursor.skip` until
     /// that line is read, so a checkpoint before then keeps it).
     skip_next: u32,
-    /// After a rewrite: what was delivered from the file's earlier content.
-    delivered_before: Option<Watermark>,
     scratch: Vec<Event>,
 }
 
@@ -68,31 +66,44 @@ impl JsonlReader {
             reader: None,
             cursor: LineCursor::default(),
             skip_next: 0,
-            delivered_before: None,
             scratch: Vec::new(),
         }
     }
 
-    /// Opens the file where the cursor says, or from the start when it is another file now.
+    /// Opens the file where the cursor says: in a rewritten file after the last line read, in
+    /// a truncated or replaced one from the start.
     fn open(&mut self) -> std::io::Result<bool> {
-        let path = &self.slot.path;
+        let path = self.slot.path.clone();
         if !path.is_file() {
             return Ok(false);
         }
-        let same_file = self.cursor.identity.is_some_and(|identity| identity.still_matches(path, self.cursor.offset));
+        let same_file = self.cursor.identity.is_some_and(|identity| identity.still_matches(&path, self.cursor.offset));
         if !same_file {
-            if self.cursor.identity.is_some() {
-                tracing::info!(
-                    file = %path.display(),
-                    "the file was truncated, rewritten or replaced; reading it again, skipping what was delivered"
-                );
-                self.delivered_before = Some(self.cursor.watermark.clone());
+            let found = match (self.cursor.identity, self.cursor.anchor) {
+                (Some(_), Some(anchor)) => find_line(&path, anchor)?,
+                _ => None,
+            };
+            match found {
+                Some((offset, line)) => {
+                    tracing::info!(file = %path.display(), "the file was rewritten; going on after the last line read");
+                    self.cursor.offset = offset;
+                    self.cursor.line = line;
+                }
+                None => {
+                    if self.cursor.identity.is_some() {
+                        tracing::info!(
+                            file = %path.display(),
+                            "the file was truncated or replaced; reading what it holds now from the start"
+                        );
+                    }
+                    self.cursor = LineCursor { last_time_ms: self.cursor.last_time_ms, ..LineCursor::default() };
+                }
             }
             self.format.reset();
-            self.cursor = LineCursor { watermark: self.cursor.watermark.clone(), ..LineCursor::default() };
-            self.skip_next = 0;
-        } else if self.cursor.offset > 0 && self.format.needs_earlier_lines() {
-            let mut earlier = LineReader::open(path, 0)?;
+            self.skip_next = self.cursor.skip;
+        }
+        if self.cursor.offset > 0 && self.format.needs_earlier_lines() {
+            let mut earlier = LineReader::open(&path, 0)?;
             while let Some(line) = earlier.next_line()? {
                 if line.start >= self.cursor.offset {
                     break;
@@ -102,11 +113,30 @@ impl JsonlReader {
             }
             self.scratch.clear();
         }
-        let reader = LineReader::open(path, self.cursor.offset)?;
+        let reader = LineReader::open(&path, self.cursor.offset)?;
         self.cursor.identity = Some(FileIdentity::of_file(reader.file())?);
         self.reader = Some(reader);
         Ok(true)
     }
+}
+
+/// The content hash a line is found again by.
+fn line_anchor(bytes: &[u8]) -> u64 {
+    Event::stable_id(&[bytes])
+}
+
+/// Where the last line hashing to `anchor` ends in the file at `path`, and its line number.
+fn find_line(path: &std::path::Path, anchor: u64) -> std::io::Result<Option<(u64, u64)>> {
+    let mut reader = LineReader::open(path, 0)?;
+    let mut found = None;
+    let mut number = 0;
+    while let Some(line) = reader.next_line()? {
+        number += 1;
+        if line_anchor(line.bytes) == anchor {
+            found = Some((line.end, number));
+        }
+    }
+    Ok(found)
 }
 
 impl SourceReader for JsonlReader {
@@ -116,7 +146,6 @@ impl SourceReader for JsonlReader {
 
     fn resume(&mut self, cursor: Option<Cursor>) {
         self.reader = None;
-        self.delivered_before = None;
         self.format.reset();
         self.cursor = match cursor {
             Some(Cursor::Lines(cursor)) => cursor,
@@ -147,6 +176,9 @@ impl SourceReader for JsonlReader {
             let line_number = self.cursor.line + 1;
             let (start, end) = (line.start, line.end);
             if !line.bytes.iter().all(u8::is_ascii_whitespace) {
+                let anchor_before = self.cursor.anchor;
+                let anchor = Some(line_anchor(line.bytes));
+                self.cursor.anchor = anchor;
                 self.scratch.clear();
                 match self.format.parse(&self.file_name, line.bytes, &mut self.scratch) {
                     Err(reason) => malformed.push(MalformedRecord {
@@ -156,44 +188,27 @@ impl SourceReader for JsonlReader {
                     }),
                     Ok(()) => {
                         let skip = std::mem::take(&mut self.skip_next) as usize;
-                        let keep: Vec<bool> = self
-                            .scratch
-                            .iter()
-                            .enumerate()
-                            .map(|(index, event)| {
-                                index >= skip
-                                    && !self
-                                        .delivered_before
-                                        .as_ref()
-                                        .is_some_and(|done| done.covers(event.time_ms, event.id))
-                            })
-                            .collect();
-                        let last_kept = keep.iter().rposition(|&kept| kept);
-                        for (index, event) in self.scratch.drain(..).enumerate() {
-                            if !keep[index] {
-                                continue;
-                            }
-                            let advance = if Some(index) == last_kept {
+                        let last = self.scratch.len().saturating_sub(1);
+                        for (index, event) in self.scratch.drain(..).enumerate().skip(skip) {
+                            let advance = if index == last {
                                 Advance::Line {
                                     identity,
                                     offset: end,
                                     line: line_number,
                                     skip: 0,
                                     time_ms: event.time_ms,
-                                    id: event.id,
+                                    anchor,
                                 }
                             } else {
-                                let skip = index as u32 + 1;
                                 Advance::Line {
                                     identity,
                                     offset: start,
                                     line: line_number - 1,
-                                    skip,
+                                    skip: index as u32 + 1,
                                     time_ms: event.time_ms,
-                                    id: event.id,
+                                    anchor: anchor_before,
                                 }
                             };
-                            self.cursor.watermark.record(event.time_ms, event.id);
                             out.push_back(Pending { event, advance });
                         }
                     }

@@ -4,8 +4,13 @@
 //!
 //! A record older than one already delivered (a source that fell behind, a row inserted late)
 //! is a *late* event: it is counted and delivered at once, never dropped.
+//!
+//! Only regular files are read: a FIFO would block the run forever and a device (a link to
+//! `/dev/zero`) would never end, so anything else at a log's path is skipped with a warning
+//! naming it, as is a file that cannot be read; the other sources go on.
 
 use std::collections::{HashMap, VecDeque};
+use std::os::unix::fs::FileTypeExt;
 
 use super::MalformedRecord;
 use super::position::Cursor;
@@ -34,6 +39,50 @@ struct Source {
     /// The cursor last handed out by [`Stream::checkpoint`].
     checkpointed: Option<Cursor>,
     stats: SourceStats,
+    /// Why the source could not be read last time, so a lasting problem is reported once.
+    problem: Option<String>,
+}
+
+/// Why a log's path cannot be read as a log, if it cannot: only regular files (or links to
+/// them) are.
+fn not_a_regular_file(path: &std::path::Path) -> Option<String> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let file_type = metadata.file_type();
+    if file_type.is_file() {
+        return None;
+    }
+    let what = if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        "a device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Some(format!("it is {what}, not a log file"))
+}
+
+impl Source {
+    /// Reads ahead, skipping (with one warning while it lasts) a path that is not a regular
+    /// file or cannot be read.
+    fn fill(&mut self, malformed: &mut Vec<MalformedRecord>) {
+        let path = self.reader.slot().path.clone();
+        let problem = match not_a_regular_file(&path) {
+            Some(problem) => Some(problem),
+            None => self.reader.fill(READ_AHEAD, &mut self.buffer, malformed).err().map(|error| error.to_string()),
+        };
+        if problem.is_some() && problem != self.problem {
+            tracing::warn!(
+                "cannot read {}: {}; skipping it, the other logs go on",
+                path.display(),
+                problem.as_deref().unwrap_or_default()
+            );
+        }
+        self.problem = problem;
+    }
 }
 
 pub struct Stream {
@@ -54,6 +103,7 @@ impl Stream {
                 drained: false,
                 checkpointed: None,
                 stats: SourceStats::default(),
+                problem: None,
             })
             .collect();
         Stream { sources, last_time_ms: None, late: 0, malformed: Vec::new() }
@@ -85,7 +135,7 @@ impl Stream {
             for (index, source) in self.sources.iter_mut().enumerate() {
                 if source.buffer.is_empty() && !source.drained {
                     let before = self.malformed.len();
-                    source.reader.fill(READ_AHEAD, &mut source.buffer, &mut self.malformed)?;
+                    source.fill(&mut self.malformed);
                     source.stats.malformed += (self.malformed.len() - before) as u64;
                     source.drained = source.buffer.is_empty();
                 }
@@ -144,5 +194,53 @@ impl Stream {
         self.sources
             .iter()
             .map(|source| (source.reader.slot(), &source.stats, source.reader.waiting_on_partial_record()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::jsonl::{JsonlReader, LineFormat};
+    use crate::ingest::position::Cursor;
+    use crate::model::Source as EventSource;
+
+    /// A source whose file cannot be read.
+    struct Unreadable(Slot);
+
+    impl SourceReader for Unreadable {
+        fn slot(&self) -> &Slot {
+            &self.0
+        }
+        fn resume(&mut self, _cursor: Option<Cursor>) {}
+        fn fill(
+            &mut self,
+            _want: usize,
+            _out: &mut VecDeque<Pending>,
+            _malformed: &mut Vec<MalformedRecord>,
+        ) -> std::io::Result<()> {
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        }
+        fn read_cursor(&self) -> Cursor {
+            Cursor::Snapshots(Default::default())
+        }
+    }
+
+    #[test]
+    fn an_unreadable_source_is_skipped_and_the_others_are_read() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("cli-actions.jsonl");
+        std::fs::write(
+            &log,
+            "{\"timestamp\": \"2026-11-25T07:44:03+00:00\", \"command\": \"status\", \"exit_code\": 0}\n",
+        )?;
+        let readable = JsonlReader::new(
+            Slot { source: EventSource::CliActions, path: log },
+            LineFormat::OnePerLine(crate::ingest::cli_actions::parse_line),
+        );
+        let unreadable = Unreadable(Slot { source: EventSource::Telemetry, path: dir.path().join("events.jsonl") });
+        let mut stream = Stream::new(vec![Box::new(unreadable), Box::new(readable)]);
+        assert_eq!(stream.next_batch(10)?.len(), 1);
+        assert_eq!(stream.sources().filter(|(_, stats, _)| stats.events == 1).count(), 1);
+        Ok(())
     }
 }

@@ -41,7 +41,7 @@ use crate::model::Event;
 #[derive(Debug, Clone, PartialEq)]
 pub struct MalformedRecord {
     pub file: PathBuf,
-    /// 1-based line number (0 when the file has no lines, such as `events.db`).
+    /// 1-based line number; for `events.db`, the row's rowid (0 when the table is unreadable).
     pub line: usize,
     pub reason: String,
 }

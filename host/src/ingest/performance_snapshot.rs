@@ -1,7 +1,11 @@
 //! `feedback/performance.json`: one JSON object per agent, rewritten after every update. Each
 //! `last_updated` not delivered before becomes one `feedback.performance_snapshot` event.
+//!
+//! The file is read whole, so it is read only up to [`MAX_SNAPSHOT_BYTES`]: devloop's is a few
+//! KiB, and anything much larger is not devloop's.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
 
 use serde::Deserialize;
 
@@ -10,6 +14,9 @@ use super::fields::{Fields, epoch_millis, seconds_to_millis};
 use super::position::{Advance, Cursor};
 use super::reader::{Pending, Slot, SourceReader};
 use crate::model::{Event, Outcome, Source};
+
+/// The largest `performance.json` read (one entry per agent takes a few hundred bytes).
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 20;
 
 #[derive(Deserialize)]
 struct AgentPerformance {
@@ -92,9 +99,23 @@ impl SourceReader for PerformanceSnapshotReader {
         if self.last_seen == Some(seen) {
             return Ok(());
         }
-        let bytes = std::fs::read(&self.slot.path)?;
         self.last_seen = Some(seen);
-        match parse_snapshot(&bytes) {
+        if seen.0 > MAX_SNAPSHOT_BYTES {
+            malformed.push(MalformedRecord {
+                file: self.slot.path.clone(),
+                line: 1,
+                reason: format!("{} bytes, more than the {MAX_SNAPSHOT_BYTES} a snapshot may have", seen.0),
+            });
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(&self.slot.path)?.take(MAX_SNAPSHOT_BYTES + 1).read_to_end(&mut bytes)?;
+        let parsed = if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
+            Err(format!("more than the {MAX_SNAPSHOT_BYTES} bytes a snapshot may have"))
+        } else {
+            parse_snapshot(&bytes)
+        };
+        match parsed {
             Ok(events) => {
                 for (agent, last_updated, event) in events {
                     if self.delivered.get(&agent).is_some_and(|&done| done >= last_updated) {

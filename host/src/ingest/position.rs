@@ -4,9 +4,12 @@
 //!
 //! A text file is known by its identity (device, inode and a hash of its first bytes), not its
 //! name: devloop rotates `devloop.log` by renaming it and rewrites other logs in place when its
-//! 30-day retention runs. When the identity no longer matches, the reader starts the file again
-//! and skips what is at or below the cursor's watermark (the last event time delivered from
-//! that file and the ids delivered at that time), so a rewrite neither loses nor repeats events.
+//! 30-day retention runs. When the identity no longer matches, the reader looks for the cursor's
+//! *anchor* (the content hash of the last record it read) in what the file holds now, and goes
+//! on after its last occurrence: a retention rewrite keeps the newest records in order, so what
+//! follows the anchor is new. Without the anchor the content is all new (a truncation,
+//! `copytruncate`, a new file) and is read from the start. Event times play no part: one record
+//! dated in the future must not hide the records after it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,35 +100,6 @@ fn device_and_inode(_metadata: &std::fs::Metadata) -> (u64, u64) {
     (0, 0)
 }
 
-/// The last event time delivered from a file and the ids delivered at exactly that time.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Watermark {
-    pub time_ms: Option<i64>,
-    pub ids: Vec<u64>,
-}
-
-impl Watermark {
-    pub fn record(&mut self, time_ms: i64, id: u64) {
-        match self.time_ms {
-            Some(last) if time_ms < last => {}
-            Some(last) if time_ms == last => self.ids.push(id),
-            _ => {
-                self.time_ms = Some(time_ms);
-                self.ids.clear();
-                self.ids.push(id);
-            }
-        }
-    }
-
-    /// Whether an event re-read after a rewrite was delivered before.
-    pub fn covers(&self, time_ms: i64, id: u64) -> bool {
-        match self.time_ms {
-            Some(last) => time_ms < last || (time_ms == last && self.ids.contains(&id)),
-            None => false,
-        }
-    }
-}
-
 /// Position in a line-oriented file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LineCursor {
@@ -136,7 +110,13 @@ pub struct LineCursor {
     pub line: u64,
     /// Events of the line at `offset` already delivered (a line can give several).
     pub skip: u32,
-    pub watermark: Watermark,
+    /// The content hash of the last record before `offset`, to find the place again after a
+    /// rewrite (none at the start of the file).
+    #[serde(default)]
+    pub anchor: Option<u64>,
+    /// The latest event time delivered from the file.
+    #[serde(default)]
+    pub last_time_ms: Option<i64>,
 }
 
 /// Position in `events.db`: rows are ordered by `(timestamp, id)`; `created_at` finds rows
@@ -162,7 +142,7 @@ pub enum Cursor {
 /// What delivering one event moves its source's cursor to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Advance {
-    Line { identity: Option<FileIdentity>, offset: u64, line: u64, skip: u32, time_ms: i64, id: u64 },
+    Line { identity: Option<FileIdentity>, offset: u64, line: u64, skip: u32, time_ms: i64, anchor: Option<u64> },
     Row { timestamp: f64, id: String, created_at: f64 },
     Snapshot { agent: String, last_updated: f64 },
 }
@@ -171,14 +151,13 @@ impl Cursor {
     /// The cursor after the event that `advance` came with was delivered.
     pub fn apply(&mut self, advance: &Advance) {
         match (self, advance) {
-            (Cursor::Lines(cursor), Advance::Line { identity, offset, line, skip, time_ms, id }) => {
-                if cursor.identity != *identity {
-                    cursor.identity = *identity;
-                }
+            (Cursor::Lines(cursor), Advance::Line { identity, offset, line, skip, time_ms, anchor }) => {
+                cursor.identity = *identity;
                 cursor.offset = *offset;
                 cursor.line = *line;
                 cursor.skip = *skip;
-                cursor.watermark.record(*time_ms, *id);
+                cursor.anchor = *anchor;
+                cursor.last_time_ms = Some(cursor.last_time_ms.map_or(*time_ms, |last| last.max(*time_ms)));
             }
             (Cursor::Rows(cursor), Advance::Row { timestamp, id, created_at }) => {
                 if (*timestamp, id.as_str()) > (cursor.timestamp, cursor.id.as_str()) {
@@ -201,19 +180,6 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn watermark_covers_earlier_times_and_the_ids_at_the_last_time() {
-        let mut watermark = Watermark::default();
-        watermark.record(10, 1);
-        watermark.record(20, 2);
-        watermark.record(20, 3);
-        watermark.record(15, 4);
-        assert!(watermark.covers(19, 99));
-        assert!(watermark.covers(20, 3));
-        assert!(!watermark.covers(20, 5));
-        assert!(!watermark.covers(21, 1));
-    }
 
     #[test]
     fn a_stored_row_cursor_reads_back_to_the_same_bits() -> Result<(), serde_json::Error> {

@@ -112,7 +112,7 @@ impl Store {
         how: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         self.connection.execute(
             "INSERT INTO filings (fingerprint, state, issue_id, queued_ms, filed_ms, reported_occurrences, reported_severity) \
              VALUES (?1, 'filed', ?2, ?3, ?3, ?4, ?5) \

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
@@ -62,25 +62,55 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX history_by_finding ON history(fingerprint, at_ms);
     "#,
+    // v2: the run's progress, committed with the findings it produced (see `checkpoint`):
+    // where every log was read up to, each detector's state, and (for crash tests) the ids
+    // of the events delivered.
+    r#"
+    CREATE TABLE cursors (
+        slot TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE plugin_state (
+        plugin TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        state BLOB NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE delivered (
+        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id INTEGER NOT NULL,
+        time_ms INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the store at `path` to [`SCHEMA_VERSION`], refusing one written by a newer build.
+///
+/// Each step reads the version again inside its own write transaction, so two processes
+/// opening a new store at once apply every migration once; a current store takes no write lock.
 pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::TooNew { path: path.to_owned(), found, known: SCHEMA_VERSION });
+    if found == SCHEMA_VERSION {
+        return Ok(());
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let version = index + 1;
+    loop {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { path: path.to_owned(), found, known: SCHEMA_VERSION });
+        }
+        let Some(sql) = MIGRATIONS.get(found as usize) else { return Ok(()) };
+        let version = found as usize + 1;
         let failed = |source| StoreError::Migrate { path: path.to_owned(), version, source };
-        let transaction = connection.transaction().map_err(failed)?;
         transaction.execute_batch(sql).map_err(failed)?;
         transaction.pragma_update(None, "user_version", version as i64).map_err(failed)?;
         transaction.commit().map_err(failed)?;
         tracing::debug!(version, "migrated {}", path.display());
     }
-    Ok(())
 }

@@ -3,12 +3,15 @@
 //! one beads issue.
 //!
 //! The database is `insights.db` in the state folder (`.devloop-host/` by default), in WAL mode
-//! so `insights list` can read while a `run` writes. Other state (ingest checkpoints) lives in
-//! files of its own beside it. The schema is versioned ([`migrations`]).
+//! so `insights list` can read while a `run` writes. It is the project's one database: a run's
+//! progress (cursors, detector states) is committed in the same transactions as the findings
+//! it produced ([`checkpoint`]). The schema is versioned ([`migrations`]).
 
+mod checkpoint;
 mod error;
 mod filing;
 mod finding;
+mod lock;
 mod migrations;
 mod query;
 mod record;
@@ -17,11 +20,13 @@ mod triage;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
+pub use checkpoint::{Checkpoint, PluginSnapshot, Reported};
 pub use error::StoreError;
 pub use filing::{Filing, FilingState};
 pub use finding::{Baseline, Change, ChangeKind, GROWTH_FACTOR, Status, StoredFinding, thread_url};
+pub use lock::{LockError, RunLock, lock_path};
 pub use migrations::SCHEMA_VERSION;
 pub use query::{Filter, HistoryEntry, Summary};
 pub use triage::Transition;
@@ -61,6 +66,12 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Begins a transaction that writes: it takes the write lock at once (waiting up to the
+    /// busy timeout), so it never fails half-way because another process wrote since it read.
+    fn write_transaction(&self) -> Result<Transaction<'_>, StoreError> {
+        Ok(Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)?)
     }
 
     /// The finding `fingerprint`, or a unique finding whose fingerprint starts with it.

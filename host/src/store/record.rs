@@ -14,10 +14,10 @@ impl Store {
     /// Occurrences count distinct evidence event ids, so reading the same logs twice adds
     /// nothing; a detector that names no events adds its report count instead.
     pub fn record_run(&mut self, findings: &[(Insight, u32)], now_ms: i64) -> Result<Vec<Change>, StoreError> {
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let mut changes = Vec::new();
         for (insight, reports) in findings {
-            if let Some(change) = self.record_one(insight, *reports, now_ms)? {
+            if let Some(change) = self.record_one(insight, *reports, &insight.evidence.event_ids, true, now_ms)? {
                 changes.push(change);
             }
         }
@@ -25,7 +25,16 @@ impl Store {
         Ok(changes)
     }
 
-    fn record_one(&self, insight: &Insight, reports: u32, now_ms: i64) -> Result<Option<Change>, StoreError> {
+    /// Records one finding reported `reports` times with `evidence` (the event ids of every
+    /// report); `new_run` counts one more run reporting it.
+    pub(super) fn record_one(
+        &self,
+        insight: &Insight,
+        reports: u32,
+        evidence: &[u64],
+        new_run: bool,
+        now_ms: i64,
+    ) -> Result<Option<Change>, StoreError> {
         let fingerprint = insight.fingerprint();
         let known = self.get(&fingerprint)?;
         let insight_json = serde_json::to_string(insight).expect("an insight always serializes");
@@ -45,10 +54,11 @@ impl Store {
                 ],
             )?;
         }
-        let occurrences = self.add_evidence(insight, reports, known.as_ref().map_or(0, |found| found.occurrences))?;
+        let occurrences =
+            self.add_evidence(insight, reports, evidence, known.as_ref().map_or(0, |found| found.occurrences))?;
         self.connection.execute(
             "UPDATE findings SET severity = ?2, confidence = ?3, insight = ?4, first_seen_ms = min(first_seen_ms, ?5), \
-             last_seen_ms = max(last_seen_ms, ?5), recorded_ms = ?6, occurrences = ?7, runs = runs + 1 \
+             last_seen_ms = max(last_seen_ms, ?5), recorded_ms = ?6, occurrences = ?7, runs = runs + ?8 \
              WHERE fingerprint = ?1",
             params![
                 fingerprint.as_str(),
@@ -57,7 +67,8 @@ impl Store {
                 insight_json,
                 insight.time_ms,
                 now_ms,
-                occurrences as i64
+                occurrences as i64,
+                i64::from(new_run)
             ],
         )?;
 
@@ -105,16 +116,22 @@ impl Store {
         Ok(Some(Change { kind, finding }))
     }
 
-    /// Adds the insight's evidence events and returns the new occurrence count.
-    fn add_evidence(&self, insight: &Insight, reports: u32, previous: u64) -> Result<u64, StoreError> {
+    /// Adds the evidence events and returns the new occurrence count.
+    fn add_evidence(
+        &self,
+        insight: &Insight,
+        reports: u32,
+        evidence: &[u64],
+        previous: u64,
+    ) -> Result<u64, StoreError> {
         let fingerprint = insight.fingerprint();
-        if insight.evidence.event_ids.is_empty() {
+        if evidence.is_empty() {
             return Ok(previous + u64::from(reports.max(1)));
         }
         let mut insert = self
             .connection
             .prepare_cached("INSERT OR IGNORE INTO evidence_events (fingerprint, event_id) VALUES (?1, ?2)")?;
-        for event_id in &insight.evidence.event_ids {
+        for event_id in evidence {
             insert.execute(params![fingerprint.as_str(), *event_id as i64])?;
         }
         let distinct: i64 = self.connection.query_row(

@@ -49,7 +49,7 @@ impl Store {
         {
             return Ok(Transition::Unchanged(found));
         }
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         self.set_status(&found.fingerprint, status, reason, snoozed_until_ms, now_ms)?;
         if status == Status::Dismissed {
             // Quiet is measured from what the maintainer saw when they dismissed it.

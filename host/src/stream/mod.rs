@@ -1,26 +1,46 @@
-//! Feeding devloop's logs to the detectors with checkpoints: what `devloop-host run` does
-//! between loading the plugins and printing the findings.
+//! The pipeline of `devloop-host run`, from where the last run stopped to the next checkpoint:
+//! read devloop's logs ([`crate::ingest`]), feed every detector ([`crate::dispatch`]), commit
+//! progress and findings together ([`crate::store::Checkpoint`]), then send what changed to
+//! the sinks ([`crate::sinks`]).
 //!
-//! Each batch goes through every detector, then the state database records, in one
-//! transaction, where every source now stands and every detector's state; a new run (or the
-//! same one after a crash) restores both and goes on from there. With `follow`, the stream
-//! keeps going: it waits for the files to change ([`watch`]) and reads what is new.
+//! A checkpoint is one transaction holding where every source stands, the state of every
+//! detector that changed, and the findings reported since the previous one, with their beads
+//! filing intents. It is written every [`CheckpointPolicy::events`] events or
+//! [`CheckpointPolicy::interval`], whichever comes first, each time the stream catches up,
+//! and when the run stops; a run that dies in between replays from the last checkpoint with
+//! the detectors restored to it, so each event reaches each detector once. Sinks run after the
+//! commit, once the stream has caught up (or stops): a finding is stored before anyone hears of
+//! it, and a long replay announces each finding once, as it stands at the end, rather than at
+//! every doubling on the way.
+//!
+//! With `follow`, the stream keeps going: it waits for the files to change ([`watch`]) and
+//! reads what is new, until asked to [`Stop`].
 
+mod stop;
 mod watch;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
 use thiserror::Error;
+
+pub use stop::{Stop, StopReason};
 
 use crate::dispatch::Pipeline;
 use crate::ingest::position::Cursor;
 use crate::ingest::{DevloopDirs, MalformedRecord, Stream};
-use crate::state::{Checkpoint, PluginSnapshot, StateDb, StateError};
+use crate::model::Fingerprint;
+use crate::routing::RoutingConfig;
+use crate::sinks::{self, SinkError};
+use crate::store::{Change, Checkpoint, PluginSnapshot, Reported, Store, StoreError};
 
 #[derive(Debug, Error)]
 pub enum StreamError {
     #[error(transparent)]
-    State(#[from] StateError),
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
     #[error("cannot read devloop's logs")]
     Read(#[source] std::io::Error),
     #[error(
@@ -29,6 +49,23 @@ pub enum StreamError {
     Strict { count: usize, first: MalformedRecord },
     #[error("cannot watch {path} for changes (--follow)")]
     Watch { path: String, source: notify::Error },
+    #[error("cannot write the findings")]
+    Output(#[source] std::io::Error),
+}
+
+/// When progress is committed besides catching up and stopping.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointPolicy {
+    /// After this many events since the last checkpoint…
+    pub events: u64,
+    /// …or this long since it, whichever comes first.
+    pub interval: Duration,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> Self {
+        CheckpointPolicy { events: 50_000, interval: Duration::from_secs(2) }
+    }
 }
 
 /// How to run the stream.
@@ -40,10 +77,11 @@ pub struct Options {
     pub from_start: bool,
     /// A malformed record stops the run (before the batch it is in is delivered).
     pub strict: bool,
-    /// Keep reading as the files grow, until the process is stopped.
+    /// Keep reading as the files grow, until stopped.
     pub follow: bool,
-    /// Record the id of every delivered event in the state database (for crash tests).
+    /// Record the id of every delivered event in the store (for crash tests).
     pub trace_delivered: bool,
+    pub checkpoint: CheckpointPolicy,
 }
 
 /// What a run did.
@@ -52,11 +90,104 @@ pub struct Summary {
     pub events: u64,
     pub late: u64,
     pub malformed: Vec<MalformedRecord>,
+    /// New and materially changed findings committed (and sent to the sinks).
+    pub changes: usize,
+    /// Why the run stopped before its end, if it did.
+    pub stopped: Option<StopReason>,
 }
 
-fn stored_cursors(state: &StateDb) -> Result<HashMap<String, Cursor>, StateError> {
+/// Where the run's results go: the store and the routing rules for its sinks.
+pub struct Destination<'a> {
+    pub store: &'a mut Store,
+    pub routing: &'a RoutingConfig,
+}
+
+/// What the caller sees of the run: `between_batches` may change the pipeline before each batch
+/// (hot swap); `after_round` sees it each time the stream has caught up and everything found
+/// so far is committed (once without `follow`). An `after_round` whose output was closed
+/// (`BrokenPipe`) stops the run cleanly; another error ends it.
+pub struct Hooks<'a> {
+    pub between_batches: &'a mut dyn FnMut(&mut Pipeline),
+    pub after_round: &'a mut dyn FnMut(&Pipeline) -> std::io::Result<()>,
+}
+
+/// Runs the stream from where the store says through `pipeline` until caught up (or, with
+/// `follow`, until `stop` is requested).
+pub fn run(
+    dirs: &DevloopDirs,
+    pipeline: &mut Pipeline,
+    destination: Destination<'_>,
+    options: &Options,
+    stop: &Stop,
+    hooks: Hooks<'_>,
+) -> Result<Summary, StreamError> {
+    let Destination { store, routing } = destination;
+    if options.from_start {
+        store.reset_progress()?;
+    }
+    let mut stream = Stream::new(dirs.readers());
+    stream.resume(&stored_cursors(store)?);
+    let mut progress = Progress::new(store, routing, options);
+    progress.restore(pipeline)?;
+    let watcher = if options.follow { Some(watch::Watcher::new(dirs, stop)?) } else { None };
+    let mut summary = Summary::default();
+    'rounds: loop {
+        loop {
+            if stop.requested().is_some() {
+                break 'rounds;
+            }
+            (hooks.between_batches)(pipeline);
+            let batch = stream.next_batch(options.batch_size).map_err(StreamError::Read)?;
+            let malformed = stream.take_malformed();
+            for record in &malformed {
+                tracing::warn!("{record}");
+            }
+            if options.strict && !malformed.is_empty() {
+                // Nothing since the last checkpoint is committed: the next run reads it again.
+                return Err(StreamError::Strict { count: malformed.len(), first: malformed[0].clone() });
+            }
+            summary.malformed.extend(malformed);
+            if batch.is_empty() {
+                break;
+            }
+            pipeline.feed(&batch);
+            summary.events += batch.len() as u64;
+            progress.delivered(&batch);
+            if progress.due() {
+                progress.checkpoint(pipeline, &mut stream)?;
+            }
+        }
+        progress.checkpoint(pipeline, &mut stream)?;
+        if progress.has_undelivered() {
+            summary.changes += progress.deliver()?;
+        }
+        summary.late = stream.late_events();
+        tracing::debug!(events = summary.events, late = summary.late, malformed = summary.malformed.len(), "caught up");
+        match (hooks.after_round)(pipeline) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => stop.request(StopReason::OutputClosed),
+            Err(error) => return Err(StreamError::Output(error)),
+        }
+        let Some(watcher) = &watcher else { break };
+        if stop.requested().is_some() {
+            break;
+        }
+        watcher.wait_for_change();
+        stream.next_round();
+    }
+    progress.checkpoint(pipeline, &mut stream)?;
+    // Once per run at least, for what an earlier run left queued for beads.
+    if progress.has_undelivered() || !progress.delivered_once {
+        summary.changes += progress.deliver()?;
+    }
+    summary.late = stream.late_events();
+    summary.stopped = stop.requested();
+    Ok(summary)
+}
+
+fn stored_cursors(store: &Store) -> Result<HashMap<String, Cursor>, StoreError> {
     let mut cursors = HashMap::new();
-    for (slot, text) in state.cursors()? {
+    for (slot, text) in store.cursors()? {
         match serde_json::from_str(&text) {
             Ok(cursor) => {
                 cursors.insert(slot, cursor);
@@ -67,100 +198,181 @@ fn stored_cursors(state: &StateDb) -> Result<HashMap<String, Cursor>, StateError
     Ok(cursors)
 }
 
-fn restore_plugins(pipeline: &mut Pipeline, state: &StateDb) -> Result<(), StateError> {
-    let snapshots = state.snapshots()?;
-    for supervisor in pipeline.plugins_mut() {
-        let id = supervisor.id().to_owned();
-        let Some(snapshot) = snapshots.get(&id) else { continue };
-        let Some(instance) = supervisor.instance_mut() else { continue };
-        match instance.restore(&snapshot.state) {
-            Ok(Ok(())) => {
-                tracing::debug!(plugin = id, from_version = snapshot.version, "restored the detector's state")
-            }
-            Ok(Err(reason)) => {
-                tracing::warn!(plugin = id, "the detector refused its saved state ({reason}); it starts fresh")
-            }
-            Err(failure) => {
-                tracing::warn!(plugin = id, "restoring the detector's state failed ({failure}); it starts fresh")
-            }
-        }
-    }
-    Ok(())
+/// What is not committed yet, and what the last checkpoint holds.
+struct Progress<'a> {
+    store: &'a mut Store,
+    routing: &'a RoutingConfig,
+    policy: CheckpointPolicy,
+    trace_delivered: bool,
+    events_since: u64,
+    since: Instant,
+    delivered: Vec<(u64, i64)>,
+    /// A digest of each detector's state as last committed, to skip the unchanged ones.
+    committed_states: HashMap<String, [u8; 32]>,
+    /// Findings an earlier checkpoint of this run recorded.
+    recorded: HashSet<Fingerprint>,
+    /// Committed changes the sinks have not heard of yet, one per finding, in commit order.
+    undelivered: Vec<Change>,
+    /// The sinks ran in this run (and beads filing with them).
+    delivered_once: bool,
 }
 
-fn plugin_snapshots(pipeline: &mut Pipeline) -> Vec<(String, PluginSnapshot)> {
-    let mut snapshots = Vec::new();
-    for supervisor in pipeline.plugins_mut() {
-        let id = supervisor.id().to_owned();
-        let version = supervisor.description().version.clone();
-        let Some(instance) = supervisor.instance_mut() else { continue };
-        match instance.snapshot() {
-            Ok(Some(state)) => snapshots.push((id, PluginSnapshot { version, state })),
-            Ok(None) => {}
-            Err(failure) => tracing::warn!(plugin = id, "could not save the detector's state: {failure}"),
-        }
-    }
-    snapshots
+fn digest(snapshot: &PluginSnapshot) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(snapshot.version.as_bytes());
+    hasher.update([0]);
+    hasher.update(&snapshot.state);
+    hasher.finalize().into()
 }
 
-/// Runs the stream from where `state` says through `pipeline`; `between_batches` may change
-/// the pipeline before each batch (hot swap), `after_round` sees it each time the stream has
-/// caught up (once without `follow`).
-pub fn run(
-    dirs: &DevloopDirs,
-    pipeline: &mut Pipeline,
-    state: &mut StateDb,
-    options: &Options,
-    mut between_batches: impl FnMut(&mut Pipeline),
-    mut after_round: impl FnMut(&Pipeline),
-) -> Result<Summary, StreamError> {
-    if options.from_start {
-        state.reset()?;
+impl<'a> Progress<'a> {
+    fn new(store: &'a mut Store, routing: &'a RoutingConfig, options: &Options) -> Self {
+        Progress {
+            store,
+            routing,
+            policy: options.checkpoint,
+            trace_delivered: options.trace_delivered,
+            events_since: 0,
+            since: Instant::now(),
+            delivered: Vec::new(),
+            committed_states: HashMap::new(),
+            recorded: HashSet::new(),
+            undelivered: Vec::new(),
+            delivered_once: false,
+        }
     }
-    restore_plugins(pipeline, state)?;
-    let mut stream = Stream::new(dirs.readers());
-    stream.resume(&stored_cursors(state)?);
-    let watcher = if options.follow { Some(watch::Watcher::new(dirs)?) } else { None };
-    let mut summary = Summary::default();
-    loop {
-        loop {
-            between_batches(pipeline);
-            let batch = stream.next_batch(options.batch_size).map_err(StreamError::Read)?;
-            let malformed = stream.take_malformed();
-            for record in &malformed {
-                tracing::warn!("{record}");
-            }
-            if options.strict && !malformed.is_empty() {
-                return Err(StreamError::Strict { count: malformed.len(), first: malformed[0].clone() });
-            }
-            summary.malformed.extend(malformed);
-            let mut checkpoint = Checkpoint::default();
-            if !batch.is_empty() {
-                pipeline.feed(&batch);
-                summary.events += batch.len() as u64;
-                checkpoint.snapshots = plugin_snapshots(pipeline);
-                if options.trace_delivered {
-                    checkpoint.delivered = batch.iter().map(|event| (event.id, event.time_ms)).collect();
+
+    /// Hands every detector the state the last checkpoint holds for it.
+    fn restore(&mut self, pipeline: &mut Pipeline) -> Result<(), StoreError> {
+        let snapshots = self.store.snapshots()?;
+        for supervisor in pipeline.plugins_mut() {
+            let id = supervisor.id().to_owned();
+            let Some(snapshot) = snapshots.get(&id) else { continue };
+            let Some(instance) = supervisor.instance_mut() else { continue };
+            match instance.restore(&snapshot.state) {
+                Ok(Ok(())) => {
+                    self.committed_states.insert(id.clone(), digest(snapshot));
+                    tracing::debug!(plugin = id, from_version = snapshot.version, "restored the detector's state")
+                }
+                Ok(Err(reason)) => {
+                    tracing::warn!(plugin = id, "the detector refused its saved state ({reason}); it starts fresh")
+                }
+                Err(failure) => {
+                    tracing::warn!(plugin = id, "restoring the detector's state failed ({failure}); it starts fresh")
                 }
             }
-            checkpoint.cursors = stream
+        }
+        Ok(())
+    }
+
+    fn delivered(&mut self, batch: &[crate::model::Event]) {
+        self.events_since += batch.len() as u64;
+        if self.trace_delivered {
+            self.delivered.extend(batch.iter().map(|event| (event.id, event.time_ms)));
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.events_since >= self.policy.events || self.since.elapsed() >= self.policy.interval
+    }
+
+    /// The states of the detectors that changed since the last checkpoint.
+    fn changed_snapshots(&self, pipeline: &mut Pipeline) -> Vec<(String, PluginSnapshot)> {
+        let mut snapshots = Vec::new();
+        for supervisor in pipeline.plugins_mut() {
+            let id = supervisor.id().to_owned();
+            let version = supervisor.description().version.clone();
+            let Some(instance) = supervisor.instance_mut() else { continue };
+            match instance.snapshot() {
+                Ok(Some(state)) => {
+                    let snapshot = PluginSnapshot { version, state };
+                    if self.committed_states.get(&id) != Some(&digest(&snapshot)) {
+                        snapshots.push((id, snapshot));
+                    }
+                }
+                Ok(None) => {}
+                Err(failure) => tracing::warn!(plugin = id, "could not save the detector's state: {failure}"),
+            }
+        }
+        snapshots
+    }
+
+    /// Commits everything since the last checkpoint, keeping the new and materially changed
+    /// findings for [`Progress::deliver`].
+    fn checkpoint(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) -> Result<(), StreamError> {
+        let mut checkpoint = Checkpoint {
+            cursors: stream
                 .checkpoint()
                 .into_iter()
                 .filter_map(|(slot, cursor)| serde_json::to_string(&cursor).ok().map(|text| (slot, text)))
-                .collect();
-            if !checkpoint.cursors.is_empty() || !checkpoint.snapshots.is_empty() || !checkpoint.delivered.is_empty() {
-                state.commit(&checkpoint)?;
-            }
-            if batch.is_empty() {
-                break;
+                .collect(),
+            delivered: std::mem::take(&mut self.delivered),
+            ..Checkpoint::default()
+        };
+        if self.events_since > 0 {
+            checkpoint.snapshots = self.changed_snapshots(pipeline);
+        }
+        checkpoint.findings = pipeline
+            .take_reported()
+            .into_iter()
+            .map(|reports| Reported {
+                first_in_run: self.recorded.insert(reports.latest.fingerprint()),
+                insight: reports.latest,
+                reports: reports.count,
+                evidence: reports.evidence.into_iter().collect(),
+            })
+            .collect();
+        self.events_since = 0;
+        self.since = Instant::now();
+        if checkpoint.is_empty() {
+            return Ok(());
+        }
+        let changes = self.store.commit(&checkpoint, self.routing, crate::store::now_ms())?;
+        for (id, snapshot) in &checkpoint.snapshots {
+            self.committed_states.insert(id.clone(), digest(snapshot));
+        }
+        tracing::debug!(
+            cursors = checkpoint.cursors.len(),
+            states = checkpoint.snapshots.len(),
+            findings = checkpoint.findings.len(),
+            changes = changes.len(),
+            "checkpoint"
+        );
+        for change in changes {
+            // A finding that changed twice since the sinks last heard is told once: the first
+            // change's kind (new stays new), the finding as it stands now.
+            match self.undelivered.iter_mut().find(|known| known.finding.fingerprint == change.finding.fingerprint) {
+                Some(known) => known.finding = change.finding,
+                None => self.undelivered.push(change),
             }
         }
-        summary.late = stream.late_events();
-        tracing::info!(events = summary.events, late = summary.late, malformed = summary.malformed.len(), "caught up");
-        after_round(pipeline);
-        let Some(watcher) = &watcher else { break };
-        watcher.wait_for_change();
-        stream.next_round();
+        Ok(())
     }
-    Ok(summary)
+
+    /// Sends the committed changes to the sinks and files whatever waits for a beads issue;
+    /// returns how many changes there were.
+    fn has_undelivered(&self) -> bool {
+        !self.undelivered.is_empty()
+    }
+
+    fn deliver(&mut self) -> Result<usize, StreamError> {
+        self.delivered_once = true;
+        let changes = std::mem::take(&mut self.undelivered);
+        let report = sinks::deliver(self.store, self.routing, &changes, crate::store::now_ms())?;
+        if let Some(filing) = &report.filing {
+            for (fingerprint, issue) in &filing.created {
+                tracing::info!(%fingerprint, issue, "filed a beads issue");
+            }
+            for (fingerprint, issue) in &filing.adopted {
+                tracing::info!(%fingerprint, issue, "found its beads issue by external ref");
+            }
+            for (fingerprint, error) in &filing.failed {
+                tracing::warn!(%fingerprint, "not filed, retried on the next run: {error}");
+            }
+        }
+        if let Some(error) = &report.filing_error {
+            tracing::warn!("beads filing skipped, findings stay queued for the next run: {error}");
+        }
+        Ok(changes.len())
+    }
 }

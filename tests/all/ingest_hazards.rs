@@ -1,0 +1,284 @@
+//! Ingest never drops silently: a record dated in the future does not hide what follows a
+//! retention rewrite, `copytruncate` of devloop.log loses nothing in follow mode, a bad
+//! `events.db` row costs only itself, and what is not a regular log file (a FIFO, a device, a
+//! directory, an oversized snapshot) is a warning naming it while the other logs go on.
+//!
+//! Logs are written by devloop's own classes (`tests/devloop/ingest_hazards.py`); what a run
+//! delivered is compared with one-shot reads of every state the folder went through.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use devloop_host::ingest;
+use devloop_host::model::Source;
+use devloop_host_tests::devloop::{DevloopFolders, python, script};
+
+struct Hazards {
+    folders: DevloopFolders,
+    plugins: PathBuf,
+}
+
+impl Hazards {
+    fn new() -> Result<Hazards> {
+        let folders = DevloopFolders::new()?;
+        let plugins = folders.root.path().join("plugins");
+        std::fs::create_dir_all(&plugins)?;
+        std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
+        Ok(Hazards { folders, plugins })
+    }
+
+    /// Runs one step of `ingest_hazards.py`; returns what it printed.
+    fn write(&self, step: &str) -> Result<String> {
+        let output = Command::new(python())
+            .arg(script("ingest_hazards.py"))
+            .arg(step)
+            .arg(&self.folders.project)
+            .arg(&self.folders.home)
+            .env("TZ", "UTC")
+            .output()?;
+        ensure!(output.status.success(), "{step}: {}", String::from_utf8_lossy(&output.stderr));
+        Ok(String::from_utf8(output.stdout)?)
+    }
+
+    fn command(&self, extra: &[&str]) -> Command {
+        let mut command = Command::new(devloop_host_tests::binary());
+        command
+            .args(["run", "--format", "json", "--trace-delivered", "--devloop-dir"])
+            .arg(&self.folders.project)
+            .arg("--home-devloop-dir")
+            .arg(&self.folders.home)
+            .arg("--plugins")
+            .arg(&self.plugins)
+            .arg("--cache-dir")
+            .arg(self.plugins.join("cache"))
+            .arg("--state-db")
+            .arg(self.state())
+            .args(extra)
+            .env("TZ", "UTC")
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn state(&self) -> PathBuf {
+        self.folders.root.path().join("state").join("insights.db")
+    }
+
+    /// A run that must end by itself (a FIFO must not hang it).
+    fn run(&self) -> Result<Output> {
+        let mut child = self.command(&[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                child.kill()?;
+                bail!("the run hung");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let output = child.wait_with_output()?;
+        ensure!(output.status.success(), "run failed: {}", String::from_utf8_lossy(&output.stderr));
+        Ok(output)
+    }
+
+    fn delivered(&self) -> Result<Vec<u64>> {
+        let connection = rusqlite::Connection::open(self.state())?;
+        let mut statement = connection.prepare("SELECT event_id FROM delivered ORDER BY sequence")?;
+        let ids = statement.query_map([], |row| row.get::<_, i64>(0))?.map(|id| id.map(|id| id as u64));
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    /// The ids a one-shot read of the folders' current state gives.
+    fn one_shot(&self) -> Result<HashSet<u64>> {
+        self.one_shot_of(|_| true)
+    }
+
+    fn one_shot_of(&self, source: impl Fn(Source) -> bool) -> Result<HashSet<u64>> {
+        let events = ingest::read_all(&self.folders.dirs())?.events;
+        Ok(events.iter().filter(|event| source(event.source)).map(|event| event.id).collect())
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_delivered_once(delivered: &[u64], expected: &HashSet<u64>) {
+    let unique: HashSet<u64> = delivered.iter().copied().collect();
+    assert_eq!(unique.len(), delivered.len(), "an event was delivered twice");
+    let missing = expected.difference(&unique).count();
+    let extra = unique.difference(expected).count();
+    assert_eq!((missing, extra), (0, 0), "events missing / never in any state of the folder");
+}
+
+#[test]
+fn a_record_dated_in_the_future_does_not_hide_what_follows_a_retention_rewrite() -> Result<()> {
+    let hazards = Hazards::new()?;
+    hazards.write("audit-before")?;
+    let mut expected = hazards.one_shot()?;
+    let audit_before = hazards.one_shot_of(|source| source == Source::AgentAudit)?;
+    hazards.run()?;
+    hazards.write("audit-retention")?;
+    let audit_after = hazards.one_shot_of(|source| source == Source::AgentAudit)?;
+    assert_eq!(audit_after.difference(&audit_before).count(), 40, "the rewrite kept the new entries");
+    expected.extend(hazards.one_shot()?);
+    let output = hazards.run()?;
+    assert!(stderr(&output).contains("rewritten"), "{}", stderr(&output));
+    assert_delivered_once(&hazards.delivered()?, &expected);
+    Ok(())
+}
+
+#[test]
+fn a_bad_events_db_row_is_skipped_alone_with_its_rowid_and_blocks_nothing_after_it() -> Result<()> {
+    let hazards = Hazards::new()?;
+    hazards.write("store-6")?;
+    let rowid = hazards.write("store-break")?.trim().to_owned();
+    let output = hazards.run()?;
+    let text = stderr(&output);
+    let warnings: Vec<&str> = text.lines().filter(|line| line.contains("skipped malformed record")).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains(&format!("events.db:{rowid}: ")), "{warnings:?}");
+    assert!(warnings[0].contains("priority"), "{warnings:?}");
+    let first = hazards.delivered()?;
+    assert_eq!(first.len(), hazards.one_shot()?.len());
+    // The next run reads the rows added since, and reports the bad one no more.
+    hazards.write("store-3")?;
+    let output = hazards.run()?;
+    assert!(!stderr(&output).contains("skipped malformed record"), "{}", stderr(&output));
+    let delivered = hazards.delivered()?;
+    let rows = hazards.one_shot_of(|source| source == Source::EventStore)?;
+    assert_eq!(rows.len(), 8, "nine rows, one of them bad");
+    assert!(rows.iter().all(|id| delivered.contains(id)), "every good row, those after the bad one too");
+    assert_delivered_once(&delivered, &hazards.one_shot()?);
+    Ok(())
+}
+
+#[test]
+fn what_is_not_a_regular_log_file_is_a_warning_naming_it_and_the_run_goes_on() -> Result<()> {
+    let hazards = Hazards::new()?;
+    hazards.write("store-4")?;
+    let feedback = hazards.folders.project.join("feedback");
+    std::fs::create_dir_all(&feedback)?;
+    let snapshot = feedback.join("performance.json");
+    let cases: Vec<(&str, Box<dyn Fn(&Path) -> Result<()>>)> = vec![
+        (
+            "a FIFO",
+            Box::new(|path: &Path| {
+                ensure!(Command::new("mkfifo").arg(path).status()?.success(), "mkfifo failed");
+                Ok(())
+            }),
+        ),
+        ("a device", Box::new(|path: &Path| Ok(std::os::unix::fs::symlink("/dev/zero", path)?))),
+        ("a directory", Box::new(|path: &Path| Ok(std::fs::create_dir(path)?))),
+    ];
+    let expected = hazards.one_shot()?;
+    for (what, make) in cases {
+        let _ = std::fs::remove_file(&snapshot);
+        let _ = std::fs::remove_dir(&snapshot);
+        make(&snapshot)?;
+        if let Some(state) = hazards.state().parent() {
+            std::fs::remove_dir_all(state).ok();
+        }
+        let output = hazards.run().with_context(|| format!("{what} at performance.json"))?;
+        let text = stderr(&output);
+        assert!(text.contains(&format!("cannot read {}: it is {what}", snapshot.display())), "{what}: {text}");
+        assert_delivered_once(&hazards.delivered()?, &expected);
+    }
+    Ok(())
+}
+
+#[test]
+fn an_oversized_snapshot_is_reported_not_read() -> Result<()> {
+    let hazards = Hazards::new()?;
+    hazards.write("store-2")?;
+    let expected = hazards.one_shot()?;
+    let snapshot = hazards.folders.project.join("feedback").join("performance.json");
+    std::fs::create_dir_all(snapshot.parent().context("a parent")?)?;
+    let file = std::fs::File::create(&snapshot)?;
+    file.set_len(devloop_host::ingest::performance_snapshot::MAX_SNAPSHOT_BYTES + 1)?;
+    let output = hazards.run()?;
+    assert!(
+        stderr(&output).contains(&format!("{}:1: skipped malformed record", snapshot.display())),
+        "{}",
+        stderr(&output)
+    );
+    assert_delivered_once(&hazards.delivered()?, &expected);
+    Ok(())
+}
+
+#[test]
+fn copytruncate_of_devloop_log_in_follow_mode_loses_nothing() -> Result<()> {
+    let hazards = Hazards::new()?;
+    hazards.write("daemon-10")?;
+    let mut child = hazards
+        .command(&["--follow", "--batch-size", "4"])
+        .env("RUST_LOG", "warn,devloop_host=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut follower = Follower::new(&mut child)?;
+    let mut expected = hazards.one_shot()?;
+    let daemon_log = hazards.folders.project.join("devloop.log");
+    let result = (|| -> Result<()> {
+        follower.wait_for_total(expected.len())?;
+        hazards.write("daemon-5")?;
+        // logrotate's copytruncate: copy, then truncate the file devloop keeps appending to.
+        std::fs::copy(&daemon_log, hazards.folders.project.join("devloop.log.1"))?;
+        std::fs::OpenOptions::new().write(true).open(&daemon_log)?.set_len(0)?;
+        hazards.write("daemon-5")?;
+        expected.extend(hazards.one_shot()?);
+        follower.wait_for_total(expected.len())
+    })();
+    child.kill()?;
+    child.wait()?;
+    result?;
+    assert_delivered_once(&hazards.delivered()?, &expected);
+    Ok(())
+}
+
+/// The follow run's "caught up" reports, read from its stderr.
+struct Follower {
+    reports: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Follower {
+    fn new(child: &mut Child) -> Result<Follower> {
+        let stderr = child.stderr.take().context("stderr is piped")?;
+        let (sender, reports) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Follower { reports, seen: Vec::new() })
+    }
+
+    fn wait_for_total(&mut self, total: usize) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.reports.recv_timeout(left) else {
+                bail!("no report of {total} events within a minute; stderr:\n{}", self.seen.join("\n"));
+            };
+            self.seen.push(line.clone());
+            let Some(count) = line.contains("caught up").then(|| events_in(&line)).flatten() else { continue };
+            if count == total {
+                return Ok(());
+            }
+            ensure!(count < total, "{count} events delivered, {total} expected; stderr:\n{}", self.seen.join("\n"));
+        }
+    }
+}
+
+fn events_in(line: &str) -> Option<usize> {
+    let digits: String = line.split("events=").nth(1)?.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
