@@ -5,6 +5,7 @@ mod beads_stand_in;
 mod cli_run;
 mod conformance;
 mod hostile;
+mod hostile_text;
 mod hotswap;
 mod ingest_exec;
 mod ingest_follow;

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use crate::store::{Change, ChangeKind};
 
+use super::escape;
 use super::render::{Style, fit};
 
 /// Writes one line per change, e.g. `grew  warning  3f2a…  command_repetition  message`.
@@ -18,7 +19,8 @@ pub fn announce(out: &mut impl Write, changes: &[&Change], style: &Style) -> std
                 format!(" (was {} occurrence(s), {})", from.occurrences, from.severity)
             }
         };
-        let used = 9 + 8 + 17 + insight.pattern.chars().count() + 2;
+        let pattern = escape::terminal_line(&insight.pattern);
+        let used = 9 + 8 + 17 + pattern.chars().count() + 2;
         let message = fit(&format!("{}{note}", insight.message), style.width.saturating_sub(used).max(20));
         writeln!(
             out,
@@ -26,7 +28,7 @@ pub fn announce(out: &mut impl Write, changes: &[&Change], style: &Style) -> std
             change.kind.label(),
             style.severity(insight.severity),
             change.finding.fingerprint,
-            insight.pattern,
+            pattern,
             message
         )?;
     }
