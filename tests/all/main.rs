@@ -4,6 +4,7 @@ mod beads_filing;
 mod beads_stand_in;
 mod cli_run;
 mod conformance;
+mod exec_transparent;
 mod hostile;
 mod hostile_text;
 mod hotswap;
