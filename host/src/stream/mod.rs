@@ -72,8 +72,7 @@ fn restore_plugins(pipeline: &mut Pipeline, state: &StateDb) -> Result<(), State
     for supervisor in pipeline.plugins_mut() {
         let id = supervisor.id().to_owned();
         let Some(snapshot) = snapshots.get(&id) else { continue };
-        let Some(instance) = supervisor.instance_mut() else { continue };
-        match instance.restore(&snapshot.state) {
+        match supervisor.restore(&snapshot.state) {
             Ok(Ok(())) => {
                 tracing::debug!(plugin = id, from_version = snapshot.version, "restored the detector's state")
             }
@@ -93,8 +92,7 @@ fn plugin_snapshots(pipeline: &mut Pipeline) -> Vec<(String, PluginSnapshot)> {
     for supervisor in pipeline.plugins_mut() {
         let id = supervisor.id().to_owned();
         let version = supervisor.description().version.clone();
-        let Some(instance) = supervisor.instance_mut() else { continue };
-        match instance.snapshot() {
+        match supervisor.snapshot() {
             Ok(Some(state)) => snapshots.push((id, PluginSnapshot { version, state })),
             Ok(None) => {}
             Err(failure) => tracing::warn!(plugin = id, "could not save the detector's state: {failure}"),
