@@ -391,3 +391,32 @@ fn plugins_list_shows_why_a_plugin_is_quarantined() -> Result<()> {
     assert_eq!(found[0]["pattern"], "command_repetition");
     Ok(())
 }
+
+#[test]
+fn a_flood_of_findings_within_budget_does_not_flood_the_terminal() -> Result<()> {
+    use super::insights_support::{Project, burst};
+    let project = Project::new()?;
+    project.log(&burst(0, 3, "bd ready", None))?;
+    std::fs::copy(devloop_host_tests::hostile("finding-flood"), project.path().join("plugins/hostile.wasm"))?;
+    let run = [
+        "run",
+        "--devloop-dir",
+        ".devloop",
+        "--plugins",
+        "plugins",
+        "--cache-dir",
+        "cache",
+        "--format",
+        "json",
+        "--budget",
+        "findings=2000",
+    ];
+    let output = project.devloop_host(&run, &[])?;
+    ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.stdout.iter().filter(|byte| **byte == b'\n').count(), 1_000, "stdout has every finding");
+    let notices = String::from_utf8(output.stderr)?;
+    assert!(notices.contains("1000 finding(s) to look at"), "{notices}");
+    assert!(notices.contains("  … and 950 more"), "{notices}");
+    assert!(notices.lines().count() < 60, "{} lines of notices", notices.lines().count());
+    Ok(())
+}
