@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use devloop_host::hotswap::folder::{self, InstalledPlugin};
 use devloop_host::hotswap::{PluginStatus, StatusFile};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
-use devloop_host::sinks::escape::terminal_line;
+use devloop_host::sinks::escape::{self, terminal_line};
 
 use super::run::Format;
 
@@ -127,7 +127,7 @@ impl Plugins {
                 match format {
                     Format::Json => {
                         for row in &rows {
-                            writeln!(out, "{}", row.json())?;
+                            writeln!(out, "{}", escape::json(&row.json(), false))?;
                         }
                     }
                     Format::Table => write_table(&mut out, &rows, status.as_ref(), &self.status_file())?,
@@ -144,7 +144,7 @@ impl Plugins {
                 }
                 for row in matching {
                     match format {
-                        Format::Json => writeln!(out, "{}", row.json())?,
+                        Format::Json => writeln!(out, "{}", escape::json(&row.json(), false))?,
                         Format::Table => write_info(&mut out, row)?,
                     }
                 }
