@@ -104,3 +104,17 @@ fn a_failure_to_log_never_changes_the_exit_code() -> Result<()> {
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     Ok(())
 }
+
+#[test]
+fn a_closed_stderr_never_changes_the_exit_code() -> Result<()> {
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let status = Command::new(devloop_host_tests::binary())
+        .args(["exec", "--", "no-such-command-for-exec"])
+        .env_remove("HOME")
+        .env_remove("DEVLOOP_HOME_DIR")
+        .stderr(writer)
+        .status()?;
+    assert_eq!(status.code(), Some(127), "neither the log nor stderr can take a word, and 127 stands");
+    Ok(())
+}

@@ -203,18 +203,23 @@ impl Exec {
             },
         };
         if let Err(error) = log(self.home_devloop_dir, &action) {
-            eprintln!("devloop-host exec: the command was not logged: {error:#}");
+            say(format_args!("the command was not logged: {error:#}"));
         }
         match ending {
-            Ending::NotStarted { error, .. } => eprintln!(
-                "devloop-host exec: cannot run `{}`: {error}; check that it is installed and on PATH",
+            Ending::NotStarted { error, .. } => say(format_args!(
+                "cannot run `{}`: {error}; check that it is installed and on PATH",
                 program.to_string_lossy()
-            ),
+            )),
             Ending::Signalled(signal) if forward::FORWARDED.contains(&signal) => forward::die_by(signal),
             _ => {}
         }
         Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
     }
+}
+
+/// Tells stderr, if it can: a closed or broken stderr must not change the exit code either.
+fn say(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "devloop-host exec: {message}");
 }
 
 /// Appends the record to `cli-actions.jsonl` in `home` (default: ~/.devloop).
