@@ -8,8 +8,24 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 /// Each builds `tests/fixtures/hostile` with that feature; "well-behaved" (no feature) takes a
 /// batch and returns nothing, which measures the cost of crossing into the sandbox alone.
-const HOSTILE_FEATURES: &[&str] =
-    &["well-behaved", "endless-loop", "memory-bomb", "panic", "oversized-result", "detector-error", "snoop"];
+const HOSTILE_FEATURES: &[&str] = &[
+    "well-behaved",
+    "endless-loop",
+    "memory-bomb",
+    "panic",
+    "oversized-result",
+    "detector-error",
+    "snoop",
+    "undeclared-pattern",
+    "pattern-thief",
+    "duplicate-id",
+    "slow",
+    "log-flood",
+    "finding-flood",
+    "update-flood",
+    "snapshot-bomb",
+    "state-trap",
+];
 /// The hot-swap fixture's builds, as (variant, cargo features).
 const LEDGER_VARIANTS: &[(&str, &str)] =
     &[("v1", ""), ("v2", "v2"), ("stateless", "stateless"), ("broken-restore", "broken-restore")];

@@ -3,24 +3,17 @@
 use std::io::Write;
 
 use crate::model::Insight;
+use crate::sinks::escape;
+use crate::sinks::render::fit;
 
 /// One JSON object per finding per line, with `occurrences` (how often it was reported).
 pub fn write_json_lines(out: &mut impl Write, findings: &[(Insight, u32)]) -> std::io::Result<()> {
     for (insight, occurrences) in findings {
         let mut object = insight.to_json();
         object["occurrences"] = (*occurrences).into();
-        writeln!(out, "{object}")?;
+        writeln!(out, "{}", escape::json(&object, false))?;
     }
     Ok(())
-}
-
-fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 /// A readable table, widest column last so it wraps least.
@@ -35,9 +28,9 @@ pub fn write_table(out: &mut impl Write, findings: &[(Insight, u32)]) -> std::io
             "{:<8} {:>4.2} {:<22} {:<16} {}",
             insight.severity.as_str(),
             insight.confidence,
-            truncate(&insight.pattern, 22),
+            fit(&insight.pattern, 22),
             insight.fingerprint().as_str(),
-            truncate(&insight.message, 100),
+            fit(&insight.message, 100),
         )?;
     }
     writeln!(out, "\n{} finding(s). `--format json` prints evidence and recommendations.", findings.len())

@@ -89,7 +89,8 @@ fn repeated_runs_file_one_issue_and_a_lost_store_files_no_second() -> Result<()>
     let description = shown["description"].as_str().unwrap_or_default();
     for part in [
         "## What was seen",
-        "`bd ready` was run 3 times",
+        // The message is plain text, so its backticks are escaped, not a code span.
+        "\\`bd ready\\` was run 3 times",
         "https://ampcode.com/threads/",
         "## Recommendation",
         "insights dismiss",

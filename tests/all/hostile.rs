@@ -1,12 +1,16 @@
 //! Plugins that loop, hog memory, panic, flood results or answer with errors are stopped within
 //! their limits, tagged, and isolated, while a healthy plugin in the same run keeps working.
+//! So are plugins that stay under every per-call limit but go over a budget for the run, that
+//! report under another detector's pattern or claim its id, or trap while saving or restoring
+//! their state: beside each, command-repetition reports exactly what it reports alone.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Result;
-use devloop_host::dispatch::Pipeline;
-use devloop_host::runtime::{Limits, PluginFailure, Runtime, RuntimeConfig};
+use anyhow::{Context, Result, ensure};
+use devloop_host::dispatch::{Pipeline, PluginChange, SwapOutcome};
+use devloop_host::model::{Event, Insight};
+use devloop_host::runtime::{Budget, Limits, PluginFailure, PluginHealth, Runtime, RuntimeConfig, Supervisor};
 
 use crate::conformance::cli_event;
 
@@ -127,5 +131,292 @@ fn a_plugin_sees_no_files_env_network_or_wall_clock() -> Result<()> {
     assert_eq!(seen("cwd_listing"), Some(Value::Boolean(false)));
     assert_eq!(seen("wall_clock_seconds"), Some(Value::Integer(0)), "the wall clock is stopped at the epoch");
     assert_eq!(seen("tcp_connect"), Some(Value::Boolean(false)));
+    Ok(())
+}
+
+fn runtime_with_budget(budget: Budget) -> Result<Runtime> {
+    Runtime::new(RuntimeConfig {
+        limits: Limits { call_deadline: Duration::from_secs(30), memory_bytes: 64 << 20, budget, ..Limits::default() },
+        cache_dir: None,
+    })
+}
+
+/// 20 runs of `bd ready` by `dev`, 20 s apart: one burst for command-repetition.
+fn planted() -> Vec<Event> {
+    (0..20).map(|i| cli_event(i, i as i64 * 20, "bd ready", "dev", 0)).collect()
+}
+
+/// What command-repetition reports over [`planted`] when it runs alone.
+fn healthy_alone() -> Result<Vec<(Insight, u32)>> {
+    let runtime = runtime()?;
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    pipeline.feed(&planted());
+    ensure!(pipeline.findings().len() == 1, "the burst is found: {:?}", pipeline.findings());
+    Ok(pipeline.findings())
+}
+
+/// Runs the hostile fixture `feature` beside command-repetition over [`planted`] in batches of
+/// 4 under `budget`, checks command-repetition reports what it reports alone, and returns the
+/// hostile plugin's problems, its health, and its own findings.
+fn beside_healthy_within(feature: &str, budget: Budget) -> Result<(Vec<String>, PluginHealth, Vec<Insight>)> {
+    let runtime = runtime_with_budget(budget)?;
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load(devloop_host_tests::hostile(feature), &BTreeMap::new())?;
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    pipeline.feed(&planted());
+    let (healthy, hostile): (Vec<(Insight, u32)>, Vec<(Insight, u32)>) =
+        pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
+    assert_eq!(healthy, healthy_alone()?, "command-repetition beside {feature} reports what it reports alone");
+    assert!(pipeline.problems().iter().all(|problem| problem.plugin == "hostile"), "{:?}", pipeline.problems());
+    let problems = pipeline.problems().iter().map(ToString::to_string).collect();
+    let health = pipeline.plugins()[0].health().clone();
+    Ok((problems, health, hostile.into_iter().map(|(insight, _)| insight).collect()))
+}
+
+#[test]
+fn insights_under_an_undeclared_pattern_are_rejected_and_counted() -> Result<()> {
+    let (problems, health, own) = beside_healthy_within("undeclared-pattern", Budget::default())?;
+    assert_eq!(own.len(), 1, "its finding under its own pattern stays: {own:?}");
+    assert_eq!(own[0].pattern, "hostile");
+    assert_eq!(health.undeclared_rejected, 5, "one per batch");
+    assert!(!health.quarantined);
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+    assert!(
+        problems.iter().all(|problem| problem
+            == "plugin hostile: 1 insight(s) rejected: pattern `command_repetition` is not one it declared (`hostile`)"),
+        "{problems:#?}"
+    );
+    Ok(())
+}
+
+/// Loads command-repetition, then the fixture `feature`; returns why the second was refused.
+fn refused_after_healthy(feature: &str) -> Result<String> {
+    let runtime = runtime()?;
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    let refused = pipeline.load(devloop_host_tests::hostile(feature), &BTreeMap::new()).err().map(|e| e.to_string());
+    let message = refused.context("the second plugin is refused")?;
+    assert_eq!(pipeline.plugins().len(), 1);
+    pipeline.feed(&planted());
+    assert_eq!(pipeline.findings(), healthy_alone()?);
+    for file in [devloop_host_tests::hostile(feature), devloop_host_tests::plugin("command-repetition")] {
+        assert!(message.contains(&file.display().to_string()), "names {}: {message}", file.display());
+    }
+    Ok(message)
+}
+
+#[test]
+fn a_second_detector_with_a_loaded_id_is_refused_naming_both_files() -> Result<()> {
+    let message = refused_after_healthy("duplicate-id")?;
+    assert!(message.contains("holds detector `command-repetition`, which is already loaded from"), "{message}");
+    Ok(())
+}
+
+#[test]
+fn a_detector_declaring_a_loaded_pattern_is_refused_naming_both_files() -> Result<()> {
+    let message = refused_after_healthy("pattern-thief")?;
+    assert!(
+        message.contains("declares pattern `command_repetition`, which detector `command-repetition`"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_hot_swap_that_claims_a_loaded_pattern_is_refused() -> Result<()> {
+    let runtime = runtime()?;
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    let file = devloop_host_tests::hostile("pattern-thief");
+    let candidate = Supervisor::start(&runtime, runtime.load_file(file)?, Vec::new())?;
+    let outcome = pipeline.apply(PluginChange::Ready {
+        file: file.to_owned(),
+        candidate: Box::new(candidate),
+        noticed: std::time::Instant::now(),
+        disposal: None,
+    });
+    let SwapOutcome::Rejected { reason, .. } = outcome else { anyhow::bail!("not refused: {outcome:?}") };
+    assert!(reason.contains("declares pattern `command_repetition`"), "{reason}");
+    assert!(reason.contains(&devloop_host_tests::plugin("command-repetition").display().to_string()), "{reason}");
+    assert_eq!(pipeline.plugins().len(), 1);
+    Ok(())
+}
+
+#[test]
+fn plugins_add_refuses_a_detector_claiming_an_installed_pattern() -> Result<()> {
+    let project = tempfile::tempdir()?;
+    let plugins = project.path().join("plugins");
+    std::fs::create_dir(&plugins)?;
+    std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
+    let output = std::process::Command::new(devloop_host_tests::binary())
+        .current_dir(project.path())
+        .args(["plugins", "add"])
+        .arg(devloop_host_tests::hostile("pattern-thief"))
+        .args(["--plugins", "plugins", "--cache-dir", "cache"])
+        .output()?;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(stderr.contains("declares pattern `command_repetition`"), "{stderr}");
+    assert!(stderr.contains("plugins/command_repetition.wasm"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&plugins)?.count(), 1, "nothing installed");
+    Ok(())
+}
+
+fn assert_over_budget(problems: &[String], health: &PluginHealth, resource: &str) {
+    let first = problems.first().map(String::as_str).unwrap_or_default();
+    assert!(first.contains("went over its budget for this run") && first.contains(resource), "{problems:#?}");
+    assert!(first.contains("; quarantined for the rest of the run"), "{problems:#?}");
+    assert!(health.quarantined);
+    assert_eq!(health.quarantine_reason.as_deref().map(|reason| first.contains(reason)), Some(true));
+    assert!(
+        problems[1..].iter().all(|problem| problem.contains("is quarantined: went over its budget")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_plugin_slow_on_every_call_is_quarantined_by_its_time_budget() -> Result<()> {
+    let budget = Budget { time_base: Duration::from_millis(100), time_per_event: Duration::ZERO, ..Budget::default() };
+    let (problems, health, _) = beside_healthy_within("slow", budget)?;
+    assert_over_budget(&problems, &health, "of time inside the plugin");
+    assert_eq!(health.events_seen, 4, "stopped after its first call");
+    Ok(())
+}
+
+#[test]
+fn log_records_past_the_budget_are_dropped_and_counted() -> Result<()> {
+    let budget = Budget { log_records_per_call: 50, log_records: 120, ..Budget::default() };
+    let (problems, health, _) = beside_healthy_within("log-flood", budget)?;
+    assert!(!health.quarantined, "a chatty plugin keeps running");
+    assert_eq!(health.log_records, 120);
+    assert_eq!(health.log_records_dropped, 5 * 10_000 - 120);
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+    assert!(problems[0].contains("9950 log record(s) dropped, over its budget of 50 per call and 120 per run"));
+    Ok(())
+}
+
+#[test]
+fn a_flood_of_findings_is_quarantined_by_the_findings_budget() -> Result<()> {
+    let (problems, health, own) =
+        beside_healthy_within("finding-flood", Budget { findings: 1_500, ..Budget::default() })?;
+    assert_over_budget(&problems, &health, "1998 distinct findings, more than the 1500 allowed");
+    assert_eq!(own.len(), 999, "the call that went over is dropped whole");
+    Ok(())
+}
+
+#[test]
+fn a_flood_of_updates_is_quarantined_by_the_updates_budget() -> Result<()> {
+    let (problems, health, own) =
+        beside_healthy_within("update-flood", Budget { updates: 1_500, ..Budget::default() })?;
+    assert_over_budget(&problems, &health, "1998 insights, more than the 1500 allowed");
+    assert_eq!(own.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn a_snapshot_over_its_budget_quarantines_the_plugin() -> Result<()> {
+    let runtime = runtime_with_budget(Budget { snapshot_bytes: 1 << 20, ..Budget::default() })?;
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load(devloop_host_tests::hostile("snapshot-bomb"), &BTreeMap::new())?;
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    let events = planted();
+    pipeline.feed(&events[..8]);
+    let saved = pipeline.plugins_mut()[0].snapshot();
+    assert!(
+        matches!(&saved, Err(PluginFailure::OverBudget { resource: "bytes of saved state", used, .. }) if used == "2097152"),
+        "{saved:?}"
+    );
+    assert!(pipeline.plugins()[0].health().quarantined);
+    assert!(pipeline.plugins_mut()[1].snapshot()?.is_some(), "the healthy plugin saves its state");
+    pipeline.feed(&events[8..]);
+    let (healthy, _): (Vec<(Insight, u32)>, Vec<_>) =
+        pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
+    assert_eq!(healthy, healthy_alone()?);
+    Ok(())
+}
+
+#[test]
+fn a_trap_in_snapshot_or_restore_loses_no_batch() -> Result<()> {
+    let runtime = runtime()?;
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load(devloop_host_tests::hostile("state-trap"), &BTreeMap::new())?;
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    let events = planted();
+    pipeline.feed(&events[..4]);
+    let saved = pipeline.plugins_mut()[0].snapshot();
+    assert!(matches!(&saved, Err(PluginFailure::Trap { .. })), "{saved:?}");
+    pipeline.feed(&events[4..8]);
+    let restored = pipeline.plugins_mut()[0].restore(b"state");
+    assert!(matches!(&restored, Err(PluginFailure::Trap { .. })), "{restored:?}");
+    pipeline.feed(&events[8..]);
+
+    assert!(pipeline.problems().is_empty(), "every batch ran: {:?}", pipeline.problems());
+    let batches: Vec<String> = pipeline
+        .findings()
+        .into_iter()
+        .filter(|(insight, _)| insight.detector == "hostile")
+        .map(|(insight, _)| insight.key)
+        .collect();
+    assert_eq!(batches.len(), 5, "one finding per batch, none lost: {batches:?}");
+    for first in [0, 4, 8, 12, 16] {
+        assert!(batches.contains(&format!("batch-{first}")), "batch from event {first}: {batches:?}");
+    }
+    assert!(!pipeline.plugins()[0].health().quarantined);
+    Ok(())
+}
+
+#[test]
+fn plugins_list_shows_why_a_plugin_is_quarantined() -> Result<()> {
+    use super::insights_support::{Project, burst};
+    let project = Project::new()?;
+    project.log(&burst(0, 3, "bd ready", None))?;
+    std::fs::copy(devloop_host_tests::hostile("finding-flood"), project.path().join("plugins/hostile.wasm"))?;
+    let common = ["--plugins", "plugins", "--cache-dir", "cache", "--status-file", "status.json"];
+    let mut run = vec!["run", "--devloop-dir", ".devloop", "--budget", "findings=500"];
+    run.extend(common);
+    let output = project.devloop_host(&run, &[])?;
+    ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut list = vec!["plugins", "list"];
+    list.extend(common);
+    let listed = project.ok(&list, &[])?;
+    assert!(
+        listed.contains(
+            "hostile is quarantined: went over its budget for this run: 999 distinct findings, more than the 500 allowed"
+        ),
+        "{listed}"
+    );
+    let found = project.listed(&[])?;
+    assert_eq!(found.len(), 1, "command-repetition's finding only: {found:?}");
+    assert_eq!(found[0]["pattern"], "command_repetition");
+    Ok(())
+}
+
+#[test]
+fn a_flood_of_findings_within_budget_does_not_flood_the_terminal() -> Result<()> {
+    use super::insights_support::{Project, burst};
+    let project = Project::new()?;
+    project.log(&burst(0, 3, "bd ready", None))?;
+    std::fs::copy(devloop_host_tests::hostile("finding-flood"), project.path().join("plugins/hostile.wasm"))?;
+    let run = [
+        "run",
+        "--devloop-dir",
+        ".devloop",
+        "--plugins",
+        "plugins",
+        "--cache-dir",
+        "cache",
+        "--format",
+        "json",
+        "--budget",
+        "findings=2000",
+    ];
+    let output = project.devloop_host(&run, &[])?;
+    ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.stdout.iter().filter(|byte| **byte == b'\n').count(), 1_000, "stdout has every finding");
+    let notices = String::from_utf8(output.stderr)?;
+    assert!(notices.contains("1000 finding(s) to look at"), "{notices}");
+    assert!(notices.contains("  … and 950 more"), "{notices}");
+    assert!(notices.lines().count() < 60, "{} lines of notices", notices.lines().count());
     Ok(())
 }

@@ -46,7 +46,7 @@ fn exec_logs_a_command_that_cannot_start_and_says_so() -> Result<()> {
         .arg(home.path())
         .args(["--", "definitely-not-a-command-xyz"])
         .output()?;
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(127), "a shell's code for a command not found");
     assert!(String::from_utf8(output.stderr)?.contains("cannot run `definitely-not-a-command-xyz`"));
     let log = std::fs::read_to_string(home.path().join("cli-actions.jsonl"))?;
     let record: serde_json::Value = serde_json::from_str(log.trim_end())?;

@@ -5,7 +5,15 @@
 //! devloop takes the thread id from `AMP_THREAD_ID`, which Amp does not set; Amp's shell tool
 //! sets `AMP_CURRENT_THREAD_ID`. Both are read here (and `AGENT_THREAD_ID`), and the thread URL
 //! is built when `AMP_THREAD_URL` is not set.
+//!
+//! `exec` is transparent, so it can stand in for the command in a shell function: arguments
+//! pass as the OS gave them (any bytes), the signals that end a command reach the child
+//! ([`forward`]), the exit code is the child's (127 when the command is not found, as a shell
+//! says), and nothing about logging (no home folder, a full disk) changes it.
 
+mod forward;
+
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +40,7 @@ pub struct Exec {
     home_devloop_dir: Option<PathBuf>,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
-    command: Vec<String>,
+    command: Vec<OsString>,
 }
 
 /// A string as Python's `json.dumps` writes it (ASCII only, `\uXXXX` in lower-case hex).
@@ -140,56 +148,89 @@ fn record_line(action: &CliAction, variable: impl Fn(&str) -> Option<String>, wo
     line
 }
 
-/// The exit code a shell reports: the process's own, or 128 + the signal that ended it.
-fn shell_exit_code(status: std::process::ExitStatus) -> i64 {
-    if let Some(code) = status.code() {
-        return i64::from(code);
-    }
-    #[cfg(unix)]
-    {
+/// How the command ended.
+enum Ending {
+    Exited(i32),
+    Signalled(i32),
+    NotStarted { code: i32, error: std::io::Error },
+}
+
+impl Ending {
+    fn of(result: std::io::Result<std::process::ExitStatus>) -> Ending {
         use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return 128 + i64::from(signal);
+        match result {
+            Ok(status) => match (status.code(), status.signal()) {
+                (Some(code), _) => Ending::Exited(code),
+                (None, Some(signal)) => Ending::Signalled(signal),
+                (None, None) => Ending::Exited(1),
+            },
+            // As a shell says: 127 when there is no such command, 126 when it cannot run.
+            Err(error) => {
+                let code = if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+                Ending::NotStarted { code, error }
+            }
         }
     }
-    1
+
+    /// The exit code a shell reports: the process's own, or 128 + the signal that ended it.
+    fn shell_exit_code(&self) -> i32 {
+        match self {
+            Ending::Exited(code) | Ending::NotStarted { code, .. } => *code,
+            Ending::Signalled(signal) => 128 + signal,
+        }
+    }
 }
 
 impl Exec {
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let started = Instant::now();
         let (program, arguments) =
             self.command.split_first().context("no command given; write `devloop-host exec -- CMD ARGS…`")?;
-        let spawned = std::process::Command::new(program).args(arguments).status();
+        if let Err(error) = forward::install() {
+            tracing::warn!("signals will not be passed on to `{}`: {error}", program.to_string_lossy());
+        }
+        let started = Instant::now();
+        let ending = Ending::of(forward::run(program, arguments));
         let duration_ms = started.elapsed().as_millis() as i64;
-        let (exit_code, error_message) = match &spawned {
-            Ok(status) => (shell_exit_code(*status), None),
-            Err(error) => {
-                (if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 }, Some(error.to_string()))
-            }
-        };
+        let exit_code = ending.shell_exit_code();
         let action = CliAction {
             timestamp: chrono::Utc::now(),
-            command: self.command.join(" "),
-            exit_code: Some(exit_code),
+            command: self.command.iter().map(|word| word.to_string_lossy()).collect::<Vec<_>>().join(" "),
+            exit_code: Some(i64::from(exit_code)),
             duration_ms,
-            error_message,
+            error_message: match &ending {
+                Ending::NotStarted { error, .. } => Some(error.to_string()),
+                _ => None,
+            },
         };
-        let working_dir = std::env::current_dir().map(|dir| dir.display().to_string()).unwrap_or_default();
-        let line = record_line(&action, |name| std::env::var(name).ok(), &working_dir);
-        let home = self
-            .home_devloop_dir
-            .or_else(default_home_devloop_dir)
-            .context("no home folder to log to; pass --home-devloop-dir or set DEVLOOP_HOME_DIR")?;
-        if let Err(error) = append_line(&home.join("cli-actions.jsonl"), &line) {
-            tracing::error!("could not log the command to {}: {error:#}", home.join("cli-actions.jsonl").display());
+        if let Err(error) = log(self.home_devloop_dir, &action) {
+            say(format_args!("the command was not logged: {error:#}"));
         }
-        if let Err(error) = spawned {
-            return Err(error)
-                .with_context(|| format!("cannot run `{program}`; check that it is installed and on PATH"));
+        match ending {
+            Ending::NotStarted { error, .. } => say(format_args!(
+                "cannot run `{}`: {error}; check that it is installed and on PATH",
+                program.to_string_lossy()
+            )),
+            Ending::Signalled(signal) if forward::FORWARDED.contains(&signal) => forward::die_by(signal),
+            _ => {}
         }
         Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
     }
+}
+
+/// Tells stderr, if it can: a closed or broken stderr must not change the exit code either.
+fn say(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "devloop-host exec: {message}");
+}
+
+/// Appends the record to `cli-actions.jsonl` in `home` (default: ~/.devloop).
+fn log(home: Option<PathBuf>, action: &CliAction) -> anyhow::Result<()> {
+    let working_dir = std::env::current_dir().map(|dir| dir.display().to_string()).unwrap_or_default();
+    let line = record_line(action, |name| std::env::var(name).ok(), &working_dir);
+    let home = home
+        .or_else(default_home_devloop_dir)
+        .context("no home folder to log to; pass --home-devloop-dir or set DEVLOOP_HOME_DIR")?;
+    let path = home.join("cli-actions.jsonl");
+    append_line(&path, &line).with_context(|| format!("cannot append to {}", path.display()))
 }
 
 /// Appends one line in one write, as devloop does (`open(path, "a")`).

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use devloop_host::hotswap::folder::{self, InstalledPlugin};
 use devloop_host::hotswap::{PluginStatus, StatusFile};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
+use devloop_host::sinks::escape::{self, terminal_line};
 
 use super::run::Format;
 
@@ -126,7 +127,7 @@ impl Plugins {
                 match format {
                     Format::Json => {
                         for row in &rows {
-                            writeln!(out, "{}", row.json())?;
+                            writeln!(out, "{}", escape::json(&row.json(), false))?;
                         }
                     }
                     Format::Table => write_table(&mut out, &rows, status.as_ref(), &self.status_file())?,
@@ -143,7 +144,7 @@ impl Plugins {
                 }
                 for row in matching {
                     match format {
-                        Format::Json => writeln!(out, "{}", row.json())?,
+                        Format::Json => writeln!(out, "{}", escape::json(&row.json(), false))?,
                         Format::Table => write_info(&mut out, row)?,
                     }
                 }
@@ -263,10 +264,10 @@ fn write_table(
         writeln!(
             out,
             "{:<24} {:<9} {:<5} {:<8} {:>9} {:>8} {:>8} {:>8} {:<14} {}",
-            row.installed.id(),
-            version,
+            terminal_line(&row.installed.id()),
+            terminal_line(&version),
             api,
-            language,
+            terminal_line(&language),
             events,
             insights,
             time,
@@ -274,6 +275,17 @@ fn write_table(
             row.state(),
             row.installed.file.display()
         )?;
+    }
+    for row in rows {
+        if let Some(status) = row.status.as_ref().filter(|status| status.quarantined) {
+            let reason = status.quarantine_reason.as_ref().or(status.last_failure.as_ref());
+            writeln!(
+                out,
+                "\n{} is quarantined: {}",
+                terminal_line(&row.installed.id()),
+                terminal_line(reason.map_or("failures in a row", String::as_str))
+            )?;
+        }
     }
     match status {
         Some(status) => {
@@ -298,25 +310,26 @@ fn write_table(
 }
 
 fn write_info(out: &mut impl Write, row: &Row) -> anyhow::Result<()> {
-    writeln!(out, "id:             {}", row.installed.id())?;
+    writeln!(out, "id:             {}", terminal_line(&row.installed.id()))?;
     writeln!(out, "file:           {}", row.installed.file.display())?;
     writeln!(out, "state:          {}", row.state())?;
     match &row.installed.found {
         Ok(found) => {
             let description = &found.description;
-            writeln!(out, "version:        {}", description.version)?;
+            writeln!(out, "version:        {}", terminal_line(&description.version))?;
             writeln!(out, "api version:    {}", found.api_version)?;
-            writeln!(out, "language:       {}", description.language)?;
+            writeln!(out, "language:       {}", terminal_line(&description.language))?;
             writeln!(out, "content hash:   {}", found.content_hash)?;
-            writeln!(out, "patterns:       {}", description.patterns.join(", "))?;
+            writeln!(out, "patterns:       {}", terminal_line(&description.patterns.join(", ")))?;
             let kinds =
                 if description.kinds.is_empty() { "every event".to_owned() } else { description.kinds.join(", ") };
-            writeln!(out, "event kinds:    {kinds}")?;
+            writeln!(out, "event kinds:    {}", terminal_line(&kinds))?;
             for (name, default, about) in &description.config {
-                writeln!(out, "setting:        {}.{name} = {} ({about})", description.id, default.to_json())?;
+                let setting = format!("{}.{name} = {} ({about})", description.id, default.to_json());
+                writeln!(out, "setting:        {}", terminal_line(&setting))?;
             }
         }
-        Err(error) => writeln!(out, "error:          {error}")?,
+        Err(error) => writeln!(out, "error:          {}", terminal_line(&error.to_string()))?,
     }
     let Some(status) = &row.status else {
         writeln!(out, "running:        no counters (no running host has reported this plugin)")?;
@@ -327,16 +340,23 @@ fn write_info(out: &mut impl Write, row: &Row) -> anyhow::Result<()> {
     writeln!(out, "insights:       {}", status.insights_emitted)?;
     writeln!(out, "time spent:     {}", micros(status.time_spent_us))?;
     writeln!(out, "failures:       {} (detector errors: {})", status.failures, status.detector_errors)?;
-    writeln!(out, "quarantined:    {}", if status.quarantined { "yes" } else { "no" })?;
+    let quarantined = match (&status.quarantine_reason, status.quarantined) {
+        (Some(reason), true) => format!("yes: {}", terminal_line(reason)),
+        (None, true) => "yes".to_owned(),
+        (_, false) => "no".to_owned(),
+    };
+    writeln!(out, "quarantined:    {quarantined}")?;
+    writeln!(out, "undeclared:     {} insight(s) rejected", status.undeclared_rejected)?;
+    writeln!(out, "log dropped:    {} record(s)", status.log_records_dropped)?;
     writeln!(out, "swaps:          {}", status.swaps)?;
     if let Some(handover) = &status.last_handover {
         writeln!(out, "last swap:      {handover}")?;
     }
     if let Some(failure) = &status.last_failure {
-        writeln!(out, "last failure:   {failure}")?;
+        writeln!(out, "last failure:   {}", terminal_line(failure))?;
     }
     if let Some(rejected) = &status.rejected {
-        writeln!(out, "rejected:       {rejected}")?;
+        writeln!(out, "rejected:       {}", terminal_line(rejected))?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use devloop_host::dispatch::{DEFAULT_BATCH_SIZE, Pipeline};
 use devloop_host::hotswap::HotSwap;
 use devloop_host::model::{Field, Value};
 use devloop_host::output;
-use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
+use devloop_host::runtime::{Budget, Limits, Runtime, RuntimeConfig};
 use devloop_host::store::{RunLock, Store};
 use devloop_host::stream::{self, CheckpointPolicy, Stop};
 
@@ -49,6 +49,11 @@ pub struct Run {
     /// Memory one plugin may use, in MiB.
     #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
     memory_mib: usize,
+    /// What one plugin may use over the run, `NAME=VALUE` (repeatable): time-base-ms and
+    /// time-per-event-us (time inside it), log-records-per-call, log-records, findings, updates,
+    /// snapshot-bytes. Going over one quarantines the plugin; log records are dropped instead.
+    #[arg(long = "budget", value_name = "NAME=VALUE")]
+    budgets: Vec<String>,
     /// Treat a malformed log record as an error instead of skipping it.
     #[arg(long)]
     strict: bool,
@@ -127,9 +132,14 @@ impl Run {
         let _lock = RunLock::acquire(&state_path)?;
         let stop = Stop::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
 
+        let mut budget = Budget::default();
+        for setting in &self.budgets {
+            budget.set(setting)?;
+        }
         let limits = Limits {
             call_deadline: Duration::from_millis(self.deadline_ms),
             memory_bytes: self.memory_mib << 20,
+            budget,
             ..Limits::default()
         };
         let cache_dir = self.cache_dir.or_else(super::default_cache_dir);

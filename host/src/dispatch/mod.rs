@@ -9,7 +9,7 @@ mod swap;
 pub use swap::{Handover, PluginChange, SwapOutcome};
 
 use crate::model::{Event, Field, Fingerprint, Insight};
-use crate::runtime::{BatchOutcome, LoadError, Runtime, Supervisor, WitEvents};
+use crate::runtime::{BatchOutcome, LoadError, Runtime, Supervisor, WitEvents, namespace};
 
 /// Events per call by default: big enough that the fixed cost of crossing into the sandbox is
 /// noise, small enough that a deadline covers one call comfortably.
@@ -94,12 +94,19 @@ impl<'runtime> Pipeline<'runtime> {
         }
     }
 
-    /// Loads a plugin file; a plugin that cannot load is reported and left out.
+    /// Loads a plugin file; a plugin that cannot load, or claims the id or a pattern of one
+    /// already loaded, is reported and left out.
     pub fn load(&mut self, path: &Path, settings: &BTreeMap<String, Vec<Field>>) -> Result<&Supervisor, LoadError> {
         let result = self
             .runtime
             .load_file(path)
             .and_then(|source| Supervisor::start(self.runtime, source, settings_for(path, settings)));
+        let result = result.and_then(|supervisor| {
+            let loaded = self.plugins.iter().map(|plugin| (plugin.source().origin.as_str(), plugin.description()));
+            namespace::check(&supervisor.source().origin, supervisor.description(), loaded)
+                .map_err(|conflict| LoadError::Conflict(Box::new(conflict)))?;
+            Ok(supervisor)
+        });
         match result {
             Ok(supervisor) => {
                 tracing::info!(
@@ -177,6 +184,11 @@ impl<'runtime> Pipeline<'runtime> {
 
     fn record(&mut self, index: usize, outcome: BatchOutcome, batch: Option<(u64, usize)>) {
         let plugin = self.plugins[index].id().to_owned();
+        for notice in self.plugins[index].take_notices() {
+            let problem = PluginProblem { plugin: plugin.clone(), batch: None, problem: notice };
+            tracing::warn!("{problem}");
+            self.problems.push(problem);
+        }
         let problem = match outcome {
             BatchOutcome::Insights(insights) => {
                 for insight in insights {

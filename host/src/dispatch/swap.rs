@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use super::{Pipeline, PluginProblem};
 use crate::hotswap::PluginStatus;
-use crate::runtime::{LoadError, PluginHealth, Supervisor};
+use crate::runtime::{LoadError, PluginHealth, Supervisor, namespace};
 
 /// Something happened to a file in the plugins folder, already compiled and checked.
 pub enum PluginChange {
@@ -134,6 +134,8 @@ fn accumulate(total: &mut PluginHealth, retired: &PluginHealth) {
     total.time_spent += retired.time_spent;
     total.failures += retired.failures;
     total.detector_errors += retired.detector_errors;
+    total.undeclared_rejected += retired.undeclared_rejected;
+    total.log_records_dropped += retired.log_records_dropped;
     if retired.last_failure.is_some() {
         total.last_failure.clone_from(&retired.last_failure);
     }
@@ -187,15 +189,14 @@ impl Pipeline<'_> {
         disposal: Option<Sender<Supervisor>>,
     ) -> SwapOutcome {
         let id = candidate.id().to_owned();
-        if let Some(other) =
-            self.plugins.iter().find(|plugin| plugin.id() == id && plugin.source().origin != file.display().to_string())
-        {
-            let reason = format!(
-                "{} holds detector `{id}`, which is already loaded from {}; remove one of the two files",
-                file.display(),
-                other.source().origin
-            );
-            return self.reject(file, reason);
+        let origin = file.display().to_string();
+        let others = self
+            .plugins
+            .iter()
+            .filter(|plugin| plugin.source().origin != origin)
+            .map(|plugin| (plugin.source().origin.as_str(), plugin.description()));
+        if let Err(conflict) = namespace::check(&origin, candidate.description(), others) {
+            return self.reject(file, conflict.to_string());
         }
         let Some(index) = self.slot_of(file) else {
             let version = candidate.description().version.clone();
@@ -262,7 +263,10 @@ impl Pipeline<'_> {
                     failures: total.failures,
                     detector_errors: total.detector_errors,
                     quarantined: total.quarantined,
+                    quarantine_reason: total.quarantine_reason,
                     last_failure: total.last_failure,
+                    undeclared_rejected: total.undeclared_rejected,
+                    log_records_dropped: total.log_records_dropped,
                     swaps: retired.map_or(0, |retired| retired.swaps),
                     last_handover: retired.and_then(|retired| retired.last_handover.clone()),
                     rejected: self.lineage.rejections.get(Path::new(&plugin.source().origin)).cloned(),
@@ -285,18 +289,20 @@ impl Pipeline<'_> {
 /// Moves the old version's state into the candidate. `Err` means the candidate is broken.
 fn hand_over(old: &mut Supervisor, candidate: &mut Supervisor) -> Result<Handover, String> {
     let version = candidate.description().version.clone();
-    let Some(old_instance) = old.instance_mut() else {
+    if old.instance_mut().is_none() {
         return Ok(Handover::Fresh { reason: "the running version was stopped after a failure".to_owned() });
-    };
-    let state = match old_instance.snapshot() {
+    }
+    let state = match old.snapshot() {
         Ok(Some(state)) => state,
         Ok(None) => return Ok(Handover::Fresh { reason: "the running version does not hand over state".to_owned() }),
         Err(failure) => {
             return Ok(Handover::Fresh { reason: format!("the running version failed to save its state: {failure}") });
         }
     };
-    let new_instance = candidate.instance_mut().ok_or_else(|| format!("version {version} has no live instance"))?;
-    match new_instance.restore(&state) {
+    if candidate.instance_mut().is_none() {
+        return Err(format!("version {version} has no live instance"));
+    }
+    match candidate.restore(&state) {
         Ok(Ok(())) => Ok(Handover::Restored { bytes: state.len() }),
         Ok(Err(message)) => {
             Ok(Handover::Fresh { reason: format!("version {version} did not take the state: {message}") })

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use thiserror::Error;
 
 use crate::dispatch::plugin_files;
-use crate::runtime::{ApiVersion, DetectorDescription, LoadError, Runtime};
+use crate::runtime::{ApiVersion, DetectorDescription, LoadError, Runtime, namespace};
 
 /// A detector file in the folder, and what this process found in it.
 pub struct InstalledPlugin {
@@ -103,6 +103,18 @@ pub fn install(runtime: &Runtime, dir: &Path, file: &Path) -> Result<(PathBuf, D
         describe(runtime, file).map_err(|source| FolderError::Invalid { file: file.display().to_string(), source })?;
     let id = &detector.description.id;
     let installed = inventory(runtime, dir)?;
+    // The file holding the same detector is the older version this one replaces.
+    let others: Vec<(String, &DetectorDescription)> = installed
+        .iter()
+        .filter_map(|plugin| {
+            let found = plugin.found.as_ref().ok().filter(|found| &found.description.id != id)?;
+            Some((plugin.file.display().to_string(), &found.description))
+        })
+        .collect();
+    let others = others.iter().map(|(other, description)| (other.as_str(), *description));
+    namespace::check(&file.display().to_string(), &detector.description, others).map_err(|conflict| {
+        FolderError::Invalid { file: file.display().to_string(), source: LoadError::Conflict(Box::new(conflict)) }
+    })?;
     let target =
         match installed.iter().find(|plugin| plugin.found.as_ref().is_ok_and(|found| &found.description.id == id)) {
             Some(existing) => existing.file.clone(),

@@ -30,7 +30,16 @@ pub struct PluginStatus {
     /// Times it answered a batch with its own error.
     pub detector_errors: u32,
     pub quarantined: bool,
+    /// Why it is quarantined, when that is not failures in a row (a budget it went over).
+    #[serde(default)]
+    pub quarantine_reason: Option<String>,
     pub last_failure: Option<String>,
+    /// Insights rejected for a pattern it did not declare.
+    #[serde(default)]
+    pub undeclared_rejected: u64,
+    /// Log records dropped for being over its log budget.
+    #[serde(default)]
+    pub log_records_dropped: u64,
     /// Versions it was swapped to while the host ran.
     pub swaps: u32,
     /// How the latest swap handed state over.

@@ -106,6 +106,9 @@ impl Insight {
     }
 
     /// The insight as the JSON object `run --format json` prints, one per line.
+    ///
+    /// `evidence.event_ids` are numbers, which JavaScript and `jq` read exactly only up to
+    /// 2^53; `evidence.event_id_strings` holds the same ids as decimal strings, exact for any id.
     pub fn to_json(&self) -> serde_json::Value {
         let evidence_fields: serde_json::Map<String, serde_json::Value> =
             self.evidence.fields.iter().map(|field| (field.key.clone(), field.value.to_json())).collect();
@@ -118,6 +121,7 @@ impl Insight {
             "recommendation": self.recommendation,
             "evidence": {
                 "event_ids": self.evidence.event_ids,
+                "event_id_strings": self.evidence.event_ids.iter().map(u64::to_string).collect::<Vec<_>>(),
                 "fields": evidence_fields,
             },
             "affected_threads": self.affected_threads,

@@ -6,11 +6,13 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::LoadError;
+use super::budget::{LogCounts, LogMeter};
 use super::contract::{ApiVersion, v0_1_0};
 use super::engine::PluginSource;
 use super::limits::{Limits, MemoryLimiter, PluginFailure};
 use super::stdio::LogPipe;
 use crate::model;
+use crate::sinks::escape;
 
 /// What lives in a plugin's store: a WASI context with nothing granted, and its memory cap.
 pub(crate) struct PluginState {
@@ -18,6 +20,7 @@ pub(crate) struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
+    log: Arc<LogMeter>,
 }
 
 impl WasiView for PluginState {
@@ -51,11 +54,18 @@ impl wasmtime_wasi::HostMonotonicClock for StoppedClock {
 impl v0_1_0::devloop::detector::log::Host for PluginState {
     fn emit(&mut self, level: v0_1_0::devloop::detector::log::Level, message: String, fields: Vec<v0_1_0::wit::Field>) {
         use v0_1_0::devloop::detector::log::Level;
-        let message: String = message.chars().take(4096).collect();
+        if !self.log.admit() {
+            return;
+        }
+        // The host's log is read on a terminal: a plugin's text may not drive it.
+        let message = escape::terminal_line(&message.chars().take(4096).collect::<String>());
         let fields: Vec<String> = fields
             .into_iter()
             .take(32)
-            .map(|field| format!("{}={}", field.key, model::Value::from(field.value).to_json()))
+            .map(|field| {
+                let value = model::Value::from(field.value).to_json().to_string();
+                escape::terminal_line(&format!("{}={}", field.key.chars().take(256).collect::<String>(), value))
+            })
             .collect();
         let fields = fields.join(" ");
         let plugin = &*self.plugin_id;
@@ -132,9 +142,11 @@ impl PluginInstance {
         settings: &[model::Field],
     ) -> Result<PluginInstance, LoadError> {
         let origin_id: Arc<str> = Arc::from(source.origin.as_str());
+        let log = Arc::new(LogMeter::default());
+        log.allow(limits.budget.log_records_per_call);
         let wasi = WasiCtx::builder()
-            .stdout(LogPipe::new(origin_id.clone(), "stdout"))
-            .stderr(LogPipe::new(origin_id.clone(), "stderr"))
+            .stdout(LogPipe::new(origin_id.clone(), "stdout", log.clone()))
+            .stderr(LogPipe::new(origin_id.clone(), "stderr", log.clone()))
             .wall_clock(StoppedClock)
             .monotonic_clock(StoppedClock)
             .insecure_random_seed(0)
@@ -144,6 +156,7 @@ impl PluginInstance {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(limits.memory_bytes),
+            log,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -179,7 +192,7 @@ impl PluginInstance {
             config: info.config.into_iter().map(|key| (key.name, key.default_value.into(), key.description)).collect(),
             language: info.language,
         };
-        instance.store.data_mut().plugin_id = Arc::from(instance.description.id.as_str());
+        instance.store.data_mut().plugin_id = Arc::from(escape::terminal_line(&instance.description.id));
         if !settings.is_empty() {
             let settings: Vec<v0_1_0::wit::Field> = settings.iter().map(Into::into).collect();
             let answer = instance
@@ -194,6 +207,16 @@ impl PluginInstance {
 
     pub fn description(&self) -> &DetectorDescription {
         &self.description
+    }
+
+    /// Lets the next call write `records` log records; the rest are dropped and counted.
+    pub fn allow_log_records(&self, records: u64) {
+        self.store.data().log.allow(records);
+    }
+
+    /// What the instance wrote to the log since [`PluginInstance::allow_log_records`].
+    pub fn log_counts(&self) -> LogCounts {
+        self.store.data().log.counts()
     }
 
     /// Runs one guest call under a fresh deadline, turning a sandbox stop into a

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use super::budget::Budget;
+
 /// Per-plugin limits. The defaults suit detectors that look at a batch of a thousand events:
 /// generous for honest work, small enough that a runaway plugin is noticed within seconds.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +20,8 @@ pub struct Limits {
     pub max_result_bytes: usize,
     /// Failures in a row after which a plugin is quarantined for the rest of the run.
     pub quarantine_after: u32,
+    /// What a plugin may use over the whole run.
+    pub budget: Budget,
 }
 
 impl Default for Limits {
@@ -28,6 +32,7 @@ impl Default for Limits {
             max_insights_per_call: 1_000,
             max_result_bytes: 4 << 20,
             quarantine_after: 3,
+            budget: Budget::default(),
         }
     }
 }
@@ -56,6 +61,8 @@ pub enum PluginFailure {
     OversizedResult { found: String, limit: String },
     #[error("is quarantined after {failures} failures in a row; fix it and reload it")]
     Quarantined { failures: u32 },
+    #[error("went over its budget for this run: {used} {resource}, more than the {budget} allowed")]
+    OverBudget { resource: &'static str, used: String, budget: String },
 }
 
 /// Caps a store's memory and records that the cap, not a bug, stopped the plugin.

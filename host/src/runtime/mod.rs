@@ -11,16 +11,20 @@
 //!   outer error is the sandbox stopping the plugin, the inner one the plugin's own answer.
 //! - [`Supervisor`] keeps a plugin going across failures: it recreates a failed instance with
 //!   backoff and quarantines a plugin that keeps failing, so one bad detector never stops the
-//!   others.
+//!   others. It also holds the plugin to its [`Budget`] over the run and to the patterns it
+//!   declared ([`namespace`]).
 
+mod budget;
 mod cache;
 mod contract;
 mod engine;
 mod instance;
 mod limits;
+pub mod namespace;
 mod stdio;
 mod supervisor;
 
+pub use budget::{Budget, BudgetError, LogCounts};
 pub use contract::{ApiVersion, SUPPORTED_API_VERSIONS};
 pub use engine::{PluginSource, Runtime, RuntimeConfig};
 pub use instance::{DetectorDescription, PluginInstance, WitEvents};
@@ -54,4 +58,6 @@ pub enum LoadError {
     Start { path: String, failure: PluginFailure },
     #[error("{path}: the detector rejected its settings: {reason}")]
     Configure { path: String, reason: String },
+    #[error(transparent)]
+    Conflict(Box<namespace::NamespaceConflict>),
 }

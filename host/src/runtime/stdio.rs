@@ -1,13 +1,17 @@
 //! A plugin's stdout and stderr, forwarded line by line into the host's log with its id.
 //!
-//! Guest output never reaches the host's stdout (which carries results), and a chatty plugin
-//! cannot fill memory: a line is cut at [`MAX_LINE`] bytes.
+//! Guest output never reaches the host's stdout (which carries results), a chatty plugin
+//! cannot fill memory (a line is cut at [`MAX_LINE`] bytes) nor the log (each line counts
+//! against its log budget, see [`LogMeter`]), and its text cannot drive a terminal.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+use super::budget::LogMeter;
+use crate::sinks::escape;
 
 const MAX_LINE: usize = 4096;
 
@@ -16,11 +20,12 @@ pub(crate) struct LogPipe {
     plugin: Arc<str>,
     stream: &'static str,
     pending: Arc<Mutex<Vec<u8>>>,
+    meter: Arc<LogMeter>,
 }
 
 impl LogPipe {
-    pub(crate) fn new(plugin: Arc<str>, stream: &'static str) -> Self {
-        LogPipe { plugin, stream, pending: Arc::default() }
+    pub(crate) fn new(plugin: Arc<str>, stream: &'static str, meter: Arc<LogMeter>) -> Self {
+        LogPipe { plugin, stream, pending: Arc::default(), meter }
     }
 
     fn write_bytes(&self, bytes: &[u8]) {
@@ -36,10 +41,10 @@ impl LogPipe {
     }
 
     fn emit(&self, line: &[u8]) {
-        if line.iter().all(u8::is_ascii_whitespace) {
+        if line.iter().all(u8::is_ascii_whitespace) || !self.meter.admit() {
             return;
         }
-        let line = String::from_utf8_lossy(line);
+        let line = escape::terminal_line(&String::from_utf8_lossy(line));
         tracing::info!(plugin = %self.plugin, stream = self.stream, "{line}");
     }
 }

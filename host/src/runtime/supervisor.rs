@@ -1,12 +1,14 @@
-//! Keeping one plugin going across failures, and keeping count of what it did.
+//! Keeping one plugin going across failures, within its budget and its own patterns, and
+//! keeping count of what it did.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::LoadError;
 use super::engine::{PluginSource, Runtime};
 use super::instance::{DetectorDescription, PluginInstance, WitEvents};
-use super::limits::PluginFailure;
-use crate::model::{Field, Insight};
+use super::limits::{Limits, PluginFailure};
+use crate::model::{Field, Fingerprint, Insight};
 
 /// What happened to one batch in one plugin.
 #[derive(Debug)]
@@ -31,18 +33,31 @@ pub struct PluginHealth {
     pub detector_errors: u32,
     pub consecutive_failures: u32,
     pub quarantined: bool,
+    /// Why it is quarantined, when it is.
+    pub quarantine_reason: Option<String>,
     pub last_failure: Option<String>,
+    /// Insights rejected because their pattern is not one the plugin declared.
+    pub undeclared_rejected: u64,
+    /// Log records written, and dropped for being over its log budget.
+    pub log_records: u64,
+    pub log_records_dropped: u64,
 }
 
 /// One plugin under supervision: a failed instance is recreated, after a backoff that doubles
-/// with each failure in a row, and the plugin is quarantined after `quarantine_after` of them.
+/// with each failure in a row, and the plugin is quarantined after `quarantine_after` of them,
+/// or as soon as it goes over its budget for the run.
 pub struct Supervisor {
     source: PluginSource,
     settings: Vec<Field>,
     instance: Option<PluginInstance>,
     description: DetectorDescription,
+    limits: Limits,
     health: PluginHealth,
     batches_to_skip: u32,
+    /// Distinct findings it reported this run, counted against its budget.
+    fingerprints: HashSet<Fingerprint>,
+    /// What it did wrong while its batch still went on, for the pipeline to report.
+    notices: Vec<String>,
 }
 
 impl Supervisor {
@@ -53,8 +68,11 @@ impl Supervisor {
             instance: Some(instance),
             source,
             settings,
+            limits: runtime.limits().clone(),
             health: PluginHealth::default(),
             batches_to_skip: 0,
+            fingerprints: HashSet::new(),
+            notices: Vec::new(),
         })
     }
 
@@ -79,6 +97,37 @@ impl Supervisor {
         self.instance.as_mut()
     }
 
+    /// What the plugin did wrong since the last call (undeclared patterns, dropped log
+    /// records) while its batches went on.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The detector's state, if it can hand it over. A trap discards the instance, so the
+    /// next batch runs on a fresh one instead of failing on a dead one; a state over the
+    /// snapshot budget quarantines the plugin.
+    pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginFailure> {
+        let Some(instance) = self.instance.as_mut() else { return Ok(None) };
+        match instance.snapshot() {
+            Ok(Some(state)) if state.len() > self.limits.budget.snapshot_bytes => Err(self.over_budget(
+                "bytes of saved state",
+                state.len().to_string(),
+                self.limits.budget.snapshot_bytes.to_string(),
+            )),
+            Ok(state) => Ok(state),
+            Err(failure) => Err(self.discard(failure)),
+        }
+    }
+
+    /// Restores state from an earlier snapshot. A trap discards the instance, as in
+    /// [`Supervisor::snapshot`]: the plugin goes on with fresh state.
+    pub fn restore(&mut self, state: &[u8]) -> Result<Result<(), String>, PluginFailure> {
+        let Some(instance) = self.instance.as_mut() else {
+            return Ok(Err("no live instance to restore into".to_owned()));
+        };
+        instance.restore(state).map_err(|failure| self.discard(failure))
+    }
+
     /// Feeds one batch.
     pub fn process(&mut self, runtime: &Runtime, events: &WitEvents) -> BatchOutcome {
         let seen = events.len() as u64;
@@ -101,9 +150,11 @@ impl Supervisor {
         call: impl FnOnce(&mut PluginInstance) -> Result<Result<Vec<Insight>, String>, PluginFailure>,
     ) -> BatchOutcome {
         if self.health.quarantined {
-            return BatchOutcome::Skipped(
-                PluginFailure::Quarantined { failures: self.health.consecutive_failures }.to_string(),
-            );
+            let reason = match &self.health.quarantine_reason {
+                Some(reason) => format!("is quarantined: {reason}"),
+                None => PluginFailure::Quarantined { failures: self.health.consecutive_failures }.to_string(),
+            };
+            return BatchOutcome::Skipped(reason);
         }
         if self.batches_to_skip > 0 {
             self.batches_to_skip -= 1;
@@ -129,16 +180,34 @@ impl Supervisor {
             },
         };
         let mut instance = instance;
+        let budget = &self.limits.budget;
+        instance.allow_log_records(
+            budget.log_records_per_call.min(budget.log_records.saturating_sub(self.health.log_records)),
+        );
         let started = Instant::now();
         let result = call(&mut instance);
         self.health.time_spent += started.elapsed();
         self.health.events_seen += events;
+        self.count_log_records(instance.log_counts());
+        let allowed_time = self.limits.budget.time_for(self.health.events_seen);
+        if self.health.time_spent > allowed_time {
+            let used = format!("{:.1}s", self.health.time_spent.as_secs_f64());
+            return BatchOutcome::Failed(self.over_budget(
+                "of time inside the plugin",
+                used,
+                format!("{:.1}s for {} events", allowed_time.as_secs_f64(), self.health.events_seen),
+            ));
+        }
         match result {
             Ok(answer) => {
                 self.instance = Some(instance);
                 self.health.consecutive_failures = 0;
                 match answer {
                     Ok(insights) => {
+                        let insights = self.keep_declared(insights);
+                        if let Err(failure) = self.charge(&insights) {
+                            return BatchOutcome::Failed(failure);
+                        }
                         self.health.insights_emitted += insights.len() as u64;
                         BatchOutcome::Insights(insights)
                     }
@@ -150,6 +219,77 @@ impl Supervisor {
             }
             Err(failure) => self.failed(runtime, failure),
         }
+    }
+
+    fn count_log_records(&mut self, counts: super::LogCounts) {
+        self.health.log_records += counts.kept;
+        self.health.log_records_dropped += counts.dropped;
+        if counts.dropped > 0 {
+            let budget = &self.limits.budget;
+            self.notices.push(format!(
+                "{} log record(s) dropped, over its budget of {} per call and {} per run ({} dropped in this run)",
+                counts.dropped, budget.log_records_per_call, budget.log_records, self.health.log_records_dropped
+            ));
+        }
+    }
+
+    /// The insights under patterns the plugin declared; the others are counted and reported.
+    fn keep_declared(&mut self, insights: Vec<Insight>) -> Vec<Insight> {
+        let declared = &self.description.patterns;
+        let (kept, rejected): (Vec<Insight>, Vec<Insight>) =
+            insights.into_iter().partition(|insight| declared.contains(&insight.pattern));
+        if let Some(first) = rejected.first() {
+            self.health.undeclared_rejected += rejected.len() as u64;
+            self.notices.push(format!(
+                "{} insight(s) rejected: pattern `{}` is not one it declared ({})",
+                rejected.len(),
+                crate::sinks::escape::terminal_line(&first.pattern.chars().take(100).collect::<String>()),
+                declared.iter().map(|pattern| format!("`{pattern}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        kept
+    }
+
+    /// Counts a call's insights against the findings and updates budgets.
+    fn charge(&mut self, insights: &[Insight]) -> Result<(), PluginFailure> {
+        let budget = &self.limits.budget;
+        let updates = self.health.insights_emitted + insights.len() as u64;
+        if updates > budget.updates {
+            let limit = budget.updates.to_string();
+            return Err(self.over_budget("insights", updates.to_string(), limit));
+        }
+        let new: HashSet<Fingerprint> = insights
+            .iter()
+            .map(Insight::fingerprint)
+            .filter(|fingerprint| !self.fingerprints.contains(fingerprint))
+            .collect();
+        let findings = self.fingerprints.len() + new.len();
+        if findings > budget.findings {
+            let limit = budget.findings.to_string();
+            return Err(self.over_budget("distinct findings", findings.to_string(), limit));
+        }
+        self.fingerprints.extend(new);
+        Ok(())
+    }
+
+    /// Quarantines the plugin for the rest of the run and frees its instance.
+    fn over_budget(&mut self, resource: &'static str, used: String, budget: String) -> PluginFailure {
+        let failure = PluginFailure::OverBudget { resource, used, budget };
+        self.health.failures += 1;
+        self.health.last_failure = Some(failure.to_string());
+        self.health.quarantined = true;
+        self.health.quarantine_reason = Some(failure.to_string());
+        self.instance = None;
+        failure
+    }
+
+    /// Drops an instance that trapped outside a batch; the next batch starts a fresh one.
+    fn discard(&mut self, failure: PluginFailure) -> PluginFailure {
+        tracing::warn!(plugin = self.id(), "{failure}; the next batch runs on a fresh instance");
+        self.health.failures += 1;
+        self.health.last_failure = Some(failure.to_string());
+        self.instance = None;
+        failure
     }
 
     fn failed(&mut self, runtime: &Runtime, failure: PluginFailure) -> BatchOutcome {

@@ -248,8 +248,7 @@ impl<'a> Progress<'a> {
         for supervisor in pipeline.plugins_mut() {
             let id = supervisor.id().to_owned();
             let Some(snapshot) = snapshots.get(&id) else { continue };
-            let Some(instance) = supervisor.instance_mut() else { continue };
-            match instance.restore(&snapshot.state) {
+            match supervisor.restore(&snapshot.state) {
                 Ok(Ok(())) => {
                     self.committed_states.insert(id.clone(), digest(snapshot));
                     tracing::debug!(plugin = id, from_version = snapshot.version, "restored the detector's state")
@@ -282,8 +281,7 @@ impl<'a> Progress<'a> {
         for supervisor in pipeline.plugins_mut() {
             let id = supervisor.id().to_owned();
             let version = supervisor.description().version.clone();
-            let Some(instance) = supervisor.instance_mut() else { continue };
-            match instance.snapshot() {
+            match supervisor.snapshot() {
                 Ok(Some(state)) => {
                     let snapshot = PluginSnapshot { version, state };
                     if self.committed_states.get(&id) != Some(&digest(&snapshot)) {

@@ -6,6 +6,10 @@ use std::process::Command;
 
 use crate::model::Fingerprint;
 use crate::routing::BeadsSettings;
+use crate::sinks::escape;
+
+/// Longest command line and `bd` message kept in an error, in bytes.
+const ERROR_COMMAND_LIMIT: usize = 400;
 
 /// Prefix of the external ref that identifies a finding's issue.
 pub const EXTERNAL_REF_PREFIX: &str = "devloop-host:";
@@ -75,7 +79,9 @@ impl Bd {
     /// Runs `bd ARGS` and returns the JSON payload of its stdout, envelope removed.
     pub fn run_json(&self, args: &[String]) -> Result<serde_json::Value, BdError> {
         let program = self.program.display().to_string();
-        let command_line = || self.command_line(args);
+        // Errors are stored with the finding and shown on terminals: a description's worth of
+        // command line would drown the reason.
+        let command_line = || escape::cap(&self.command_line(args), ERROR_COMMAND_LIMIT, "");
         tracing::debug!(command = %command_line(), "running bd");
         let output = Command::new(&self.program).args(args).output().map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
@@ -93,7 +99,7 @@ impl Bd {
             return Err(BdError::Failed {
                 command: command_line(),
                 status: output.status.to_string(),
-                stderr: message,
+                stderr: escape::cap(&escape::terminal_line(&message), ERROR_COMMAND_LIMIT, ""),
             });
         }
         let stdout = String::from_utf8_lossy(&output.stdout);

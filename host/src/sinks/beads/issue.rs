@@ -1,14 +1,31 @@
 //! What a filed issue says: a title, and a description a person can act on without opening
 //! devloop-host (what was seen, the evidence, the threads, what to do, how to silence it).
+//!
+//! Beads renders descriptions and comments as Markdown, and `bd` takes them as arguments: text
+//! from logs and plugins is escaped for Markdown (no NUL or control character survives) and
+//! every part is capped, so no finding is too large to file. The store keeps the full evidence.
 
 use crate::routing::BeadsSettings;
 use crate::store::{GROWTH_FACTOR, StoredFinding};
 
 use super::cli::external_ref;
+use crate::sinks::escape::{self, markdown_code, markdown_paragraph, markdown_text};
 use crate::sinks::render::{rfc3339, short_time};
 
 /// Longest title, in characters (beads allows 500).
 const TITLE_LIMIT: usize = 200;
+/// Longest message, recommendation and evidence in a description, in bytes once escaped. With
+/// the fixed text and [`THREAD_LIMIT`] threads, a description stays far below the kernel's
+/// 128 KiB limit on one argument.
+const MESSAGE_LIMIT: usize = 4_000;
+const RECOMMENDATION_LIMIT: usize = 8_000;
+const EVIDENCE_LIMIT: usize = 32_000;
+const THREAD_LIMIT: usize = 20;
+const THREAD_URL_LIMIT: usize = 300;
+/// Longest pattern or detector id shown, in bytes.
+const NAME_LIMIT: usize = 200;
+/// Longest message quoted in a growth comment, in bytes.
+const COMMENT_MESSAGE_LIMIT: usize = 2_000;
 
 /// A `bd create` for one finding.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +42,7 @@ pub struct NewIssue {
 impl NewIssue {
     pub fn for_finding(finding: &StoredFinding, settings: &BeadsSettings) -> NewIssue {
         let insight = &finding.insight;
-        let mut labels = vec!["devloop-host".to_owned(), insight.pattern.clone()];
+        let mut labels = vec!["devloop-host".to_owned(), escape::terminal_line(&insight.pattern).replace(',', " ")];
         labels.extend(
             settings.labels.iter().filter(|label| !labels_contain(&labels, label)).cloned().collect::<Vec<_>>(),
         );
@@ -69,11 +86,15 @@ fn labels_contain(labels: &[String], label: &str) -> bool {
 fn description(finding: &StoredFinding) -> String {
     let insight = &finding.insight;
     let fingerprint = &finding.fingerprint;
-    let mut text = format!("## What was seen\n\n{}\n\n", insight.message);
+    let fingerprint_code = markdown_code(fingerprint.as_str());
+    let show = format!("`devloop-host insights show {fingerprint} --format json`");
+    let cut_note = format!(" (cut; {show} has all of it)");
+    let message = escape::cap(&markdown_paragraph(&insight.message), MESSAGE_LIMIT, &cut_note);
+    let mut text = format!("## What was seen\n\n{message}\n\n");
     text.push_str(&format!(
-        "- **Pattern**: `{}` (detector `{}`)\n- **Severity**: {} · **Confidence**: {:.0}%\n- **Occurrences**: {} over {} run(s), {} – {}\n- **Fingerprint**: `{fingerprint}`\n",
-        insight.pattern,
-        insight.detector,
+        "- **Pattern**: {} (detector {})\n- **Severity**: {} · **Confidence**: {:.0}%\n- **Occurrences**: {} over {} run(s), {} – {}\n- **Fingerprint**: {fingerprint_code}\n",
+        markdown_code(&escape::cap(&insight.pattern, NAME_LIMIT, "")),
+        markdown_code(&escape::cap(&insight.detector, NAME_LIMIT, "")),
         insight.severity,
         insight.confidence * 100.0,
         finding.occurrences,
@@ -84,12 +105,17 @@ fn description(finding: &StoredFinding) -> String {
     let urls = finding.thread_urls();
     if !urls.is_empty() {
         text.push_str("\n## Threads\n\n");
-        for url in urls {
-            text.push_str(&format!("- {url}\n"));
+        for url in urls.iter().take(THREAD_LIMIT) {
+            text.push_str(&format!("- {}\n", escape::cap(&markdown_text(url), THREAD_URL_LIMIT, "")));
+        }
+        if urls.len() > THREAD_LIMIT {
+            text.push_str(&format!("- … and {} more ({show})\n", urls.len() - THREAD_LIMIT));
         }
     }
-    text.push_str(&format!("\n## Evidence\n\n```json\n{:#}\n```\n", insight.to_json()["evidence"]));
-    text.push_str(&format!("\n## Recommendation\n\n{}\n", insight.recommendation));
+    let evidence = escape::cap(&escape::json(&insight.to_json()["evidence"], true), EVIDENCE_LIMIT, &cut_note);
+    text.push_str(&format!("\n## Evidence\n\n{}\n", escape::markdown_fence(&evidence, "json")));
+    let recommendation = escape::cap(&markdown_paragraph(&insight.recommendation), RECOMMENDATION_LIMIT, &cut_note);
+    text.push_str(&format!("\n## Recommendation\n\n{recommendation}\n"));
     text.push_str(&format!(
         "\n## Silencing it\n\nNot a problem? `devloop-host insights dismiss {fingerprint} --reason \"…\"` keeps it quiet until its \
          evidence grows {GROWTH_FACTOR}× or its severity rises (the dismissal also reaches devloop's feedback log). \
@@ -113,6 +139,6 @@ pub fn growth_comment(finding: &StoredFinding, reported: Option<(u64, crate::mod
         finding.occurrences,
         insight.severity,
         short_time(finding.last_seen_ms),
-        insight.message
+        escape::cap(&markdown_text(&insight.message), COMMENT_MESSAGE_LIMIT, " (cut)")
     )
 }

@@ -7,6 +7,7 @@ mod table;
 use std::io::IsTerminal;
 
 use crate::model::Severity;
+use crate::sinks::escape;
 use crate::store::{HistoryEntry, Status, StoredFinding, Summary};
 
 /// An output format of the `insights` commands.
@@ -80,9 +81,10 @@ impl Style {
     }
 }
 
-/// `text` cut to `width` characters, with `…` where it was cut; newlines become spaces.
+/// `text` on one line, safe for a terminal ([`escape::terminal_line`]), cut to `width`
+/// characters with `…` where it was cut.
 pub fn fit(text: &str, width: usize) -> String {
-    let flat: String = text.chars().map(|character| if character.is_control() { ' ' } else { character }).collect();
+    let flat = escape::terminal_line(text);
     if flat.chars().count() <= width {
         return flat;
     }
@@ -138,7 +140,7 @@ pub fn list(
         Format::Markdown => markdown::list(out, findings, now_ms),
         Format::Json => {
             for finding in findings {
-                writeln!(out, "{}", finding_json(finding, now_ms))?;
+                writeln!(out, "{}", escape::json(&finding_json(finding, now_ms), false))?;
             }
             Ok(())
         }
@@ -164,7 +166,7 @@ pub fn show(
                 .map(|entry| serde_json::json!({"at": rfc3339(entry.at_ms), "change": entry.change, "detail": entry.detail}))
                 .collect::<Vec<_>>()
                 .into();
-            writeln!(out, "{object:#}")
+            writeln!(out, "{}", escape::json(&object, true))
         }
     }
 }
@@ -195,11 +197,8 @@ pub fn summary(
                 })
                 .collect();
             let top: Vec<serde_json::Value> = summary.top.iter().map(|finding| finding_json(finding, now_ms)).collect();
-            writeln!(
-                out,
-                "{:#}",
-                serde_json::json!({"total": summary.total, "by_status": by_status, "by_pattern": by_pattern, "top": top})
-            )
+            let object = serde_json::json!({"total": summary.total, "by_status": by_status, "by_pattern": by_pattern, "top": top});
+            writeln!(out, "{}", escape::json(&object, true))
         }
     }
 }
@@ -234,5 +233,6 @@ mod tests {
         assert_eq!(fit("short", 10), "short");
         assert_eq!(fit("a longer line", 8), "a longe…");
         assert_eq!(fit("two\nlines", 20), "two lines");
+        assert_eq!(fit("red\u{1b}[31m", 20), "red\\u{1b}[31m");
     }
 }

@@ -7,6 +7,7 @@ use crate::model::{Severity, Value};
 use crate::store::{GROWTH_FACTOR, HistoryEntry, Status, StoredFinding, Summary};
 
 use super::{Style, fit, short_time, status_line};
+use crate::sinks::escape;
 
 const GAP: &str = "  ";
 const MIN_MESSAGE: usize = 20;
@@ -79,7 +80,7 @@ pub fn show(
         style.severity(insight.severity).trim_end(),
         style.status(status, 0)
     )?;
-    writeln!(out, "{}\n", insight.message)?;
+    writeln!(out, "{}\n", escape::terminal(&insight.message))?;
     let mut row = |label: &str, value: &str| writeln!(out, "{label:<16}  {}", fit(value, value_width));
     row("pattern", &format!("{} (detector {})", insight.pattern, insight.detector))?;
     row("confidence", &format!("{:.2}", insight.confidence))?;
@@ -117,10 +118,10 @@ pub fn show(
     row("recommendation", &insight.recommendation)?;
     writeln!(out, "\nevidence")?;
     for field in &insight.evidence.fields {
-        writeln!(out, "  {:<14}  {}", field.key, fit(&display_value(&field.value), value_width))?;
+        writeln!(out, "  {:<14}  {}", fit(&field.key, 40), fit(&display_value(&field.value), value_width))?;
     }
     if !insight.evidence.event_ids.is_empty() {
-        let ids: Vec<String> = insight.evidence.event_ids.iter().take(5).map(|id| format!("{id:016x}")).collect();
+        let ids: Vec<String> = insight.evidence.event_ids.iter().take(5).map(u64::to_string).collect();
         let more = insight.evidence.event_ids.len().saturating_sub(5);
         let suffix = if more > 0 { format!(" and {more} more") } else { String::new() };
         writeln!(out, "  {:<14}  {}{suffix}", "events", ids.join(" "))?;

@@ -1,0 +1,120 @@
+//! `devloop-host exec` stands in for the command it wraps: any bytes as arguments, the signals
+//! that end a command passed on to it (and its real status logged), a shell's exit code for a
+//! command that is not there, and an exit code no logging problem changes.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+
+fn exec(home: &Path) -> Command {
+    let mut command = Command::new(devloop_host_tests::binary());
+    command.args(["exec", "--home-devloop-dir"]).arg(home).arg("--");
+    command
+}
+
+/// The one record `exec` appended to `home`'s cli-actions.jsonl.
+fn record(home: &Path) -> Result<serde_json::Value> {
+    let log = std::fs::read_to_string(home.join("cli-actions.jsonl"))?;
+    let lines: Vec<&str> = log.lines().collect();
+    ensure!(lines.len() == 1, "one record expected: {log}");
+    Ok(serde_json::from_str(lines[0])?)
+}
+
+#[test]
+fn a_non_utf8_argument_reaches_the_command_unchanged() -> Result<()> {
+    let home = tempfile::tempdir()?;
+    let argument = OsStr::from_bytes(b"caf\xe9 \xff");
+    let output = exec(home.path()).args(["printf", "%s"]).arg(argument).output()?;
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.stdout, argument.as_bytes());
+    assert_eq!(record(home.path())?["command"], "printf %s caf\u{fffd} \u{fffd}");
+    Ok(())
+}
+
+/// Starts `script` under `exec`, waits until it prints `ready`, sends `signal` to `exec` alone,
+/// and returns how `exec` ended and the record it wrote.
+fn signal_exec(signal: &str, script: &str) -> Result<(std::process::ExitStatus, serde_json::Value)> {
+    let home = tempfile::tempdir()?;
+    let mut child = exec(home.path()).args(["sh", "-c", script]).stdout(Stdio::piped()).spawn()?;
+    let stdout = child.stdout.take().context("piped stdout")?;
+    let (ready, waiting) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = ready.send(line);
+    });
+    let line = waiting.recv_timeout(Duration::from_secs(60)).context("the command never said it was ready")?;
+    ensure!(line == "ready\n", "unexpected output {line:?}");
+    let sent = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status()?;
+    ensure!(sent.success(), "kill -{signal} failed");
+    let status = child.wait()?;
+    Ok((status, record(home.path())?))
+}
+
+#[test]
+fn each_signal_reaches_a_command_that_handles_it_and_its_exit_is_logged() -> Result<()> {
+    for (signal, code) in [("INT", 71), ("TERM", 72), ("HUP", 73)] {
+        let script = format!("trap 'exit {code}' {signal}; echo ready; while :; do sleep 0.05; done");
+        let (status, record) = signal_exec(signal, &script)?;
+        assert_eq!(status.code(), Some(code), "SIG{signal}: exec exits as the command did");
+        assert_eq!(record["exit_code"], code, "SIG{signal}: {record}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_command_ended_by_a_signal_is_logged_as_a_shell_sees_it_and_exec_ends_the_same_way() -> Result<()> {
+    for (signal, number) in [("INT", 2), ("TERM", 15), ("HUP", 1)] {
+        let (status, record) = signal_exec(signal, "echo ready; exec sleep 60")?;
+        assert_eq!(status.signal(), Some(number), "SIG{signal}: exec ends by the child's signal: {status:?}");
+        assert_eq!(record["exit_code"], 128 + number, "SIG{signal}: {record}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_missing_command_exits_127_and_is_logged_as_127() -> Result<()> {
+    let home = tempfile::tempdir()?;
+    let output = exec(home.path()).arg("no-such-command-for-exec").output()?;
+    assert_eq!(output.status.code(), Some(127));
+    assert_eq!(record(home.path())?["exit_code"], 127);
+    Ok(())
+}
+
+#[test]
+fn a_failure_to_log_never_changes_the_exit_code() -> Result<()> {
+    let output = Command::new(devloop_host_tests::binary())
+        .args(["exec", "--", "sh", "-c", "exit 5"])
+        .env_remove("HOME")
+        .env_remove("DEVLOOP_HOME_DIR")
+        .output()?;
+    assert_eq!(output.status.code(), Some(5));
+    assert!(String::from_utf8(output.stderr)?.contains("not logged"));
+
+    let home = tempfile::tempdir()?;
+    let blocked = home.path().join("a-file");
+    std::fs::write(&blocked, "not a folder")?;
+    let output = exec(&blocked).args(["sh", "-c", "exit 0"]).output()?;
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    Ok(())
+}
+
+#[test]
+fn a_closed_stderr_never_changes_the_exit_code() -> Result<()> {
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let status = Command::new(devloop_host_tests::binary())
+        .args(["exec", "--", "no-such-command-for-exec"])
+        .env_remove("HOME")
+        .env_remove("DEVLOOP_HOME_DIR")
+        .stderr(writer)
+        .status()?;
+    assert_eq!(status.code(), Some(127), "neither the log nor stderr can take a word, and 127 stands");
+    Ok(())
+}
