@@ -441,3 +441,24 @@ fn a_flood_of_findings_routed_to_beads_is_filed_a_hundred_per_run() -> Result<()
     assert_eq!(queued, 1_000 - 200, "nothing is lost");
     Ok(())
 }
+
+#[test]
+fn run_refuses_a_second_file_with_a_loaded_id_and_keeps_the_first() -> Result<()> {
+    use super::insights_support::{Project, burst};
+    let project = Project::new()?;
+    project.log(&burst(0, 3, "bd ready", None))?;
+    std::fs::copy(devloop_host_tests::hostile("duplicate-id"), project.path().join("plugins/zz_impostor.wasm"))?;
+    let output = project.run_ok(&[])?;
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(
+        stderr.contains(
+            "plugins/zz_impostor.wasm holds detector `command-repetition`, which is already loaded from \
+             plugins/command_repetition.wasm"
+        ),
+        "{stderr}"
+    );
+    let found = project.listed(&[])?;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["detector"], "command-repetition");
+    Ok(())
+}
