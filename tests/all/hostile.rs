@@ -420,3 +420,45 @@ fn a_flood_of_findings_within_budget_does_not_flood_the_terminal() -> Result<()>
     assert!(notices.lines().count() < 60, "{} lines of notices", notices.lines().count());
     Ok(())
 }
+
+#[test]
+fn a_flood_of_findings_routed_to_beads_is_filed_a_hundred_per_run() -> Result<()> {
+    use super::insights_support::{Project, bd_init, bd_issues, bd_program, burst};
+    let project = Project::new()?;
+    project.log(&burst(0, 3, "bd ready", None))?;
+    std::fs::copy(devloop_host_tests::hostile("finding-flood"), project.path().join("plugins/hostile.wasm"))?;
+    let bd = bd_program(project.path())?;
+    bd_init(&bd, project.path(), "proj")?;
+    project.write(".devloop-host/routing.toml", "[[rule]]\nsinks = [\"beads\"]\n")?;
+    let bd_bin = bd.display().to_string();
+    let filed_after_run = || -> Result<usize> {
+        project.run_ok(&[("BD_BIN", &bd_bin)])?;
+        Ok(bd_issues(&bd, project.path())?.len())
+    };
+    assert_eq!(filed_after_run()?, devloop_host::sinks::beads::MAX_CREATES_PER_PASS);
+    assert_eq!(filed_after_run()?, 2 * devloop_host::sinks::beads::MAX_CREATES_PER_PASS, "the rest stay queued");
+    let queued = project.listed(&[])?.iter().filter(|finding| finding["filing"]["queued"] == true).count();
+    assert_eq!(queued, 1_000 - 200, "nothing is lost");
+    Ok(())
+}
+
+#[test]
+fn run_refuses_a_second_file_with_a_loaded_id_and_keeps_the_first() -> Result<()> {
+    use super::insights_support::{Project, burst};
+    let project = Project::new()?;
+    project.log(&burst(0, 3, "bd ready", None))?;
+    std::fs::copy(devloop_host_tests::hostile("duplicate-id"), project.path().join("plugins/zz_impostor.wasm"))?;
+    let output = project.run_ok(&[])?;
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(
+        stderr.contains(
+            "plugins/zz_impostor.wasm holds detector `command-repetition`, which is already loaded from \
+             plugins/command_repetition.wasm"
+        ),
+        "{stderr}"
+    );
+    let found = project.listed(&[])?;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["detector"], "command-repetition");
+    Ok(())
+}

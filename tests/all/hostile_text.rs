@@ -1,8 +1,8 @@
 //! Log text written to hurt: escape and OSC sequences, Markdown and HTML, a newline in a thread
 //! id, a NUL byte, a command of 200 KB. Logged by devloop's own `ActionLogger`, found by the
 //! real command-repetition detector, and followed through every sink: the `run` table and the
-//! terminal notice, `insights list` and `show` as tables and Markdown, JSON, and the arguments
-//! the `bd` stand-in received.
+//! terminal notice, `insights list` and `show` as tables and Markdown, JSON and the JSON Lines
+//! sink, and the arguments the `bd` stand-in received.
 
 use anyhow::{Context, Result, ensure};
 
@@ -15,7 +15,8 @@ const COMMAND: &str = "bd ready \u{1b}]0;owned\u{7}\u{1b}]8;;http://evil.example
 /// A thread id that tries to add a heading and a link to any Markdown it lands in.
 const THREAD: &str = "T-1\n## Owned [x](http://evil.example/)";
 
-const ROUTING: &str = "[[rule]]\nsinks = [\"terminal\", \"beads\"]\n";
+const ROUTING: &str =
+    "[[rule]]\nsinks = [\"terminal\", \"beads\", \"jsonl\"]\n\n[jsonl]\npath = \".devloop-host/findings.jsonl\"\n";
 
 /// Text a terminal shows as it is: no control character but newline, no bidi override.
 fn assert_terminal_safe(what: &str, text: &str) {
@@ -159,6 +160,13 @@ fn hostile_log_text_is_inert_in_every_sink() -> Result<()> {
     for (id, text) in ids.iter().zip(strings) {
         assert_eq!(id.as_u64().map(|id| id.to_string()).as_deref(), text.as_str());
     }
+
+    // The JSON Lines sink: the same exact text, with nothing raw a terminal would act on.
+    let appended = std::fs::read_to_string(project.path().join(".devloop-host/findings.jsonl"))?;
+    assert_terminal_safe("the JSON Lines sink", &appended);
+    let line: serde_json::Value = serde_json::from_str(appended.lines().next().context("one line")?)?;
+    assert_eq!(line["evidence"]["fields"]["command"], COMMAND);
+    assert_eq!(line["affected_threads"][0], THREAD);
 
     // Filed once, with what bd received escaped.
     let filed = setup.filed()?;

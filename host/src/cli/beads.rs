@@ -117,6 +117,14 @@ impl File {
         for fingerprint in &report.cancelled {
             writeln!(out, "{fingerprint} was silenced before filing; dropped from the queue")?;
         }
+        if !report.deferred.is_empty() {
+            writeln!(
+                out,
+                "{} more left queued: at most {} issues are created at once; run `devloop-host beads file` again",
+                report.deferred.len(),
+                beads::MAX_CREATES_PER_PASS
+            )?;
+        }
         if report.created.is_empty()
             && report.adopted.is_empty()
             && report.commented.is_empty()

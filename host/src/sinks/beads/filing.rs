@@ -1,5 +1,7 @@
 //! The filing loop: adopt what beads already has, comment on issues whose finding grew, create
-//! the rest — intent first, so no crash can lead to a second issue.
+//! the rest — intent first, so no crash can lead to a second issue. One pass creates at most
+//! [`MAX_CREATES_PER_PASS`] issues; the rest stay queued for the next, so a plugin that reports
+//! a flood of findings cannot flood the beads database in one run.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -10,6 +12,9 @@ use crate::store::{FilingState, Status, Store, StoreError, StoredFinding};
 
 use super::cli::{Bd, BdError, comment_args, external_ref};
 use super::issue::{NewIssue, growth_comment};
+
+/// Issues one filing pass creates at most.
+pub const MAX_CREATES_PER_PASS: usize = 100;
 
 /// Run `bd`, or only print the commands it would run.
 pub enum Mode<'out> {
@@ -37,6 +42,8 @@ pub struct FilingReport {
     pub failed: Vec<(Fingerprint, String)>,
     /// Silenced before they were filed: no longer queued.
     pub cancelled: Vec<Fingerprint>,
+    /// Left queued for the next pass: this one created [`MAX_CREATES_PER_PASS`] issues.
+    pub deferred: Vec<Fingerprint>,
 }
 
 /// Files every queued finding, and `also` (findings asked for by name). In [`Mode::DryRun`]
@@ -132,6 +139,13 @@ pub fn file_with(
             report.cancelled.push(fingerprint);
             continue;
         }
+        if report.created.len() >= MAX_CREATES_PER_PASS {
+            if let (Mode::Run, None) = (&mode, &filing) {
+                store.queue_filing(&fingerprint, now_ms)?;
+            }
+            report.deferred.push(fingerprint);
+            continue;
+        }
         let args = NewIssue::for_finding(&finding, settings).create_args();
         match mode {
             Mode::DryRun(out) => {
@@ -157,6 +171,12 @@ pub fn file_with(
                 }
             }
         }
+    }
+    if !report.deferred.is_empty() {
+        tracing::warn!(
+            "{} finding(s) left queued for the next run: at most {MAX_CREATES_PER_PASS} issues are created at once",
+            report.deferred.len()
+        );
     }
     Ok(report)
 }

@@ -18,5 +18,5 @@ mod issue;
 
 pub use cli::{Bd, BdError, BdIssue, EXTERNAL_REF_PREFIX, external_ref, shell_words};
 pub use export::export_jsonl;
-pub use filing::{FilingError, FilingReport, Mode, file_pending, file_with};
+pub use filing::{FilingError, FilingReport, MAX_CREATES_PER_PASS, Mode, file_pending, file_with};
 pub use issue::{NewIssue, growth_comment};
