@@ -39,7 +39,7 @@ impl Setup {
             .arg(self.scratch.path().join("plugins"))
             .arg("--cache-dir")
             .arg(self.scratch.path().join("cache"))
-            .arg("--state-db")
+            .arg("--state-dir")
             .arg(self.scratch.path().join(state))
             .args(extra)
             .env_remove("RUST_LOG")
@@ -49,7 +49,7 @@ impl Setup {
     }
 
     fn delivered(&self, state: &str) -> Result<Vec<i64>> {
-        let connection = rusqlite::Connection::open(self.scratch.path().join(state))?;
+        let connection = rusqlite::Connection::open(self.scratch.path().join(state).join("state.db"))?;
         let mut statement = connection.prepare("SELECT event_id FROM delivered ORDER BY sequence")?;
         let ids = statement.query_map([], |row| row.get(0))?.collect::<Result<Vec<i64>, _>>()?;
         Ok(ids)
@@ -70,13 +70,13 @@ impl Delays {
 fn a_second_run_reads_only_what_is_new_and_from_start_reads_all_again() -> Result<()> {
     let setup = Setup::new()?;
     let sample = sample();
-    assert!(setup.run(&sample, "state.db", &[]).status()?.success());
-    let first = setup.delivered("state.db")?;
+    assert!(setup.run(&sample, "state", &[]).status()?.success());
+    let first = setup.delivered("state")?;
     assert!(first.len() > 1000, "the sample has {} events", first.len());
-    assert!(setup.run(&sample, "state.db", &[]).status()?.success());
-    assert_eq!(setup.delivered("state.db")?.len(), first.len(), "nothing new, nothing delivered");
-    assert!(setup.run(&sample, "state.db", &["--from-start"]).status()?.success());
-    assert_eq!(setup.delivered("state.db")?, [first.clone(), first].concat());
+    assert!(setup.run(&sample, "state", &[]).status()?.success());
+    assert_eq!(setup.delivered("state")?.len(), first.len(), "nothing new, nothing delivered");
+    assert!(setup.run(&sample, "state", &["--from-start"]).status()?.success());
+    assert_eq!(setup.delivered("state")?, [first.clone(), first].concat());
     Ok(())
 }
 
@@ -84,16 +84,16 @@ fn a_second_run_reads_only_what_is_new_and_from_start_reads_all_again() -> Resul
 fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> {
     let setup = Setup::new()?;
     let sample = sample();
-    let reference = setup.run(&sample, "reference.db", &["--batch-size", "1"]).status()?;
+    let reference = setup.run(&sample, "reference", &["--batch-size", "1"]).status()?;
     assert!(reference.success());
-    let expected = setup.delivered("reference.db")?;
+    let expected = setup.delivered("reference")?;
 
     let mut delays = Delays(0x5eed);
     let mut interrupted_midway = 0;
     let mut finished = false;
     for round in 0..40 {
-        let before = setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0);
-        let mut child = setup.run(&sample, "crash.db", &["--batch-size", "1"]).spawn()?;
+        let before = setup.delivered("crash").map(|ids| ids.len()).unwrap_or(0);
+        let mut child = setup.run(&sample, "crash", &["--batch-size", "1"]).spawn()?;
         if round % 4 == 3 {
             // Now and then a kill at a random moment, whatever the process is doing.
             std::thread::sleep(delays.next(400));
@@ -102,7 +102,7 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
             let target = before + 1 + delays.next(60).as_millis() as usize;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while child.try_wait()?.is_none()
-                && setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0) < target
+                && setup.delivered("crash").map(|ids| ids.len()).unwrap_or(0) < target
                 && std::time::Instant::now() < deadline
             {
                 std::thread::sleep(Duration::from_millis(1));
@@ -114,16 +114,16 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
         }
         child.kill()?;
         child.wait()?;
-        let after = setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0);
+        let after = setup.delivered("crash").map(|ids| ids.len()).unwrap_or(0);
         if after > before && after < expected.len() {
             interrupted_midway += 1;
         }
     }
     if !finished {
-        assert!(setup.run(&sample, "crash.db", &["--batch-size", "1"]).status()?.success());
+        assert!(setup.run(&sample, "crash", &["--batch-size", "1"]).status()?.success());
     }
     assert!(interrupted_midway >= 3, "only {interrupted_midway} kills landed while events were flowing");
-    let delivered = setup.delivered("crash.db")?;
+    let delivered = setup.delivered("crash")?;
     let mut seen = std::collections::HashSet::new();
     let twice: Vec<(usize, i64)> = delivered.iter().copied().enumerate().filter(|(_, id)| !seen.insert(*id)).collect();
     assert!(twice.is_empty(), "delivered twice (position, id): {twice:?}");
@@ -148,12 +148,12 @@ fn a_burst_split_across_two_runs_is_found_because_detector_state_is_restored() -
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         Ok(String::from_utf8(output.stdout)?.lines().filter(|line| line.contains("command_repetition")).count())
     };
-    let first = setup.run(&devloop, "state.db", &[]).stdout(Stdio::piped()).output()?;
+    let first = setup.run(&devloop, "state", &[]).stdout(Stdio::piped()).output()?;
     assert_eq!(findings(first)?, 0, "two runs are no burst yet");
     std::fs::write(&log, format!("{}\n{}\n{}\n", burst[0], burst[1], burst[2]))?;
-    let second = setup.run(&devloop, "state.db", &[]).stdout(Stdio::piped()).output()?;
+    let second = setup.run(&devloop, "state", &[]).stdout(Stdio::piped()).output()?;
     assert_eq!(findings(second)?, 1, "the third run completes the burst begun in the last run");
-    let connection = rusqlite::Connection::open(setup.scratch.path().join("state.db"))?;
+    let connection = rusqlite::Connection::open(setup.scratch.path().join("state/state.db"))?;
     let saved: i64 =
         connection
             .query_row("SELECT count(*) FROM plugin_state WHERE plugin = 'command-repetition'", [], |row| row.get(0))?;

@@ -16,6 +16,7 @@ use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use super::{Pipeline, PluginProblem};
+use crate::detectors::BUNDLED_ORIGIN_PREFIX;
 use crate::hotswap::PluginStatus;
 use crate::runtime::{LoadError, PluginHealth, Supervisor};
 
@@ -187,9 +188,11 @@ impl Pipeline<'_> {
         disposal: Option<Sender<Supervisor>>,
     ) -> SwapOutcome {
         let id = candidate.id().to_owned();
-        if let Some(other) =
-            self.plugins.iter().find(|plugin| plugin.id() == id && plugin.source().origin != file.display().to_string())
-        {
+        // A file in the plugins folder overrides the bundled detector with its id.
+        let bundled = |plugin: &Supervisor| plugin.source().origin.starts_with(BUNDLED_ORIGIN_PREFIX);
+        if let Some(other) = self.plugins.iter().find(|plugin| {
+            plugin.id() == id && plugin.source().origin != file.display().to_string() && !bundled(plugin)
+        }) {
             let reason = format!(
                 "{} holds detector `{id}`, which is already loaded from {}; remove one of the two files",
                 file.display(),
@@ -197,7 +200,8 @@ impl Pipeline<'_> {
             );
             return self.reject(file, reason);
         }
-        let Some(index) = self.slot_of(file) else {
+        let overridden = || self.plugins.iter().position(|plugin| plugin.id() == id && bundled(plugin));
+        let Some(index) = self.slot_of(file).or_else(overridden) else {
             let version = candidate.description().version.clone();
             self.plugins.push(candidate);
             self.lineage.rejections.remove(file);
