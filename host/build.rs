@@ -40,6 +40,11 @@ fn main() {
             "CARGO_MAKEFLAGS",
             "MAKEFLAGS",
             "MFLAGS",
+            // Under `cargo clippy` the guests are built, not linted (they are linted as workspace
+            // members), and a lint wrapper would change their fingerprint and rebuild them.
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CLIPPY_ARGS",
+            "CLIPPY_CONF_DIR",
         ] {
             build.env_remove(variable);
         }
