@@ -322,3 +322,33 @@ fn completions_and_a_man_page_are_generated_for_every_subcommand() -> Result<()>
     }
     Ok(())
 }
+
+#[test]
+fn a_replay_shows_progress_on_a_terminal_only() -> Result<()> {
+    let machine = Machine::new()?;
+    let lines: Vec<String> = (0..3000).map(|i| cli_action(i % 3600, &format!("make target-{}", i % 7))).collect();
+    machine.write("app/.devloop/cli-actions.jsonl", &(lines.join("\n") + "\n"))?;
+    // `script` gives the command a terminal for stdin, stdout and stderr, and copies what it
+    // writes there to our stdout.
+    let on_terminal = |quiet: &str| -> Result<String> {
+        let command = format!("{} {quiet} run --from-start --batch-size 8", devloop_host_tests::binary().display());
+        let output = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(machine.path("app"))
+            .env("HOME", machine.path("home"))
+            .env_remove("RUST_LOG")
+            .env_remove("DEVLOOP_HOST_PLUGINS")
+            .env_remove("DEVLOOP_HOST_STATE_DIR")
+            .env_remove("DEVLOOP_DIR")
+            .output()?;
+        ensure!(output.status.success(), "{}", stdout(&output));
+        Ok(stdout(&output))
+    };
+    let shown = on_terminal("")?;
+    assert!(shown.contains("replaying devloop's logs through 9 detector(s)"), "{shown}");
+    assert!(!on_terminal("-q")?.contains("replaying"), "-q shows no progress");
+    let piped = machine.devloop_host("app", &["run", "--from-start", "--batch-size", "8"])?;
+    ensure!(piped.status.success(), "{}", stderr(&piped));
+    assert!(!stderr(&piped).contains("replaying"), "a piped stderr gets no progress line");
+    Ok(())
+}

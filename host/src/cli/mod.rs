@@ -10,6 +10,7 @@ mod insights;
 mod plugins;
 mod plugins_new;
 mod plugins_test;
+mod progress;
 mod project;
 mod run;
 mod sources;

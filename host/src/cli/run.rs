@@ -188,12 +188,15 @@ impl Run {
         };
         let format = self.format;
         let mut printed = std::collections::BTreeSet::new();
+        let progress = super::progress::Replay::start(pipeline.plugins().len());
         let between_batches = |pipeline: &mut Pipeline<'_>| {
+            progress.update(pipeline.events_processed());
             if let Some(hot_swap) = &mut hot_swap {
                 hot_swap.between_batches(pipeline);
             }
         };
         let summary = stream::run(&dirs, &mut pipeline, &mut state_db, &options, between_batches, |pipeline| {
+            progress.finish();
             if options.follow {
                 let fresh: Vec<_> = pipeline
                     .findings()
@@ -207,6 +210,7 @@ impl Run {
                 }
             }
         })?;
+        progress.finish();
 
         super::plugins::write_status(&pipeline, &status_file);
 
