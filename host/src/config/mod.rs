@@ -183,6 +183,21 @@ mod tests {
     }
 
     #[test]
+    fn the_home_devloop_folder_reads_tilde_and_paths_relative_to_the_project() -> Result<(), ConfigError> {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let sources = |value: &str| -> Result<SourceSettings, ConfigError> {
+            let text = format!("[sources]\nhome_devloop_dir = {value:?}\n");
+            Ok(ConfigFile::parse(text, Path::new("c.toml"))?.config.sources)
+        };
+        let project = Path::new("/work/app");
+        assert_eq!(sources("~/.devloop")?.home_devloop_dir_in(project), Some(home.join(".devloop")));
+        assert_eq!(sources("shared/.devloop")?.home_devloop_dir_in(project), Some(project.join("shared/.devloop")));
+        assert_eq!(sources("/srv/.devloop")?.home_devloop_dir_in(project), Some(PathBuf::from("/srv/.devloop")));
+        assert_eq!(SourceSettings::default().home_devloop_dir_in(project), None);
+        Ok(())
+    }
+
+    #[test]
     fn unknown_keys_are_errors_naming_file_and_line() {
         let error = ConfigFile::parse("[limits]\nbatch_size = 8\ndeadline = 5\n".to_owned(), Path::new("c.toml"))
             .expect_err("typo");
