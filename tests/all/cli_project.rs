@@ -182,6 +182,12 @@ fn settings_come_from_the_config_file_and_set_overrides_them() -> Result<()> {
     )?;
     ensure!(run.status.success(), "{}", stderr(&run));
     assert!(patterns(&run)?.contains(&"command_repetition".to_owned()), "--set wins over the file");
+
+    machine.write("app/.devloop-host/config.toml", "disabled_detectors = [\"command-repetition\"]\n")?;
+    let run = machine.devloop_host("app", &["run", "--format", "json", "--from-start"])?;
+    ensure!(run.status.success(), "{}", stderr(&run));
+    assert!(!patterns(&run)?.contains(&"command_repetition".to_owned()), "a disabled detector does not run");
+    assert!(!stderr(&run).contains("loaded bundled:command-repetition"), "{}", stderr(&run));
     Ok(())
 }
 
@@ -234,6 +240,10 @@ fn config_errors_name_the_file_and_line() -> Result<()> {
         ".devloop-host/config.toml:2: `command-repetition.min_repeats` takes a whole number, not `\"4\"`",
     )?;
     refused("[[routing.rule]]\nsinks = [\"email\"]\n", ".devloop-host/config.toml:2: unknown variant `email`")?;
+    refused(
+        "\ndisabled_detectors = [\"metric-anomaly\", \"comand-rerun\"]\n",
+        ".devloop-host/config.toml:2: there is no detector `comand-rerun`; the detectors are: command-correlation, ",
+    )?;
     assert!(!machine.path("app/.devloop-host/state.db").exists());
     Ok(())
 }

@@ -198,6 +198,14 @@ fn check_settings(report: &mut Report, runtime: &Runtime, config: &ConfigFile, c
         .filter(|candidate| candidate.runs())
         .filter_map(|candidate| candidate.found.as_ref().ok())
         .collect();
+    let known: Vec<&str> = running.iter().map(|found| found.description.id.as_str()).collect();
+    match config.disabled_detectors(&known) {
+        Ok(disabled) if !disabled.is_empty() => {
+            report.add(Verdict::Note, "settings", format!("disabled in the config file: {}", disabled.join(", ")));
+        }
+        Ok(_) => {}
+        Err(error) => report.add(Verdict::Problem, "settings", error.to_string()),
+    }
     let descriptions: Vec<_> = running.iter().map(|found| &found.description).collect();
     let given = config.detector_settings();
     let settings = match settings::resolve(&given, &descriptions) {

@@ -85,6 +85,8 @@ fn commented_config(candidates: &[Candidate]) -> String {
         "# devloop-host settings for this project. Every key is optional; the command line overrides\n\
          # them for one run (`devloop-host run --help`). Unknown keys and wrong values are errors\n\
          # naming this file and the line. `devloop-host doctor` checks the file.\n\n\
+         # Detectors that do not run, by id (`devloop-host plugins list` shows the ids).\n\
+         # disabled_detectors = [\"metric-anomaly\"]\n\n\
          # Detector settings, by detector id (`devloop-host plugins info ID` describes each one).\n",
     );
     for candidate in candidates.iter().filter(|candidate| candidate.runs()) {

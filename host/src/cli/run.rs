@@ -141,6 +141,9 @@ impl Run {
         let candidates = detectors::discover(&runtime, &search)?;
         // Checked before anything is read: a typo must not cost a run whose cursors advance.
         let settings = detector_settings(&config, &self.settings, &candidates)?;
+        let known: Vec<String> =
+            candidates.iter().filter(|candidate| candidate.found.is_ok()).map(Candidate::id).collect();
+        let disabled = config.disabled_detectors(&known.iter().map(String::as_str).collect::<Vec<_>>())?;
         let status_file = self.status_file.clone().unwrap_or_else(|| super::default_status_file(&search.project));
         let mut hot_swap = if self.follow {
             if !search.is_exclusive() {
@@ -160,6 +163,9 @@ impl Run {
                     candidate.location,
                     candidate.overridden_by.as_deref().unwrap_or_default()
                 ),
+                Ok(found) if disabled.contains(&found.description.id) => {
+                    tracing::info!("{} is disabled in the config file", found.description.id);
+                }
                 Ok(found) => {
                     let id = found.description.id.clone();
                     let detector_settings = settings.get(&id).cloned().unwrap_or_default();

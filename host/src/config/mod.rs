@@ -8,6 +8,8 @@
 //! declares (see [`settings`]), so a typo is an error naming the file and line.
 //!
 //! ```toml
+//! disabled_detectors = ["metric-anomaly"]   # these do not run
+//!
 //! [detectors.command-repetition]   # by detector id: `devloop-host plugins info ID` lists the settings
 //! min_repeats = 4
 //!
@@ -48,6 +50,9 @@ pub const CONFIG_FILE: &str = "config.toml";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Detectors that do not run, by id (a bundled one too).
+    #[serde(default)]
+    pub disabled_detectors: Vec<Spanned<String>>,
     /// Settings by detector id, checked against what each detector declares.
     #[serde(default)]
     pub detectors: BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
@@ -158,6 +163,27 @@ impl ConfigFile {
             }
         }
         given
+    }
+}
+
+impl ConfigFile {
+    /// The ids of `disabled_detectors`, each checked against the detectors there are.
+    pub fn disabled_detectors(&self, known: &[&str]) -> Result<Vec<String>, SettingsError> {
+        let file = self.path.as_deref().unwrap_or(Path::new(CONFIG_FILE)).display();
+        let mut disabled = Vec::new();
+        for id in &self.config.disabled_detectors {
+            if !known.contains(&id.get_ref().as_str()) {
+                let mut known = known.to_vec();
+                known.sort_unstable();
+                return Err(SettingsError::UnknownDetector {
+                    place: format!("{file}:{}", line_at(&self.text, id.span().start)),
+                    detector: id.get_ref().clone(),
+                    known: known.join(", "),
+                });
+            }
+            disabled.push(id.get_ref().clone());
+        }
+        Ok(disabled)
     }
 }
 
