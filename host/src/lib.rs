@@ -15,7 +15,7 @@
 //!    a JSON Lines file, beads issues (filed exactly once), and dismissals back to devloop.
 //!
 //! [`harness`] replays recorded events through one plugin and checks its findings against a
-//! test case (`devloop-host plugin test`).
+//! test case (`devloop-host plugins test`).
 //! [`hotswap`] replaces detectors while the host runs: a new `.wasm` in the plugins folder is
 //! compiled in the background and takes over between two batches.
 //!

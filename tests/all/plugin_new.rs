@@ -18,9 +18,9 @@ fn scaffold_builds_and_passes_its_starter_case(lang: &str, name: &str) -> Result
         .arg(&dir)
         .env_remove("DEVLOOP_PLUGIN_SDK")
         .output()?;
-    ensure!(output.status.success(), "plugin new failed: {}", String::from_utf8_lossy(&output.stderr));
+    ensure!(output.status.success(), "plugins new failed: {}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout)?;
-    ensure!(stdout.contains("build it:"), "plugin new names the build command: {stdout}");
+    ensure!(stdout.contains("build it:"), "plugins new names the build command: {stdout}");
     let repository = polyglot::workspace().display().to_string();
     for file in walk(&dir)? {
         let text = std::fs::read_to_string(&file).unwrap_or_default();

@@ -1,5 +1,5 @@
 //! The plugin test harness: replays recorded events through one detector plugin and compares
-//! what it reports with what a case expects (`devloop-host plugin test`).
+//! what it reports with what a case expects (`devloop-host plugins test`).
 //!
 //! A case is a folder `<pattern>/<case>/` holding `events.jsonl` (one host [`Event`] per line,
 //! its serde JSON) and `expected.json` (the findings, as `run --format json` prints them, in

@@ -19,7 +19,7 @@ const SCHEMA_VERSION: i64 = 1;
 pub enum StateError {
     #[error("cannot create the folder of the state database {path}")]
     CreateFolder { path: PathBuf, source: std::io::Error },
-    #[error("cannot open the state database {path}; delete it to start over, or pass another --state-db")]
+    #[error("cannot open the state database {path}; delete it to start over, or pass another --state-dir")]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error(
         "the state database {path} has schema version {found}, this devloop-host knows {SCHEMA_VERSION}; \
