@@ -18,7 +18,8 @@ use devloop_host::runtime::{Runtime, RuntimeConfig};
 use super::project::ProjectArgs;
 use super::{plugins_new, plugins_test};
 
-/// Lists, inspects, adds, removes and reloads detector plugins.
+/// Which detectors run and from where; add, remove and reload them; write new ones (`new`,
+/// `test`).
 ///
 /// The detectors compiled into devloop-host run unless a plugin folder holds one with the same
 /// id: the project's (.devloop-host/plugins), then the user's (~/.config/devloop-host/plugins,
@@ -26,6 +27,10 @@ use super::{plugins_new, plugins_test};
 /// folder. A running `devloop-host run --follow` picks up every change to it: it compiles the
 /// new version in the background and swaps it in between two batches.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host plugins list                          every detector and where it comes from
+  devloop-host plugins new slow-builds               write a detector of your own
+  devloop-host plugins add slow_builds.wasm          run it in this project")]
 pub struct Plugins {
     #[command(flatten)]
     project: ProjectArgs,
