@@ -145,6 +145,15 @@ fn a_project_plugin_overrides_the_bundled_one_with_the_same_id() -> Result<()> {
     assert!(!log.contains("loaded bundled:command-rerun"), "{log}");
     assert!(log.contains("loaded bundled:failure-workaround"), "the others still run: {log}");
     assert!(patterns(&run)?.contains(&"command_repetition".to_owned()));
+    let five = machine.devloop_host(
+        "app",
+        &["run", "--format", "json", "--from-start", "--set", "command-repetition.min_repeats=5"],
+    )?;
+    ensure!(five.status.success(), "{}", stderr(&five));
+    assert!(
+        !patterns(&five)?.contains(&"command_repetition".to_owned()),
+        "settings reach the detector by its id, whatever its file is called"
+    );
 
     let listed = json_lines(&machine.devloop_host("app", &["plugins", "list", "--format", "json"])?)?;
     let sources: Vec<(String, String, String)> = listed
