@@ -147,11 +147,7 @@ pub fn discover(runtime: &Runtime, search: &Search) -> Result<Vec<Candidate>, De
         }
     }
     if search.bundled {
-        for (name, wasm) in BUNDLED {
-            let location = format!("{BUNDLED_ORIGIN_PREFIX}{name}");
-            let found = runtime.load_bytes(&location, wasm).and_then(|source| describe(runtime, source));
-            candidates.push(Candidate { origin: Origin::Bundled, location, found, overridden_by: None });
-        }
+        candidates.extend(bundled(runtime));
     }
     for index in 0..candidates.len() {
         let Ok(found) = &candidates[index].found else { continue };
@@ -163,6 +159,18 @@ pub fn discover(runtime: &Runtime, search: &Search) -> Result<Vec<Candidate>, De
         candidates[index].overridden_by = winner;
     }
     Ok(candidates)
+}
+
+/// The detectors compiled into this binary, compiled for `runtime` and described.
+pub fn bundled(runtime: &Runtime) -> Vec<Candidate> {
+    BUNDLED
+        .iter()
+        .map(|(name, wasm)| {
+            let location = format!("{BUNDLED_ORIGIN_PREFIX}{name}");
+            let found = runtime.load_bytes(&location, wasm).and_then(|source| describe(runtime, source));
+            Candidate { origin: Origin::Bundled, location, found, overridden_by: None }
+        })
+        .collect()
 }
 
 fn describe(runtime: &Runtime, source: PluginSource) -> Result<Found, LoadError> {

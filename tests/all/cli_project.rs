@@ -423,3 +423,16 @@ fn a_plugin_added_to_the_project_while_run_follows_takes_over_from_the_bundled_o
     let _ = child.wait();
     outcome
 }
+
+#[test]
+fn removing_a_bundled_detector_says_how_to_turn_it_off() -> Result<()> {
+    let machine = Machine::new()?;
+    let remove = machine.devloop_host("app", &["plugins", "remove", "metric-anomaly"])?;
+    assert!(!remove.status.success());
+    assert!(
+        stderr(&remove).contains("`metric-anomaly` is bundled with devloop-host, not in .devloop-host/plugins; to stop it running, add it to `disabled_detectors` in .devloop-host/config.toml"),
+        "{}",
+        stderr(&remove)
+    );
+    Ok(())
+}

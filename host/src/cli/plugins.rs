@@ -209,7 +209,17 @@ impl Plugins {
                 self.tell_about_host();
             }
             Action::Remove { id } => {
-                for plugin in folder::find(&runtime, &self.folder(), id)? {
+                let installed = folder::find(&runtime, &self.folder(), id);
+                let bundled = || detectors::bundled(&runtime).iter().any(|candidate| candidate.id() == *id);
+                if installed.is_err() && self.plugins.is_none() && bundled() {
+                    anyhow::bail!(
+                        "`{id}` is bundled with devloop-host, not in {}; to stop it running, add it to \
+                         `disabled_detectors` in {}",
+                        self.folder().display(),
+                        self.project.state().config_file().display()
+                    );
+                }
+                for plugin in installed? {
                     folder::remove(&plugin.file)?;
                     writeln!(out, "removed {} ({})", plugin.id(), plugin.file.display())?;
                 }
