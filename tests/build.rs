@@ -44,6 +44,11 @@ fn cargo(workspace: &Path, target_dir: &Path) -> Command {
         "CARGO_MAKEFLAGS",
         "MAKEFLAGS",
         "MFLAGS",
+        // Under `cargo clippy` the guests are built, not linted (they are linted as workspace
+        // members), and a lint wrapper would change their fingerprint and rebuild them.
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
     ] {
         command.env_remove(variable);
     }

@@ -19,12 +19,18 @@
 //! store, runs the sinks after the commit, and stops cleanly on a signal.
 //!
 //! [`harness`] replays recorded events through one plugin and checks its findings against a
-//! test case (`devloop-host plugin test`).
+//! test case (`devloop-host plugins test`).
 //! [`hotswap`] replaces detectors while the host runs: a new `.wasm` in the plugins folder is
 //! compiled in the background and takes over between two batches.
 //!
+//! [`detectors`] says which detectors run: those compiled into the binary, unless the project's
+//! or the user's plugin folder holds one with the same id. [`config`] is where a project's
+//! files live (one state folder beside its devloop folder) and its settings file.
+//!
 //! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
+pub mod config;
+pub mod detectors;
 pub mod dispatch;
 pub mod harness;
 pub mod hotswap;

@@ -9,9 +9,10 @@ fn main() -> ExitCode {
     cli::init_logging(cli.verbose, cli.quiet);
     match cli.command.run() {
         Ok(code) => code,
+        Err(error) if cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            if cli::is_usage_error(&error) { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }

@@ -200,6 +200,15 @@ impl RoutingConfig {
             let line = error.span().map_or(1, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
             invalid(line, error.message().trim().replace('\n', " "))
         })?;
+        config.check(text, path)?;
+        Ok(config)
+    }
+
+    /// Checks what the types alone do not; `text` is the file it was read from (a routing
+    /// file, or a config file with a `[routing]` table), to tell the line of a problem.
+    pub fn check(&self, text: &str, path: &Path) -> Result<(), RoutingError> {
+        let config = self;
+        let invalid = |line: usize, message: String| RoutingError::Invalid { path: path.to_owned(), line, message };
         let line_of = |needle: &str| text.lines().position(|line| line.contains(needle)).map_or(1, |index| index + 1);
         for rule in &config.rules {
             if rule.sinks.contains(&SinkKind::Jsonl) && config.jsonl.is_none() {
@@ -226,7 +235,7 @@ impl RoutingConfig {
                 return Err(invalid(line_of(severity), format!("beads priority {priority} for {severity} is not 0–4")));
             }
         }
-        Ok(config)
+        Ok(())
     }
 
     /// The sinks a finding goes to: those of every rule it matches.

@@ -1,11 +1,12 @@
 //! New detector projects from templates, in Rust, Python or JavaScript.
 //!
 //! A plugin author's first five minutes decide whether they write a detector at all, so a
-//! scaffold must build with one documented command and pass its own starter case as created.
-//! The templates live in `host/templates/` and are compiled into the binary, so `plugin new`
-//! works from an installed `devloop-host` with no checkout. Python and JavaScript projects get
-//! a copy of the WIT contract (their toolchains generate bindings from it); Rust projects use
-//! `devloop-plugin-sdk`, which carries the contract itself.
+//! scaffold must build with one documented command and pass its own starter case as created,
+//! in any folder, with no clone of this repository. The templates live in `host/templates/` and
+//! are compiled into the binary, and so is everything else a scaffold needs: Python and
+//! JavaScript projects get a copy of the WIT contract (their toolchains generate bindings from
+//! it); Rust projects get the plugin SDK's sources in `sdk/` (built into the binary by
+//! `host/build.rs`) and the contract it is built against.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,14 @@ use thiserror::Error;
 /// The contract every scaffold is built against.
 const WIT: &str = include_str!("../../wit/since_v0.1.0/detector.wit");
 
-/// The languages `plugin new` writes.
+include!(concat!(env!("OUT_DIR"), "/sdk.rs"));
+
+/// Where a Rust scaffold's vendored SDK lives, and where that SDK finds the contract (its
+/// bindings are generated from `../wit/since_v0.1.0`).
+const SDK_DIR: &str = "sdk";
+const RUST_WIT: &str = "wit/since_v0.1.0/detector.wit";
+
+/// The languages `plugins new` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
     Rust,
@@ -63,6 +71,7 @@ impl Language {
             Language::Rust => &[
                 ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
                 ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
+                (RUST_WIT, WIT),
                 (".gitignore", "target/\n*.wasm\n"),
             ],
             Language::Python => &[
@@ -103,11 +112,6 @@ pub enum ScaffoldError {
     BadName(String),
     #[error("{0} already exists and is not empty; pick another --dir or remove it")]
     NotEmpty(PathBuf),
-    #[error(
-        "a Rust detector needs the devloop-plugin-sdk crate and none was found above {0}; \
-         pass --sdk PATH/TO/devloop-host/plugin-sdk"
-    )]
-    NoSdk(PathBuf),
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
 }
@@ -120,7 +124,7 @@ pub struct Scaffold {
     pub language: Language,
     /// The folder to create.
     pub dir: PathBuf,
-    /// The `plugin-sdk` folder a Rust detector depends on.
+    /// A `plugin-sdk` folder for a Rust detector to depend on instead of its own copy.
     pub sdk: Option<PathBuf>,
 }
 
@@ -133,16 +137,9 @@ impl Scaffold {
         if std::fs::read_dir(&self.dir).is_ok_and(|mut entries| entries.next().is_some()) {
             return Err(ScaffoldError::NotEmpty(self.dir.clone()));
         }
-        let sdk = match self.language {
-            Language::Rust => {
-                let sdk = self
-                    .sdk
-                    .clone()
-                    .or_else(|| find_sdk(&self.dir))
-                    .ok_or_else(|| ScaffoldError::NoSdk(self.dir.clone()))?;
-                std::path::absolute(&sdk).unwrap_or(sdk).display().to_string()
-            }
-            Language::Python | Language::Js => String::new(),
+        let sdk = match &self.sdk {
+            Some(sdk) => std::path::absolute(sdk).unwrap_or_else(|_| sdk.clone()).display().to_string(),
+            None => SDK_DIR.to_owned(),
         };
         let pattern = self.id.replace('-', "_");
         let substitutions = [
@@ -153,19 +150,20 @@ impl Scaffold {
             ("{{language}}", self.language.display_name()),
             ("{{build}}", &self.language.build_command(&self.id)),
             ("{{output}}", &self.language.output(&self.id)),
+            ("{{contract}}", if self.language == Language::Rust { RUST_WIT } else { "wit/detector.wit" }),
         ];
         let mut written = Vec::new();
         for (relative, template) in self.language.files().iter().chain(COMMON_FILES) {
             let text = substitutions.iter().fold((*template).to_owned(), |text, (from, to)| text.replace(from, to));
-            let path = self.dir.join(relative);
-            let write = |path: &Path| {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(path, text)
-            };
-            write(&path).map_err(|source| ScaffoldError::Write { path: path.clone(), source })?;
+            write_file(&self.dir.join(relative), &text)?;
             written.push((*relative).to_owned());
+        }
+        if self.language == Language::Rust && self.sdk.is_none() {
+            for (relative, contents) in SDK_FILES {
+                let path = self.dir.join(SDK_DIR).join(relative);
+                write_file(&path, contents)?;
+                written.push(format!("{SDK_DIR}/{relative}"));
+            }
         }
         Ok(written)
     }
@@ -177,13 +175,14 @@ fn is_detector_id(id: &str) -> bool {
         && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// Looks for `plugin-sdk/` of a devloop-host checkout in `start` and the folders above it.
-fn find_sdk(start: &Path) -> Option<PathBuf> {
-    let start = std::path::absolute(start).ok()?;
-    start.ancestors().map(|folder| folder.join("plugin-sdk")).find(|sdk| {
-        std::fs::read_to_string(sdk.join("Cargo.toml"))
-            .is_ok_and(|manifest| manifest.contains("name = \"devloop-plugin-sdk\""))
-    })
+fn write_file(path: &Path, contents: &str) -> Result<(), ScaffoldError> {
+    let write = || {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, contents)
+    };
+    write().map_err(|source| ScaffoldError::Write { path: path.to_owned(), source })
 }
 
 #[cfg(test)]
@@ -198,6 +197,26 @@ mod tests {
         for bad in ["", "Slow", "2fast", "slow_builds", "slow-", "../x"] {
             assert!(!is_detector_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_rust_scaffold_carries_a_standalone_sdk_and_the_contract() -> Result<(), ScaffoldError> {
+        let dir = std::env::temp_dir().join(format!("scaffold-rust-test-{}", std::process::id()));
+        let scaffold = Scaffold { id: "slow-builds".into(), language: Language::Rust, dir: dir.clone(), sdk: None };
+        let written = scaffold.write()?;
+        let read = |relative: &str| {
+            std::fs::read_to_string(dir.join(relative))
+                .map_err(|source| ScaffoldError::Write { path: dir.join(relative), source })
+        };
+        for expected in ["sdk/Cargo.toml", "sdk/src/lib.rs", RUST_WIT] {
+            assert!(written.iter().any(|file| file == expected), "{expected} not in {written:?}");
+        }
+        let manifest = read("sdk/Cargo.toml")?;
+        assert!(!manifest.contains("workspace"), "the SDK stands alone: {manifest}");
+        assert!(manifest.contains("wit-bindgen"), "{manifest}");
+        assert!(read("Cargo.toml")?.contains("devloop-plugin-sdk = { path = \"sdk\" }"));
+        std::fs::remove_dir_all(&dir).map_err(|source| ScaffoldError::Write { path: dir, source })?;
+        Ok(())
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl Follower {
             .arg(plugins)
             .arg("--cache-dir")
             .arg(plugins.join("cache"))
-            .arg("--state-db")
+            .arg("--state-dir")
             .arg(state)
             .env("NO_COLOR", "1")
             // Each round's "caught up" report is a debug line.
@@ -143,7 +143,7 @@ fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
     append(&cli_file, &lines(&cli[..40]))?;
     append(&telemetry_file, &lines(&telemetry[..60]))?;
     append(&daemon_file, &lines(&daemon[0]))?;
-    let mut follower = Follower::start(&project, &plugins, &scratch.path().join("state.db"))?;
+    let mut follower = Follower::start(&project, &plugins, &scratch.path().join("state"))?;
     check(&mut follower, &mut expected)?;
 
     // Appends, one of them cut in the middle of a line: the half line is waited for.
@@ -174,7 +174,7 @@ fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
     check(&mut follower, &mut expected)?;
 
     drop(follower);
-    let connection = rusqlite::Connection::open(scratch.path().join("state.db"))?;
+    let connection = rusqlite::Connection::open(scratch.path().join("state/insights.db"))?;
     let mut statement = connection.prepare("SELECT event_id FROM delivered ORDER BY sequence")?;
     let delivered: Vec<u64> = statement
         .query_map([], |row| row.get::<_, i64>(0))?

@@ -40,7 +40,7 @@ impl Setup {
             .arg(self.scratch.path().join("plugins"))
             .arg("--cache-dir")
             .arg(self.scratch.path().join("cache"))
-            .arg("--state-db")
+            .arg("--state-dir")
             .arg(self.scratch.path().join(state))
             .args(extra)
             .env_remove("RUST_LOG")
@@ -51,7 +51,7 @@ impl Setup {
 
     /// Every stored finding: fingerprint, distinct evidence events, and its latest report.
     fn stored_findings(&self, state: &str) -> Result<Vec<(String, i64, String)>> {
-        let connection = rusqlite::Connection::open(self.scratch.path().join(state))?;
+        let connection = rusqlite::Connection::open(self.scratch.path().join(state).join("insights.db"))?;
         let mut statement =
             connection.prepare("SELECT fingerprint, occurrences, insight FROM findings ORDER BY fingerprint")?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
@@ -59,7 +59,7 @@ impl Setup {
     }
 
     fn delivered(&self, state: &str) -> Result<Vec<i64>> {
-        let connection = rusqlite::Connection::open(self.scratch.path().join(state))?;
+        let connection = rusqlite::Connection::open(self.scratch.path().join(state).join("insights.db"))?;
         let mut statement = connection.prepare("SELECT event_id FROM delivered ORDER BY sequence")?;
         let ids = statement.query_map([], |row| row.get(0))?.collect::<Result<Vec<i64>, _>>()?;
         Ok(ids)
@@ -80,13 +80,13 @@ impl Delays {
 fn a_second_run_reads_only_what_is_new_and_from_start_reads_all_again() -> Result<()> {
     let setup = Setup::new()?;
     let sample = sample();
-    assert!(setup.run(&sample, "state.db", &[]).status()?.success());
-    let first = setup.delivered("state.db")?;
+    assert!(setup.run(&sample, "state", &[]).status()?.success());
+    let first = setup.delivered("state")?;
     assert!(first.len() > 1000, "the sample has {} events", first.len());
-    assert!(setup.run(&sample, "state.db", &[]).status()?.success());
-    assert_eq!(setup.delivered("state.db")?.len(), first.len(), "nothing new, nothing delivered");
-    assert!(setup.run(&sample, "state.db", &["--from-start"]).status()?.success());
-    assert_eq!(setup.delivered("state.db")?, [first.clone(), first].concat());
+    assert!(setup.run(&sample, "state", &[]).status()?.success());
+    assert_eq!(setup.delivered("state")?.len(), first.len(), "nothing new, nothing delivered");
+    assert!(setup.run(&sample, "state", &["--from-start"]).status()?.success());
+    assert_eq!(setup.delivered("state")?, [first.clone(), first].concat());
     Ok(())
 }
 
@@ -97,10 +97,10 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
     // Checkpoints every few events, so most kills land between two of them and the next run
     // replays from the last one.
     let options = ["--batch-size", "1", "--checkpoint-events", "5"];
-    let reference = setup.run(&sample, "reference.db", &options).status()?;
+    let reference = setup.run(&sample, "reference", &options).status()?;
     assert!(reference.success());
-    let expected = setup.delivered("reference.db")?;
-    let expected_findings = setup.stored_findings("reference.db")?;
+    let expected = setup.delivered("reference")?;
+    let expected_findings = setup.stored_findings("reference")?;
     assert!(!expected_findings.is_empty(), "the sample has command repetitions");
 
     let mut delays = Delays(0x5eed);
@@ -108,8 +108,8 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
     let mut interrupted_midway = 0;
     let mut finished = false;
     for round in 0..40 {
-        let before = setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0);
-        let mut child = setup.run(&sample, "crash.db", &options).spawn()?;
+        let before = setup.delivered("crash").map(|ids| ids.len()).unwrap_or(0);
+        let mut child = setup.run(&sample, "crash", &options).spawn()?;
         if round % 4 == 3 {
             // Now and then a kill at a random moment early on, whatever the process is doing
             // (loading plugins, restoring their state, reading).
@@ -119,7 +119,7 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
             let target = before + 1 + delays.next(20).as_millis() as usize;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while child.try_wait()?.is_none()
-                && setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0) < target
+                && setup.delivered("crash").map(|ids| ids.len()).unwrap_or(0) < target
                 && std::time::Instant::now() < deadline
             {
                 std::thread::sleep(Duration::from_millis(1));
@@ -132,24 +132,24 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
         child.kill()?;
         child.wait()?;
         kills += 1;
-        let after = setup.delivered("crash.db").map(|ids| ids.len()).unwrap_or(0);
+        let after = setup.delivered("crash").map(|ids| ids.len()).unwrap_or(0);
         if after > before && after < expected.len() {
             interrupted_midway += 1;
         }
     }
     if !finished {
-        assert!(setup.run(&sample, "crash.db", &options).status()?.success());
+        assert!(setup.run(&sample, "crash", &options).status()?.success());
     }
     assert!(kills >= 3, "only {kills} runs were killed before the logs were read to the end");
     assert!(interrupted_midway >= 3, "only {interrupted_midway} kills landed while events were flowing");
-    let delivered = setup.delivered("crash.db")?;
+    let delivered = setup.delivered("crash")?;
     let mut seen = std::collections::HashSet::new();
     let twice: Vec<(usize, i64)> = delivered.iter().copied().enumerate().filter(|(_, id)| !seen.insert(*id)).collect();
     assert!(twice.is_empty(), "delivered twice (position, id): {twice:?}");
     assert_eq!(delivered.len(), expected.len(), "no event lost, none delivered twice");
     assert_eq!(delivered, expected, "and in the same order as one uninterrupted run");
     assert_eq!(
-        setup.stored_findings("crash.db")?,
+        setup.stored_findings("crash")?,
         expected_findings,
         "the stored findings (fingerprints, evidence counts, latest reports) are an uninterrupted run's"
     );
@@ -164,10 +164,10 @@ fn thirty_kills_at_random_moments_each_followed_by_a_normal_run_store_what_one_r
     let flowing = |state: &str| setup.delivered(state).map(|ids| !ids.is_empty()).unwrap_or(false);
     // The reference run, timed: from its start, and from its first checkpoint, to its end.
     let started = std::time::Instant::now();
-    let mut reference = setup.run(&sample, "reference.db", &options).spawn()?;
+    let mut reference = setup.run(&sample, "reference", &options).spawn()?;
     let mut first_checkpoint = None;
     while reference.try_wait()?.is_none() {
-        if first_checkpoint.is_none() && flowing("reference.db") {
+        if first_checkpoint.is_none() && flowing("reference") {
             first_checkpoint = Some(std::time::Instant::now());
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -175,13 +175,13 @@ fn thirty_kills_at_random_moments_each_followed_by_a_normal_run_store_what_one_r
     assert!(reference.wait()?.success());
     let whole_ms = started.elapsed().as_millis() as u64;
     let flow_ms = first_checkpoint.map_or(whole_ms, |first| first.elapsed().as_millis() as u64);
-    let expected = setup.delivered("reference.db")?;
-    let expected_findings = setup.stored_findings("reference.db")?;
+    let expected = setup.delivered("reference")?;
+    let expected_findings = setup.stored_findings("reference")?;
 
     let mut delays = Delays(0xdead_beef);
     let mut midway = 0;
     for trial in 0..30 {
-        let state = format!("trial-{trial}.db");
+        let state = format!("trial-{trial}");
         let mut child = setup.run(&sample, &state, &options).spawn()?;
         if trial % 5 == 4 {
             // Any moment of the run, start-up included (loading plugins, restoring state).
@@ -219,7 +219,7 @@ fn incremental_runs(setup: &Setup, seed: u64, runs: usize) -> Result<Vec<(String
     let mut cuts: Vec<usize> = (1..runs).map(|_| delays.next(lines.len() as u64).as_millis() as usize).collect();
     cuts.push(lines.len());
     cuts.sort_unstable();
-    let state = format!("incremental-{seed}.db");
+    let state = format!("incremental-{seed}");
     let log = devloop.join("cli-actions.jsonl");
     for cut in cuts {
         std::fs::write(&log, lines[..cut].concat())?;
@@ -234,8 +234,8 @@ fn incremental_runs_cut_at_random_points_store_what_one_run_from_the_start_store
     let whole = setup.scratch.path().join("whole/.devloop");
     std::fs::create_dir_all(&whole)?;
     std::fs::copy(sample().join("cli-actions.jsonl"), whole.join("cli-actions.jsonl"))?;
-    assert!(setup.run(&whole, "whole.db", &["--from-start"]).status()?.success());
-    let expected = setup.stored_findings("whole.db")?;
+    assert!(setup.run(&whole, "whole", &["--from-start"]).status()?.success());
+    let expected = setup.stored_findings("whole")?;
     assert!(!expected.is_empty());
     for seed in [1, 2, 3] {
         assert_eq!(incremental_runs(&setup, seed, 6)?, expected, "seed {seed}");
@@ -259,12 +259,12 @@ fn a_burst_split_across_two_runs_is_found_because_detector_state_is_restored() -
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         Ok(String::from_utf8(output.stdout)?.lines().filter(|line| line.contains("command_repetition")).count())
     };
-    let first = setup.run(&devloop, "state.db", &[]).stdout(Stdio::piped()).output()?;
+    let first = setup.run(&devloop, "state", &[]).stdout(Stdio::piped()).output()?;
     assert_eq!(findings(first)?, 0, "two runs are no burst yet");
     std::fs::write(&log, format!("{}\n{}\n{}\n", burst[0], burst[1], burst[2]))?;
-    let second = setup.run(&devloop, "state.db", &[]).stdout(Stdio::piped()).output()?;
+    let second = setup.run(&devloop, "state", &[]).stdout(Stdio::piped()).output()?;
     assert_eq!(findings(second)?, 1, "the third run completes the burst begun in the last run");
-    let connection = rusqlite::Connection::open(setup.scratch.path().join("state.db"))?;
+    let connection = rusqlite::Connection::open(setup.scratch.path().join("state/insights.db"))?;
     let saved: i64 =
         connection
             .query_row("SELECT count(*) FROM plugin_state WHERE plugin = 'command-repetition'", [], |row| row.get(0))?;

@@ -97,8 +97,8 @@ for record in json.loads(sys.argv[3]):
         let mut command = Command::new(binary);
         command.current_dir(self.path()).args(args).env_remove("RUST_LOG").env_remove("NO_COLOR").env_remove("BD_BIN");
         command
-            .env_remove("DEVLOOP_HOST_STATE")
             .env_remove("DEVLOOP_HOST_STATE_DIR")
+            .env_remove("DEVLOOP_HOST_PLUGINS")
             .env_remove("DEVLOOP_HOST_ROUTING");
         command.env_remove("DEVLOOP_DIR").env("DEVLOOP_HOME_DIR", self.path().join("no-home-devloop"));
         for (key, value) in env {

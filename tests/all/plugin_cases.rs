@@ -1,4 +1,4 @@
-//! `devloop-host plugin test`: every detector's cases through the real binary, and the
+//! `devloop-host plugins test`: every detector's cases through the real binary, and the
 //! harness's own behaviour (readable diffs, clear errors).
 
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ fn plugin_test(plugin: &Path, cases: &Path, cache: &Path) -> Result<Output> {
         binary.display()
     );
     Ok(Command::new(binary)
-        .args(["-q", "plugin", "test"])
+        .args(["-q", "plugins", "test"])
         .arg(plugin)
         .arg(cases)
         .arg("--cache-dir")

@@ -1,5 +1,6 @@
-//! `devloop-host plugin new` in every language: the scaffold builds with its documented toolchain
-//! and passes its own starter case through `devloop-host plugin test`.
+//! `devloop-host plugins new` in every language, in a temporary folder with nothing of this
+//! repository: the scaffold builds with its documented toolchain and passes its own starter case
+//! through `devloop-host plugins test`.
 
 use std::process::Command;
 
@@ -11,16 +12,20 @@ use devloop_host_tests::polyglot;
 fn scaffold_builds_and_passes_its_starter_case(lang: &str, name: &str) -> Result<()> {
     let scratch = tempfile::tempdir()?;
     let dir = scratch.path().join(name);
-    let sdk = polyglot::workspace().join("plugin-sdk");
     let output = Command::new(crate::binary())
-        .args(["plugin", "new", "--lang", lang, name, "--dir"])
+        .current_dir(scratch.path())
+        .args(["plugins", "new", "--lang", lang, name, "--dir"])
         .arg(&dir)
-        .arg("--sdk")
-        .arg(&sdk)
+        .env_remove("DEVLOOP_PLUGIN_SDK")
         .output()?;
-    ensure!(output.status.success(), "plugin new failed: {}", String::from_utf8_lossy(&output.stderr));
+    ensure!(output.status.success(), "plugins new failed: {}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout)?;
-    ensure!(stdout.contains("build it:"), "plugin new names the build command: {stdout}");
+    ensure!(stdout.contains("build it:"), "plugins new names the build command: {stdout}");
+    let repository = polyglot::workspace().display().to_string();
+    for file in walk(&dir)? {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        ensure!(!text.contains(&repository), "{} points into this repository", file.display());
+    }
 
     let wasm = polyglot::build(&dir).map_err(|error| anyhow!(error))?;
     let runtime = Runtime::new(RuntimeConfig {
@@ -34,7 +39,7 @@ fn scaffold_builds_and_passes_its_starter_case(lang: &str, name: &str) -> Result
     let expected = std::fs::read_to_string(dir.join("cases").join("starter").join("expected.json"))?;
     ensure!(expected.contains("\"make test\""), "the starter case expects a finding: {expected}");
     let test = Command::new(crate::binary())
-        .args(["-q", "plugin", "test"])
+        .args(["-q", "plugins", "test"])
         .arg(&wasm)
         .arg(dir.join("cases"))
         .arg("--cache-dir")
@@ -47,6 +52,16 @@ fn scaffold_builds_and_passes_its_starter_case(lang: &str, name: &str) -> Result
         String::from_utf8_lossy(&test.stderr)
     );
     Ok(())
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() { files.extend(walk(&path)?) } else { files.push(path) }
+    }
+    Ok(files)
 }
 
 #[test]
@@ -68,7 +83,7 @@ fn a_new_javascript_detector_builds_and_passes_its_starter_case() -> Result<()> 
 fn plugin_new_refuses_a_bad_name_and_an_occupied_folder() -> Result<()> {
     let scratch = tempfile::tempdir()?;
     let bad = Command::new(crate::binary())
-        .args(["plugin", "new", "--lang", "python", "Slow_Builds", "--dir"])
+        .args(["plugins", "new", "--lang", "python", "Slow_Builds", "--dir"])
         .arg(scratch.path().join("x"))
         .output()?;
     assert!(!bad.status.success());
@@ -80,7 +95,7 @@ fn plugin_new_refuses_a_bad_name_and_an_occupied_folder() -> Result<()> {
 
     std::fs::write(scratch.path().join("keep.txt"), "mine")?;
     let occupied = Command::new(crate::binary())
-        .args(["plugin", "new", "--lang", "js", "slow-builds", "--dir"])
+        .args(["plugins", "new", "--lang", "js", "slow-builds", "--dir"])
         .arg(scratch.path())
         .output()?;
     assert!(!occupied.status.success());

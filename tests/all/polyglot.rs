@@ -212,13 +212,13 @@ fn run_batch(runtime: &Runtime, supervisor: &mut Supervisor, events: &[Event]) -
 }
 
 /// The Rust detector's own data-driven cases (tests/cases/command_repetition), through
-/// `devloop-host plugin test`, against every port.
+/// `devloop-host plugins test`, against every port.
 #[test]
 fn every_port_passes_the_command_repetition_cases() -> Result<()> {
     let cases = polyglot::workspace().join("tests").join("cases").join("command_repetition");
     for (folder, _) in PORTS {
         let output = std::process::Command::new(crate::binary())
-            .args(["-q", "plugin", "test"])
+            .args(["-q", "plugins", "test"])
             .arg(port(folder)?)
             .arg(&cases)
             .arg("--cache-dir")

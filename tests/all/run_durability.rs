@@ -22,7 +22,7 @@ fn follow(project: &Project, stdout: Stdio) -> Result<Child> {
         .args(["--cache-dir", "cache"])
         .env("DEVLOOP_HOME_DIR", project.path().join("no-home-devloop"))
         .env_remove("RUST_LOG")
-        .env_remove("DEVLOOP_HOST_STATE")
+        .env_remove("DEVLOOP_HOST_STATE_DIR")
         .env_remove("BD_BIN")
         .stdin(Stdio::null())
         .stdout(stdout)

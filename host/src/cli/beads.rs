@@ -11,12 +11,14 @@ use clap::{Args, Subcommand};
 use devloop_host::sinks::beads::{self, Bd, Mode};
 use devloop_host::store::{self, Filter, Status, Store};
 
+use super::project::ProjectArgs;
+
 /// File findings as beads issues, exactly once each.
 ///
 /// Each issue carries `--external-ref devloop-host:FINGERPRINT`; before creating one, every
 /// issue in beads (closed too) is checked for that ref, and the intent to create is recorded
 /// first, so a crash or a failed `bd` never leads to a second issue. The `bd` program is
-/// BD_BIN, else `[beads] bin` in the routing config, else `bd` on PATH.
+/// BD_BIN, else `[routing.beads] bin` in .devloop-host/config.toml, else `bd` on PATH.
 #[derive(Debug, Args)]
 pub struct Beads {
     #[command(subcommand)]
@@ -31,6 +33,10 @@ enum BeadsCommand {
 /// Files every finding the routing rules queued for beads (and any named here), comments on
 /// issues whose finding grew, and records the issue ids.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host beads file --dry-run                  the bd commands it would run
+  devloop-host beads file 3f2a                       file this finding too
+  devloop-host beads file --export-jsonl issues.jsonl && bd import -i issues.jsonl")]
 struct File {
     /// Findings to file besides the queued ones (fingerprints or unique prefixes).
     fingerprints: Vec<String>,
@@ -44,10 +50,10 @@ struct File {
     /// The id prefix of exported issues.
     #[arg(long, default_value = "devloop-host", requires = "export_jsonl")]
     id_prefix: String,
-    /// The state folder holding insights.db and routing.toml.
-    #[arg(long, env = "DEVLOOP_HOST_STATE_DIR", default_value = store::DEFAULT_STATE_DIR)]
-    state_dir: PathBuf,
-    /// The routing config (default: STATE_DIR/routing.toml); its `[beads]` table says how to file.
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// A routing file to use instead of the config's `[routing]` table; its `[beads]` table
+    /// says how to file.
     #[arg(long, env = "DEVLOOP_HOST_ROUTING")]
     routing: Option<PathBuf>,
 }
@@ -62,8 +68,10 @@ impl Beads {
 impl File {
     fn run(self) -> anyhow::Result<ExitCode> {
         let now_ms = store::now_ms();
-        let routing = super::insights::load_routing(&self.state_dir, self.routing.as_deref())?;
-        let store = Store::open_in(&self.state_dir)?;
+        let state = self.project.state();
+        let config = super::load_config(&state)?;
+        let routing = super::insights::routing(&state, &config, self.routing.as_deref())?;
+        let store = Store::open_in(state.path())?;
         let named =
             self.fingerprints.iter().map(|fingerprint| store.resolve(fingerprint)).collect::<Result<Vec<_>, _>>()?;
         let stdout = std::io::stdout();

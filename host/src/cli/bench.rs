@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use devloop_host::ingest::{SourceReader, Stream};
 use devloop_host::model::Source;
 
-use super::sources::DevloopDirArgs;
+use super::project::ProjectArgs;
 
 /// Measures parts of devloop-host.
 #[derive(Debug, Args)]
@@ -28,9 +28,11 @@ enum BenchCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  scripts/make-large-devloop /tmp/large && devloop-host bench ingest --devloop-dir /tmp/large/.devloop")]
 struct IngestBench {
     #[command(flatten)]
-    dirs: DevloopDirArgs,
+    project: ProjectArgs,
     /// The jq to compare with.
     #[arg(long, default_value = "jq")]
     jq: PathBuf,
@@ -80,7 +82,7 @@ fn per_second(count: u64, elapsed: Duration) -> f64 {
 impl Bench {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let BenchCommand::Ingest(bench) = self.what;
-        let dirs = bench.dirs.resolve()?;
+        let dirs = bench.project.devloop_dirs(None)?;
         let json_files: Vec<PathBuf> = dirs
             .readers()
             .iter()

@@ -34,6 +34,9 @@ const THREAD_ID_VARIABLES: &[&str] = &["AMP_CURRENT_THREAD_ID", "AMP_THREAD_ID",
 /// Runs a command with its input and output untouched, logs it to cli-actions.jsonl as
 /// devloop does (with the Amp thread it ran in), and exits with its exit code.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host exec -- bd ready --json
+  bd() { devloop-host exec -- bd \"$@\"; }     in a shell profile: every bd call is logged")]
 pub struct Exec {
     /// devloop's home folder, where cli-actions.jsonl is (default: ~/.devloop).
     #[arg(long, env = "DEVLOOP_HOME_DIR")]

@@ -1,20 +1,24 @@
 //! `devloop-host insights …`: the morning's triage of what `run` found.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
+use devloop_host::config::{ConfigFile, StateDir};
 use devloop_host::model::Severity;
-use devloop_host::routing::{ROUTING_FILE, RoutingConfig};
+use devloop_host::routing::RoutingConfig;
 use devloop_host::sinks::{devloop_feedback, render};
 use devloop_host::store::{self, Filter, GROWTH_FACTOR, Status, Store, Transition};
 
+use super::project::ProjectArgs;
+
 /// Triage the findings `run` stored: list, show, summarize, acknowledge, dismiss, snooze.
 ///
-/// Every finding is one row in STATE_DIR/insights.db, identified by its fingerprint (pattern +
+/// Every finding is one row in .devloop-host/insights.db (the state folder beside the project's
+/// .devloop), identified by its fingerprint (pattern +
 /// the detector's key), with a status: new, acknowledged, dismissed, snoozed (until a date) or
 /// filed (a beads issue tracks it). Commands take a fingerprint or any unique prefix of it.
 ///
@@ -22,15 +26,20 @@ use devloop_host::store::{self, Filter, GROWTH_FACTOR, Status, Store, Transition
 /// reopens as new) only when its distinct evidence events reach 2× what they were when it was
 /// last announced or dismissed, or its severity rises. Confidence or wording changes never count.
 ///
-/// Routing: STATE_DIR/routing.toml has `[[rule]]` tables (`patterns`, `min_severity`,
+/// Routing: the `[routing]` table of .devloop-host/config.toml (or .devloop-host/routing.toml
+/// with the same keys one level up) has `[[rule]]` tables (`patterns`, `min_severity`,
 /// `min_confidence`, `sinks` = terminal | jsonl | beads), a `[jsonl]` table (`path`) and a
 /// `[beads]` table (`bin`, `parent`, `type`, `labels`, `[beads.priority]` error/warning/info).
 /// Unknown keys are errors. Without the file, changes go to the terminal only.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host insights list                         what needs a look, most severe first
+  devloop-host insights show 3f2a                    one finding, by a fingerprint prefix
+  devloop-host insights dismiss 3f2a --reason \"intended\"
+  devloop-host insights list --devloop-dir ~/src/app/.devloop")]
 pub struct Insights {
-    /// The state folder holding insights.db.
-    #[arg(long, global = true, env = "DEVLOOP_HOST_STATE_DIR", default_value = store::DEFAULT_STATE_DIR)]
-    state_dir: PathBuf,
+    #[command(flatten)]
+    project: ProjectArgs,
     #[command(subcommand)]
     command: InsightsCommand,
 }
@@ -136,6 +145,9 @@ impl Filters {
 
 /// Lists findings, most severe first. Dismissed and snoozed ones are hidden unless asked for.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host insights list --severity warning --since 7d
+  devloop-host insights list --status all --format json | jq .fingerprint")]
 struct List {
     #[command(flatten)]
     filters: Filters,
@@ -145,6 +157,9 @@ struct List {
 
 /// Shows one finding: evidence, threads, recommendation, status and history.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host insights show 3f2a
+  devloop-host insights show 3f2a --format markdown     to paste into an issue")]
 struct Show {
     /// The fingerprint (or a unique prefix).
     fingerprint: String,
@@ -154,6 +169,8 @@ struct Show {
 
 /// Counts by status and by pattern and severity, and the top findings.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host insights summary --since 7d --top 10")]
 struct SummaryCommand {
     #[command(flatten)]
     filters: Filters,
@@ -166,6 +183,8 @@ struct SummaryCommand {
 
 /// Marks a finding as seen; it is announced again only when it grows materially.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host insights ack 3f2a")]
 struct Ack {
     /// The fingerprint (or a unique prefix).
     fingerprint: String,
@@ -177,19 +196,20 @@ struct Ack {
 /// dismissal is also appended to devloop's feedback/feedback.jsonl as a `dismiss` record in
 /// devloop's own format, so devloop learns from it.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host insights dismiss 3f2a --reason \"the rerun is intended\"")]
 struct Dismiss {
     /// The fingerprint (or a unique prefix).
     fingerprint: String,
     /// Why it is not a problem (kept in the store and sent to devloop as the comment).
     #[arg(long)]
     reason: Option<String>,
-    /// The project's devloop folder, whose feedback log receives the dismissal.
-    #[arg(long, env = "DEVLOOP_DIR", default_value = ".devloop")]
-    devloop_dir: PathBuf,
 }
 
 /// Silences a finding for a while; afterwards it is new again and announced on the next run.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host insights snooze 3f2a --for 2w")]
 struct Snooze {
     /// The fingerprint (or a unique prefix).
     fingerprint: String,
@@ -201,14 +221,16 @@ struct Snooze {
 impl Insights {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let now_ms = store::now_ms();
-        let database = self.state_dir.join(store::DATABASE_FILE);
+        let state = self.project.state();
+        let database = state.insights_db();
         if !database.exists() {
             bail!(
-                "no insight store at {}; `devloop-host run` creates it, or pass --state-dir (DEVLOOP_HOST_STATE_DIR) to where it is",
+                "no insight store at {}; `devloop-host run` creates it, or pass --devloop-dir (or --state-dir) to \
+                 where the project's is",
                 database.display()
             );
         }
-        let mut store = open_store(&self.state_dir)?;
+        let mut store = open_store(state.path())?;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         let style = render::Style::for_stdout();
@@ -243,7 +265,7 @@ impl Insights {
                             finding.baseline.severity
                         ),
                     )?;
-                    send_dismissal_to_devloop(&dismiss.devloop_dir, finding, dismiss.reason.as_deref(), now_ms)?;
+                    send_dismissal_to_devloop(&self.project.devloop_dir, finding, dismiss.reason.as_deref(), now_ms)?;
                 } else {
                     report(&mut out, &transition, "dismissed")?;
                 }
@@ -292,15 +314,22 @@ fn send_dismissal_to_devloop(
     Ok(())
 }
 
-/// The folder of the state database, where the insight store and routing.toml live too.
-pub fn state_folder(state_db: &Path) -> PathBuf {
-    state_db.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
-}
-
-/// The routing config: `path`, else STATE_DIR/routing.toml, else the default.
-pub fn load_routing(state_dir: &Path, path: Option<&Path>) -> anyhow::Result<RoutingConfig> {
-    let path = path.map_or_else(|| state_dir.join(ROUTING_FILE), Path::to_owned);
-    Ok(RoutingConfig::load_or_default(&path)?)
+/// The routing rules: `path` when given, else the config file's `[routing]`, else the state
+/// folder's routing.toml, else everything to the terminal.
+pub fn routing(state: &StateDir, config: &ConfigFile, path: Option<&Path>) -> anyhow::Result<RoutingConfig> {
+    if let Some(path) = path {
+        return Ok(RoutingConfig::load_or_default(path)?);
+    }
+    if let Some(routing) = &config.config.routing {
+        if state.routing_file().exists() {
+            tracing::warn!(
+                "{} is ignored: the config file has a [routing] table; move its rules there and delete it",
+                state.routing_file().display()
+            );
+        }
+        return Ok(routing.clone());
+    }
+    Ok(RoutingConfig::load_or_default(&state.routing_file())?)
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {

@@ -2,11 +2,16 @@
 
 mod beads;
 mod bench;
+mod completions;
+mod doctor;
 mod exec;
+mod init;
 mod insights;
-mod plugin;
-mod plugin_new;
 mod plugins;
+mod plugins_new;
+mod plugins_test;
+mod progress;
+mod project;
 mod run;
 mod sources;
 
@@ -18,7 +23,17 @@ use tracing_subscriber::EnvFilter;
 
 /// Finds UX problems in devloop by running detector plugins over its logs.
 #[derive(Debug, Parser)]
-#[command(name = "devloop-host", version, about)]
+#[command(
+    name = "devloop-host",
+    version,
+    about,
+    after_help = "Examples:
+  devloop-host run                   find problems in the project in this folder (reads .devloop/)
+  devloop-host insights list         what it found
+  devloop-host init                  write .devloop-host/config.toml, every setting commented
+  devloop-host doctor                check the setup, say what to fix
+  devloop-host plugins list          which detectors run, and from where"
+)]
 pub struct Cli {
     /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -33,32 +48,47 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::Run),
+    Init(init::Init),
+    Doctor(doctor::Doctor),
+    #[command(alias = "plugin")]
     Plugins(plugins::Plugins),
     Insights(insights::Insights),
     Beads(beads::Beads),
     Exec(exec::Exec),
     Sources(sources::Sources),
     Bench(bench::Bench),
-    Plugin(plugin::Plugin),
+    Completions(completions::Completions),
+    Man(completions::Man),
 }
 
 impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Run(command) => command.run(),
+            Command::Init(command) => command.run(),
+            Command::Doctor(command) => command.run(),
             Command::Plugins(command) => command.run(),
             Command::Insights(command) => command.run(),
             Command::Beads(command) => command.run(),
             Command::Exec(command) => command.run(),
             Command::Sources(command) => command.run(),
             Command::Bench(command) => command.run(),
-            Command::Plugin(command) => command.run(),
+            Command::Completions(command) => command.run(),
+            Command::Man(command) => command.run(),
         }
     }
 }
 
+/// `-q`: nothing on stderr but errors, including the notices of new findings.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Logs go to stderr; stdout carries only results.
 pub fn init_logging(verbose: u8, quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn,devloop_host=info",
@@ -75,8 +105,26 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .init();
 }
 
-/// Where built plugins are installed by `scripts/setup`, relative to the project.
-pub const DEFAULT_PLUGINS_DIR: &str = ".devloop-host/plugins";
+/// The project's config file, or an empty one when it has none.
+pub fn load_config(state: &devloop_host::config::StateDir) -> anyhow::Result<devloop_host::config::ConfigFile> {
+    Ok(devloop_host::config::ConfigFile::load_or_default(&state.config_file())?)
+}
+
+/// Whether an error is a closed stdout (`devloop-host … | head`): the reader has what it
+/// wanted, so the command ends quietly and successfully.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|error| error.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Whether an error is the user's to fix in what they wrote (a config file, a setting): exit
+/// status 2, as for a mistake on the command line.
+pub fn is_usage_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.is::<devloop_host::config::ConfigError>() || cause.is::<devloop_host::config::SettingsError>()
+    })
+}
 
 /// Where a host reports the status of the plugins in `plugins` for `plugins list`, unless
 /// told otherwise: inside the folder it describes, hidden, and ignored as a plugin.

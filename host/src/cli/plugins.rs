@@ -1,30 +1,46 @@
-//! `devloop-host plugins`: what is installed and how it is doing, and changes to the folder
-//! that a running host picks up.
+//! `devloop-host plugins`: one command for using detector plugins (what runs, from where, and
+//! how it is doing; changes to the project's folder that a running host picks up) and for
+//! writing them (`new` scaffolds one, `test` checks it against cases).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
-use devloop_host::hotswap::folder::{self, InstalledPlugin};
+use devloop_host::config::StateDir;
+use devloop_host::detectors::{self, Candidate, Search};
+use devloop_host::hotswap::folder;
 use devloop_host::hotswap::{PluginStatus, StatusFile};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
 use devloop_host::sinks::escape::{self, terminal_line};
 
-use super::run::Format;
+use super::project::ProjectArgs;
+use super::{plugins_new, plugins_test};
 
-/// Lists, inspects, adds, removes and reloads detector plugins.
+/// Which detectors run and from where; add, remove and reload them; write new ones (`new`,
+/// `test`).
 ///
-/// A running `devloop-host run` picks up every change to the plugins folder: it compiles the
+/// The detectors compiled into devloop-host run unless a plugin folder holds one with the same
+/// id: the project's (.devloop-host/plugins), then the user's (~/.config/devloop-host/plugins,
+/// or $XDG_CONFIG_HOME/devloop-host/plugins). `add`, `remove` and `reload` change the project's
+/// folder. A running `devloop-host run --follow` picks up every change to it: it compiles the
 /// new version in the background and swaps it in between two batches.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host plugins list                          every detector and where it comes from
+  devloop-host plugins new slow-builds               write a detector of your own
+  devloop-host plugins add slow_builds.wasm          run it in this project")]
 pub struct Plugins {
-    /// Folder of detector plugins (`*.wasm` components).
-    #[arg(long, global = true, env = "DEVLOOP_HOST_PLUGINS", default_value = super::DEFAULT_PLUGINS_DIR)]
-    plugins: PathBuf,
-    /// The status file a running host keeps up to date (default: `.status.json` in the plugins folder).
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// Use exactly the detectors in this folder instead of the bundled ones and the project's
+    /// and user's plugin folders.
+    #[arg(long, global = true, env = "DEVLOOP_HOST_PLUGINS")]
+    plugins: Option<PathBuf>,
+    /// The status file a running host keeps up to date (default: `.status.json` in the
+    /// project's plugins folder).
     #[arg(long, global = true, env = "DEVLOOP_HOST_STATUS")]
     status_file: Option<PathBuf>,
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
@@ -34,50 +50,83 @@ pub struct Plugins {
     action: Action,
 }
 
+/// Where `run` and `plugins` look for detectors: exactly the `--plugins` folder when given,
+/// else the bundled ones, overridden by the user's folder, overridden by the project's.
+pub fn search(plugins: Option<PathBuf>, state: &StateDir) -> Search {
+    match plugins {
+        Some(folder) => Search::only(folder),
+        None => Search::layered(state.plugins(), detectors::user_plugins_dir()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    /// A table for people.
+    Table,
+    /// One JSON object per plugin per line.
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Action {
-    /// Every plugin in the folder: version, API, language, counters and state.
+    /// Every detector: where it comes from (bundled, user, project), version, API, language,
+    /// the running host's counters, and its state.
+    #[command(after_help = "Examples:
+  devloop-host plugins list
+  devloop-host plugins list --format json | jq -r 'select(.source == \"project\") | .id'")]
     List {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Everything about one plugin: patterns, event kinds, settings, counters, last failure.
+    /// Everything about one detector: patterns, event kinds, settings, counters, last failure.
+    #[command(after_help = "Examples:
+  devloop-host plugins info command-repetition     its settings, to put in config.toml")]
     Info {
         /// The detector id (or, for a file that does not load, its file name).
         id: String,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Checks a plugin and copies it into the folder, replacing an older version of it.
+    /// Checks a plugin and copies it into the project's plugins folder, replacing an older
+    /// version of it; a detector with the id of a bundled one replaces that one.
+    #[command(after_help = "Examples:
+  devloop-host plugins add target/wasm32-wasip2/release/slow_builds.wasm")]
     Add {
         /// A `.wasm` detector component.
         file: PathBuf,
     },
-    /// Deletes a plugin from the folder; a running host unloads it.
+    /// Deletes a plugin from the project's folder; a running host unloads it.
+    #[command(after_help = "Examples:
+  devloop-host plugins remove slow-builds")]
     Remove {
         /// The detector id (or, for a file that does not load, its file name).
         id: String,
     },
     /// Makes a running host load a plugin again (all of them without ID), handing its state over.
+    #[command(after_help = "Examples:
+  devloop-host plugins reload slow-builds")]
     Reload {
         /// The detector id; every plugin when left out.
         id: Option<String>,
     },
+    New(plugins_new::New),
+    Test(plugins_test::Test),
 }
 
-/// A plugin as the folder holds it, with what the running host last said about it.
+/// A detector as the search found it, with what the running host last said about it.
 struct Row {
-    installed: InstalledPlugin,
+    candidate: Candidate,
     status: Option<PluginStatus>,
 }
 
 impl Row {
     fn state(&self) -> String {
-        match (&self.installed.found, &self.status) {
+        match (&self.candidate.found, &self.status) {
+            (Ok(_), _) if self.candidate.overridden_by.is_some() => "overridden".to_owned(),
             (Err(_), Some(status)) => format!("rejected, runs {}", status.version),
             (Err(_), None) => "broken".to_owned(),
             (Ok(_), Some(status)) if status.quarantined => "quarantined".to_owned(),
-            (Ok(found), Some(status)) if found.content_hash != status.content_hash => "file changed".to_owned(),
+            (Ok(found), Some(status)) if found.source.content_hash != status.content_hash => "file changed".to_owned(),
             (Ok(_), Some(_)) => "loaded".to_owned(),
             (Ok(_), None) => "not loaded".to_owned(),
         }
@@ -85,17 +134,21 @@ impl Row {
 
     fn json(&self) -> serde_json::Value {
         let mut object = serde_json::json!({
-            "id": self.installed.id(),
-            "file": self.installed.file,
+            "id": self.candidate.id(),
+            "file": self.candidate.location,
+            "source": self.candidate.origin.as_str(),
             "state": self.state(),
         });
-        match &self.installed.found {
+        if let Some(winner) = &self.candidate.overridden_by {
+            object["overridden_by"] = winner.clone().into();
+        }
+        match &self.candidate.found {
             Ok(found) => {
                 let description = &found.description;
                 object["version"] = description.version.clone().into();
-                object["api_version"] = found.api_version.to_string().into();
+                object["api_version"] = found.source.api_version.to_string().into();
                 object["language"] = description.language.clone().into();
-                object["content_hash"] = found.content_hash.clone().into();
+                object["content_hash"] = found.source.content_hash.clone().into();
                 object["patterns"] = description.patterns.clone().into();
                 object["kinds"] = description.kinds.clone().into();
                 object["settings"] = description
@@ -119,6 +172,7 @@ impl Plugins {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let cache_dir = self.cache_dir.clone().or_else(super::default_cache_dir);
         let runtime = Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })?;
+
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         match &self.action {
@@ -135,12 +189,9 @@ impl Plugins {
             }
             Action::Info { id, format } => {
                 let (rows, _) = self.rows(&runtime)?;
-                let matching: Vec<&Row> = rows.iter().filter(|row| row.installed.id() == *id).collect();
+                let matching: Vec<&Row> = rows.iter().filter(|row| row.candidate.id() == *id).collect();
                 if matching.is_empty() {
-                    anyhow::bail!(
-                        "no plugin `{id}` in {}; `devloop-host plugins list` shows what is installed",
-                        self.plugins.display()
-                    );
+                    anyhow::bail!("no plugin `{id}`; `devloop-host plugins list` shows every detector there is");
                 }
                 for row in matching {
                     match format {
@@ -150,13 +201,26 @@ impl Plugins {
                 }
             }
             Action::Add { file } => {
-                let (target, detector) = folder::install(&runtime, &self.plugins, file)?;
+                let dir = self.folder();
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create plugins folder {}", dir.display()))?;
+                let (target, detector) = folder::install(&runtime, &dir, file)?;
                 let description = &detector.description;
                 writeln!(out, "installed {} {} as {}", description.id, description.version, target.display())?;
                 self.tell_about_host();
             }
             Action::Remove { id } => {
-                for plugin in folder::find(&runtime, &self.plugins, id)? {
+                let installed = folder::find(&runtime, &self.folder(), id);
+                let bundled = || detectors::bundled(&runtime).iter().any(|candidate| candidate.id() == *id);
+                if installed.is_err() && self.plugins.is_none() && bundled() {
+                    anyhow::bail!(
+                        "`{id}` is bundled with devloop-host, not in {}; to stop it running, add it to \
+                         `disabled_detectors` in {}",
+                        self.folder().display(),
+                        self.project.state().config_file().display()
+                    );
+                }
+                for plugin in installed? {
                     folder::remove(&plugin.file)?;
                     writeln!(out, "removed {} ({})", plugin.id(), plugin.file.display())?;
                 }
@@ -164,8 +228,8 @@ impl Plugins {
             }
             Action::Reload { id } => {
                 let plugins = match id {
-                    Some(id) => folder::find(&runtime, &self.plugins, id)?,
-                    None => folder::inventory(&runtime, &self.plugins)?,
+                    Some(id) => folder::find(&runtime, &self.folder(), id)?,
+                    None => folder::inventory(&runtime, &self.folder())?,
                 };
                 for plugin in plugins {
                     folder::touch(&plugin.file)?;
@@ -173,29 +237,41 @@ impl Plugins {
                 }
                 self.tell_about_host();
             }
+            Action::New(new) => return new.run(),
+            Action::Test(test) => return test.run(&runtime),
         }
         out.flush()?;
         Ok(ExitCode::SUCCESS)
     }
 
-    fn status_file(&self) -> PathBuf {
-        self.status_file.clone().unwrap_or_else(|| super::default_status_file(&self.plugins))
+    /// The folder `add`, `remove` and `reload` change.
+    fn folder(&self) -> PathBuf {
+        self.plugins.clone().unwrap_or_else(|| self.project.state().plugins())
     }
 
-    /// The folder's plugins with the running host's status of each, matched by file name.
+    fn status_file(&self) -> PathBuf {
+        self.status_file.clone().unwrap_or_else(|| super::default_status_file(&self.folder()))
+    }
+
+    /// Every detector the search finds, with the running host's status of each, matched by
+    /// file name.
     fn rows(&self, runtime: &Runtime) -> anyhow::Result<(Vec<Row>, Option<StatusFile>)> {
-        let installed = folder::inventory(runtime, &self.plugins)?;
+        let candidates = detectors::discover(runtime, &search(self.plugins.clone(), &self.project.state()))?;
         let status = StatusFile::read(&self.status_file()).unwrap_or_else(|error| {
             tracing::warn!("{error:#}");
             None
         });
-        let rows = installed
+        let rows = candidates
             .into_iter()
-            .map(|installed| {
+            .map(|candidate| {
                 let status = status.as_ref().and_then(|status| {
-                    status.plugins.iter().find(|plugin| same_name(&plugin.file, &installed.file)).cloned()
+                    status
+                        .plugins
+                        .iter()
+                        .find(|plugin| same_name(&plugin.file, Path::new(&candidate.location)))
+                        .cloned()
                 });
-                Row { installed, status }
+                Row { candidate, status }
             })
             .collect();
         Ok((rows, status))
@@ -242,14 +318,16 @@ fn write_table(
     }
     writeln!(
         out,
-        "{:<24} {:<9} {:<5} {:<8} {:>9} {:>8} {:>8} {:>8} {:<14} FILE",
-        "ID", "VERSION", "API", "LANG", "EVENTS", "INSIGHTS", "TIME", "FAILURES", "STATE"
+        "{:<24} {:<9} {:<5} {:<8} {:>9} {:>8} {:>8} {:>8} {:<14} {:<8} FILE",
+        "ID", "VERSION", "API", "LANG", "EVENTS", "INSIGHTS", "TIME", "FAILURES", "STATE", "SOURCE"
     )?;
     for row in rows {
-        let (version, api, language) = match &row.installed.found {
-            Ok(found) => {
-                (found.description.version.clone(), found.api_version.to_string(), found.description.language.clone())
-            }
+        let (version, api, language) = match &row.candidate.found {
+            Ok(found) => (
+                found.description.version.clone(),
+                found.source.api_version.to_string(),
+                found.description.language.clone(),
+            ),
             Err(_) => ("-".to_owned(), "-".to_owned(), "-".to_owned()),
         };
         let (events, insights, time, failures) = match &row.status {
@@ -263,8 +341,8 @@ fn write_table(
         };
         writeln!(
             out,
-            "{:<24} {:<9} {:<5} {:<8} {:>9} {:>8} {:>8} {:>8} {:<14} {}",
-            terminal_line(&row.installed.id()),
+            "{:<24} {:<9} {:<5} {:<8} {:>9} {:>8} {:>8} {:>8} {:<14} {:<8} {}",
+            terminal_line(&row.candidate.id()),
             terminal_line(&version),
             api,
             terminal_line(&language),
@@ -273,7 +351,8 @@ fn write_table(
             time,
             failures,
             row.state(),
-            row.installed.file.display()
+            row.candidate.origin,
+            row.candidate.location
         )?;
     }
     for row in rows {
@@ -282,7 +361,7 @@ fn write_table(
             writeln!(
                 out,
                 "\n{} is quarantined: {}",
-                terminal_line(&row.installed.id()),
+                terminal_line(&row.candidate.id()),
                 terminal_line(reason.map_or("failures in a row", String::as_str))
             )?;
         }
@@ -310,16 +389,20 @@ fn write_table(
 }
 
 fn write_info(out: &mut impl Write, row: &Row) -> anyhow::Result<()> {
-    writeln!(out, "id:             {}", terminal_line(&row.installed.id()))?;
-    writeln!(out, "file:           {}", row.installed.file.display())?;
+    writeln!(out, "id:             {}", terminal_line(&row.candidate.id()))?;
+    writeln!(out, "file:           {}", row.candidate.location)?;
+    writeln!(out, "source:         {}", row.candidate.origin)?;
+    if let Some(winner) = &row.candidate.overridden_by {
+        writeln!(out, "overridden by:  {winner}")?;
+    }
     writeln!(out, "state:          {}", row.state())?;
-    match &row.installed.found {
+    match &row.candidate.found {
         Ok(found) => {
             let description = &found.description;
             writeln!(out, "version:        {}", terminal_line(&description.version))?;
-            writeln!(out, "api version:    {}", found.api_version)?;
+            writeln!(out, "api version:    {}", found.source.api_version)?;
             writeln!(out, "language:       {}", terminal_line(&description.language))?;
-            writeln!(out, "content hash:   {}", found.content_hash)?;
+            writeln!(out, "content hash:   {}", found.source.content_hash)?;
             writeln!(out, "patterns:       {}", terminal_line(&description.patterns.join(", ")))?;
             let kinds =
                 if description.kinds.is_empty() { "every event".to_owned() } else { description.kinds.join(", ") };

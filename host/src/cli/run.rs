@@ -8,15 +8,19 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
+use devloop_host::config::{ConfigFile, SettingsError, settings};
+use devloop_host::detectors;
+use devloop_host::detectors::Candidate;
 use devloop_host::dispatch::{DEFAULT_BATCH_SIZE, Pipeline};
 use devloop_host::hotswap::HotSwap;
-use devloop_host::model::{Field, Value};
+use devloop_host::model::Field;
 use devloop_host::output;
-use devloop_host::runtime::{Budget, Limits, Runtime, RuntimeConfig};
+use devloop_host::routing::SinkKind;
+use devloop_host::runtime::{Budget, Limits, LoadError, Runtime, RuntimeConfig};
 use devloop_host::store::{RunLock, Store};
 use devloop_host::stream::{self, CheckpointPolicy, Stop};
 
-use super::sources::DevloopDirArgs;
+use super::project::ProjectArgs;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -26,29 +30,41 @@ pub enum Format {
     Json,
 }
 
-/// Reads devloop's logs, runs every detector plugin over them, and prints the findings.
+/// Reads devloop's logs, runs every detector over them, prints the findings and stores them.
+///
+/// The detectors compiled into devloop-host run, unless the project's or the user's plugin
+/// folder holds one with the same id (see `devloop-host plugins --help`). Settings come from
+/// .devloop-host/config.toml (`devloop-host init` writes one), and the options here override it.
+/// A run reads each log from where the last one stopped.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host run                                    the project in this folder
+  devloop-host run --devloop-dir ~/src/app/.devloop   another project (its state stays beside it)
+  devloop-host run --set command-repetition.min_repeats=4 --format json
+  devloop-host run --follow                           keep watching; stop with Ctrl-C")]
 pub struct Run {
     #[command(flatten)]
-    dirs: DevloopDirArgs,
-    /// Folder of detector plugins (`*.wasm` components).
-    #[arg(long, env = "DEVLOOP_HOST_PLUGINS", default_value = super::DEFAULT_PLUGINS_DIR)]
-    plugins: PathBuf,
+    project: ProjectArgs,
+    /// Run exactly the detectors in this folder (`*.wasm` components) instead of the bundled
+    /// ones and the project's and user's plugin folders.
+    #[arg(long, env = "DEVLOOP_HOST_PLUGINS")]
+    plugins: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// A detector setting, `DETECTOR.NAME=VALUE` (repeatable), e.g. `command-repetition.min_repeats=4`.
+    /// A detector setting, `DETECTOR.NAME=VALUE` (repeatable), e.g. `command-repetition.min_repeats=4`;
+    /// overrides `[detectors.DETECTOR]` in the config file. `devloop-host plugins info ID` lists them.
     #[arg(long = "set", value_name = "DETECTOR.NAME=VALUE")]
     settings: Vec<String>,
-    /// Events per plugin call.
-    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
-    batch_size: usize,
-    /// Wall time one plugin call may take, in milliseconds.
-    #[arg(long, default_value_t = Limits::default().call_deadline.as_millis() as u64)]
-    deadline_ms: u64,
-    /// Memory one plugin may use, in MiB.
-    #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
-    memory_mib: usize,
+    /// Events per plugin call [default: `[limits] batch_size`, else 1024].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Wall time one plugin call may take, in milliseconds [default: `[limits] deadline_ms`, else 2000].
+    #[arg(long)]
+    deadline_ms: Option<u64>,
+    /// Memory one plugin may use, in MiB [default: `[limits] memory_mib`, else 64].
+    #[arg(long)]
+    memory_mib: Option<usize>,
     /// What one plugin may use over the run, `NAME=VALUE` (repeatable): time-base-ms and
     /// time-per-event-us (time inside it), log-records-per-call, log-records, findings, updates,
     /// snapshot-bytes. Going over one quarantines the plugin; log records are dropped instead.
@@ -63,10 +79,6 @@ pub struct Run {
     /// Keep running and process new records as devloop writes them (stop with Ctrl-C).
     #[arg(long)]
     follow: bool,
-    /// The state database: the findings, where each log was read up to, and each detector's
-    /// state (default: .devloop-host/insights.db beside the devloop folder).
-    #[arg(long, env = "DEVLOOP_HOST_STATE")]
-    state_db: Option<PathBuf>,
     /// Record every delivered event id in the state database (for crash tests).
     #[arg(long, hide = true)]
     trace_delivered: bool,
@@ -77,37 +89,31 @@ pub struct Run {
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
     /// Where each plugin's status is written for `devloop-host plugins list` (default:
-    /// `.status.json` in the plugins folder).
+    /// `.status.json` in the project's plugins folder).
     #[arg(long, env = "DEVLOOP_HOST_STATUS")]
     status_file: Option<PathBuf>,
-    /// Routing rules for new and materially changed findings (default: routing.toml beside the
-    /// state database; see `devloop-host insights --help`).
+    /// A routing file to use instead of the config file's `[routing]` table (see
+    /// `devloop-host insights --help`).
     #[arg(long, env = "DEVLOOP_HOST_ROUTING")]
     routing: Option<PathBuf>,
 }
 
-/// Parses `detector.name=value` settings, typing the value as it reads.
-fn parse_settings(raw: &[String]) -> anyhow::Result<BTreeMap<String, Vec<Field>>> {
-    let mut settings: BTreeMap<String, Vec<Field>> = BTreeMap::new();
-    for setting in raw {
-        let (target, value) = setting
-            .split_once('=')
-            .with_context(|| format!("setting `{setting}` has no `=`; write DETECTOR.NAME=VALUE"))?;
-        let (detector, name) = target
-            .split_once('.')
-            .with_context(|| format!("setting `{setting}` names no detector; write DETECTOR.NAME=VALUE"))?;
-        let value = if let Ok(integer) = value.parse::<i64>() {
-            Value::Integer(integer)
-        } else if let Ok(float) = value.parse::<f64>() {
-            Value::Float(float)
-        } else if let Ok(flag) = value.parse::<bool>() {
-            Value::Boolean(flag)
-        } else {
-            Value::Text(value.to_owned())
-        };
-        settings.entry(detector.to_owned()).or_default().push(Field::new(name, value));
+/// The settings the config file and `--set` give, checked against the detectors that run.
+fn detector_settings(
+    config: &ConfigFile,
+    arguments: &[String],
+    pipeline_candidates: &[Candidate],
+) -> anyhow::Result<BTreeMap<String, Vec<Field>>> {
+    let mut given = config.detector_settings();
+    for argument in arguments {
+        given.push(settings::parse_set(argument)?);
     }
-    Ok(settings)
+    let running: Vec<_> = pipeline_candidates
+        .iter()
+        .filter(|candidate| candidate.runs())
+        .filter_map(|candidate| candidate.found.as_ref().ok().map(|found| &found.description))
+        .collect();
+    Ok(settings::resolve(&given, &running)?)
 }
 
 fn print_findings(format: Format, findings: &[(devloop_host::model::Insight, u32)]) -> std::io::Result<()> {
@@ -122,70 +128,108 @@ fn print_findings(format: Format, findings: &[(devloop_host::model::Insight, u32
 
 impl Run {
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let settings = parse_settings(&self.settings)?;
-        let dirs = self.dirs.resolve()?;
-        let state_path = self.state_db.clone().unwrap_or_else(|| dirs.default_state_db());
-        let routing =
-            super::insights::load_routing(&super::insights::state_folder(&state_path), self.routing.as_deref())?;
+        let state = self.project.state();
+        let config = super::load_config(&state)?;
+        let dirs = self.project.devloop_dirs(config.config.sources.home_devloop_dir_in(state.project()))?;
+        let mut routing = super::insights::routing(&state, &config, self.routing.as_deref())?;
+        if super::quiet() {
+            for rule in &mut routing.rules {
+                rule.sinks.retain(|sink| *sink != SinkKind::Terminal);
+            }
+        }
+        let database = state.insights_db();
         // Before anything is loaded or read: a second run on this state would deliver every
         // event twice.
-        let _lock = RunLock::acquire(&state_path)?;
+        let _lock = RunLock::acquire(&database)?;
         let stop = Stop::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
-
+        let configured = &config.config.limits;
+        let batch_size = self.batch_size.or(configured.batch_size).unwrap_or(DEFAULT_BATCH_SIZE);
         let mut budget = Budget::default();
         for setting in &self.budgets {
             budget.set(setting)?;
         }
+        let defaults = Limits::default();
         let limits = Limits {
-            call_deadline: Duration::from_millis(self.deadline_ms),
-            memory_bytes: self.memory_mib << 20,
+            call_deadline: self
+                .deadline_ms
+                .or(configured.deadline_ms)
+                .map_or(defaults.call_deadline, Duration::from_millis),
+            memory_bytes: self.memory_mib.or(configured.memory_mib).map_or(defaults.memory_bytes, |mib| mib << 20),
             budget,
-            ..Limits::default()
+            ..defaults
         };
+        let strict = self.strict || config.config.sources.strict.unwrap_or(false);
         let cache_dir = self.cache_dir.or_else(super::default_cache_dir);
         let runtime = Arc::new(Runtime::new(RuntimeConfig { limits, cache_dir })?);
-        let status_file = self.status_file.clone().unwrap_or_else(|| super::default_status_file(&self.plugins));
-        // Watching starts before loading, so a plugin that changes meanwhile is not missed.
+        let search = super::plugins::search(self.plugins.clone(), &state);
+        let candidates = detectors::discover(&runtime, &search)?;
+        // Checked before anything is read: a typo must not cost a run whose cursors advance.
+        let settings = detector_settings(&config, &self.settings, &candidates)?;
+        let known: Vec<String> =
+            candidates.iter().filter(|candidate| candidate.found.is_ok()).map(Candidate::id).collect();
+        let disabled = config.disabled_detectors(&known.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let status_file = self.status_file.clone().unwrap_or_else(|| super::default_status_file(&search.project));
         let mut hot_swap = if self.follow {
-            Some(HotSwap::start(runtime.clone(), &self.plugins, settings.clone(), &status_file)?)
+            if !search.is_exclusive() {
+                std::fs::create_dir_all(&search.project)
+                    .with_context(|| format!("cannot create plugins folder {}", search.project.display()))?;
+            }
+            Some(HotSwap::start(runtime.clone(), &search.project, settings.clone(), &status_file)?)
         } else {
             None
         };
-        let mut pipeline = Pipeline::new(&runtime, self.batch_size);
-        pipeline.load_dir(&self.plugins, &settings).with_context(|| {
-            format!(
-                "cannot read plugins folder {}; build and install the plugins with `scripts/setup`, or pass --plugins",
-                self.plugins.display()
-            )
-        })?;
+        let mut pipeline = Pipeline::new(&runtime, batch_size);
+        for candidate in candidates {
+            match candidate.found {
+                Err(error) => tracing::error!("plugin {}: {error}", candidate.location),
+                Ok(_) if candidate.overridden_by.is_some() => tracing::debug!(
+                    "{} is overridden by {}",
+                    candidate.location,
+                    candidate.overridden_by.as_deref().unwrap_or_default()
+                ),
+                Ok(found) if disabled.contains(&found.description.id) => {
+                    tracing::info!("{} is disabled in the config file", found.description.id);
+                }
+                Ok(found) => {
+                    let id = found.description.id.clone();
+                    let detector_settings = settings.get(&id).cloned().unwrap_or_default();
+                    if let Err(LoadError::Configure { reason, .. }) = pipeline.start(found.source, detector_settings) {
+                        return Err(SettingsError::Refused { detector: id, reason }.into());
+                    }
+                }
+            }
+        }
         if pipeline.plugins().is_empty() {
             if !self.follow {
-                bail!("no detector plugin could be loaded from {}; see the errors above", self.plugins.display());
+                bail!("no detector plugin could be loaded from {}; see the errors above", search.project.display());
             }
             tracing::warn!(
                 "no detector plugin loaded from {} yet; `devloop-host plugins add FILE` adds one while this runs",
-                self.plugins.display()
+                search.project.display()
             );
         }
-        let mut store = Store::open(&state_path)?;
+        let mut store = Store::open(&database)?;
         let options = stream::Options {
-            batch_size: self.batch_size,
+            batch_size,
             from_start: self.from_start,
-            strict: self.strict,
+            strict,
             follow: self.follow,
             trace_delivered: self.trace_delivered,
             checkpoint: CheckpointPolicy { events: self.checkpoint_events, ..CheckpointPolicy::default() },
         };
         let format = self.format;
         let mut printed = std::collections::BTreeSet::new();
+        let progress = super::progress::Replay::start(pipeline.plugins().len());
         let hooks = stream::Hooks {
             between_batches: &mut |pipeline| {
+                progress.update(pipeline.events_processed());
                 if let Some(hot_swap) = &mut hot_swap {
                     hot_swap.between_batches(pipeline);
                 }
             },
             // Without --follow the findings are printed once, at the end, as one table.
             after_round: &mut |pipeline| {
+                progress.finish();
                 if !options.follow {
                     return Ok(());
                 }
@@ -199,6 +243,7 @@ impl Run {
         };
         let destination = stream::Destination { store: &mut store, routing: &routing };
         let summary = stream::run(&dirs, &mut pipeline, destination, &options, &stop, hooks)?;
+        progress.finish();
 
         super::plugins::write_status(&pipeline, &status_file);
 

@@ -1,61 +1,25 @@
 //! `devloop-host sources`: which of devloop's logs were found, what each gave, and what could
-//! not be read; and the folder options every command that reads the logs shares.
+//! not be read.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use clap::Args;
 
-use devloop_host::ingest::{DevloopDirs, Stream};
+use devloop_host::ingest::Stream;
 
-/// Where devloop writes its logs.
-#[derive(Debug, Args)]
-pub struct DevloopDirArgs {
-    /// The project's devloop folder.
-    #[arg(long, env = "DEVLOOP_DIR", default_value = ".devloop")]
-    pub devloop_dir: PathBuf,
-    /// devloop's home folder, where it logs CLI actions and Amp threads (default: ~/.devloop).
-    #[arg(long, env = "DEVLOOP_HOME_DIR")]
-    pub home_devloop_dir: Option<PathBuf>,
-}
-
-/// `~/.devloop`, where devloop writes cli-actions.jsonl and amp-thread-log.jsonl by default.
-pub fn default_home_devloop_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".devloop"))
-}
-
-impl DevloopDirArgs {
-    /// The folders, checked: at least one must exist.
-    pub fn resolve(&self) -> anyhow::Result<DevloopDirs> {
-        let dirs = DevloopDirs {
-            project: self.devloop_dir.clone(),
-            home: self.home_devloop_dir.clone().or_else(default_home_devloop_dir),
-        };
-        if dirs.existing().is_empty() {
-            bail!(
-                "devloop folder {} not found; pass --devloop-dir (or set DEVLOOP_DIR) to the project's .devloop folder",
-                self.devloop_dir.display()
-            );
-        }
-        if !dirs.project.is_dir() {
-            tracing::warn!(
-                "devloop folder {} not found; reading only {}",
-                dirs.project.display(),
-                dirs.existing()[0].display()
-            );
-        }
-        Ok(dirs)
-    }
-}
+use super::project::ProjectArgs;
+pub use super::project::default_home_devloop_dir;
 
 /// Shows which of devloop's logs were found, how many events each gave, their time span, and
 /// malformed records (reads everything; stores nothing).
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host sources
+  devloop-host sources --devloop-dir ~/src/app/.devloop --show-malformed 50")]
 pub struct Sources {
     #[command(flatten)]
-    dirs: DevloopDirArgs,
+    project: ProjectArgs,
     /// Malformed records to list (by file and line).
     #[arg(long, default_value_t = 10)]
     show_malformed: usize,
@@ -69,7 +33,9 @@ fn time_text(time_ms: Option<i64>) -> String {
 
 impl Sources {
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let dirs = self.dirs.resolve()?;
+        let state = self.project.state();
+        let config = super::load_config(&state)?;
+        let dirs = self.project.devloop_dirs(config.config.sources.home_devloop_dir_in(state.project()))?;
         let mut stream = Stream::new(dirs.readers());
         while !stream.next_batch(4096)?.is_empty() {}
         let malformed = stream.take_malformed();

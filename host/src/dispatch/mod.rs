@@ -9,7 +9,7 @@ mod swap;
 pub use swap::{Handover, PluginChange, SwapOutcome};
 
 use crate::model::{Event, Field, Fingerprint, Insight};
-use crate::runtime::{BatchOutcome, LoadError, Runtime, Supervisor, WitEvents, namespace};
+use crate::runtime::{BatchOutcome, LoadError, PluginSource, Runtime, Supervisor, WitEvents, namespace};
 
 /// Events per call by default: big enough that the fixed cost of crossing into the sandbox is
 /// noise, small enough that a deadline covers one call comfortably.
@@ -61,10 +61,18 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The user's settings for the plugin in `path`, found by its file name (`_` read as `-`).
-pub fn settings_for(path: &Path, settings: &BTreeMap<String, Vec<Field>>) -> Vec<Field> {
-    let stem = path.file_stem().map(|stem| stem.to_string_lossy().replace('_', "-")).unwrap_or_default();
-    settings.get(&stem).cloned().unwrap_or_default()
+/// The user's settings for the detector `source` holds, found by its detector id (whatever the
+/// file is called), which a settings-free instance tells.
+pub fn settings_for(
+    runtime: &Runtime,
+    source: &PluginSource,
+    settings: &BTreeMap<String, Vec<Field>>,
+) -> Result<Vec<Field>, LoadError> {
+    if settings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let instance = runtime.instantiate(source, &[])?;
+    Ok(settings.get(&instance.description().id).cloned().unwrap_or_default())
 }
 
 /// Every loaded detector, fed batch by batch.
@@ -97,10 +105,23 @@ impl<'runtime> Pipeline<'runtime> {
     /// Loads a plugin file; a plugin that cannot load, or claims the id or a pattern of one
     /// already loaded, is reported and left out.
     pub fn load(&mut self, path: &Path, settings: &BTreeMap<String, Vec<Field>>) -> Result<&Supervisor, LoadError> {
-        let result = self
-            .runtime
-            .load_file(path)
-            .and_then(|source| Supervisor::start(self.runtime, source, settings_for(path, settings)));
+        let result = self.runtime.load_file(path).and_then(|source| {
+            let settings = settings_for(self.runtime, &source, settings)?;
+            Supervisor::start(self.runtime, source, settings)
+        });
+        self.admit(&path.display().to_string(), result)
+    }
+
+    /// Starts an already compiled plugin (a bundled one) with its settings; one that cannot
+    /// start is reported and left out.
+    pub fn start(&mut self, source: PluginSource, settings: Vec<Field>) -> Result<&Supervisor, LoadError> {
+        let origin = source.origin.clone();
+        let result = Supervisor::start(self.runtime, source, settings);
+        self.admit(&origin, result)
+    }
+
+    /// Admits a started plugin unless its id or a pattern it declares is already taken.
+    fn admit(&mut self, origin: &str, result: Result<Supervisor, LoadError>) -> Result<&Supervisor, LoadError> {
         let result = result.and_then(|supervisor| {
             let loaded = self.plugins.iter().map(|plugin| (plugin.source().origin.as_str(), plugin.description()));
             namespace::check(&supervisor.source().origin, supervisor.description(), loaded)
@@ -113,15 +134,13 @@ impl<'runtime> Pipeline<'runtime> {
                     plugin = supervisor.id(),
                     version = supervisor.description().version,
                     api = %supervisor.source().api_version,
-                    "loaded {}",
-                    path.display()
+                    "loaded {origin}"
                 );
                 self.plugins.push(supervisor);
                 Ok(self.plugins.last().expect("just pushed"))
             }
             Err(error) => {
-                let problem =
-                    PluginProblem { plugin: path.display().to_string(), batch: None, problem: error.to_string() };
+                let problem = PluginProblem { plugin: origin.to_owned(), batch: None, problem: error.to_string() };
                 tracing::error!("{problem}");
                 self.problems.push(problem);
                 Err(error)

@@ -16,6 +16,7 @@ use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use super::{Pipeline, PluginProblem};
+use crate::detectors::BUNDLED_ORIGIN_PREFIX;
 use crate::hotswap::PluginStatus;
 use crate::runtime::{LoadError, PluginHealth, Supervisor, namespace};
 
@@ -189,16 +190,20 @@ impl Pipeline<'_> {
         disposal: Option<Sender<Supervisor>>,
     ) -> SwapOutcome {
         let id = candidate.id().to_owned();
+        // A file in the plugins folder overrides the bundled detector with its id; any other
+        // plugin holding its id or one of its patterns keeps them.
+        let bundled = |plugin: &Supervisor| plugin.source().origin.starts_with(BUNDLED_ORIGIN_PREFIX);
         let origin = file.display().to_string();
         let others = self
             .plugins
             .iter()
-            .filter(|plugin| plugin.source().origin != origin)
+            .filter(|plugin| plugin.source().origin != origin && !(plugin.id() == id && bundled(plugin)))
             .map(|plugin| (plugin.source().origin.as_str(), plugin.description()));
         if let Err(conflict) = namespace::check(&origin, candidate.description(), others) {
             return self.reject(file, conflict.to_string());
         }
-        let Some(index) = self.slot_of(file) else {
+        let overridden = || self.plugins.iter().position(|plugin| plugin.id() == id && bundled(plugin));
+        let Some(index) = self.slot_of(file).or_else(overridden) else {
             let version = candidate.description().version.clone();
             self.plugins.push(candidate);
             self.lineage.rejections.remove(file);

@@ -1,5 +1,5 @@
 //! The plugin test harness: replays recorded events through one detector plugin and compares
-//! what it reports with what a case expects (`devloop-host plugin test`).
+//! what it reports with what a case expects (`devloop-host plugins test`).
 //!
 //! A case is a folder `<pattern>/<case>/` holding `events.jsonl` (one host [`Event`] per line,
 //! its serde JSON) and `expected.json` (the findings, as `run --format json` prints them, in
@@ -13,7 +13,6 @@
 mod case;
 mod compare;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -67,10 +66,8 @@ impl CaseOutcome {
 
 /// Replays `case` through the plugin at `plugin` (a fresh instance) and compares the findings.
 pub fn run_case(runtime: &Runtime, plugin: &Path, case: &Case) -> Result<CaseOutcome, HarnessError> {
-    let stem = plugin.file_stem().map(|stem| stem.to_string_lossy().replace('_', "-")).unwrap_or_default();
-    let settings = BTreeMap::from([(stem, case.config.settings.clone())]);
     let mut pipeline = Pipeline::new(runtime, case.config.batch_size.unwrap_or(crate::dispatch::DEFAULT_BATCH_SIZE));
-    pipeline.load(plugin, &settings)?;
+    pipeline.start(runtime.load_file(plugin)?, case.config.settings.clone())?;
     pipeline.feed(&case.events);
     if let Some(now_ms) = case.config.final_tick_ms {
         pipeline.tick(now_ms);

@@ -192,10 +192,10 @@ impl Preparer {
         if !file.exists() {
             return PluginChange::Removed { file };
         }
-        let started = self
-            .runtime
-            .load_file(&file)
-            .and_then(|source| Supervisor::start(&self.runtime, source, settings_for(&file, &self.settings)));
+        let started = self.runtime.load_file(&file).and_then(|source| {
+            let settings = settings_for(&self.runtime, &source, &self.settings)?;
+            Supervisor::start(&self.runtime, source, settings)
+        });
         match started {
             Ok(candidate) => {
                 tracing::debug!(file = %file.display(), waited = ?noticed.elapsed(), "new version ready");

@@ -95,13 +95,6 @@ impl DevloopDirs {
         readers
     }
 
-    /// Where `devloop-host` keeps its own state for this project: the insight store in
-    /// `.devloop-host/` beside the devloop folder.
-    pub fn default_state_db(&self) -> PathBuf {
-        let project_root = self.project.parent().unwrap_or(Path::new(""));
-        project_root.join(crate::store::DEFAULT_STATE_DIR).join(crate::store::DATABASE_FILE)
-    }
-
     /// The folders that exist, to watch and to tell a missing setup from an empty one.
     pub fn existing(&self) -> Vec<&Path> {
         std::iter::once(self.project.as_path()).chain(self.home.as_deref()).filter(|dir| dir.is_dir()).collect()

@@ -33,8 +33,6 @@ pub use triage::Transition;
 
 use crate::model::{Fingerprint, Insight, Severity};
 
-/// The state folder, relative to the project.
-pub const DEFAULT_STATE_DIR: &str = ".devloop-host";
 /// The store's file in the state folder.
 pub const DATABASE_FILE: &str = "insights.db";
 

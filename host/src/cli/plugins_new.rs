@@ -1,6 +1,7 @@
-//! `devloop-host plugin new`: a detector project that builds and passes its starter case as
+//! `devloop-host plugins new`: a detector project that builds and passes its starter case as
 //! created.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,6 +22,9 @@ pub enum Lang {
 
 /// Creates a detector project: source, starter case, README with the build command.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  devloop-host plugins new slow-builds                  a Rust detector in ./slow-builds
+  devloop-host plugins new slow-builds --lang python --dir detectors/slow-builds")]
 pub struct New {
     /// The detector's id, in kebab-case (`slow-builds`); its pattern id is the snake_case form.
     name: String,
@@ -30,25 +34,27 @@ pub struct New {
     /// The folder to create [default: ./NAME].
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// The plugin-sdk folder a Rust detector depends on [default: found above the new folder].
+    /// A devloop-host checkout's plugin-sdk folder for a Rust detector to depend on [default:
+    /// a copy of the SDK in the new project's sdk/ folder].
     #[arg(long, env = "DEVLOOP_PLUGIN_SDK")]
     sdk: Option<PathBuf>,
 }
 
 impl New {
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    pub fn run(&self) -> anyhow::Result<ExitCode> {
         let language = match self.lang {
             Lang::Rust => Language::Rust,
             Lang::Python => Language::Python,
             Lang::Js => Language::Js,
         };
-        let dir = self.dir.unwrap_or_else(|| PathBuf::from(&self.name));
-        let scaffold = Scaffold { id: self.name.clone(), language, dir: dir.clone(), sdk: self.sdk };
+        let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from(&self.name));
+        let scaffold = Scaffold { id: self.name.clone(), language, dir: dir.clone(), sdk: self.sdk.clone() };
         let written =
             scaffold.write().with_context(|| format!("failed to create the {language} detector {}", self.name))?;
-        println!("created {} ({language} detector `{}`, {} files)", dir.display(), self.name, written.len());
-        println!("build it:  cd {} && {}", dir.display(), language.build_command(&self.name));
-        println!("component: {}", dir.join(language.output(&self.name)).display());
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "created {} ({language} detector `{}`, {} files)", dir.display(), self.name, written.len())?;
+        writeln!(out, "build it:  cd {} && {}", dir.display(), language.build_command(&self.name))?;
+        writeln!(out, "component: {}", dir.join(language.output(&self.name)).display())?;
         Ok(ExitCode::SUCCESS)
     }
 }

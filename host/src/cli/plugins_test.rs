@@ -1,38 +1,15 @@
-//! `devloop-host plugin …`: working on one detector plugin (testing it against cases, or
-//! scaffolding a new one with `plugin new`, in plugin_new.rs).
+//! `devloop-host plugins test`: replays test cases through one detector plugin and compares
+//! its findings with what each case expects.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use devloop_host::harness::{self, Case};
-use devloop_host::runtime::{Runtime, RuntimeConfig};
-
-use super::plugin_new;
-
-/// Work on one detector plugin.
-#[derive(Debug, Args)]
-pub struct Plugin {
-    #[command(subcommand)]
-    command: PluginCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum PluginCommand {
-    Test(Test),
-    New(plugin_new::New),
-}
-
-impl Plugin {
-    pub fn run(self) -> anyhow::Result<ExitCode> {
-        match self.command {
-            PluginCommand::Test(command) => command.run(),
-            PluginCommand::New(command) => command.run(),
-        }
-    }
-}
+use devloop_host::runtime::Runtime;
 
 /// Replays test cases through a plugin and compares its findings with what each case expects.
 ///
@@ -41,7 +18,10 @@ impl Plugin {
 /// subsets, `time` is ignored). CASES may be one case, a pattern folder, or a folder of pattern
 /// folders (then only the plugin's own patterns run). Exits non-zero if any case fails.
 #[derive(Debug, Args)]
-struct Test {
+#[command(after_help = "Examples:
+  devloop-host plugins test target/wasm32-wasip2/release/slow_builds.wasm cases
+  devloop-host plugins test slow_builds.wasm cases/slow_builds/starter --bless")]
+pub struct Test {
     /// The plugin component (`.wasm`).
     plugin: PathBuf,
     /// A case folder, a pattern folder of cases, or a folder of pattern folders.
@@ -52,16 +32,13 @@ struct Test {
     /// Run only cases whose name (`pattern/case`) contains this text.
     #[arg(long)]
     filter: Option<String>,
-    /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
-    #[arg(long, env = "DEVLOOP_HOST_CACHE")]
-    cache_dir: Option<PathBuf>,
 }
 
 impl Test {
-    fn run(self) -> anyhow::Result<ExitCode> {
-        let cache_dir = self.cache_dir.or_else(super::default_cache_dir);
-        let runtime = Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })?;
-        let patterns = source_patterns(&runtime, &self.plugin)
+    pub fn run(&self, runtime: &Runtime) -> anyhow::Result<ExitCode> {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let patterns = source_patterns(runtime, &self.plugin)
             .with_context(|| format!("failed to load detector plugin {}", self.plugin.display()))?;
         let mut case_dirs = harness::discover(&self.cases, &patterns)?;
         if let Some(filter) = &self.filter {
@@ -71,34 +48,40 @@ impl Test {
         let (mut passed, mut failed) = (0, 0);
         for dir in case_dirs {
             let case = Case::read(&dir)?;
-            let outcome = harness::run_case(&runtime, &self.plugin, &case)
+            let outcome = harness::run_case(runtime, &self.plugin, &case)
                 .with_context(|| format!("case {} could not run", case.name))?;
             if self.bless {
                 let path = dir.join("expected.json");
                 let text = serde_json::to_string_pretty(&outcome.actual)? + "\n";
                 std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?;
-                println!("blessed  {} ({} finding(s))", case.name, outcome.actual.len());
+                writeln!(out, "blessed  {} ({} finding(s))", case.name, outcome.actual.len())?;
                 passed += 1;
             } else if outcome.passed() {
-                println!("ok       {} ({} events, {} finding(s))", case.name, case.events.len(), outcome.actual.len());
+                writeln!(
+                    out,
+                    "ok       {} ({} events, {} finding(s))",
+                    case.name,
+                    case.events.len(),
+                    outcome.actual.len()
+                )?;
                 passed += 1;
             } else {
-                println!("FAILED   {} ({} events)", case.name, case.events.len());
+                writeln!(out, "FAILED   {} ({} events)", case.name, case.events.len())?;
                 for difference in &outcome.differences {
                     for (index, line) in difference.to_string().lines().enumerate() {
-                        println!("{}{line}", if index == 0 { "  - " } else { "    " });
+                        writeln!(out, "{}{line}", if index == 0 { "  - " } else { "    " })?;
                     }
                 }
                 failed += 1;
             }
         }
-        println!("\n{passed} passed, {failed} failed");
+        writeln!(out, "\n{passed} passed, {failed} failed")?;
         Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     }
 }
 
 /// The patterns the plugin declares, which pick its cases out of a folder of pattern folders.
-fn source_patterns(runtime: &Runtime, plugin: &std::path::Path) -> anyhow::Result<Vec<String>> {
+fn source_patterns(runtime: &Runtime, plugin: &Path) -> anyhow::Result<Vec<String>> {
     let source = runtime.load_file(plugin)?;
     let instance = runtime.instantiate(&source, &[])?;
     Ok(instance.description().patterns.clone())
