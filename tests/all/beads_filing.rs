@@ -22,7 +22,7 @@ struct Setup {
 impl Setup {
     fn new() -> Result<Setup> {
         let project = Project::new()?;
-        project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+        project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
         let program = bd_program(project.path())?;
         bd_init(&program, project.path(), "proj")?;
         let parent = bd_json(
@@ -89,7 +89,7 @@ fn repeated_runs_file_one_issue_and_a_lost_store_files_no_second() -> Result<()>
     let description = shown["description"].as_str().unwrap_or_default();
     for part in [
         "## What was seen",
-        "`bd ready` was run 3 times",
+        "`bd ready` was run 4 times",
         "https://ampcode.com/threads/",
         "## Recommendation",
         "insights dismiss",
@@ -237,7 +237,7 @@ fn dry_run_prints_the_exact_commands_and_changes_nothing() -> Result<()> {
 fn a_finding_that_grows_gets_a_comment_not_a_second_issue() -> Result<()> {
     let setup = Setup::new()?;
     assert!(setup.run(&[])?.status.success());
-    setup.project.log(&burst(900, 3, "bd ready", Some(THREAD)))?;
+    setup.project.log(&burst(900, 4, "bd ready", Some(THREAD)))?;
     assert!(setup.run(&[])?.status.success());
     let filed = setup.filed()?;
     assert_eq!(filed.len(), 1);

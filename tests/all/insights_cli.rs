@@ -13,9 +13,9 @@ fn stderr(output: &std::process::Output) -> String {
 /// by one user (a second burst raises the detector's confidence).
 fn two_findings() -> Result<Project> {
     let project = Project::new()?;
-    let mut runs = burst(0, 3, "bd ready", Some(THREAD));
-    runs.extend(burst(600, 3, "devloop status", None));
-    runs.extend(burst(900, 3, "devloop status", None));
+    let mut runs = burst(0, 4, "bd ready", Some(THREAD));
+    runs.extend(burst(600, 4, "devloop status", None));
+    runs.extend(burst(900, 4, "devloop status", None));
     project.log(&runs)?;
     Ok(project)
 }
@@ -95,7 +95,7 @@ fn status_transitions_ack_dismiss_snooze_and_reopen_on_growth() -> Result<()> {
     assert_eq!(project.listed(&["--status", "dismissed"])?.len(), 1);
 
     // A second burst doubles the evidence and reopens it.
-    project.log(&burst(2400, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(2400, 4, "bd ready", Some(THREAD)))?;
     let loud = project.run_ok(&[])?;
     assert!(stderr(&loud).contains("reopened") && stderr(&loud).contains(&ready), "{}", stderr(&loud));
     let reopened = project.listed(&["--pattern", "command_repetition", "--status", "new"])?;

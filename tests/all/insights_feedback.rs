@@ -27,7 +27,7 @@ print(json.dumps({
 #[test]
 fn a_dismissal_is_read_back_by_devloops_own_feedback_store() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     project.run_ok(&[])?;
     let finding = &project.listed(&[])?[0];
     let fingerprint = finding["fingerprint"].as_str().unwrap_or_default().to_owned();
@@ -76,7 +76,7 @@ fn chrono_free_age(timestamp: f64) -> f64 {
 #[test]
 fn without_a_devloop_folder_the_dismissal_stays_in_the_store() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     project.run_ok(&[])?;
     let fingerprint = project.listed(&[])?[0]["fingerprint"].as_str().unwrap_or_default().to_owned();
     let output = project.devloop_host(&["insights", "dismiss", &fingerprint, "--devloop-dir", "elsewhere"], &[])?;

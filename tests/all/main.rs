@@ -4,6 +4,7 @@ mod beads_filing;
 mod beads_stand_in;
 mod cli_run;
 mod conformance;
+mod detector_state;
 mod hostile;
 mod hotswap;
 mod ingest_exec;
