@@ -24,6 +24,7 @@
 
 #define PATTERN "command_repetition"
 #define MAX_EVIDENCE_EVENTS 20
+#define GROWTH 1.5  // how much an occasion must grow before its finding is updated (half again)
 
 typedef detector_plugin_string_t string_t;
 typedef devloop_detector_types_value_t value_t;
@@ -343,7 +344,9 @@ static bool on_event(const event_t *event, insight_t *insight) {
     return false;
   }
   int64_t burst = 0;
-  for (int64_t i = runs - 1; i >= 0 && event->time_ms - window[i].time_ms <= state.burst_ms; i--) burst++;
+  if (habit->reported_runs > 0) burst = runs;
+  else
+    for (int64_t i = runs - 1; i >= 0 && event->time_ms - window[i].time_ms <= state.burst_ms; i--) burst++;
   uint64_t in_window = (uint64_t)(person->len - person->head);
   uint64_t person_before = person->total > in_window ? person->total - in_window : 0;
   bool has_usual = person_before >= (uint64_t)state.min_history_runs;
@@ -361,7 +364,7 @@ static bool on_event(const event_t *event, insight_t *insight) {
   }
   int64_t judged = by_rate ? runs : burst;
   const run_t *first = window + (runs - judged);
-  if (judged <= habit->reported_runs) {
+  if (habit->reported_runs > 0 && (double)judged < (double)habit->reported_runs * GROWTH) {
     free(key.ptr);
     return false;
   }

@@ -12,6 +12,8 @@
 
 const PATTERN = "command_repetition";
 const MAX_EVIDENCE_EVENTS = 20;
+/** How much an occasion must grow before its finding is updated (half again). */
+const GROWTH = 1.5;
 const SETTINGS = [
   {
     name: "min_repeats",
@@ -137,7 +139,8 @@ function judge(habit, person, nowMs) {
   const runs = habit.runs.length;
   if (runs < minRepeats) return undefined;
   let burst = 0;
-  for (let index = runs - 1; index >= 0 && nowMs - habit.runs[index][0] <= burstMs; index--) burst++;
+  if (habit.reportedRuns > 0) burst = runs;
+  else for (let index = runs - 1; index >= 0 && nowMs - habit.runs[index][0] <= burstMs; index--) burst++;
   const inWindow = BigInt(person.recent.length);
   const personBefore = person.total > inWindow ? person.total - inWindow : 0n;
   let usualTest;
@@ -183,7 +186,8 @@ function ran(key, who, event) {
   runs.push([event.timeMs, event.id]);
 
   const judgement = judge(habit, person, event.timeMs);
-  if (judgement === undefined || judgement.runs <= habit.reportedRuns) return undefined;
+  if (judgement === undefined) return undefined;
+  if (habit.reportedRuns > 0 && judgement.runs < habit.reportedRuns * GROWTH) return undefined;
   if (habit.reportedRuns === 0) habit.occasions += 1;
   habit.reportedRuns = judgement.runs;
   const occasions = habit.occasions;

@@ -29,6 +29,8 @@ PATTERN = "command_repetition"
 # The snapshot layout this port writes and reads, the Rust version's.
 STATE_FORMAT = 1
 MAX_EVIDENCE_EVENTS = 20
+# How much an occasion must grow before its finding is updated (half again).
+GROWTH = 1.5
 SETTINGS = [
     ConfigKey("min_repeats", Value_Integer(4),
               "Unexplained successful runs of one command that can make a finding. Default 4: doubles and "
@@ -143,10 +145,13 @@ def judge(habit: dict, person: dict, now_ms: int):
     if runs < State.min_repeats:
         return None
     burst = 0
-    for time, _ in reversed(habit["runs"]):
-        if now_ms - time > State.burst_ms:
-            break
-        burst += 1
+    if habit["reported_runs"] > 0:
+        burst = runs
+    else:
+        for time, _ in reversed(habit["runs"]):
+            if now_ms - time > State.burst_ms:
+                break
+            burst += 1
     in_window = len(person["recent"])
     person_before = max(person["total"] - in_window, 0)
     usual_test = None
@@ -184,7 +189,9 @@ def ran(key: str, who: str, event: Event):
     runs.append([event.time_ms, event.id])
 
     judgement = judge(habit, person, event.time_ms)
-    if judgement is None or judgement["runs"] <= habit["reported_runs"]:
+    if judgement is None:
+        return None
+    if habit["reported_runs"] > 0 and float(judgement["runs"]) < float(habit["reported_runs"]) * GROWTH:
         return None
     if habit["reported_runs"] == 0:
         habit["occasions"] += 1

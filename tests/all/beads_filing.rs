@@ -237,7 +237,7 @@ fn dry_run_prints_the_exact_commands_and_changes_nothing() -> Result<()> {
 fn a_finding_that_grows_gets_a_comment_not_a_second_issue() -> Result<()> {
     let setup = Setup::new()?;
     assert!(setup.run(&[])?.status.success());
-    setup.project.log(&burst(900, 4, "bd ready", Some(THREAD)))?;
+    setup.project.log(&burst(900, 5, "bd ready", Some(THREAD)))?;
     assert!(setup.run(&[])?.status.success());
     let filed = setup.filed()?;
     assert_eq!(filed.len(), 1);
@@ -245,7 +245,7 @@ fn a_finding_that_grows_gets_a_comment_not_a_second_issue() -> Result<()> {
     let comments = bd_json(&setup.bd, setup.project.path(), &["comments", id, "--json"], &[])?;
     let comments = comments.as_array().cloned().unwrap_or_default();
     assert_eq!(comments.len(), 1, "{comments:?}");
-    assert!(comments[0]["text"].as_str().is_some_and(|text| text.contains("grew to 6 occurrence(s)")), "{comments:?}");
+    assert!(comments[0]["text"].as_str().is_some_and(|text| text.contains("grew to 9 occurrence(s)")), "{comments:?}");
     assert!(setup.run(&[])?.status.success());
     assert_eq!(
         bd_json(&setup.bd, setup.project.path(), &["comments", id, "--json"], &[])?.as_array().map(Vec::len),

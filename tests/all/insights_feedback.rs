@@ -48,7 +48,7 @@ fn a_dismissal_is_read_back_by_devloops_own_feedback_store() -> Result<()> {
     assert_eq!(item["event_type"], "devloop-host:command_repetition:dismissed");
     assert_eq!(item["context"]["fingerprint"], fingerprint.as_str());
     assert_eq!(item["context"]["source"], "devloop-host");
-    assert_eq!(item["context"]["occurrences"], 3);
+    assert_eq!(item["context"]["occurrences"], 4);
     assert_eq!(item["context"]["affected_threads"][0], THREAD);
     let age = chrono_free_age(item["timestamp"].as_f64().unwrap_or(0.0));
     assert!((0.0..120.0).contains(&age), "a float epoch timestamp of now, got {age}s ago");
