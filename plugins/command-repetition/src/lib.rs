@@ -241,7 +241,7 @@ impl CommandRepetition {
 
     /// Format 0 (before envelopes) was the old burst map alone; its bursts are short-lived, so
     /// the detector starts fresh rather than read a layout it no longer has.
-    fn from_format_0(&mut self, saved: state::Saved) -> Result<(), String> {
+    fn migrate_format_0(&mut self, saved: state::Saved) -> Result<(), String> {
         Err(format!(
             "the saved state is in format {}, from the burst-only version of this detector; starting fresh",
             saved.format
@@ -318,7 +318,7 @@ impl Detector for CommandRepetition {
         Ok(())
     }
 
-    keep_state!(format = 1, migrate = Self::from_format_0; habits, people, file_changes);
+    keep_state!(format = 1, migrate = Self::migrate_format_0; habits, people, file_changes);
 }
 
 export_detector!(CommandRepetition);
