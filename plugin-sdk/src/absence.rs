@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 /// An A whose deadline passed with no B.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Missed<K, A> {
@@ -17,37 +19,64 @@ pub struct Missed<K, A> {
 }
 
 /// Timers armed by A, disarmed by B, fired by event time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "K: Serialize, A: Serialize",
+    deserialize = "K: Deserialize<'de> + Ord, A: Deserialize<'de>"
+))]
 pub struct Absence<K, A> {
     within_ms: i64,
     /// Ordered by deadline, then arming order, so firing is deterministic.
+    #[serde(with = "crate::state::as_pairs")]
     timers: BTreeMap<(i64, u64), (K, A, i64)>,
+    /// The timers of each key, so answering a key touches only its own timers.
+    #[serde(with = "crate::state::as_pairs")]
+    by_key: BTreeMap<K, Vec<(i64, u64)>>,
     next: u64,
 }
 
 impl<K: Ord + Clone, A: Clone> Absence<K, A> {
     pub fn new(within_ms: i64) -> Self {
-        Absence { within_ms, timers: BTreeMap::new(), next: 0 }
+        Absence { within_ms, timers: BTreeMap::new(), by_key: BTreeMap::new(), next: 0 }
     }
 
     /// A happened for `key`: B must follow within the window.
     pub fn arm(&mut self, key: K, time_ms: i64, armed: A) {
-        self.timers.insert((time_ms + self.within_ms, self.next), (key, armed, time_ms));
+        let timer = (time_ms + self.within_ms, self.next);
+        self.by_key.entry(key.clone()).or_default().push(timer);
+        self.timers.insert(timer, (key, armed, time_ms));
         self.next += 1;
     }
 
-    /// B happened for `key` at `time_ms`: every timer of `key` armed at or before then is
-    /// answered. Returns what was answered.
-    pub fn answer(&mut self, key: &K, time_ms: i64) -> Vec<A> {
-        let mut answered = Vec::new();
-        self.timers.retain(|_, (timer_key, armed, armed_ms)| {
-            if timer_key == key && *armed_ms <= time_ms {
-                answered.push(armed.clone());
-                false
-            } else {
-                true
+    fn forget(&mut self, key: &K, timer: (i64, u64)) {
+        if let Some(timers) = self.by_key.get_mut(key) {
+            timers.retain(|armed| *armed != timer);
+            if timers.is_empty() {
+                self.by_key.remove(key);
             }
-        });
+        }
+    }
+
+    /// B happened for `key` at `time_ms`: every timer of `key` armed at or before then is
+    /// answered. Returns what was answered. Touches only `key`'s timers.
+    pub fn answer(&mut self, key: &K, time_ms: i64) -> Vec<A> {
+        let Some(timers) = self.by_key.remove(key) else { return Vec::new() };
+        let mut answered = Vec::new();
+        let mut waiting = Vec::new();
+        for timer in timers {
+            match self.timers.get(&timer) {
+                Some((_, _, armed_ms)) if *armed_ms <= time_ms => {
+                    if let Some((_, armed, _)) = self.timers.remove(&timer) {
+                        answered.push(armed);
+                    }
+                }
+                Some(_) => waiting.push(timer),
+                None => {}
+            }
+        }
+        if !waiting.is_empty() {
+            self.by_key.insert(key.clone(), waiting);
+        }
         answered
     }
 
@@ -55,14 +84,19 @@ impl<K: Ord + Clone, A: Clone> Absence<K, A> {
     /// thread): answers every such timer armed at or before `time_ms`.
     pub fn answer_where(&mut self, time_ms: i64, matches: impl Fn(&K, &A) -> bool) -> Vec<A> {
         let mut answered = Vec::new();
-        self.timers.retain(|_, (key, armed, armed_ms)| {
+        let mut done = Vec::new();
+        self.timers.retain(|timer, (key, armed, armed_ms)| {
             if *armed_ms <= time_ms && matches(key, armed) {
                 answered.push(armed.clone());
+                done.push((key.clone(), *timer));
                 false
             } else {
                 true
             }
         });
+        for (key, timer) in done {
+            self.forget(&key, timer);
+        }
         answered
     }
 
@@ -74,7 +108,8 @@ impl<K: Ord + Clone, A: Clone> Absence<K, A> {
             if deadline_ms >= now_ms {
                 break;
             }
-            let (key, armed, armed_ms) = entry.remove();
+            let (timer, (key, armed, armed_ms)) = entry.remove_entry();
+            self.forget(&key, timer);
             missed.push(Missed { key, armed, armed_ms, deadline_ms });
         }
         missed
@@ -110,6 +145,7 @@ mod tests {
         let missed = absence.fire(2_000);
         assert_eq!(missed.iter().map(|missed| missed.armed).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(absence.armed(), 0);
+        assert!(absence.by_key.is_empty(), "fired timers leave no index behind");
     }
 
     #[test]

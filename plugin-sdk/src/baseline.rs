@@ -8,8 +8,10 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 /// Exponentially weighted moving mean and variance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ewma {
     alpha: f64,
     warmup: u32,
@@ -62,7 +64,7 @@ impl Ewma {
 const MAD_SCALE: f64 = 0.6745;
 
 /// Median and median absolute deviation over the last `capacity` values.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RobustBaseline {
     capacity: usize,
     warmup: usize,

@@ -3,11 +3,13 @@
 //! An insight travels through the sandbox boundary, the store and a beads issue; a detector
 //! that attached every event it saw would make all three slow and unreadable.
 
+use serde::{Deserialize, Serialize};
+
 /// Examples an insight carries when the detector does not say.
 pub const DEFAULT_EXAMPLES: usize = 5;
 
 /// The first `limit` distinct examples of something, and how many there were in all.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Examples<T> {
     limit: usize,
     items: Vec<T>,

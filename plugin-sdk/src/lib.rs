@@ -38,7 +38,8 @@
 //!
 //! Detectors stay thin by building on the primitives of the best detection engines, all in
 //! event time and all deterministic (ordered maps, fixed hashes), so a replay gives the same
-//! insights: [`window`] (keyed windowed counts and distinct counts), [`sequence`] ("A then B
+//! insights, and all serializable, so a detector made of them keeps its state across runs and
+//! hot swaps with one [`keep_state!`] line: [`window`] (keyed windowed counts and distinct counts), [`sequence`] ("A then B
 //! within T by key", with back-references and cancel-on), [`absence`] ("A not followed by B",
 //! fired by event-time timers from [`Detector::on_tick`]), [`baseline`] (EWMA and robust
 //! z-scores with warm-up), [`stats`] (confidence as one-sided tests), [`text`] (normalization, shingles, Jaccard, MinHash), [`suppress`]
@@ -86,7 +87,7 @@ pub use evidence::Examples;
 pub use keys::{insight_key, set_key, stable_hash};
 pub use sequence::Sequence;
 pub use stats::{binomial_confidence, normal_cdf, two_proportion_confidence};
-pub use suppress::Suppressor;
+pub use suppress::{LastReported, Suppressor};
 pub use window::{WindowedCounts, WindowedDistinct};
 
 /// The WIT contract version this SDK builds plugins against.
@@ -97,16 +98,18 @@ pub mod __private {
     pub use crate::bindings::export_bindings;
     pub use crate::bindings::exports::devloop::detector::detector::{Guest, Info};
     pub use crate::export::Glue;
+    pub use serde_json;
 }
 
 /// Everything a detector needs, in one import.
 pub mod prelude {
+    pub use crate::state::PairMap;
     pub use crate::{
-        Absence, Ewma, Examples, RobustBaseline, Sequence, Suppressor, WindowedCounts, WindowedDistinct,
+        Absence, Ewma, Examples, LastReported, RobustBaseline, Sequence, Suppressor, WindowedCounts, WindowedDistinct,
         binomial_confidence, insight_key, normal_cdf, set_key, stable_hash, two_proportion_confidence,
     };
     pub use crate::{
         ConfigKey, Detector, DetectorInfo, Event, Evidence, Field, Insight, Outcome, Settings, Severity, Status, Value,
-        export_detector,
+        export_detector, keep_state,
     };
 }

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 /// Most starts kept waiting per key; the oldest gives way first.
 pub const MAX_PENDING_PER_KEY: usize = 64;
 
@@ -21,16 +23,21 @@ pub struct Completed<A> {
     pub gap_ms: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Pending<A> {
     started_ms: i64,
     start: A,
 }
 
 /// Pending "A then B" sequences per key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "K: Serialize, A: Serialize",
+    deserialize = "K: Deserialize<'de> + Ord, A: Deserialize<'de>"
+))]
 pub struct Sequence<K, A> {
     within_ms: i64,
+    #[serde(with = "crate::state::as_pairs")]
     pending: BTreeMap<K, VecDeque<Pending<A>>>,
 }
 

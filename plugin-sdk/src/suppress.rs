@@ -1,20 +1,70 @@
-//! Suppression of repeats (Elastic's alert suppression, Prometheus' `for:`): once a finding is
-//! reported, say it again only when it has grown materially or a quiet period has passed, so
-//! a detector that re-checks on every event does not report the same thing a thousand times.
+//! Suppression of repeats. [`LastReported`]: say a finding again only when something a person
+//! reads in it changed (its message, severity or confidence), so findings stay current and an
+//! unchanged one is never re-sent. [`Suppressor`] (Elastic's alert suppression, Prometheus'
+//! `for:`): say it again only when it has grown materially or a quiet period has passed.
 
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy)]
+use serde::{Deserialize, Serialize};
+
+use crate::Insight;
+use crate::keys::stable_hash;
+
+/// What was last reported per key, as a hash of what a person reads in it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(bound(serialize = "K: Serialize", deserialize = "K: Deserialize<'de> + Ord"))]
+pub struct LastReported<K> {
+    #[serde(with = "crate::state::as_pairs")]
+    reported: BTreeMap<K, u64>,
+}
+
+impl<K: Ord> LastReported<K> {
+    pub fn new() -> Self {
+        LastReported { reported: BTreeMap::new() }
+    }
+
+    /// Whether `insight` differs from what was last reported under `key` (its message,
+    /// severity, confidence to 3 decimals, or number of evidence events); if so, remembers it.
+    pub fn changed(&mut self, key: K, insight: &Insight) -> bool {
+        let confidence = (f64::from(insight.confidence) * 1000.0).round() as i64;
+        let events = insight.evidence.event_ids.len() as u64;
+        let hash = stable_hash(&[
+            insight.message.as_bytes(),
+            format!("{:?}", insight.severity).as_bytes(),
+            &confidence.to_le_bytes(),
+            &events.to_le_bytes(),
+        ]);
+        if self.reported.get(&key) == Some(&hash) {
+            return false;
+        }
+        self.reported.insert(key, hash);
+        true
+    }
+
+    /// Whether `key` was ever reported.
+    pub fn was_reported(&self, key: &K) -> bool {
+        self.reported.contains_key(key)
+    }
+
+    /// The keys reported so far, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.reported.keys()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Reported {
     time_ms: i64,
     strength: f64,
 }
 
 /// Remembers what was reported per key, and how strong it was.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(serialize = "K: Serialize", deserialize = "K: Deserialize<'de> + Ord"))]
 pub struct Suppressor<K> {
     growth: f64,
     quiet_ms: i64,
+    #[serde(with = "crate::state::as_pairs")]
     reported: BTreeMap<K, Reported>,
 }
 
@@ -46,6 +96,17 @@ impl<K: Ord> Suppressor<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_changed_finding_is_reported_again() {
+        let mut reported = LastReported::new();
+        let insight = Insight::new("p", "k").message("`bd ready` was run 4 times");
+        assert!(reported.changed("k", &insight));
+        assert!(!reported.changed("k", &insight.clone()), "nothing changed");
+        assert!(reported.changed("k", &insight.clone().message("`bd ready` was run 5 times")));
+        assert!(reported.changed("other", &insight), "keys are independent");
+        assert!(reported.was_reported(&"other"));
+    }
 
     #[test]
     fn repeats_are_suppressed_until_growth_or_quiet_period() {

@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::keys::stable_hash;
 
 /// Words that carry no topic.
@@ -20,6 +22,22 @@ const STOP_WORDS: &[&str] = &[
     "there's", "it's", "i'm", "keep", "keeps", "make", "tell", "show", "now", "after", "before", "whenever", "while",
     "once", "always", "every", "ever", "also", "too", "very", "all",
 ];
+
+/// The grouping key of a command line: whitespace collapsed, nothing else. Case, numbers and
+/// flags stay, because they change what a command does (`git add -A` is not `git add -a`).
+/// Borrows when the command is already clean, which is nearly always. Show the command as
+/// logged; use this only to group.
+pub fn command_key(command: &str) -> std::borrow::Cow<'_, str> {
+    let clean = !command.starts_with(char::is_whitespace)
+        && !command.ends_with(char::is_whitespace)
+        && !command.contains("  ")
+        && !command.contains(|c: char| c.is_whitespace() && c != ' ');
+    if clean {
+        std::borrow::Cow::Borrowed(command)
+    } else {
+        std::borrow::Cow::Owned(command.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
 
 /// Lower-cases, replaces numbers and hex ids with placeholders, and collapses whitespace, so
 /// `pytest -k test_42 --seed 9f3a0c1d` and `pytest -k test_7 --seed 0b12ffee` are one command.
@@ -79,6 +97,117 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Prefixes people write joined, hyphenated or apart (`autofix`, `auto-fix`, `auto fix`).
+const JOINED_PREFIXES: &[&str] = &["auto", "pre", "post", "re", "non", "multi", "sub", "un", "co"];
+
+/// Joins what people write both together and apart, so `auto-fix`, `auto fix` and `autofix`
+/// (or `pre-commit` and `pre commit`) become one word: a hyphen between letters is dropped,
+/// and a prefix written as its own word is joined to the next one. Case is kept.
+pub fn join_compounds(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    for (index, c) in chars.iter().enumerate() {
+        let between_letters = index > 0
+            && chars[index - 1].is_alphabetic()
+            && chars.get(index + 1).is_some_and(|next| next.is_alphabetic());
+        if *c == '-' && between_letters {
+            continue;
+        }
+        out.push(*c);
+    }
+    let mut joined = String::with_capacity(out.len());
+    let mut words = out.split(' ').peekable();
+    while let Some(word) = words.next() {
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(word);
+        let is_prefix = JOINED_PREFIXES.iter().any(|prefix| word.eq_ignore_ascii_case(prefix));
+        if is_prefix && let Some(next) = words.next_if(|next| next.starts_with(char::is_alphabetic)) {
+            joined.push_str(next);
+        }
+    }
+    joined
+}
+
+/// Words that ask the same thing in a developer's question, folded onto one (after stemming):
+/// a small thesaurus of the words questions about tools are asked in.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("folder", "directory"),
+    ("dir", "directory"),
+    ("directori", "directory"),
+    ("exclud", "skip"),
+    ("ignor", "skip"),
+    ("omit", "skip"),
+    ("skipp", "skip"),
+    ("disabl", "turn-off"),
+    ("configur", "config"),
+    ("setting", "config"),
+    ("sett", "config"),
+    ("error", "fail"),
+    ("fail", "fail"),
+    ("broken", "fail"),
+    ("break", "fail"),
+];
+
+/// The word a stemmed word stands for in [`SYNONYMS`], or the word itself.
+pub fn synonym(word: &str) -> &str {
+    SYNONYMS.iter().find(|(from, _)| *from == word).map_or(word, |(_, to)| to)
+}
+
+/// Shortest word a typo is looked for in: shorter words are too often other words.
+const MIN_TYPO_LENGTH: usize = 5;
+
+/// A typo-tolerant vocabulary (symmetric delete, as SymSpell): a word one edit away from a word
+/// seen before (a letter missing, extra, changed or two swapped) is read as that word. The
+/// first spelling seen is the canonical one, so a replay reads every text the same way.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Vocabulary {
+    /// Each known word, and each of its one-letter deletions, to the word it belongs to.
+    canonical: BTreeMap<String, String>,
+}
+
+fn deletions(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    (0..chars.len())
+        .map(|skip| chars.iter().enumerate().filter(|(index, _)| *index != skip).map(|(_, c)| *c).collect())
+        .collect()
+}
+
+impl Vocabulary {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The canonical spelling of `word`, learning it if it is new.
+    pub fn canonical(&mut self, word: &str) -> String {
+        if word.chars().count() < MIN_TYPO_LENGTH {
+            return word.to_owned();
+        }
+        if let Some(known) = self.canonical.get(word) {
+            return known.clone();
+        }
+        let variants = deletions(word);
+        if let Some(known) = variants.iter().find_map(|variant| self.canonical.get(variant)) {
+            return known.clone();
+        }
+        self.canonical.insert(word.to_owned(), word.to_owned());
+        for variant in variants {
+            self.canonical.entry(variant).or_insert_with(|| word.to_owned());
+        }
+        word.to_owned()
+    }
+
+    /// Known spellings and their deletions.
+    pub fn len(&self) -> usize {
+        self.canonical.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.canonical.is_empty()
+    }
+}
+
 /// Word n-grams (`n` ≥ 1) of `words`, joined by a space. Fewer words than `n` give one shingle
 /// of all of them.
 pub fn shingles(words: &[String], n: usize) -> BTreeSet<String> {
@@ -109,7 +238,7 @@ pub fn jaccard<T: Ord>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> f64 {
 }
 
 /// How many texts each word appeared in, for IDF weights.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DocumentFrequencies {
     documents: u64,
     counts: BTreeMap<String, u64>,
@@ -150,7 +279,7 @@ impl DocumentFrequencies {
 
 /// MinHash signatures: the share of equal positions in two signatures estimates the Jaccard
 /// similarity of the sets they came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MinHash {
     seeds: Vec<u64>,
 }
@@ -191,6 +320,13 @@ mod tests {
     }
 
     #[test]
+    fn command_keys_collapse_whitespace_and_keep_case() {
+        assert_eq!(command_key("git add -A"), "git add -A");
+        assert_eq!(command_key(" git  add\t-A "), "git add -A");
+        assert_ne!(command_key("git add -A"), command_key("git add -a"));
+    }
+
+    #[test]
     fn normalize_folds_case_numbers_and_ids() {
         assert_eq!(normalize("pytest  -k test_42 --seed 9f3a0c1d"), "pytest -k test_# --seed <id>");
         assert_eq!(normalize("Release PUBLISH v1.2.3"), "release publish v#.#.#");
@@ -206,6 +342,27 @@ mod tests {
         for form in ["close", "closes", "closing", "closed"] {
             assert_eq!(words(form), vec!["clos"], "{form}");
         }
+    }
+
+    #[test]
+    fn compounds_are_one_word_however_they_are_written() {
+        for text in ["auto-fix the imports", "autofix the imports", "auto fix the imports", "Auto fix the imports"] {
+            assert_eq!(join_compounds(text).to_lowercase(), "autofix the imports", "{text}");
+        }
+        assert_eq!(join_compounds("pre-commit hook"), join_compounds("pre commit hook"));
+        assert_eq!(join_compounds("a - b"), "a - b", "a dash between words stays");
+    }
+
+    #[test]
+    fn typos_one_edit_away_read_as_the_first_spelling() {
+        let mut vocabulary = Vocabulary::new();
+        assert_eq!(vocabulary.canonical("vendor"), "vendor");
+        for typo in ["vendro", "vendr", "vendors", "vemdor"] {
+            assert_eq!(vocabulary.canonical(typo), "vendor", "{typo}");
+        }
+        assert_eq!(vocabulary.canonical("pagination"), "pagination");
+        assert_eq!(vocabulary.canonical("lint"), "lint", "short words are never corrected");
+        assert_eq!(synonym("folder"), "directory");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 /// Drops the entries older than `span_ms` at `now_ms` from the front of a time-ordered window.
 fn expire<T>(entry: &mut VecDeque<(i64, T)>, now_ms: i64, span_ms: i64) {
     while entry.front().is_some_and(|(time, _)| now_ms - time > span_ms) {
@@ -15,9 +17,11 @@ fn expire<T>(entry: &mut VecDeque<(i64, T)>, now_ms: i64, span_ms: i64) {
 }
 
 /// Events per key within the last `span_ms` of event time, with their ids for evidence.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(serialize = "K: Serialize", deserialize = "K: Deserialize<'de> + Ord"))]
 pub struct WindowedCounts<K> {
     span_ms: i64,
+    #[serde(with = "crate::state::as_pairs")]
     entries: BTreeMap<K, VecDeque<(i64, u64)>>,
 }
 
@@ -70,9 +74,14 @@ impl<K: Ord + Clone> WindowedCounts<K> {
 }
 
 /// Distinct values per key within the last `span_ms` (threads that asked, files touched).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "K: Serialize, V: Serialize",
+    deserialize = "K: Deserialize<'de> + Ord, V: Deserialize<'de>"
+))]
 pub struct WindowedDistinct<K, V> {
     span_ms: i64,
+    #[serde(with = "crate::state::as_pairs")]
     entries: BTreeMap<K, VecDeque<(i64, V)>>,
 }
 

@@ -22,7 +22,7 @@ struct Setup {
 impl Setup {
     fn new() -> Result<Setup> {
         let project = Project::new()?;
-        project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+        project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
         let program = bd_program(project.path())?;
         bd_init(&program, project.path(), "proj")?;
         let parent = bd_json(
@@ -90,7 +90,7 @@ fn repeated_runs_file_one_issue_and_a_lost_store_files_no_second() -> Result<()>
     for part in [
         "## What was seen",
         // The message is plain text, so its backticks are escaped, not a code span.
-        "\\`bd ready\\` was run 3 times",
+        "\\`bd ready\\` was run 4 times",
         "https://ampcode.com/threads/",
         "## Recommendation",
         "insights dismiss",
@@ -238,7 +238,7 @@ fn dry_run_prints_the_exact_commands_and_changes_nothing() -> Result<()> {
 fn a_finding_that_grows_gets_a_comment_not_a_second_issue() -> Result<()> {
     let setup = Setup::new()?;
     assert!(setup.run(&[])?.status.success());
-    setup.project.log(&burst(900, 3, "bd ready", Some(THREAD)))?;
+    setup.project.log(&burst(900, 5, "bd ready", Some(THREAD)))?;
     assert!(setup.run(&[])?.status.success());
     let filed = setup.filed()?;
     assert_eq!(filed.len(), 1);
@@ -246,7 +246,7 @@ fn a_finding_that_grows_gets_a_comment_not_a_second_issue() -> Result<()> {
     let comments = bd_json(&setup.bd, setup.project.path(), &["comments", id, "--json"], &[])?;
     let comments = comments.as_array().cloned().unwrap_or_default();
     assert_eq!(comments.len(), 1, "{comments:?}");
-    assert!(comments[0]["text"].as_str().is_some_and(|text| text.contains("grew to 6 occurrence(s)")), "{comments:?}");
+    assert!(comments[0]["text"].as_str().is_some_and(|text| text.contains("grew to 9 occurrence(s)")), "{comments:?}");
     assert!(setup.run(&[])?.status.success());
     assert_eq!(
         bd_json(&setup.bd, setup.project.path(), &["comments", id, "--json"], &[])?.as_array().map(Vec::len),

@@ -92,12 +92,12 @@ fn a_malformed_line_is_reported_with_file_and_line_and_the_rest_is_processed() -
 
 #[test]
 fn table_output_is_readable_and_logs_stay_on_stderr() -> Result<()> {
-    let lines: Vec<String> = (0..3).map(|i| cli_action(i * 10, "bd ready", 0)).collect();
+    let lines: Vec<String> = (0..4).map(|i| cli_action(i * 10, "bd ready", 0)).collect();
     let project = project(&lines)?;
     let output = run(project.path(), &[])?;
     let stdout = String::from_utf8(output.stdout)?;
     assert!(stdout.starts_with("SEVERITY"), "{stdout}");
-    assert!(stdout.contains("command_repetition") && stdout.contains("`bd ready` was run 3 times"), "{stdout}");
+    assert!(stdout.contains("command_repetition") && stdout.contains("`bd ready` was run 4 times"), "{stdout}");
     assert!(!stdout.contains("INFO"), "logs must not reach stdout: {stdout}");
     Ok(())
 }
@@ -114,7 +114,7 @@ fn a_missing_devloop_folder_is_a_clear_error() -> Result<()> {
 
 #[test]
 fn guest_output_and_panics_reach_the_log_tagged_with_the_plugin() -> Result<()> {
-    let lines: Vec<String> = (0..3).map(|i| cli_action(i * 10, "bd ready", 0)).collect();
+    let lines: Vec<String> = (0..4).map(|i| cli_action(i * 10, "bd ready", 0)).collect();
     let project = project(&lines)?;
     std::fs::copy(devloop_host_tests::hostile("panic"), project.path().join("plugins/hostile.wasm"))?;
     let output = run(project.path(), &["--format", "json"])?;

@@ -44,7 +44,7 @@ fn command_repetition_finds_a_planted_burst() -> Result<()> {
     assert_eq!(insight.pattern, "command_repetition");
     assert_eq!(insight.detector, "command-repetition");
     assert!(insight.message.contains("bd ready"), "{}", insight.message);
-    assert_eq!(insight.evidence.event_ids, vec![100, 101, 102]);
+    assert_eq!(insight.evidence.event_ids, vec![100, 101, 102, 103]);
     assert!(insight.confidence > 0.5 && insight.confidence <= 1.0);
     Ok(())
 }
@@ -83,13 +83,13 @@ fn state_handed_over_through_snapshot_and_restore_completes_a_burst() -> Result<
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let source = runtime.load_file(devloop_host_tests::plugin("command-repetition"))?;
     let mut before = Supervisor::start(&runtime, source.clone(), Vec::new())?;
-    let first_two: Vec<Event> = (0..2).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
-    assert!(insights_of(&mut before, &runtime, &first_two).is_empty());
+    let first_three: Vec<Event> = (0..3).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
+    assert!(insights_of(&mut before, &runtime, &first_three).is_empty());
     let saved = before.instance_mut().expect("healthy").snapshot()?.expect("command-repetition snapshots");
 
     let mut after = Supervisor::start(&runtime, source, Vec::new())?;
     after.instance_mut().expect("healthy").restore(&saved)?.map_err(anyhow::Error::msg)?;
-    let third = [cli_event(2, 2, "bd ready", "dev", 0)];
-    assert_eq!(insights_of(&mut after, &runtime, &third).len(), 1, "the restored state remembers two runs");
+    let fourth = [cli_event(3, 3, "bd ready", "dev", 0)];
+    assert_eq!(insights_of(&mut after, &runtime, &fourth).len(), 1, "the restored state remembers three runs");
     Ok(())
 }

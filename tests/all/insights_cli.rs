@@ -13,9 +13,9 @@ fn stderr(output: &std::process::Output) -> String {
 /// by one user (a second burst raises the detector's confidence).
 fn two_findings() -> Result<Project> {
     let project = Project::new()?;
-    let mut runs = burst(0, 3, "bd ready", Some(THREAD));
-    runs.extend(burst(600, 3, "devloop status", None));
-    runs.extend(burst(900, 3, "devloop status", None));
+    let mut runs = burst(0, 4, "bd ready", Some(THREAD));
+    runs.extend(burst(600, 4, "devloop status", None));
+    runs.extend(burst(900, 4, "devloop status", None));
     project.log(&runs)?;
     Ok(project)
 }
@@ -49,7 +49,7 @@ fn repeated_runs_keep_one_row_per_finding_and_announce_it_once() -> Result<()> {
     assert_eq!(findings.len(), 2, "{findings:?}");
     let ready =
         findings.iter().find(|finding| finding["evidence"]["fields"]["command"] == "bd ready").expect("bd ready");
-    assert_eq!(ready["occurrences"], 3, "re-reading the same logs adds no evidence");
+    assert_eq!(ready["occurrences"], 4, "re-reading the same logs adds no evidence");
     assert_eq!(ready["runs"], 2, "the first run and the re-read detected it");
     assert_eq!(ready["status"], "new");
     assert_eq!(ready["thread_urls"][0], format!("https://ampcode.com/threads/{THREAD}"));
@@ -85,7 +85,7 @@ fn status_transitions_ack_dismiss_snooze_and_reopen_on_growth() -> Result<()> {
     assert!(snoozed[0]["snoozed_until"].as_str().is_some_and(|until| until.starts_with("20")), "{:?}", snoozed[0]);
 
     let dismissed = project.ok(&["insights", "dismiss", &ready, "--reason", "expected while debugging"], &[])?;
-    assert!(dismissed.contains("quiet until 6 occurrences"), "{dismissed}");
+    assert!(dismissed.contains("quiet until 8 occurrences"), "{dismissed}");
     assert!(project.listed(&[])?.is_empty());
 
     // Detected again with the same evidence: it stays quiet (growth short of 2× is covered by
@@ -94,8 +94,8 @@ fn status_transitions_ack_dismiss_snooze_and_reopen_on_growth() -> Result<()> {
     assert!(!stderr(&quiet).contains(&ready), "{}", stderr(&quiet));
     assert_eq!(project.listed(&["--status", "dismissed"])?.len(), 1);
 
-    // A second burst doubles the evidence and reopens it.
-    project.log(&burst(2400, 3, "bd ready", Some(THREAD)))?;
+    // A second burst more than doubles the evidence and reopens it.
+    project.log(&burst(2400, 5, "bd ready", Some(THREAD)))?;
     let loud = project.run_ok(&[])?;
     assert!(stderr(&loud).contains("reopened") && stderr(&loud).contains(&ready), "{}", stderr(&loud));
     let reopened = project.listed(&["--pattern", "command_repetition", "--status", "new"])?;

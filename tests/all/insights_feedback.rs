@@ -27,7 +27,7 @@ print(json.dumps({
 #[test]
 fn a_dismissal_is_read_back_by_devloops_own_feedback_store() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     project.run_ok(&[])?;
     let finding = &project.listed(&[])?[0];
     let fingerprint = finding["fingerprint"].as_str().unwrap_or_default().to_owned();
@@ -48,7 +48,7 @@ fn a_dismissal_is_read_back_by_devloops_own_feedback_store() -> Result<()> {
     assert_eq!(item["event_type"], "devloop-host:command_repetition:dismissed");
     assert_eq!(item["context"]["fingerprint"], fingerprint.as_str());
     assert_eq!(item["context"]["source"], "devloop-host");
-    assert_eq!(item["context"]["occurrences"], 3);
+    assert_eq!(item["context"]["occurrences"], 4);
     assert_eq!(item["context"]["affected_threads"][0], THREAD);
     let age = chrono_free_age(item["timestamp"].as_f64().unwrap_or(0.0));
     assert!((0.0..120.0).contains(&age), "a float epoch timestamp of now, got {age}s ago");
@@ -76,7 +76,7 @@ fn chrono_free_age(timestamp: f64) -> f64 {
 #[test]
 fn without_a_devloop_folder_the_dismissal_stays_in_the_store() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     project.run_ok(&[])?;
     let fingerprint = project.listed(&[])?[0]["fingerprint"].as_str().unwrap_or_default().to_owned();
     let output = project.devloop_host(&["insights", "dismiss", &fingerprint, "--devloop-dir", "elsewhere"], &[])?;

@@ -7,10 +7,10 @@ use super::insights_support::{Project, THREAD, burst};
 
 fn project() -> Result<Project> {
     let project = Project::new()?;
-    let mut runs = burst(0, 3, "bd ready", Some(THREAD));
-    runs.extend(burst(600, 3, "devloop status", None));
-    runs.extend(burst(900, 3, "devloop status", None));
-    runs.extend(burst(1800, 3, "git commit -m 'a | pipe'", None));
+    let mut runs = burst(0, 4, "bd ready", Some(THREAD));
+    runs.extend(burst(600, 4, "devloop status", None));
+    runs.extend(burst(900, 4, "devloop status", None));
+    runs.extend(burst(1800, 4, "git commit -m 'a | pipe'", None));
     project.log(&runs)?;
     project.run_ok(&[])?;
     Ok(project)

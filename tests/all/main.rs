@@ -9,6 +9,7 @@ mod cli_project;
 mod cli_run;
 mod conformance;
 mod exec_transparent;
+mod detector_state;
 mod hostile;
 mod hostile_text;
 mod hotswap;

@@ -116,7 +116,7 @@ fn a_partial_expectation_checks_only_what_it_names() -> Result<()> {
     copy_case(&cases_root().join("command_repetition").join("burst_among_noise"), &case)?;
     std::fs::write(
         case.join("expected.json"),
-        r#"[{"pattern": "command_repetition", "evidence": {"fields": {"command": "bd ready", "runs": 3}}}]"#,
+        r#"[{"pattern": "command_repetition", "evidence": {"fields": {"command": "bd ready", "runs": 4}}}]"#,
     )?;
     let output = plugin_test(devloop_host_tests::plugin("command-repetition"), &case, scratch.path())?;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));

@@ -80,7 +80,7 @@ fn every_port_finds_the_planted_burst_the_original_finds() -> Result<()> {
     events.sort_by_key(|event| event.time_ms);
     let insights = all_agree(&[], &[events])?;
     assert_eq!(insights.len(), 1, "{insights:#?}");
-    assert_eq!(insights[0].evidence.event_ids, vec![100, 101, 102]);
+    assert_eq!(insights[0].evidence.event_ids, vec![100, 101, 102, 103]);
     Ok(())
 }
 
@@ -94,46 +94,56 @@ fn every_port_stays_quiet_on_spread_out_noise() -> Result<()> {
     Ok(())
 }
 
-/// Repeated bursts (severity rises to warning), threads, odd whitespace, failures, a rounding
-/// tie (2.5 s prints as 2 s, as Rust's `{:.0}` does) and bursts split across batches.
+/// Repeated bursts (severity rises to warning), threads, odd whitespace, a failure that ends a
+/// burst, a burst that grows (updated), a rounding tie (2.5 s prints as 2 s, as Rust's `{:.0}`
+/// does), file changes that explain re-runs, and bursts split across batches.
 #[test]
 fn every_port_matches_the_original_on_mixed_traffic_across_batches() -> Result<()> {
     let mut events = Vec::new();
     for burst in 0..4_i64 {
         let start = burst * 3600;
-        events.push(cli_event(burst as u64 * 10, start, "bd ready", "dev", 0));
-        events.push(cli_event(burst as u64 * 10 + 1, start + 1, "bd\u{a0} ready ", "dev", 0));
-        events.push(cli_event(burst as u64 * 10 + 2, start + 2, "bd ready", "dev", 1));
-        let mut tie = cli_event(burst as u64 * 10 + 3, start, "bd ready", "dev", 0);
-        tie.time_ms += 2500;
+        let id = burst as u64 * 10;
+        events.push(cli_event(id, start, "bd ready", "dev", 0));
+        events.push(cli_event(id + 1, start + 1, "bd\u{a0} ready ", "dev", 0));
+        events.push(cli_event(id + 2, start + 2, "bd ready", "dev", 0));
+        let mut tie = cli_event(id + 3, start + 2, "bd ready", "dev", 0);
+        tie.time_ms += 500;
         events.push(tie);
-        events.push(on_thread(cli_event(burst as u64 * 10 + 4, start + 5, "make test", "amp", 0), "T-1"));
+        events.push(cli_event(id + 4, start + 4, "bd ready", "dev", 1));
+        events.push(on_thread(cli_event(id + 5, start + 5, "make test", "amp", 0), "T-1"));
     }
-    events.extend((500..505).map(|i| on_thread(cli_event(i, 20_000 + i as i64, "make test", "amp", 0), "T-2")));
+    events.extend((500..506).map(|i| on_thread(cli_event(i, 20_000 + i as i64, "make test", "amp", 0), "T-2")));
     events.push(cli_event(600, 30_000, "   ", "dev", 0));
+    for i in 0..6 {
+        events.push(cli_event(700 + 2 * i, 35_000 + 10 * i as i64, "pytest -q", "dev", 0));
+        let mut edit = cli_event(701 + 2 * i, 35_000 + 10 * i as i64 + 5, "src/app.py", "filesystem", 0);
+        edit.kind = "file.modified".to_owned();
+        events.push(edit);
+    }
     // Real ids are 64-bit hashes: a language that rounds them through doubles would mangle these.
-    events.extend((0..3).map(|i| cli_event(u64::MAX - 2 * i, 40_000 + i as i64, "bd sync", "ops", 0)));
+    events.extend((0..4).map(|i| cli_event(u64::MAX - 2 * i, 40_000 + i as i64, "bd sync", "ops", 0)));
     events.sort_by_key(|event| event.time_ms);
     let batches: Vec<Vec<Event>> = events.chunks(3).map(<[Event]>::to_vec).collect();
 
     let insights = all_agree(&[], &batches)?;
     let severities: Vec<&str> = insights.iter().map(|insight| insight.severity.as_str()).collect();
-    assert_eq!(severities, ["info", "info", "warning", "warning", "info", "info"], "{insights:#?}");
-    assert!(insights[0].message.ends_with("was run 3 times in 2s by dev"), "{}", insights[0].message);
+    assert_eq!(severities, ["info", "info", "warning", "warning", "info", "info", "info"], "{insights:#?}");
+    assert!(insights[0].message.ends_with("was run 4 times in 2s by dev"), "{}", insights[0].message);
     assert_eq!(insights[4].affected_threads, ["T-2"]);
-    assert_eq!(insights[5].evidence.event_ids, [u64::MAX, u64::MAX - 2, u64::MAX - 4]);
+    assert_eq!(insights[5].evidence.event_ids, [500, 501, 502, 503, 504, 505], "grown by half: updated");
+    assert_eq!(insights[6].evidence.event_ids, [u64::MAX, u64::MAX - 2, u64::MAX - 4, u64::MAX - 6]);
     Ok(())
 }
 
 #[test]
 fn every_port_applies_settings_like_the_original() -> Result<()> {
     let burst: Vec<Event> = (0..6).map(|i| cli_event(i, i as i64 * 20, "bd ready", "dev", 0)).collect();
-    let strict = [Field::new("min_repeats", Value::Float(5.0)), Field::new("window_seconds", Value::Integer(90))];
+    let strict = [Field::new("min_repeats", Value::Float(5.0)), Field::new("burst_seconds", Value::Integer(90))];
     let insights = all_agree(&strict, std::slice::from_ref(&burst))?;
     assert_eq!(insights.len(), 1, "{insights:#?}");
     assert_eq!(insights[0].evidence.event_ids, vec![0, 1, 2, 3, 4]);
-    let narrow = [Field::new("window_seconds", Value::Integer(30))];
-    assert!(all_agree(&narrow, &[burst])?.is_empty(), "runs 20 s apart never make 3 within 30 s");
+    let narrow = [Field::new("burst_seconds", Value::Integer(30))];
+    assert!(all_agree(&narrow, &[burst])?.is_empty(), "runs 20 s apart never make 4 within 30 s");
     Ok(())
 }
 
@@ -175,25 +185,25 @@ fn every_port_rejects_bad_settings_with_the_original_message() -> Result<()> {
 #[test]
 fn state_hands_over_between_rust_python_and_javascript() -> Result<()> {
     let runtime = runtime()?;
-    let first_two: Vec<Event> = (0..2).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
-    let third = vec![cli_event(2, 2, "bd ready", "dev", 0)];
+    let first_three: Vec<Event> = (0..3).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
+    let fourth = vec![cli_event(3, 3, "bd ready", "dev", 0)];
     let languages = [rust_original(), port("command-repetition-py")?, port("command-repetition-js")?];
     for from in &languages {
         for to in &languages {
             let mut before = Supervisor::start(&runtime, runtime.load_file(from)?, Vec::new())?;
-            assert!(run_batch(&runtime, &mut before, &first_two)?.is_empty());
+            assert!(run_batch(&runtime, &mut before, &first_three)?.is_empty());
             let saved = before.instance_mut().expect("healthy").snapshot()?.expect("this port snapshots");
             let mut after = Supervisor::start(&runtime, runtime.load_file(to)?, Vec::new())?;
             after.instance_mut().expect("healthy").restore(&saved)?.map_err(anyhow::Error::msg)?;
-            let insights = run_batch(&runtime, &mut after, &third)?;
+            let insights = run_batch(&runtime, &mut after, &fourth)?;
             assert_eq!(
                 insights.len(),
                 1,
-                "{} -> {}: the restored state remembers two runs",
+                "{} -> {}: the restored state remembers three runs",
                 from.display(),
                 to.display()
             );
-            assert_eq!(insights[0].evidence.event_ids, [0, 1, 2]);
+            assert_eq!(insights[0].evidence.event_ids, [0, 1, 2, 3]);
         }
     }
 

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::amp_thread::AmpThreadLog;
+use super::context_store::ContextStoreReader;
 use super::daemon_log::DaemonLogReader;
 use super::event_store::EventStoreReader;
 use super::jsonl::{JsonlReader, LineFormat};
@@ -30,6 +31,7 @@ enum Kind {
     DaemonLog,
     EventStore,
     PerformanceSnapshot,
+    ContextStore,
 }
 
 /// Every log, relative to the folder it lives in.
@@ -42,6 +44,10 @@ const PROJECT_LOGS: &[(&str, Source)] = &[
     ("events.db", Source::EventStore),
     ("security-audit.log", Source::SecurityAudit),
     ("devloop.log", Source::DaemonLog),
+    ("context/immediate.json", Source::ContextStore),
+    ("context/relevant.json", Source::ContextStore),
+    ("context/background.json", Source::ContextStore),
+    ("context/auto_fixed.json", Source::ContextStore),
 ];
 
 const HOME_LOGS: &[(&str, Source)] =
@@ -58,6 +64,7 @@ fn kind(relative: &str) -> Kind {
         "security-audit.log" => Kind::Lines(security_audit::parse_line),
         "devloop.log" => Kind::DaemonLog,
         "amp-thread-log.jsonl" => Kind::AmpThread,
+        relative if super::context_store::TIER_FILES.contains(&relative) => Kind::ContextStore,
         _ => Kind::Lines(cli_actions::parse_line),
     }
 }
@@ -69,6 +76,7 @@ fn reader(slot: Slot, relative: &str) -> Box<dyn SourceReader> {
         Kind::DaemonLog => Box::new(DaemonLogReader::new(slot)),
         Kind::EventStore => Box::new(EventStoreReader::new(slot)),
         Kind::PerformanceSnapshot => Box::new(PerformanceSnapshotReader::new(slot)),
+        Kind::ContextStore => Box::new(ContextStoreReader::new(slot)),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod agent_audit;
 pub mod amp_thread;
 mod catalog;
 pub mod cli_actions;
+pub mod context_store;
 pub mod daemon_log;
 pub mod event_store;
 pub mod feedback;

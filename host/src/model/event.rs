@@ -24,6 +24,8 @@ pub enum Source {
     SecurityAudit,
     /// `devloop.log` and its rotated backups.
     DaemonLog,
+    /// `context/<tier>.json`: what devloop showed the user, and whether they saw it.
+    ContextStore,
 }
 
 impl Source {
@@ -39,6 +41,7 @@ impl Source {
             Source::AmpThread => "amp-thread",
             Source::SecurityAudit => "security-audit",
             Source::DaemonLog => "daemon-log",
+            Source::ContextStore => "context-store",
         }
     }
 }

@@ -6,16 +6,18 @@
 //! `min_support` times, B followed at least `min_confidence` of A's runs (that share is the
 //! insight's confidence), and B is `min_lift` times likelier after A than after any command —
 //! so a command people run after everything (`status`) is never "correlated" with anything.
-//! Failed runs are left to `failure_workaround` and `command_rerun`.
+//! Failed runs are left to `failure_workaround` and `command_rerun`. Commands are grouped with
+//! whitespace collapsed and shown as logged; a finding is re-sent only when its support grew.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
-use devloop_plugin_sdk::text::normalize;
+use devloop_plugin_sdk::text::command_key;
+use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "command_correlation";
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Run {
     command: String,
     id: u64,
@@ -23,7 +25,7 @@ struct Run {
     followers: BTreeSet<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Pair {
     support: u64,
     gaps_ms: Vec<i64>,
@@ -40,8 +42,8 @@ pub struct CommandCorrelation {
     runs: BTreeMap<String, u64>,
     total_runs: u64,
     followed_by: BTreeMap<String, u64>,
-    pairs: BTreeMap<(String, String), Pair>,
-    suppressor: Suppressor<(String, String)>,
+    pairs: PairMap<(String, String), Pair>,
+    reported: LastReported<(String, String)>,
 }
 
 impl Default for CommandCorrelation {
@@ -55,8 +57,8 @@ impl Default for CommandCorrelation {
             runs: BTreeMap::new(),
             total_runs: 0,
             followed_by: BTreeMap::new(),
-            pairs: BTreeMap::new(),
-            suppressor: Suppressor::new(1.5, i64::MAX),
+            pairs: PairMap::default(),
+            reported: LastReported::new(),
         }
     }
 }
@@ -69,9 +71,6 @@ impl CommandCorrelation {
         let base_rate = self.followed_by.get(then).copied().unwrap_or(0) as f64 / self.total_runs.max(1) as f64;
         let lift = share / base_rate.max(1e-3);
         if pair.support < self.min_support || share < self.min_confidence || lift < self.min_lift {
-            return;
-        }
-        if !self.suppressor.should_report((first.to_owned(), then.to_owned()), time_ms, pair.support as f64) {
             return;
         }
         let mut gaps = pair.gaps_ms.clone();
@@ -101,7 +100,10 @@ impl CommandCorrelation {
         for (id, time) in &pair.events {
             insight = insight.event_id(*id, *time);
         }
-        out.push(insight.at(time_ms));
+        let insight = insight.at(time_ms);
+        if self.reported.changed((first.to_owned(), then.to_owned()), &insight) {
+            out.push(insight);
+        }
     }
 }
 
@@ -110,10 +112,30 @@ impl Detector for CommandCorrelation {
         DetectorInfo::new("command-correlation", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
             .kinds(["cli.command"])
-            .setting("window_seconds", 120_i64, "How soon after A command B must run to count as following it.")
-            .setting("min_support", 5_i64, "Times B must have followed A.")
-            .setting("min_confidence", 0.7, "Share of A's runs B must follow.")
-            .setting("min_lift", 3.0, "How many times likelier B must be after A than after any command.")
+            .setting(
+                "window_seconds",
+                120_i64,
+                "How soon after A command B must run to count as following it. Default 120: the next step of \
+                 one task, typed right after.",
+            )
+            .setting(
+                "min_support",
+                5_i64,
+                "Times B must have followed A. Default 5: enough repetitions that a combined step would save \
+                 real typing.",
+            )
+            .setting(
+                "min_confidence",
+                0.7,
+                "Share of A's runs B must follow (the confidence). Default 0.7: B is the usual next step, not an \
+                 occasional one.",
+            )
+            .setting(
+                "min_lift",
+                3.0,
+                "How many times likelier B must be after A than after any command. Default 3: commands people run \
+                 after everything (`status`) stay near 1.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -128,7 +150,7 @@ impl Detector for CommandCorrelation {
         if !event.succeeded() {
             return Ok(());
         }
-        let command = normalize(event.subject_or_empty());
+        let command = command_key(event.subject_or_empty()).into_owned();
         if command.is_empty() {
             return Ok(());
         }
@@ -166,6 +188,8 @@ impl Detector for CommandCorrelation {
         }
         Ok(())
     }
+
+    keep_state!(format = 1; recent, runs, total_runs, followed_by, pairs, reported);
 }
 
 export_detector!(CommandCorrelation);

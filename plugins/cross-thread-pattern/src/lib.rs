@@ -2,26 +2,38 @@
 //! words, not only identical ones. Something people need keeps being missing from the docs, the
 //! tool's output, or the agent's context.
 //!
-//! Each prompt (`thread.prompt`) becomes a set of content words (normalized,
-//! stop words dropped, stemmed). It is compared with the prompts of other threads from the last
-//! `window_days` using Jaccard weighted by inverse document frequency, so the shared rare words
-//! of one question ("vendor", "exclude") count and the words every request shares ("fix",
-//! "test") do not. A prompt at least `similarity` alike to a group's first prompt joins that
-//! group; a group spanning `min_threads` threads is reported, keyed by its first prompt so
-//! replays update one finding. Word weights mean little until some prompts have been seen, so
-//! nothing is reported before `warmup_prompts`.
+//! Each prompt (`thread.prompt`) becomes a set of content words: compounds joined however they
+//! were written (`auto-fix`, `auto fix`, `autofix`), stop words dropped, stemmed, a small
+//! thesaurus folded (`folder`/`dir` → `directory`, `exclude`/`ignore` → `skip`), and typos one
+//! edit away from a word seen before read as that word. It is compared with the groups of other
+//! threads' prompts from the last `window_days` using Jaccard weighted by inverse document
+//! frequency, so the shared rare words of one question ("vendor", "exclude") count and the
+//! words every request shares ("fix", "test", a template's fixed words) do not: "add caching /
+//! logging / pagination to the orders endpoint" differ in the one word that carries weight. A
+//! prompt at least `similarity` alike to a group joins it; a group spanning `min_threads`
+//! threads is reported at once (there is no warm-up), keyed by its first prompt, and updated as
+//! threads join.
+//!
+//! Candidate groups are found through an index from each word to the groups whose first prompt
+//! has it, looked up by the prompt's rarest words only, so a prompt is compared with a bounded
+//! number of groups, not with all of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use devloop_plugin_sdk::prelude::*;
-use devloop_plugin_sdk::text::{DocumentFrequencies, shingles, words};
+use devloop_plugin_sdk::text::{DocumentFrequencies, Vocabulary, join_compounds, synonym, words};
+use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "cross_thread_pattern";
 
-/// Groups kept for comparison; the least recently active give way first.
+/// Groups kept for comparison; past this the least recently active tenth gives way.
 const MAX_GROUPS: usize = 5_000;
 
-#[derive(Debug, Clone, Default)]
+/// A prompt's rarest words used to find candidate groups, and groups remembered per word.
+const LOOKUP_WORDS: usize = 4;
+const GROUPS_PER_WORD: usize = 64;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Group {
     /// The first prompt's id: the finding's key.
     anchor: u64,
@@ -43,22 +55,27 @@ pub struct CrossThreadPattern {
     similarity: f64,
     min_threads: usize,
     window_ms: i64,
-    warmup_prompts: u64,
     frequencies: DocumentFrequencies,
+    vocabulary: Vocabulary,
     groups: BTreeMap<u64, Group>,
-    suppressor: Suppressor<u64>,
+    /// Word → groups whose first prompt has it (newest last).
+    index: BTreeMap<String, Vec<u64>>,
+    since_sweep: usize,
+    reported: LastReported<u64>,
 }
 
 impl Default for CrossThreadPattern {
     fn default() -> Self {
         CrossThreadPattern {
-            similarity: 0.55,
+            similarity: 0.5,
             min_threads: 3,
             window_ms: 14 * 86_400_000,
-            warmup_prompts: 20,
             frequencies: DocumentFrequencies::new(),
+            vocabulary: Vocabulary::new(),
             groups: BTreeMap::new(),
-            suppressor: Suppressor::new(1.3, i64::MAX),
+            index: BTreeMap::new(),
+            since_sweep: 0,
+            reported: LastReported::new(),
         }
     }
 }
@@ -77,12 +94,18 @@ fn subjects(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Single content words: paraphrases share words far more often than word pairs.
-fn terms(text: &str) -> BTreeSet<String> {
-    shingles(&words(text), 1)
-}
-
 impl CrossThreadPattern {
+    /// The content words of a prompt, compounds joined, synonyms folded, typos corrected.
+    fn terms(&mut self, text: &str) -> BTreeSet<String> {
+        words(&join_compounds(text))
+            .into_iter()
+            .map(|word| {
+                let word = synonym(&word).to_owned();
+                self.vocabulary.canonical(&word)
+            })
+            .collect()
+    }
+
     /// How alike a prompt is to a group: to its first prompt, or else the median of its
     /// similarities to the members (alike to at least half of them), never to a lone member,
     /// so a chain of near neighbours cannot drift into a group of unrelated requests.
@@ -100,12 +123,46 @@ impl CrossThreadPattern {
         to_leader.max(to_members[(to_members.len() - 1) / 2])
     }
 
-    fn report(&mut self, group_id: u64, time_ms: i64, out: &mut Vec<Insight>) {
-        let group = &self.groups[&group_id];
-        if group.threads.len() < self.min_threads || self.frequencies.documents() < self.warmup_prompts {
+    /// The groups that share one of the prompt's rarest words.
+    fn candidates(&self, terms: &BTreeSet<String>) -> BTreeSet<u64> {
+        let mut by_rarity: Vec<&String> = terms.iter().collect();
+        by_rarity.sort_by(|a, b| self.frequencies.idf(b).total_cmp(&self.frequencies.idf(a)).then(a.cmp(b)));
+        by_rarity
+            .into_iter()
+            .take(LOOKUP_WORDS)
+            .filter_map(|term| self.index.get(term))
+            .flatten()
+            .copied()
+            .filter(|id| self.groups.contains_key(id))
+            .collect()
+    }
+
+    /// Drops groups quiet for longer than the window (and, past `MAX_GROUPS`, the stalest
+    /// tenth), once per as many prompts as there are groups.
+    fn sweep(&mut self, now_ms: i64) {
+        self.since_sweep += 1;
+        if self.since_sweep < self.groups.len().max(64) && self.groups.len() < MAX_GROUPS {
             return;
         }
-        if !self.suppressor.should_report(group.anchor, time_ms, group.threads.len() as f64) {
+        self.since_sweep = 0;
+        let window_ms = self.window_ms;
+        self.groups.retain(|_, group| now_ms - group.last_ms <= window_ms);
+        if self.groups.len() >= MAX_GROUPS {
+            let mut last: Vec<i64> = self.groups.values().map(|group| group.last_ms).collect();
+            last.sort_unstable();
+            let cutoff = last[MAX_GROUPS / 10];
+            self.groups.retain(|_, group| group.last_ms > cutoff);
+        }
+        let groups = &self.groups;
+        self.index.retain(|_, ids| {
+            ids.retain(|id| groups.contains_key(id));
+            !ids.is_empty()
+        });
+    }
+
+    fn report(&mut self, group_id: u64, time_ms: i64, out: &mut Vec<Insight>) {
+        let group = &self.groups[&group_id];
+        if group.threads.len() < self.min_threads {
             return;
         }
         let mean_similarity = group.similarities.iter().sum::<f64>() / group.similarities.len().max(1) as f64;
@@ -119,7 +176,7 @@ impl CrossThreadPattern {
                 examples.push(text.clone());
             }
         }
-        let question: String = group.anchor_text.chars().take(120).collect();
+        let question = group.anchor_text.as_str();
         let mut insight = Insight::new(PATTERN, format!("prompt-group-{:016x}", group.anchor))
             .severity(if group.threads.len() >= 2 * self.min_threads { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.95))
@@ -133,7 +190,7 @@ impl CrossThreadPattern {
                  say it, or add it to the agent's instructions (AGENTS.md), then check the threads stop asking."
                     .to_owned(),
             )
-            .evidence("question", question.as_str())
+            .evidence("question", question)
             .evidence("threads", threads.clone())
             .evidence("thread_count", threads.len())
             .evidence("prompts", examples)
@@ -144,7 +201,10 @@ impl CrossThreadPattern {
         for thread in threads {
             insight = insight.thread(thread);
         }
-        out.push(insight.at(time_ms));
+        let insight = insight.at(time_ms);
+        if self.reported.changed(group_id, &insight) {
+            out.push(insight);
+        }
     }
 }
 
@@ -155,12 +215,23 @@ impl Detector for CrossThreadPattern {
             .kinds(["thread.prompt"])
             .setting(
                 "similarity",
-                0.55,
-                "IDF-weighted Jaccard similarity (0-1) at which a prompt asks what a group's first prompt asked.",
+                0.5,
+                "IDF-weighted Jaccard similarity (0-1) at which a prompt asks what a group asks. Default 0.5: \
+                 paraphrases of one question share their rare words and reach it; templated requests that differ \
+                 in the one word that matters (caching / logging / pagination) stay below it.",
             )
-            .setting("min_threads", 3_i64, "Distinct threads that must ask it.")
-            .setting("window_days", 14_i64, "How long a group stays open after its last prompt.")
-            .setting("warmup_prompts", 20_i64, "Prompts seen before word weights are trusted enough to report.")
+            .setting(
+                "min_threads",
+                3_i64,
+                "Distinct threads that must ask it. Default 3: twice can be chance, three threads asking the \
+                 same thing is something missing from the docs or the tool.",
+            )
+            .setting(
+                "window_days",
+                14_i64,
+                "How long a group stays open after its last prompt. Default 14: a question asked again within \
+                 two weeks is the same need; older groups are dropped, which keeps memory bounded.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -170,7 +241,6 @@ impl Detector for CrossThreadPattern {
         }
         self.min_threads = settings.integer_at_least("min_threads", 2)? as usize;
         self.window_ms = settings.integer_at_least("window_days", 1)? * 86_400_000;
-        self.warmup_prompts = settings.integer_at_least("warmup_prompts", 0)? as u64;
         Ok(())
     }
 
@@ -178,28 +248,36 @@ impl Detector for CrossThreadPattern {
         let (Some(thread), Some(text)) = (event.thread_id.clone(), event.subject.clone()) else {
             return Ok(());
         };
-        let terms = terms(&text);
+        let terms = self.terms(&text);
         if terms.is_empty() {
             return Ok(());
         }
         let subjects = subjects(&text);
         self.frequencies.add(&terms);
-        let window_ms = self.window_ms;
-        self.groups.retain(|_, group| event.time_ms - group.last_ms <= window_ms);
-        if self.groups.len() >= MAX_GROUPS
-            && let Some(stalest) = self.groups.iter().min_by_key(|(_, group)| group.last_ms).map(|(id, _)| *id)
-        {
-            self.groups.remove(&stalest);
-        }
+        self.sweep(event.time_ms);
 
+        let window_ms = self.window_ms;
         let mut best: Option<(u64, f64)> = None;
-        for (id, group) in &self.groups {
+        for id in self.candidates(&terms) {
+            let group = &self.groups[&id];
+            if event.time_ms - group.last_ms > window_ms {
+                continue;
+            }
             let similarity = self.similarity_to(&terms, &subjects, group);
             if similarity >= self.similarity && best.is_none_or(|(_, best_similarity)| similarity > best_similarity) {
-                best = Some((*id, similarity));
+                best = Some((id, similarity));
             }
         }
         let group_id = best.map_or(event.id, |(id, _)| id);
+        if best.is_none() {
+            for term in &terms {
+                let ids = self.index.entry(term.clone()).or_default();
+                if ids.len() == GROUPS_PER_WORD {
+                    ids.remove(0);
+                }
+                ids.push(group_id);
+            }
+        }
         let group = self.groups.entry(group_id).or_insert_with(|| Group {
             anchor: event.id,
             anchor_text: text.clone(),
@@ -219,14 +297,10 @@ impl Detector for CrossThreadPattern {
                 self.report(group_id, event.time_ms, out);
             }
         }
-        if self.frequencies.documents() == self.warmup_prompts {
-            let waiting: Vec<u64> = self.groups.keys().copied().collect();
-            for group_id in waiting {
-                self.report(group_id, event.time_ms, out);
-            }
-        }
         Ok(())
     }
+
+    keep_state!(format = 1; frequencies, vocabulary, groups, index, since_sweep, reported);
 }
 
 export_detector!(CrossThreadPattern);
@@ -258,9 +332,7 @@ mod tests {
 
     fn detector() -> Result<CrossThreadPattern, String> {
         let mut detector = CrossThreadPattern::default();
-        let settings = CrossThreadPattern::info()
-            .settings(vec![Field { key: "warmup_prompts".into(), value: Value::Integer(5) }])?;
-        detector.configure(&settings)?;
+        detector.configure(&CrossThreadPattern::info().settings(Vec::new())?)?;
         Ok(detector)
     }
 
@@ -333,20 +405,36 @@ mod tests {
     }
 
     #[test]
-    fn groups_formed_during_warmup_are_reported_once_it_ends() -> Result<(), String> {
-        let mut detector = CrossThreadPattern::default();
-        let mut events = vec![
-            prompt(100, 0, "T-a", "How do I make devloop skip the vendor directory when linting?"),
-            prompt(101, 1, "T-b", "devloop keeps linting vendor/ - how can I exclude the vendor directory?"),
-            prompt(102, 2, "T-c", "Exclude the vendor directory from devloop linting"),
+    fn three_threads_asking_in_other_words_and_spellings_are_reported_without_warm_up() -> Result<(), String> {
+        let mut detector = detector()?;
+        let events = vec![
+            prompt(100, 0, "T-a", "How do I turn off auto-fix for the formatter?"),
+            prompt(101, 1, "T-b", "formatter autofix: how to turn it off"),
+            prompt(102, 2, "T-c", "turn off the formattr auto fix please"),
         ];
-        assert!(detector.process(&events)?.is_empty(), "too few prompts to trust word weights yet");
-        events = (0..17)
-            .map(|index| prompt(index, 3 + index as i64, &format!("T-n{index}"), NOISE[index as usize % NOISE.len()]))
-            .collect();
         let insights = detector.process(&events)?;
-        assert_eq!(insights.len(), 1, "{insights:#?}");
-        assert_eq!(insights[0].affected_threads, vec!["T-a", "T-b", "T-c"]);
+        let last = insights.last().ok_or("reported at the third thread")?;
+        assert_eq!(last.affected_threads, vec!["T-a", "T-b", "T-c"]);
+        assert!(last.message.contains("How do I turn off auto-fix for the formatter?"), "{}", last.message);
+        Ok(())
+    }
+
+    #[test]
+    fn templated_prompts_asking_for_different_things_stay_quiet() -> Result<(), String> {
+        let mut detector = detector()?;
+        let events: Vec<Event> = ["pagination", "caching", "logging", "rate limiting"]
+            .iter()
+            .enumerate()
+            .map(|(index, feature)| {
+                prompt(
+                    index as u64,
+                    index as i64,
+                    &format!("T-{index}"),
+                    &format!("Add {feature} to the orders endpoint"),
+                )
+            })
+            .collect();
+        assert!(detector.process(&events)?.is_empty());
         Ok(())
     }
 }

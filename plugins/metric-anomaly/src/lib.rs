@@ -11,16 +11,26 @@
 //! last `recent_runs × 2` outcomes with an EWMA of earlier ones by a one-sided binomial test,
 //! requiring an increase of at least `min_failure_increase`. While a shift lasts the baseline
 //! is frozen, so it does not learn the regression as the new normal.
+//!
+//! An agent that has always failed has no shift to find, so there is a third check: an agent
+//! *failing the same way on most of its runs* ("Check failed for a.py: black command not found"
+//! on every save). Failed runs are grouped by their error with file names and numbers taken
+//! out; at least `min_same_failures` runs failing the same way, making at least
+//! `min_same_share` of the agent's runs in that log, is a finding. devloop's context store
+//! counts too: a result whose message says the agent's own check failed (`Check failed`, `not
+//! found`, `not installed`) is such a run. One-off slow runs and an agent that fails now and
+//! then for different reasons stay quiet.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "metric_anomaly";
 
 const BASELINE_CAPACITY: usize = 200;
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Series {
     durations: RobustBaseline,
     recent_durations: VecDeque<(f64, u64, i64)>,
@@ -28,6 +38,48 @@ struct Series {
     failure_rate: Ewma,
     recent_outcomes: VecDeque<(bool, u64, i64)>,
     failing: bool,
+    /// Runs, and failed runs per error signature with the first error as logged.
+    runs: u64,
+    #[serde(with = "devloop_plugin_sdk::state::as_pairs")]
+    failures: BTreeMap<String, (u64, String)>,
+}
+
+/// Error signatures kept per series; the rarest gives way first.
+const MAX_SIGNATURES: usize = 32;
+
+/// Phrases of a context-store result that say the agent's own check failed.
+const TOOL_FAILURE: &[&str] = &["check failed", "not found", "not installed", "could not run", "failed to run"];
+
+/// The error of a failed run with file names and numbers taken out, so the same failure on
+/// different files meets: "Check failed for a.py: black command not found" and the same for
+/// b.py are one signature.
+fn signature(error: &str) -> String {
+    error
+        .split_whitespace()
+        .map(|word| {
+            let bare = word.trim_matches(|c: char| !c.is_alphanumeric());
+            if bare.contains('/') || bare.contains('.') || bare.contains('\\') {
+                "<file>".to_owned()
+            } else {
+                word.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The error a failed run (or a context-store result about a failed check) logged.
+fn failure_text(event: &Event) -> Option<&str> {
+    if event.kind == "context.finding" {
+        return event.text("message").filter(|message| {
+            let message = message.to_lowercase();
+            TOOL_FAILURE.iter().any(|phrase| message.contains(phrase))
+        });
+    }
+    if !event.failed() {
+        return None;
+    }
+    ["error", "error_message", "message"].iter().find_map(|key| event.text(key)).filter(|error| !error.is_empty())
 }
 
 impl Series {
@@ -39,6 +91,8 @@ impl Series {
             failure_rate: Ewma::new(0.02, warmup as u32),
             recent_outcomes: VecDeque::new(),
             failing: false,
+            runs: 0,
+            failures: BTreeMap::new(),
         }
     }
 }
@@ -49,7 +103,10 @@ pub struct MetricAnomaly {
     z_threshold: f64,
     min_ratio: f64,
     min_failure_increase: f64,
-    series: BTreeMap<(String, String), Series>,
+    min_same_failures: u64,
+    min_same_share: f64,
+    series: PairMap<(String, String), Series>,
+    reported: LastReported<String>,
 }
 
 impl Default for MetricAnomaly {
@@ -60,7 +117,10 @@ impl Default for MetricAnomaly {
             z_threshold: 3.5,
             min_ratio: 1.5,
             min_failure_increase: 0.25,
-            series: BTreeMap::new(),
+            min_same_failures: 5,
+            min_same_share: 0.6,
+            series: PairMap::default(),
+            reported: LastReported::new(),
         }
     }
 }
@@ -69,7 +129,9 @@ impl Default for MetricAnomaly {
 /// completions, the actor (without the `agent.` logger prefix) for everything else.
 fn agent_of(event: &Event) -> Option<String> {
     let name = match event.kind.as_str() {
-        "log.agent_result" | "agent.completed" => event.subject.as_deref().or(event.actor.as_deref()),
+        "log.agent_result" | "agent.completed" | "context.finding" => {
+            event.subject.as_deref().or(event.actor.as_deref())
+        }
         _ => event.actor.as_deref(),
     }?;
     let name = name.strip_prefix("agent.").unwrap_or(name);
@@ -190,23 +252,103 @@ impl MetricAnomaly {
     }
 }
 
+impl MetricAnomaly {
+    fn same_failure(&mut self, agent: &str, kind: &str, event: &Event, out: &mut Vec<Insight>) {
+        let series = self.series.get_mut(&(agent.to_owned(), kind.to_owned())).expect("created by on_event");
+        series.runs += 1;
+        let Some(error) = failure_text(event) else { return };
+        let signature = signature(error);
+        if !series.failures.contains_key(&signature) && series.failures.len() == MAX_SIGNATURES {
+            let rarest = series.failures.iter().min_by_key(|(_, (count, _))| *count).map(|(key, _)| key.clone());
+            if let Some(rarest) = rarest {
+                series.failures.remove(&rarest);
+            }
+        }
+        let (count, example) = series.failures.entry(signature).or_insert_with(|| (0, error.to_owned()));
+        *count += 1;
+        let (count, runs) = (*count, series.runs);
+        let share = count as f64 / runs as f64;
+        if count < self.min_same_failures || share < self.min_same_share {
+            return;
+        }
+        let example = example.clone();
+        let what = if kind == "context.finding" { "results" } else { "runs" };
+        let insight = Insight::new(PATTERN, insight_key(&[agent, "same_failure"]))
+            .severity(Severity::Error)
+            .confidence(binomial_confidence(count, runs, 0.2).min(1.0 - 0.5_f64.powi(count.min(30) as i32)))
+            .message(format!("`{agent}` failed the same way in {count} of its {runs} {what}: \"{example}\""))
+            .recommendation(format!(
+                "`{agent}` cannot do its job here (\"{example}\"): fix its setup (install the tool, fix its \
+                 configuration) or disable it, and make it say so once where people look instead of on every run."
+            ))
+            .evidence("agent", agent)
+            .evidence("metric", "same_failure")
+            .evidence("source_kind", kind)
+            .evidence("error", example.as_str())
+            .evidence("same_failures", count)
+            .evidence("runs", runs)
+            .evidence("share", (share * 1000.0).round() / 1000.0)
+            .event_id(event.id, event.time_ms)
+            .at(event.time_ms);
+        if self.reported.changed(insight_key(&[agent, "same_failure"]), &insight) {
+            out.push(insight);
+        }
+    }
+}
+
 impl Detector for MetricAnomaly {
     fn info() -> DetectorInfo {
         DetectorInfo::new("metric-anomaly", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
-            .kinds(["telemetry.agent_executed", "performance.operation", "agent.completed", "log.agent_result"])
+            .kinds([
+                "telemetry.agent_executed",
+                "performance.operation",
+                "agent.completed",
+                "log.agent_result",
+                "context.finding",
+            ])
             .setting(
                 "recent_runs",
                 10_i64,
-                "Runs whose median duration is compared with the baseline (twice as many for failure rates).",
+                "Runs whose median duration is compared with the baseline (twice as many for failure rates). \
+                 Default 10: one slow or failed run (a cold cache) cannot move a median of ten.",
             )
-            .setting("warmup_runs", 30_i64, "Runs an agent needs before its baseline is trusted.")
-            .setting("z_threshold", 3.5, "Robust z-score (median/MAD) beyond which the recent median is anomalous.")
-            .setting("min_ratio", 1.5, "How many times slower than the baseline median the recent median must be.")
+            .setting(
+                "warmup_runs",
+                30_i64,
+                "Runs an agent needs before its baseline is trusted. Default 30: enough runs for a median and its \
+                 spread to mean something.",
+            )
+            .setting(
+                "z_threshold",
+                3.5,
+                "Robust z-score (median/MAD) beyond which the recent median is anomalous. Default 3.5: Iglewicz \
+                 and Hoaglin's usual outlier line.",
+            )
+            .setting(
+                "min_ratio",
+                1.5,
+                "How many times slower than the baseline median the recent median must be. Default 1.5: a \
+                 slowdown a person notices, not a statistically detectable 5%.",
+            )
             .setting(
                 "min_failure_increase",
                 0.25,
-                "Rise of the failure rate over the baseline rate that matters (0.25 = 25 points).",
+                "Rise of the failure rate over the baseline rate that matters (0.25 = 25 points). Default 0.25: \
+                 one run in four failing more than before is a broken agent, not noise.",
+            )
+            .setting(
+                "min_same_failures",
+                5_i64,
+                "Runs failing with the same error (file names and numbers aside) before an agent that keeps \
+                 failing the same way is reported. Default 5: a few failures happen; five identical ones are a \
+                 broken setup.",
+            )
+            .setting(
+                "min_same_share",
+                0.6,
+                "Share of the agent's runs that must fail that same way. Default 0.6: most of its runs, not an \
+                 agent that fails now and then.",
             )
     }
 
@@ -216,6 +358,8 @@ impl Detector for MetricAnomaly {
         self.z_threshold = settings.float("z_threshold")?;
         self.min_ratio = settings.float("min_ratio")?;
         self.min_failure_increase = settings.float("min_failure_increase")?;
+        self.min_same_failures = settings.integer_at_least("min_same_failures", 2)? as u64;
+        self.min_same_share = settings.float("min_same_share")?;
         Ok(())
     }
 
@@ -229,8 +373,13 @@ impl Detector for MetricAnomaly {
         if event.outcome.status != Status::Unknown {
             self.outcome(&agent, &event.kind, event, event.failed(), out);
         }
+        if event.outcome.status != Status::Unknown || event.kind == "context.finding" {
+            self.same_failure(&agent, &event.kind, event, out);
+        }
         Ok(())
     }
+
+    keep_state!(format = 1; series, reported);
 }
 
 export_detector!(MetricAnomaly);

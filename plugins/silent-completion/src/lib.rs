@@ -7,27 +7,43 @@
 //! `response_window_seconds` is a silent completion. Every thread ends with some silence, so
 //! an agent is reported only when at least `min_silent` of its results, in at least
 //! `min_threads` threads, went unanswered, making at least `min_share` of its results.
-//! Confidence is one minus the p-value of "this agent is answered less than the others".
+//! Confidence is one minus the p-value of "this agent is answered less than the others", and
+//! never more than 1 − ½ⁿ for n silent results, so it says how much evidence there is: 3 of 3
+//! is reported, at 0.875 at most; 10 of 12 can reach 0.99.
+//!
+//! devloop's context store says what it showed the user and whether they saw it: a
+//! `context.finding` already `seen_by_user` is an answered result, an unseen one arms a timer
+//! that its `context.seen` disarms; such results are placed by file rather than thread. Agent
+//! runs that found nothing ask for no answer and are not counted.
+//!
+//! Thresholds (defaults, and why): `response_window_seconds` 1800 — a person who reads a result
+//! reacts within half an hour, or not at all; `min_silent` 3 and `min_threads` 3 — three
+//! unanswered results in three different threads (or files) are no longer one distracted
+//! afternoon; `min_share` 0.6 — most of the agent's results go unanswered, not just some.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use devloop_plugin_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "silent_completion";
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Output {
     agent: String,
     id: u64,
     time_ms: i64,
     command: Option<String>,
+    /// The file of a context-store result (it has no thread).
+    file: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Tally {
     results: u64,
     silent: u64,
     threads: BTreeSet<String>,
+    files: BTreeSet<String>,
     commands: Examples<String>,
     events: Vec<(u64, i64)>,
 }
@@ -38,18 +54,51 @@ pub struct SilentCompletion {
     min_threads: usize,
     timers: Absence<String, Output>,
     agents: BTreeMap<String, Tally>,
-    suppressor: Suppressor<String>,
+    /// Silent and all results over all agents.
+    all_silent: u64,
+    all_results: u64,
+    reported: LastReported<String>,
+}
+
+/// Words of an agent's output that say it found nothing to act on.
+const NOTHING_FOUND: &[&str] = &[
+    "no issues",
+    "no findings",
+    "no problems",
+    "no changes",
+    "nothing to",
+    "0 issues",
+    "0 findings",
+    "0 problems",
+    "all checks passed",
+];
+
+/// Whether an agent run found nothing (its output says so, or it counted zero findings).
+fn found_nothing(event: &Event) -> bool {
+    event.number("findings").is_some_and(|findings| findings == 0.0)
+        || event.number("findings_count").is_some_and(|findings| findings == 0.0)
+        || event.text("output").is_some_and(|output| {
+            let output = output.to_lowercase();
+            NOTHING_FOUND.iter().any(|phrase| output.contains(phrase))
+        })
+}
+
+/// The place of a context-store result: its file.
+fn context_key(event: &Event) -> Option<String> {
+    event.text("finding_id").map(|id| format!("context:{id}"))
 }
 
 impl Default for SilentCompletion {
     fn default() -> Self {
         SilentCompletion {
-            min_silent: 5,
+            min_silent: 3,
             min_share: 0.6,
             min_threads: 3,
             timers: Absence::new(1_800_000),
             agents: BTreeMap::new(),
-            suppressor: Suppressor::new(1.5, i64::MAX),
+            all_silent: 0,
+            all_results: 0,
+            reported: LastReported::new(),
         }
     }
 }
@@ -68,7 +117,15 @@ impl SilentCompletion {
             let result = missed.armed;
             let tally = self.agents.entry(result.agent.clone()).or_default();
             tally.silent += 1;
-            tally.threads.insert(missed.key);
+            self.all_silent += 1;
+            match &result.file {
+                Some(file) => {
+                    tally.files.insert(file.clone());
+                }
+                None => {
+                    tally.threads.insert(missed.key);
+                }
+            }
             if let Some(command) = result.command {
                 tally.commands.push(command);
             }
@@ -85,28 +142,28 @@ impl SilentCompletion {
     fn report(&mut self, agent: &str, time_ms: i64, out: &mut Vec<Insight>) {
         let tally = &self.agents[agent];
         let share = tally.silent as f64 / tally.results.max(1) as f64;
-        if tally.silent < self.min_silent || share < self.min_share || tally.threads.len() < self.min_threads {
+        let places = tally.threads.len().max(tally.files.len());
+        if tally.silent < self.min_silent || share < self.min_share || places < self.min_threads {
             return;
         }
-        if !self.suppressor.should_report(agent.to_owned(), time_ms, tally.silent as f64) {
-            return;
-        }
-        let (others_silent, others_results) = self
-            .agents
-            .iter()
-            .filter(|(name, _)| name.as_str() != agent)
-            .fold((0, 0), |(silent, results), (_, other)| (silent + other.silent, results + other.results));
+        let others_silent = self.all_silent - tally.silent;
+        let others_results = self.all_results - tally.results;
         let chance = if others_results == 0 { 0.3 } else { (others_silent as f64 / others_results as f64).max(0.2) };
-        let confidence = binomial_confidence(tally.silent, tally.results, chance);
+        let evidence_cap = 1.0 - 0.5_f64.powi(i32::try_from(tally.silent).unwrap_or(i32::MAX));
+        let confidence = binomial_confidence(tally.silent, tally.results, chance).min(evidence_cap);
         let threads: Vec<String> = tally.threads.iter().take(10).cloned().collect();
         let mut insight = Insight::new(PATTERN, insight_key(&[agent]))
             .severity(if share >= 0.8 { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.99))
             .message(format!(
-                "`{agent}` results got no response in {silent} of {results} cases across {thread_count} threads",
+                "`{agent}` results got no response in {silent} of {results} cases across {where_}",
                 silent = tally.silent,
                 results = tally.results,
-                thread_count = tally.threads.len(),
+                where_ = if tally.threads.len() >= tally.files.len() {
+                    format!("{} threads", tally.threads.len())
+                } else {
+                    format!("{} files nobody looked at", tally.files.len())
+                },
             ))
             .recommendation(format!(
                 "Check whether users see `{agent}`'s output at all and can tell what to do with it: surface it \
@@ -117,7 +174,8 @@ impl SilentCompletion {
             .evidence("results", tally.results)
             .evidence("silent_share", (share * 1000.0).round() / 1000.0)
             .evidence("other_agents_silent_share", (chance * 1000.0).round() / 1000.0)
-            .evidence("threads", threads.clone());
+            .evidence("threads", threads.clone())
+            .evidence("files", tally.files.iter().take(10).cloned().collect::<Vec<_>>());
         if !tally.commands.items().is_empty() {
             insight = insight.evidence("commands", tally.commands.items().to_vec());
         }
@@ -127,7 +185,32 @@ impl SilentCompletion {
         for thread in threads {
             insight = insight.thread(thread);
         }
-        out.push(insight.at(time_ms));
+        let insight = insight.at(time_ms);
+        if self.reported.changed(agent.to_owned(), &insight) {
+            out.push(insight);
+        }
+    }
+}
+
+impl SilentCompletion {
+    /// A result devloop showed the user (`context.finding`), or their look at it (`context.seen`).
+    fn context(&mut self, event: &Event) {
+        let (Some(key), Some(agent)) = (context_key(event), event.subject.clone().filter(|agent| !agent.is_empty()))
+        else {
+            return;
+        };
+        if event.kind == "context.seen" {
+            self.timers.answer(&key, i64::MAX);
+            return;
+        }
+        self.agents.entry(agent.clone()).or_default().results += 1;
+        self.all_results += 1;
+        if matches!(event.field("seen_by_user"), Some(Value::Boolean(true))) {
+            return;
+        }
+        let file = Some(event.text("file").unwrap_or_default().to_owned());
+        let command = event.text("message").map(str::to_owned);
+        self.timers.arm(key, event.time_ms, Output { agent, id: event.id, time_ms: event.time_ms, command, file });
     }
 }
 
@@ -135,15 +218,39 @@ impl Detector for SilentCompletion {
     fn info() -> DetectorInfo {
         DetectorInfo::new("silent-completion", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
-            .kinds(["thread.agent_action", "thread.user_action", "thread.prompt", "cli.command", "feedback.*"])
+            .kinds([
+                "thread.agent_action",
+                "thread.user_action",
+                "thread.prompt",
+                "cli.command",
+                "feedback.*",
+                "context.finding",
+                "context.seen",
+            ])
             .setting(
                 "response_window_seconds",
                 1_800_i64,
-                "How long a result may wait for any reaction before it counts as silent.",
+                "How long a result may wait for any reaction before it counts as silent. Default 1800 (30 min): \
+                 a person who reads a result reacts within half an hour, or not at all.",
             )
-            .setting("min_silent", 5_i64, "Silent results an agent needs before it can be reported.")
-            .setting("min_share", 0.6, "Share of the agent's results that must have gone unanswered.")
-            .setting("min_threads", 3_i64, "Distinct threads the silent results must span.")
+            .setting(
+                "min_silent",
+                3_i64,
+                "Silent results an agent needs before it can be reported. Default 3: \"3 of 3 unanswered\" is \
+                 already a pattern; the confidence (capped at 1 - 1/2^n) says how little evidence that is.",
+            )
+            .setting(
+                "min_share",
+                0.6,
+                "Share of the agent's results that must have gone unanswered. Default 0.6: most of its results, \
+                 not the silence every thread ends with.",
+            )
+            .setting(
+                "min_threads",
+                3_i64,
+                "Distinct threads (or files, for context-store results) the silent results must span. Default 3: \
+                 not one distracted afternoon in one thread.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -156,6 +263,10 @@ impl Detector for SilentCompletion {
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         self.fire(event.time_ms, out);
+        if event.is("context.*") {
+            self.context(event);
+            return Ok(());
+        }
         if event.is("feedback.*") {
             if let Some(agent) = event.subject.as_deref() {
                 self.timers.answer_where(event.time_ms, |_, result| result.agent == agent);
@@ -166,10 +277,14 @@ impl Detector for SilentCompletion {
             return Ok(());
         };
         if event.kind == "thread.agent_action" {
-            if let Some(agent) = agent_of(event) {
+            if let Some(agent) = agent_of(event)
+                && !found_nothing(event)
+            {
                 self.agents.entry(agent.clone()).or_default().results += 1;
+                self.all_results += 1;
                 let command = event.subject.clone().filter(|command| !command.is_empty());
-                self.timers.arm(thread, event.time_ms, Output { agent, id: event.id, time_ms: event.time_ms, command });
+                let output = Output { agent, id: event.id, time_ms: event.time_ms, command, file: None };
+                self.timers.arm(thread, event.time_ms, output);
             }
         } else {
             self.timers.answer(&thread, event.time_ms);
@@ -181,6 +296,8 @@ impl Detector for SilentCompletion {
         self.fire(now_ms, out);
         Ok(())
     }
+
+    keep_state!(format = 1; timers, agents, all_silent, all_results, reported);
 }
 
 export_detector!(SilentCompletion);

@@ -11,14 +11,22 @@
 //! `min_occasions` of its changes were followed so, making at least `min_share` of its changes
 //! — users edit files they are working on anyway, so one follow-up proves nothing. Confidence
 //! is one minus the p-value of "this agent's follow-up share is above the other agents'".
+//!
+//! The Amp thread log says it outright: a `user_manual_actions` item with action `manual_fix`
+//! (`thread.user_action`) after an agent action in the same thread (`thread.agent_action`; the
+//! item's `related_agent_actions` name which, else the latest before it) is a manual fix of
+//! that agent's work. An agent is also reported when at least `min_occasions` threads had one,
+//! making at least `min_share` of the threads it acted in; the finding names the threads.
+//! Hand edits of other files, or of the same file after `window_seconds`, are not fixes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "user_manual_fix";
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Change {
     agent: String,
     id: u64,
@@ -26,10 +34,25 @@ struct Change {
     path: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct AgentAction {
+    index: i64,
+    agent: String,
+    id: u64,
+    time_ms: i64,
+}
+
+/// Agent actions remembered per thread, for the manual fixes that refer to them.
+const MAX_ACTIONS_PER_THREAD: usize = 32;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Tally {
     changes: u64,
     followed: u64,
+    /// Threads the agent acted in, and those where the user then fixed its work by hand.
+    acted_threads: BTreeSet<String>,
+    fixed_threads: BTreeSet<String>,
+    manual_fixes: Vec<String>,
     files: Examples<String>,
     gaps_ms: Vec<i64>,
     events: Vec<(u64, i64)>,
@@ -43,7 +66,10 @@ pub struct UserManualFix {
     min_share: f64,
     pending: Sequence<String, Change>,
     agents: BTreeMap<String, Tally>,
-    suppressor: Suppressor<String>,
+    /// Recent agent actions per thread, and when each thread was last active.
+    thread_actions: BTreeMap<String, (i64, VecDeque<AgentAction>)>,
+    since_sweep: usize,
+    reported: LastReported<String>,
 }
 
 impl Default for UserManualFix {
@@ -55,7 +81,9 @@ impl Default for UserManualFix {
             min_share: 0.4,
             pending: Sequence::new(900_000),
             agents: BTreeMap::new(),
-            suppressor: Suppressor::new(1.5, i64::MAX),
+            thread_actions: BTreeMap::new(),
+            since_sweep: 0,
+            reported: LastReported::new(),
         }
     }
 }
@@ -118,13 +146,80 @@ impl UserManualFix {
         }
     }
 
+    /// An agent acted in a thread: remembered so a later manual fix can name it.
+    fn agent_acted_in_thread(&mut self, event: &Event) {
+        let (Some(thread), Some(agent)) = (event.thread_id.clone(), agent_of(event)) else { return };
+        self.sweep(event.time_ms);
+        self.agents.entry(agent.clone()).or_default().acted_threads.insert(thread.clone());
+        let index = event.number("index").map_or(-1, |index| index as i64);
+        let (last_ms, actions) = self.thread_actions.entry(thread).or_default();
+        *last_ms = event.time_ms;
+        if actions.len() == MAX_ACTIONS_PER_THREAD {
+            actions.pop_front();
+        }
+        actions.push_back(AgentAction { index, agent, id: event.id, time_ms: event.time_ms });
+    }
+
+    /// A `manual_fix` in a thread: the agents of the actions it refers to (else the latest one
+    /// before it) had their work fixed by hand.
+    fn fixed_in_thread(&mut self, event: &Event, out: &mut Vec<Insight>) {
+        if event.text("action") != Some("manual_fix") {
+            return;
+        }
+        let Some(thread) = event.thread_id.clone() else { return };
+        let Some((_, actions)) = self.thread_actions.get(&thread) else { return };
+        let related: Vec<i64> = event
+            .text("related_agent_actions")
+            .map(|list| list.split(|c: char| !c.is_ascii_digit()).filter_map(|number| number.parse().ok()).collect())
+            .unwrap_or_default();
+        let mut fixed: Vec<AgentAction> = actions
+            .iter()
+            .filter(|action| action.time_ms <= event.time_ms && related.contains(&action.index))
+            .cloned()
+            .collect();
+        if fixed.is_empty() {
+            fixed.extend(actions.iter().rev().find(|action| action.time_ms <= event.time_ms).cloned());
+        }
+        let mut agents: Vec<String> = fixed.iter().map(|action| action.agent.clone()).collect();
+        agents.sort();
+        agents.dedup();
+        for agent in agents {
+            let tally = self.agents.entry(agent.clone()).or_default();
+            tally.fixed_threads.insert(thread.clone());
+            if let Some(description) = event.subject.clone().filter(|description| !description.is_empty())
+                && tally.manual_fixes.len() < 5
+                && !tally.manual_fixes.contains(&description)
+            {
+                tally.manual_fixes.push(description);
+            }
+            if tally.events.len() < 20 {
+                for action in fixed.iter().filter(|action| action.agent == agent) {
+                    tally.events.push((action.id, action.time_ms));
+                }
+                tally.events.push((event.id, event.time_ms));
+            }
+            self.report(&agent, event.time_ms, out);
+        }
+    }
+
+    /// Forgets threads quiet for longer than the window, once per as many events as threads.
+    fn sweep(&mut self, now_ms: i64) {
+        self.since_sweep += 1;
+        if self.since_sweep < self.thread_actions.len().max(64) {
+            return;
+        }
+        self.since_sweep = 0;
+        let keep_ms = self.window_ms.max(86_400_000);
+        self.thread_actions.retain(|_, (last_ms, _)| now_ms - *last_ms <= keep_ms);
+    }
+
     fn report(&mut self, agent: &str, time_ms: i64, out: &mut Vec<Insight>) {
         let tally = &self.agents[agent];
         let share = tally.followed as f64 / tally.changes.max(1) as f64;
-        if tally.followed < self.min_occasions || share < self.min_share {
-            return;
-        }
-        if !self.suppressor.should_report(agent.to_owned(), time_ms, tally.followed as f64) {
+        let by_edits = tally.followed >= self.min_occasions && share >= self.min_share;
+        let thread_share = tally.fixed_threads.len() as f64 / tally.acted_threads.len().max(1) as f64;
+        let by_threads = tally.fixed_threads.len() as u64 >= self.min_occasions && thread_share >= self.min_share;
+        if !by_edits && !by_threads {
             return;
         }
         let (others_followed, others_changes) = self
@@ -133,21 +228,43 @@ impl UserManualFix {
             .filter(|(name, _)| name.as_str() != agent)
             .fold((0, 0), |(followed, changes), (_, other)| (followed + other.followed, changes + other.changes));
         let chance = if others_changes == 0 { 0.1 } else { (others_followed as f64 / others_changes as f64).max(0.1) };
-        let confidence = binomial_confidence(tally.followed, tally.changes, chance);
-        let mut gaps = tally.gaps_ms.clone();
-        gaps.sort_unstable();
-        let median_gap_seconds = gaps[gaps.len() / 2] / 1000;
-        let files = tally.files.items().to_vec();
+        let threads: Vec<String> = tally.fixed_threads.iter().cloned().collect();
+        let (confidence, message, top_share) = if by_edits {
+            let files = tally.files.items();
+            (
+                binomial_confidence(tally.followed, tally.changes, chance),
+                format!(
+                    "Users edited files by hand minutes after `{agent}` changed them: {followed} of {changes} \
+                     changes (e.g. {examples})",
+                    followed = tally.followed,
+                    changes = tally.changes,
+                    examples = files.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                ),
+                share,
+            )
+        } else {
+            (
+                binomial_confidence(threads.len() as u64, tally.acted_threads.len() as u64, chance),
+                format!(
+                    "Users fixed `{agent}`'s work by hand in {fixed} of the {acted} threads it acted in ({list})",
+                    fixed = threads.len(),
+                    acted = tally.acted_threads.len(),
+                    list = threads.iter().take(4).cloned().collect::<Vec<_>>().join(", "),
+                ),
+                thread_share,
+            )
+        };
+        let median_gap_seconds = if tally.gaps_ms.is_empty() {
+            0
+        } else {
+            let mut gaps = tally.gaps_ms.clone();
+            gaps.sort_unstable();
+            gaps[gaps.len() / 2] / 1000
+        };
         let mut insight = Insight::new(PATTERN, insight_key(&[agent]))
-            .severity(if share >= 0.6 { Severity::Error } else { Severity::Warning })
+            .severity(if top_share >= 0.6 { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.99))
-            .message(format!(
-                "Users edited files by hand minutes after `{agent}` changed them: {followed} of {changes} changes \
-                 (e.g. {examples})",
-                followed = tally.followed,
-                changes = tally.changes,
-                examples = files.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
-            ))
+            .message(message)
             .recommendation(format!(
                 "Compare what `{agent}` wrote in these files with what users changed right after: its fix is \
                  incomplete or unwanted there. Fix the rule, or make the agent propose the change instead of applying it."
@@ -158,30 +275,69 @@ impl UserManualFix {
             .evidence("share", (share * 1000.0).round() / 1000.0)
             .evidence("other_agents_share", (chance * 1000.0).round() / 1000.0)
             .evidence("median_gap_seconds", median_gap_seconds)
-            .evidence("files", files);
+            .evidence("files", tally.files.items().to_vec())
+            .evidence("threads_with_manual_fix", threads.clone())
+            .evidence("threads_agent_acted_in", tally.acted_threads.len());
+        if !tally.manual_fixes.is_empty() {
+            insight = insight.evidence("manual_fixes", tally.manual_fixes.clone());
+        }
         for (id, time) in &tally.events {
             insight = insight.event_id(*id, *time);
         }
-        for thread in &tally.threads {
-            insight = insight.thread(thread.clone());
+        for thread in tally.threads.iter().chain(&threads) {
+            if !insight.affected_threads.contains(thread) {
+                insight = insight.thread(thread.clone());
+            }
         }
-        out.push(insight.at(time_ms));
+        let insight = insight.at(time_ms);
+        if self.reported.changed(agent.to_owned(), &insight) {
+            out.push(insight);
+        }
     }
+}
+
+/// The agent behind a thread action: the `action` field devloop records (`linter`), else the
+/// actor.
+fn agent_of(event: &Event) -> Option<String> {
+    event.text("action").or(event.actor.as_deref()).filter(|agent| !agent.is_empty()).map(str::to_owned)
 }
 
 impl Detector for UserManualFix {
     fn info() -> DetectorInfo {
         DetectorInfo::new("user-manual-fix", env!("CARGO_PKG_VERSION"))
             .pattern(PATTERN)
-            .kinds(["audit.file_modified", "audit.fix_applied", "audit.file_created", "file.modified"])
-            .setting("window_seconds", 900_i64, "How long after an agent's change a hand edit of the same file counts.")
+            .kinds([
+                "audit.file_modified",
+                "audit.fix_applied",
+                "audit.file_created",
+                "file.modified",
+                "thread.agent_action",
+                "thread.user_action",
+            ])
+            .setting(
+                "window_seconds",
+                900_i64,
+                "How long after an agent's change a hand edit of the same file counts. Default 900 (15 min): a \
+                 fix of the agent's work comes while it is fresh; hours later the person is just working.",
+            )
             .setting(
                 "min_delay_seconds",
                 10_i64,
-                "Edits sooner than this are the watcher seeing the agent's own write.",
+                "Edits sooner than this are the watcher seeing the agent's own write. Default 10: the watcher \
+                 reports a write within a second or two; a person needs longer to open and fix the file.",
             )
-            .setting("min_occasions", 3_i64, "Agent changes followed by a hand edit before the agent is reported.")
-            .setting("min_share", 0.4, "Share of the agent's changes that must be followed by a hand edit.")
+            .setting(
+                "min_occasions",
+                3_i64,
+                "Agent changes followed by a hand edit (or threads with a manual fix) before the agent is \
+                 reported. Default 3: people edit files they work on anyway; three follow-ups are a pattern.",
+            )
+            .setting(
+                "min_share",
+                0.4,
+                "Share of the agent's changes (or of the threads it acted in) followed by a hand fix. Default \
+                 0.4: a large part of its work, not the odd file the user was editing anyway.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -194,13 +350,16 @@ impl Detector for UserManualFix {
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
-        if event.kind == "file.modified" {
-            self.edited_by_hand(event, out);
-        } else {
-            self.agent_changed(event);
+        match event.kind.as_str() {
+            "file.modified" => self.edited_by_hand(event, out),
+            "thread.agent_action" => self.agent_acted_in_thread(event),
+            "thread.user_action" => self.fixed_in_thread(event, out),
+            _ => self.agent_changed(event),
         }
         Ok(())
     }
+
+    keep_state!(format = 1; pending, agents, thread_actions, since_sweep, reported);
 }
 
 export_detector!(UserManualFix);
