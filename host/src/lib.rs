@@ -19,6 +19,9 @@
 //! [`hotswap`] replaces detectors while the host runs: a new `.wasm` in the plugins folder is
 //! compiled in the background and takes over between two batches.
 //!
+//! [`patterns`] runs pattern files — detectors written as data — through the bundled rules
+//! detector, each as a plugin of its own.
+//!
 //! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
 pub mod dispatch;
@@ -27,6 +30,7 @@ pub mod hotswap;
 pub mod ingest;
 pub mod model;
 pub mod output;
+pub mod patterns;
 pub mod routing;
 pub mod runtime;
 pub mod scaffold;

@@ -14,6 +14,7 @@ mod insights_cli;
 mod insights_feedback;
 mod insights_formats;
 mod insights_support;
+mod patterns;
 mod plugin_cases;
 mod plugin_new;
 mod plugins_cli;

@@ -4,6 +4,7 @@ mod beads;
 mod bench;
 mod exec;
 mod insights;
+mod patterns;
 mod plugin;
 mod plugin_new;
 mod plugins;
@@ -40,6 +41,7 @@ pub enum Command {
     Sources(sources::Sources),
     Bench(bench::Bench),
     Plugin(plugin::Plugin),
+    Patterns(patterns::Patterns),
 }
 
 impl Command {
@@ -53,6 +55,7 @@ impl Command {
             Command::Sources(command) => command.run(),
             Command::Bench(command) => command.run(),
             Command::Plugin(command) => command.run(),
+            Command::Patterns(command) => command.run(),
         }
     }
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use devloop_host::harness::{self, Case};
+use devloop_host::patterns::{self, PatternFile, RulesEngine};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
 
 use super::plugin_new;
@@ -42,7 +43,7 @@ impl Plugin {
 /// folders (then only the plugin's own patterns run). Exits non-zero if any case fails.
 #[derive(Debug, Args)]
 struct Test {
-    /// The plugin component (`.wasm`).
+    /// The plugin component (`.wasm`), or a pattern file (`.toml`).
     plugin: PathBuf,
     /// A case folder, a pattern folder of cases, or a folder of pattern folders.
     cases: PathBuf,
@@ -55,14 +56,21 @@ struct Test {
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
+    /// The rules detector that runs a pattern file (default: rules.wasm in the plugins folder).
+    #[arg(long, env = "DEVLOOP_HOST_RULES")]
+    rules: Option<PathBuf>,
 }
 
 impl Test {
     fn run(self) -> anyhow::Result<ExitCode> {
         let cache_dir = self.cache_dir.or_else(super::default_cache_dir);
         let runtime = Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })?;
-        let patterns = source_patterns(&runtime, &self.plugin)
-            .with_context(|| format!("failed to load detector plugin {}", self.plugin.display()))?;
+        let pattern_file = self.pattern_file(&runtime)?;
+        let patterns = match &pattern_file {
+            Some((_, file)) => vec![file.pattern.id.clone()],
+            None => source_patterns(&runtime, &self.plugin)
+                .with_context(|| format!("failed to load detector plugin {}", self.plugin.display()))?,
+        };
         let mut case_dirs = harness::discover(&self.cases, &patterns)?;
         if let Some(filter) = &self.filter {
             case_dirs.retain(|dir| dir.to_string_lossy().contains(filter.as_str()));
@@ -71,8 +79,11 @@ impl Test {
         let (mut passed, mut failed) = (0, 0);
         for dir in case_dirs {
             let case = Case::read(&dir)?;
-            let outcome = harness::run_case(&runtime, &self.plugin, &case)
-                .with_context(|| format!("case {} could not run", case.name))?;
+            let outcome = match &pattern_file {
+                Some((engine, file)) => patterns::run_case(&runtime, engine, file, &case),
+                None => harness::run_case(&runtime, &self.plugin, &case),
+            }
+            .with_context(|| format!("case {} could not run", case.name))?;
             if self.bless {
                 let path = dir.join("expected.json");
                 let text = serde_json::to_string_pretty(&outcome.actual)? + "\n";
@@ -94,6 +105,24 @@ impl Test {
         }
         println!("\n{passed} passed, {failed} failed");
         Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    }
+}
+
+impl Test {
+    /// For a `.toml` plugin: the rules detector and the pattern it runs.
+    fn pattern_file(&self, runtime: &Runtime) -> anyhow::Result<Option<(RulesEngine, PatternFile)>> {
+        if self.plugin.extension().is_none_or(|extension| extension != "toml") {
+            return Ok(None);
+        }
+        let file = PatternFile::read(&self.plugin)?;
+        let rules = self
+            .rules
+            .clone()
+            .unwrap_or_else(|| std::path::Path::new(super::DEFAULT_PLUGINS_DIR).join(patterns::ENGINE_FILE));
+        let engine = RulesEngine::load(runtime, &rules).with_context(|| {
+            format!("failed to load the rules detector {}; pass --rules or run `scripts/setup`", rules.display())
+        })?;
+        Ok(Some((engine, file)))
     }
 }
 

@@ -34,6 +34,10 @@ pub struct Run {
     /// Folder of detector plugins (`*.wasm` components).
     #[arg(long, env = "DEVLOOP_HOST_PLUGINS", default_value = super::DEFAULT_PLUGINS_DIR)]
     plugins: PathBuf,
+    /// Pattern folders (`*.toml` pattern files), `:`-separated (default: `patterns/` beside the
+    /// plugins folder, then ~/.config/devloop-host/patterns).
+    #[arg(long = "patterns", env = "DEVLOOP_HOST_PATTERNS", value_delimiter = ':')]
+    pattern_folders: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -135,7 +139,13 @@ impl Run {
             None
         };
         let mut pipeline = Pipeline::new(&runtime, self.batch_size);
-        pipeline.load_dir(&self.plugins, &settings).with_context(|| {
+        let pattern_folders = if self.pattern_folders.is_empty() {
+            devloop_host::patterns::default_folders(&self.plugins)
+        } else {
+            self.pattern_folders.clone()
+        };
+        devloop_host::patterns::load_plugins(&mut pipeline, &runtime, &self.plugins, &settings, &pattern_folders)
+            .with_context(|| {
             format!(
                 "cannot read plugins folder {}; build and install the plugins with `scripts/setup`, or pass --plugins",
                 self.plugins.display()

@@ -28,7 +28,7 @@ pub struct Pattern {
     /// The fields that make one match's key (events with different values never meet).
     pub group_by: Vec<FieldRef>,
     /// The fields that name one finding.
-    pub key: Vec<FieldRef>,
+    pub key: Vec<KeyPart>,
     /// The fields kept of every matched event.
     pub captured: Vec<FieldRef>,
     pub matcher: Matcher,
@@ -36,6 +36,23 @@ pub struct Pattern {
     pub kinds: Vec<String>,
     /// Identifies the match rules: state carries over a reload only when this is unchanged.
     pub match_hash: u64,
+}
+
+/// A field naming a finding: of a named step (`failed.subject`), or of the last matched event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPart {
+    pub step: Option<usize>,
+    pub field: FieldRef,
+}
+
+impl KeyPart {
+    /// The name as written, for evidence.
+    pub fn name(&self, steps: &[String]) -> String {
+        match self.step.and_then(|step| steps.get(step)) {
+            Some(step) => format!("{step}.{}", self.field.name()),
+            None => self.field.name().to_owned(),
+        }
+    }
 }
 
 /// How sure a finding is.
@@ -241,17 +258,6 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         }
     }
     let group_by = fields(matcher_spec.group_by.as_ref(), errors);
-    let key = match &spec.key {
-        Some(key) => fields(Some(key), errors),
-        None => group_by.clone(),
-    };
-    if let Some(spec_key) = &spec.key {
-        for field in &key {
-            if !group_by.contains(field) {
-                errors.at(span(spec_key), format!("key field `{}` is not in the match's group_by", field.name()));
-            }
-        }
-    }
     let step_names: Vec<String> = matcher_spec
         .steps
         .as_ref()
@@ -273,6 +279,35 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
     };
     let message = template(&spec.message, errors);
     let recommendation = template(&spec.recommendation, errors);
+    let key: Vec<KeyPart> = match &spec.key {
+        Some(names) => names
+            .get_ref()
+            .iter()
+            .filter_map(|name| {
+                let (step, field) = match name.split_once('.') {
+                    Some((step, field)) => match step_index(step) {
+                        Some(index) => (Some(index), field),
+                        None => {
+                            errors.at(
+                                span(names),
+                                format!("key `{name}` names step `{step}`, which this pattern has not"),
+                            );
+                            return None;
+                        }
+                    },
+                    None => (None, name.as_str()),
+                };
+                match FieldRef::parse(field) {
+                    Some(field) => Some(KeyPart { step, field }),
+                    None => {
+                        errors.at(span(names), format!("`{name}` is not a field name"));
+                        None
+                    }
+                }
+            })
+            .collect(),
+        None => group_by.iter().map(|field| KeyPart { step: None, field: field.clone() }).collect(),
+    };
     let matcher = compile_matcher(&kind, matcher_spec, errors)?;
     let (message, recommendation) = (message?, recommendation?);
     for template in [&message, &recommendation] {
@@ -301,6 +336,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         }
     };
     group_by.iter().for_each(&mut capture);
+    key.iter().map(|part| &part.field).for_each(&mut capture);
     for template in [&message, &recommendation] {
         for placeholder in template.placeholders() {
             if let Placeholder::Field { field, .. } = placeholder {

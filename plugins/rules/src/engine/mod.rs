@@ -139,8 +139,17 @@ impl Engine {
             thread: None,
             values: BTreeMap::new(),
         });
-        let key_values: Vec<String> =
-            pattern.key.iter().map(|field| last.get(field.name()).unwrap_or("").to_owned()).collect();
+        let key_values: Vec<String> = pattern
+            .key
+            .iter()
+            .map(|part| {
+                let event = match part.step {
+                    Some(step) => found.steps.get(step).and_then(Option::as_ref).unwrap_or(&last),
+                    None => &last,
+                };
+                event.get(part.field.name()).unwrap_or("").to_owned()
+            })
+            .collect();
         let key = insight_key(&key_values);
         let repeats = self.state.reports.entry(key.clone()).or_default();
         *repeats += 1;
@@ -173,8 +182,9 @@ impl Engine {
             .evidence("count", facts.count)
             .evidence("span_seconds", facts.span_ms() as f64 / 1000.0)
             .evidence("repeats", u64::from(repeats));
-        for (field, value) in pattern.key.iter().zip(&key_values) {
-            insight = insight.evidence(field.name(), value.as_str());
+        let step_names: Vec<String> = pattern.step_names().into_iter().map(str::to_owned).collect();
+        for (part, value) in pattern.key.iter().zip(&key_values) {
+            insight = insight.evidence(part.name(&step_names), value.as_str());
         }
         if !facts.distinct.is_empty() {
             insight = insight.evidence("distinct", facts.distinct.clone());
