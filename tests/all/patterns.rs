@@ -181,6 +181,17 @@ fn run_finds_a_project_pattern_and_its_state_survives_between_runs() -> Result<(
     assert_eq!(entry["language"], "pattern");
     assert_eq!(entry["quarantined"], false);
     assert!(plugins.iter().all(|plugin| plugin["id"] != "rules"), "the engine itself is not a detector: {status}");
+
+    let list = project
+        .command(&["plugins", "--plugins", "plugins", "--cache-dir", "cache", "list", "--format", "json"])
+        .output()?;
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(list.stdout)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let row = rows.iter().find(|row| row["id"] == "init_rerun").context("`plugins list` has a row for the pattern")?;
+    assert_eq!(row["state"], "loaded", "{row}");
+    assert_eq!(row["language"], "pattern");
+    assert!(rows.iter().all(|row| row["id"] != "rules"), "{rows:#?}");
     Ok(())
 }
 

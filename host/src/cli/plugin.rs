@@ -63,7 +63,7 @@ struct Test {
 
 impl Test {
     fn run(self) -> anyhow::Result<ExitCode> {
-        let cache_dir = self.cache_dir.or_else(super::default_cache_dir);
+        let cache_dir = self.cache_dir.clone().or_else(super::default_cache_dir);
         let runtime = Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })?;
         let pattern_file = self.pattern_file(&runtime)?;
         let patterns = match &pattern_file {

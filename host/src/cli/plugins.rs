@@ -184,6 +184,7 @@ impl Plugins {
     /// The folder's plugins with the running host's status of each, matched by file name.
     fn rows(&self, runtime: &Runtime) -> anyhow::Result<(Vec<Row>, Option<StatusFile>)> {
         let installed = folder::inventory(runtime, &self.plugins)?;
+        let installed = devloop_host::patterns::with_patterns(runtime, &self.plugins, installed);
         let status = StatusFile::read(&self.status_file()).unwrap_or_else(|error| {
             tracing::warn!("{error:#}");
             None

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::PatternFile;
 use crate::model::{Field, Value};
-use crate::runtime::{DetectorDescription, LoadError, PluginSource, Runtime, Supervisor};
+use crate::runtime::{ApiVersion, DetectorDescription, LoadError, PluginSource, Runtime, Supervisor};
 
 /// The compiled rules component and what it says about itself.
 #[derive(Clone)]
@@ -29,8 +29,8 @@ impl RulesEngine {
         Ok(RulesEngine { source, description })
     }
 
-    pub fn version(&self) -> &str {
-        &self.description.version
+    pub fn api_version(&self) -> ApiVersion {
+        self.source.api_version
     }
 
     /// Who the engine is while it runs `file`: the pattern's id as detector id and pattern,

@@ -12,9 +12,11 @@
 //!   overrides a user pattern of the same id).
 //! - [`load_plugins`] loads a plugins folder and the patterns together, for `run`.
 //! - [`run_case`] replays a test case through one pattern, for `plugin test`.
+//! - [`with_patterns`] gives each pattern a row of its own in `plugins list`.
 
 mod engine;
 mod harness;
+mod inventory;
 mod load;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ use thiserror::Error;
 
 pub use engine::RulesEngine;
 pub use harness::run_case;
+pub use inventory::with_patterns;
 pub use load::load_plugins;
 pub use rules::{Pattern, PatternError};
 
