@@ -2,7 +2,7 @@
 
     python write_init_reruns.py PROJECT_DEVLOOP_DIR HOME_DEVLOOP_DIR PART
 
-Part 1: some commands and a first `init`. Part 2 (appended, two hours later): `init --force`
+Part 1: some commands and a first `init`. Part 2 (appended, two hours after the first init): `init --force`
 in the same folder. A pattern counting inits per person and folder within a day finds the
 pair only if its state survived from the run that read part 1 to the run that reads part 2.
 """
@@ -22,7 +22,7 @@ def main(project: Path, home: Path, part: int) -> None:
         CLOCK.advance(60)
         writers.cli(["bd", "ready"], exit_code=0, duration_ms=120)
     else:
-        CLOCK.advance(2 * 3600)
+        CLOCK.advance(60 + 2 * 3600)
         writers.cli(["init", "--force"], exit_code=0, duration_ms=950)
 
 
