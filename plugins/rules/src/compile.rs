@@ -74,6 +74,7 @@ impl Confidence {
 }
 
 #[derive(Debug, Clone)]
+#[expect(clippy::large_enum_variant, reason = "one per pattern, built once and never moved on the event path")]
 pub enum Matcher {
     Count(CountMatch),
     Sequence(SequenceMatch),
@@ -559,11 +560,11 @@ fn compile_matcher(kind: &str, spec: MatchSpec, errors: &mut Errors<'_>) -> Opti
             };
             let value = field(value, errors)?;
             let multiple = |factor: &Option<Spanned<f64>>, errors: &mut Errors<'_>| {
-                factor.as_ref().and_then(|factor| {
+                factor.as_ref().map(|factor| {
                     if *factor.get_ref() <= 0.0 {
                         errors.at(span(factor), "the factor must be positive (3.0: three times the usual value)");
                     }
-                    Some(*factor.get_ref())
+                    *factor.get_ref()
                 })
             };
             let (above, below) = (multiple(&spec.above, errors), multiple(&spec.below, errors));

@@ -256,8 +256,8 @@ mod tests {
 
     #[test]
     fn typos_in_placeholders_are_errors() {
-        assert!(Template::parse("{faild.subject}", &steps).unwrap_err().contains("faild"));
-        assert!(Template::parse("{count", &steps).unwrap_err().contains("not closed"));
+        assert!(Template::parse("{faild.subject}", &steps).expect_err("an unknown step").contains("faild"));
+        assert!(Template::parse("{count", &steps).expect_err("an open brace").contains("not closed"));
         assert!(Template::parse("a } b", &steps).is_err());
         assert!(Template::parse("{bad name}", &steps).is_err());
     }
