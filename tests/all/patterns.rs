@@ -220,3 +220,81 @@ fn a_broken_pattern_is_reported_with_its_line_and_the_others_still_run() -> Resu
     assert_eq!(String::from_utf8(output.stdout)?.lines().count(), 1, "init_rerun still found its finding");
     Ok(())
 }
+
+/// `run --follow` in a project, with its stderr read line by line.
+struct Follower {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+/// How long a follower may take to log what a test waits for.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Follower {
+    fn start(project: &Project) -> Result<Follower> {
+        use std::io::BufRead;
+        let mut child = project
+            .command(&["run", "--follow", "--format", "json", "--devloop-dir", "proj/.devloop", "--home-devloop-dir"])
+            .args(["home/.devloop", "--plugins", "plugins", "--cache-dir", "cache", "--state-db", "state/state.db"])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().context("stderr is piped")?;
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Follower { child, lines, seen: Vec::new() })
+    }
+
+    /// Waits for a stderr line containing all of `parts`, and returns it.
+    fn wait_for(&mut self, parts: &[&str]) -> Result<String> {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                anyhow::bail!("no line with {parts:?}; stderr so far:\n{}", self.seen.join("\n"));
+            };
+            self.seen.push(line.clone());
+            if parts.iter().all(|part| line.contains(part)) {
+                return Ok(line);
+            }
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn run_follow_reloads_an_edited_pattern_keeping_state_only_for_the_same_match() -> Result<()> {
+    let shipped = repository().join("patterns").join("init-rerun.toml");
+    let project = Project::new(&shipped)?;
+    project.write_logs("1");
+    let file = project.root.path().join("patterns").join("init-rerun.toml");
+    let text = std::fs::read_to_string(&shipped)?;
+    let mut follower = Follower::start(&project)?;
+    follower.wait_for(&["caught up"])?;
+
+    std::fs::write(&file, text.replace("Make `devloop init` end with", "Make `devloop init` finish with"))?;
+    follower.wait_for(&["plugin init_rerun swapped from", "state handed over"])?;
+
+    std::fs::write(&file, text.replace("at_least = 2", "at_least = two"))?;
+    let rejected = follower.wait_for(&["init-rerun.toml", "not swapped"])?;
+    assert!(rejected.contains("init-rerun.toml:17:12"), "the line of the bad value: {rejected}");
+
+    std::fs::write(&file, text.replace("at_least = 2", "at_least = 3"))?;
+    let fresh = follower.wait_for(&["init_rerun", "fresh state"])?;
+    assert!(fresh.contains("different `[match]`"), "{fresh}");
+    Ok(())
+}

@@ -144,8 +144,14 @@ impl Run {
         } else {
             self.pattern_folders.clone()
         };
-        devloop_host::patterns::load_plugins(&mut pipeline, &runtime, &self.plugins, &settings, &pattern_folders)
-            .with_context(|| {
+        let rules_engine = devloop_host::patterns::load_plugins(
+            &mut pipeline,
+            &runtime,
+            &self.plugins,
+            &settings,
+            &pattern_folders,
+        )
+        .with_context(|| {
             format!(
                 "cannot read plugins folder {}; build and install the plugins with `scripts/setup`, or pass --plugins",
                 self.plugins.display()
@@ -171,9 +177,18 @@ impl Run {
         };
         let format = self.format;
         let mut printed = std::collections::BTreeSet::new();
+        let mut pattern_watch = match rules_engine.filter(|_| self.follow) {
+            Some(engine) => devloop_host::patterns::PatternWatch::start(runtime.clone(), engine, &pattern_folders)
+                .inspect_err(|error| tracing::warn!("pattern files will not be reloaded while this runs: {error}"))
+                .ok(),
+            None => None,
+        };
         let between_batches = |pipeline: &mut Pipeline<'_>| {
             if let Some(hot_swap) = &mut hot_swap {
                 hot_swap.between_batches(pipeline);
+            }
+            if let Some(pattern_watch) = &mut pattern_watch {
+                pattern_watch.between_batches(pipeline);
             }
         };
         let summary = stream::run(&dirs, &mut pipeline, &mut state, &options, between_batches, |pipeline| {

@@ -11,14 +11,15 @@ use crate::runtime::{LoadError, Runtime};
 
 /// Loads every detector in `plugins_dir` except the rules component, then one instance of the
 /// rules component per pattern file in `pattern_folders`. A pattern that does not read or
-/// start is reported like a plugin that does not load, and the others go on.
+/// start is reported like a plugin that does not load, and the others go on. Returns the rules
+/// component when it loaded, to reload edited patterns with.
 pub fn load_plugins(
     pipeline: &mut Pipeline<'_>,
     runtime: &Runtime,
     plugins_dir: &Path,
     settings: &BTreeMap<String, Vec<Field>>,
     pattern_folders: &[PathBuf],
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<RulesEngine>> {
     let mut engine_file = None;
     for file in plugin_files(plugins_dir)? {
         if file.file_name().is_some_and(|name| name == ENGINE_FILE) {
@@ -28,8 +29,8 @@ pub fn load_plugins(
         }
     }
     let discovered = discover(pattern_folders)?;
-    if discovered.is_empty() {
-        return Ok(());
+    if discovered.is_empty() && engine_file.is_none() {
+        return Ok(None);
     }
     let engine = match &engine_file {
         Some(file) => RulesEngine::load(runtime, file),
@@ -63,5 +64,5 @@ pub fn load_plugins(
         };
         pipeline.apply(change);
     }
-    Ok(())
+    Ok(engine.ok())
 }

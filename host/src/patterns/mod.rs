@@ -13,11 +13,13 @@
 //! - [`load_plugins`] loads a plugins folder and the patterns together, for `run`.
 //! - [`run_case`] replays a test case through one pattern, for `plugin test`.
 //! - [`with_patterns`] gives each pattern a row of its own in `plugins list`.
+//! - [`PatternWatch`] reloads an edited pattern file in `run --follow`.
 
 mod engine;
 mod harness;
 mod inventory;
 mod load;
+mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,7 @@ pub use harness::run_case;
 pub use inventory::with_patterns;
 pub use load::load_plugins;
 pub use rules::{Pattern, PatternError};
+pub use watch::PatternWatch;
 
 /// The file the rules component is installed as, in the plugins folder.
 pub const ENGINE_FILE: &str = "rules.wasm";
