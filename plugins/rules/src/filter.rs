@@ -110,50 +110,72 @@ fn value_text(value: &Value) -> Cow<'_, str> {
     }
 }
 
-/// A shell-style glob: `*` any run of characters, `?` one character.
+/// A shell-style glob: `*` any run of characters, `?` one character. Globs without wildcards
+/// or with one trailing `*` (nearly all kind globs) match without allocating.
 #[derive(Debug, Clone)]
-pub struct Glob(Vec<char>);
+pub enum Glob {
+    Exact(String),
+    Prefix(String),
+    General(Vec<char>),
+}
 
 impl Glob {
     pub fn new(pattern: &str) -> Glob {
-        Glob(pattern.chars().collect())
+        let wild = |c: char| c == '*' || c == '?';
+        match pattern.find(wild) {
+            None => Glob::Exact(pattern.to_owned()),
+            Some(at) if at + 1 == pattern.len() && pattern.ends_with('*') => Glob::Prefix(pattern[..at].to_owned()),
+            Some(_) => Glob::General(pattern.chars().collect()),
+        }
     }
 
     /// The glob as written.
     pub fn source(&self) -> String {
-        self.0.iter().collect()
+        match self {
+            Glob::Exact(text) => text.clone(),
+            Glob::Prefix(prefix) => format!("{prefix}*"),
+            Glob::General(chars) => chars.iter().collect(),
+        }
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        let text: Vec<char> = text.chars().collect();
-        let (mut p, mut t) = (0, 0);
-        let mut backtrack: Option<(usize, usize)> = None;
-        while t < text.len() {
-            match self.0.get(p) {
-                Some('*') => {
-                    backtrack = Some((p, t));
-                    p += 1;
-                }
-                Some('?') => {
-                    p += 1;
-                    t += 1;
-                }
-                Some(c) if *c == text[t] => {
-                    p += 1;
-                    t += 1;
-                }
-                _ => match backtrack {
-                    Some((star, matched)) => {
-                        p = star + 1;
-                        t = matched + 1;
-                        backtrack = Some((star, matched + 1));
-                    }
-                    None => return false,
-                },
-            }
+        match self {
+            Glob::Exact(exact) => text == exact,
+            Glob::Prefix(prefix) => text.starts_with(prefix.as_str()),
+            Glob::General(pattern) => general_match(pattern, text),
         }
-        self.0[p..].iter().all(|c| *c == '*')
     }
+}
+
+fn general_match(pattern: &[char], text: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                backtrack = Some((p, t));
+                p += 1;
+            }
+            Some('?') => {
+                p += 1;
+                t += 1;
+            }
+            Some(c) if *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match backtrack {
+                Some((star, matched)) => {
+                    p = star + 1;
+                    t = matched + 1;
+                    backtrack = Some((star, matched + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
 }
 
 /// One test on a field's value.
@@ -233,6 +255,7 @@ mod tests {
         assert!(!Glob::new("cli.*").matches("telemetry.agent_executed"));
         assert!(!Glob::new("bd sync").matches("bd sync --force"));
         assert!(Glob::new("*").matches(""));
+        assert!(Glob::new("a*b*").matches("axxbyy") && !Glob::new("a*b?").matches("axxb"));
     }
 
     #[test]

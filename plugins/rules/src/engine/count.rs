@@ -40,8 +40,14 @@ fn expire(events: &mut VecDeque<Captured>, now_ms: i64, within_ms: i64) {
 
 impl State {
     pub fn on_event(&mut self, rule: &CountMatch, group: String, event: Captured) -> Option<Found> {
-        let usual = self.usual.entry(group.clone()).or_insert(Usual { first_ms: event.time_ms, total: 0 });
-        usual.total += 1;
+        let usual = match rule.above_usual {
+            Some(_) => {
+                let usual = self.usual.entry(group.clone()).or_insert(Usual { first_ms: event.time_ms, total: 0 });
+                usual.total += 1;
+                Some((usual.first_ms, usual.total))
+            }
+            None => None,
+        };
         let window = self.windows.entry(group).or_default();
         expire(&mut window.events, event.time_ms, rule.within_ms);
         if window.events.is_empty() {
@@ -59,13 +65,13 @@ impl State {
         if count < rule.at_least || window.reported {
             return None;
         }
-        if let Some((factor, after_ms)) = rule.above_usual {
-            let window_start = window.events.front().map_or(usual.first_ms, |event| event.time_ms);
-            let history_ms = window_start - usual.first_ms;
+        if let (Some((factor, after_ms)), Some((first_ms, total))) = (rule.above_usual, usual) {
+            let window_start = window.events.front().map_or(first_ms, |event| event.time_ms);
+            let history_ms = window_start - first_ms;
             if history_ms < after_ms {
                 return None;
             }
-            let before = usual.total.saturating_sub(count as u64) as f64;
+            let before = total.saturating_sub(count as u64) as f64;
             let usual_per_window = before / (history_ms as f64 / rule.within_ms as f64);
             if (count as f64) < factor * usual_per_window {
                 return None;
