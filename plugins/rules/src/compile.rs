@@ -330,6 +330,23 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         }
     }
 
+    let named = named_fields(&group_by, &key, &matcher);
+    for (template, value) in [(&message, &spec.message), (&recommendation, &spec.recommendation)] {
+        for placeholder in template.placeholders() {
+            if let Placeholder::Field { step: None, field: FieldRef::Field(name) } = placeholder
+                && !named.iter().any(|field| field.name() == name)
+            {
+                errors.at(
+                    span(value),
+                    format!(
+                        "`{{{name}}}` is not a placeholder, and this pattern names no field `{name}`; \
+                         write `{{fields.{name}}}` for a field the source records"
+                    ),
+                );
+            }
+        }
+    }
+
     let mut captured = vec![FieldRef::Subject, FieldRef::Actor, FieldRef::Who];
     let mut capture = |field: &FieldRef| {
         if !captured.contains(field) {
@@ -340,7 +357,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
     key.iter().map(|part| &part.field).for_each(&mut capture);
     for template in [&message, &recommendation] {
         for placeholder in template.placeholders() {
-            if let Placeholder::Field { field, .. } = placeholder {
+            if let Placeholder::Field { field, .. } | Placeholder::Recorded(field) = placeholder {
                 capture(field);
             }
         }
@@ -380,6 +397,36 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         kinds,
         match_hash,
     })
+}
+
+/// Every field the pattern names outside its texts: a bare `{name}` in a text must be one.
+fn named_fields(group_by: &[FieldRef], key: &[KeyPart], matcher: &Matcher) -> Vec<FieldRef> {
+    let mut named: Vec<FieldRef> = group_by.iter().cloned().chain(key.iter().map(|part| part.field.clone())).collect();
+    let filter_fields = |filter: &Filter| filter.conditions.iter().map(|(field, _)| field.clone()).collect::<Vec<_>>();
+    let step_fields = |step: &Step| {
+        let mut fields = filter_fields(&step.filter);
+        fields.extend(step.same.iter().chain(&step.differs).chain(&step.extends).cloned());
+        fields
+    };
+    match matcher {
+        Matcher::Count(count) => {
+            named.extend(filter_fields(&count.filter));
+            named.extend(count.distinct.clone());
+        }
+        Matcher::Metric(metric) => {
+            named.extend(filter_fields(&metric.filter));
+            named.push(metric.value.clone());
+        }
+        Matcher::Sequence(sequence) => {
+            named.extend(sequence.steps.iter().flat_map(step_fields));
+            named.extend(sequence.until.iter().flat_map(filter_fields));
+        }
+        Matcher::Absence(absence) => {
+            named.extend(step_fields(&absence.first));
+            named.extend(step_fields(&absence.then));
+        }
+    }
+    named
 }
 
 fn confidence(spec: &Spanned<crate::spec::ConfidenceSpec>, errors: &mut Errors<'_>) -> Confidence {

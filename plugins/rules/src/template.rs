@@ -61,6 +61,8 @@ pub enum Placeholder {
         step: Option<usize>,
         field: FieldRef,
     },
+    /// `{fields.NAME}`: a recorded field of the last matched event, named explicitly.
+    Recorded(FieldRef),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +179,10 @@ fn placeholder(name: &str, step_index: &dyn Fn(&str) -> Option<usize>) -> Result
         return Ok(Placeholder::Builtin(*builtin));
     }
     let (step, field) = match name.split_once('.') {
+        Some(("fields", field)) => {
+            let field = FieldRef::parse(field).ok_or_else(|| format!("`{{{name}}}` is not a placeholder"))?;
+            return Ok(Placeholder::Recorded(field));
+        }
         Some((step, field)) => {
             let index = step_index(step)
                 .ok_or_else(|| format!("`{{{name}}}` names step `{step}`, which this pattern has not"))?;
@@ -220,7 +226,7 @@ fn fill(placeholder: &Placeholder, facts: &Facts) -> String {
             .and_then(|event| event.get(field.name()))
             .unwrap_or("")
             .to_owned(),
-        Placeholder::Field { step: None, field } => facts.last(field.name()),
+        Placeholder::Field { step: None, field } | Placeholder::Recorded(field) => facts.last(field.name()),
     }
 }
 

@@ -69,6 +69,14 @@ fn unknown_keys_and_bad_values_name_file_and_line() {
     assert!(found.iter().any(|error| error.contains("names step `cuont`")), "{found:#?}");
     assert!(found.iter().any(|error| error.contains("outcome `failed`")), "{found:#?}");
     assert!(found.iter().any(|error| error.contains("regex `(` does not compile")), "{found:#?}");
+
+    let matcher = "\n[match]\nkind = \"count\"\nwithin = \"1m\"\nat_least = 2\n";
+    let typo = format!("{}{matcher}", HEADER.replace("{command}", "{comand}"));
+    let found = errors(&typo);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("probe.toml:6:11: `{comand}` is not a placeholder"), "{found:?}");
+    let recorded = typo.replace("{comand}", "{fields.comand}");
+    assert!(errors(&recorded).is_empty(), "a recorded field named explicitly is fine");
 }
 
 #[test]
