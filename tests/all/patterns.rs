@@ -196,6 +196,28 @@ fn run_finds_a_project_pattern_and_its_state_survives_between_runs() -> Result<(
 }
 
 #[test]
+fn a_pattern_whose_match_changed_between_runs_starts_fresh_and_says_why() -> Result<()> {
+    let shipped = repository().join("patterns").join("init-rerun.toml");
+    let project = Project::new(&shipped)?;
+    project.write_logs("1");
+    assert!(project.run()?.is_empty());
+
+    let file = project.root.path().join("patterns").join("init-rerun.toml");
+    std::fs::write(&file, std::fs::read_to_string(&shipped)?.replace("within = \"1d\"", "within = \"2d\""))?;
+    project.write_logs("2");
+    let output = project
+        .command(&["run", "--format", "json", "--devloop-dir", "proj/.devloop", "--home-devloop-dir", "home/.devloop"])
+        .args(["--plugins", "plugins", "--cache-dir", "cache", "--state-db", "state/state.db"])
+        .env("NO_COLOR", "1")
+        .output()?;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(stderr.contains("init_rerun") && stderr.contains("different `[match]`"), "{stderr}");
+    assert_eq!(String::from_utf8(output.stdout)?.lines().count(), 0, "the first init was forgotten with the old match");
+    Ok(())
+}
+
+#[test]
 fn a_broken_pattern_is_reported_with_its_line_and_the_others_still_run() -> Result<()> {
     let project = Project::new(&repository().join("patterns").join("init-rerun.toml"))?;
     let broken = "id = \"broken\"\ntitle = \"t\"\ndescription = \"d\"\nseverity = \"info\"\nmessage = \"m\"\n\
