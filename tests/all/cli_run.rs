@@ -26,7 +26,7 @@ fn project(lines: &[String]) -> Result<tempfile::TempDir> {
 }
 
 fn run(project: &Path, extra: &[&str]) -> Result<std::process::Output> {
-    let binary = devloop_host_tests::binary();
+    let binary = crate::binary();
     anyhow::ensure!(
         binary.exists(),
         "{} is missing: run `cargo build --release -p devloop-host` first",

@@ -336,7 +336,7 @@ struct Follower {
 impl Follower {
     fn start(project: &Path, plugins: &Path, status: &Path) -> Result<Follower> {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(devloop_host_tests::binary())
+        let mut child = std::process::Command::new(crate::binary())
             .args(["run", "--follow", "--format", "json", "--batch-size", "16", "--devloop-dir"])
             .arg(project)
             .arg("--home-devloop-dir")
@@ -408,7 +408,7 @@ fn run_follow_swaps_a_plugin_added_while_it_runs_and_loses_no_event() -> Result<
 
     let mut follower = Follower::start(&project, &plugins, &status)?;
     follower.wait_for(&["caught up", &format!("events={events_in_first}")])?;
-    let add = std::process::Command::new(devloop_host_tests::binary())
+    let add = std::process::Command::new(crate::binary())
         .args(["plugins", "add"])
         .arg(devloop_host_tests::ledger("v2"))
         .arg("--plugins")

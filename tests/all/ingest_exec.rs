@@ -9,7 +9,7 @@ use devloop_host_tests::devloop::{python, script};
 #[test]
 fn exec_passes_the_exit_code_through_and_devloop_reads_the_record() -> Result<()> {
     let home = tempfile::tempdir()?;
-    let output = Command::new(devloop_host_tests::binary())
+    let output = Command::new(crate::binary())
         .args(["exec", "--home-devloop-dir"])
         .arg(home.path())
         .args(["--", "sh", "-c", "echo out-from-child; exit 3"])
@@ -41,7 +41,7 @@ fn exec_passes_the_exit_code_through_and_devloop_reads_the_record() -> Result<()
 #[test]
 fn exec_logs_a_command_that_cannot_start_and_says_so() -> Result<()> {
     let home = tempfile::tempdir()?;
-    let output = Command::new(devloop_host_tests::binary())
+    let output = Command::new(crate::binary())
         .args(["exec", "--home-devloop-dir"])
         .arg(home.path())
         .args(["--", "definitely-not-a-command-xyz"])

@@ -49,7 +49,7 @@ struct Follower {
 
 impl Follower {
     fn start(project: &Path, plugins: &Path, state: &Path) -> Result<Follower> {
-        let mut child = Command::new(devloop_host_tests::binary())
+        let mut child = Command::new(crate::binary())
             .args(["run", "--follow", "--trace-delivered", "--format", "json", "--batch-size", "16", "--devloop-dir"])
             .arg(project)
             .arg("--home-devloop-dir")

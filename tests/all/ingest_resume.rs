@@ -29,7 +29,7 @@ impl Setup {
     }
 
     fn run(&self, devloop: &Path, state: &str, extra: &[&str]) -> Command {
-        let mut command = Command::new(devloop_host_tests::binary());
+        let mut command = Command::new(crate::binary());
         command
             .args(["run", "--format", "json", "--trace-delivered", "--devloop-dir"])
             .arg(devloop)

@@ -204,7 +204,7 @@ fn the_daemon_log_keeps_tracebacks_with_their_record() {
 #[test]
 fn sources_lists_every_log_with_its_events_and_span() -> anyhow::Result<()> {
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample/.devloop");
-    let output = std::process::Command::new(devloop_host_tests::binary())
+    let output = std::process::Command::new(crate::binary())
         .args(["sources", "--devloop-dir"])
         .arg(&sample)
         .arg("--home-devloop-dir")

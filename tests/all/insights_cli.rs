@@ -173,7 +173,7 @@ fn tables_fit_the_terminal_width_and_carry_no_colour_off_a_terminal() -> Result<
 
 /// Runs `insights list` on a pseudo-terminal (util-linux `script`) to see what a person sees.
 fn on_a_terminal(project: &Project, no_color: Option<&str>) -> Result<String> {
-    let binary = devloop_host_tests::binary();
+    let binary = crate::binary();
     let mut command = std::process::Command::new("script");
     command
         .current_dir(project.path())

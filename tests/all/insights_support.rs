@@ -92,7 +92,7 @@ for record in json.loads(sys.argv[3]):
 
     /// Runs `devloop-host ARGS` in the project with `env`.
     pub fn devloop_host(&self, args: &[&str], env: &[(&str, &str)]) -> Result<Output> {
-        let binary = devloop_host_tests::binary();
+        let binary = crate::binary();
         ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
         let mut command = Command::new(binary);
         command.current_dir(self.path()).args(args).env_remove("RUST_LOG").env_remove("NO_COLOR").env_remove("BD_BIN");
@@ -161,7 +161,7 @@ for record in json.loads(sys.argv[3]):
 
 /// The stand-in `bd` script.
 pub fn bd_stand_in() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("bd-stand-in").join("bd")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/bd-stand-in/bd")
 }
 
 /// The `bd` the beads tests file into: `BD_BIN` (a real bd) when set, else a launcher in

@@ -1,4 +1,7 @@
 //! One integration test binary, one module per area (wasmtime's `tests/all` layout).
+//!
+//! It belongs to the `devloop-host` package (see `host/Cargo.toml`) so that cargo builds the real
+//! binary before it and says where it is.
 
 mod beads_filing;
 mod beads_stand_in;
@@ -6,6 +9,7 @@ mod cli_run;
 mod conformance;
 mod hostile;
 mod hotswap;
+mod independent_evaluation;
 mod ingest_exec;
 mod ingest_follow;
 mod ingest_resume;
@@ -20,3 +24,8 @@ mod plugin_new;
 mod plugins_cli;
 mod polyglot;
 mod scenario;
+
+/// The `devloop-host` binary cargo built for these tests.
+fn binary() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_devloop-host").into()
+}

@@ -7,11 +7,11 @@ use std::process::{Command, Output};
 use anyhow::{Context, Result};
 
 fn cases_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases")
 }
 
 fn plugin_test(plugin: &Path, cases: &Path, cache: &Path) -> Result<Output> {
-    let binary = devloop_host_tests::binary();
+    let binary = crate::binary();
     anyhow::ensure!(
         binary.exists(),
         "{} is missing: run `cargo build --release -p devloop-host` first",

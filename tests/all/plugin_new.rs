@@ -12,7 +12,7 @@ fn scaffold_builds_and_passes_its_starter_case(lang: &str, name: &str) -> Result
     let scratch = tempfile::tempdir()?;
     let dir = scratch.path().join(name);
     let sdk = polyglot::workspace().join("plugin-sdk");
-    let output = Command::new(devloop_host_tests::binary())
+    let output = Command::new(crate::binary())
         .args(["plugin", "new", "--lang", lang, name, "--dir"])
         .arg(&dir)
         .arg("--sdk")
@@ -33,7 +33,7 @@ fn scaffold_builds_and_passes_its_starter_case(lang: &str, name: &str) -> Result
 
     let expected = std::fs::read_to_string(dir.join("cases").join("starter").join("expected.json"))?;
     ensure!(expected.contains("\"make test\""), "the starter case expects a finding: {expected}");
-    let test = Command::new(devloop_host_tests::binary())
+    let test = Command::new(crate::binary())
         .args(["-q", "plugin", "test"])
         .arg(&wasm)
         .arg(dir.join("cases"))
@@ -67,7 +67,7 @@ fn a_new_javascript_detector_builds_and_passes_its_starter_case() -> Result<()> 
 #[test]
 fn plugin_new_refuses_a_bad_name_and_an_occupied_folder() -> Result<()> {
     let scratch = tempfile::tempdir()?;
-    let bad = Command::new(devloop_host_tests::binary())
+    let bad = Command::new(crate::binary())
         .args(["plugin", "new", "--lang", "python", "Slow_Builds", "--dir"])
         .arg(scratch.path().join("x"))
         .output()?;
@@ -79,7 +79,7 @@ fn plugin_new_refuses_a_bad_name_and_an_occupied_folder() -> Result<()> {
     );
 
     std::fs::write(scratch.path().join("keep.txt"), "mine")?;
-    let occupied = Command::new(devloop_host_tests::binary())
+    let occupied = Command::new(crate::binary())
         .args(["plugin", "new", "--lang", "js", "slow-builds", "--dir"])
         .arg(scratch.path())
         .output()?;

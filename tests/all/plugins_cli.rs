@@ -17,7 +17,7 @@ use crate::conformance::cli_event;
 const PATIENCE: Duration = Duration::from_secs(120);
 
 fn devloop_host(project: &Path, args: &[&str]) -> Result<Output> {
-    let binary = devloop_host_tests::binary();
+    let binary = crate::binary();
     ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
     Ok(Command::new(binary)
         .current_dir(project)

@@ -217,7 +217,7 @@ fn run_batch(runtime: &Runtime, supervisor: &mut Supervisor, events: &[Event]) -
 fn every_port_passes_the_command_repetition_cases() -> Result<()> {
     let cases = polyglot::workspace().join("tests").join("cases").join("command_repetition");
     for (folder, _) in PORTS {
-        let output = std::process::Command::new(devloop_host_tests::binary())
+        let output = std::process::Command::new(crate::binary())
             .args(["-q", "plugin", "test"])
             .arg(port(folder)?)
             .arg(&cases)

@@ -20,11 +20,11 @@ fn detectors_reach_recall_and_precision_on_scenarios_of_varied_seeds_and_volumes
         std::fs::copy(path, plugins.path().join(format!("{}.wasm", name.replace('-', "_"))))?;
     }
     let scenarios = tempfile::tempdir()?;
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().context("tests/ sits in the repository")?.to_owned();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().context("host/ sits in the repository")?.to_owned();
     let output = Command::new(python)
         .arg(repo.join("scripts/scenario/evaluate.py"))
         .arg("--binary")
-        .arg(devloop_host_tests::binary())
+        .arg(crate::binary())
         .arg("--plugins")
         .arg(plugins.path())
         .args(["--runs", "11:0.7,12:1.3", "--days", "14", "--check", "0.9", "--keep"])

@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests: where the plugins built from source are, and a
 //! scratch project to run the real binary in.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub mod devloop;
 
@@ -26,13 +26,6 @@ pub fn ledger(variant: &str) -> &'static Path {
     let (_, path) =
         LEDGER.iter().find(|(name, _)| *name == variant).unwrap_or_else(|| panic!("no ledger build {variant}"));
     Path::new(path)
-}
-
-/// The `devloop-host` binary cargo built for these tests.
-pub fn binary() -> PathBuf {
-    let tests_binary = std::env::current_exe().expect("the test binary knows its path");
-    let profile_dir = tests_binary.parent().and_then(Path::parent).expect("<target>/<profile>/deps/<test>");
-    profile_dir.join("devloop-host")
 }
 
 pub mod polyglot;

@@ -80,7 +80,7 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut values: Vec<f64> = values.collect();
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 0 { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
+    if values.len().is_multiple_of(2) { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
 }
 
 fn seconds(ms: f64) -> String {
@@ -92,12 +92,11 @@ impl MetricAnomaly {
         let (recent_runs, z_threshold, min_ratio) = (self.recent_runs, self.z_threshold, self.min_ratio);
         let series = self.series.get_mut(&(agent.to_owned(), kind.to_owned())).expect("created by on_event");
         series.recent_durations.push_back((duration_ms, event.id, event.time_ms));
-        if series.recent_durations.len() > recent_runs {
-            if let Some((oldest, _, _)) = series.recent_durations.pop_front()
-                && !series.slow
-            {
-                series.durations.push(oldest);
-            }
+        if series.recent_durations.len() > recent_runs
+            && let Some((oldest, _, _)) = series.recent_durations.pop_front()
+            && !series.slow
+        {
+            series.durations.push(oldest);
         }
         if series.recent_durations.len() < recent_runs {
             return;
@@ -145,12 +144,11 @@ impl MetricAnomaly {
         let min_increase = self.min_failure_increase;
         let series = self.series.get_mut(&(agent.to_owned(), kind.to_owned())).expect("created by on_event");
         series.recent_outcomes.push_back((failed, event.id, event.time_ms));
-        if series.recent_outcomes.len() > window {
-            if let Some((oldest, _, _)) = series.recent_outcomes.pop_front()
-                && !series.failing
-            {
-                series.failure_rate.update(if oldest { 1.0 } else { 0.0 });
-            }
+        if series.recent_outcomes.len() > window
+            && let Some((oldest, _, _)) = series.recent_outcomes.pop_front()
+            && !series.failing
+        {
+            series.failure_rate.update(if oldest { 1.0 } else { 0.0 });
         }
         if series.recent_outcomes.len() < window || !series.failure_rate.warmed_up() {
             return;
@@ -244,7 +242,7 @@ mod tests {
     /// A deterministic spread around `center`: ±20%, and a cold-start spike every 37 runs.
     fn jitter(index: u64, center: f64) -> u64 {
         let spread = ((index * 7_919) % 41) as f64 / 40.0 - 0.5;
-        let spike = if index % 37 == 0 { 8.0 } else { 1.0 };
+        let spike = if index.is_multiple_of(37) { 8.0 } else { 1.0 };
         (center * (1.0 + 0.4 * spread) * spike) as u64
     }
 
