@@ -15,13 +15,7 @@ fn repository() -> PathBuf {
 }
 
 fn binary(arguments: &[&std::ffi::OsStr], cwd: &Path) -> Result<Output> {
-    let binary = devloop_host_tests::binary();
-    anyhow::ensure!(
-        binary.exists(),
-        "{} is missing: run `cargo build --release -p devloop-host` first",
-        binary.display()
-    );
-    Ok(Command::new(binary).current_dir(cwd).args(arguments).env_remove("RUST_LOG").output()?)
+    Ok(Command::new(crate::binary()).current_dir(cwd).args(arguments).env_remove("RUST_LOG").output()?)
 }
 
 fn shipped_patterns() -> Result<Vec<PathBuf>> {
@@ -129,7 +123,7 @@ impl Project {
     }
 
     fn command(&self, arguments: &[&str]) -> Command {
-        let mut command = Command::new(devloop_host_tests::binary());
+        let mut command = Command::new(crate::binary());
         command
             .current_dir(self.root.path())
             .args(arguments)
