@@ -74,11 +74,11 @@ impl Confidence {
 }
 
 #[derive(Debug, Clone)]
-#[expect(clippy::large_enum_variant, reason = "one per pattern, built once and never moved on the event path")]
 pub enum Matcher {
     Count(CountMatch),
     Sequence(SequenceMatch),
-    Absence(AbsenceMatch),
+    /// Boxed: two steps make it several times the size of the others.
+    Absence(Box<AbsenceMatch>),
     Metric(MetricMatch),
 }
 
@@ -586,7 +586,7 @@ fn compile_matcher(kind: &str, spec: MatchSpec, errors: &mut Errors<'_>) -> Opti
                 }
                 let mut steps = steps.into_iter();
                 let (first, then) = (steps.next()?, steps.next()?);
-                return Some(Matcher::Absence(AbsenceMatch { first, then, within_ms: within_ms? }));
+                return Some(Matcher::Absence(Box::new(AbsenceMatch { first, then, within_ms: within_ms? })));
             }
             if steps.iter().filter(|step| !step.absent).count() < 2 {
                 errors.at(steps_span.clone(), "a sequence needs at least two steps that happen");
