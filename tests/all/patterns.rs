@@ -314,3 +314,15 @@ fn run_follow_reloads_an_edited_pattern_keeping_state_only_for_the_same_match() 
     assert!(fresh.contains("different `[match]`"), "{fresh}");
     Ok(())
 }
+
+#[test]
+fn the_readme_example_pattern_is_valid() -> Result<()> {
+    let readme = std::fs::read_to_string(repository().join("README.md"))?;
+    let start =
+        readme.find("# .devloop-host/patterns/sync-fallback.toml").context("the README shows an example pattern")?;
+    let end = start + readme[start..].find("```").context("the example's code block ends")?;
+    let pattern =
+        patterns::Pattern::parse(&readme[start..end], "README.md").map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
+    assert_eq!(pattern.id, "sync_fallback");
+    Ok(())
+}
