@@ -15,6 +15,17 @@ use crate::runtime::{DetectorDescription, LoadError, PluginSource, Runtime};
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
+/// The bundled crate that runs pattern files rather than detecting anything itself.
+const RULES_CRATE: &str = "rules";
+
+/// The bundled rules component, which runs pattern files, with its origin.
+pub fn bundled_rules() -> Option<(String, &'static [u8])> {
+    BUNDLED
+        .iter()
+        .find(|(name, _)| *name == RULES_CRATE)
+        .map(|(name, wasm)| (format!("{BUNDLED_ORIGIN_PREFIX}{name}"), *wasm))
+}
+
 /// How a bundled detector's origin starts (`bundled:<crate>`), where a file's is its path.
 pub const BUNDLED_ORIGIN_PREFIX: &str = "bundled:";
 
@@ -27,6 +38,8 @@ pub enum Origin {
     User,
     /// Compiled into this binary.
     Bundled,
+    /// A pattern file, run by the bundled rules detector (see [`crate::patterns`]).
+    Pattern,
 }
 
 impl Origin {
@@ -35,6 +48,7 @@ impl Origin {
             Origin::Project => "project",
             Origin::User => "user",
             Origin::Bundled => "bundled",
+            Origin::Pattern => "pattern",
         }
     }
 }
@@ -143,6 +157,10 @@ pub fn discover(runtime: &Runtime, search: &Search) -> Result<Vec<Candidate>, De
         for file in files {
             let location = file.display().to_string();
             let found = runtime.load_file(&file).and_then(|source| describe(runtime, source));
+            // The rules detector runs pattern files; on its own it detects nothing.
+            if found.as_ref().is_ok_and(|found| found.description.id == rules::ENGINE_ID) {
+                continue;
+            }
             candidates.push(Candidate { origin, location, found, overridden_by: None });
         }
     }
@@ -165,6 +183,7 @@ pub fn discover(runtime: &Runtime, search: &Search) -> Result<Vec<Candidate>, De
 pub fn bundled(runtime: &Runtime) -> Vec<Candidate> {
     BUNDLED
         .iter()
+        .filter(|(name, _)| *name != RULES_CRATE)
         .map(|(name, wasm)| {
             let location = format!("{BUNDLED_ORIGIN_PREFIX}{name}");
             let found = runtime.load_bytes(&location, wasm).and_then(|source| describe(runtime, source));

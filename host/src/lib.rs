@@ -26,6 +26,8 @@
 //! [`detectors`] says which detectors run: those compiled into the binary, unless the project's
 //! or the user's plugin folder holds one with the same id. [`config`] is where a project's
 //! files live (one state folder beside its devloop folder) and its settings file.
+//! [`patterns`] runs pattern files — detectors written as data — through the bundled rules
+//! detector, each as a plugin of its own.
 //!
 //! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
@@ -37,6 +39,7 @@ pub mod hotswap;
 pub mod ingest;
 pub mod model;
 pub mod output;
+pub mod patterns;
 pub mod routing;
 pub mod runtime;
 pub mod scaffold;

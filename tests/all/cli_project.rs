@@ -110,7 +110,6 @@ fn every_command_finds_the_state_folder_beside_the_devloop_folder() -> Result<()
     let devloop = machine.path("app/.devloop").display().to_string();
     let run = machine.devloop_host("elsewhere", &["run", "--devloop-dir", &devloop])?;
     ensure!(run.status.success(), "{}", stderr(&run));
-    assert!(machine.path("app/.devloop-host/state.db").exists());
     assert!(machine.path("app/.devloop-host/insights.db").exists());
     assert!(!machine.path("elsewhere/.devloop-host").exists(), "nothing lands where the command ran");
 
@@ -381,7 +380,8 @@ fn a_plugin_added_to_the_project_while_run_follows_takes_over_from_the_bundled_o
         .args(["run", "--follow"])
         .env("HOME", machine.path("home"))
         .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
+        // "caught up" is a debug line: a follow run left alone logs nothing at info.
+        .env("RUST_LOG", "warn,devloop_host=debug")
         .env_remove("DEVLOOP_HOST_PLUGINS")
         .env_remove("DEVLOOP_HOST_STATE_DIR")
         .env_remove("DEVLOOP_DIR")

@@ -7,6 +7,7 @@ mod doctor;
 mod exec;
 mod init;
 mod insights;
+mod patterns;
 mod plugins;
 mod plugins_new;
 mod plugins_test;
@@ -59,6 +60,7 @@ pub enum Command {
     Bench(bench::Bench),
     Completions(completions::Completions),
     Man(completions::Man),
+    Patterns(patterns::Patterns),
 }
 
 impl Command {
@@ -75,6 +77,7 @@ impl Command {
             Command::Bench(command) => command.run(),
             Command::Completions(command) => command.run(),
             Command::Man(command) => command.run(),
+            Command::Patterns(command) => command.run(),
         }
     }
 }

@@ -256,7 +256,12 @@ impl Plugins {
     /// Every detector the search finds, with the running host's status of each, matched by
     /// file name.
     fn rows(&self, runtime: &Runtime) -> anyhow::Result<(Vec<Row>, Option<StatusFile>)> {
-        let candidates = detectors::discover(runtime, &search(self.plugins.clone(), &self.project.state()))?;
+        let state = self.project.state();
+        let mut candidates = detectors::discover(runtime, &search(self.plugins.clone(), &state))?;
+        candidates.extend(devloop_host::patterns::candidates(
+            runtime,
+            &devloop_host::patterns::default_folders(&state.plugins()),
+        ));
         let status = StatusFile::read(&self.status_file()).unwrap_or_else(|error| {
             tracing::warn!("{error:#}");
             None

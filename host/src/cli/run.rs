@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +49,10 @@ pub struct Run {
     /// ones and the project's and user's plugin folders.
     #[arg(long, env = "DEVLOOP_HOST_PLUGINS")]
     plugins: Option<PathBuf>,
+    /// Pattern folders (`*.toml` pattern files), `:`-separated, instead of the project's
+    /// (.devloop-host/patterns) and the user's (~/.config/devloop-host/patterns).
+    #[arg(long = "patterns", env = "DEVLOOP_HOST_PATTERNS", value_delimiter = ':')]
+    pattern_folders: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -182,11 +186,20 @@ impl Run {
         for candidate in candidates {
             match candidate.found {
                 Err(error) => tracing::error!("plugin {}: {error}", candidate.location),
-                Ok(_) if candidate.overridden_by.is_some() => tracing::debug!(
-                    "{} is overridden by {}",
-                    candidate.location,
-                    candidate.overridden_by.as_deref().unwrap_or_default()
-                ),
+                Ok(found) if candidate.overridden_by.is_some() => {
+                    let winner = candidate.overridden_by.as_deref().unwrap_or_default();
+                    // Across folders a detector overrides another by id; within one folder two
+                    // files with one id are a mistake, and the second is refused.
+                    if Path::new(winner).parent() == Path::new(&candidate.location).parent() {
+                        tracing::error!(
+                            "{} holds detector `{}`, which is already loaded from {winner}; remove one of the two files",
+                            candidate.location,
+                            found.description.id
+                        );
+                    } else {
+                        tracing::debug!("{} is overridden by {winner}", candidate.location);
+                    }
+                }
                 Ok(found) if disabled.contains(&found.description.id) => {
                     tracing::info!("{} is disabled in the config file", found.description.id);
                 }
@@ -199,6 +212,13 @@ impl Run {
                 }
             }
         }
+        let pattern_folders = if self.pattern_folders.is_empty() {
+            devloop_host::patterns::default_folders(self.plugins.as_deref().unwrap_or(&state.plugins()))
+        } else {
+            self.pattern_folders.clone()
+        };
+        let rules_engine = devloop_host::patterns::start_patterns(&mut pipeline, &runtime, &pattern_folders)
+            .context("cannot read the pattern folders")?;
         if pipeline.plugins().is_empty() {
             if !self.follow {
                 bail!("no detector plugin could be loaded from {}; see the errors above", search.project.display());
@@ -219,12 +239,21 @@ impl Run {
         };
         let format = self.format;
         let mut printed = std::collections::BTreeSet::new();
+        let mut pattern_watch = match rules_engine.filter(|_| self.follow) {
+            Some(engine) => devloop_host::patterns::PatternWatch::start(runtime.clone(), engine, &pattern_folders)
+                .inspect_err(|error| tracing::warn!("pattern files will not be reloaded while this runs: {error}"))
+                .ok(),
+            None => None,
+        };
         let progress = super::progress::Replay::start(pipeline.plugins().len());
         let hooks = stream::Hooks {
             between_batches: &mut |pipeline| {
                 progress.update(pipeline.events_processed());
                 if let Some(hot_swap) = &mut hot_swap {
                     hot_swap.between_batches(pipeline);
+                }
+                if let Some(pattern_watch) = &mut pattern_watch {
+                    pattern_watch.between_batches(pipeline);
                 }
             },
             // Without --follow the findings are printed once, at the end, as one table.

@@ -68,6 +68,11 @@ impl CaseOutcome {
 pub fn run_case(runtime: &Runtime, plugin: &Path, case: &Case) -> Result<CaseOutcome, HarnessError> {
     let mut pipeline = Pipeline::new(runtime, case.config.batch_size.unwrap_or(crate::dispatch::DEFAULT_BATCH_SIZE));
     pipeline.start(runtime.load_file(plugin)?, case.config.settings.clone())?;
+    run_case_in(pipeline, case)
+}
+
+/// Replays `case` through the plugins already in `pipeline` and compares the findings.
+pub fn run_case_in(mut pipeline: Pipeline<'_>, case: &Case) -> Result<CaseOutcome, HarnessError> {
     pipeline.feed(&case.events);
     if let Some(now_ms) = case.config.final_tick_ms {
         pipeline.tick(now_ms);

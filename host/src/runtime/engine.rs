@@ -92,7 +92,13 @@ impl Runtime {
             .map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
         let instance_pre = v0_1_0::DetectorPluginPre::new(instance_pre)
             .map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
-        Ok(PluginSource { origin: origin.to_owned(), content_hash: content_hash(wasm), api_version, instance_pre })
+        Ok(PluginSource {
+            origin: origin.to_owned(),
+            content_hash: content_hash(wasm),
+            api_version,
+            instance_pre,
+            identity: None,
+        })
     }
 
     /// Starts a fresh instance of `source` in a store of its own, applying `settings`.
@@ -154,4 +160,7 @@ pub struct PluginSource {
     pub content_hash: String,
     pub api_version: ApiVersion,
     pub(crate) instance_pre: v0_1_0::DetectorPluginPre<PluginState>,
+    /// Who every instance is, whatever its `describe` says: set when one component runs as
+    /// several detectors (the rules detector, once per pattern file, see [`crate::patterns`]).
+    pub identity: Option<super::DetectorDescription>,
 }

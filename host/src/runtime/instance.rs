@@ -192,6 +192,10 @@ impl PluginInstance {
             config: info.config.into_iter().map(|key| (key.name, key.default_value.into(), key.description)).collect(),
             language: info.language,
         };
+        if let Some(identity) = &source.identity {
+            instance.description =
+                DetectorDescription { api_version: instance.description.api_version, ..identity.clone() };
+        }
         instance.store.data_mut().plugin_id = Arc::from(escape::terminal_line(&instance.description.id));
         if !settings.is_empty() {
             let settings: Vec<v0_1_0::wit::Field> = settings.iter().map(Into::into).collect();

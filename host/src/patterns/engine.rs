@@ -1,0 +1,91 @@
+//! The rules component, loaded once, and the identity it takes for each pattern.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::PatternFile;
+use crate::model::{Field, Value};
+use crate::runtime::{ApiVersion, DetectorDescription, LoadError, PluginSource, Runtime, Supervisor};
+
+/// The compiled rules component and what it says about itself.
+#[derive(Clone)]
+pub struct RulesEngine {
+    source: PluginSource,
+    description: DetectorDescription,
+}
+
+impl RulesEngine {
+    /// Loads `path` and checks it is the rules component.
+    pub fn load(runtime: &Runtime, path: &Path) -> Result<RulesEngine, LoadError> {
+        RulesEngine::checked(runtime, runtime.load_file(path)?)
+    }
+
+    /// The rules component compiled into this binary.
+    pub fn bundled(runtime: &Runtime) -> Result<RulesEngine, LoadError> {
+        let (origin, wasm) = crate::detectors::bundled_rules().ok_or_else(|| LoadError::Read {
+            path: "bundled:rules".to_owned(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "this build of devloop-host has no rules detector",
+            ),
+        })?;
+        RulesEngine::checked(runtime, runtime.load_bytes(&origin, wasm)?)
+    }
+
+    fn checked(runtime: &Runtime, source: PluginSource) -> Result<RulesEngine, LoadError> {
+        let description = runtime.instantiate(&source, &[])?.description().clone();
+        if description.id != rules::ENGINE_ID {
+            return Err(LoadError::Configure {
+                path: source.origin.clone(),
+                reason: format!("it is detector `{}`, not the rules detector that runs pattern files", description.id),
+            });
+        }
+        Ok(RulesEngine { source, description })
+    }
+
+    pub fn api_version(&self) -> ApiVersion {
+        self.source.api_version
+    }
+
+    /// Who the engine is while it runs `file`: the pattern's id as detector id and pattern,
+    /// the event kinds its filters can use, and a version that changes with the file.
+    pub fn identity(&self, file: &PatternFile) -> DetectorDescription {
+        let pattern = &file.pattern;
+        DetectorDescription {
+            id: pattern.id.clone(),
+            version: format!("{}+{}", self.description.version, &text_hash(&file.text)[..8]),
+            api_version: self.description.api_version.clone(),
+            patterns: vec![pattern.id.clone()],
+            kinds: pattern.kinds.clone(),
+            config: Vec::new(),
+            language: "pattern".to_owned(),
+        }
+    }
+
+    /// The component as the pattern's own plugin: named by the file, hashed with its text.
+    pub fn source_for(&self, file: &PatternFile) -> PluginSource {
+        let mut source = self.source.clone();
+        source.origin = file.path.display().to_string();
+        source.content_hash = text_hash(&format!("{}\n{}", self.source.content_hash, file.text))[..16].to_owned();
+        source.identity = Some(self.identity(file));
+        source
+    }
+
+    /// The settings that hand the pattern to the component.
+    pub fn settings_for(file: &PatternFile) -> Vec<Field> {
+        vec![
+            Field::new(rules::PATTERN_SETTING, Value::Text(file.text.clone())),
+            Field::new(rules::ORIGIN_SETTING, Value::Text(file.path.display().to_string())),
+        ]
+    }
+
+    /// A started, supervised instance running `file`.
+    pub fn supervisor(&self, runtime: &Runtime, file: &PatternFile) -> Result<Supervisor, LoadError> {
+        Supervisor::start(runtime, self.source_for(file), Self::settings_for(file))
+    }
+}
+
+fn text_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -1,0 +1,241 @@
+//! Running one [`Pattern`] over events: the state of its kind of match, the reports per
+//! finding (for confidence and escalation), and the insight each match becomes.
+
+mod absence;
+mod count;
+mod metric;
+mod sequence;
+
+use std::collections::BTreeMap;
+
+use devloop_plugin_sdk::{Event, Insight, insight_key, state};
+use serde::{Deserialize, Serialize};
+
+use crate::compile::{Matcher, Pattern};
+use crate::filter::Captured;
+use crate::template::Facts;
+
+/// A completed match, before it becomes an insight.
+#[derive(Debug)]
+pub(crate) struct Found {
+    pub events: Vec<Captured>,
+    pub steps: Vec<Option<Captured>>,
+    pub count: usize,
+    /// Matching events beyond the minimum.
+    pub extra: usize,
+    pub distinct: Vec<String>,
+    pub metric: Option<(f64, f64)>,
+    /// When the pattern was complete, if not at its last event (an absence's deadline).
+    pub time_ms: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum MatchState {
+    Count(count::State),
+    Sequence(sequence::State),
+    Absence(absence::State),
+    Metric(metric::State),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    reports: BTreeMap<String, u32>,
+    matcher: MatchState,
+}
+
+/// What [`Engine::snapshot`] writes: the state and the match rules it belongs to.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    pattern: String,
+    match_hash: u64,
+    state: State,
+}
+
+/// One pattern and its state.
+#[derive(Debug)]
+pub struct Engine {
+    pattern: Pattern,
+    state: State,
+}
+
+impl Engine {
+    pub fn new(pattern: Pattern) -> Engine {
+        let matcher = match pattern.matcher {
+            Matcher::Count(_) => MatchState::Count(count::State::default()),
+            Matcher::Sequence(_) => MatchState::Sequence(sequence::State::default()),
+            Matcher::Absence(_) => MatchState::Absence(absence::State::default()),
+            Matcher::Metric(_) => MatchState::Metric(metric::State::default()),
+        };
+        Engine { pattern, state: State { reports: BTreeMap::new(), matcher } }
+    }
+
+    pub fn pattern(&self) -> &Pattern {
+        &self.pattern
+    }
+
+    pub fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) {
+        let pattern = &self.pattern;
+        let group = || {
+            let values: Vec<String> = pattern
+                .group_by
+                .iter()
+                .map(|field| field.text(event).map(|value| value.into_owned()).unwrap_or_default())
+                .collect();
+            insight_key(&values)
+        };
+        let capture = || Captured::new(event, &pattern.captured);
+        let found: Vec<Found> = match (&pattern.matcher, &mut self.state.matcher) {
+            (Matcher::Count(rule), MatchState::Count(state)) => {
+                if !rule.filter.matches(event) {
+                    return;
+                }
+                state.on_event(rule, group(), capture()).into_iter().collect()
+            }
+            (Matcher::Sequence(rule), MatchState::Sequence(state)) => {
+                state.on_event(rule, group(), event, capture).into_iter().collect()
+            }
+            (Matcher::Absence(rule), MatchState::Absence(state)) => {
+                let fired = state.fire(rule, event.time_ms);
+                state.on_event(rule, group(), event, capture);
+                fired
+            }
+            (Matcher::Metric(rule), MatchState::Metric(state)) => {
+                let Some(value) = rule.filter.matches(event).then(|| rule.value.number(event)).flatten() else {
+                    return;
+                };
+                state.on_event(rule, group(), value, capture()).into_iter().collect()
+            }
+            _ => return,
+        };
+        for found in found {
+            out.push(self.insight(found));
+        }
+    }
+
+    /// Event time has reached `now_ms`: absence timers fire, expired windows are dropped.
+    pub fn on_tick(&mut self, now_ms: i64, out: &mut Vec<Insight>) {
+        let found = match (&self.pattern.matcher, &mut self.state.matcher) {
+            (Matcher::Absence(rule), MatchState::Absence(state)) => state.fire(rule, now_ms),
+            (Matcher::Count(rule), MatchState::Count(state)) => {
+                state.evict(rule, now_ms);
+                Vec::new()
+            }
+            (Matcher::Sequence(rule), MatchState::Sequence(state)) => {
+                state.evict(rule, now_ms);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        for found in found {
+            out.push(self.insight(found));
+        }
+    }
+
+    fn insight(&mut self, found: Found) -> Insight {
+        let pattern = &self.pattern;
+        let last = found.events.last().cloned().unwrap_or(Captured {
+            id: 0,
+            time_ms: 0,
+            thread: None,
+            values: BTreeMap::new(),
+        });
+        let key_values: Vec<String> = pattern
+            .key
+            .iter()
+            .map(|part| {
+                let event = match part.step {
+                    Some(step) => found.steps.get(step).and_then(Option::as_ref).unwrap_or(&last),
+                    None => &last,
+                };
+                event.get(part.field.name()).unwrap_or("").to_owned()
+            })
+            .collect();
+        let key = insight_key(&key_values);
+        let repeats = self.state.reports.entry(key.clone()).or_default();
+        *repeats += 1;
+        let repeats = *repeats;
+        let within_ms = match &pattern.matcher {
+            Matcher::Count(rule) => rule.within_ms,
+            Matcher::Sequence(rule) => rule.within_ms,
+            Matcher::Absence(rule) => rule.within_ms,
+            Matcher::Metric(_) => 0,
+        };
+        let facts = Facts {
+            events: found.events,
+            steps: found.steps,
+            count: found.count,
+            key: key_values.iter().filter(|value| !value.is_empty()).cloned().collect::<Vec<_>>().join(" / "),
+            within_ms,
+            repeats,
+            distinct: found.distinct,
+            metric: found.metric,
+        };
+        let severity = match pattern.escalate {
+            Some((after, severity)) if repeats >= after => severity,
+            _ => pattern.severity,
+        };
+        let mut insight = Insight::new(pattern.id.clone(), key)
+            .severity(severity)
+            .confidence(pattern.confidence.of(found.extra, repeats))
+            .message(pattern.message.render(&facts))
+            .recommendation(pattern.recommendation.render(&facts))
+            .evidence("count", facts.count)
+            .evidence("span_seconds", facts.span_ms() as f64 / 1000.0)
+            .evidence("repeats", u64::from(repeats));
+        let step_names: Vec<String> = pattern.step_names().into_iter().map(str::to_owned).collect();
+        for (part, value) in pattern.key.iter().zip(&key_values) {
+            insight = insight.evidence(part.name(&step_names), value.as_str());
+        }
+        if !facts.distinct.is_empty() {
+            insight = insight.evidence("distinct", facts.distinct.clone());
+        }
+        if let Some((value, baseline)) = facts.metric {
+            insight = insight.evidence("value", value).evidence("baseline", baseline);
+        }
+        for event in &facts.events {
+            insight = insight.event_id(event.id, event.time_ms);
+        }
+        for thread in facts.threads() {
+            insight = insight.thread(thread);
+        }
+        if let Some(time_ms) = found.time_ms {
+            insight = insight.at(time_ms);
+        }
+        insight
+    }
+
+    /// The state, tagged with the match rules it belongs to.
+    pub fn snapshot(&self) -> Option<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            pattern: &'a str,
+            match_hash: u64,
+            state: &'a State,
+        }
+        state::save(&Borrowed { pattern: &self.pattern.id, match_hash: self.pattern.match_hash, state: &self.state })
+    }
+
+    /// Takes state from a snapshot of the same match rules; anything else is refused with the
+    /// reason, and the pattern starts fresh.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let snapshot: Snapshot = state::load(bytes)?;
+        if snapshot.match_hash != self.pattern.match_hash {
+            return Err(format!(
+                "the saved state belongs to a different `[match]` of pattern `{}`; starting fresh",
+                snapshot.pattern
+            ));
+        }
+        let same_kind = matches!(
+            (&self.pattern.matcher, &snapshot.state.matcher),
+            (Matcher::Count(_), MatchState::Count(_))
+                | (Matcher::Sequence(_), MatchState::Sequence(_))
+                | (Matcher::Absence(_), MatchState::Absence(_))
+                | (Matcher::Metric(_), MatchState::Metric(_))
+        );
+        if !same_kind {
+            return Err("the saved state is of another kind of match; starting fresh".to_owned());
+        }
+        self.state = snapshot.state;
+        Ok(())
+    }
+}

@@ -1,0 +1,328 @@
+//! Pattern files: detectors written as TOML and run by the rules component — the shipped
+//! patterns through their cases, two compiled detectors re-expressed as files, `run` finding a
+//! pattern from the project's folder with its state kept across runs, and `patterns check`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use anyhow::{Context, Result};
+use devloop_host::harness::Case;
+use devloop_host::patterns::{self, PatternFile, RulesEngine};
+use devloop_host::runtime::{Runtime, RuntimeConfig};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn binary(arguments: &[&std::ffi::OsStr], cwd: &Path) -> Result<Output> {
+    Ok(Command::new(crate::binary()).current_dir(cwd).args(arguments).env_remove("RUST_LOG").output()?)
+}
+
+fn shipped_patterns() -> Result<Vec<PathBuf>> {
+    let mut files = patterns::pattern_files(&repository().join("patterns"))?;
+    files.sort();
+    Ok(files)
+}
+
+#[test]
+fn every_shipped_pattern_passes_its_cases_through_plugin_test() -> Result<()> {
+    let cache = tempfile::tempdir()?;
+    let files = shipped_patterns()?;
+    assert!(files.len() >= 3, "at least three shipped patterns: {files:?}");
+    for file in files {
+        let id = PatternFile::read(&file)?.pattern.id;
+        let cases = repository().join("patterns").join("cases");
+        let output = binary(
+            &[
+                "-q".as_ref(),
+                "plugin".as_ref(),
+                "test".as_ref(),
+                file.as_os_str(),
+                cases.as_os_str(),
+                "--rules".as_ref(),
+                devloop_host_tests::plugin("rules").as_os_str(),
+                "--cache-dir".as_ref(),
+                cache.path().as_os_str(),
+            ],
+            &repository(),
+        )?;
+        let stdout = String::from_utf8(output.stdout)?;
+        assert!(output.status.success(), "{id}:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+
+        let case_dirs: Vec<PathBuf> =
+            std::fs::read_dir(cases.join(&id))?.filter_map(Result::ok).map(|entry| entry.path()).collect();
+        let ok_lines = stdout.lines().filter(|line| line.starts_with("ok ")).count();
+        assert_eq!(ok_lines, case_dirs.len(), "every case of {id} ran, and only its own:\n{stdout}");
+        let mut positive = 0;
+        for case in &case_dirs {
+            let expected: Vec<serde_json::Value> =
+                serde_json::from_str(&std::fs::read_to_string(case.join("expected.json"))?)?;
+            positive += usize::from(!expected.is_empty());
+        }
+        assert!(positive >= 1 && positive < case_dirs.len(), "{id} needs positive and negative cases");
+    }
+    Ok(())
+}
+
+/// What must be equal for "the same finding": the identity, the triage-relevant values and the
+/// evidence events. The detector id differs by design (the pattern is a plugin of its own) and
+/// evidence field names are each detector's own.
+const SAME_FINDING: &[&str] =
+    &["pattern", "key", "fingerprint", "severity", "confidence", "occurrences", "affected_threads"];
+
+#[test]
+fn compiled_detectors_re_expressed_as_files_give_the_same_findings_on_their_cases() -> Result<()> {
+    let cache = tempfile::tempdir()?;
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache.path().to_owned()), ..RuntimeConfig::default() })?;
+    let engine = RulesEngine::load(&runtime, devloop_host_tests::plugin("rules"))?;
+    for (file, cases) in [("command-repetition.toml", "command_repetition"), ("command-rerun.toml", "command_rerun")] {
+        let file = PatternFile::read(&repository().join("patterns").join("equivalents").join(file))?;
+        let mut compared = 0;
+        for case_dir in devloop_host::harness::discover(&repository().join("tests").join("cases").join(cases), &[])? {
+            let case = Case::read(&case_dir)?;
+            if !case.config.settings.is_empty() {
+                continue;
+            }
+            let outcome = patterns::run_case(&runtime, &engine, &file, &case)?;
+            let expected = case.expected.context("the compiled detector's case has an expected.json")?;
+            assert_eq!(outcome.actual.len(), expected.len(), "{}: {:#?}", case.name, outcome.actual);
+            for (actual, expected) in outcome.actual.iter().zip(&expected) {
+                for key in SAME_FINDING {
+                    assert_eq!(actual[key], expected[key], "{}: `{key}` differs", case.name);
+                }
+                assert_eq!(actual["evidence"]["event_ids"], expected["evidence"]["event_ids"], "{}", case.name);
+                assert_eq!(actual["detector"], file.pattern.id.as_str(), "the pattern is a detector of its own");
+            }
+            compared += 1;
+        }
+        assert!(compared >= 2, "{cases}: positive and negative cases compared");
+    }
+    Ok(())
+}
+
+/// A scratch project: plugins (the rules component only), a pattern folder beside it, and the
+/// logs devloop's own ActionLogger wrote.
+struct Project {
+    root: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(pattern: &Path) -> Result<Project> {
+        let root = tempfile::tempdir()?;
+        for folder in ["plugins", "patterns", "config", "proj/.devloop", "home/.devloop"] {
+            std::fs::create_dir_all(root.path().join(folder))?;
+        }
+        std::fs::copy(devloop_host_tests::plugin("rules"), root.path().join("plugins").join("rules.wasm"))?;
+        std::fs::copy(pattern, root.path().join("patterns").join(pattern.file_name().context("a file name")?))?;
+        Ok(Project { root })
+    }
+
+    fn write_logs(&self, part: &str) {
+        let (project, home) = (self.root.path().join("proj/.devloop"), self.root.path().join("home/.devloop"));
+        devloop_host_tests::devloop::run_script("write_init_reruns.py", &[&project, &home, Path::new(part)]);
+    }
+
+    fn command(&self, arguments: &[&str]) -> Command {
+        let mut command = Command::new(crate::binary());
+        command
+            .current_dir(self.root.path())
+            .args(arguments)
+            .env("XDG_CONFIG_HOME", self.root.path().join("config"))
+            .env_remove("RUST_LOG");
+        command
+    }
+
+    fn run(&self) -> Result<Vec<serde_json::Value>> {
+        let output = self
+            .command(&[
+                "run",
+                "--format",
+                "json",
+                "--devloop-dir",
+                "proj/.devloop",
+                "--home-devloop-dir",
+                "home/.devloop",
+            ])
+            .args(["--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"])
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        anyhow::ensure!(output.status.success(), "run failed: {stderr}");
+        Ok(String::from_utf8(output.stdout)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?)
+    }
+}
+
+#[test]
+fn run_finds_a_project_pattern_and_its_state_survives_between_runs() -> Result<()> {
+    let project = Project::new(&repository().join("patterns").join("init-rerun.toml"))?;
+    project.write_logs("1");
+    assert!(project.run()?.is_empty(), "one init is not a re-run");
+
+    project.write_logs("2");
+    let findings = project.run()?;
+    assert_eq!(findings.len(), 1, "the first run's init was kept in the pattern's state: {findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding["pattern"], "init_rerun");
+    assert_eq!(finding["detector"], "init_rerun");
+    assert_eq!(finding["evidence"]["fields"]["count"], 2);
+    let message = finding["message"].as_str().context("a message")?;
+    assert!(message.starts_with("`init` was run 2 times in 2h"), "{message}");
+
+    let status = std::fs::read_to_string(project.root.path().join("plugins").join(".status.json"))?;
+    let status: serde_json::Value = serde_json::from_str(&status)?;
+    let plugins = status["plugins"].as_array().context("a list of plugins")?;
+    let entry =
+        plugins.iter().find(|plugin| plugin["id"] == "init_rerun").context("the pattern has a status of its own")?;
+    assert_eq!(entry["language"], "pattern");
+    assert_eq!(entry["quarantined"], false);
+    assert!(plugins.iter().all(|plugin| plugin["id"] != "rules"), "the engine itself is not a detector: {status}");
+
+    let list = project
+        .command(&["plugins", "--plugins", "plugins", "--cache-dir", "cache", "list", "--format", "json"])
+        .output()?;
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(list.stdout)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let row = rows.iter().find(|row| row["id"] == "init_rerun").context("`plugins list` has a row for the pattern")?;
+    assert_eq!(row["state"], "loaded", "{row}");
+    assert_eq!(row["language"], "pattern");
+    assert!(rows.iter().all(|row| row["id"] != "rules"), "{rows:#?}");
+    Ok(())
+}
+
+#[test]
+fn a_pattern_whose_match_changed_between_runs_starts_fresh_and_says_why() -> Result<()> {
+    let shipped = repository().join("patterns").join("init-rerun.toml");
+    let project = Project::new(&shipped)?;
+    project.write_logs("1");
+    assert!(project.run()?.is_empty());
+
+    let file = project.root.path().join("patterns").join("init-rerun.toml");
+    std::fs::write(&file, std::fs::read_to_string(&shipped)?.replace("within = \"1d\"", "within = \"2d\""))?;
+    project.write_logs("2");
+    let output = project
+        .command(&["run", "--format", "json", "--devloop-dir", "proj/.devloop", "--home-devloop-dir", "home/.devloop"])
+        .args(["--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"])
+        .env("NO_COLOR", "1")
+        .output()?;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(stderr.contains("init_rerun") && stderr.contains("different `[match]`"), "{stderr}");
+    assert_eq!(String::from_utf8(output.stdout)?.lines().count(), 0, "the first init was forgotten with the old match");
+    Ok(())
+}
+
+#[test]
+fn a_broken_pattern_is_reported_with_its_line_and_the_others_still_run() -> Result<()> {
+    let project = Project::new(&repository().join("patterns").join("init-rerun.toml"))?;
+    let broken = "id = \"broken\"\ntitle = \"t\"\ndescription = \"d\"\nseverity = \"info\"\nmessage = \"m\"\n\
+                  recommendation = \"r\"\nconfidence = { base = 0.5 }\n\n[match]\nkind = \"count\"\nwithin = \"1h\"\n\
+                  at_least = 2\nwhere = { kinds = \"cli.command\" }\n";
+    std::fs::write(project.root.path().join("patterns").join("broken.toml"), broken)?;
+
+    let check = project.command(&["patterns", "check", "patterns"]).output()?;
+    assert_eq!(check.status.code(), Some(2), "{check:?}");
+    let stderr = String::from_utf8(check.stderr)?;
+    assert!(stderr.contains("broken.toml:13:11: unknown field `kinds`"), "{stderr}");
+    assert!(String::from_utf8(check.stdout)?.contains("init_rerun"), "the valid file is ok");
+
+    project.write_logs("1");
+    project.write_logs("2");
+    let output = project
+        .command(&["run", "--format", "json", "--devloop-dir", "proj/.devloop", "--home-devloop-dir", "home/.devloop"])
+        .args(["--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"])
+        .output()?;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("broken.toml:13:11"), "the run says what is wrong");
+    assert_eq!(String::from_utf8(output.stdout)?.lines().count(), 1, "init_rerun still found its finding");
+    Ok(())
+}
+
+/// `run --follow` in a project, with its stderr read line by line.
+struct Follower {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+/// How long a follower may take to log what a test waits for.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Follower {
+    fn start(project: &Project) -> Result<Follower> {
+        use std::io::BufRead;
+        let mut child = project
+            .command(&["run", "--follow", "--format", "json", "--devloop-dir", "proj/.devloop", "--home-devloop-dir"])
+            .args(["home/.devloop", "--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().context("stderr is piped")?;
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Follower { child, lines, seen: Vec::new() })
+    }
+
+    /// Waits for a stderr line containing all of `parts`, and returns it.
+    fn wait_for(&mut self, parts: &[&str]) -> Result<String> {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                anyhow::bail!("no line with {parts:?}; stderr so far:\n{}", self.seen.join("\n"));
+            };
+            self.seen.push(line.clone());
+            if parts.iter().all(|part| line.contains(part)) {
+                return Ok(line);
+            }
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn run_follow_reloads_an_edited_pattern_keeping_state_only_for_the_same_match() -> Result<()> {
+    let shipped = repository().join("patterns").join("init-rerun.toml");
+    let project = Project::new(&shipped)?;
+    project.write_logs("1");
+    let file = project.root.path().join("patterns").join("init-rerun.toml");
+    let text = std::fs::read_to_string(&shipped)?;
+    let mut follower = Follower::start(&project)?;
+    follower.wait_for(&["caught up"])?;
+
+    std::fs::write(&file, text.replace("Make `devloop init` end with", "Make `devloop init` finish with"))?;
+    follower.wait_for(&["plugin init_rerun swapped from", "state handed over"])?;
+
+    std::fs::write(&file, text.replace("at_least = 2", "at_least = two"))?;
+    let rejected = follower.wait_for(&["init-rerun.toml", "not swapped"])?;
+    assert!(rejected.contains("init-rerun.toml:17:12"), "the line of the bad value: {rejected}");
+
+    std::fs::write(&file, text.replace("at_least = 2", "at_least = 3"))?;
+    let fresh = follower.wait_for(&["init_rerun", "fresh state"])?;
+    assert!(fresh.contains("different `[match]`"), "{fresh}");
+    Ok(())
+}
+
+#[test]
+fn the_readme_example_pattern_is_valid() -> Result<()> {
+    let readme = std::fs::read_to_string(repository().join("README.md"))?;
+    let start =
+        readme.find("# .devloop-host/patterns/sync-fallback.toml").context("the README shows an example pattern")?;
+    let end = start + readme[start..].find("```").context("the example's code block ends")?;
+    let pattern =
+        patterns::Pattern::parse(&readme[start..end], "README.md").map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
+    assert_eq!(pattern.id, "sync_fallback");
+    Ok(())
+}
