@@ -23,8 +23,11 @@
 //! [`hotswap`] replaces detectors while the host runs: a new `.wasm` in the plugins folder is
 //! compiled in the background and takes over between two batches.
 //!
+//! [`bench`] measures the pipeline on a large folder it writes in devloop's formats.
+//!
 //! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
+pub mod bench;
 pub mod dispatch;
 pub mod harness;
 pub mod hotswap;
