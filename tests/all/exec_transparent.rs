@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 
 fn exec(home: &Path) -> Command {
-    let mut command = Command::new(devloop_host_tests::binary());
+    let mut command = Command::new(crate::binary());
     command.args(["exec", "--home-devloop-dir"]).arg(home).arg("--");
     command
 }
@@ -89,7 +89,7 @@ fn a_missing_command_exits_127_and_is_logged_as_127() -> Result<()> {
 
 #[test]
 fn a_failure_to_log_never_changes_the_exit_code() -> Result<()> {
-    let output = Command::new(devloop_host_tests::binary())
+    let output = Command::new(crate::binary())
         .args(["exec", "--", "sh", "-c", "exit 5"])
         .env_remove("HOME")
         .env_remove("DEVLOOP_HOME_DIR")
@@ -109,7 +109,7 @@ fn a_failure_to_log_never_changes_the_exit_code() -> Result<()> {
 fn a_closed_stderr_never_changes_the_exit_code() -> Result<()> {
     let (reader, writer) = std::io::pipe()?;
     drop(reader);
-    let status = Command::new(devloop_host_tests::binary())
+    let status = Command::new(crate::binary())
         .args(["exec", "--", "no-such-command-for-exec"])
         .env_remove("HOME")
         .env_remove("DEVLOOP_HOME_DIR")

@@ -249,7 +249,7 @@ fn plugins_add_refuses_a_detector_claiming_an_installed_pattern() -> Result<()> 
     let plugins = project.path().join("plugins");
     std::fs::create_dir(&plugins)?;
     std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
-    let output = std::process::Command::new(devloop_host_tests::binary())
+    let output = std::process::Command::new(crate::binary())
         .current_dir(project.path())
         .args(["plugins", "add"])
         .arg(devloop_host_tests::hostile("pattern-thief"))

@@ -46,7 +46,7 @@ impl Hazards {
     }
 
     fn command(&self, extra: &[&str]) -> Command {
-        let mut command = Command::new(devloop_host_tests::binary());
+        let mut command = Command::new(crate::binary());
         command
             .args(["run", "--format", "json", "--trace-delivered", "--devloop-dir"])
             .arg(&self.folders.project)

@@ -16,7 +16,7 @@ use super::insights_support::{Project, THREAD, burst};
 const WAIT: Duration = Duration::from_secs(60);
 
 fn follow(project: &Project, stdout: Stdio) -> Result<Child> {
-    Ok(Command::new(devloop_host_tests::binary())
+    Ok(Command::new(crate::binary())
         .current_dir(project.path())
         .args(["run", "--follow", "--format", "json", "--devloop-dir", ".devloop", "--plugins", "plugins"])
         .args(["--cache-dir", "cache"])
@@ -149,7 +149,7 @@ fn a_closed_stdout_stops_the_run_cleanly_with_everything_stored() -> Result<()> 
     project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
     project.log(&burst(300, 4, "devloop status", None))?;
     // `run | head -1` where head is already gone: the findings cannot be printed.
-    let mut run = Command::new(devloop_host_tests::binary())
+    let mut run = Command::new(crate::binary())
         .current_dir(project.path())
         .args(["run", "--format", "json", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache"])
         .env("DEVLOOP_HOME_DIR", project.path().join("no-home-devloop"))
@@ -204,7 +204,7 @@ fn two_runs_started_together_never_process_an_event_twice() -> Result<()> {
     project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
     project.log(&burst(300, 4, "devloop status", None))?;
     let start = |project: &Project| -> Result<Child> {
-        Ok(Command::new(devloop_host_tests::binary())
+        Ok(Command::new(crate::binary())
             .current_dir(project.path())
             .args(["run", "--trace-delivered", "--devloop-dir", ".devloop", "--plugins", "plugins"])
             .args(["--cache-dir", "cache"])
