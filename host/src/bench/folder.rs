@@ -195,7 +195,8 @@ impl Writers {
         let time = iso(now);
         match FILES[file].0 {
             "cli-actions.jsonl" => {
-                if rng.chance(2) {
+                // A thread lasts about a day's work, as Amp threads do.
+                if rng.below(1500) == 0 {
                     developer.thread = format!("T-{}", rng.uuid());
                 }
                 let command = match (developer.burst, developer.failed) {

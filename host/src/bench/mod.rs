@@ -65,6 +65,9 @@ pub struct DetectorFigures {
     pub time: Duration,
     /// Bytes of its state in the store at the end (none when it keeps no state).
     pub state_bytes: Option<usize>,
+    /// Why it stopped taking part (over its budget, failing), if it did: its time then
+    /// covers only part of the run.
+    pub quarantined: Option<String>,
 }
 
 /// One full run through every detector.
@@ -198,6 +201,10 @@ pub fn full_run(
             id: plugin.id().to_owned(),
             time: plugin.health().time_spent,
             state_bytes: states.get(plugin.id()).map(|snapshot| snapshot.state.len()),
+            quarantined: plugin
+                .health()
+                .quarantined
+                .then(|| plugin.health().quarantine_reason.clone().unwrap_or_else(|| "failing".to_owned())),
         })
         .collect();
     Ok(RunFigures { events: summary.events, time, findings: pipeline.findings().len(), detectors, peak_rss_kib })
@@ -314,17 +321,21 @@ impl fmt::Display for Report {
         )?;
 
         writeln!(f, "\n== per detector")?;
-        writeln!(f, "{:<28} {:>9} {:>9} {:>12}", "DETECTOR", "TIME s", "OF RUN", "STATE bytes")?;
+        writeln!(f, "{:<28} {:>9} {:>9} {:>12}  STATUS", "DETECTOR", "TIME s", "OF RUN", "STATE bytes")?;
         let mut detectors = self.full.detectors.clone();
         detectors.sort_by(|a, b| b.time.cmp(&a.time).then(a.id.cmp(&b.id)));
         for detector in &detectors {
             writeln!(
                 f,
-                "{:<28} {:>9.3} {:>8.1}% {:>12}",
+                "{:<28} {:>9.3} {:>8.1}% {:>12}  {}",
                 detector.id,
                 detector.time.as_secs_f64(),
                 100.0 * seconds(detector.time) / seconds(self.full.time),
-                bytes(detector.state_bytes)
+                bytes(detector.state_bytes),
+                detector
+                    .quarantined
+                    .as_deref()
+                    .map_or_else(|| "ok".to_owned(), |reason| format!("quarantined: {reason}"))
             )?;
         }
 
