@@ -60,6 +60,9 @@ struct FullBench {
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
+    /// Times to repeat each measurement (the fastest counts).
+    #[arg(long, default_value_t = 3)]
+    repeat: u32,
 }
 
 impl FullBench {
@@ -103,6 +106,7 @@ impl FullBench {
             jq: Some(self.jq.clone()),
             batch_size: self.batch_size,
             work: scratch.to_owned(),
+            repeat: self.repeat,
         };
         Ok(bench::measure(&config, &runtime, generated)?)
     }
