@@ -362,22 +362,23 @@ mod tests {
     use super::*;
     use crate::ingest::{DevloopDirs, Stream};
 
-    fn written(seed: u64) -> (tempfile::TempDir, DevloopDirs, FolderStats) {
-        let root = tempfile::tempdir().unwrap();
-        let dirs = DevloopDirs { project: root.path().join("proj/.devloop"), home: Some(root.path().join("home")) };
-        let stats = write(&dirs.project, dirs.home.as_deref().unwrap(), 2_000, seed).unwrap();
-        (root, dirs, stats)
+    fn written(seed: u64) -> anyhow::Result<(tempfile::TempDir, DevloopDirs, FolderStats)> {
+        let root = tempfile::tempdir()?;
+        let home = root.path().join("home");
+        let dirs = DevloopDirs { project: root.path().join("proj/.devloop"), home: Some(home.clone()) };
+        let stats = write(&dirs.project, &home, 2_000, seed)?;
+        Ok((root, dirs, stats))
     }
 
     #[test]
-    fn every_record_reads_back_as_one_event_and_none_is_malformed() {
-        let (_root, dirs, stats) = written(7);
+    fn every_record_reads_back_as_one_event_and_none_is_malformed() -> anyhow::Result<()> {
+        let (_root, dirs, stats) = written(7)?;
         assert_eq!(stats.total(), 2_000);
         assert!(stats.records.iter().all(|(_, count)| *count > 0), "{stats:?}");
         let mut stream = Stream::new(dirs.readers());
         let mut events = 0;
         loop {
-            let batch = stream.next_batch(512).unwrap();
+            let batch = stream.next_batch(512)?;
             if batch.is_empty() {
                 break;
             }
@@ -385,15 +386,17 @@ mod tests {
         }
         assert_eq!(stream.take_malformed(), Vec::new());
         assert_eq!(events, stats.total());
+        Ok(())
     }
 
     #[test]
-    fn the_same_seed_writes_the_same_logs() {
-        let (first, _, _) = written(3);
-        let (second, _, _) = written(3);
-        let (other, _, _) = written(4);
-        let read = |root: &tempfile::TempDir| std::fs::read(root.path().join("home/cli-actions.jsonl")).unwrap();
-        assert_eq!(read(&first), read(&second));
-        assert_ne!(read(&first), read(&other));
+    fn the_same_seed_writes_the_same_logs() -> anyhow::Result<()> {
+        let read = |seed| -> anyhow::Result<Vec<u8>> {
+            let (root, _, _) = written(seed)?;
+            Ok(std::fs::read(root.path().join("home/cli-actions.jsonl"))?)
+        };
+        assert_eq!(read(3)?, read(3)?);
+        assert_ne!(read(3)?, read(4)?);
+        Ok(())
     }
 }
