@@ -139,7 +139,7 @@ pub fn jq(jq: &Path, files: &[PathBuf]) -> Result<Result<Duration, String>, Benc
     for file in files {
         let status = match Command::new(jq).args(["-c", "."]).arg(file).stdout(Stdio::null()).status() {
             Ok(status) => status,
-            Err(error) => return Ok(Err(format!("{} cannot run ({error}); install jq to compare", jq.display()))),
+            Err(error) => return Ok(Err(format!("{} cannot run ({error})", jq.display()))),
         };
         if !status.success() {
             return Err(BenchError::Jq { jq: jq.to_owned(), file: file.clone() });
@@ -328,7 +328,7 @@ impl fmt::Display for Report {
         writeln!(f, "\n== ingest alone vs jq")?;
         match &self.jq {
             Ok(time) => writeln!(f, "jq -c . >/dev/null, JSON files: {:>9.3} s", time.as_secs_f64())?,
-            Err(reason) => writeln!(f, "jq -c . >/dev/null: not measured: {reason}")?,
+            Err(reason) => writeln!(f, "jq -c . >/dev/null: not measured: {reason}; install jq to compare")?,
         }
         let (events, time) = self.ingest_json;
         writeln!(

@@ -3,17 +3,16 @@
 //! `jq -c . >/dev/null` (parsing only) over the same JSON files in the same run.
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use devloop_host::bench::{self, BenchConfig};
 use devloop_host::dispatch::DEFAULT_BATCH_SIZE;
-use devloop_host::ingest::{DevloopDirs, SourceReader, Stream};
-use devloop_host::model::Source;
+use devloop_host::ingest::DevloopDirs;
 use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
 
 use super::sources::DevloopDirArgs;
@@ -131,26 +130,6 @@ struct IngestBench {
     repeat: u32,
 }
 
-/// Logs that are JSON, which jq can read too.
-fn is_json(source: Source) -> bool {
-    !matches!(source, Source::EventStore | Source::DaemonLog)
-}
-
-/// Reads every event from `readers`; returns how many and how long it took.
-fn ingest(readers: Vec<Box<dyn SourceReader>>) -> anyhow::Result<(u64, Duration)> {
-    let started = Instant::now();
-    let mut stream = Stream::new(readers);
-    let mut events = 0;
-    loop {
-        let batch = stream.next_batch(4096)?;
-        if batch.is_empty() {
-            break;
-        }
-        events += batch.len() as u64;
-    }
-    Ok((events, started.elapsed()))
-}
-
 fn best_of<T>(
     repeat: u32,
     mut measure: impl FnMut() -> anyhow::Result<(T, Duration)>,
@@ -171,15 +150,9 @@ fn per_second(count: u64, elapsed: Duration) -> f64 {
 
 impl Bench {
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let Some(BenchCommand::Ingest(bench)) = self.what else { return self.full.run() };
-        let dirs = bench.dirs.resolve()?;
-        let json_files: Vec<PathBuf> = dirs
-            .readers()
-            .iter()
-            .map(|reader| reader.slot())
-            .filter(|slot| is_json(slot.source) && slot.path.is_file())
-            .map(|slot| slot.path.clone())
-            .collect();
+        let Some(BenchCommand::Ingest(options)) = self.what else { return self.full.run() };
+        let dirs = options.dirs.resolve()?;
+        let json_files = bench::json_files(&dirs);
         if json_files.is_empty() {
             bail!("no JSON log found under {}; generate one with `scripts/make-large-devloop`", dirs.project.display());
         }
@@ -190,21 +163,12 @@ impl Bench {
             .map(|content| content.iter().filter(|&&byte| byte == b'\n').count() as u64)
             .sum();
 
-        let (all_events, all_time) = best_of(bench.repeat, || ingest(dirs.readers()))?;
-        let json_readers = || dirs.readers().into_iter().filter(|reader| is_json(reader.slot().source)).collect();
-        let (json_events, json_time) = best_of(bench.repeat, || ingest(json_readers()))?;
-        let (_, jq_time) = best_of(bench.repeat, || {
-            let started = Instant::now();
-            for file in &json_files {
-                let status =
-                    Command::new(&bench.jq).args(["-c", "."]).arg(file).stdout(Stdio::null()).status().with_context(
-                        || format!("cannot run {}; install jq (apt-get install jq) or pass --jq", bench.jq.display()),
-                    )?;
-                if !status.success() {
-                    bail!("{} failed on {}", bench.jq.display(), file.display());
-                }
-            }
-            Ok(((), started.elapsed()))
+        let (all_events, all_time) = best_of(options.repeat, || Ok(bench::ingest(&dirs, false)?))?;
+        let (json_events, json_time) = best_of(options.repeat, || Ok(bench::ingest(&dirs, true)?))?;
+        let (_, jq_time) = best_of(options.repeat, || {
+            let time = bench::jq(&options.jq, &json_files)?
+                .map_err(|reason| anyhow::anyhow!("{reason}; install jq (apt-get install jq) or pass --jq"))?;
+            Ok(((), time))
         })?;
 
         println!(
