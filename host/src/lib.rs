@@ -28,9 +28,11 @@
 //! files live (one state folder beside its devloop folder) and its settings file.
 //! [`patterns`] runs pattern files — detectors written as data — through the bundled rules
 //! detector, each as a plugin of its own.
+//! [`bench`] measures the pipeline on a large folder it writes in devloop's formats.
 //!
 //! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
+pub mod bench;
 pub mod config;
 pub mod detectors;
 pub mod dispatch;

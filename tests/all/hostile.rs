@@ -165,7 +165,7 @@ fn beside_healthy_within(feature: &str, budget: Budget) -> Result<(Vec<String>, 
     pipeline.load(devloop_host_tests::hostile(feature), &BTreeMap::new())?;
     pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
     pipeline.feed(&planted());
-    let (healthy, hostile): (Vec<(Insight, u32)>, Vec<(Insight, u32)>) =
+    let (healthy, hostile): (Vec<_>, Vec<_>) =
         pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
     assert_eq!(healthy, healthy_alone()?, "command-repetition beside {feature} reports what it reports alone");
     assert!(pipeline.problems().iter().all(|problem| problem.plugin == "hostile"), "{:?}", pipeline.problems());

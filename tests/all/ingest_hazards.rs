@@ -165,7 +165,8 @@ fn what_is_not_a_regular_log_file_is_a_warning_naming_it_and_the_run_goes_on() -
     let feedback = hazards.folders.project.join("feedback");
     std::fs::create_dir_all(&feedback)?;
     let snapshot = feedback.join("performance.json");
-    let cases: Vec<(&str, Box<dyn Fn(&Path) -> Result<()>>)> = vec![
+    type MakeHazard = Box<dyn Fn(&Path) -> Result<()>>;
+    let cases: Vec<(&str, MakeHazard)> = vec![
         (
             "a FIFO",
             Box::new(|path: &Path| {

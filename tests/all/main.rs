@@ -5,6 +5,7 @@
 
 mod beads_filing;
 mod beads_stand_in;
+mod bench;
 mod cli_project;
 mod cli_run;
 mod conformance;

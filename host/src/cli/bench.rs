@@ -1,23 +1,114 @@
-//! `devloop-host bench ingest`: how fast devloop's logs are read and normalized, measured side
-//! by side with `jq -c . >/dev/null` (parsing only) over the same JSON files in the same run.
+//! `devloop-host bench`: the whole run measured in one go (see [`devloop_host::bench`]), and
+//! `bench ingest`: how fast devloop's logs are read and normalized, side by side with
+//! `jq -c . >/dev/null` (parsing only) over the same JSON files in the same run.
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
-use devloop_host::ingest::{SourceReader, Stream};
-use devloop_host::model::Source;
+use devloop_host::bench::{self, BenchConfig};
+use devloop_host::dispatch::DEFAULT_BATCH_SIZE;
+use devloop_host::ingest::DevloopDirs;
+use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
 
 use super::project::ProjectArgs;
 
-/// Measures parts of devloop-host.
+/// Measures devloop-host: without a subcommand, ingest and the full run with every detector
+/// against `jq -c .`, per-detector time and state, checkpoint overhead and peak memory, on a
+/// large folder it writes in devloop's formats (or on --devloop-dir).
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Bench {
     #[command(subcommand)]
-    what: BenchCommand,
+    what: Option<BenchCommand>,
+    #[command(flatten)]
+    full: FullBench,
+}
+
+#[derive(Debug, Args)]
+struct FullBench {
+    /// An existing project devloop folder to measure instead of writing one.
+    #[arg(long)]
+    devloop_dir: Option<PathBuf>,
+    /// devloop's home folder beside --devloop-dir (where cli-actions.jsonl is).
+    #[arg(long, requires = "devloop_dir")]
+    home_devloop_dir: Option<PathBuf>,
+    /// Records to write when no --devloop-dir is given.
+    #[arg(long, default_value_t = 300_000)]
+    events: u64,
+    /// Seed of the written folder (the same seed writes the same folder).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Where to write the folder and the runs' state (default: a fresh folder under the
+    /// system's temporary folder, removed afterwards).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Folder of detector plugins (`*.wasm` components) to measure instead of the bundled ones.
+    #[arg(long, env = "DEVLOOP_HOST_PLUGINS")]
+    plugins: Option<PathBuf>,
+    /// The jq to compare with.
+    #[arg(long, default_value = "jq")]
+    jq: PathBuf,
+    /// Events per plugin call.
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+    /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
+    #[arg(long, env = "DEVLOOP_HOST_CACHE")]
+    cache_dir: Option<PathBuf>,
+    /// Times to repeat each measurement (the fastest counts).
+    #[arg(long, default_value_t = 3)]
+    repeat: u32,
+}
+
+impl FullBench {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let scratch = match &self.work_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::temp_dir().join(format!("devloop-host-bench-{}", std::process::id())),
+        };
+        std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+        let result = self.measure(&scratch);
+        if self.work_dir.is_none() {
+            let _ = std::fs::remove_dir_all(&scratch);
+        }
+        let report = result?;
+        println!("{report}");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn measure(&self, scratch: &std::path::Path) -> anyhow::Result<bench::Report> {
+        let (dirs, generated) = match &self.devloop_dir {
+            Some(project) => (DevloopDirs { project: project.clone(), home: self.home_devloop_dir.clone() }, None),
+            None => {
+                let dirs = DevloopDirs { project: scratch.join("proj/.devloop"), home: Some(scratch.join("home")) };
+                let home = dirs.home.clone().unwrap_or_default();
+                let stats = bench::folder::write(&dirs.project, &home, self.events, self.seed)
+                    .with_context(|| format!("cannot write the benchmark folder under {}", scratch.display()))?;
+                (dirs, Some(stats))
+            }
+        };
+        if dirs.existing().is_empty() {
+            bail!(
+                "devloop folder {} not found; pass --devloop-dir to an existing .devloop folder",
+                dirs.project.display()
+            );
+        }
+        let cache_dir = self.cache_dir.clone().or_else(super::default_cache_dir);
+        let runtime = Arc::new(Runtime::new(RuntimeConfig { limits: Limits::default(), cache_dir })?);
+        let config = BenchConfig {
+            dirs,
+            plugins: self.plugins.clone(),
+            jq: Some(self.jq.clone()),
+            batch_size: self.batch_size,
+            work: scratch.to_owned(),
+            repeat: self.repeat,
+        };
+        Ok(bench::measure(&config, &runtime, generated)?)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,26 +132,6 @@ struct IngestBench {
     repeat: u32,
 }
 
-/// Logs that are JSON, which jq can read too.
-fn is_json(source: Source) -> bool {
-    !matches!(source, Source::EventStore | Source::DaemonLog)
-}
-
-/// Reads every event from `readers`; returns how many and how long it took.
-fn ingest(readers: Vec<Box<dyn SourceReader>>) -> anyhow::Result<(u64, Duration)> {
-    let started = Instant::now();
-    let mut stream = Stream::new(readers);
-    let mut events = 0;
-    loop {
-        let batch = stream.next_batch(4096)?;
-        if batch.is_empty() {
-            break;
-        }
-        events += batch.len() as u64;
-    }
-    Ok((events, started.elapsed()))
-}
-
 fn best_of<T>(
     repeat: u32,
     mut measure: impl FnMut() -> anyhow::Result<(T, Duration)>,
@@ -81,15 +152,9 @@ fn per_second(count: u64, elapsed: Duration) -> f64 {
 
 impl Bench {
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let BenchCommand::Ingest(bench) = self.what;
-        let dirs = bench.project.devloop_dirs(None)?;
-        let json_files: Vec<PathBuf> = dirs
-            .readers()
-            .iter()
-            .map(|reader| reader.slot())
-            .filter(|slot| is_json(slot.source) && slot.path.is_file())
-            .map(|slot| slot.path.clone())
-            .collect();
+        let Some(BenchCommand::Ingest(options)) = self.what else { return self.full.run() };
+        let dirs = options.project.devloop_dirs(None)?;
+        let json_files = bench::json_files(&dirs);
         if json_files.is_empty() {
             bail!("no JSON log found under {}; generate one with `scripts/make-large-devloop`", dirs.project.display());
         }
@@ -100,21 +165,12 @@ impl Bench {
             .map(|content| content.iter().filter(|&&byte| byte == b'\n').count() as u64)
             .sum();
 
-        let (all_events, all_time) = best_of(bench.repeat, || ingest(dirs.readers()))?;
-        let json_readers = || dirs.readers().into_iter().filter(|reader| is_json(reader.slot().source)).collect();
-        let (json_events, json_time) = best_of(bench.repeat, || ingest(json_readers()))?;
-        let (_, jq_time) = best_of(bench.repeat, || {
-            let started = Instant::now();
-            for file in &json_files {
-                let status =
-                    Command::new(&bench.jq).args(["-c", "."]).arg(file).stdout(Stdio::null()).status().with_context(
-                        || format!("cannot run {}; install jq (apt-get install jq) or pass --jq", bench.jq.display()),
-                    )?;
-                if !status.success() {
-                    bail!("{} failed on {}", bench.jq.display(), file.display());
-                }
-            }
-            Ok(((), started.elapsed()))
+        let (all_events, all_time) = best_of(options.repeat, || Ok(bench::ingest(&dirs, false)?))?;
+        let (json_events, json_time) = best_of(options.repeat, || Ok(bench::ingest(&dirs, true)?))?;
+        let (_, jq_time) = best_of(options.repeat, || {
+            let time = bench::jq(&options.jq, &json_files)?
+                .map_err(|reason| anyhow::anyhow!("{reason}; install jq (apt-get install jq) or pass --jq"))?;
+            Ok(((), time))
         })?;
 
         println!(

@@ -86,6 +86,38 @@ pub struct Pipeline<'runtime> {
     reported: BTreeMap<Fingerprint, Reports>,
     events_processed: usize,
     lineage: swap::Lineage,
+    workers: Workers,
+}
+
+/// The threads the plugins run on: made once, as many as there are plugins, and kept across
+/// batches (remade only when the number of plugins changes), so a batch costs no thread start.
+#[derive(Default)]
+struct Workers {
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Workers {
+    /// A pool with one worker per plugin, or `None` when one plugin (or none) runs inline, or
+    /// the threads cannot be started.
+    fn pool(&mut self, plugins: usize) -> Option<&rayon::ThreadPool> {
+        if plugins < 2 {
+            return None;
+        }
+        if self.pool.as_ref().is_none_or(|pool| pool.current_num_threads() != plugins) {
+            let built = rayon::ThreadPoolBuilder::new()
+                .num_threads(plugins)
+                .thread_name(|index| format!("plugin-worker-{index}"))
+                .build();
+            self.pool = match built {
+                Ok(pool) => Some(pool),
+                Err(error) => {
+                    tracing::warn!("cannot start the plugin workers ({error}); plugins run one after another");
+                    None
+                }
+            };
+        }
+        self.pool.as_ref()
+    }
 }
 
 impl<'runtime> Pipeline<'runtime> {
@@ -99,6 +131,7 @@ impl<'runtime> Pipeline<'runtime> {
             reported: BTreeMap::new(),
             events_processed: 0,
             lineage: swap::Lineage::default(),
+            workers: Workers::default(),
         }
     }
 
@@ -166,8 +199,9 @@ impl<'runtime> Pipeline<'runtime> {
     }
 
     /// Feeds `events` (in event-time order) in batches, advancing each detector's clock to
-    /// the last event of every batch. Plugins run side by side (each owns its store); their
-    /// outcomes are recorded in plugin order, so a run's output does not depend on scheduling.
+    /// the last event of every batch. Plugins run side by side on long-lived workers, one per
+    /// plugin (each owns its store), over one converted batch they all borrow; their outcomes
+    /// are recorded in plugin order, so a run's output does not depend on scheduling.
     pub fn feed(&mut self, events: &[Event]) {
         for batch in events.chunks(self.batch_size) {
             let converted = WitEvents::new(batch);
@@ -175,14 +209,19 @@ impl<'runtime> Pipeline<'runtime> {
             let now_ms = batch.last().map_or(0, |event| event.time_ms);
             let runtime = self.runtime;
             let run_one = |plugin: &mut Supervisor| (plugin.process(runtime, &converted), plugin.tick(runtime, now_ms));
-            let outcomes: Vec<(BatchOutcome, BatchOutcome)> = if self.plugins.len() < 2 {
-                self.plugins.iter_mut().map(run_one).collect()
-            } else {
-                std::thread::scope(|scope| {
-                    let running: Vec<_> =
-                        self.plugins.iter_mut().map(|plugin| scope.spawn(|| run_one(plugin))).collect();
-                    running.into_iter().map(|handle| handle.join().expect("supervisors do not panic")).collect()
-                })
+            let outcomes: Vec<(BatchOutcome, BatchOutcome)> = match self.workers.pool(self.plugins.len()) {
+                None => self.plugins.iter_mut().map(run_one).collect(),
+                Some(pool) => {
+                    let run_one = &run_one;
+                    let mut slots: Vec<Option<(BatchOutcome, BatchOutcome)>> = Vec::new();
+                    slots.resize_with(self.plugins.len(), || None);
+                    pool.scope(|scope| {
+                        for (plugin, slot) in self.plugins.iter_mut().zip(&mut slots) {
+                            scope.spawn(move |_| *slot = Some(run_one(plugin)));
+                        }
+                    });
+                    slots.into_iter().map(|slot| slot.expect("every plugin ran in the scope")).collect()
+                }
             };
             for (index, (processed, ticked)) in outcomes.into_iter().enumerate() {
                 self.record(index, processed, Some((first, batch.len())));

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Func, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -128,6 +128,9 @@ impl WitEvents {
 pub struct PluginInstance {
     store: Store<PluginState>,
     bindings: v0_1_0::DetectorPlugin,
+    /// `process`, called with references into the shared batch rather than through the
+    /// generated binding, which wants the events themselves (a copy per filtering plugin).
+    process: Func,
     description: DetectorDescription,
     limits: Limits,
 }
@@ -162,14 +165,15 @@ impl PluginInstance {
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(limits.deadline_ticks());
         let start_failure = |failure| LoadError::Start { path: source.origin.clone(), failure };
-        let bindings = match source.api_version {
-            ApiVersion::V0_1_0 => source.instance_pre.instantiate(&mut store),
+        let (bindings, process) = match source.api_version {
+            ApiVersion::V0_1_0 => instantiate_v0_1_0(&mut store, source),
         }
         .map_err(|error| start_failure(classify(&store, error, limits)))?;
 
         let mut instance = PluginInstance {
             store,
             bindings,
+            process,
             description: DetectorDescription {
                 id: String::new(),
                 version: String::new(),
@@ -234,21 +238,19 @@ impl PluginInstance {
         call(&self.bindings, &mut self.store).map_err(|error| classify(&self.store, error, &self.limits))
     }
 
-    /// Feeds a batch (only the events the detector asked for) and returns its insights.
+    /// Feeds a batch (only the events the detector asked for) and returns its insights. The
+    /// events it skips are left out by reference: the shared batch is never copied.
     pub fn process(&mut self, events: &WitEvents) -> CallResult<Vec<model::Insight>> {
         let wanted: Vec<&v0_1_0::wit::Event> =
             events.events.iter().filter(|event| self.description.wants(&event.kind)).collect();
         if wanted.is_empty() {
             return Ok(Ok(Vec::new()));
         }
-        let filtered;
-        let batch: &[v0_1_0::wit::Event] = if wanted.len() == events.events.len() {
-            &events.events
-        } else {
-            filtered = wanted.into_iter().cloned().collect::<Vec<_>>();
-            &filtered
-        };
-        let answer = self.guarded(|bindings, store| bindings.devloop_detector_detector().call_process(store, batch))?;
+        let process = self.process;
+        let answer = self.guarded(|_, store| {
+            let typed = process.typed::<(&[&v0_1_0::wit::Event],), (ProcessAnswer,)>(&*store)?;
+            Ok(typed.call(store, (&wanted,))?.0)
+        })?;
         self.accept(answer)
     }
 
@@ -290,6 +292,26 @@ impl PluginInstance {
         let id = &self.description.id;
         Ok(Ok(insights.into_iter().map(|insight| v0_1_0::insight_into_model(insight, id)).collect()))
     }
+}
+
+/// What `process` returns in the 0.1.0 contract.
+type ProcessAnswer = Result<Vec<v0_1_0::wit::Insight>, String>;
+
+/// Instantiates a 0.1.0 component, keeping its `process` export for calls by reference.
+fn instantiate_v0_1_0(
+    store: &mut Store<PluginState>,
+    source: &PluginSource,
+) -> wasmtime::Result<(v0_1_0::DetectorPlugin, Func)> {
+    let instance = source.instance_pre.instance_pre().instantiate(&mut *store)?;
+    let bindings = v0_1_0::DetectorPlugin::new(&mut *store, &instance)?;
+    let interface = instance
+        .get_export_index(&mut *store, None, "devloop:detector/detector@0.1.0")
+        .ok_or_else(|| wasmtime::format_err!("no `devloop:detector/detector@0.1.0` export"))?;
+    let process = instance
+        .get_export_index(&mut *store, Some(&interface), "process")
+        .and_then(|index| instance.get_func(&mut *store, index))
+        .ok_or_else(|| wasmtime::format_err!("no `process` function in `devloop:detector/detector@0.1.0`"))?;
+    Ok((bindings, process))
 }
 
 /// Tells apart the ways the sandbox can stop a call.

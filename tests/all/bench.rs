@@ -1,0 +1,63 @@
+//! `devloop-host bench` end to end on a tiny folder it writes itself: every section is printed
+//! and the full run sees every event the ingest reads. Structure only, never timing.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+fn number_before(line: &str, word: &str) -> Option<u64> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let index = words.iter().position(|candidate| *candidate == word)?;
+    words.get(index.checked_sub(1)?)?.parse().ok()
+}
+
+#[test]
+fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let plugins = work.path().join("plugins");
+    std::fs::create_dir_all(&plugins)?;
+    for name in ["command-repetition", "metric-anomaly"] {
+        std::fs::copy(devloop_host_tests::plugin(name), plugins.join(format!("{}.wasm", name.replace('-', "_"))))?;
+    }
+    let output = Command::new(crate::binary())
+        .args(["bench", "--events", "3000", "--seed", "11", "--repeat", "1"])
+        .arg("--plugins")
+        .arg(&plugins)
+        .arg("--work-dir")
+        .arg(work.path().join("scratch"))
+        .arg("--cache-dir")
+        .arg(work.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .output()?;
+    let stdout = String::from_utf8(output.stdout)?;
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+
+    let sections: Vec<&str> = stdout.lines().filter(|line| line.starts_with("== ")).collect();
+    assert_eq!(
+        sections,
+        [
+            "== folder (best of 1 for every time below)",
+            "== ingest alone vs jq",
+            "== full run (every detector, normal checkpoints) vs jq",
+            "== per detector",
+            "== checkpoint overhead",
+            "== peak RSS"
+        ],
+        "{stdout}"
+    );
+    assert!(stdout.contains("generated 3000 records"), "{stdout}");
+    assert!(
+        stdout.contains("jq -c . >/dev/null, JSON files:") || stdout.contains("jq -c . >/dev/null: not measured:"),
+        "{stdout}"
+    );
+    let line = |prefix: &str| stdout.lines().find(|line| line.starts_with(prefix)).unwrap_or_default();
+    assert_eq!(number_before(line("ingest, every log:"), "events"), Some(3000), "{stdout}");
+    assert_eq!(number_before(line("run --from-start:"), "events"), Some(3000), "{stdout}");
+    for detector in ["command-repetition", "metric-anomaly"] {
+        assert!(stdout.lines().any(|line| line.starts_with(detector)), "{detector} missing:\n{stdout}");
+    }
+    for prefix in ["ratio (normal / end only):", "stored state, every detector:", "full run:", "full run, end only:"] {
+        assert!(!line(prefix).is_empty(), "{prefix} missing:\n{stdout}");
+    }
+    Ok(())
+}
