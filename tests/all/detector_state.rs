@@ -10,7 +10,7 @@ use devloop_host::model::{Event, Insight};
 use devloop_host::runtime::{BatchOutcome, Runtime, RuntimeConfig, Supervisor, WitEvents};
 
 fn cases() -> Result<Vec<PathBuf>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases");
     let mut cases = Vec::new();
     for pattern in std::fs::read_dir(root)? {
         for case in std::fs::read_dir(pattern?.path())? {

@@ -370,7 +370,7 @@ fn a_trap_in_snapshot_or_restore_loses_no_batch() -> Result<()> {
 fn plugins_list_shows_why_a_plugin_is_quarantined() -> Result<()> {
     use super::insights_support::{Project, burst};
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", None))?;
+    project.log(&burst(0, 4, "bd ready", None))?;
     std::fs::copy(devloop_host_tests::hostile("finding-flood"), project.path().join("plugins/hostile.wasm"))?;
     let common = ["--plugins", "plugins", "--cache-dir", "cache", "--status-file", "status.json"];
     let mut run = vec!["run", "--devloop-dir", ".devloop", "--budget", "findings=500"];
@@ -396,7 +396,7 @@ fn plugins_list_shows_why_a_plugin_is_quarantined() -> Result<()> {
 fn a_flood_of_findings_within_budget_does_not_flood_the_terminal() -> Result<()> {
     use super::insights_support::{Project, burst};
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", None))?;
+    project.log(&burst(0, 4, "bd ready", None))?;
     std::fs::copy(devloop_host_tests::hostile("finding-flood"), project.path().join("plugins/hostile.wasm"))?;
     let run = [
         "run",
@@ -425,7 +425,7 @@ fn a_flood_of_findings_within_budget_does_not_flood_the_terminal() -> Result<()>
 fn a_flood_of_findings_routed_to_beads_is_filed_a_hundred_per_run() -> Result<()> {
     use super::insights_support::{Project, bd_init, bd_issues, bd_program, burst};
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", None))?;
+    project.log(&burst(0, 4, "bd ready", None))?;
     std::fs::copy(devloop_host_tests::hostile("finding-flood"), project.path().join("plugins/hostile.wasm"))?;
     let bd = bd_program(project.path())?;
     bd_init(&bd, project.path(), "proj")?;
@@ -446,7 +446,7 @@ fn a_flood_of_findings_routed_to_beads_is_filed_a_hundred_per_run() -> Result<()
 fn run_refuses_a_second_file_with_a_loaded_id_and_keeps_the_first() -> Result<()> {
     use super::insights_support::{Project, burst};
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", None))?;
+    project.log(&burst(0, 4, "bd ready", None))?;
     std::fs::copy(devloop_host_tests::hostile("duplicate-id"), project.path().join("plugins/zz_impostor.wasm"))?;
     let output = project.run_ok(&[])?;
     let stderr = String::from_utf8(output.stderr)?;

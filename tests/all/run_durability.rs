@@ -96,7 +96,7 @@ fn reference(project: &Project) -> Result<Vec<(String, u64, String)>> {
 
 fn stop_follow_after_appends(signal_name: &str, expected_exit: i32) -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     let mut follower = follow(&project, Stdio::null())?;
     // Stored while the follow run goes on, and readable beside it.
     wait_for("the first finding in the store", || {
@@ -128,7 +128,7 @@ fn follow_stopped_by_sigterm_after_appends_exits_0_and_loses_nothing() -> Result
 #[test]
 fn a_second_signal_ends_the_run_at_once_and_the_next_run_recovers() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     let mut follower = follow(&project, Stdio::null())?;
     wait_for("the first finding in the store", || {
         Ok(project.path().join(".devloop-host/insights.db").exists() && findings(&project)?.len() == 1)
@@ -146,7 +146,7 @@ fn a_second_signal_ends_the_run_at_once_and_the_next_run_recovers() -> Result<()
 #[test]
 fn a_closed_stdout_stops_the_run_cleanly_with_everything_stored() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     project.log(&burst(300, 4, "devloop status", None))?;
     // `run | head -1` where head is already gone: the findings cannot be printed.
     let mut run = Command::new(crate::binary())
@@ -180,7 +180,7 @@ fn a_closed_stdout_stops_the_run_cleanly_with_everything_stored() -> Result<()> 
 #[test]
 fn a_second_run_on_the_same_state_is_refused_while_one_follows() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     let mut follower = follow(&project, Stdio::null())?;
     wait_for("the first finding in the store", || {
         Ok(project.path().join(".devloop-host/insights.db").exists() && findings(&project)?.len() == 1)
@@ -201,7 +201,7 @@ fn a_second_run_on_the_same_state_is_refused_while_one_follows() -> Result<()> {
 #[test]
 fn two_runs_started_together_never_process_an_event_twice() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     project.log(&burst(300, 4, "devloop status", None))?;
     let start = |project: &Project| -> Result<Child> {
         Ok(Command::new(crate::binary())
@@ -240,7 +240,7 @@ fn two_runs_started_together_never_process_an_event_twice() -> Result<()> {
 #[test]
 fn triage_beside_a_following_run_never_finds_the_database_locked() -> Result<()> {
     let project = Project::new()?;
-    project.log(&burst(0, 3, "bd ready", Some(THREAD)))?;
+    project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     let mut follower = follow(&project, Stdio::null())?;
     wait_for("the first finding in the store", || {
         Ok(project.path().join(".devloop-host/insights.db").exists() && findings(&project)?.len() == 1)
@@ -249,7 +249,7 @@ fn triage_beside_a_following_run_never_finds_the_database_locked() -> Result<()>
     let no_devloop = project.path().join("no-devloop");
     for round in 0..12u32 {
         // The run commits what each append brings while the triage commands write.
-        project.log(&burst(1000 + round * 100, 3, "devloop status", None))?;
+        project.log(&burst(1000 + round * 100, 4, "devloop status", None))?;
         project.ok(&["insights", "dismiss", &fingerprint, "--devloop-dir", &path_text(&no_devloop)], &[])?;
         project.ok(&["insights", "ack", &fingerprint], &[])?;
         project.ok(&["insights", "snooze", &fingerprint, "--for", "1h"], &[])?;

@@ -260,7 +260,7 @@ impl Plugins {
         let mut candidates = detectors::discover(runtime, &search(self.plugins.clone(), &state))?;
         candidates.extend(devloop_host::patterns::candidates(
             runtime,
-            &devloop_host::patterns::default_folders(&state.plugins()),
+            &devloop_host::patterns::default_folders(self.plugins.as_deref().unwrap_or(&state.plugins())),
         ));
         let status = StatusFile::read(&self.status_file()).unwrap_or_else(|error| {
             tracing::warn!("{error:#}");

@@ -15,7 +15,7 @@ For every seed:
 - devloop: `devloop insights detect --format json --no-save` with HOME at the scenario (devloop
   reads ~/.devloop), over a window that covers the scenario.
 
-Usage: evaluate.py --binary DEVLOOP_HOST --plugins DIR [--seeds 1,2,3,4,5] [--days 21] [--cuts 5]
+Usage: evaluate.py --binary DEVLOOP_HOST [--plugins DIR] [--seeds 1,2,3,4,5] [--days 21] [--cuts 5]
                    [--keep DIR] [--check] [--markdown OUT.md] [--json OUT.json]
 `--check` fails unless every seed meets the bar (recall ≥ 0.9, precision ≥ 0.9, no hard-negative
 violation, incremental = from start).
@@ -54,7 +54,7 @@ EVENTS_DB = "project/.devloop/events.db"
 
 
 class Host:
-    def __init__(self, binary: Path, plugins: Path, cache: Path):
+    def __init__(self, binary: Path, plugins: Path | None, cache: Path):
         self.binary = binary
         self.plugins = plugins
         self.cache = cache
@@ -64,9 +64,11 @@ class Host:
 
     def run(self, folder: Path, state: Path, from_start: bool) -> list[str]:
         command = [str(self.binary), "run", "--devloop-dir", str(folder / "project" / ".devloop"),
-                   "--home-devloop-dir", str(folder / "home" / ".devloop"), "--plugins", str(self.plugins),
-                   "--format", "json", "--state-db", str(state), "--cache-dir", str(self.cache),
+                   "--home-devloop-dir", str(folder / "home" / ".devloop"),
+                   "--format", "json", "--state-dir", str(state.parent), "--cache-dir", str(self.cache),
                    "--status-file", str(state.parent / "status.json")]
+        if self.plugins is not None:
+            command += ["--plugins", str(self.plugins)]
         if from_start:
             command.append("--from-start")
         env = {**os.environ, "HOME": str(folder / "home")}
@@ -186,7 +188,7 @@ def per_item(report: dict, truths: dict) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", type=Path, required=True)
-    parser.add_argument("--plugins", type=Path, required=True)
+    parser.add_argument("--plugins", type=Path, help="a plugins folder instead of the bundled detectors")
     parser.add_argument("--venv", type=Path, default=Path(sys.prefix), help="the venv with devloop 0.10.3 (default: this Python's)")
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--days", type=int, default=21)
@@ -199,7 +201,7 @@ def main():
 
     base = (args.keep or Path(tempfile.mkdtemp(prefix="devloop-independent-"))).resolve()
     base.mkdir(parents=True, exist_ok=True)
-    host = Host(args.binary.resolve(), args.plugins.resolve(), base / "component-cache")
+    host = Host(args.binary.resolve(), args.plugins.resolve() if args.plugins else None, base / "component-cache")
     rows, report, failures, truths = [], {}, [], {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         scenario = base / f"seed{seed}"
