@@ -398,9 +398,11 @@ mod tests {
             events.push(fix(100 + occasion as u64, at + 3_000, "formatter", "/home/u/proj/src/other.py"));
         }
         let insights = detector.process(&events)?;
-        assert_eq!(insights.len(), 1, "{insights:#?}");
-        assert!(insights[0].message.contains("`import-sorter`") && insights[0].message.contains("src/module_0.py"));
-        assert_eq!(insights[0].key, "import-sorter");
+        // One finding, reported when it is first sure and updated as it grows.
+        assert!(insights.iter().all(|insight| insight.key == "import-sorter"), "{insights:#?}");
+        let current = insights.last().ok_or("a finding")?;
+        assert!(current.message.contains("`import-sorter`") && current.message.contains("src/module_0.py"));
+        assert!(current.message.contains("4 of 4 changes"), "{}", current.message);
         Ok(())
     }
 
