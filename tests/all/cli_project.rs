@@ -114,6 +114,18 @@ fn every_command_finds_the_state_folder_beside_the_devloop_folder() -> Result<()
     ensure!(run.status.success(), "{}", stderr(&run));
     assert!(machine.path("app/.devloop-host/insights.db").exists());
     assert!(!machine.path("elsewhere/.devloop-host").exists(), "nothing lands where the command ran");
+    // The notice names a command that finds these findings from where the run was started.
+    let notice = stderr(&run);
+    let hint = notice
+        .split("to look at (`")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .ok_or_else(|| anyhow::anyhow!("a triage hint in: {notice}"))?;
+    let folder = hint
+        .strip_prefix("devloop-host insights list --state-dir ")
+        .ok_or_else(|| anyhow::anyhow!("the hint names the state folder: {hint}"))?;
+    let hinted = machine.devloop_host("elsewhere", &["insights", "list", "--state-dir", folder])?;
+    assert!(stdout(&hinted).contains("command_repetition"), "{}", stderr(&hinted));
 
     let listed = machine.devloop_host("elsewhere", &["insights", "list", "--devloop-dir", &devloop])?;
     ensure!(listed.status.success(), "{}", stderr(&listed));

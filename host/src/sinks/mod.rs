@@ -65,7 +65,7 @@ pub fn deliver(
         let mut stderr = std::io::stderr().lock();
         let style = render::Style::for_stderr();
         // A notice that cannot be shown is not worth failing a run for.
-        let _ = terminal::announce(&mut stderr, &announce, &style);
+        let _ = terminal::announce(&mut stderr, &announce, &style, &terminal::triage_command(store.path()));
         report.announced = announce.len();
     }
     if let Some(settings) = &config.jsonl
