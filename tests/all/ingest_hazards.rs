@@ -72,16 +72,17 @@ impl Hazards {
 
     /// A run that must end by itself (a FIFO must not hang it).
     fn run(&self) -> Result<Output> {
-        let mut child = self.command(&[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while child.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                child.kill()?;
+        let child = self.command(&[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+        let pid = child.id().to_string();
+        let (sender, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sender.send(child.wait_with_output()));
+        let output = match ended.recv_timeout(Duration::from_secs(60)) {
+            Ok(output) => output?,
+            Err(_) => {
+                Command::new("kill").args(["-KILL", &pid]).status()?;
                 bail!("the run hung");
             }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let output = child.wait_with_output()?;
+        };
         ensure!(output.status.success(), "run failed: {}", String::from_utf8_lossy(&output.stderr));
         Ok(output)
     }

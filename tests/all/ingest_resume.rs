@@ -112,10 +112,12 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
         let mut child = setup.run(&sample, "crash", &options).spawn()?;
         if round % 4 == 3 {
             // Now and then a kill at a random moment early on, whatever the process is doing
-            // (loading plugins, restoring their state, reading).
+            // (loading plugins, restoring their state, reading): a deliberate random delay, since
+            // there is no event to wait for when the point is to strike at no event in particular.
             std::thread::sleep(delays.next(80));
         } else {
-            // Mostly a kill once a random number of further events went through.
+            // Mostly a kill once a random number of further events went through. SQLite gives no
+            // notice of a committed row, so the delivered count is polled, with a deadline.
             let target = before + 1 + delays.next(20).as_millis() as usize;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while child.try_wait()?.is_none()
