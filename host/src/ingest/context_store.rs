@@ -14,7 +14,10 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::Deserialize;
 
 use super::MalformedRecord;
+// A tier file is read whole, like the performance snapshot, and under the same cap (the daemon
+// trims each tier to 250 findings, a few hundred KiB).
 use super::fields::{Fields, iso_millis};
+use super::performance_snapshot::MAX_SNAPSHOT_BYTES as MAX_FILE_BYTES;
 use super::position::{Advance, Cursor};
 use super::reader::{Pending, Slot, SourceReader};
 use crate::model::{Event, Field, Outcome, Source};
@@ -22,9 +25,6 @@ use crate::model::{Event, Field, Outcome, Source};
 /// The tier files, relative to the project's `.devloop` folder.
 pub const TIER_FILES: &[&str] =
     &["context/immediate.json", "context/relevant.json", "context/background.json", "context/auto_fixed.json"];
-
-/// Largest tier file read (the daemon trims each tier to 250 findings, a few hundred KiB).
-const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Deserialize)]
 struct TierFile {
