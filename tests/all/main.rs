@@ -14,6 +14,7 @@ mod exec_transparent;
 mod hostile;
 mod hostile_text;
 mod hotswap;
+mod incremental_runs;
 mod independent_evaluation;
 mod ingest_exec;
 mod ingest_follow;
