@@ -80,12 +80,16 @@ impl Follower {
 
     /// Waits until the binary reports having delivered `total` events in all.
     fn wait_for_total(&mut self, total: usize) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        self.wait_for_total_within(total, Duration::from_secs(60))
+    }
+
+    fn wait_for_total_within(&mut self, total: usize, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match self.reports.recv_timeout(left) {
                 Ok(line) => line,
-                Err(_) => bail!("no report of {total} events within a minute; stderr:\n{}", self.stderr.join("\n")),
+                Err(_) => bail!("no report of {total} events within {within:?}; stderr:\n{}", self.stderr.join("\n")),
             };
             self.stderr.push(line.clone());
             if line.contains("malformed record") {
@@ -183,5 +187,29 @@ fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
     let unique: HashSet<u64> = delivered.iter().copied().collect();
     assert_eq!(unique.len(), delivered.len(), "an event was delivered twice");
     assert_eq!(unique, expected, "the follow run delivered exactly the events of every state");
+    Ok(())
+}
+
+#[test]
+fn an_append_is_read_when_its_notification_comes_not_at_the_safety_poll() -> Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let project = scratch.path().join(".devloop");
+    std::fs::create_dir_all(&project)?;
+    let plugins = scratch.path().join("plugins");
+    std::fs::create_dir_all(&plugins)?;
+    std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
+    let dirs = DevloopDirs { project: project.clone(), home: Some(project.clone()) };
+    let cli = sample_lines("cli-actions.jsonl")?;
+    let log = project.join("cli-actions.jsonl");
+    append(&log, &lines(&cli[..20]))?;
+    let mut follower = Follower::start(&project, &plugins, &scratch.path().join("state"))?;
+    follower.wait_for_total(one_shot(&dirs)?.len())?;
+    // Idle now, until a notification or the safety poll. A third of the poll interval is far
+    // more than reading an append takes, even on a loaded machine, and far less than the poll.
+    let within = devloop_host::stream::SAFETY_POLL / 3;
+    for round in 1..=3 {
+        append(&log, &lines(&cli[20 * round..20 * (round + 1)]))?;
+        follower.wait_for_total_within(one_shot(&dirs)?.len(), within)?;
+    }
     Ok(())
 }

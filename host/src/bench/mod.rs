@@ -197,7 +197,7 @@ pub fn full_run(
         batch_size: config.batch_size,
         from_start: true,
         strict: false,
-        follow: false,
+        follow: None,
         trace_delivered: false,
         checkpoint: policy,
     };

@@ -229,14 +229,6 @@ impl Run {
             );
         }
         let mut store = Store::open(&database)?;
-        let options = stream::Options {
-            batch_size,
-            from_start: self.from_start,
-            strict,
-            follow: self.follow,
-            trace_delivered: self.trace_delivered,
-            checkpoint: CheckpointPolicy { events: self.checkpoint_events, ..CheckpointPolicy::default() },
-        };
         let format = self.format;
         let mut printed = std::collections::BTreeSet::new();
         let mut pattern_watch = match rules_engine.filter(|_| self.follow) {
@@ -244,6 +236,29 @@ impl Run {
                 .inspect_err(|error| tracing::warn!("pattern files will not be reloaded while this runs: {error}"))
                 .ok(),
             None => None,
+        };
+        // Plugins and pattern files are applied between batches: an idle follow run wakes for them.
+        let follow = self.follow.then(|| {
+            let nudge = stream::Nudge::default();
+            if let Some(hot_swap) = &hot_swap {
+                let nudge = nudge.clone();
+                hot_swap.on_ready(move || nudge.nudge());
+            }
+            let mut applied = vec![stream::Applied { folder: search.project.clone(), extension: "wasm" }];
+            if pattern_watch.is_some() {
+                applied.extend(
+                    pattern_folders.iter().map(|folder| stream::Applied { folder: folder.clone(), extension: "toml" }),
+                );
+            }
+            stream::Follow { applied, nudge }
+        });
+        let options = stream::Options {
+            batch_size,
+            from_start: self.from_start,
+            strict,
+            follow,
+            trace_delivered: self.trace_delivered,
+            checkpoint: CheckpointPolicy { events: self.checkpoint_events, ..CheckpointPolicy::default() },
         };
         let progress = super::progress::Replay::start(pipeline.plugins().len());
         let hooks = stream::Hooks {
@@ -259,7 +274,7 @@ impl Run {
             // Without --follow the findings are printed once, at the end, as one table.
             after_round: &mut |pipeline| {
                 progress.finish();
-                if !options.follow {
+                if options.follow.is_none() {
                     return Ok(());
                 }
                 let fresh: Vec<_> = pipeline

@@ -38,6 +38,11 @@ impl HotSwap {
         })
     }
 
+    /// Calls `hook` (on another thread) each time a change is ready to be applied.
+    pub fn on_ready(&self, hook: impl Fn() + Send + 'static) {
+        self.watcher.on_ready(hook);
+    }
+
     /// Applies every change that is ready; call it between two batches. Never waits.
     pub fn between_batches(&mut self, pipeline: &mut Pipeline<'_>) -> Vec<SwapOutcome> {
         let mut outcomes = Vec::new();

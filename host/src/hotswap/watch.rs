@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -38,8 +38,9 @@ impl Default for WatchOptions {
     }
 }
 
-/// The worker checks for shutdown at least this often.
-const IDLE_POLL: Duration = Duration::from_millis(100);
+/// With nothing pending the worker sleeps on the notifications; it learns of a shutdown when
+/// they end (the watcher is dropped first), and checks the flag at least this often anyway.
+const IDLE_POLL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Error)]
 pub enum WatchError {
@@ -53,9 +54,13 @@ pub enum WatchError {
     Thread(#[source] std::io::Error),
 }
 
+/// Called on the worker thread each time a change is ready.
+type ReadyHook = Arc<Mutex<Option<Box<dyn Fn() + Send>>>>;
+
 /// Watches a plugins folder; hands out compiled, started new versions as [`PluginChange`]s.
 pub struct PluginWatcher {
     changes: Receiver<PluginChange>,
+    on_ready: ReadyHook,
     watcher: Option<RecommendedWatcher>,
     stop: Arc<AtomicBool>,
     worker: Option<JoinHandle<()>>,
@@ -76,7 +81,9 @@ impl PluginWatcher {
         let (changes, ready) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let (disposal, disposed) = mpsc::channel();
+        let on_ready = ReadyHook::default();
         let preparer = Preparer {
+            on_ready: on_ready.clone(),
             runtime,
             dir: dir.to_owned(),
             settings,
@@ -91,7 +98,13 @@ impl PluginWatcher {
             .name("plugin-compiler".into())
             .spawn(move || preparer.run(&notified))
             .map_err(WatchError::Thread)?;
-        Ok(PluginWatcher { changes: ready, watcher: Some(watcher), stop, worker: Some(worker) })
+        Ok(PluginWatcher { changes: ready, on_ready, watcher: Some(watcher), stop, worker: Some(worker) })
+    }
+
+    /// Calls `hook` (on the worker thread) each time a change is ready, so a host waiting for
+    /// something else can come and take it.
+    pub fn on_ready(&self, hook: impl Fn() + Send + 'static) {
+        *self.on_ready.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(hook));
     }
 
     /// The next ready change, if any; never waits. Call it between batches.
@@ -129,6 +142,7 @@ struct Preparer {
     options: WatchOptions,
     pending: BTreeMap<PathBuf, Pending>,
     changes: Sender<PluginChange>,
+    on_ready: ReadyHook,
     stop: Arc<AtomicBool>,
     /// Versions swapped out, dropped on this thread rather than between two batches.
     disposal: Sender<Supervisor>,
@@ -160,6 +174,9 @@ impl Preparer {
                 let Some(pending) = self.pending.remove(&file) else { continue };
                 if self.changes.send(self.prepare(file, pending.noticed)).is_err() {
                     return;
+                }
+                if let Some(hook) = self.on_ready.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                    hook();
                 }
             }
         }

@@ -14,7 +14,7 @@
 //! every doubling on the way.
 //!
 //! With `follow`, the stream keeps going: it waits for the files to change ([`watch`]) and
-//! reads what is new, until asked to [`Stop`].
+//! reads what is new, until asked to [`Stop`]. Idle, it sleeps on file notifications.
 
 mod stop;
 mod watch;
@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use stop::{Stop, StopReason};
+pub use watch::{Applied, Follow, Nudge, SAFETY_POLL};
 
 use crate::dispatch::Pipeline;
 use crate::ingest::position::Cursor;
@@ -78,7 +79,7 @@ pub struct Options {
     /// A malformed record stops the run (before the batch it is in is delivered).
     pub strict: bool,
     /// Keep reading as the files grow, until stopped.
-    pub follow: bool,
+    pub follow: Option<Follow>,
     /// Record the id of every delivered event in the store (for crash tests).
     pub trace_delivered: bool,
     pub checkpoint: CheckpointPolicy,
@@ -129,7 +130,10 @@ pub fn run(
     stream.resume(&stored_cursors(store)?);
     let mut progress = Progress::new(store, routing, options);
     progress.restore(pipeline)?;
-    let watcher = if options.follow { Some(watch::Watcher::new(dirs, stop)?) } else { None };
+    let mut watcher = match &options.follow {
+        Some(follow) => Some(watch::Watcher::new(dirs, follow, stop)?),
+        None => None,
+    };
     let mut summary = Summary::default();
     'rounds: loop {
         loop {
@@ -168,7 +172,7 @@ pub fn run(
             Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => stop.request(StopReason::OutputClosed),
             Err(error) => return Err(StreamError::Output(error)),
         }
-        let Some(watcher) = &watcher else { break };
+        let Some(watcher) = &mut watcher else { break };
         if stop.requested().is_some() {
             break;
         }
