@@ -1,7 +1,8 @@
 // command_repetition in C: one command run unusually often by one person, unexplained.
 //
-// A port of plugins/command-repetition (Rust) that passes the same conformance cases. It does
-// not hand its state over (snapshot returns none), so a hot swap to or from it starts fresh.
+// A port of plugins/command-repetition (Rust) that passes the same conformance cases. It hands
+// its state over in the Rust version's snapshot (JSON, format 1), so a hot swap between any two
+// languages keeps the runs seen so far.
 //
 // Build (see notes/polyglot-readme.md):
 //   wit-bindgen c ../../wit/since_v0.1.0 --world detector-plugin --out-dir bindings
@@ -151,6 +152,7 @@ typedef struct {
 /// The unexplained runs of one command by one person (see the Rust version's `Habit`).
 typedef struct {
   string_t key;      // "command key\x1fwho"
+  size_t command_key_len;  // where the command key ends in `key` (people: unused)
   string_t command;  // as logged by the first run of the current repeats
   run_t *runs;       // runs[head..len] are inside the window
   size_t head, len, capacity;
@@ -325,6 +327,7 @@ static bool on_event(const event_t *event, insight_t *insight) {
     person->head++;
   push_run(person, (run_t){.time_ms = event->time_ms, .id = event->id});
   habit_t *habit = record_for(&state.habits, owned_bytes(key.ptr, key.len), &created);
+  if (created) habit->command_key_len = key.len - who.len - 1;
   habit->total += 1;
   while (habit->head < habit->len && event->time_ms - habit->runs[habit->head].time_ms > state.window_ms) habit->head++;
   if (habit->changes_seen != state.file_changes) habit->head = habit->len = 0;
@@ -612,13 +615,458 @@ bool exports_devloop_detector_detector_tick(int64_t now_ms, exports_devloop_dete
   return true;
 }
 
+// ---- state hand-over: the Rust version's snapshot ------------------------------------------
+//
+// {"format": 1, "state": {"habits": [[[command key, who], {"command", "runs": [[time, id], …],
+// "changes_seen", "total", "reported_runs", "occasions"}], …], "people": {who: {"total",
+// "recent": [time, …]}, …}, "file_changes": n}}
+
+#define STATE_FORMAT 1
+#define MAX_JSON_DEPTH 32
+
+static void append_unsigned(builder_t *out, uint64_t value) {
+  char digits[24];
+  size_t at = sizeof(digits);
+  do {
+    digits[--at] = (char)('0' + value % 10);
+    value /= 10;
+  } while (value > 0);
+  append_bytes(out, (const uint8_t *)digits + at, sizeof(digits) - at);
+}
+
+static void append_json_string(builder_t *out, const uint8_t *text, size_t len) {
+  static const char HEX[] = "0123456789abcdef";
+  append(out, "\"");
+  for (size_t i = 0; i < len; i++) {
+    uint8_t byte = text[i];
+    if (byte == '"' || byte == '\\') {
+      uint8_t escaped[2] = {'\\', byte};
+      append_bytes(out, escaped, 2);
+    } else if (byte < 0x20) {
+      uint8_t escaped[6] = {'\\', 'u', '0', '0', (uint8_t)HEX[byte >> 4], (uint8_t)HEX[byte & 15]};
+      append_bytes(out, escaped, 6);
+    } else {
+      append_bytes(out, &byte, 1);
+    }
+  }
+  append(out, "\"");
+}
+
+static void append_times(builder_t *out, const habit_t *record, bool with_ids) {
+  append(out, "[");
+  for (size_t i = record->head; i < record->len; i++) {
+    if (i > record->head) append(out, ",");
+    if (with_ids) append(out, "[");
+    append_integer(out, record->runs[i].time_ms);
+    if (with_ids) {
+      append(out, ",");
+      append_unsigned(out, record->runs[i].id);
+      append(out, "]");
+    }
+  }
+  append(out, "]");
+}
+
 bool exports_devloop_detector_detector_snapshot(detector_plugin_list_u8_t *ret) {
-  (void)ret;
+  builder_t out = {0};
+  append(&out, "{\"format\":");
+  append_integer(&out, STATE_FORMAT);
+  append(&out, ",\"state\":{\"habits\":[");
+  bool first = true;
+  for (size_t i = 0; i < state.habits.capacity; i++) {
+    const habit_t *habit = &state.habits.table[i];
+    if (habit->key.ptr == NULL) continue;
+    if (!first) append(&out, ",");
+    first = false;
+    size_t who = habit->command_key_len + 1;
+    append(&out, "[[");
+    append_json_string(&out, habit->key.ptr, habit->command_key_len);
+    append(&out, ",");
+    append_json_string(&out, habit->key.ptr + who, habit->key.len - who);
+    append(&out, "],{\"command\":");
+    append_json_string(&out, habit->command.ptr, habit->command.len);
+    append(&out, ",\"runs\":");
+    append_times(&out, habit, true);
+    append(&out, ",\"changes_seen\":");
+    append_unsigned(&out, habit->changes_seen);
+    append(&out, ",\"total\":");
+    append_unsigned(&out, habit->total);
+    append(&out, ",\"reported_runs\":");
+    append_integer(&out, habit->reported_runs);
+    append(&out, ",\"occasions\":");
+    append_unsigned(&out, habit->occasions);
+    append(&out, "}]");
+  }
+  append(&out, "],\"people\":{");
+  first = true;
+  for (size_t i = 0; i < state.people.capacity; i++) {
+    const habit_t *person = &state.people.table[i];
+    if (person->key.ptr == NULL) continue;
+    if (!first) append(&out, ",");
+    first = false;
+    append_json_string(&out, person->key.ptr, person->key.len);
+    append(&out, ":{\"total\":");
+    append_unsigned(&out, person->total);
+    append(&out, ",\"recent\":");
+    append_times(&out, person, false);
+    append(&out, "}");
+  }
+  append(&out, "},\"file_changes\":");
+  append_unsigned(&out, state.file_changes);
+  append(&out, "}}");
+  *ret = (detector_plugin_list_u8_t){.ptr = out.text.ptr, .len = out.text.len};
+  return true;
+}
+
+/// A parsed JSON value: just what the snapshot holds (numbers are whole).
+typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } json_type_t;
+
+typedef struct json {
+  json_type_t type;
+  bool negative, whole;  // numbers: the sign, and whether it has no fraction or exponent
+  uint64_t magnitude;
+  string_t text;         // strings
+  struct json *items;    // arrays and objects
+  string_t *keys;        // objects
+  size_t len;
+} json_t;
+
+typedef struct {
+  const uint8_t *at, *end;
+  const char *error;
+} parser_t;
+
+static void json_free(json_t *value) {
+  free(value->text.ptr);
+  for (size_t i = 0; i < value->len; i++) {
+    json_free(&value->items[i]);
+    if (value->keys != NULL) free(value->keys[i].ptr);
+  }
+  free(value->items);
+  free(value->keys);
+}
+
+static void skip_space(parser_t *p) {
+  while (p->at < p->end && (*p->at == ' ' || *p->at == '\t' || *p->at == '\n' || *p->at == '\r')) p->at++;
+}
+
+static bool fail(parser_t *p, const char *error) {
+  if (p->error == NULL) p->error = error;
   return false;
 }
 
+static bool hex4(parser_t *p, uint32_t *code) {
+  *code = 0;
+  for (int i = 0; i < 4; i++) {
+    if (p->at >= p->end) return fail(p, "a truncated \\u escape");
+    uint8_t c = *p->at++;
+    uint32_t digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
+    if (digit == 16) return fail(p, "a bad \\u escape");
+    *code = *code * 16 + digit;
+  }
+  return true;
+}
+
+static void append_utf8(builder_t *out, uint32_t code) {
+  uint8_t bytes[4];
+  size_t len;
+  if (code < 0x80) {
+    bytes[0] = (uint8_t)code;
+    len = 1;
+  } else if (code < 0x800) {
+    bytes[0] = (uint8_t)(0xC0 | code >> 6);
+    bytes[1] = (uint8_t)(0x80 | (code & 0x3F));
+    len = 2;
+  } else if (code < 0x10000) {
+    bytes[0] = (uint8_t)(0xE0 | code >> 12);
+    bytes[1] = (uint8_t)(0x80 | ((code >> 6) & 0x3F));
+    bytes[2] = (uint8_t)(0x80 | (code & 0x3F));
+    len = 3;
+  } else {
+    bytes[0] = (uint8_t)(0xF0 | code >> 18);
+    bytes[1] = (uint8_t)(0x80 | ((code >> 12) & 0x3F));
+    bytes[2] = (uint8_t)(0x80 | ((code >> 6) & 0x3F));
+    bytes[3] = (uint8_t)(0x80 | (code & 0x3F));
+    len = 4;
+  }
+  append_bytes(out, bytes, len);
+}
+
+static bool parse_string(parser_t *p, string_t *out) {
+  builder_t text = {0};
+  p->at++;  // the opening quote
+  while (p->at < p->end && *p->at != '"') {
+    uint8_t c = *p->at++;
+    if (c != '\\') {
+      append_bytes(&text, &c, 1);
+      continue;
+    }
+    if (p->at >= p->end) break;
+    static const char ESCAPES[] = "\"\\/bfnrt";
+    static const uint8_t MEANS[] = {'"', '\\', '/', '\b', '\f', '\n', '\r', '\t'};
+    uint8_t escape = *p->at++;
+    const char *plain = escape == 0 ? NULL : strchr(ESCAPES, escape);
+    if (plain != NULL) {
+      append_bytes(&text, &MEANS[plain - ESCAPES], 1);
+    } else if (escape == 'u') {
+      uint32_t code;
+      if (!hex4(p, &code)) break;
+      if (code >= 0xD800 && code < 0xDC00 && p->end - p->at >= 6 && p->at[0] == '\\' && p->at[1] == 'u') {
+        uint32_t low;
+        p->at += 2;
+        if (!hex4(p, &low)) break;
+        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+      }
+      append_utf8(&text, code);
+    } else {
+      fail(p, "a bad escape in a string");
+      break;
+    }
+  }
+  if (p->error != NULL || p->at >= p->end) {
+    free(text.text.ptr);
+    return fail(p, "an unterminated string");
+  }
+  p->at++;  // the closing quote
+  *out = text.text;
+  if (out->ptr == NULL) *out = owned("");
+  return true;
+}
+
+static bool parse_value(parser_t *p, json_t *out, int depth);
+
+/// The items of an array or object (`object`: each preceded by a key and a colon).
+static bool parse_items(parser_t *p, json_t *out, bool object, int depth) {
+  uint8_t close = object ? '}' : ']';
+  size_t capacity = 0;
+  p->at++;  // the opening bracket
+  skip_space(p);
+  if (p->at < p->end && *p->at == close) {
+    p->at++;
+    return true;
+  }
+  for (;;) {
+    if (out->len == capacity) {
+      capacity = capacity == 0 ? 4 : capacity * 2;
+      out->items = checked(realloc(out->items, capacity * sizeof(json_t)));
+      if (object) out->keys = checked(realloc(out->keys, capacity * sizeof(string_t)));
+    }
+    skip_space(p);
+    if (object) {
+      if (p->at >= p->end || *p->at != '"') return fail(p, "an object key that is not a string");
+      if (!parse_string(p, &out->keys[out->len])) return false;
+      skip_space(p);
+      if (p->at >= p->end || *p->at != ':') {
+        free(out->keys[out->len].ptr);
+        return fail(p, "a missing colon");
+      }
+      p->at++;
+    }
+    out->items[out->len] = (json_t){0};
+    bool parsed = parse_value(p, &out->items[out->len], depth + 1);
+    out->len++;  // counted even when incomplete, so json_free frees it
+    if (!parsed) return false;
+    skip_space(p);
+    if (p->at < p->end && *p->at == ',') {
+      p->at++;
+      continue;
+    }
+    if (p->at < p->end && *p->at == close) {
+      p->at++;
+      return true;
+    }
+    return fail(p, object ? "a missing comma or closing brace" : "a missing comma or closing bracket");
+  }
+}
+
+static bool parse_literal(parser_t *p, const char *literal) {
+  size_t len = strlen(literal);
+  if ((size_t)(p->end - p->at) < len || memcmp(p->at, literal, len) != 0) return fail(p, "an unexpected character");
+  p->at += len;
+  return true;
+}
+
+static bool parse_value(parser_t *p, json_t *out, int depth) {
+  if (depth > MAX_JSON_DEPTH) return fail(p, "values nested too deeply");
+  skip_space(p);
+  if (p->at >= p->end) return fail(p, "an unexpected end");
+  uint8_t c = *p->at;
+  if (c == '{' || c == '[') {
+    out->type = c == '{' ? JSON_OBJECT : JSON_ARRAY;
+    return parse_items(p, out, c == '{', depth);
+  }
+  if (c == '"') {
+    out->type = JSON_STRING;
+    return parse_string(p, &out->text);
+  }
+  if (c == 't' || c == 'f') {
+    out->type = JSON_BOOL;
+    return parse_literal(p, c == 't' ? "true" : "false");
+  }
+  if (c == 'n') {
+    out->type = JSON_NULL;
+    return parse_literal(p, "null");
+  }
+  out->type = JSON_NUMBER;
+  out->whole = true;
+  if (c == '-') {
+    out->negative = true;
+    p->at++;
+  }
+  const uint8_t *digits = p->at;
+  while (p->at < p->end && *p->at >= '0' && *p->at <= '9') {
+    uint64_t digit = *p->at++ - '0';
+    if (out->magnitude > (UINT64_MAX - digit) / 10) out->whole = false;  // too large: not a count
+    out->magnitude = out->magnitude * 10 + digit;
+  }
+  if (p->at == digits) return fail(p, "an unexpected character");
+  while (p->at < p->end && *p->at != 0 && strchr(".eE+-0123456789", *p->at) != NULL) {
+    out->whole = false;
+    p->at++;
+  }
+  return true;
+}
+
+static const json_t *member(const json_t *object, const char *key) {
+  if (object == NULL || object->type != JSON_OBJECT) return NULL;
+  for (size_t i = 0; i < object->len; i++)
+    if (equals(object->keys[i], key)) return &object->items[i];
+  return NULL;
+}
+
+static bool unsigned_of(const json_t *value, uint64_t *out) {
+  if (value == NULL || value->type != JSON_NUMBER || !value->whole || (value->negative && value->magnitude != 0))
+    return false;
+  *out = value->magnitude;
+  return true;
+}
+
+static bool signed_of(const json_t *value, int64_t *out) {
+  if (value == NULL || value->type != JSON_NUMBER || !value->whole) return false;
+  if (value->magnitude > (uint64_t)INT64_MAX + (value->negative ? 1 : 0)) return false;
+  *out = value->negative ? (int64_t)(0 - value->magnitude) : (int64_t)value->magnitude;
+  return true;
+}
+
+static bool is_string(const json_t *value) { return value != NULL && value->type == JSON_STRING; }
+
+static void free_table(table_t *table) {
+  for (size_t i = 0; i < table->capacity; i++) {
+    free(table->table[i].key.ptr);
+    free(table->table[i].command.ptr);
+    free(table->table[i].runs);
+  }
+  free(table->table);
+  *table = (table_t){0};
+}
+
+/// Appends `[time, id]` pairs (`with_ids`) or bare times to `record`'s runs.
+static bool read_runs(const json_t *runs, habit_t *record, bool with_ids) {
+  if (runs == NULL || runs->type != JSON_ARRAY) return false;
+  for (size_t i = 0; i < runs->len; i++) {
+    const json_t *run = &runs->items[i];
+    run_t read = {0};
+    if (with_ids) {
+      if (run->type != JSON_ARRAY || run->len != 2 || !signed_of(&run->items[0], &read.time_ms) ||
+          !unsigned_of(&run->items[1], &read.id))
+        return false;
+    } else if (!signed_of(run, &read.time_ms)) {
+      return false;
+    }
+    push_run(record, read);
+  }
+  return true;
+}
+
+static string_t copy_of(string_t text) { return owned_bytes(text.ptr, text.len); }
+
+/// Reads the snapshot's `state` into `habits`, `people` and `file_changes`; false if malformed.
+static bool read_state(const json_t *saved, table_t *habits, table_t *people, uint64_t *file_changes) {
+  const json_t *list = member(saved, "habits"), *persons = member(saved, "people");
+  if (list == NULL || list->type != JSON_ARRAY || persons == NULL || persons->type != JSON_OBJECT ||
+      !unsigned_of(member(saved, "file_changes"), file_changes))
+    return false;
+  for (size_t i = 0; i < list->len; i++) {
+    const json_t *pair = &list->items[i];
+    if (pair->type != JSON_ARRAY || pair->len != 2) return false;
+    const json_t *key = &pair->items[0], *fields = &pair->items[1];
+    if (key->type != JSON_ARRAY || key->len != 2 || !is_string(&key->items[0]) || !is_string(&key->items[1]) ||
+        !is_string(member(fields, "command")))
+      return false;
+    builder_t key_text = {0};
+    append_string(&key_text, key->items[0].text);
+    append(&key_text, "\x1f");
+    append_string(&key_text, key->items[1].text);
+    bool created;
+    habit_t *habit = record_for(habits, key_text.text, &created);
+    if (!created) return false;  // the same key twice
+    habit->command_key_len = key->items[0].text.len;
+    habit->command = copy_of(member(fields, "command")->text);
+    int64_t reported_runs;
+    uint64_t occasions;
+    if (!read_runs(member(fields, "runs"), habit, true) ||
+        !unsigned_of(member(fields, "changes_seen"), &habit->changes_seen) ||
+        !unsigned_of(member(fields, "total"), &habit->total) ||
+        !signed_of(member(fields, "reported_runs"), &reported_runs) || reported_runs < 0 ||
+        !unsigned_of(member(fields, "occasions"), &occasions) || occasions > UINT32_MAX)
+      return false;
+    habit->reported_runs = reported_runs;
+    habit->occasions = (uint32_t)occasions;
+  }
+  for (size_t i = 0; i < persons->len; i++) {
+    bool created;
+    habit_t *person = record_for(people, copy_of(persons->keys[i]), &created);
+    if (!created || !unsigned_of(member(&persons->items[i], "total"), &person->total) ||
+        !read_runs(member(&persons->items[i], "recent"), person, false))
+      return false;
+  }
+  return true;
+}
+
 bool exports_devloop_detector_detector_restore(detector_plugin_list_u8_t *saved, string_t *err) {
+  parser_t parser = {.at = saved->ptr, .end = saved->ptr + saved->len, .error = NULL};
+  json_t document = {0};
+  bool parsed = parse_value(&parser, &document, 0);
+  skip_space(&parser);
+  if (parsed && parser.at != parser.end) parsed = fail(&parser, "text after the value");
+  builder_t reason = {0};
+  if (!parsed) {
+    append(&reason, "cannot read the saved state: ");
+    append(&reason, parser.error != NULL ? parser.error : "malformed JSON");
+  } else {
+    // A snapshot without the envelope was written before formats existed: format 0.
+    uint64_t format = 0;
+    const json_t *state_value = member(&document, "state");
+    if (document.type == JSON_OBJECT && document.len == 2 && state_value != NULL)
+      unsigned_of(member(&document, "format"), &format);
+    table_t habits = {0}, people = {0};
+    uint64_t file_changes = 0;
+    if (format > STATE_FORMAT) {
+      append(&reason, "the saved state is in format ");
+      append_unsigned(&reason, format);
+      append(&reason, ", written by a newer version of this detector (this one reads format 1); starting fresh");
+    } else if (format < STATE_FORMAT) {
+      append(&reason, "the saved state is in format ");
+      append_unsigned(&reason, format);
+      append(&reason, ", from the burst-only version of this detector; starting fresh");
+    } else if (!read_state(state_value, &habits, &people, &file_changes)) {
+      append(&reason, "cannot read the saved state (format 1): it does not hold this detector's habits, people and "
+                      "file changes");
+    } else {
+      free_table(&state.habits);
+      free_table(&state.people);
+      state.habits = habits;
+      state.people = people;
+      state.file_changes = file_changes;
+    }
+    if (reason.text.ptr != NULL) {
+      free_table(&habits);
+      free_table(&people);
+    }
+  }
+  json_free(&document);
   detector_plugin_list_u8_free(saved);
-  *err = owned("this detector does not restore state");
+  if (reason.text.ptr == NULL) return true;
+  *err = reason.text;
   return false;
 }

@@ -180,21 +180,31 @@ fn every_port_rejects_bad_settings_with_the_original_message() -> Result<()> {
     Ok(())
 }
 
-/// Python and JavaScript write the Rust version's snapshot format, so a hot swap between
-/// languages keeps the runs seen so far; C declines (`none`) and starts fresh.
+/// Every port writes and reads the Rust version's snapshot format, so a hot swap between any
+/// two languages keeps the runs seen so far, and each refuses a snapshot from a newer version
+/// with the reason.
 #[test]
-fn state_hands_over_between_rust_python_and_javascript() -> Result<()> {
+fn state_hands_over_between_every_language() -> Result<()> {
     let runtime = runtime()?;
-    let first_three: Vec<Event> = (0..3).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
-    let fourth = vec![cli_event(3, 3, "bd ready", "dev", 0)];
-    let languages = [rust_original(), port("command-repetition-py")?, port("command-repetition-js")?];
+    // The command as first logged goes through the snapshot too: quotes, a tab, a non-ASCII letter.
+    let first_three: Vec<Event> =
+        (0..3).map(|i| cli_event(i, i as i64, "bd  create \"café\"\t-p 1", "dev", 0)).collect();
+    let fourth = vec![cli_event(3, 3, "bd create \"café\" -p 1", "dev", 0)];
+    let mut languages = vec![rust_original()];
+    for (folder, _) in PORTS {
+        languages.push(port(folder)?);
+    }
     for from in &languages {
         for to in &languages {
             let mut before = Supervisor::start(&runtime, runtime.load_file(from)?, Vec::new())?;
             assert!(run_batch(&runtime, &mut before, &first_three)?.is_empty());
             let saved = before.instance_mut().expect("healthy").snapshot()?.expect("this port snapshots");
             let mut after = Supervisor::start(&runtime, runtime.load_file(to)?, Vec::new())?;
-            after.instance_mut().expect("healthy").restore(&saved)?.map_err(anyhow::Error::msg)?;
+            after
+                .instance_mut()
+                .expect("healthy")
+                .restore(&saved)?
+                .map_err(|reason| anyhow!("{} -> {}: {reason}", from.display(), to.display()))?;
             let insights = run_batch(&runtime, &mut after, &fourth)?;
             assert_eq!(
                 insights.len(),
@@ -204,13 +214,27 @@ fn state_hands_over_between_rust_python_and_javascript() -> Result<()> {
                 to.display()
             );
             assert_eq!(insights[0].evidence.event_ids, [0, 1, 2, 3]);
+            assert_eq!(
+                insights[0].message,
+                "`bd  create \"café\"\t-p 1` was run 4 times in 3s by dev",
+                "{} -> {}",
+                from.display(),
+                to.display()
+            );
         }
     }
 
-    let mut c_port = Supervisor::start(&runtime, runtime.load_file(&port("command-repetition-c")?)?, Vec::new())?;
-    let instance = c_port.instance_mut().expect("healthy");
-    assert_eq!(instance.snapshot()?, None);
-    assert!(instance.restore(b"{}")?.is_err(), "the C port says it cannot restore");
+    for language in &languages {
+        let mut supervisor = Supervisor::start(&runtime, runtime.load_file(language)?, Vec::new())?;
+        let instance = supervisor.instance_mut().expect("healthy");
+        let newer = instance.restore(br#"{"format": 2, "state": {}}"#)?.expect_err("a newer format is refused");
+        assert!(newer.contains("newer version") && newer.contains("starting fresh"), "{}: {newer}", language.display());
+        let broken = instance.restore(b"{\"format\": 1, \"state\": {\"habits\": [[[\"bd\"")?;
+        assert!(broken.is_err_and(|reason| reason.contains("cannot read")), "{}", language.display());
+        // A refused snapshot leaves the detector as it was.
+        assert!(run_batch(&runtime, &mut supervisor, &first_three)?.is_empty());
+        assert_eq!(run_batch(&runtime, &mut supervisor, &fourth)?.len(), 1, "{}", language.display());
+    }
     Ok(())
 }
 
