@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use anyhow::{Result, ensure};
+use devloop_host_tests::follow::Follower;
 
 fn cli_action(seconds: u32, command: &str) -> String {
     format!(
@@ -387,55 +388,28 @@ fn a_replay_shows_progress_on_a_terminal_only() -> Result<()> {
 
 #[test]
 fn a_plugin_added_to_the_project_while_run_follows_takes_over_from_the_bundled_one() -> Result<()> {
-    use std::io::BufRead;
     let machine = Machine::new()?;
-    let mut child = Command::new(crate::binary())
-        .current_dir(machine.path("app"))
-        .args(["run", "--follow"])
-        .env("HOME", machine.path("home"))
-        .env("NO_COLOR", "1")
-        // "caught up" is a debug line: a follow run left alone logs nothing at info.
-        .env("RUST_LOG", "warn,devloop_host=debug")
-        .env_remove("DEVLOOP_HOST_PLUGINS")
-        .env_remove("DEVLOOP_HOST_STATE_DIR")
-        .env_remove("DEVLOOP_DIR")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    let pipe = child.stderr.take().ok_or_else(|| anyhow::anyhow!("stderr is piped"))?;
-    let (sender, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let mut wait_for = |text: &str| -> Result<()> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let Ok(line) = lines.recv_timeout(left) else {
-                anyhow::bail!("no line with `{text}`; stderr so far:\n{}", seen.join("\n"));
-            };
-            seen.push(line.clone());
-            if line.contains(text) {
-                return Ok(());
-            }
-        }
-    };
-    let outcome = (|| -> Result<()> {
-        wait_for("caught up")?;
-        let plugin = devloop_host_tests::plugin("command-repetition").display().to_string();
-        let add = machine.devloop_host("app", &["plugins", "add", &plugin])?;
-        ensure!(add.status.success(), "{}", stderr(&add));
-        assert!(stdout(&add).contains("as .devloop-host/plugins/command-repetition.wasm"), "{}", stdout(&add));
-        wait_for("plugin command-repetition swapped from 0.1.0 to 0.1.0; state handed over")
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    outcome
+    let mut follower = Follower::spawn(
+        Command::new(crate::binary())
+            .current_dir(machine.path("app"))
+            .args(["run", "--follow"])
+            .env("HOME", machine.path("home"))
+            .env("NO_COLOR", "1")
+            // "caught up" is a debug line: a follow run left alone logs nothing at info.
+            .env("RUST_LOG", "warn,devloop_host=debug")
+            .env_remove("DEVLOOP_HOST_PLUGINS")
+            .env_remove("DEVLOOP_HOST_STATE_DIR")
+            .env_remove("DEVLOOP_DIR")
+            .stdout(std::process::Stdio::null()),
+    )?;
+    let patience = std::time::Duration::from_secs(120);
+    follower.wait_for_line(&["caught up"], patience)?;
+    let plugin = devloop_host_tests::plugin("command-repetition").display().to_string();
+    let add = machine.devloop_host("app", &["plugins", "add", &plugin])?;
+    ensure!(add.status.success(), "{}", stderr(&add));
+    assert!(stdout(&add).contains("as .devloop-host/plugins/command-repetition.wasm"), "{}", stdout(&add));
+    follower.wait_for_line(&["plugin command-repetition swapped from 0.1.0 to 0.1.0; state handed over"], patience)?;
+    Ok(())
 }
 
 #[test]

@@ -13,6 +13,7 @@ use devloop_host::hotswap::folder;
 use devloop_host::hotswap::{PluginWatcher, StatusFile, WatchOptions};
 use devloop_host::model::{Event, Insight, Value};
 use devloop_host::runtime::{Runtime, RuntimeConfig, Supervisor};
+use devloop_host_tests::follow::Follower;
 
 use crate::conformance::cli_event;
 
@@ -327,16 +328,9 @@ fn added_then_removed_files_come_and_go() -> Result<()> {
 }
 
 /// `run --follow` as a user runs it, with its stderr read line by line.
-struct Follower {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Follower {
-    fn start(project: &Path, plugins: &Path, status: &Path) -> Result<Follower> {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(crate::binary())
+fn follow(project: &Path, plugins: &Path, status: &Path) -> Result<Follower> {
+    Follower::spawn(
+        std::process::Command::new(crate::binary())
             .args(["run", "--follow", "--format", "json", "--batch-size", "16", "--devloop-dir"])
             .arg(project)
             .arg("--home-devloop-dir")
@@ -352,42 +346,8 @@ impl Follower {
             .env("NO_COLOR", "1")
             // Each round's "caught up" report is a debug line.
             .env("RUST_LOG", "warn,devloop_host=debug")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().context("stderr is piped")?;
-        let (sender, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Follower { child, lines, seen: Vec::new() })
-    }
-
-    /// Waits for a stderr line containing all of `parts`.
-    fn wait_for(&mut self, parts: &[&str]) -> Result<()> {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let Ok(line) = self.lines.recv_timeout(left) else {
-                bail!("no line with {parts:?}; stderr so far:\n{}", self.seen.join("\n"));
-            };
-            self.seen.push(line.clone());
-            if parts.iter().all(|part| line.contains(part)) {
-                return Ok(());
-            }
-        }
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .stdout(std::process::Stdio::null()),
+    )
 }
 
 #[test]
@@ -407,8 +367,8 @@ fn run_follow_swaps_a_plugin_added_while_it_runs_and_loses_no_event() -> Result<
     let dirs = devloop_host::ingest::DevloopDirs { project: project.clone(), home: Some(project.clone()) };
     let events_in_first = devloop_host::ingest::read_all(&dirs)?.events.len();
 
-    let mut follower = Follower::start(&project, &plugins, &status)?;
-    follower.wait_for(&["caught up", &format!("events={events_in_first}")])?;
+    let mut follower = follow(&project, &plugins, &status)?;
+    follower.wait_for_events(events_in_first, PATIENCE)?;
     let add = std::process::Command::new(crate::binary())
         .args(["plugins", "add"])
         .arg(devloop_host_tests::ledger("v2"))
@@ -418,13 +378,13 @@ fn run_follow_swaps_a_plugin_added_while_it_runs_and_loses_no_event() -> Result<
         .arg(scratch.path().join("cache"))
         .output()?;
     ensure!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
-    follower.wait_for(&["plugin ledger swapped from 1.0.0 to 2.0.0; state handed over"])?;
+    follower.wait_for_line(&["plugin ledger swapped from 1.0.0 to 2.0.0; state handed over"], PATIENCE)?;
 
     std::fs::OpenOptions::new().append(true).open(&log)?.write_all(rest.concat().as_bytes())?;
     let events = devloop_host::ingest::read_all(&dirs)?.events.len();
-    follower.wait_for(&["caught up", &format!("events={events}")])?;
+    follower.wait_for_events(events, PATIENCE)?;
     folder::touch(&plugins.join("ledger.wasm"))?;
-    follower.wait_for(&["plugins updated"])?;
+    follower.wait_for_line(&["plugins updated"], PATIENCE)?;
 
     let written = StatusFile::read(&status)?.context("the host writes its status")?;
     let ledger = written.plugins.iter().find(|plugin| plugin.id == "ledger").context("ledger runs")?;

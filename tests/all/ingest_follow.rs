@@ -5,14 +5,14 @@
 //! The test waits on the binary's own "caught up" reports, never on the clock.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use devloop_host::ingest::{self, DevloopDirs};
+use devloop_host_tests::follow::Follower;
 
 fn sample_lines(relative: &str) -> Result<Vec<String>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample/.devloop").join(relative);
@@ -41,15 +41,11 @@ fn record_chunks(lines: &[String], size: usize) -> Vec<Vec<String>> {
     chunks
 }
 
-struct Follower {
-    child: Child,
-    reports: mpsc::Receiver<String>,
-    stderr: Vec<String>,
-}
+const WAIT: Duration = Duration::from_secs(60);
 
-impl Follower {
-    fn start(project: &Path, plugins: &Path, state: &Path) -> Result<Follower> {
-        let mut child = Command::new(crate::binary())
+fn start(project: &Path, plugins: &Path, state: &Path) -> Result<Follower> {
+    Follower::spawn(
+        Command::new(crate::binary())
             .args(["run", "--follow", "--trace-delivered", "--format", "json", "--batch-size", "16", "--devloop-dir"])
             .arg(project)
             .arg("--home-devloop-dir")
@@ -63,59 +59,30 @@ impl Follower {
             .env("NO_COLOR", "1")
             // Each round's "caught up" report is a debug line.
             .env("RUST_LOG", "warn,devloop_host=debug")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().context("stderr is piped")?;
-        let (sender, reports) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Follower { child, reports, stderr: Vec::new() })
-    }
-
-    /// Waits until the binary reports having delivered `total` events in all.
-    fn wait_for_total(&mut self, total: usize) -> Result<()> {
-        self.wait_for_total_within(total, Duration::from_secs(60))
-    }
-
-    fn wait_for_total_within(&mut self, total: usize, within: Duration) -> Result<()> {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match self.reports.recv_timeout(left) {
-                Ok(line) => line,
-                Err(_) => bail!("no report of {total} events within {within:?}; stderr:\n{}", self.stderr.join("\n")),
-            };
-            self.stderr.push(line.clone());
-            if line.contains("malformed record") {
-                bail!("a record was reported malformed: {line}");
-            }
-            let Some(count) = line.contains("caught up").then(|| reported_events(&line)).flatten() else { continue };
-            if count == total {
-                return Ok(());
-            }
-            if count > total {
-                bail!("{count} events delivered, {total} expected; stderr:\n{}", self.stderr.join("\n"));
-            }
-        }
-    }
+            .stdout(Stdio::null()),
+    )
 }
 
-impl Drop for Follower {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Waits until the binary reports having delivered `total` events in all; a record reported
+/// malformed fails the test.
+fn wait_for_total(follower: &mut Follower, total: usize, within: Duration) -> Result<()> {
+    follower.wait_for_events(total, within)?;
+    if let Some(line) = follower.seen().iter().find(|line| line.contains("malformed record")) {
+        bail!("a record was reported malformed: {line}");
     }
+    Ok(())
 }
 
-fn reported_events(line: &str) -> Option<usize> {
-    let digits: String = line.split("events=").nth(1)?.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+/// A scratch folder with an empty `.devloop` and the command-repetition plugin.
+fn scratch_project() -> Result<(tempfile::TempDir, PathBuf, PathBuf, DevloopDirs)> {
+    let scratch = tempfile::tempdir()?;
+    let project = scratch.path().join(".devloop");
+    std::fs::create_dir_all(&project)?;
+    let plugins = scratch.path().join("plugins");
+    std::fs::create_dir_all(&plugins)?;
+    std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
+    let dirs = DevloopDirs { project: project.clone(), home: Some(project.clone()) };
+    Ok((scratch, project, plugins, dirs))
 }
 
 /// The ids a one-shot read of the folder's current state gives.
@@ -125,13 +92,7 @@ fn one_shot(dirs: &DevloopDirs) -> Result<HashSet<u64>> {
 
 #[test]
 fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
-    let scratch = tempfile::tempdir()?;
-    let project: PathBuf = scratch.path().join(".devloop");
-    std::fs::create_dir_all(&project)?;
-    let plugins = scratch.path().join("plugins");
-    std::fs::create_dir_all(&plugins)?;
-    std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
-    let dirs = DevloopDirs { project: project.clone(), home: Some(project.clone()) };
+    let (scratch, project, plugins, dirs) = scratch_project()?;
     let cli = sample_lines("cli-actions.jsonl")?;
     let telemetry = sample_lines("events.jsonl")?;
     let daemon = record_chunks(&sample_lines("devloop.log")?, 40);
@@ -141,13 +102,13 @@ fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
     let mut expected = HashSet::new();
     let check = |follower: &mut Follower, expected: &mut HashSet<u64>| -> Result<()> {
         expected.extend(one_shot(&dirs)?);
-        follower.wait_for_total(expected.len())
+        wait_for_total(follower, expected.len(), WAIT)
     };
 
     append(&cli_file, &lines(&cli[..40]))?;
     append(&telemetry_file, &lines(&telemetry[..60]))?;
     append(&daemon_file, &lines(&daemon[0]))?;
-    let mut follower = Follower::start(&project, &plugins, &scratch.path().join("state"))?;
+    let mut follower = start(&project, &plugins, &scratch.path().join("state"))?;
     check(&mut follower, &mut expected)?;
 
     // Appends, one of them cut in the middle of a line: the half line is waited for.
@@ -192,24 +153,18 @@ fn follow_survives_appends_rotation_truncation_and_rewrite() -> Result<()> {
 
 #[test]
 fn an_append_is_read_when_its_notification_comes_not_at_the_safety_poll() -> Result<()> {
-    let scratch = tempfile::tempdir()?;
-    let project = scratch.path().join(".devloop");
-    std::fs::create_dir_all(&project)?;
-    let plugins = scratch.path().join("plugins");
-    std::fs::create_dir_all(&plugins)?;
-    std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
-    let dirs = DevloopDirs { project: project.clone(), home: Some(project.clone()) };
+    let (scratch, project, plugins, dirs) = scratch_project()?;
     let cli = sample_lines("cli-actions.jsonl")?;
     let log = project.join("cli-actions.jsonl");
     append(&log, &lines(&cli[..20]))?;
-    let mut follower = Follower::start(&project, &plugins, &scratch.path().join("state"))?;
-    follower.wait_for_total(one_shot(&dirs)?.len())?;
+    let mut follower = start(&project, &plugins, &scratch.path().join("state"))?;
+    wait_for_total(&mut follower, one_shot(&dirs)?.len(), WAIT)?;
     // Idle now, until a notification or the safety poll. A third of the poll interval is far
     // more than reading an append takes, even on a loaded machine, and far less than the poll.
     let within = devloop_host::stream::SAFETY_POLL / 3;
     for round in 1..=3 {
         append(&log, &lines(&cli[20 * round..20 * (round + 1)]))?;
-        follower.wait_for_total_within(one_shot(&dirs)?.len(), within)?;
+        wait_for_total(&mut follower, one_shot(&dirs)?.len(), within)?;
     }
     Ok(())
 }

@@ -7,16 +7,17 @@
 //! delivered is compared with one-shot reads of every state the folder went through.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use devloop_host::ingest;
 use devloop_host::model::Source;
 use devloop_host_tests::devloop::{DevloopFolders, python, script};
+use devloop_host_tests::follow::Follower;
+
+const WAIT: Duration = Duration::from_secs(60);
 
 struct Hazards {
     folders: DevloopFolders,
@@ -217,70 +218,23 @@ fn an_oversized_snapshot_is_reported_not_read() -> Result<()> {
 fn copytruncate_of_devloop_log_in_follow_mode_loses_nothing() -> Result<()> {
     let hazards = Hazards::new()?;
     hazards.write("daemon-10")?;
-    let mut child = hazards
-        .command(&["--follow", "--batch-size", "4"])
-        .env("RUST_LOG", "warn,devloop_host=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut follower = Follower::new(&mut child)?;
+    let mut follower = Follower::spawn(
+        hazards
+            .command(&["--follow", "--batch-size", "4"])
+            .env("RUST_LOG", "warn,devloop_host=debug")
+            .stdout(Stdio::null()),
+    )?;
     let mut expected = hazards.one_shot()?;
     let daemon_log = hazards.folders.project.join("devloop.log");
-    let result = (|| -> Result<()> {
-        follower.wait_for_total(expected.len())?;
-        hazards.write("daemon-5")?;
-        // logrotate's copytruncate: copy, then truncate the file devloop keeps appending to.
-        std::fs::copy(&daemon_log, hazards.folders.project.join("devloop.log.1"))?;
-        std::fs::OpenOptions::new().write(true).open(&daemon_log)?.set_len(0)?;
-        hazards.write("daemon-5")?;
-        expected.extend(hazards.one_shot()?);
-        follower.wait_for_total(expected.len())
-    })();
-    child.kill()?;
-    child.wait()?;
-    result?;
+    follower.wait_for_events(expected.len(), WAIT)?;
+    hazards.write("daemon-5")?;
+    // logrotate's copytruncate: copy, then truncate the file devloop keeps appending to.
+    std::fs::copy(&daemon_log, hazards.folders.project.join("devloop.log.1"))?;
+    std::fs::OpenOptions::new().write(true).open(&daemon_log)?.set_len(0)?;
+    hazards.write("daemon-5")?;
+    expected.extend(hazards.one_shot()?);
+    follower.wait_for_events(expected.len(), WAIT)?;
+    drop(follower);
     assert_delivered_once(&hazards.delivered()?, &expected);
     Ok(())
-}
-
-/// The follow run's "caught up" reports, read from its stderr.
-struct Follower {
-    reports: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Follower {
-    fn new(child: &mut Child) -> Result<Follower> {
-        let stderr = child.stderr.take().context("stderr is piped")?;
-        let (sender, reports) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Follower { reports, seen: Vec::new() })
-    }
-
-    fn wait_for_total(&mut self, total: usize) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = self.reports.recv_timeout(left) else {
-                bail!("no report of {total} events within a minute; stderr:\n{}", self.seen.join("\n"));
-            };
-            self.seen.push(line.clone());
-            let Some(count) = line.contains("caught up").then(|| events_in(&line)).flatten() else { continue };
-            if count == total {
-                return Ok(());
-            }
-            ensure!(count < total, "{count} events delivered, {total} expected; stderr:\n{}", self.seen.join("\n"));
-        }
-    }
-}
-
-fn events_in(line: &str) -> Option<usize> {
-    let digits: String = line.split("events=").nth(1)?.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
 }

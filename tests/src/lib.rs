@@ -4,6 +4,7 @@
 use std::path::Path;
 
 pub mod devloop;
+pub mod follow;
 
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 
