@@ -427,6 +427,7 @@ fn write_info(out: &mut impl Write, row: &Row) -> anyhow::Result<()> {
     writeln!(out, "events seen:    {}", status.events_seen)?;
     writeln!(out, "insights:       {}", status.insights_emitted)?;
     writeln!(out, "time spent:     {}", micros(status.time_spent_us))?;
+    writeln!(out, "CPU time:       {}", micros(status.cpu_time_us))?;
     writeln!(out, "failures:       {} (detector errors: {})", status.failures, status.detector_errors)?;
     let quarantined = match (&status.quarantine_reason, status.quarantined) {
         (Some(reason), true) => format!("yes: {}", terminal_line(reason)),

@@ -133,6 +133,7 @@ fn accumulate(total: &mut PluginHealth, retired: &PluginHealth) {
     total.events_seen += retired.events_seen;
     total.insights_emitted += retired.insights_emitted;
     total.time_spent += retired.time_spent;
+    total.cpu_time += retired.cpu_time;
     total.failures += retired.failures;
     total.detector_errors += retired.detector_errors;
     total.undeclared_rejected += retired.undeclared_rejected;
@@ -271,6 +272,7 @@ impl Pipeline<'_> {
                     events_seen: total.events_seen,
                     insights_emitted: total.insights_emitted,
                     time_spent_us: u64::try_from(total.time_spent.as_micros()).unwrap_or(u64::MAX),
+                    cpu_time_us: u64::try_from(total.cpu_time.as_micros()).unwrap_or(u64::MAX),
                     failures: total.failures,
                     detector_errors: total.detector_errors,
                     quarantined: total.quarantined,
