@@ -410,7 +410,7 @@ fn run_follow_swaps_a_plugin_added_while_it_runs_and_loses_no_event() -> Result<
     let mut follower = Follower::start(&project, &plugins, &status)?;
     follower.wait_for(&["caught up", &format!("events={events_in_first}")])?;
     let add = std::process::Command::new(crate::binary())
-        .args(["plugins", "add"])
+        .args(["plugins", "add", "--replace"])
         .arg(devloop_host_tests::ledger("v2"))
         .arg("--plugins")
         .arg(&plugins)
