@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use crate::runtime::{BatchOutcome, Supervisor, WitEvents};
 
 /// Batches a plugin may fall behind the feed before the feed waits for it.
-pub(super) const QUEUE_DEPTH: usize = 16;
+pub(super) const QUEUE_DEPTH: usize = 4;
 
 /// One batch as every plugin sees it.
 pub(super) struct SharedBatch {
