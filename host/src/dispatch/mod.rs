@@ -206,37 +206,50 @@ impl<'runtime> Pipeline<'runtime> {
             self.events_processed += events.len();
             return;
         }
-        self.lend();
+        let lent = self.lend();
         for batch in events.chunks(self.batch_size) {
             let shared = Arc::new(SharedBatch {
                 events: WitEvents::new(batch),
                 now_ms: batch.last().map_or(0, |event| event.time_ms),
             });
+            let first = batch.first().map_or(0, |event| event.id);
+            if !lent {
+                for index in 0..self.plugins.len() {
+                    let report = worker::run(&mut self.plugins[index], &shared);
+                    self.record_report(index, report, (first, batch.len()));
+                }
+                self.events_processed += batch.len();
+                continue;
+            }
             for worker in &mut self.workers {
                 worker.queue(shared.clone());
             }
-            let first = batch.first().map_or(0, |event| event.id);
             self.in_flight.get_or_insert_with(Vec::new).push((first, batch.len()));
         }
     }
 
-    /// Lends every plugin to its worker, unless they are lent already.
-    fn lend(&mut self) {
+    /// Lends every plugin to its worker, unless they are lent already; `false` when the
+    /// workers cannot be started, and the plugins run here, one after another.
+    fn lend(&mut self) -> bool {
         if self.in_flight.is_some() {
-            return;
+            return true;
         }
-        self.lent_statuses = self.statuses();
         while self.workers.len() < self.plugins.len() {
             match Worker::spawn(self.workers.len()) {
                 Ok(worker) => self.workers.push(worker),
-                Err(error) => panic!("cannot start a plugin worker thread: {error}"),
+                Err(error) => {
+                    tracing::warn!("cannot start the plugin workers ({error}); plugins run one after another");
+                    return false;
+                }
             }
         }
+        self.lent_statuses = self.statuses();
         self.workers.truncate(self.plugins.len());
         for (worker, plugin) in self.workers.iter_mut().zip(self.plugins.drain(..)) {
             worker.lend(plugin);
         }
         self.in_flight = Some(Vec::new());
+        true
     }
 
     /// Waits until every plugin has processed every batch given to it, takes the plugins back,
@@ -255,12 +268,16 @@ impl<'runtime> Pipeline<'runtime> {
         for batch in batches {
             for (index, plugin_reports) in reports.iter_mut().enumerate() {
                 let report = plugin_reports.next().expect("a worker reports on every batch it was given");
-                self.report_notices(index, report.notices);
-                self.record(index, report.processed, Some(batch), report.quarantined);
-                self.record(index, report.ticked, None, report.quarantined);
+                self.record_report(index, report, batch);
             }
             self.events_processed += batch.1;
         }
+    }
+
+    fn record_report(&mut self, index: usize, report: worker::Report, batch: (u64, usize)) {
+        self.report_notices(index, report.notices);
+        self.record(index, report.processed, Some(batch), report.quarantined);
+        self.record(index, report.ticked, None, report.quarantined);
     }
 
     /// Tells every detector that event time has reached `now_ms` with no further events, so

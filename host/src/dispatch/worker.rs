@@ -135,7 +135,8 @@ fn work(queue: &Receiver<Job>, give_back: &SyncSender<Returned>) {
     }
 }
 
-fn run(supervisor: &mut Supervisor, batch: &SharedBatch) -> Report {
+/// Runs one batch in `supervisor`, on whichever thread calls it.
+pub(super) fn run(supervisor: &mut Supervisor, batch: &SharedBatch) -> Report {
     let processed = supervisor.process(&batch.events);
     let ticked = supervisor.tick(batch.now_ms);
     Report { processed, ticked, notices: supervisor.take_notices(), quarantined: supervisor.health().quarantined }
