@@ -20,6 +20,7 @@ const HOSTILE_FEATURES: &[&str] = &[
     "pattern-thief",
     "duplicate-id",
     "slow",
+    "spinner",
     "log-flood",
     "finding-flood",
     "update-flood",

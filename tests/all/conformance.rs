@@ -20,8 +20,8 @@ pub fn cli_event(id: u64, seconds: i64, command: &str, user: &str, exit_code: i3
     }
 }
 
-fn insights_of(supervisor: &mut Supervisor, runtime: &Runtime, events: &[Event]) -> Vec<devloop_host::model::Insight> {
-    match supervisor.process(runtime, &WitEvents::new(events)) {
+fn insights_of(supervisor: &mut Supervisor, events: &[Event]) -> Vec<devloop_host::model::Insight> {
+    match supervisor.process(&WitEvents::new(events)) {
         BatchOutcome::Insights(insights) => insights,
         other => panic!("expected insights, got {other:?}"),
     }
@@ -37,7 +37,7 @@ fn command_repetition_finds_a_planted_burst() -> Result<()> {
     let mut events: Vec<Event> = (0..20).map(|i| cli_event(i, i as i64 * 900, "status", "dev", 0)).collect();
     events.extend((100..104).map(|i| cli_event(i, 5000 + i as i64, "bd ready", "dev", 0)));
     events.sort_by_key(|event| event.time_ms);
-    let insights = insights_of(&mut supervisor, &runtime, &events);
+    let insights = insights_of(&mut supervisor, &events);
 
     assert_eq!(insights.len(), 1, "{insights:#?}");
     let insight = &insights[0];
@@ -58,7 +58,7 @@ fn command_repetition_stays_quiet_on_spread_out_noise() -> Result<()> {
     let events: Vec<Event> = (0..500)
         .map(|i| cli_event(i, i as i64 * 47, commands[(i % 5) as usize], ["dev", "ops"][(i % 2) as usize], 0))
         .collect();
-    assert!(insights_of(&mut supervisor, &runtime, &events).is_empty());
+    assert!(insights_of(&mut supervisor, &events).is_empty());
     Ok(())
 }
 
@@ -70,7 +70,7 @@ fn settings_change_the_threshold_and_typos_are_rejected() -> Result<()> {
     let strict = vec![Field::new("min_repeats", Value::Integer(5))];
     let mut supervisor = Supervisor::start(&runtime, source.clone(), strict)?;
     let burst: Vec<Event> = (0..4).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
-    assert!(insights_of(&mut supervisor, &runtime, &burst).is_empty(), "4 runs are below min_repeats=5");
+    assert!(insights_of(&mut supervisor, &burst).is_empty(), "4 runs are below min_repeats=5");
 
     let typo = vec![Field::new("min_repeat", Value::Integer(5))];
     let error = Supervisor::start(&runtime, source, typo).err().expect("a typo must fail");
@@ -84,12 +84,12 @@ fn state_handed_over_through_snapshot_and_restore_completes_a_burst() -> Result<
     let source = runtime.load_file(devloop_host_tests::plugin("command-repetition"))?;
     let mut before = Supervisor::start(&runtime, source.clone(), Vec::new())?;
     let first_three: Vec<Event> = (0..3).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
-    assert!(insights_of(&mut before, &runtime, &first_three).is_empty());
+    assert!(insights_of(&mut before, &first_three).is_empty());
     let saved = before.instance_mut().expect("healthy").snapshot()?.expect("command-repetition snapshots");
 
     let mut after = Supervisor::start(&runtime, source, Vec::new())?;
     after.instance_mut().expect("healthy").restore(&saved)?.map_err(anyhow::Error::msg)?;
     let fourth = [cli_event(3, 3, "bd ready", "dev", 0)];
-    assert_eq!(insights_of(&mut after, &runtime, &fourth).len(), 1, "the restored state remembers three runs");
+    assert_eq!(insights_of(&mut after, &fourth).len(), 1, "the restored state remembers three runs");
     Ok(())
 }

@@ -34,19 +34,19 @@ fn outcome(result: BatchOutcome) -> Result<Vec<Insight>> {
 }
 
 /// Feeds `events` (those the detector wants) in batches of 16 and returns its insights.
-fn feed(runtime: &Runtime, supervisor: &mut Supervisor, events: &[Event]) -> Result<Vec<Insight>> {
+fn feed(supervisor: &mut Supervisor, events: &[Event]) -> Result<Vec<Insight>> {
     let wanted: Vec<Event> =
         events.iter().filter(|event| supervisor.description().wants(&event.kind)).cloned().collect();
     let mut insights = Vec::new();
     for batch in wanted.chunks(16) {
-        insights.extend(outcome(supervisor.process(runtime, &WitEvents::new(batch)))?);
+        insights.extend(outcome(supervisor.process(&WitEvents::new(batch)))?);
     }
     Ok(insights)
 }
 
-fn finish(runtime: &Runtime, supervisor: &mut Supervisor, case: &Case) -> Result<Vec<Insight>> {
+fn finish(supervisor: &mut Supervisor, case: &Case) -> Result<Vec<Insight>> {
     match case.config.final_tick_ms {
-        Some(now_ms) => outcome(supervisor.tick(runtime, now_ms)),
+        Some(now_ms) => outcome(supervisor.tick(now_ms)),
         None => Ok(Vec::new()),
     }
 }
@@ -62,13 +62,13 @@ fn every_detector_reports_the_same_when_its_state_is_handed_over_mid_stream() ->
         let settings = case.config.settings.clone();
 
         let mut whole = Supervisor::start(&runtime, source.clone(), settings.clone())?;
-        let mut expected = feed(&runtime, &mut whole, &case.events)?;
-        expected.extend(finish(&runtime, &mut whole, &case)?);
+        let mut expected = feed(&mut whole, &case.events)?;
+        expected.extend(finish(&mut whole, &case)?);
 
         let length = case.events.len();
         for cut in [length / 4, length / 2, length * 3 / 4] {
             let mut before = Supervisor::start(&runtime, source.clone(), settings.clone())?;
-            let mut found = feed(&runtime, &mut before, &case.events[..cut])?;
+            let mut found = feed(&mut before, &case.events[..cut])?;
             let saved = before
                 .instance_mut()
                 .ok_or_else(|| anyhow!("healthy"))?
@@ -80,8 +80,8 @@ fn every_detector_reports_the_same_when_its_state_is_handed_over_mid_stream() ->
                 .ok_or_else(|| anyhow!("healthy"))?
                 .restore(&saved)?
                 .map_err(|reason| anyhow!("{}: restore refused: {reason}", case.name))?;
-            found.extend(feed(&runtime, &mut after, &case.events[cut..])?);
-            found.extend(finish(&runtime, &mut after, &case)?);
+            found.extend(feed(&mut after, &case.events[cut..])?);
+            found.extend(finish(&mut after, &case)?);
             assert_eq!(found, expected, "{} cut after {cut} of {length} events", case.name);
         }
     }

@@ -118,3 +118,125 @@ fn a_closed_stderr_never_changes_the_exit_code() -> Result<()> {
     assert_eq!(status.code(), Some(127), "neither the log nor stderr can take a word, and 127 stands");
     Ok(())
 }
+
+/// Counts the SIGINTs it gets; on SIGTERM it prints the count and exits with 40 + it. It says
+/// `ready` with its parent's pid, which is `exec`.
+const SIGINT_COUNTER: &str = "n=0
+trap 'n=$((n+1)); echo int $n' INT
+trap 'echo term $n; exit $((40+n))' TERM
+echo ready $PPID
+while :; do sleep 0.05; done
+";
+
+/// How a test sends the SIGINT: to the terminal's whole foreground process group by typing
+/// Ctrl-C into it, or with kill(1) to `exec`'s pid alone.
+#[derive(Clone, Copy, PartialEq)]
+enum Interrupt {
+    CtrlC,
+    ExecAlone,
+}
+
+/// Runs [`SIGINT_COUNTER`] under `exec` in a terminal of its own (util-linux `script` gives
+/// them a pseudo-terminal whose foreground process group they are), with `wrapper` before it
+/// (`setsid` moves it out of that group), and sends one SIGINT as `interrupt` says. Once the
+/// signal is out (the terminal echoes `^C`, or kill(1) has returned) and, if `counted`, the
+/// command has counted it, it sends SIGTERM to `exec` alone, which passes it on: the count
+/// the command then prints includes any SIGINT `exec` passed on, since `exec` handles its
+/// pending signals and a shell runs its traps in signal-number order. Returns that count.
+fn sigints_counted(interrupt: Interrupt, wrapper: &[&str], counted: bool) -> Result<u32> {
+    let home = tempfile::tempdir()?;
+    let script = home.path().join("counter.sh");
+    std::fs::write(&script, SIGINT_COUNTER)?;
+    let command = format!(
+        "exec '{}' exec --home-devloop-dir '{}' -- {} sh '{}'",
+        crate::binary().display(),
+        home.path().display(),
+        wrapper.join(" "),
+        script.display()
+    );
+    let mut terminal = Command::new("script")
+        .args(["--quiet", "--flush", "--return", "--command", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("util-linux `script` runs")?;
+    let mut keyboard = terminal.stdin.take().context("piped stdin")?;
+    let mut screen = terminal.stdout.take().context("piped stdout")?;
+    let (chunk_sender, chunks) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buffer = [0_u8; 4096];
+        while let Ok(read) = std::io::Read::read(&mut screen, &mut buffer) {
+            if read == 0 || chunk_sender.send(String::from_utf8_lossy(&buffer[..read]).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = String::new();
+    let mut searched = 0;
+    // What follows `text` on the screen, to the end of its line, once that is shown (nothing
+    // for a `text` that ends with no line, like the terminal's echo of Ctrl-C).
+    let mut wait_for = |text: &str| -> Result<String> {
+        loop {
+            if let Some(at) = shown[searched..].find(text) {
+                let start = searched + at + text.len();
+                if text == "^C" {
+                    searched = start;
+                    return Ok(String::new());
+                }
+                if let Some(end) = shown[start..].find('\n') {
+                    searched = start;
+                    return Ok(shown[start..start + end].trim().to_owned());
+                }
+            }
+            let chunk = chunks
+                .recv_timeout(Duration::from_secs(60))
+                .with_context(|| format!("`{text}` never shown; the screen so far:\n{shown}"))?;
+            shown.push_str(&chunk);
+        }
+    };
+    let outcome = (|| -> Result<u32> {
+        let exec_pid = wait_for("ready ")?;
+        match interrupt {
+            Interrupt::CtrlC => {
+                use std::io::Write;
+                keyboard.write_all(b"\x03")?;
+                keyboard.flush()?;
+                wait_for("^C")?;
+            }
+            Interrupt::ExecAlone => {
+                ensure!(Command::new("kill").args(["-INT", &exec_pid]).status()?.success(), "kill -INT failed");
+            }
+        }
+        if counted {
+            wait_for("int ")?;
+        }
+        ensure!(Command::new("kill").args(["-TERM", &exec_pid]).status()?.success(), "kill -TERM failed");
+        let count: u32 = wait_for("term ")?.parse()?;
+        let status = terminal.wait()?;
+        ensure!(status.code() == Some(40 + count as i32), "exec ends as the command did: {status:?}");
+        Ok(count)
+    })();
+    let _ = terminal.kill();
+    let _ = terminal.wait();
+    outcome
+}
+
+#[test]
+fn ctrl_c_in_a_terminal_reaches_the_command_once() -> Result<()> {
+    assert_eq!(sigints_counted(Interrupt::CtrlC, &[], true)?, 1, "the terminal's SIGINT, and no second one from exec");
+    Ok(())
+}
+
+/// The terminal already sent Ctrl-C to the command; `exec` must not send it again. A command
+/// in a session of its own shows whether `exec` does: the terminal's SIGINT does not reach it.
+#[test]
+fn exec_does_not_pass_on_a_sigint_the_terminal_sent() -> Result<()> {
+    assert_eq!(sigints_counted(Interrupt::CtrlC, &["setsid"], false)?, 0);
+    Ok(())
+}
+
+#[test]
+fn sigint_sent_to_exec_alone_reaches_the_command_once() -> Result<()> {
+    assert_eq!(sigints_counted(Interrupt::ExecAlone, &[], true)?, 1, "exec passes it on, once");
+    Ok(())
+}

@@ -284,6 +284,74 @@ fn a_plugin_slow_on_every_call_is_quarantined_by_its_time_budget() -> Result<()>
     Ok(())
 }
 
+/// The `spinner` fixture costs a few tens of milliseconds of CPU on every call, far under its
+/// deadline; in batches of one, its CPU budget for the run stops it after a few calls, while
+/// command-repetition beside it sees every batch and reports what it reports alone.
+#[test]
+fn a_plugin_spinning_on_every_call_is_quarantined_by_its_cpu_budget_and_the_other_sees_every_batch() -> Result<()> {
+    let budget = Budget {
+        cpu_base: Duration::from_millis(100),
+        cpu_per_event: Duration::ZERO,
+        time_base: Duration::from_secs(3600),
+        ..Budget::default()
+    };
+    let runtime = runtime_with_budget(budget)?;
+    let mut pipeline = Pipeline::new(&runtime, 1);
+    pipeline.load(devloop_host_tests::hostile("spinner"), &BTreeMap::new())?;
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    let events = planted();
+    pipeline.submit(&events);
+    pipeline.settle();
+    let (healthy, _): (Vec<_>, Vec<_>) =
+        pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
+    assert_eq!(healthy, healthy_alone()?, "command-repetition beside the spinner reports what it reports alone");
+    let problems: Vec<String> = pipeline.problems().iter().map(ToString::to_string).collect();
+    let plugins = pipeline.plugins();
+    let (spinner, other) = (plugins[0].health(), plugins[1].health());
+    assert_over_budget(&problems, spinner, "of CPU time inside the plugin");
+    assert!(
+        !problems.iter().any(|problem| problem.contains("deadline")),
+        "no call reached its deadline: {problems:#?}"
+    );
+    assert_eq!(other.events_seen, events.len() as u64, "command-repetition saw every batch");
+    assert!(!other.quarantined && other.failures == 0);
+    assert!(
+        spinner.events_seen * 2 < other.events_seen,
+        "the spinner was stopped after a few batches, not at the end: {} of {}",
+        spinner.events_seen,
+        other.events_seen
+    );
+    assert_eq!(problems.len() as u64, events.len() as u64 - spinner.events_seen + 1, "{problems:#?}");
+    Ok(())
+}
+
+/// `[limits]` in config.toml sets the CPU budget, and `plugins list` says why it quarantined.
+#[test]
+fn the_cpu_budget_is_read_from_the_config_file_and_plugins_list_shows_it() -> Result<()> {
+    use super::insights_support::{Project, burst};
+    let project = Project::new()?;
+    project.log(&burst(0, 4, "bd ready", None))?;
+    std::fs::copy(devloop_host_tests::hostile("spinner"), project.path().join("plugins/hostile.wasm"))?;
+    std::fs::create_dir_all(project.path().join(".devloop-host"))?;
+    std::fs::write(
+        project.path().join(".devloop-host/config.toml"),
+        "[limits]\ncpu_base_ms = 5\ncpu_per_event_us = 0\n",
+    )?;
+    let common = ["--plugins", "plugins", "--cache-dir", "cache", "--status-file", "status.json"];
+    let mut run = vec!["run", "--devloop-dir", ".devloop"];
+    run.extend(common);
+    let output = project.devloop_host(&run, &[])?;
+    ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut list = vec!["plugins", "list"];
+    list.extend(common);
+    let listed = project.ok(&list, &[])?;
+    assert!(listed.contains("hostile is quarantined: went over its budget for this run"), "{listed}");
+    assert!(listed.contains("of CPU time inside the plugin, more than the 0.0s for 4 events allowed"), "{listed}");
+    let found = project.listed(&[])?;
+    assert!(found.iter().any(|finding| finding["pattern"] == "command_repetition"), "{found:?}");
+    Ok(())
+}
+
 #[test]
 fn log_records_past_the_budget_are_dropped_and_counted() -> Result<()> {
     let budget = Budget { log_records_per_call: 50, log_records: 120, ..Budget::default() };

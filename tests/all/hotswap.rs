@@ -370,7 +370,7 @@ fn run_follow_swaps_a_plugin_added_while_it_runs_and_loses_no_event() -> Result<
     let mut follower = follow(&project, &plugins, &status)?;
     follower.wait_for_events(events_in_first, PATIENCE)?;
     let add = std::process::Command::new(crate::binary())
-        .args(["plugins", "add"])
+        .args(["plugins", "add", "--replace"])
         .arg(devloop_host_tests::ledger("v2"))
         .arg("--plugins")
         .arg(&plugins)

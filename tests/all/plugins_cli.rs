@@ -69,7 +69,7 @@ fn add_checks_the_file_and_installs_it_under_the_detector_id() -> Result<()> {
         devloop_host_tests::plugin("command-repetition"),
         project.path().join("plugins/command_repetition.wasm"),
     )?;
-    let stdout = succeed(project.path(), &["plugins", "add", &upgrade])?;
+    let stdout = succeed(project.path(), &["plugins", "add", "--replace", &upgrade])?;
     assert_eq!(stdout.trim(), "installed ledger 2.0.0 as plugins/ledger.wasm", "an upgrade replaces the old file");
     let plugins = listed(project.path())?;
     let ids: Vec<&str> = plugins.iter().filter_map(|plugin| plugin["id"].as_str()).collect();
@@ -83,6 +83,36 @@ fn add_checks_the_file_and_installs_it_under_the_detector_id() -> Result<()> {
     let missing = devloop_host(project.path(), &["plugins", "remove", "ledger"])?;
     assert!(!missing.status.success());
     assert!(String::from_utf8(missing.stderr)?.contains("no plugin `ledger` in plugins; `devloop-host plugins list`"));
+    Ok(())
+}
+
+#[test]
+fn add_refuses_to_replace_an_installed_detector_unless_told_to() -> Result<()> {
+    let project = project()?;
+    let installed = project.path().join("plugins/ledger.wasm");
+    succeed(project.path(), &["plugins", "add", &devloop_host_tests::ledger("v1").display().to_string()])?;
+    let original = std::fs::read(&installed)?;
+    let again = succeed(project.path(), &["plugins", "add", &devloop_host_tests::ledger("v1").display().to_string()])?;
+    assert_eq!(again.trim(), "installed ledger 1.0.0 as plugins/ledger.wasm", "the same file again changes nothing");
+
+    let other_name = project.path().join("ledger-next.wasm");
+    std::fs::copy(devloop_host_tests::ledger("v2"), &other_name)?;
+    let refused = devloop_host(project.path(), &["plugins", "add", "ledger-next.wasm"])?;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr)?;
+    assert!(
+        stderr.contains(
+            "ledger-next.wasm holds detector `ledger` 2.0.0, which plugins/ledger.wasm already holds (1.0.0)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--replace"), "{stderr}");
+    assert_eq!(std::fs::read(&installed)?, original, "the installed file is untouched");
+    assert_eq!(std::fs::read_dir(project.path().join("plugins"))?.count(), 1, "nothing else installed");
+
+    let replaced = succeed(project.path(), &["plugins", "add", "--replace", "ledger-next.wasm"])?;
+    assert_eq!(replaced.trim(), "installed ledger 2.0.0 as plugins/ledger.wasm");
+    assert_eq!(std::fs::read(&installed)?, std::fs::read(&other_name)?);
     Ok(())
 }
 
@@ -168,7 +198,7 @@ fn a_watching_host_picks_up_add_reload_and_remove() -> Result<()> {
     assert_eq!(next(&mut pipeline)?, SwapOutcome::Added { id: "ledger".into(), version: "1.0.0".into() });
     pipeline.feed(&[cli_event(1, 1, "bd ready", "ana", 0)]);
 
-    succeed(project.path(), &["plugins", "add", &devloop_host_tests::ledger("v2").display().to_string()])?;
+    succeed(project.path(), &["plugins", "add", "--replace", &devloop_host_tests::ledger("v2").display().to_string()])?;
     match next(&mut pipeline)? {
         SwapOutcome::Swapped { from, to, handover: Handover::Restored { .. }, .. } => {
             assert_eq!((from.as_str(), to.as_str()), ("1.0.0", "2.0.0"))

@@ -40,9 +40,7 @@ fn run(runtime: &Runtime, wasm: &Path, settings: &[Field], batches: &[Vec<Event>
     let mut supervisor = Supervisor::start(runtime, source, settings.to_vec())?;
     let mut insights = Vec::new();
     for batch in batches {
-        insights.extend(
-            run_batch(runtime, &mut supervisor, batch).map_err(|error| anyhow!("{}: {error}", wasm.display()))?,
-        );
+        insights.extend(run_batch(&mut supervisor, batch).map_err(|error| anyhow!("{}: {error}", wasm.display()))?);
     }
     Ok(insights)
 }
@@ -197,7 +195,7 @@ fn state_hands_over_between_every_language() -> Result<()> {
     for from in &languages {
         for to in &languages {
             let mut before = Supervisor::start(&runtime, runtime.load_file(from)?, Vec::new())?;
-            assert!(run_batch(&runtime, &mut before, &first_three)?.is_empty());
+            assert!(run_batch(&mut before, &first_three)?.is_empty());
             let saved = before.instance_mut().expect("healthy").snapshot()?.expect("this port snapshots");
             let mut after = Supervisor::start(&runtime, runtime.load_file(to)?, Vec::new())?;
             after
@@ -205,7 +203,7 @@ fn state_hands_over_between_every_language() -> Result<()> {
                 .expect("healthy")
                 .restore(&saved)?
                 .map_err(|reason| anyhow!("{} -> {}: {reason}", from.display(), to.display()))?;
-            let insights = run_batch(&runtime, &mut after, &fourth)?;
+            let insights = run_batch(&mut after, &fourth)?;
             assert_eq!(
                 insights.len(),
                 1,
@@ -238,8 +236,8 @@ fn state_hands_over_between_every_language() -> Result<()> {
     Ok(())
 }
 
-fn run_batch(runtime: &Runtime, supervisor: &mut Supervisor, events: &[Event]) -> Result<Vec<Insight>> {
-    match supervisor.process(runtime, &WitEvents::new(events)) {
+fn run_batch(supervisor: &mut Supervisor, events: &[Event]) -> Result<Vec<Insight>> {
+    match supervisor.process(&WitEvents::new(events)) {
         BatchOutcome::Insights(insights) => Ok(insights),
         other => Err(anyhow!("expected insights, got {other:?}")),
     }

@@ -101,7 +101,7 @@ fn throughput(criterion: &mut Criterion) {
         bencher.iter(|| {
             let mut supervisor = Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");
             for batch in &batches {
-                black_box(supervisor.process(&runtime, batch));
+                black_box(supervisor.process(batch));
             }
         })
     });
@@ -110,7 +110,7 @@ fn throughput(criterion: &mut Criterion) {
         bencher.iter(|| {
             let mut supervisor = engine.supervisor(&runtime, &pattern).expect("starts");
             for batch in &batches {
-                black_box(supervisor.process(&runtime, batch));
+                black_box(supervisor.process(batch));
             }
         })
     });

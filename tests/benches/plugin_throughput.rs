@@ -90,7 +90,7 @@ fn throughput(criterion: &mut Criterion) {
             bencher.iter(|| {
                 let mut supervisor = Supervisor::start(&runtime, source.clone(), Vec::new()).expect("starts");
                 for batch in batches {
-                    black_box(supervisor.process(&runtime, batch));
+                    black_box(supervisor.process(batch));
                 }
             })
         });
@@ -101,7 +101,7 @@ fn throughput(criterion: &mut Criterion) {
         bencher.iter(|| {
             let mut supervisor = Supervisor::start(&runtime, idle.clone(), Vec::new()).expect("starts");
             for batch in batches {
-                black_box(supervisor.process(&runtime, batch));
+                black_box(supervisor.process(batch));
             }
         })
     });

@@ -69,7 +69,7 @@ fn per_event(criterion: &mut Criterion) {
                     let events = WitEvents::new(&batch(next_batch));
                     next_batch += 1;
                     let started = Instant::now();
-                    let outcome = supervisor.process(&runtime, &events);
+                    let outcome = supervisor.process(&events);
                     spent += started.elapsed();
                     assert!(matches!(outcome, BatchOutcome::Insights(_)), "{language}: {outcome:?}");
                 }

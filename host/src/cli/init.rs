@@ -109,7 +109,9 @@ fn commented_config(candidates: &[Candidate]) -> String {
         "\n[limits]\n\
          # batch_size = {}   # events per plugin call\n\
          # deadline_ms = {}   # wall time one plugin call may take\n\
-         # memory_mib = {}   # memory one plugin may use\n\n\
+         # memory_mib = {}   # memory one plugin may use\n\
+         # cpu_base_ms = {}   # CPU time one plugin may use over a run…\n\
+         # cpu_per_event_us = {}   # …plus this much for every event it is given\n\n\
          [sources]\n\
          # home_devloop_dir = \"~/.devloop\"   # where devloop logs CLI actions and Amp threads\n\
          # strict = false   # a malformed log record is an error instead of skipped\n\n\
@@ -132,6 +134,8 @@ fn commented_config(candidates: &[Candidate]) -> String {
         devloop_host::dispatch::DEFAULT_BATCH_SIZE,
         limits.call_deadline.as_millis(),
         limits.memory_bytes >> 20,
+        limits.budget.cpu_base.as_millis(),
+        limits.budget.cpu_per_event.as_micros(),
     );
     text
 }

@@ -87,13 +87,18 @@ enum Action {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Checks a plugin and copies it into the project's plugins folder, replacing an older
-    /// version of it; a detector with the id of a bundled one replaces that one.
+    /// Checks a plugin and copies it into the project's plugins folder; a detector with the id
+    /// of a bundled one runs instead of that one. A file in the folder that already holds the
+    /// detector is replaced only with `--replace`.
     #[command(after_help = "Examples:
-  devloop-host plugins add target/wasm32-wasip2/release/slow_builds.wasm")]
+  devloop-host plugins add target/wasm32-wasip2/release/slow_builds.wasm
+  devloop-host plugins add --replace slow_builds.wasm     install a new version over the old one")]
     Add {
         /// A `.wasm` detector component.
         file: PathBuf,
+        /// Replace the installed file that holds the same detector (a new or older version).
+        #[arg(long)]
+        replace: bool,
     },
     /// Deletes a plugin from the project's folder; a running host unloads it.
     #[command(after_help = "Examples:
@@ -111,6 +116,31 @@ enum Action {
     },
     New(plugins_new::New),
     Test(plugins_test::Test),
+}
+
+/// Fails when `file` holds a detector that a different file in `dir` already holds: replacing
+/// it is a decision (`--replace`), not a side effect of adding a file. A file that does not
+/// load is left for [`folder::install`] to report.
+fn refuse_to_replace(runtime: &Runtime, dir: &Path, file: &Path) -> anyhow::Result<()> {
+    let Ok(detector) = folder::describe(runtime, file) else { return Ok(()) };
+    let id = &detector.description.id;
+    for plugin in folder::inventory(runtime, dir)? {
+        let Ok(installed) = &plugin.found else { continue };
+        if installed.description.id != *id || installed.content_hash == detector.content_hash {
+            continue;
+        }
+        anyhow::bail!(
+            "{} holds detector `{}` {}, which {} already holds ({}); nothing was installed. \
+             Pass --replace to replace it, or `devloop-host plugins remove {}` first",
+            file.display(),
+            terminal_line(id),
+            terminal_line(&detector.description.version),
+            plugin.file.display(),
+            terminal_line(&installed.description.version),
+            terminal_line(id)
+        );
+    }
+    Ok(())
 }
 
 /// A detector as the search found it, with what the running host last said about it.
@@ -200,10 +230,13 @@ impl Plugins {
                     }
                 }
             }
-            Action::Add { file } => {
+            Action::Add { file, replace } => {
                 let dir = self.folder();
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create plugins folder {}", dir.display()))?;
+                if !replace {
+                    refuse_to_replace(&runtime, &dir, file)?;
+                }
                 let (target, detector) = folder::install(&runtime, &dir, file)?;
                 let description = &detector.description;
                 writeln!(out, "installed {} {} as {}", description.id, description.version, target.display())?;
@@ -427,6 +460,7 @@ fn write_info(out: &mut impl Write, row: &Row) -> anyhow::Result<()> {
     writeln!(out, "events seen:    {}", status.events_seen)?;
     writeln!(out, "insights:       {}", status.insights_emitted)?;
     writeln!(out, "time spent:     {}", micros(status.time_spent_us))?;
+    writeln!(out, "CPU time:       {}", micros(status.cpu_time_us))?;
     writeln!(out, "failures:       {} (detector errors: {})", status.failures, status.detector_errors)?;
     let quarantined = match (&status.quarantine_reason, status.quarantined) {
         (Some(reason), true) => format!("yes: {}", terminal_line(reason)),

@@ -69,9 +69,10 @@ pub struct Run {
     /// Memory one plugin may use, in MiB [default: `[limits] memory_mib`, else 64].
     #[arg(long)]
     memory_mib: Option<usize>,
-    /// What one plugin may use over the run, `NAME=VALUE` (repeatable): time-base-ms and
-    /// time-per-event-us (time inside it), log-records-per-call, log-records, findings, updates,
-    /// snapshot-bytes. Going over one quarantines the plugin; log records are dropped instead.
+    /// What one plugin may use over the run, `NAME=VALUE` (repeatable): cpu-base-ms and
+    /// cpu-per-event-us (CPU time inside it), time-base-ms and time-per-event-us (wall time
+    /// inside it), log-records-per-call, log-records, findings, updates, snapshot-bytes. Going
+    /// over one quarantines the plugin; log records are dropped instead.
     #[arg(long = "budget", value_name = "NAME=VALUE")]
     budgets: Vec<String>,
     /// Treat a malformed log record as an error instead of skipping it.
@@ -149,6 +150,12 @@ impl Run {
         let configured = &config.config.limits;
         let batch_size = self.batch_size.or(configured.batch_size).unwrap_or(DEFAULT_BATCH_SIZE);
         let mut budget = Budget::default();
+        if let Some(base_ms) = configured.cpu_base_ms {
+            budget.cpu_base = Duration::from_millis(base_ms);
+        }
+        if let Some(per_event_us) = configured.cpu_per_event_us {
+            budget.cpu_per_event = Duration::from_micros(per_event_us);
+        }
         for setting in &self.budgets {
             budget.set(setting)?;
         }

@@ -17,6 +17,8 @@
 //! batch_size = 1024                # events per plugin call
 //! deadline_ms = 2000               # wall time one plugin call may take
 //! memory_mib = 64                  # memory one plugin may use
+//! cpu_base_ms = 5000               # CPU time one plugin may use over a run…
+//! cpu_per_event_us = 100           # …plus this much per event it is given
 //!
 //! [sources]
 //! home_devloop_dir = "~/.devloop"  # where devloop logs CLI actions and Amp threads
@@ -74,6 +76,10 @@ pub struct LimitSettings {
     pub deadline_ms: Option<u64>,
     /// Memory one plugin may use, in MiB.
     pub memory_mib: Option<usize>,
+    /// CPU time one plugin may use over a run, in milliseconds, to start with…
+    pub cpu_base_ms: Option<u64>,
+    /// …plus this many microseconds for every event it is given.
+    pub cpu_per_event_us: Option<u64>,
 }
 
 /// Where devloop's logs are and how to read them.

@@ -3,13 +3,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 mod swap;
+mod worker;
 
 pub use swap::{Handover, PluginChange, SwapOutcome};
 
+use crate::hotswap::PluginStatus;
 use crate::model::{Event, Field, Fingerprint, Insight};
 use crate::runtime::{BatchOutcome, LoadError, PluginSource, Runtime, Supervisor, WitEvents, namespace};
+use worker::{SharedBatch, Worker};
 
 /// Events per call by default: big enough that the fixed cost of crossing into the sandbox is
 /// noise, small enough that a deadline covers one call comfortably.
@@ -76,9 +80,23 @@ pub fn settings_for(
 }
 
 /// Every loaded detector, fed batch by batch.
+///
+/// Each plugin runs on a long-lived worker of its own ([`worker`]). Between
+/// [`Pipeline::submit`] and [`Pipeline::settle`] the plugins are lent to their workers and
+/// run ahead of each other as far as their queues allow; whatever needs the plugins themselves
+/// (their state, a swap, the findings of the latest batches) settles first. What they report
+/// is recorded at a settle in batch order, then plugin order, so a run's output does not depend
+/// on scheduling.
 pub struct Pipeline<'runtime> {
     runtime: &'runtime Runtime,
+    /// The plugins, while none is lent to its worker.
     plugins: Vec<Supervisor>,
+    workers: Vec<Worker>,
+    /// The batches (first event id, size) queued since the plugins were lent; `None` while
+    /// they are here.
+    in_flight: Option<Vec<(u64, usize)>>,
+    /// What the plugins looked like when they were lent, for [`Pipeline::statuses`] meanwhile.
+    lent_statuses: Vec<PluginStatus>,
     batch_size: usize,
     problems: Vec<PluginProblem>,
     findings: BTreeMap<Fingerprint, (Insight, u32)>,
@@ -86,38 +104,6 @@ pub struct Pipeline<'runtime> {
     reported: BTreeMap<Fingerprint, Reports>,
     events_processed: usize,
     lineage: swap::Lineage,
-    workers: Workers,
-}
-
-/// The threads the plugins run on: made once, as many as there are plugins, and kept across
-/// batches (remade only when the number of plugins changes), so a batch costs no thread start.
-#[derive(Default)]
-struct Workers {
-    pool: Option<rayon::ThreadPool>,
-}
-
-impl Workers {
-    /// A pool with one worker per plugin, or `None` when one plugin (or none) runs inline, or
-    /// the threads cannot be started.
-    fn pool(&mut self, plugins: usize) -> Option<&rayon::ThreadPool> {
-        if plugins < 2 {
-            return None;
-        }
-        if self.pool.as_ref().is_none_or(|pool| pool.current_num_threads() != plugins) {
-            let built = rayon::ThreadPoolBuilder::new()
-                .num_threads(plugins)
-                .thread_name(|index| format!("plugin-worker-{index}"))
-                .build();
-            self.pool = match built {
-                Ok(pool) => Some(pool),
-                Err(error) => {
-                    tracing::warn!("cannot start the plugin workers ({error}); plugins run one after another");
-                    None
-                }
-            };
-        }
-        self.pool.as_ref()
-    }
 }
 
 impl<'runtime> Pipeline<'runtime> {
@@ -125,13 +111,15 @@ impl<'runtime> Pipeline<'runtime> {
         Pipeline {
             runtime,
             plugins: Vec::new(),
+            workers: Vec::new(),
+            in_flight: None,
+            lent_statuses: Vec::new(),
             batch_size: batch_size.max(1),
             problems: Vec::new(),
             findings: BTreeMap::new(),
             reported: BTreeMap::new(),
             events_processed: 0,
             lineage: swap::Lineage::default(),
-            workers: Workers::default(),
         }
     }
 
@@ -155,6 +143,7 @@ impl<'runtime> Pipeline<'runtime> {
 
     /// Admits a started plugin unless its id or a pattern it declares is already taken.
     fn admit(&mut self, origin: &str, result: Result<Supervisor, LoadError>) -> Result<&Supervisor, LoadError> {
+        self.settle();
         let result = result.and_then(|supervisor| {
             let loaded = self.plugins.iter().map(|plugin| (plugin.source().origin.as_str(), plugin.description()));
             namespace::check(&supervisor.source().origin, supervisor.description(), loaded)
@@ -189,64 +178,131 @@ impl<'runtime> Pipeline<'runtime> {
         Ok(())
     }
 
-    pub fn plugins(&self) -> &[Supervisor] {
+    /// The plugins, once every batch given so far has run.
+    pub fn plugins(&mut self) -> &[Supervisor] {
+        self.settle();
         &self.plugins
     }
 
-    /// The plugins, to hand their state over (snapshot and restore).
+    /// The plugins, to hand their state over (snapshot and restore), once every batch given
+    /// so far has run.
     pub fn plugins_mut(&mut self) -> &mut [Supervisor] {
+        self.settle();
         &mut self.plugins
     }
 
     /// Feeds `events` (in event-time order) in batches, advancing each detector's clock to
-    /// the last event of every batch. Plugins run side by side on long-lived workers, one per
-    /// plugin (each owns its store), over one converted batch they all borrow; their outcomes
-    /// are recorded in plugin order, so a run's output does not depend on scheduling.
+    /// the last event of every batch, and waits until every plugin has processed them.
     pub fn feed(&mut self, events: &[Event]) {
-        for batch in events.chunks(self.batch_size) {
-            let converted = WitEvents::new(batch);
-            let first = batch.first().map_or(0, |event| event.id);
-            let now_ms = batch.last().map_or(0, |event| event.time_ms);
-            let runtime = self.runtime;
-            let run_one = |plugin: &mut Supervisor| (plugin.process(runtime, &converted), plugin.tick(runtime, now_ms));
-            let outcomes: Vec<(BatchOutcome, BatchOutcome)> = match self.workers.pool(self.plugins.len()) {
-                None => self.plugins.iter_mut().map(run_one).collect(),
-                Some(pool) => {
-                    let run_one = &run_one;
-                    let mut slots: Vec<Option<(BatchOutcome, BatchOutcome)>> = Vec::new();
-                    slots.resize_with(self.plugins.len(), || None);
-                    pool.scope(|scope| {
-                        for (plugin, slot) in self.plugins.iter_mut().zip(&mut slots) {
-                            scope.spawn(move |_| *slot = Some(run_one(plugin)));
-                        }
-                    });
-                    slots.into_iter().map(|slot| slot.expect("every plugin ran in the scope")).collect()
-                }
-            };
-            for (index, (processed, ticked)) in outcomes.into_iter().enumerate() {
-                self.record(index, processed, Some((first, batch.len())));
-                self.record(index, ticked, None);
-            }
-            self.events_processed += batch.len();
+        self.submit(events);
+        self.settle();
+    }
+
+    /// Gives `events` (in event-time order) to every plugin's worker in batches, advancing
+    /// each detector's clock to the last event of every batch, without waiting for the plugins
+    /// to process them; it waits only for a plugin [`worker::QUEUE_DEPTH`] batches behind.
+    pub fn submit(&mut self, events: &[Event]) {
+        if self.plugins.is_empty() && self.in_flight.is_none() {
+            self.events_processed += events.len();
+            return;
         }
+        let lent = self.lend();
+        for batch in events.chunks(self.batch_size) {
+            let shared = Arc::new(SharedBatch {
+                events: WitEvents::new(batch),
+                now_ms: batch.last().map_or(0, |event| event.time_ms),
+            });
+            let first = batch.first().map_or(0, |event| event.id);
+            if !lent {
+                for index in 0..self.plugins.len() {
+                    let report = worker::run(&mut self.plugins[index], &shared);
+                    self.record_report(index, report, (first, batch.len()));
+                }
+                self.events_processed += batch.len();
+                continue;
+            }
+            for worker in &mut self.workers {
+                worker.queue(shared.clone());
+            }
+            self.in_flight.get_or_insert_with(Vec::new).push((first, batch.len()));
+        }
+    }
+
+    /// Lends every plugin to its worker, unless they are lent already; `false` when the
+    /// workers cannot be started, and the plugins run here, one after another.
+    fn lend(&mut self) -> bool {
+        if self.in_flight.is_some() {
+            return true;
+        }
+        while self.workers.len() < self.plugins.len() {
+            match Worker::spawn(self.workers.len()) {
+                Ok(worker) => self.workers.push(worker),
+                Err(error) => {
+                    tracing::warn!("cannot start the plugin workers ({error}); plugins run one after another");
+                    return false;
+                }
+            }
+        }
+        self.lent_statuses = self.statuses();
+        self.workers.truncate(self.plugins.len());
+        for (worker, plugin) in self.workers.iter_mut().zip(self.plugins.drain(..)) {
+            worker.lend(plugin);
+        }
+        self.in_flight = Some(Vec::new());
+        true
+    }
+
+    /// Waits until every plugin has processed every batch given to it, takes the plugins back,
+    /// and records what they reported.
+    pub fn settle(&mut self) {
+        let Some(batches) = self.in_flight.take() else { return };
+        for worker in &mut self.workers {
+            worker.ask_back();
+        }
+        let mut reports = Vec::with_capacity(self.workers.len());
+        for worker in &mut self.workers {
+            let returned = worker.take_back();
+            self.plugins.push(*returned.supervisor);
+            reports.push(returned.reports.into_iter());
+        }
+        for batch in batches {
+            for (index, plugin_reports) in reports.iter_mut().enumerate() {
+                let report = plugin_reports.next().expect("a worker reports on every batch it was given");
+                self.record_report(index, report, batch);
+            }
+            self.events_processed += batch.1;
+        }
+    }
+
+    fn record_report(&mut self, index: usize, report: worker::Report, batch: (u64, usize)) {
+        self.report_notices(index, report.notices);
+        self.record(index, report.processed, Some(batch), report.quarantined);
+        self.record(index, report.ticked, None, report.quarantined);
     }
 
     /// Tells every detector that event time has reached `now_ms` with no further events, so
     /// timers due by then fire (the end of a replay, an idle follow).
     pub fn tick(&mut self, now_ms: i64) {
+        self.settle();
         for index in 0..self.plugins.len() {
-            let outcome = self.plugins[index].tick(self.runtime, now_ms);
-            self.record(index, outcome, None);
+            let outcome = self.plugins[index].tick(now_ms);
+            let notices = self.plugins[index].take_notices();
+            self.report_notices(index, notices);
+            let quarantined = self.plugins[index].health().quarantined;
+            self.record(index, outcome, None, quarantined);
         }
     }
 
-    fn record(&mut self, index: usize, outcome: BatchOutcome, batch: Option<(u64, usize)>) {
-        let plugin = self.plugins[index].id().to_owned();
-        for notice in self.plugins[index].take_notices() {
-            let problem = PluginProblem { plugin: plugin.clone(), batch: None, problem: notice };
+    fn report_notices(&mut self, index: usize, notices: Vec<String>) {
+        for notice in notices {
+            let problem = PluginProblem { plugin: self.plugins[index].id().to_owned(), batch: None, problem: notice };
             tracing::warn!("{problem}");
             self.problems.push(problem);
         }
+    }
+
+    fn record(&mut self, index: usize, outcome: BatchOutcome, batch: Option<(u64, usize)>, quarantined: bool) {
+        let plugin = self.plugins[index].id().to_owned();
         let problem = match outcome {
             BatchOutcome::Insights(insights) => {
                 for insight in insights {
@@ -268,8 +324,7 @@ impl<'runtime> Pipeline<'runtime> {
             BatchOutcome::Skipped(_) if batch.is_none() => return,
             BatchOutcome::DetectorError(message) => format!("the detector reported an error: {message}"),
             BatchOutcome::Failed(failure) => {
-                let health = self.plugins[index].health();
-                let next = if health.quarantined { "quarantined for the rest of the run" } else { "will be restarted" };
+                let next = if quarantined { "quarantined for the rest of the run" } else { "will be restarted" };
                 format!("{failure}; {next}")
             }
             BatchOutcome::Skipped(reason) => reason,
@@ -279,6 +334,7 @@ impl<'runtime> Pipeline<'runtime> {
         self.problems.push(problem);
     }
 
+    /// Events every plugin has processed, as of the last settle.
     pub fn events_processed(&self) -> usize {
         self.events_processed
     }
@@ -287,13 +343,15 @@ impl<'runtime> Pipeline<'runtime> {
         &self.problems
     }
 
-    /// What was reported of each finding since the last call, in fingerprint order.
+    /// What was reported of each finding since the last call, in fingerprint order, once
+    /// every batch given so far has run.
     pub fn take_reported(&mut self) -> Vec<Reports> {
+        self.settle();
         std::mem::take(&mut self.reported).into_values().collect()
     }
 
     /// One insight per finding (the latest report of it) with how often it was reported, in
-    /// order of severity, then confidence.
+    /// order of severity, then confidence, as of the last settle.
     pub fn findings(&self) -> Vec<(Insight, u32)> {
         let mut findings: Vec<(Insight, u32)> = self.findings.values().cloned().collect();
         findings.sort_by(|(a, _), (b, _)| {

@@ -133,6 +133,7 @@ fn accumulate(total: &mut PluginHealth, retired: &PluginHealth) {
     total.events_seen += retired.events_seen;
     total.insights_emitted += retired.insights_emitted;
     total.time_spent += retired.time_spent;
+    total.cpu_time += retired.cpu_time;
     total.failures += retired.failures;
     total.detector_errors += retired.detector_errors;
     total.undeclared_rejected += retired.undeclared_rejected;
@@ -143,8 +144,10 @@ fn accumulate(total: &mut PluginHealth, retired: &PluginHealth) {
 }
 
 impl Pipeline<'_> {
-    /// Applies one change between two batches, and reports what it did.
+    /// Applies one change between two batches, once every batch given so far has run, and
+    /// reports what it did.
     pub fn apply(&mut self, change: PluginChange) -> SwapOutcome {
+        self.settle();
         let outcome = match change {
             PluginChange::Ready { file, candidate, noticed, disposal } => {
                 let outcome = self.take_over(&file, *candidate, disposal);
@@ -240,8 +243,12 @@ impl Pipeline<'_> {
         SwapOutcome::Swapped { id, from, to, handover }
     }
 
-    /// Every loaded plugin's status, with counters summed over all its versions.
+    /// Every loaded plugin's status, with counters summed over all its versions: as of when
+    /// they were lent to their workers while they are (see [`Pipeline::submit`]).
     pub fn statuses(&self) -> Vec<PluginStatus> {
+        if self.in_flight.is_some() {
+            return self.lent_statuses.clone();
+        }
         self.plugins
             .iter()
             .map(|plugin| {
@@ -265,6 +272,7 @@ impl Pipeline<'_> {
                     events_seen: total.events_seen,
                     insights_emitted: total.insights_emitted,
                     time_spent_us: u64::try_from(total.time_spent.as_micros()).unwrap_or(u64::MAX),
+                    cpu_time_us: u64::try_from(total.cpu_time.as_micros()).unwrap_or(u64::MAX),
                     failures: total.failures,
                     detector_errors: total.detector_errors,
                     quarantined: total.quarantined,
@@ -282,10 +290,11 @@ impl Pipeline<'_> {
 
     /// Files whose latest version was refused and that run no earlier version either.
     pub fn rejected_files(&self) -> Vec<(PathBuf, String)> {
+        let running: Vec<PathBuf> = self.statuses().into_iter().map(|status| status.file).collect();
         self.lineage
             .rejections
             .iter()
-            .filter(|(file, _)| self.slot_of(file).is_none())
+            .filter(|(file, _)| !running.contains(file))
             .map(|(file, reason)| (file.clone(), reason.clone()))
             .collect()
     }

@@ -25,6 +25,9 @@ pub struct PluginStatus {
     pub insights_emitted: u64,
     /// Time spent inside the plugin, in microseconds.
     pub time_spent_us: u64,
+    /// CPU time used inside the plugin, in microseconds.
+    #[serde(default)]
+    pub cpu_time_us: u64,
     /// Times the sandbox stopped it (trap, deadline, memory cap, oversized result).
     pub failures: u32,
     /// Times it answered a batch with its own error.

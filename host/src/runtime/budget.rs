@@ -6,6 +6,11 @@
 //! over one is quarantined with the reason, while the others go on. Log records are the
 //! exception: past their budget they are dropped and counted, since a chatty plugin's findings
 //! are still worth having.
+//!
+//! Time is counted twice. CPU time (the worker thread's own clock) is what a plugin costs,
+//! and it is the same whether the machine is idle or busy with other plugins, so its budget is
+//! the tight one. Wall time also counts what a plugin waits for; its budget is looser and
+//! catches a plugin that blocks rather than computes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,7 +19,11 @@ use std::time::Duration;
 /// detectors use on a first replay of weeks of logs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Budget {
-    /// Time inside the plugin over the run, to start with…
+    /// CPU time inside the plugin over the run, to start with…
+    pub cpu_base: Duration,
+    /// …plus this much for every event it is given.
+    pub cpu_per_event: Duration,
+    /// Wall time inside the plugin over the run, to start with…
     pub time_base: Duration,
     /// …plus this much for every event it is given.
     pub time_per_event: Duration,
@@ -34,8 +43,10 @@ pub struct Budget {
 impl Default for Budget {
     fn default() -> Self {
         Budget {
-            time_base: Duration::from_secs(5),
-            time_per_event: Duration::from_micros(100),
+            cpu_base: Duration::from_secs(5),
+            cpu_per_event: Duration::from_micros(100),
+            time_base: Duration::from_secs(20),
+            time_per_event: Duration::from_micros(400),
             log_records_per_call: 100,
             log_records: 10_000,
             findings: 1_000,
@@ -56,6 +67,8 @@ pub struct BudgetError {
 impl Budget {
     /// The names [`Budget::set`] takes.
     pub const NAMES: &'static [&'static str] = &[
+        "cpu-base-ms",
+        "cpu-per-event-us",
         "time-base-ms",
         "time-per-event-us",
         "log-records-per-call",
@@ -72,6 +85,8 @@ impl Budget {
         let value: u64 = value.trim().parse().map_err(|_| error("the value is not a whole number"))?;
         let size = || usize::try_from(value).map_err(|_| error("the value is too large"));
         match name.trim() {
+            "cpu-base-ms" => self.cpu_base = Duration::from_millis(value),
+            "cpu-per-event-us" => self.cpu_per_event = Duration::from_micros(value),
             "time-base-ms" => self.time_base = Duration::from_millis(value),
             "time-per-event-us" => self.time_per_event = Duration::from_micros(value),
             "log-records-per-call" => self.log_records_per_call = value,
@@ -84,10 +99,33 @@ impl Budget {
         Ok(())
     }
 
-    /// The plugin time allowed after `events` events.
-    pub fn time_for(&self, events: u64) -> Duration {
-        self.time_base.saturating_add(self.time_per_event.saturating_mul(u32::try_from(events).unwrap_or(u32::MAX)))
+    /// The CPU time allowed after `events` events.
+    pub fn cpu_for(&self, events: u64) -> Duration {
+        grown(self.cpu_base, self.cpu_per_event, events)
     }
+
+    /// The wall time allowed after `events` events.
+    pub fn time_for(&self, events: u64) -> Duration {
+        grown(self.time_base, self.time_per_event, events)
+    }
+}
+
+fn grown(base: Duration, per_event: Duration, events: u64) -> Duration {
+    base.saturating_add(per_event.saturating_mul(u32::try_from(events).unwrap_or(u32::MAX)))
+}
+
+/// The CPU time the calling thread has used. A plugin's calls run whole on one thread, so the
+/// difference across a call is what the call cost, whatever else the machine runs.
+#[expect(unsafe_code, reason = "clock_gettime(2) is the only way to read a thread's CPU clock")]
+pub(crate) fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid timespec to write into; CLOCK_THREAD_CPUTIME_ID exists on every
+    // platform the host builds for (Linux and macOS).
+    let result = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if result != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(u64::try_from(now.tv_sec).unwrap_or(0), u32::try_from(now.tv_nsec).unwrap_or(0))
 }
 
 /// Counts one instance's log records against what the current call may write. Shared by the
@@ -163,7 +201,22 @@ mod tests {
     #[test]
     fn time_grows_with_events() {
         let budget = Budget::default();
-        assert_eq!(budget.time_for(0), Duration::from_secs(5));
-        assert_eq!(budget.time_for(10_000), Duration::from_secs(6));
+        assert_eq!(budget.cpu_for(0), Duration::from_secs(5));
+        assert_eq!(budget.cpu_for(10_000), Duration::from_secs(6));
+        assert_eq!(budget.time_for(10_000), Duration::from_secs(24));
+    }
+
+    #[test]
+    fn the_thread_cpu_clock_counts_work_not_waiting() {
+        let start = thread_cpu_time();
+        std::thread::sleep(Duration::from_millis(50));
+        let slept = thread_cpu_time().saturating_sub(start);
+        let mut sum = 0_u64;
+        let busy_start = thread_cpu_time();
+        while thread_cpu_time().saturating_sub(busy_start) < Duration::from_millis(20) {
+            sum = std::hint::black_box(sum.wrapping_add(1));
+        }
+        assert!(sum > 0);
+        assert!(slept < Duration::from_millis(20), "sleeping used {slept:?} of CPU time");
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::LoadError;
+use super::budget::thread_cpu_time;
 use super::engine::{PluginSource, Runtime};
 use super::instance::{DetectorDescription, PluginInstance, WitEvents};
 use super::limits::{Limits, PluginFailure};
@@ -28,7 +29,10 @@ pub enum BatchOutcome {
 pub struct PluginHealth {
     pub events_seen: u64,
     pub insights_emitted: u64,
+    /// Wall time inside its calls.
     pub time_spent: Duration,
+    /// CPU time of the thread while inside its calls: what it cost, however busy the machine.
+    pub cpu_time: Duration,
     pub failures: u32,
     pub detector_errors: u32,
     pub consecutive_failures: u32,
@@ -129,23 +133,28 @@ impl Supervisor {
     }
 
     /// Feeds one batch.
-    pub fn process(&mut self, runtime: &Runtime, events: &WitEvents) -> BatchOutcome {
+    pub fn process(&mut self, events: &WitEvents) -> BatchOutcome {
         let seen = events.len() as u64;
-        self.call(runtime, seen, |instance| instance.process(events))
+        self.call(seen, |instance| instance.process(events))
     }
 
     /// Advances the detector's clock. A plugin recovering from a failure is not restarted
     /// for a tick: the next batch does that, and counts toward quarantine if it fails again.
-    pub fn tick(&mut self, runtime: &Runtime, now_ms: i64) -> BatchOutcome {
+    pub fn tick(&mut self, now_ms: i64) -> BatchOutcome {
         if self.instance.is_none() {
             return BatchOutcome::Skipped("recovering from a failure".to_owned());
         }
-        self.call(runtime, 0, |instance| instance.tick(now_ms))
+        self.call(0, |instance| instance.tick(now_ms))
+    }
+
+    /// A fresh instance after a failure, from the engine the plugin was compiled for: a
+    /// supervisor needs no [`Runtime`] after it starts, so it can run on a thread of its own.
+    fn restart(&self) -> Result<PluginInstance, LoadError> {
+        PluginInstance::start(self.source.instance_pre.engine(), &self.limits, &self.source, &self.settings)
     }
 
     fn call(
         &mut self,
-        runtime: &Runtime,
         events: u64,
         call: impl FnOnce(&mut PluginInstance) -> Result<Result<Vec<Insight>, String>, PluginFailure>,
     ) -> BatchOutcome {
@@ -165,7 +174,7 @@ impl Supervisor {
         }
         let instance = match self.instance.take() {
             Some(instance) => instance,
-            None => match runtime.instantiate(&self.source, &self.settings) {
+            None => match self.restart() {
                 Ok(instance) => {
                     tracing::warn!(plugin = self.id(), "restarted with fresh state after a failure");
                     instance
@@ -175,7 +184,7 @@ impl Supervisor {
                         LoadError::Start { failure, .. } => failure,
                         other => PluginFailure::Trap { message: other.to_string() },
                     };
-                    return self.failed(runtime, failure);
+                    return self.failed(failure);
                 }
             },
         };
@@ -185,10 +194,21 @@ impl Supervisor {
             budget.log_records_per_call.min(budget.log_records.saturating_sub(self.health.log_records)),
         );
         let started = Instant::now();
+        let cpu_started = thread_cpu_time();
         let result = call(&mut instance);
+        self.health.cpu_time += thread_cpu_time().saturating_sub(cpu_started);
         self.health.time_spent += started.elapsed();
         self.health.events_seen += events;
         self.count_log_records(instance.log_counts());
+        let allowed_cpu = self.limits.budget.cpu_for(self.health.events_seen);
+        if self.health.cpu_time > allowed_cpu {
+            let used = format!("{:.1}s", self.health.cpu_time.as_secs_f64());
+            return BatchOutcome::Failed(self.over_budget(
+                "of CPU time inside the plugin",
+                used,
+                format!("{:.1}s for {} events", allowed_cpu.as_secs_f64(), self.health.events_seen),
+            ));
+        }
         let allowed_time = self.limits.budget.time_for(self.health.events_seen);
         if self.health.time_spent > allowed_time {
             let used = format!("{:.1}s", self.health.time_spent.as_secs_f64());
@@ -217,7 +237,7 @@ impl Supervisor {
                     }
                 }
             }
-            Err(failure) => self.failed(runtime, failure),
+            Err(failure) => self.failed(failure),
         }
     }
 
@@ -292,11 +312,11 @@ impl Supervisor {
         failure
     }
 
-    fn failed(&mut self, runtime: &Runtime, failure: PluginFailure) -> BatchOutcome {
+    fn failed(&mut self, failure: PluginFailure) -> BatchOutcome {
         self.health.failures += 1;
         self.health.consecutive_failures += 1;
         self.health.last_failure = Some(failure.to_string());
-        if self.health.consecutive_failures >= runtime.limits().quarantine_after {
+        if self.health.consecutive_failures >= self.limits.quarantine_after {
             self.health.quarantined = true;
         } else {
             self.batches_to_skip = (1 << (self.health.consecutive_failures - 1)) - 1;

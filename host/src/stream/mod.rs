@@ -154,7 +154,7 @@ pub fn run(
             if batch.is_empty() {
                 break;
             }
-            pipeline.feed(&batch);
+            pipeline.submit(&batch);
             summary.events += batch.len() as u64;
             progress.delivered(&batch);
             if progress.due() {

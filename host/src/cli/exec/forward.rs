@@ -4,7 +4,9 @@
 //!
 //! A signal the kernel sent (Ctrl-C or a hang-up on the terminal) already went to the whole
 //! foreground process group, the child included, so it is not sent a second time; a signal
-//! another process sent to `exec` alone (`kill`, a supervisor, `timeout`) is passed on.
+//! another process sent to `exec` alone (`kill`, a supervisor, `timeout`) is passed on. One
+//! that another process sends to the whole group (`kill -INT -PGID`) cannot be told from it
+//! (both say SI_USER), so the child can get that one twice, unless the two arrive together.
 #![expect(
     unsafe_code,
     reason = "signal handlers and kill(2) need libc; the handler only touches atomics and calls kill, which is async-signal-safe"
