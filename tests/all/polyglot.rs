@@ -230,8 +230,8 @@ fn state_hands_over_between_every_language() -> Result<()> {
         let broken = instance.restore(b"{\"format\": 1, \"state\": {\"habits\": [[[\"bd\"")?;
         assert!(broken.is_err_and(|reason| reason.contains("cannot read")), "{}", language.display());
         // A refused snapshot leaves the detector as it was.
-        assert!(run_batch(&runtime, &mut supervisor, &first_three)?.is_empty());
-        assert_eq!(run_batch(&runtime, &mut supervisor, &fourth)?.len(), 1, "{}", language.display());
+        assert!(run_batch(&mut supervisor, &first_three)?.is_empty());
+        assert_eq!(run_batch(&mut supervisor, &fourth)?.len(), 1, "{}", language.display());
     }
     Ok(())
 }
