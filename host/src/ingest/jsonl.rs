@@ -4,9 +4,11 @@
 
 use std::collections::VecDeque;
 
+use rayon::prelude::*;
+
 use super::MalformedRecord;
 use super::amp_thread::AmpThreadLog;
-use super::line_reader::LineReader;
+use super::line_reader::{Line, LineReader};
 use super::position::{Advance, Cursor, FileIdentity, LineCursor};
 use super::reader::{Pending, Slot, SourceReader};
 use crate::model::Event;
@@ -20,11 +22,11 @@ pub enum LineFormat {
 }
 
 impl LineFormat {
-    fn parse(&mut self, file_name: &str, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
+    /// Parses `line`, whose [`line_anchor`] is `anchor` (a line's only event takes it as id).
+    fn parse(&mut self, anchor: u64, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
         match self {
             LineFormat::OnePerLine(parse) => {
-                let id = Event::stable_id(&[file_name.as_bytes(), line]);
-                out.push(parse(line, id)?);
+                out.push(parse(line, anchor)?);
                 Ok(())
             }
             LineFormat::AmpThread(log) => log.parse_line(line, out),
@@ -80,7 +82,7 @@ impl JsonlReader {
         let same_file = self.cursor.identity.is_some_and(|identity| identity.still_matches(&path, self.cursor.offset));
         if !same_file {
             let found = match (self.cursor.identity, self.cursor.anchor) {
-                (Some(_), Some(anchor)) => find_line(&path, anchor)?,
+                (Some(_), Some(anchor)) => find_line(&path, &self.file_name, anchor)?,
                 _ => None,
             };
             match found {
@@ -109,7 +111,8 @@ impl JsonlReader {
                     break;
                 }
                 self.scratch.clear();
-                let _ = self.format.parse(&self.file_name, line.bytes, &mut self.scratch);
+                let anchor = line_anchor(&self.file_name, line.bytes);
+                let _ = self.format.parse(anchor, line.bytes, &mut self.scratch);
             }
             self.scratch.clear();
         }
@@ -120,19 +123,53 @@ impl JsonlReader {
     }
 }
 
-/// The content hash a line is found again by.
-fn line_anchor(bytes: &[u8]) -> u64 {
+/// Lines of one read at least this many are parsed on every core.
+const PARALLEL_LINES: usize = 64;
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+/// A line parsed ahead: its anchor, and its event or why it has none.
+type Parsed = (u64, Result<Event, String>);
+
+/// The lines of a format whose lines stand alone, parsed on every core (rayon), one entry per
+/// line (`None` for a blank one); nothing for a format whose lines depend on the ones before,
+/// which are parsed in order as they are delivered. Each line costs the same whichever way:
+/// one hash and one parse, and the results are delivered in file order.
+fn parse_apart(format: &LineFormat, file_name: &str, lines: &[Line<'_>]) -> Vec<Option<Parsed>> {
+    let LineFormat::OnePerLine(parse) = format else { return Vec::new() };
+    let parse_one = |line: &Line<'_>| {
+        (!is_blank(line.bytes)).then(|| {
+            let anchor = line_anchor(file_name, line.bytes);
+            (anchor, parse(line.bytes, anchor))
+        })
+    };
+    if lines.len() < PARALLEL_LINES {
+        return lines.iter().map(parse_one).collect();
+    }
+    lines.par_iter().with_min_len(PARALLEL_LINES / 2).map(parse_one).collect()
+}
+
+/// The content hash a line is found again by: the id of its event when it has one, so that
+/// one hash per line serves both.
+fn line_anchor(file_name: &str, bytes: &[u8]) -> u64 {
+    Event::stable_id(&[file_name.as_bytes(), bytes])
+}
+
+/// The anchor of a cursor saved before anchors named their file (the line alone).
+fn line_anchor_without_file(bytes: &[u8]) -> u64 {
     Event::stable_id(&[bytes])
 }
 
 /// Where the last line hashing to `anchor` ends in the file at `path`, and its line number.
-fn find_line(path: &std::path::Path, anchor: u64) -> std::io::Result<Option<(u64, u64)>> {
+fn find_line(path: &std::path::Path, file_name: &str, anchor: u64) -> std::io::Result<Option<(u64, u64)>> {
     let mut reader = LineReader::open(path, 0)?;
     let mut found = None;
     let mut number = 0;
     while let Some(line) = reader.next_line()? {
         number += 1;
-        if line_anchor(line.bytes) == anchor {
+        if line_anchor(file_name, line.bytes) == anchor || line_anchor_without_file(line.bytes) == anchor {
             found = Some((line.end, number));
         }
     }
@@ -172,51 +209,65 @@ impl SourceReader for JsonlReader {
         let Some(reader) = self.reader.as_mut() else { return Ok(()) };
         let identity = self.cursor.identity;
         while out.len() < want {
-            let Some(line) = reader.next_line()? else { break };
-            let line_number = self.cursor.line + 1;
-            let (start, end) = (line.start, line.end);
-            if !line.bytes.iter().all(u8::is_ascii_whitespace) {
-                let anchor_before = self.cursor.anchor;
-                let anchor = Some(line_anchor(line.bytes));
-                self.cursor.anchor = anchor;
-                self.scratch.clear();
-                match self.format.parse(&self.file_name, line.bytes, &mut self.scratch) {
-                    Err(reason) => malformed.push(MalformedRecord {
-                        file: self.slot.path.clone(),
-                        line: line_number as usize,
-                        reason,
-                    }),
-                    Ok(()) => {
-                        let skip = std::mem::take(&mut self.skip_next) as usize;
-                        let last = self.scratch.len().saturating_sub(1);
-                        for (index, event) in self.scratch.drain(..).enumerate().skip(skip) {
-                            let advance = if index == last {
-                                Advance::Line {
-                                    identity,
-                                    offset: end,
-                                    line: line_number,
-                                    skip: 0,
-                                    time_ms: event.time_ms,
-                                    anchor,
-                                }
-                            } else {
-                                Advance::Line {
-                                    identity,
-                                    offset: start,
-                                    line: line_number - 1,
-                                    skip: index as u32 + 1,
-                                    time_ms: event.time_ms,
-                                    anchor: anchor_before,
-                                }
-                            };
-                            out.push_back(Pending { event, advance });
+            let lines = reader.next_lines(want - out.len())?;
+            if lines.is_empty() {
+                break;
+            }
+            let mut parsed = parse_apart(&self.format, &self.file_name, &lines).into_iter();
+            for line in &lines {
+                let ready = parsed.next().flatten();
+                let line_number = self.cursor.line + 1;
+                let (start, end) = (line.start, line.end);
+                if !is_blank(line.bytes) {
+                    let anchor_before = self.cursor.anchor;
+                    self.scratch.clear();
+                    let (hash, result) = match ready {
+                        Some((hash, result)) => (hash, result.map(|event| self.scratch.push(event))),
+                        None => {
+                            let hash = line_anchor(&self.file_name, line.bytes);
+                            (hash, self.format.parse(hash, line.bytes, &mut self.scratch))
+                        }
+                    };
+                    let anchor = Some(hash);
+                    self.cursor.anchor = anchor;
+                    match result {
+                        Err(reason) => malformed.push(MalformedRecord {
+                            file: self.slot.path.clone(),
+                            line: line_number as usize,
+                            reason,
+                        }),
+                        Ok(()) => {
+                            let skip = std::mem::take(&mut self.skip_next) as usize;
+                            let last = self.scratch.len().saturating_sub(1);
+                            for (index, event) in self.scratch.drain(..).enumerate().skip(skip) {
+                                let advance = if index == last {
+                                    Advance::Line {
+                                        identity,
+                                        offset: end,
+                                        line: line_number,
+                                        skip: 0,
+                                        time_ms: event.time_ms,
+                                        anchor,
+                                    }
+                                } else {
+                                    Advance::Line {
+                                        identity,
+                                        offset: start,
+                                        line: line_number - 1,
+                                        skip: index as u32 + 1,
+                                        time_ms: event.time_ms,
+                                        anchor: anchor_before,
+                                    }
+                                };
+                                out.push_back(Pending { event, advance });
+                            }
                         }
                     }
                 }
+                self.cursor.offset = end;
+                self.cursor.line = line_number;
+                self.cursor.skip = 0;
             }
-            self.cursor.offset = end;
-            self.cursor.line = line_number;
-            self.cursor.skip = 0;
         }
         if let Some(current) = self.cursor.identity
             && current.head_is_short(reader.position())
@@ -232,5 +283,22 @@ impl SourceReader for JsonlReader {
 
     fn waiting_on_partial_record(&self) -> bool {
         self.reader.as_ref().is_some_and(LineReader::has_partial_line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_found_again_by_its_anchor_and_by_one_saved_before_anchors_named_the_file() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, "{\"a\": 1}\n{\"b\": 2}\n{\"c\": 3}\n")?;
+        let second = b"{\"b\": 2}";
+        assert_eq!(find_line(&path, "events.jsonl", line_anchor("events.jsonl", second))?, Some((18, 2)));
+        assert_eq!(find_line(&path, "events.jsonl", line_anchor_without_file(second))?, Some((18, 2)));
+        assert_eq!(find_line(&path, "other.jsonl", line_anchor("events.jsonl", second))?, None);
+        Ok(())
     }
 }
