@@ -4,11 +4,9 @@
 
 use std::collections::VecDeque;
 
-use rayon::prelude::*;
-
 use super::MalformedRecord;
 use super::amp_thread::AmpThreadLog;
-use super::line_reader::{Line, LineReader};
+use super::line_reader::LineReader;
 use super::position::{Advance, Cursor, FileIdentity, LineCursor};
 use super::reader::{Pending, Slot, SourceReader};
 use crate::model::Event;
@@ -123,34 +121,6 @@ impl JsonlReader {
     }
 }
 
-/// Lines of one read at least this many are parsed on every core.
-const PARALLEL_LINES: usize = 64;
-
-fn is_blank(bytes: &[u8]) -> bool {
-    bytes.iter().all(u8::is_ascii_whitespace)
-}
-
-/// A line parsed ahead: its anchor, and its event or why it has none.
-type Parsed = (u64, Result<Event, String>);
-
-/// The lines of a format whose lines stand alone, parsed on every core (rayon), one entry per
-/// line (`None` for a blank one); nothing for a format whose lines depend on the ones before,
-/// which are parsed in order as they are delivered. Each line costs the same whichever way:
-/// one hash and one parse, and the results are delivered in file order.
-fn parse_apart(format: &LineFormat, file_name: &str, lines: &[Line<'_>]) -> Vec<Option<Parsed>> {
-    let LineFormat::OnePerLine(parse) = format else { return Vec::new() };
-    let parse_one = |line: &Line<'_>| {
-        (!is_blank(line.bytes)).then(|| {
-            let anchor = line_anchor(file_name, line.bytes);
-            (anchor, parse(line.bytes, anchor))
-        })
-    };
-    if lines.len() < PARALLEL_LINES {
-        return lines.iter().map(parse_one).collect();
-    }
-    lines.par_iter().with_min_len(PARALLEL_LINES / 2).map(parse_one).collect()
-}
-
 /// The content hash a line is found again by: the id of its event when it has one, so that
 /// one hash per line serves both.
 fn line_anchor(file_name: &str, bytes: &[u8]) -> u64 {
@@ -209,65 +179,52 @@ impl SourceReader for JsonlReader {
         let Some(reader) = self.reader.as_mut() else { return Ok(()) };
         let identity = self.cursor.identity;
         while out.len() < want {
-            let lines = reader.next_lines(want - out.len())?;
-            if lines.is_empty() {
-                break;
-            }
-            let mut parsed = parse_apart(&self.format, &self.file_name, &lines).into_iter();
-            for line in &lines {
-                let ready = parsed.next().flatten();
-                let line_number = self.cursor.line + 1;
-                let (start, end) = (line.start, line.end);
-                if !is_blank(line.bytes) {
-                    let anchor_before = self.cursor.anchor;
-                    self.scratch.clear();
-                    let (hash, result) = match ready {
-                        Some((hash, result)) => (hash, result.map(|event| self.scratch.push(event))),
-                        None => {
-                            let hash = line_anchor(&self.file_name, line.bytes);
-                            (hash, self.format.parse(hash, line.bytes, &mut self.scratch))
-                        }
-                    };
-                    let anchor = Some(hash);
-                    self.cursor.anchor = anchor;
-                    match result {
-                        Err(reason) => malformed.push(MalformedRecord {
-                            file: self.slot.path.clone(),
-                            line: line_number as usize,
-                            reason,
-                        }),
-                        Ok(()) => {
-                            let skip = std::mem::take(&mut self.skip_next) as usize;
-                            let last = self.scratch.len().saturating_sub(1);
-                            for (index, event) in self.scratch.drain(..).enumerate().skip(skip) {
-                                let advance = if index == last {
-                                    Advance::Line {
-                                        identity,
-                                        offset: end,
-                                        line: line_number,
-                                        skip: 0,
-                                        time_ms: event.time_ms,
-                                        anchor,
-                                    }
-                                } else {
-                                    Advance::Line {
-                                        identity,
-                                        offset: start,
-                                        line: line_number - 1,
-                                        skip: index as u32 + 1,
-                                        time_ms: event.time_ms,
-                                        anchor: anchor_before,
-                                    }
-                                };
-                                out.push_back(Pending { event, advance });
-                            }
+            let Some(line) = reader.next_line()? else { break };
+            let line_number = self.cursor.line + 1;
+            let (start, end) = (line.start, line.end);
+            if !line.bytes.iter().all(u8::is_ascii_whitespace) {
+                let anchor_before = self.cursor.anchor;
+                let hash = line_anchor(&self.file_name, line.bytes);
+                let anchor = Some(hash);
+                self.cursor.anchor = anchor;
+                self.scratch.clear();
+                match self.format.parse(hash, line.bytes, &mut self.scratch) {
+                    Err(reason) => malformed.push(MalformedRecord {
+                        file: self.slot.path.clone(),
+                        line: line_number as usize,
+                        reason,
+                    }),
+                    Ok(()) => {
+                        let skip = std::mem::take(&mut self.skip_next) as usize;
+                        let last = self.scratch.len().saturating_sub(1);
+                        for (index, event) in self.scratch.drain(..).enumerate().skip(skip) {
+                            let advance = if index == last {
+                                Advance::Line {
+                                    identity,
+                                    offset: end,
+                                    line: line_number,
+                                    skip: 0,
+                                    time_ms: event.time_ms,
+                                    anchor,
+                                }
+                            } else {
+                                Advance::Line {
+                                    identity,
+                                    offset: start,
+                                    line: line_number - 1,
+                                    skip: index as u32 + 1,
+                                    time_ms: event.time_ms,
+                                    anchor: anchor_before,
+                                }
+                            };
+                            out.push_back(Pending { event, advance });
                         }
                     }
                 }
-                self.cursor.offset = end;
-                self.cursor.line = line_number;
-                self.cursor.skip = 0;
             }
+            self.cursor.offset = end;
+            self.cursor.line = line_number;
+            self.cursor.skip = 0;
         }
         if let Some(current) = self.cursor.identity
             && current.head_is_short(reader.position())

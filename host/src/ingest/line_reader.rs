@@ -44,49 +44,21 @@ impl LineReader {
     /// The next complete line, or `None` when only a partial line (or nothing) is left for now.
     /// Reading again later picks up what was appended since.
     pub fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
-        if !self.read_until_newline()? {
-            return Ok(None);
-        }
-        let line_start = self.start;
-        let Some(found) = self.buffer[line_start..].iter().position(|&byte| byte == b'\n') else { return Ok(None) };
-        self.start = line_start + found + 1;
-        Ok(Some(self.line(line_start, line_start + found)))
-    }
-
-    /// Up to `max` complete lines (none when only a partial line, or nothing, is left for now),
-    /// all borrowed from one read, so that they can be worked on together.
-    pub fn next_lines(&mut self, max: usize) -> std::io::Result<Vec<Line<'_>>> {
-        if max == 0 || !self.read_until_newline()? {
-            return Ok(Vec::new());
-        }
-        let mut spans = Vec::new();
-        let mut start = self.start;
-        while spans.len() < max {
-            let Some(found) = self.buffer[start..].iter().position(|&byte| byte == b'\n') else { break };
-            spans.push((start, start + found));
-            start += found + 1;
-        }
-        self.start = start;
-        Ok(spans.into_iter().map(|(line_start, newline)| self.line(line_start, newline)).collect())
-    }
-
-    /// The line from `line_start` to the newline at `newline` in the buffer.
-    fn line(&self, line_start: usize, newline: usize) -> Line<'_> {
-        let bytes = &self.buffer[line_start..newline];
-        Line {
-            start: self.buffer_offset + line_start as u64,
-            end: self.buffer_offset + newline as u64 + 1,
-            bytes: bytes.strip_suffix(b"\r").unwrap_or(bytes),
-        }
-    }
-
-    /// Reads until the buffer holds a newline after `start`; `false` when the file has none
-    /// for now.
-    fn read_until_newline(&mut self) -> std::io::Result<bool> {
         let mut searched = self.start;
         loop {
-            if self.buffer[searched..].contains(&b'\n') {
-                return Ok(true);
+            if let Some(found) = self.buffer[searched..].iter().position(|&byte| byte == b'\n') {
+                let newline = searched + found;
+                let line_start = self.start;
+                self.start = newline + 1;
+                let mut bytes = &self.buffer[line_start..newline];
+                if let Some(stripped) = bytes.strip_suffix(b"\r") {
+                    bytes = stripped;
+                }
+                return Ok(Some(Line {
+                    start: self.buffer_offset + line_start as u64,
+                    end: self.buffer_offset + self.start as u64,
+                    bytes,
+                }));
             }
             searched = self.buffer.len();
             if self.start > 0 {
@@ -112,7 +84,7 @@ impl LineReader {
             };
             self.buffer.truncate(length + read);
             if read == 0 {
-                return Ok(false);
+                return Ok(None);
             }
         }
     }
@@ -146,23 +118,6 @@ mod tests {
         let line = reader.next_line()?.expect("the line is complete now");
         assert_eq!((line.start, line.end, line.bytes), (9, 15, &b"three"[..]));
         assert!(reader.next_line()?.is_none());
-        Ok(())
-    }
-
-    #[test]
-    fn lines_taken_together_are_the_same_lines_and_stop_before_a_partial_one() -> std::io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("log");
-        std::fs::write(&path, "one\r\ntwo\n\nfour\nfi")?;
-        let mut reader = LineReader::open(&path, 0)?;
-        let cut = |lines: Vec<Line<'_>>| -> Vec<(u64, u64, String)> {
-            lines.iter().map(|line| (line.start, line.end, String::from_utf8_lossy(line.bytes).into_owned())).collect()
-        };
-        assert_eq!(cut(reader.next_lines(2)?), [(0, 5, "one".to_owned()), (5, 9, "two".to_owned())]);
-        assert_eq!(cut(reader.next_lines(10)?), [(9, 10, String::new()), (10, 15, "four".to_owned())]);
-        assert!(reader.next_lines(10)?.is_empty());
-        assert_eq!(reader.position(), 15);
-        assert!(reader.has_partial_line());
         Ok(())
     }
 }
