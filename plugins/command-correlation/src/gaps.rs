@@ -1,86 +1,57 @@
-//! The gaps between the runs of a pair, for their median: a count per gap (at most one entry
-//! per millisecond of the window, however often the pair happens) with the median at hand.
-//! One insertion moves the median by at most one distinct gap, so it costs O(log n) where
-//! sorting a list of every gap, on every report, cost O(n log n) and memory that grew forever.
+//! The gaps between the runs of a pair, for their median: two heaps, the lower half of the
+//! gaps (largest on top) and the upper half (smallest on top), so that an insertion costs
+//! O(log n) and the median is on top of the upper half, where a list of every gap, cloned
+//! and sorted on every report, cost O(n log n). A snapshot is the plain list of gaps (in no
+//! order), as format 1 of the detector saved it.
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(from = "Counts")]
+#[derive(Debug, Default)]
 pub struct Gaps {
-    #[serde(with = "devloop_plugin_sdk::state::as_pairs")]
-    counts: BTreeMap<i64, u64>,
-    #[serde(skip)]
-    total: u64,
-    /// The gap at position `total / 2` of all gaps in order (the upper median).
-    #[serde(skip)]
-    median: i64,
-    /// How many gaps are below `median`.
-    #[serde(skip)]
-    below: u64,
-}
-
-/// What a snapshot holds: the counts; the median is found again.
-#[derive(Deserialize)]
-struct Counts {
-    #[serde(with = "devloop_plugin_sdk::state::as_pairs")]
-    counts: BTreeMap<i64, u64>,
-}
-
-impl From<Counts> for Gaps {
-    fn from(saved: Counts) -> Self {
-        let counts: BTreeMap<i64, u64> = saved.counts.into_iter().filter(|(_, count)| *count > 0).collect();
-        let total = counts.values().sum();
-        let mut below = 0;
-        for (&gap, &count) in &counts {
-            if below + count > total / 2 {
-                return Gaps { counts, total, median: gap, below };
-            }
-            below += count;
-        }
-        Gaps::default()
-    }
+    /// The `len / 2` smallest gaps.
+    lower: BinaryHeap<i64>,
+    /// The others; its smallest is the gap at position `len / 2` in order (the upper median).
+    upper: BinaryHeap<Reverse<i64>>,
 }
 
 impl Gaps {
     pub fn insert(&mut self, gap: i64) {
-        *self.counts.entry(gap).or_default() += 1;
-        self.total += 1;
-        if self.total == 1 {
-            self.median = gap;
-            return;
+        match self.upper.peek() {
+            Some(&Reverse(median)) if gap < median => self.lower.push(gap),
+            _ => self.upper.push(Reverse(gap)),
         }
-        if gap < self.median {
-            self.below += 1;
-        }
-        let position = self.total / 2;
-        loop {
-            let at_median = self.counts[&self.median];
-            if position < self.below {
-                let (&previous, &count) =
-                    self.counts.range(..self.median).next_back().expect("gaps are counted below the median");
-                self.median = previous;
-                self.below -= count;
-            } else if position >= self.below + at_median {
-                let (&next, _) = self
-                    .counts
-                    .range((Bound::Excluded(self.median), Bound::Unbounded))
-                    .next()
-                    .expect("gaps are counted above the median");
-                self.below += at_median;
-                self.median = next;
-            } else {
-                break;
-            }
+        // Keep `upper` holding the larger half, with one more than `lower` for an odd count.
+        if self.lower.len() > self.upper.len() {
+            let moved = self.lower.pop().expect("lower is not empty");
+            self.upper.push(Reverse(moved));
+        } else if self.upper.len() > self.lower.len() + 1 {
+            let Reverse(moved) = self.upper.pop().expect("upper is not empty");
+            self.lower.push(moved);
         }
     }
 
     /// The gap at position `len / 2` of all gaps in order; `None` before the first.
     pub fn median(&self) -> Option<i64> {
-        (self.total > 0).then_some(self.median)
+        self.upper.peek().map(|&Reverse(median)| median)
+    }
+}
+
+impl Serialize for Gaps {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.lower.iter().copied().chain(self.upper.iter().map(|&Reverse(gap)| gap)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Gaps {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut gaps = Gaps::default();
+        for gap in Vec::<i64>::deserialize(deserializer)? {
+            gaps.insert(gap);
+        }
+        Ok(gaps)
     }
 }
 
@@ -115,13 +86,15 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_holds_the_counts_and_restores_the_median() -> Result<(), String> {
+    fn a_snapshot_is_the_list_of_gaps_and_restores_the_median() -> Result<(), String> {
         let mut gaps = Gaps::default();
         for gap in [300, 100, 300, 200, 300] {
             gaps.insert(gap);
         }
         let saved = state::save(&gaps).ok_or("serializable")?;
-        assert_eq!(String::from_utf8_lossy(&saved), r#"{"counts":[[100,1],[200,1],[300,3]]}"#);
+        let mut listed: Vec<i64> = state::load(&saved)?;
+        listed.sort_unstable();
+        assert_eq!(listed, [100, 200, 300, 300, 300]);
         let mut restored: Gaps = state::load(&saved)?;
         assert_eq!(restored.median(), Some(300));
         for gap in [50, 50, 50] {

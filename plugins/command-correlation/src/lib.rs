@@ -11,8 +11,8 @@
 //!
 //! The work per command is bounded by its window, never by history: the runs a command
 //! follows for the first time are exactly those since its own last run in the window (each
-//! run before that was followed by it already), and the median gap of a pair is kept by a
-//! count per gap with the median at hand, so neither is found by a search over what was seen.
+//! run before that was followed by it already), and the median gap of a pair is kept in two
+//! heaps with the median on top, so neither is found by a search over what was seen.
 
 mod gaps;
 
@@ -36,41 +36,24 @@ struct Run {
     time_ms: i64,
 }
 
+/// A pair; its gaps are saved as the list format 1 saved.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Pair {
     support: u64,
-    gaps: Gaps,
+    gaps_ms: Gaps,
     people: BTreeSet<String>,
     events: Vec<(u64, i64)>,
 }
 
-/// A pair as format 1 kept it: every gap, in a list that grew with the pair's support.
-#[derive(Deserialize)]
-struct PairFormat1 {
-    support: u64,
-    gaps_ms: Vec<i64>,
-    people: BTreeSet<String>,
-    events: Vec<(u64, i64)>,
-}
-
-impl From<PairFormat1> for Pair {
-    fn from(pair: PairFormat1) -> Self {
-        let mut gaps = Gaps::default();
-        for gap in pair.gaps_ms {
-            gaps.insert(gap);
-        }
-        Pair { support: pair.support, gaps, people: pair.people, events: pair.events }
-    }
-}
-
-/// The state as format 1 saved it.
+/// The state as format 1 saved it, which reads into today's types (its runs' followers are
+/// left out).
 #[derive(Deserialize)]
 struct Format1 {
     recent: BTreeMap<String, VecDeque<Run>>,
     runs: BTreeMap<String, u64>,
     total_runs: u64,
     followed_by: BTreeMap<String, u64>,
-    pairs: PairMap<(String, String), PairFormat1>,
+    pairs: PairMap<(String, String), Pair>,
     reported: LastReported<(String, String)>,
 }
 
@@ -114,7 +97,7 @@ impl CommandCorrelation {
         if pair.support < self.min_support || share < self.min_confidence || lift < self.min_lift {
             return;
         }
-        let median_gap_seconds = pair.gaps.median().unwrap_or(0) as f64 / 1000.0;
+        let median_gap_seconds = pair.gaps_ms.median().unwrap_or(0) as f64 / 1000.0;
         let mut insight = Insight::new(PATTERN, insight_key(&[first, then]))
             .severity(Severity::Info)
             .confidence(share)
@@ -209,7 +192,7 @@ impl Detector for CommandCorrelation {
             *self.followed_by.entry(command.clone()).or_default() += 1;
             let pair = self.pairs.entry((first.clone(), command.clone())).or_default();
             pair.support += 1;
-            pair.gaps.insert(event.time_ms - time_ms);
+            pair.gaps_ms.insert(event.time_ms - time_ms);
             pair.people.insert(who.clone());
             if pair.events.len() < 10 {
                 pair.events.push((id, time_ms));
@@ -224,7 +207,7 @@ impl Detector for CommandCorrelation {
 }
 
 impl CommandCorrelation {
-    /// Reads a format-1 snapshot: its pairs' lists of gaps become counts per gap.
+    /// Reads a format-1 snapshot (whose runs also listed their followers).
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
         if saved.format != 1 {
             return Err(format!(
@@ -237,7 +220,7 @@ impl CommandCorrelation {
         self.runs = state.runs;
         self.total_runs = state.total_runs;
         self.followed_by = state.followed_by;
-        self.pairs = PairMap(state.pairs.0.into_iter().map(|(key, pair)| (key, pair.into())).collect());
+        self.pairs = state.pairs;
         self.reported = state.reported;
         Ok(())
     }
