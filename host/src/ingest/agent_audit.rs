@@ -1,28 +1,34 @@
 //! `agent-audit.log` (JSON lines despite the name): what devloop's agents changed, with file
 //! modifications and their diffs (`AgentAuditLogger`).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::fields::{Fields, iso_millis};
 use crate::model::{Event, Outcome, Source};
 
+/// A modification; its diff lines are only counted, so they stay borrowed from the line
+/// where they hold no escape.
 #[derive(Deserialize)]
-struct FileModification {
+struct FileModification<'a> {
     path: String,
-    #[serde(default)]
-    diff_lines: Option<Vec<String>>,
+    #[serde(default, borrow)]
+    diff_lines: Option<Vec<Cow<'a, str>>>,
 }
 
 #[derive(Deserialize)]
-struct AuditEntry {
-    timestamp: String,
+struct AuditEntry<'a> {
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
     agent_name: String,
-    action_type: String,
+    #[serde(borrow)]
+    action_type: Cow<'a, str>,
     message: Option<String>,
     success: Option<bool>,
     duration_ms: Option<u64>,
-    #[serde(default)]
-    file_modifications: Option<Vec<FileModification>>,
+    #[serde(default, borrow)]
+    file_modifications: Option<Vec<FileModification<'a>>>,
     command: Option<String>,
     exit_code: Option<i32>,
     error: Option<String>,
@@ -31,7 +37,7 @@ struct AuditEntry {
 }
 
 /// Added and removed lines of a unified diff, without its `---`/`+++` headers.
-fn lines_changed(modifications: &[FileModification]) -> i64 {
+fn lines_changed(modifications: &[FileModification<'_>]) -> i64 {
     modifications
         .iter()
         .flat_map(|modification| modification.diff_lines.iter().flatten())

@@ -1,14 +1,18 @@
 //! `cli-actions.jsonl`: one record per `devloop …` invocation, written by devloop's
 //! `ActionLogger` (and by `devloop-host exec`).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::fields::{Fields, iso_millis};
 use crate::model::{Event, Outcome, Source};
 
 #[derive(Deserialize)]
-struct CliAction {
-    timestamp: String,
+struct CliAction<'a> {
+    /// Only parsed into a time, so borrowed from the line where it holds no escape.
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
     command: String,
     exit_code: Option<i32>,
     thread_id: Option<String>,
@@ -25,7 +29,7 @@ struct CliAction {
 /// One line of `cli-actions.jsonl` as a `cli.command` event.
 pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
     let action: CliAction = serde_json::from_slice(line).map_err(|error| error.to_string())?;
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(6);
     fields
         .add("thread_url", action.thread_url)
         .add("working_dir", action.working_dir)

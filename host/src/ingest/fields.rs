@@ -34,6 +34,11 @@ pub fn seconds_to_millis(seconds: f64) -> Option<u64> {
 pub struct Fields(Vec<Field>);
 
 impl Fields {
+    /// Room for `count` fields, so a record's fields take one allocation.
+    pub fn with_capacity(count: usize) -> Self {
+        Fields(Vec::with_capacity(count))
+    }
+
     pub fn add(&mut self, key: &str, value: Option<impl Into<Value>>) -> &mut Self {
         if let Some(value) = value {
             self.0.push(Field::new(key, value));

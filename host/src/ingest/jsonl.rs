@@ -20,11 +20,11 @@ pub enum LineFormat {
 }
 
 impl LineFormat {
-    fn parse(&mut self, file_name: &str, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
+    /// Parses `line`, whose [`line_anchor`] is `anchor` (a line's only event takes it as id).
+    fn parse(&mut self, anchor: u64, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
         match self {
             LineFormat::OnePerLine(parse) => {
-                let id = Event::stable_id(&[file_name.as_bytes(), line]);
-                out.push(parse(line, id)?);
+                out.push(parse(line, anchor)?);
                 Ok(())
             }
             LineFormat::AmpThread(log) => log.parse_line(line, out),
@@ -80,7 +80,7 @@ impl JsonlReader {
         let same_file = self.cursor.identity.is_some_and(|identity| identity.still_matches(&path, self.cursor.offset));
         if !same_file {
             let found = match (self.cursor.identity, self.cursor.anchor) {
-                (Some(_), Some(anchor)) => find_line(&path, anchor)?,
+                (Some(_), Some(anchor)) => find_line(&path, &self.file_name, anchor)?,
                 _ => None,
             };
             match found {
@@ -109,7 +109,8 @@ impl JsonlReader {
                     break;
                 }
                 self.scratch.clear();
-                let _ = self.format.parse(&self.file_name, line.bytes, &mut self.scratch);
+                let anchor = line_anchor(&self.file_name, line.bytes);
+                let _ = self.format.parse(anchor, line.bytes, &mut self.scratch);
             }
             self.scratch.clear();
         }
@@ -120,19 +121,25 @@ impl JsonlReader {
     }
 }
 
-/// The content hash a line is found again by.
-fn line_anchor(bytes: &[u8]) -> u64 {
+/// The content hash a line is found again by: the id of its event when it has one, so that
+/// one hash per line serves both.
+fn line_anchor(file_name: &str, bytes: &[u8]) -> u64 {
+    Event::stable_id(&[file_name.as_bytes(), bytes])
+}
+
+/// The anchor of a cursor saved before anchors named their file (the line alone).
+fn line_anchor_without_file(bytes: &[u8]) -> u64 {
     Event::stable_id(&[bytes])
 }
 
 /// Where the last line hashing to `anchor` ends in the file at `path`, and its line number.
-fn find_line(path: &std::path::Path, anchor: u64) -> std::io::Result<Option<(u64, u64)>> {
+fn find_line(path: &std::path::Path, file_name: &str, anchor: u64) -> std::io::Result<Option<(u64, u64)>> {
     let mut reader = LineReader::open(path, 0)?;
     let mut found = None;
     let mut number = 0;
     while let Some(line) = reader.next_line()? {
         number += 1;
-        if line_anchor(line.bytes) == anchor {
+        if line_anchor(file_name, line.bytes) == anchor || line_anchor_without_file(line.bytes) == anchor {
             found = Some((line.end, number));
         }
     }
@@ -177,10 +184,11 @@ impl SourceReader for JsonlReader {
             let (start, end) = (line.start, line.end);
             if !line.bytes.iter().all(u8::is_ascii_whitespace) {
                 let anchor_before = self.cursor.anchor;
-                let anchor = Some(line_anchor(line.bytes));
+                let hash = line_anchor(&self.file_name, line.bytes);
+                let anchor = Some(hash);
                 self.cursor.anchor = anchor;
                 self.scratch.clear();
-                match self.format.parse(&self.file_name, line.bytes, &mut self.scratch) {
+                match self.format.parse(hash, line.bytes, &mut self.scratch) {
                     Err(reason) => malformed.push(MalformedRecord {
                         file: self.slot.path.clone(),
                         line: line_number as usize,
@@ -232,5 +240,22 @@ impl SourceReader for JsonlReader {
 
     fn waiting_on_partial_record(&self) -> bool {
         self.reader.as_ref().is_some_and(LineReader::has_partial_line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_found_again_by_its_anchor_and_by_one_saved_before_anchors_named_the_file() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, "{\"a\": 1}\n{\"b\": 2}\n{\"c\": 3}\n")?;
+        let second = b"{\"b\": 2}";
+        assert_eq!(find_line(&path, "events.jsonl", line_anchor("events.jsonl", second))?, Some((18, 2)));
+        assert_eq!(find_line(&path, "events.jsonl", line_anchor_without_file(second))?, Some((18, 2)));
+        assert_eq!(find_line(&path, "other.jsonl", line_anchor("events.jsonl", second))?, None);
+        Ok(())
     }
 }

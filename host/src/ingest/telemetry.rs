@@ -1,15 +1,21 @@
 //! `events.jsonl`: devloop's telemetry (`TelemetryLogger`): agent runs and findings, pre-commit
 //! and pre-push checks, CI round trips prevented, and "value" events.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::fields::{Fields, iso_millis};
 use crate::model::{Event, Outcome, Source};
 
+/// The event type and time are only read (into the kind and a time), so they are borrowed
+/// from the line where they hold no escape.
 #[derive(Deserialize)]
-struct TelemetryEvent {
-    event_type: String,
-    timestamp: String,
+struct TelemetryEvent<'a> {
+    #[serde(borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
     agent: Option<String>,
     duration_ms: Option<u64>,
     findings: Option<i64>,
@@ -31,7 +37,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
     } else {
         record.agent.clone()
     };
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(2 + details.len());
     fields.add("findings", record.findings).add("severity_levels", record.severity_levels);
     for (key, value) in &details {
         fields.add_json(key, Some(value));

@@ -8,29 +8,53 @@
 //! so a command people run after everything (`status`) is never "correlated" with anything.
 //! Failed runs are left to `failure_workaround` and `command_rerun`. Commands are grouped with
 //! whitespace collapsed and shown as logged; a finding is re-sent only when its support grew.
+//!
+//! The work per command is bounded by its window, never by history: the runs a command
+//! follows for the first time are exactly those since its own last run in the window (each
+//! run before that was followed by it already), and the median gap of a pair is kept in two
+//! heaps with the median on top, so neither is found by a search over what was seen.
+
+mod gaps;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
+use devloop_plugin_sdk::state::Saved;
 use devloop_plugin_sdk::text::command_key;
 use serde::{Deserialize, Serialize};
 
+use gaps::Gaps;
+
 pub const PATTERN: &str = "command_correlation";
 
+/// A run in a person's window. (Format 1 also kept the commands that followed it; they are
+/// the commands run after it in the window, so a format-1 snapshot reads into this as is.)
 #[derive(Debug, Serialize, Deserialize)]
 struct Run {
     command: String,
     id: u64,
     time_ms: i64,
-    followers: BTreeSet<String>,
 }
 
+/// A pair; its gaps are saved as the list format 1 saved.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Pair {
     support: u64,
-    gaps_ms: Vec<i64>,
+    gaps_ms: Gaps,
     people: BTreeSet<String>,
     events: Vec<(u64, i64)>,
+}
+
+/// The state as format 1 saved it, which reads into today's types (its runs' followers are
+/// left out).
+#[derive(Deserialize)]
+struct Format1 {
+    recent: BTreeMap<String, VecDeque<Run>>,
+    runs: BTreeMap<String, u64>,
+    total_runs: u64,
+    followed_by: BTreeMap<String, u64>,
+    pairs: PairMap<(String, String), Pair>,
+    reported: LastReported<(String, String)>,
 }
 
 pub struct CommandCorrelation {
@@ -73,9 +97,7 @@ impl CommandCorrelation {
         if pair.support < self.min_support || share < self.min_confidence || lift < self.min_lift {
             return;
         }
-        let mut gaps = pair.gaps_ms.clone();
-        gaps.sort_unstable();
-        let median_gap_seconds = gaps[gaps.len() / 2] as f64 / 1000.0;
+        let median_gap_seconds = pair.gaps_ms.median().unwrap_or(0) as f64 / 1000.0;
         let mut insight = Insight::new(PATTERN, insight_key(&[first, then]))
             .severity(Severity::Info)
             .confidence(share)
@@ -160,25 +182,17 @@ impl Detector for CommandCorrelation {
         while recent.front().is_some_and(|run| event.time_ms - run.time_ms > window_ms) {
             recent.pop_front();
         }
-        let mut completed = Vec::new();
-        for run in recent.iter_mut() {
-            if run.command != command && run.followers.insert(command.clone()) {
-                completed.push((run.command.clone(), run.id, run.time_ms));
-            }
-        }
-        recent.push_back(Run {
-            command: command.clone(),
-            id: event.id,
-            time_ms: event.time_ms,
-            followers: BTreeSet::new(),
-        });
+        let since = recent.iter().rposition(|run| run.command == command).map_or(0, |last| last + 1);
+        let completed: Vec<(String, u64, i64)> =
+            recent.range(since..).map(|run| (run.command.clone(), run.id, run.time_ms)).collect();
+        recent.push_back(Run { command: command.clone(), id: event.id, time_ms: event.time_ms });
         *self.runs.entry(command.clone()).or_default() += 1;
         self.total_runs += 1;
         for (first, id, time_ms) in completed {
             *self.followed_by.entry(command.clone()).or_default() += 1;
             let pair = self.pairs.entry((first.clone(), command.clone())).or_default();
             pair.support += 1;
-            pair.gaps_ms.push(event.time_ms - time_ms);
+            pair.gaps_ms.insert(event.time_ms - time_ms);
             pair.people.insert(who.clone());
             if pair.events.len() < 10 {
                 pair.events.push((id, time_ms));
@@ -189,7 +203,27 @@ impl Detector for CommandCorrelation {
         Ok(())
     }
 
-    keep_state!(format = 1; recent, runs, total_runs, followed_by, pairs, reported);
+    keep_state!(format = 2, migrate = CommandCorrelation::migrate; recent, runs, total_runs, followed_by, pairs, reported);
+}
+
+impl CommandCorrelation {
+    /// Reads a format-1 snapshot (whose runs also listed their followers).
+    fn migrate(&mut self, saved: Saved) -> Result<(), String> {
+        if saved.format != 1 {
+            return Err(format!(
+                "the saved state is in format {}, which this version cannot convert; starting fresh",
+                saved.format
+            ));
+        }
+        let state: Format1 = saved.read_any()?;
+        self.recent = state.recent;
+        self.runs = state.runs;
+        self.total_runs = state.total_runs;
+        self.followed_by = state.followed_by;
+        self.pairs = state.pairs;
+        self.reported = state.reported;
+        Ok(())
+    }
 }
 
 export_detector!(CommandCorrelation);
@@ -233,6 +267,33 @@ mod tests {
         assert!(insights.iter().all(|insight| insight.key == "bd sync\u{1f}bd ready"), "{insights:#?}");
         assert!(insights[0].message.contains("`bd sync` is followed by `bd ready`"));
         assert!(insights[0].confidence >= 0.7);
+        Ok(())
+    }
+
+    fn evidence<'a>(insight: &'a Insight, name: &str) -> Option<&'a Value> {
+        insight.evidence.fields.iter().find(|field| field.key == name).map(|field| &field.value)
+    }
+
+    #[test]
+    fn a_format_1_snapshot_with_every_gap_listed_goes_on_from_where_it_was() -> Result<(), String> {
+        let saved = r#"{"format": 1, "state": {
+            "recent": {"dev": [{"command": "bd sync", "id": 9, "time_ms": 1000000, "followers": []}]},
+            "runs": {"bd sync": 5, "bd ready": 4, "status": 91},
+            "total_runs": 100,
+            "followed_by": {"bd ready": 4, "status": 40},
+            "pairs": [[["bd sync", "bd ready"],
+                {"support": 4, "gaps_ms": [20000, 10000, 30000, 20000], "people": ["dev"], "events": [[1, 0], [2, 20000]]}]],
+            "reported": {"reported": []}
+        }}"#;
+        let mut detector = CommandCorrelation::default();
+        detector.restore(saved.as_bytes())?;
+        let insights = detector.process(&[run(10, 1_040, "bd ready"), run(11, 1_041, "status")])?;
+        assert_eq!(insights.len(), 1, "{insights:#?}");
+        assert_eq!(insights[0].key, "bd sync\u{1f}bd ready");
+        let support = evidence(&insights[0], "support");
+        assert!(matches!(support, Some(Value::Integer(5))), "{support:?}");
+        let gap = evidence(&insights[0], "median_gap_seconds");
+        assert!(matches!(gap, Some(Value::Float(seconds)) if *seconds == 20.0), "10 20 20 30 40 s: {gap:?}");
         Ok(())
     }
 

@@ -97,7 +97,9 @@ impl Series {
     }
 }
 
-pub struct MetricAnomaly {
+/// The settings, apart from the state, so a series can be judged while it is borrowed.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
     recent_runs: usize,
     warmup_runs: usize,
     z_threshold: f64,
@@ -105,22 +107,38 @@ pub struct MetricAnomaly {
     min_failure_increase: f64,
     min_same_failures: u64,
     min_same_share: f64,
+}
+
+/// The run being judged: its agent, the kind of record it came in, the event itself.
+struct Run<'a> {
+    agent: &'a str,
+    kind: &'a str,
+    event: &'a Event,
+}
+
+pub struct MetricAnomaly {
+    limits: Limits,
     series: PairMap<(String, String), Series>,
     reported: LastReported<String>,
+    /// Room to sort the recent durations in, kept so that no event allocates for it.
+    scratch: Vec<f64>,
 }
 
 impl Default for MetricAnomaly {
     fn default() -> Self {
         MetricAnomaly {
-            recent_runs: 10,
-            warmup_runs: 30,
-            z_threshold: 3.5,
-            min_ratio: 1.5,
-            min_failure_increase: 0.25,
-            min_same_failures: 5,
-            min_same_share: 0.6,
+            limits: Limits {
+                recent_runs: 10,
+                warmup_runs: 30,
+                z_threshold: 3.5,
+                min_ratio: 1.5,
+                min_failure_increase: 0.25,
+                min_same_failures: 5,
+                min_same_share: 0.6,
+            },
             series: PairMap::default(),
             reported: LastReported::new(),
+            scratch: Vec::new(),
         }
     }
 }
@@ -138,9 +156,12 @@ fn agent_of(event: &Event) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut values: Vec<f64> = values.collect();
-    values.sort_by(f64::total_cmp);
+/// The median of `values`, sorted in `scratch` (kept across events, so no allocation per event).
+fn median(values: impl Iterator<Item = f64>, scratch: &mut Vec<f64>) -> f64 {
+    scratch.clear();
+    scratch.extend(values);
+    scratch.sort_by(f64::total_cmp);
+    let values = &scratch[..];
     let middle = values.len() / 2;
     if values.len().is_multiple_of(2) { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
 }
@@ -149,32 +170,39 @@ fn seconds(ms: f64) -> String {
     if ms >= 10_000.0 { format!("{:.0} s", ms / 1000.0) } else { format!("{:.2} s", ms / 1000.0) }
 }
 
-impl MetricAnomaly {
-    fn duration(&mut self, agent: &str, kind: &str, event: &Event, duration_ms: f64, out: &mut Vec<Insight>) {
-        let (recent_runs, z_threshold, min_ratio) = (self.recent_runs, self.z_threshold, self.min_ratio);
-        let series = self.series.get_mut(&(agent.to_owned(), kind.to_owned())).expect("created by on_event");
-        series.recent_durations.push_back((duration_ms, event.id, event.time_ms));
-        if series.recent_durations.len() > recent_runs
-            && let Some((oldest, _, _)) = series.recent_durations.pop_front()
-            && !series.slow
+impl Series {
+    fn duration(
+        &mut self,
+        limits: &Limits,
+        run: &Run,
+        duration_ms: f64,
+        scratch: &mut Vec<f64>,
+        out: &mut Vec<Insight>,
+    ) {
+        let (recent_runs, z_threshold, min_ratio) = (limits.recent_runs, limits.z_threshold, limits.min_ratio);
+        let Run { agent, kind, event } = *run;
+        self.recent_durations.push_back((duration_ms, event.id, event.time_ms));
+        if self.recent_durations.len() > recent_runs
+            && let Some((oldest, _, _)) = self.recent_durations.pop_front()
+            && !self.slow
         {
-            series.durations.push(oldest);
+            self.durations.push(oldest);
         }
-        if series.recent_durations.len() < recent_runs {
+        if self.recent_durations.len() < recent_runs {
             return;
         }
-        let recent = median(series.recent_durations.iter().map(|(duration, _, _)| *duration));
-        let (Some(z), Some(baseline)) = (series.durations.robust_z(recent, 0.1), series.durations.median()) else {
+        let recent = median(self.recent_durations.iter().map(|(duration, _, _)| *duration), scratch);
+        let (Some(z), Some(baseline)) = (self.durations.robust_z(recent, 0.1), self.durations.median()) else {
             return;
         };
         let ratio = recent / baseline.max(1.0);
         if z < z_threshold / 2.0 {
-            series.slow = false;
+            self.slow = false;
         }
-        if series.slow || z < z_threshold || ratio < min_ratio {
+        if self.slow || z < z_threshold || ratio < min_ratio {
             return;
         }
-        series.slow = true;
+        self.slow = true;
         let mut insight = Insight::new(PATTERN, insight_key(&[agent, "duration"]))
             .severity(if ratio >= 3.0 { Severity::Error } else { Severity::Warning })
             .confidence(normal_cdf(z - z_threshold + 1.0).min(0.99))
@@ -195,37 +223,37 @@ impl MetricAnomaly {
             .evidence("ratio", (ratio * 100.0).round() / 100.0)
             .evidence("robust_z", (z * 10.0).round() / 10.0)
             .evidence("recent_runs", recent_runs);
-        for (_, id, time) in &series.recent_durations {
+        for (_, id, time) in &self.recent_durations {
             insight = insight.event_id(*id, *time);
         }
         out.push(insight);
     }
 
-    fn outcome(&mut self, agent: &str, kind: &str, event: &Event, failed: bool, out: &mut Vec<Insight>) {
-        let window = self.recent_runs * 2;
-        let min_increase = self.min_failure_increase;
-        let series = self.series.get_mut(&(agent.to_owned(), kind.to_owned())).expect("created by on_event");
-        series.recent_outcomes.push_back((failed, event.id, event.time_ms));
-        if series.recent_outcomes.len() > window
-            && let Some((oldest, _, _)) = series.recent_outcomes.pop_front()
-            && !series.failing
+    fn outcome(&mut self, limits: &Limits, run: &Run, failed: bool, out: &mut Vec<Insight>) {
+        let window = limits.recent_runs * 2;
+        let min_increase = limits.min_failure_increase;
+        let Run { agent, kind, event } = *run;
+        self.recent_outcomes.push_back((failed, event.id, event.time_ms));
+        if self.recent_outcomes.len() > window
+            && let Some((oldest, _, _)) = self.recent_outcomes.pop_front()
+            && !self.failing
         {
-            series.failure_rate.update(if oldest { 1.0 } else { 0.0 });
+            self.failure_rate.update(if oldest { 1.0 } else { 0.0 });
         }
-        if series.recent_outcomes.len() < window || !series.failure_rate.warmed_up() {
+        if self.recent_outcomes.len() < window || !self.failure_rate.warmed_up() {
             return;
         }
-        let failures = series.recent_outcomes.iter().filter(|(failed, _, _)| *failed).count();
+        let failures = self.recent_outcomes.iter().filter(|(failed, _, _)| *failed).count();
         let rate = failures as f64 / window as f64;
-        let baseline = series.failure_rate.mean().max(0.02);
+        let baseline = self.failure_rate.mean().max(0.02);
         if rate - baseline < min_increase / 2.0 {
-            series.failing = false;
+            self.failing = false;
         }
         let confidence = binomial_confidence(failures as u64, window as u64, baseline);
-        if series.failing || rate - baseline < min_increase || confidence < 0.999 {
+        if self.failing || rate - baseline < min_increase || confidence < 0.999 {
             return;
         }
-        series.failing = true;
+        self.failing = true;
         let mut insight = Insight::new(PATTERN, insight_key(&[agent, "failure_rate"]))
             .severity(if rate >= 0.5 { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.99))
@@ -245,30 +273,34 @@ impl MetricAnomaly {
             .evidence("recent_runs", window)
             .evidence("recent_failure_rate", (rate * 1000.0).round() / 1000.0)
             .evidence("baseline_failure_rate", (baseline * 1000.0).round() / 1000.0);
-        for (_, id, time) in series.recent_outcomes.iter().filter(|(failed, _, _)| *failed) {
+        for (_, id, time) in self.recent_outcomes.iter().filter(|(failed, _, _)| *failed) {
             insight = insight.event_id(*id, *time);
         }
         out.push(insight);
     }
-}
 
-impl MetricAnomaly {
-    fn same_failure(&mut self, agent: &str, kind: &str, event: &Event, out: &mut Vec<Insight>) {
-        let series = self.series.get_mut(&(agent.to_owned(), kind.to_owned())).expect("created by on_event");
-        series.runs += 1;
+    fn same_failure(
+        &mut self,
+        limits: &Limits,
+        run: &Run,
+        reported: &mut LastReported<String>,
+        out: &mut Vec<Insight>,
+    ) {
+        let Run { agent, kind, event } = *run;
+        self.runs += 1;
         let Some(error) = failure_text(event) else { return };
         let signature = signature(error);
-        if !series.failures.contains_key(&signature) && series.failures.len() == MAX_SIGNATURES {
-            let rarest = series.failures.iter().min_by_key(|(_, (count, _))| *count).map(|(key, _)| key.clone());
+        if !self.failures.contains_key(&signature) && self.failures.len() == MAX_SIGNATURES {
+            let rarest = self.failures.iter().min_by_key(|(_, (count, _))| *count).map(|(key, _)| key.clone());
             if let Some(rarest) = rarest {
-                series.failures.remove(&rarest);
+                self.failures.remove(&rarest);
             }
         }
-        let (count, example) = series.failures.entry(signature).or_insert_with(|| (0, error.to_owned()));
+        let (count, example) = self.failures.entry(signature).or_insert_with(|| (0, error.to_owned()));
         *count += 1;
-        let (count, runs) = (*count, series.runs);
+        let (count, runs) = (*count, self.runs);
         let share = count as f64 / runs as f64;
-        if count < self.min_same_failures || share < self.min_same_share {
+        if count < limits.min_same_failures || share < limits.min_same_share {
             return;
         }
         let example = example.clone();
@@ -290,7 +322,7 @@ impl MetricAnomaly {
             .evidence("share", (share * 1000.0).round() / 1000.0)
             .event_id(event.id, event.time_ms)
             .at(event.time_ms);
-        if self.reported.changed(insight_key(&[agent, "same_failure"]), &insight) {
+        if reported.changed(insight_key(&[agent, "same_failure"]), &insight) {
             out.push(insight);
         }
     }
@@ -353,28 +385,32 @@ impl Detector for MetricAnomaly {
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
-        self.recent_runs = settings.integer_at_least("recent_runs", 3)? as usize;
-        self.warmup_runs = settings.integer_at_least("warmup_runs", 5)? as usize;
-        self.z_threshold = settings.float("z_threshold")?;
-        self.min_ratio = settings.float("min_ratio")?;
-        self.min_failure_increase = settings.float("min_failure_increase")?;
-        self.min_same_failures = settings.integer_at_least("min_same_failures", 2)? as u64;
-        self.min_same_share = settings.float("min_same_share")?;
+        self.limits = Limits {
+            recent_runs: settings.integer_at_least("recent_runs", 3)? as usize,
+            warmup_runs: settings.integer_at_least("warmup_runs", 5)? as usize,
+            z_threshold: settings.float("z_threshold")?,
+            min_ratio: settings.float("min_ratio")?,
+            min_failure_increase: settings.float("min_failure_increase")?,
+            min_same_failures: settings.integer_at_least("min_same_failures", 2)? as u64,
+            min_same_share: settings.float("min_same_share")?,
+        };
         Ok(())
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         let Some(agent) = agent_of(event) else { return Ok(()) };
-        let warmup = self.warmup_runs;
-        self.series.entry((agent.clone(), event.kind.clone())).or_insert_with(|| Series::new(warmup));
+        let limits = self.limits;
+        let series =
+            self.series.entry((agent.clone(), event.kind.clone())).or_insert_with(|| Series::new(limits.warmup_runs));
+        let run = Run { agent: &agent, kind: &event.kind, event };
         if let Some(duration_ms) = event.duration_ms {
-            self.duration(&agent, &event.kind, event, duration_ms as f64, out);
+            series.duration(&limits, &run, duration_ms as f64, &mut self.scratch, out);
         }
         if event.outcome.status != Status::Unknown {
-            self.outcome(&agent, &event.kind, event, event.failed(), out);
+            series.outcome(&limits, &run, event.failed(), out);
         }
         if event.outcome.status != Status::Unknown || event.kind == "context.finding" {
-            self.same_failure(&agent, &event.kind, event, out);
+            series.same_failure(&limits, &run, &mut self.reported, out);
         }
         Ok(())
     }
