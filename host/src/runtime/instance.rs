@@ -331,11 +331,6 @@ impl PluginInstance {
         })
     }
 
-    /// The event fields the detector reads, as it declared them (`None`: every field).
-    pub fn fields(&self) -> Option<&[String]> {
-        self.fields.as_deref()
-    }
-
     /// Feeds a batch (only the events the detector asked for) and returns its insights. The
     /// shared batch is never copied: a 0.1 detector gets references to its events, a 0.2
     /// detector the shared columns or its own gathered indices into them. A 0.2 detector's
