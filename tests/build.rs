@@ -26,6 +26,7 @@ const HOSTILE_FEATURES: &[&str] = &[
     "update-flood",
     "snapshot-bomb",
     "state-trap",
+    "echo",
 ];
 /// The hot-swap fixture's builds, as (variant, cargo features).
 const LEDGER_VARIANTS: &[(&str, &str)] =

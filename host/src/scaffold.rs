@@ -13,15 +13,18 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-/// The contract every scaffold is built against.
+/// The contract Python and JavaScript scaffolds are built against (their templates and
+/// toolchains speak 0.1.0; the host speaks it too).
 const WIT: &str = include_str!("../../wit/since_v0.1.0/detector.wit");
+/// The contract the plugin SDK, and so every Rust scaffold, is built against.
+const RUST_WIT_TEXT: &str = include_str!("../../wit/since_v0.2.0/detector.wit");
 
 include!(concat!(env!("OUT_DIR"), "/sdk.rs"));
 
 /// Where a Rust scaffold's vendored SDK lives, and where that SDK finds the contract (its
-/// bindings are generated from `../wit/since_v0.1.0`).
+/// bindings are generated from `../wit/since_v0.2.0`).
 const SDK_DIR: &str = "sdk";
-const RUST_WIT: &str = "wit/since_v0.1.0/detector.wit";
+const RUST_WIT: &str = "wit/since_v0.2.0/detector.wit";
 
 /// The languages `plugins new` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +74,7 @@ impl Language {
             Language::Rust => &[
                 ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
                 ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
-                (RUST_WIT, WIT),
+                (RUST_WIT, RUST_WIT_TEXT),
                 (".gitignore", "target/\n*.wasm\n"),
             ],
             Language::Python => &[
@@ -151,6 +154,7 @@ impl Scaffold {
             ("{{build}}", &self.language.build_command(&self.id)),
             ("{{output}}", &self.language.output(&self.id)),
             ("{{contract}}", if self.language == Language::Rust { RUST_WIT } else { "wit/detector.wit" }),
+            ("{{api}}", if self.language == Language::Rust { "0.2.0" } else { "0.1.0" }),
         ];
         let mut written = Vec::new();
         for (relative, template) in self.language.files().iter().chain(COMMON_FILES) {

@@ -52,6 +52,8 @@ pub struct DetectorInfo {
     pub version: String,
     pub patterns: Vec<String>,
     pub kinds: Vec<String>,
+    /// The event fields the detector reads; `None` (the default) is every field.
+    pub fields: Option<Vec<String>>,
     pub config: Vec<ConfigKey>,
     pub language: String,
 }
@@ -63,6 +65,7 @@ impl DetectorInfo {
             version: version.into(),
             patterns: Vec::new(),
             kinds: Vec::new(),
+            fields: None,
             config: Vec::new(),
             language: "rust".to_owned(),
         }
@@ -77,6 +80,15 @@ impl DetectorInfo {
     /// The event kinds to receive (`cli.command`, or a prefix such as `feedback.*`).
     pub fn kinds<K: Into<String>>(mut self, kinds: impl IntoIterator<Item = K>) -> Self {
         self.kinds.extend(kinds.into_iter().map(Into::into));
+        self
+    }
+
+    /// The event fields the detector reads (`error_message`, `files`): the host sends only
+    /// these, so a batch crosses the sandbox faster. Without this call every field is sent;
+    /// `fields([] as [&str; 0])` sends none. The event's own columns (id, time, source, kind,
+    /// actor, thread, subject, outcome, duration) are always sent.
+    pub fn fields<K: Into<String>>(mut self, fields: impl IntoIterator<Item = K>) -> Self {
+        self.fields.get_or_insert_with(Vec::new).extend(fields.into_iter().map(Into::into));
         self
     }
 

@@ -1,6 +1,61 @@
-//! Conveniences on the generated event types, so detectors read like the pattern they find.
+//! The event a detector reads, and conveniences on it so detectors read like the pattern they
+//! find.
+//!
+//! The contract (0.2.0) sends a batch as columns over a string table; [`crate::columns`]
+//! decodes it into these events, so a detector sees plain fields and owned strings whatever
+//! the contract's wire shape.
 
-use crate::{Event, Status, Value};
+use crate::{Field, Value};
+
+/// One normalized event from any devloop source.
+///
+/// Well-known `source` values: `cli-actions`, `telemetry`, `agent-audit`, `feedback`,
+/// `performance`, `event-store`, `amp-thread`, `security-audit`, `daemon-log`. Kinds are
+/// `<source-family>.<what-happened>`, for example `cli.command`, `telemetry.agent_executed`,
+/// `audit.file_modified`, `feedback.thumbs_down`, `file.modified`, `thread.prompt`.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Identifies the event across runs: the same record read twice gets the same id.
+    pub id: u64,
+    /// When it happened, in milliseconds since the Unix epoch (UTC).
+    pub time_ms: i64,
+    /// Which devloop log it came from.
+    pub source: String,
+    /// What happened.
+    pub kind: String,
+    /// Who did it: a user name or an agent name.
+    pub actor: Option<String>,
+    /// The agent thread (Amp `T-…` id) it belongs to, if any.
+    pub thread_id: Option<String>,
+    /// What it was about: a command line, a file path or an agent name.
+    pub subject: Option<String>,
+    /// Whether it worked.
+    pub outcome: Outcome,
+    /// How long it took, in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// The other fields the source recorded (those the detector declared, see
+    /// [`crate::DetectorInfo::fields`]).
+    pub fields: Vec<Field>,
+}
+
+/// Whether the thing an event describes worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// It worked (exit code 0, `success: true`).
+    Success,
+    /// It failed (non-zero exit code, `success: false`, an error message).
+    Failure,
+    /// The source does not say.
+    Unknown,
+}
+
+/// The result of the operation an event describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    /// The process exit code, where the source records one.
+    pub exit_code: Option<i32>,
+}
 
 impl Event {
     /// The value of field `key`, if the source recorded it.

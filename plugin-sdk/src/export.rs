@@ -1,13 +1,19 @@
 //! The glue between the generated `Guest` trait and a [`Detector`].
 //!
 //! A component's exports are free functions, so the detector instance lives in a
-//! thread-local the export macro declares; [`Glue`] does the rest generically.
+//! thread-local the export macro declares; [`Glue`] does the rest generically. The events a
+//! batch decodes into live in a thread-local of their own, kept from batch to batch so their
+//! allocations are reused (see [`crate::columns`]).
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use crate::__private::Info;
+use crate::__private::{Batch, Info};
 use crate::{API_VERSION, Detector, Event, Field, Insight};
+
+thread_local! {
+    static EVENTS: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Implements every export for detector type `D` stored in `slot`.
 pub struct Glue<D: Detector>(std::marker::PhantomData<D>);
@@ -30,6 +36,7 @@ impl<D: Detector> Glue<D> {
             api_version: API_VERSION.to_owned(),
             patterns: info.patterns,
             kinds: info.kinds,
+            fields: info.fields,
             config: info.config,
             language: info.language,
         }
@@ -40,15 +47,17 @@ impl<D: Detector> Glue<D> {
         Self::with(slot, |detector| detector.configure(&settings))
     }
 
-    pub fn process(slot: &'static Slot<D>, events: Vec<Event>) -> Result<Vec<Insight>, String> {
-        Self::with(slot, |detector| detector.process(&events))
-    }
-
-    pub fn tick(slot: &'static Slot<D>, now_ms: i64) -> Result<Vec<Insight>, String> {
-        Self::with(slot, |detector| {
-            let mut out = Vec::new();
-            detector.on_tick(now_ms, &mut out)?;
-            Ok(out)
+    /// Decodes the batch, hands its events to the detector, then lets its clock reach `now_ms`.
+    pub fn process(slot: &'static Slot<D>, now_ms: i64, batch: Batch) -> Result<Vec<Insight>, String> {
+        EVENTS.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            let count = crate::columns::decode(&batch, &mut buffer).map_err(|error| error.to_string())?;
+            drop(batch);
+            Self::with(slot, |detector| {
+                let mut out = if count == 0 { Vec::new() } else { detector.process(&buffer[..count])? };
+                detector.on_tick(now_ms, &mut out)?;
+                Ok(out)
+            })
         })
     }
 
@@ -69,8 +78,8 @@ macro_rules! export_detector {
     ($detector:ty) => {
         #[cfg(target_family = "wasm")]
         const _: () = {
-            use $crate::__private::{Glue, Guest, Info};
-            use $crate::{Event, Field, Insight};
+            use $crate::__private::{Batch, Glue, Guest, Info};
+            use $crate::{Field, Insight};
 
             ::std::thread_local! {
                 static DETECTOR: ::std::cell::RefCell<Option<$detector>> =
@@ -86,11 +95,8 @@ macro_rules! export_detector {
                 fn configure(settings: Vec<Field>) -> Result<(), String> {
                     Glue::<$detector>::configure(&DETECTOR, settings)
                 }
-                fn process(events: Vec<Event>) -> Result<Vec<Insight>, String> {
-                    Glue::<$detector>::process(&DETECTOR, events)
-                }
-                fn tick(now_ms: i64) -> Result<Vec<Insight>, String> {
-                    Glue::<$detector>::tick(&DETECTOR, now_ms)
+                fn process(now_ms: i64, events: Batch) -> Result<Vec<Insight>, String> {
+                    Glue::<$detector>::process(&DETECTOR, now_ms, events)
                 }
                 fn snapshot() -> Option<Vec<u8>> {
                     Glue::<$detector>::snapshot(&DETECTOR)

@@ -49,6 +49,7 @@
 pub mod absence;
 pub mod baseline;
 mod build;
+mod columns;
 mod detector;
 mod event;
 pub mod evidence;
@@ -68,7 +69,7 @@ pub mod window;
 #[allow(unsafe_code, reason = "generated component-model glue")]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/since_v0.1.0",
+        path: "../wit/since_v0.2.0",
         world: "detector-plugin",
         default_bindings_module: "devloop_plugin_sdk::bindings",
         pub_export_macro: true,
@@ -76,9 +77,10 @@ pub mod bindings {
     });
 }
 
-pub use bindings::devloop::detector::types::{Event, Evidence, Field, Insight, Outcome, Severity, Status, Value};
+pub use bindings::devloop::detector::types::{Evidence, Field, Insight, Severity, Value};
 pub use bindings::exports::devloop::detector::detector::ConfigKey;
 pub use detector::{Detector, DetectorInfo};
+pub use event::{Event, Outcome, Status};
 pub use settings::Settings;
 
 pub use absence::Absence;
@@ -91,10 +93,11 @@ pub use suppress::{LastReported, Suppressor};
 pub use window::{WindowedCounts, WindowedDistinct};
 
 /// The WIT contract version this SDK builds plugins against.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.2.0";
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::bindings::devloop::detector::types::Batch;
     pub use crate::bindings::export_bindings;
     pub use crate::bindings::exports::devloop::detector::detector::{Guest, Info};
     pub use crate::export::Glue;

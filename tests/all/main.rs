@@ -9,6 +9,7 @@ mod bench;
 mod cli_project;
 mod cli_run;
 mod conformance;
+mod contract_v02;
 mod detector_state;
 mod exec_transparent;
 mod hostile;

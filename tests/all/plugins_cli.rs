@@ -134,7 +134,7 @@ fn list_and_info_show_what_the_host_reported() -> Result<()> {
     let table = succeed(project.path(), &["plugins", "list"])?;
     let ledger_row = table.lines().find(|line| line.starts_with("ledger ")).context("a ledger row")?;
     let columns: Vec<&str> = ledger_row.split_whitespace().collect();
-    assert_eq!(&columns[..6], ["ledger", "1.0.0", "0.1.0", "rust", "40", "3"], "{table}");
+    assert_eq!(&columns[..6], ["ledger", "1.0.0", "0.2.0", "rust", "40", "3"], "{table}");
     assert_eq!(columns[8], "loaded", "{table}");
     let broken_row = table.lines().find(|line| line.starts_with("truncated ")).context("a row for the broken file")?;
     assert!(broken_row.contains(" broken "), "{table}");

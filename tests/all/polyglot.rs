@@ -65,7 +65,10 @@ fn every_port_describes_itself_like_the_original_but_for_its_language() -> Resul
         let port = Supervisor::start(&runtime, runtime.load_file(&port(folder)?)?, Vec::new())?;
         let mut description = port.description().clone();
         assert_eq!(description.language, *language);
+        // The ports speak contract 0.1.0; the original, built with the SDK, 0.2.0.
+        assert_eq!((description.api_version.as_str(), original.description().api_version.as_str()), ("0.1.0", "0.2.0"));
         description.language = "rust".to_owned();
+        description.api_version = "0.2.0".to_owned();
         assert_eq!(&description, original.description(), "{folder}");
     }
     Ok(())

@@ -66,7 +66,8 @@ fn per_event(criterion: &mut Criterion) {
             bencher.iter_custom(|iterations| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iterations {
-                    let events = WitEvents::new(&batch(next_batch));
+                    let events = batch(next_batch);
+                    let events = WitEvents::new(&events);
                     next_batch += 1;
                     let started = Instant::now();
                     let outcome = supervisor.process(&events);

@@ -4,12 +4,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine};
 
 use super::LoadError;
 use super::cache::ArtifactCache;
-use super::contract::{ApiVersion, v0_1_0};
+use super::contract::{ApiVersion, v0_1_0, v0_2_0};
 use super::instance::{PluginInstance, PluginState};
 use super::limits::{EPOCH_TICK, Limits};
 
@@ -43,6 +43,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         v0_1_0::DetectorPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
+        v0_2_0::DetectorPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -90,8 +91,11 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
-        let instance_pre = v0_1_0::DetectorPluginPre::new(instance_pre)
-            .map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
+        let checked = match api_version {
+            ApiVersion::V0_1_0 => v0_1_0::DetectorPluginPre::new(instance_pre.clone()).map(drop),
+            ApiVersion::V0_2_0 => v0_2_0::DetectorPluginPre::new(instance_pre.clone()).map(drop),
+        };
+        checked.map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
         Ok(PluginSource {
             origin: origin.to_owned(),
             content_hash: content_hash(wasm),
@@ -159,7 +163,8 @@ pub struct PluginSource {
     /// The first 16 hex digits of the wasm's sha256.
     pub content_hash: String,
     pub api_version: ApiVersion,
-    pub(crate) instance_pre: v0_1_0::DetectorPluginPre<PluginState>,
+    /// Linked and checked against the exports of its contract version.
+    pub(crate) instance_pre: InstancePre<PluginState>,
     /// Who every instance is, whatever its `describe` says: set when one component runs as
     /// several detectors (the rules detector, once per pattern file, see [`crate::patterns`]).
     pub identity: Option<super::DetectorDescription>,

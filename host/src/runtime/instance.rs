@@ -1,13 +1,14 @@
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use wasmtime::component::{Func, ResourceTable};
+use wasmtime::component::{Func, Instance, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::LoadError;
 use super::budget::{LogCounts, LogMeter};
-use super::contract::{ApiVersion, v0_1_0};
+use super::columns::{self, Columns};
+use super::contract::{ApiVersion, v0_1_0, v0_2_0};
 use super::engine::PluginSource;
 use super::limits::{Limits, MemoryLimiter, PluginFailure};
 use super::stdio::LogPipe;
@@ -51,35 +52,61 @@ impl wasmtime_wasi::HostMonotonicClock for StoppedClock {
     }
 }
 
-impl v0_1_0::devloop::detector::log::Host for PluginState {
-    fn emit(&mut self, level: v0_1_0::devloop::detector::log::Level, message: String, fields: Vec<v0_1_0::wit::Field>) {
-        use v0_1_0::devloop::detector::log::Level;
+impl PluginState {
+    /// Writes a plugin's log record into the host's log, escaped and bounded.
+    fn log(&mut self, level: tracing::Level, message: &str, fields: impl Iterator<Item = (String, model::Value)>) {
         if !self.log.admit() {
             return;
         }
         // The host's log is read on a terminal: a plugin's text may not drive it.
         let message = escape::terminal_line(&message.chars().take(4096).collect::<String>());
         let fields: Vec<String> = fields
-            .into_iter()
             .take(32)
-            .map(|field| {
-                let value = model::Value::from(field.value).to_json().to_string();
-                escape::terminal_line(&format!("{}={}", field.key.chars().take(256).collect::<String>(), value))
+            .map(|(key, value)| {
+                let value = value.to_json().to_string();
+                escape::terminal_line(&format!("{}={}", key.chars().take(256).collect::<String>(), value))
             })
             .collect();
         let fields = fields.join(" ");
         let plugin = &*self.plugin_id;
         match level {
-            Level::Trace => tracing::trace!(plugin, fields, "{message}"),
-            Level::Debug => tracing::debug!(plugin, fields, "{message}"),
-            Level::Info => tracing::info!(plugin, fields, "{message}"),
-            Level::Warn => tracing::warn!(plugin, fields, "{message}"),
-            Level::Error => tracing::error!(plugin, fields, "{message}"),
+            tracing::Level::TRACE => tracing::trace!(plugin, fields, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(plugin, fields, "{message}"),
+            tracing::Level::INFO => tracing::info!(plugin, fields, "{message}"),
+            tracing::Level::WARN => tracing::warn!(plugin, fields, "{message}"),
+            tracing::Level::ERROR => tracing::error!(plugin, fields, "{message}"),
         }
     }
 }
 
-impl v0_1_0::devloop::detector::types::Host for PluginState {}
+/// The log import of each contract version, written in the host's log alike.
+macro_rules! log_host {
+    ($version:ident) => {
+        impl $version::devloop::detector::log::Host for PluginState {
+            fn emit(
+                &mut self,
+                level: $version::devloop::detector::log::Level,
+                message: String,
+                fields: Vec<$version::wit::Field>,
+            ) {
+                use $version::devloop::detector::log::Level;
+                let level = match level {
+                    Level::Trace => tracing::Level::TRACE,
+                    Level::Debug => tracing::Level::DEBUG,
+                    Level::Info => tracing::Level::INFO,
+                    Level::Warn => tracing::Level::WARN,
+                    Level::Error => tracing::Level::ERROR,
+                };
+                self.log(level, &message, fields.into_iter().map(|field| (field.key, field.value.into())));
+            }
+        }
+
+        impl $version::devloop::detector::types::Host for PluginState {}
+    };
+}
+
+log_host!(v0_1_0);
+log_host!(v0_2_0);
 
 /// What a detector says about itself, in the host's terms.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,14 +132,17 @@ impl DetectorDescription {
     }
 }
 
-/// A batch of events converted once into the contract's types and shared by every plugin.
-pub struct WitEvents {
-    events: Vec<v0_1_0::wit::Event>,
+/// A batch of events, converted into each contract version's shape at most once, when the
+/// first plugin of that version needs it, and then shared by every plugin of that version.
+pub struct WitEvents<'a> {
+    events: &'a [model::Event],
+    v0_1_0: OnceLock<Vec<v0_1_0::wit::Event>>,
+    v0_2_0: OnceLock<Columns>,
 }
 
-impl WitEvents {
-    pub fn new(events: &[model::Event]) -> Self {
-        WitEvents { events: events.iter().map(Into::into).collect() }
+impl<'a> WitEvents<'a> {
+    pub fn new(events: &'a [model::Event]) -> Self {
+        WitEvents { events, v0_1_0: OnceLock::new(), v0_2_0: OnceLock::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -122,16 +152,39 @@ impl WitEvents {
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
+
+    /// The event time the batch reaches: its last event's.
+    fn now_ms(&self) -> Option<i64> {
+        self.events.last().map(|event| event.time_ms)
+    }
+
+    fn records(&self) -> &[v0_1_0::wit::Event] {
+        self.v0_1_0.get_or_init(|| self.events.iter().map(Into::into).collect())
+    }
+
+    fn columns(&self) -> &Columns {
+        self.v0_2_0.get_or_init(|| Columns::new(self.events))
+    }
+}
+
+/// The bindings of the contract version an instance speaks, and its `process` export, called
+/// with borrowed arguments rather than through the generated binding (which wants them owned:
+/// a copy per plugin).
+enum Bindings {
+    V0_1_0(v0_1_0::DetectorPlugin, Func),
+    V0_2_0(v0_2_0::DetectorPlugin, Func),
 }
 
 /// One live plugin instance in its own store.
 pub struct PluginInstance {
     store: Store<PluginState>,
-    bindings: v0_1_0::DetectorPlugin,
-    /// `process`, called with references into the shared batch rather than through the
-    /// generated binding, which wants the events themselves (a copy per filtering plugin).
-    process: Func,
+    bindings: Bindings,
     description: DetectorDescription,
+    /// The event fields a 0.2 detector reads (`None`: every field; 0.1 detectors get all).
+    fields: Option<Vec<String>>,
+    /// The event time a 0.2 `process` call moved the detector to, owed a tick by the caller
+    /// that sent the batch: the tick that follows it is already done.
+    ticked_in_process: Option<i64>,
     limits: Limits,
 }
 
@@ -165,15 +218,14 @@ impl PluginInstance {
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(limits.deadline_ticks());
         let start_failure = |failure| LoadError::Start { path: source.origin.clone(), failure };
-        let (bindings, process) = match source.api_version {
-            ApiVersion::V0_1_0 => instantiate_v0_1_0(&mut store, source),
-        }
-        .map_err(|error| start_failure(classify(&store, error, limits)))?;
+        let bindings =
+            instantiate(&mut store, source).map_err(|error| start_failure(classify(&store, error, limits)))?;
 
         let mut instance = PluginInstance {
             store,
             bindings,
-            process,
+            fields: None,
+            ticked_in_process: None,
             description: DetectorDescription {
                 id: String::new(),
                 version: String::new(),
@@ -185,27 +237,16 @@ impl PluginInstance {
             },
             limits: limits.clone(),
         };
-        let info = instance.guarded(|bindings, store| bindings.devloop_detector_detector().call_describe(store));
-        let info = info.map_err(start_failure)?;
-        instance.description = DetectorDescription {
-            id: info.id,
-            version: info.version,
-            api_version: info.api_version,
-            patterns: info.patterns,
-            kinds: info.kinds,
-            config: info.config.into_iter().map(|key| (key.name, key.default_value.into(), key.description)).collect(),
-            language: info.language,
-        };
+        let (description, fields) = instance.describe().map_err(start_failure)?;
+        instance.description = description;
+        instance.fields = fields;
         if let Some(identity) = &source.identity {
             instance.description =
                 DetectorDescription { api_version: instance.description.api_version, ..identity.clone() };
         }
         instance.store.data_mut().plugin_id = Arc::from(escape::terminal_line(&instance.description.id));
         if !settings.is_empty() {
-            let settings: Vec<v0_1_0::wit::Field> = settings.iter().map(Into::into).collect();
-            let answer = instance
-                .guarded(|bindings, store| bindings.devloop_detector_detector().call_configure(store, &settings))
-                .map_err(start_failure)?;
+            let answer = instance.configure(settings).map_err(start_failure)?;
             if let Err(reason) = answer {
                 return Err(LoadError::Configure { path: source.origin.clone(), reason });
             }
@@ -231,47 +272,141 @@ impl PluginInstance {
     /// [`PluginFailure`].
     fn guarded<T>(
         &mut self,
-        call: impl FnOnce(&v0_1_0::DetectorPlugin, &mut Store<PluginState>) -> wasmtime::Result<T>,
+        call: impl FnOnce(&Bindings, &mut Store<PluginState>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginFailure> {
         self.store.set_epoch_deadline(self.limits.deadline_ticks());
         self.store.data_mut().limiter.exceeded = false;
         call(&self.bindings, &mut self.store).map_err(|error| classify(&self.store, error, &self.limits))
     }
 
-    /// Feeds a batch (only the events the detector asked for) and returns its insights. The
-    /// events it skips are left out by reference: the shared batch is never copied.
-    pub fn process(&mut self, events: &WitEvents) -> CallResult<Vec<model::Insight>> {
-        let wanted: Vec<&v0_1_0::wit::Event> =
-            events.events.iter().filter(|event| self.description.wants(&event.kind)).collect();
-        if wanted.is_empty() {
-            return Ok(Ok(Vec::new()));
+    /// What the detector says about itself, and the fields it reads.
+    fn describe(&mut self) -> Result<(DetectorDescription, Option<Vec<String>>), PluginFailure> {
+        fn settings<V: Into<model::Value>>(
+            keys: impl IntoIterator<Item = (String, V, String)>,
+        ) -> Vec<(String, model::Value, String)> {
+            keys.into_iter().map(|(name, value, description)| (name, value.into(), description)).collect()
         }
-        let process = self.process;
-        let answer = self.guarded(|_, store| {
-            let typed = process.typed::<(&[&v0_1_0::wit::Event],), (ProcessAnswer,)>(&*store)?;
-            Ok(typed.call(store, (&wanted,))?.0)
-        })?;
+        self.guarded(|bindings, store| match bindings {
+            Bindings::V0_1_0(bindings, _) => {
+                let info = bindings.devloop_detector_detector().call_describe(store)?;
+                let config = info.config.into_iter().map(|key| (key.name, key.default_value, key.description));
+                let description = DetectorDescription {
+                    id: info.id,
+                    version: info.version,
+                    api_version: info.api_version,
+                    patterns: info.patterns,
+                    kinds: info.kinds,
+                    config: settings(config),
+                    language: info.language,
+                };
+                Ok((description, None))
+            }
+            Bindings::V0_2_0(bindings, _) => {
+                let info = bindings.devloop_detector_detector().call_describe(store)?;
+                let config = info.config.into_iter().map(|key| (key.name, key.default_value, key.description));
+                let description = DetectorDescription {
+                    id: info.id,
+                    version: info.version,
+                    api_version: info.api_version,
+                    patterns: info.patterns,
+                    kinds: info.kinds,
+                    config: settings(config),
+                    language: info.language,
+                };
+                Ok((description, info.fields))
+            }
+        })
+    }
+
+    fn configure(&mut self, settings: &[model::Field]) -> CallResult<()> {
+        self.guarded(|bindings, store| match bindings {
+            Bindings::V0_1_0(bindings, _) => {
+                let settings: Vec<v0_1_0::wit::Field> = settings.iter().map(Into::into).collect();
+                bindings.devloop_detector_detector().call_configure(store, &settings)
+            }
+            Bindings::V0_2_0(bindings, _) => {
+                let settings: Vec<v0_2_0::wit::Field> = settings.iter().map(Into::into).collect();
+                bindings.devloop_detector_detector().call_configure(store, &settings)
+            }
+        })
+    }
+
+    /// Feeds a batch (only the events the detector asked for) and returns its insights. The
+    /// shared batch is never copied: a 0.1 detector gets references to its events, a 0.2
+    /// detector the shared columns or its own gathered indices into them. A 0.2 detector's
+    /// clock moves to the batch's last event in the same call; the [`PluginInstance::tick`]
+    /// to that time that follows is then answered without a call.
+    pub fn process(&mut self, events: &WitEvents) -> CallResult<Vec<model::Insight>> {
+        let description = &self.description;
+        let answer = match &self.bindings {
+            Bindings::V0_1_0(_, process) => {
+                let process = *process;
+                let wanted: Vec<&v0_1_0::wit::Event> =
+                    events.records().iter().filter(|event| description.wants(&event.kind)).collect();
+                if wanted.is_empty() {
+                    return Ok(Ok(Vec::new()));
+                }
+                self.guarded(|_, store| {
+                    let typed = process.typed::<(&[&v0_1_0::wit::Event],), (ProcessAnswerV0_1,)>(&*store)?;
+                    Ok(Answer::V0_1_0(typed.call(store, (&wanted,))?.0))
+                })?
+            }
+            Bindings::V0_2_0(_, process) => {
+                let process = *process;
+                let Some(now_ms) = events.now_ms() else { return Ok(Ok(Vec::new())) };
+                let projection = events.columns().project(|kind| description.wants(kind), self.fields.as_deref());
+                let answer = self.guarded(|_, store| call_v0_2_0(process, store, now_ms, projection.view()))?;
+                self.ticked_in_process = Some(now_ms);
+                answer
+            }
+        };
         self.accept(answer)
     }
 
     /// Tells the detector event time has reached `now_ms`.
     pub fn tick(&mut self, now_ms: i64) -> CallResult<Vec<model::Insight>> {
-        let answer = self.guarded(|bindings, store| bindings.devloop_detector_detector().call_tick(store, now_ms))?;
+        if self.ticked_in_process.take() == Some(now_ms) {
+            return Ok(Ok(Vec::new()));
+        }
+        let answer = self.guarded(|bindings, store| match bindings {
+            Bindings::V0_1_0(bindings, _) => {
+                Ok(Answer::V0_1_0(bindings.devloop_detector_detector().call_tick(store, now_ms)?))
+            }
+            Bindings::V0_2_0(_, process) => call_v0_2_0(*process, store, now_ms, columns::empty()),
+        })?;
         self.accept(answer)
     }
 
     /// The detector's state, if it can hand it over.
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginFailure> {
-        self.guarded(|bindings, store| bindings.devloop_detector_detector().call_snapshot(store))
+        self.guarded(|bindings, store| match bindings {
+            Bindings::V0_1_0(bindings, _) => bindings.devloop_detector_detector().call_snapshot(store),
+            Bindings::V0_2_0(bindings, _) => bindings.devloop_detector_detector().call_snapshot(store),
+        })
     }
 
     /// Restores state from an earlier snapshot.
     pub fn restore(&mut self, state: &[u8]) -> CallResult<()> {
-        self.guarded(|bindings, store| bindings.devloop_detector_detector().call_restore(store, state))
+        self.guarded(|bindings, store| match bindings {
+            Bindings::V0_1_0(bindings, _) => bindings.devloop_detector_detector().call_restore(store, state),
+            Bindings::V0_2_0(bindings, _) => bindings.devloop_detector_detector().call_restore(store, state),
+        })
     }
 
     /// Bounds the result and converts it into the host's model.
-    fn accept(&self, answer: Result<Vec<v0_1_0::wit::Insight>, String>) -> CallResult<Vec<model::Insight>> {
+    fn accept(&self, answer: Answer) -> CallResult<Vec<model::Insight>> {
+        match answer {
+            Answer::V0_1_0(answer) => self.bounded(answer, v0_1_0::insight_size, v0_1_0::insight_into_model),
+            Answer::V0_2_0(answer) => self.bounded(answer, v0_2_0::insight_size, v0_2_0::insight_into_model),
+        }
+    }
+
+    fn bounded<I>(
+        &self,
+        answer: Result<Vec<I>, String>,
+        size: fn(&I) -> usize,
+        into_model: fn(I, &str) -> model::Insight,
+    ) -> CallResult<Vec<model::Insight>> {
         let insights = match answer {
             Ok(insights) => insights,
             Err(message) => return Ok(Err(message)),
@@ -282,7 +417,7 @@ impl PluginInstance {
                 limit: format!("{} insights per call", self.limits.max_insights_per_call),
             });
         }
-        let bytes: usize = insights.iter().map(v0_1_0::insight_size).sum();
+        let bytes: usize = insights.iter().map(size).sum();
         if bytes > self.limits.max_result_bytes {
             return Err(PluginFailure::OversizedResult {
                 found: format!("{} KiB of insights", bytes >> 10),
@@ -290,28 +425,52 @@ impl PluginInstance {
             });
         }
         let id = &self.description.id;
-        Ok(Ok(insights.into_iter().map(|insight| v0_1_0::insight_into_model(insight, id)).collect()))
+        Ok(Ok(insights.into_iter().map(|insight| into_model(insight, id)).collect()))
     }
 }
 
-/// What `process` returns in the 0.1.0 contract.
-type ProcessAnswer = Result<Vec<v0_1_0::wit::Insight>, String>;
+/// What a `process` or `tick` call answered, in its contract version's types.
+enum Answer {
+    V0_1_0(ProcessAnswerV0_1),
+    V0_2_0(ProcessAnswerV0_2),
+}
 
-/// Instantiates a 0.1.0 component, keeping its `process` export for calls by reference.
-fn instantiate_v0_1_0(
+/// Calls a 0.2.0 `process` with a borrowed batch.
+fn call_v0_2_0(
+    process: Func,
     store: &mut Store<PluginState>,
-    source: &PluginSource,
-) -> wasmtime::Result<(v0_1_0::DetectorPlugin, Func)> {
-    let instance = source.instance_pre.instance_pre().instantiate(&mut *store)?;
-    let bindings = v0_1_0::DetectorPlugin::new(&mut *store, &instance)?;
+    now_ms: i64,
+    batch: columns::BatchRef<'_>,
+) -> wasmtime::Result<Answer> {
+    let typed = process.typed::<(i64, columns::BatchRef<'_>), (ProcessAnswerV0_2,)>(&*store)?;
+    Ok(Answer::V0_2_0(typed.call(store, (now_ms, batch))?.0))
+}
+
+/// What `process` returns in the 0.1.0 contract.
+type ProcessAnswerV0_1 = Result<Vec<v0_1_0::wit::Insight>, String>;
+/// What `process` returns in the 0.2.0 contract.
+type ProcessAnswerV0_2 = Result<Vec<v0_2_0::wit::Insight>, String>;
+
+/// Instantiates a component with the bindings of its contract version, keeping its `process`
+/// export for calls by reference.
+fn instantiate(store: &mut Store<PluginState>, source: &PluginSource) -> wasmtime::Result<Bindings> {
+    let instance = source.instance_pre.instantiate(&mut *store)?;
+    let process = process_export(store, &instance, source.api_version)?;
+    Ok(match source.api_version {
+        ApiVersion::V0_1_0 => Bindings::V0_1_0(v0_1_0::DetectorPlugin::new(&mut *store, &instance)?, process),
+        ApiVersion::V0_2_0 => Bindings::V0_2_0(v0_2_0::DetectorPlugin::new(&mut *store, &instance)?, process),
+    })
+}
+
+fn process_export(store: &mut Store<PluginState>, instance: &Instance, version: ApiVersion) -> wasmtime::Result<Func> {
+    let name = version.export_name();
     let interface = instance
-        .get_export_index(&mut *store, None, "devloop:detector/detector@0.1.0")
-        .ok_or_else(|| wasmtime::format_err!("no `devloop:detector/detector@0.1.0` export"))?;
-    let process = instance
+        .get_export_index(&mut *store, None, &name)
+        .ok_or_else(|| wasmtime::format_err!("no `{name}` export"))?;
+    instance
         .get_export_index(&mut *store, Some(&interface), "process")
         .and_then(|index| instance.get_func(&mut *store, index))
-        .ok_or_else(|| wasmtime::format_err!("no `process` function in `devloop:detector/detector@0.1.0`"))?;
-    Ok((bindings, process))
+        .ok_or_else(|| wasmtime::format_err!("no `process` function in `{name}`"))
 }
 
 /// Tells apart the ways the sandbox can stop a call.

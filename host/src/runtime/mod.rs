@@ -16,6 +16,7 @@
 
 mod budget;
 mod cache;
+mod columns;
 mod contract;
 mod engine;
 mod instance;

@@ -1,0 +1,434 @@
+//! A batch in the 0.2.0 contract's shape: columns over one string table.
+//!
+//! The 0.1.0 contract lowers every event as a record, so each string and each field costs a
+//! call into the guest's `realloc`; here a batch of any size crosses as a fixed number of bulk
+//! copies. [`Columns`] is built once per batch and shared by every 0.2 plugin. A plugin that
+//! asked for some kinds or declared the fields it reads gets a [`Projection`]: the numeric
+//! columns of its rows and fields, gathered by index, borrowing the one string table (so the
+//! table may hold strings of rows the plugin does not see; its columns never point at them).
+
+use std::collections::HashMap;
+
+use wasmtime::component::{ComponentType, Lower};
+
+use crate::model;
+
+/// The string index that stands for `none`.
+pub(crate) const NONE: u32 = u32::MAX;
+/// Bits of the `present` column.
+const HAS_EXIT_CODE: u8 = 1;
+const HAS_DURATION: u8 = 2;
+
+/// The `batch` record of `wit/since_v0.2.0`, lowered from borrowed columns (the generated type
+/// would own them, a copy of the string table per plugin).
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub(crate) struct BatchRef<'a> {
+    strings: &'a str,
+    #[component(name = "string-ends")]
+    string_ends: &'a [u32],
+    ids: &'a [u64],
+    #[component(name = "times-ms")]
+    times_ms: &'a [i64],
+    sources: &'a [u32],
+    kinds: &'a [u32],
+    actors: &'a [u32],
+    #[component(name = "thread-ids")]
+    thread_ids: &'a [u32],
+    subjects: &'a [u32],
+    statuses: &'a [u8],
+    present: &'a [u8],
+    #[component(name = "exit-codes")]
+    exit_codes: &'a [i32],
+    #[component(name = "durations-ms")]
+    durations_ms: &'a [u64],
+    #[component(name = "field-ends")]
+    field_ends: &'a [u32],
+    #[component(name = "field-keys")]
+    field_keys: &'a [u32],
+    #[component(name = "field-tags")]
+    field_tags: &'a [u8],
+    #[component(name = "field-values")]
+    field_values: &'a [u64],
+    #[component(name = "text-items")]
+    text_items: &'a [u32],
+}
+
+/// The per-event columns and the field rows, without the string table.
+#[derive(Default)]
+struct Rows {
+    ids: Vec<u64>,
+    times_ms: Vec<i64>,
+    sources: Vec<u32>,
+    kinds: Vec<u32>,
+    actors: Vec<u32>,
+    thread_ids: Vec<u32>,
+    subjects: Vec<u32>,
+    statuses: Vec<u8>,
+    present: Vec<u8>,
+    exit_codes: Vec<i32>,
+    durations_ms: Vec<u64>,
+    field_ends: Vec<u32>,
+    field_keys: Vec<u32>,
+    field_tags: Vec<u8>,
+    field_values: Vec<u64>,
+    text_items: Vec<u32>,
+}
+
+impl Rows {
+    fn with_capacity(events: usize, fields: usize) -> Rows {
+        Rows {
+            ids: Vec::with_capacity(events),
+            times_ms: Vec::with_capacity(events),
+            sources: Vec::with_capacity(events),
+            kinds: Vec::with_capacity(events),
+            actors: Vec::with_capacity(events),
+            thread_ids: Vec::with_capacity(events),
+            subjects: Vec::with_capacity(events),
+            statuses: Vec::with_capacity(events),
+            present: Vec::with_capacity(events),
+            exit_codes: Vec::with_capacity(events),
+            durations_ms: Vec::with_capacity(events),
+            field_ends: Vec::with_capacity(events),
+            field_keys: Vec::with_capacity(fields),
+            field_tags: Vec::with_capacity(fields),
+            field_values: Vec::with_capacity(fields),
+            text_items: Vec::new(),
+        }
+    }
+
+    fn view<'a>(&'a self, table: &'a StringTable) -> BatchRef<'a> {
+        BatchRef {
+            strings: &table.strings,
+            string_ends: &table.ends,
+            ids: &self.ids,
+            times_ms: &self.times_ms,
+            sources: &self.sources,
+            kinds: &self.kinds,
+            actors: &self.actors,
+            thread_ids: &self.thread_ids,
+            subjects: &self.subjects,
+            statuses: &self.statuses,
+            present: &self.present,
+            exit_codes: &self.exit_codes,
+            durations_ms: &self.durations_ms,
+            field_ends: &self.field_ends,
+            field_keys: &self.field_keys,
+            field_tags: &self.field_tags,
+            field_values: &self.field_values,
+            text_items: &self.text_items,
+        }
+    }
+
+    /// Copies row `row` of `from` (its fields filtered by `keep`) onto the end of `self`.
+    fn push_row(&mut self, from: &Rows, row: usize, keep: &dyn Fn(u32) -> bool) {
+        self.ids.push(from.ids[row]);
+        self.times_ms.push(from.times_ms[row]);
+        self.sources.push(from.sources[row]);
+        self.kinds.push(from.kinds[row]);
+        self.actors.push(from.actors[row]);
+        self.thread_ids.push(from.thread_ids[row]);
+        self.subjects.push(from.subjects[row]);
+        self.statuses.push(from.statuses[row]);
+        self.present.push(from.present[row]);
+        self.exit_codes.push(from.exit_codes[row]);
+        self.durations_ms.push(from.durations_ms[row]);
+        let start = if row == 0 { 0 } else { from.field_ends[row - 1] as usize };
+        for field in start..from.field_ends[row] as usize {
+            if !keep(from.field_keys[field]) {
+                continue;
+            }
+            self.field_keys.push(from.field_keys[field]);
+            self.field_tags.push(from.field_tags[field]);
+            let payload = from.field_values[field];
+            if from.field_tags[field] == Tag::Texts as u8 {
+                let (first, count) = (payload as u32 as usize, (payload >> 32) as usize);
+                self.field_values.push(texts_payload(self.text_items.len(), count));
+                self.text_items.extend_from_slice(&from.text_items[first..first + count]);
+            } else {
+                self.field_values.push(payload);
+            }
+        }
+        self.field_ends.push(index(self.field_keys.len()));
+    }
+}
+
+/// The cases of the contract's `value`, in order: the `field-tags` column.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Tag {
+    Text = 0,
+    Integer = 1,
+    Float = 2,
+    Boolean = 3,
+    Texts = 4,
+    Json = 5,
+}
+
+fn texts_payload(first: usize, count: usize) -> u64 {
+    u64::from(index(first)) | (u64::from(index(count)) << 32)
+}
+
+/// A position in a batch as the contract's `u32`. A batch is a bounded number of bounded
+/// records, far below 4 GiB of strings or 4 billion rows.
+fn index(position: usize) -> u32 {
+    u32::try_from(position).expect("a batch fits the contract's 32-bit indices")
+}
+
+/// The batch's strings, back to back. Strings that repeat from event to event (sources,
+/// kinds, actors, threads, field names) are stored once; subjects and values as they come.
+#[derive(Default)]
+struct StringTable {
+    strings: String,
+    ends: Vec<u32>,
+    interned: HashMap<String, u32>,
+}
+
+impl StringTable {
+    fn push(&mut self, text: &str) -> u32 {
+        self.strings.push_str(text);
+        self.ends.push(index(self.strings.len()));
+        index(self.ends.len() - 1)
+    }
+
+    fn intern(&mut self, text: &str) -> u32 {
+        if let Some(&found) = self.interned.get(text) {
+            return found;
+        }
+        let added = self.push(text);
+        self.interned.insert(text.to_owned(), added);
+        added
+    }
+
+    fn get(&self, string: u32) -> &str {
+        let start = if string == 0 { 0 } else { self.ends[string as usize - 1] as usize };
+        &self.strings[start..self.ends[string as usize] as usize]
+    }
+}
+
+/// Interns one column's strings, remembering the last one: consecutive events mostly share
+/// their source, kind and actor, and a comparison is cheaper than a hash.
+#[derive(Default)]
+struct LastInterned {
+    last: Option<u32>,
+}
+
+impl LastInterned {
+    fn intern(&mut self, table: &mut StringTable, text: &str) -> u32 {
+        if let Some(string) = self.last.filter(|&string| table.get(string) == text) {
+            return string;
+        }
+        let string = table.intern(text);
+        self.last = Some(string);
+        string
+    }
+}
+
+/// One batch as the 0.2.0 contract's columns, shared by every 0.2 plugin.
+pub(crate) struct Columns {
+    table: StringTable,
+    rows: Rows,
+    /// The distinct kinds of the batch, as string indices, for the per-plugin filter.
+    kinds: Vec<u32>,
+}
+
+impl Columns {
+    pub(crate) fn new(events: &[model::Event]) -> Columns {
+        let fields = events.iter().map(|event| event.fields.len()).sum();
+        let mut table = StringTable::default();
+        let mut rows = Rows::with_capacity(events.len(), fields);
+        let mut kinds = Vec::new();
+        let [mut source, mut kind, mut actor, mut thread] = std::array::from_fn(|_| LastInterned::default());
+        let mut keys: Vec<LastInterned> = Vec::new();
+        for event in events {
+            rows.ids.push(event.id);
+            rows.times_ms.push(event.time_ms);
+            rows.sources.push(source.intern(&mut table, event.source.as_str()));
+            let string = kind.intern(&mut table, &event.kind);
+            if !kinds.contains(&string) {
+                kinds.push(string);
+            }
+            rows.kinds.push(string);
+            rows.actors.push(event.actor.as_deref().map_or(NONE, |text| actor.intern(&mut table, text)));
+            rows.thread_ids.push(event.thread_id.as_deref().map_or(NONE, |text| thread.intern(&mut table, text)));
+            rows.subjects.push(event.subject.as_deref().map_or(NONE, |text| table.push(text)));
+            rows.statuses.push(match event.outcome.status {
+                model::Status::Success => 0,
+                model::Status::Failure => 1,
+                model::Status::Unknown => 2,
+            });
+            let mut present = 0;
+            if event.outcome.exit_code.is_some() {
+                present |= HAS_EXIT_CODE;
+            }
+            if event.duration_ms.is_some() {
+                present |= HAS_DURATION;
+            }
+            rows.present.push(present);
+            rows.exit_codes.push(event.outcome.exit_code.unwrap_or(0));
+            rows.durations_ms.push(event.duration_ms.unwrap_or(0));
+            if keys.len() < event.fields.len() {
+                keys.resize_with(event.fields.len(), LastInterned::default);
+            }
+            for (field, key) in event.fields.iter().zip(&mut keys) {
+                rows.field_keys.push(key.intern(&mut table, &field.key));
+                let (tag, payload) = match &field.value {
+                    model::Value::Text(text) => (Tag::Text, u64::from(table.push(text))),
+                    model::Value::Integer(integer) => (Tag::Integer, *integer as u64),
+                    model::Value::Float(float) => (Tag::Float, float.to_bits()),
+                    model::Value::Boolean(flag) => (Tag::Boolean, u64::from(*flag)),
+                    model::Value::Texts(texts) => {
+                        let first = rows.text_items.len();
+                        for text in texts {
+                            let item = table.push(text);
+                            rows.text_items.push(item);
+                        }
+                        (Tag::Texts, texts_payload(first, texts.len()))
+                    }
+                    model::Value::Json(json) => (Tag::Json, u64::from(table.push(json))),
+                };
+                rows.field_tags.push(tag as u8);
+                rows.field_values.push(payload);
+            }
+            rows.field_ends.push(index(rows.field_keys.len()));
+        }
+        Columns { table, rows, kinds }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.ids.len()
+    }
+
+    /// What a plugin that wants `kind` and reads `fields` (`None`: every field) is sent.
+    pub(crate) fn project(&self, wants: impl Fn(&str) -> bool, fields: Option<&[String]>) -> Projection<'_> {
+        let wanted_kinds: Vec<u32> = self.kinds.iter().copied().filter(|&kind| wants(self.table.get(kind))).collect();
+        let every_row = wanted_kinds.len() == self.kinds.len();
+        let keys: Option<Vec<u32>> = fields
+            .map(|fields| fields.iter().filter_map(|name| self.table.interned.get(name.as_str()).copied()).collect());
+        let every_field = match &keys {
+            None => true,
+            Some(keys) => self.rows.field_keys.iter().all(|key| keys.contains(key)),
+        };
+        if every_row && every_field {
+            return Projection { columns: self, own: None };
+        }
+        let selected: Vec<usize> = if every_row {
+            (0..self.len()).collect()
+        } else {
+            (0..self.len()).filter(|&row| wanted_kinds.contains(&self.rows.kinds[row])).collect()
+        };
+        let keep = |key: u32| keys.as_ref().is_none_or(|keys| keys.contains(&key));
+        let mut own = Rows::with_capacity(selected.len(), 0);
+        for row in selected {
+            own.push_row(&self.rows, row, &keep);
+        }
+        Projection { columns: self, own: Some(own) }
+    }
+}
+
+/// What one plugin is sent of a shared batch: the batch itself, or its own rows and fields.
+pub(crate) struct Projection<'a> {
+    columns: &'a Columns,
+    own: Option<Rows>,
+}
+
+impl Projection<'_> {
+    pub(crate) fn view(&self) -> BatchRef<'_> {
+        self.own.as_ref().unwrap_or(&self.columns.rows).view(&self.columns.table)
+    }
+}
+
+/// An empty batch: what a tick sends.
+pub(crate) fn empty() -> BatchRef<'static> {
+    BatchRef {
+        strings: "",
+        string_ends: &[],
+        ids: &[],
+        times_ms: &[],
+        sources: &[],
+        kinds: &[],
+        actors: &[],
+        thread_ids: &[],
+        subjects: &[],
+        statuses: &[],
+        present: &[],
+        exit_codes: &[],
+        durations_ms: &[],
+        field_ends: &[],
+        field_keys: &[],
+        field_tags: &[],
+        field_values: &[],
+        text_items: &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Event, Field, Outcome, Source, Value};
+
+    fn event(id: u64, kind: &str, fields: Vec<Field>) -> Event {
+        Event {
+            id,
+            time_ms: id as i64 * 1000,
+            source: Source::CliActions,
+            kind: kind.to_owned(),
+            actor: Some("dev".to_owned()),
+            thread_id: None,
+            subject: Some(format!("cmd {id}")),
+            outcome: Outcome::from_exit_code(Some(1)),
+            duration_ms: None,
+            fields,
+        }
+    }
+
+    fn field(key: &str, value: Value) -> Field {
+        Field { key: key.to_owned(), value }
+    }
+
+    #[test]
+    fn repeated_strings_are_stored_once_and_none_is_the_sentinel() {
+        let events =
+            vec![event(1, "cli.command", vec![]), event(2, "cli.command", vec![]), event(3, "file.modified", vec![])];
+        let columns = Columns::new(&events);
+        let view = columns.project(|_| true, None);
+        let batch = view.view();
+        assert_eq!(batch.kinds[0], batch.kinds[1]);
+        assert_ne!(batch.kinds[0], batch.kinds[2]);
+        assert_eq!(batch.thread_ids, &[NONE; 3]);
+        assert_eq!(columns.table.get(batch.subjects[2]), "cmd 3");
+        assert_eq!(batch.present, &[HAS_EXIT_CODE; 3]);
+        assert_eq!(batch.statuses, &[1; 3]);
+    }
+
+    #[test]
+    fn a_projection_keeps_the_wanted_rows_and_the_declared_fields() {
+        let events = vec![
+            event(
+                1,
+                "cli.command",
+                vec![field("a", Value::Integer(-5)), field("b", Value::Texts(vec!["x".into(), "y".into()]))],
+            ),
+            event(2, "file.modified", vec![field("a", Value::Integer(7))]),
+            event(3, "cli.command", vec![field("b", Value::Texts(vec!["z".into()])), field("c", Value::Boolean(true))]),
+        ];
+        let columns = Columns::new(&events);
+        let declared = vec!["b".to_owned(), "missing".to_owned()];
+        let projection = columns.project(|kind| kind == "cli.command", Some(&declared));
+        let batch = projection.view();
+        assert_eq!(batch.ids, &[1, 3]);
+        assert_eq!(batch.field_ends, &[1, 2]);
+        assert_eq!(batch.field_tags, &[Tag::Texts as u8; 2]);
+        let items = |payload: u64| -> Vec<&str> {
+            let (first, count) = (payload as u32 as usize, (payload >> 32) as usize);
+            batch.text_items[first..first + count].iter().map(|&item| columns.table.get(item)).collect()
+        };
+        assert_eq!(items(batch.field_values[0]), ["x", "y"]);
+        assert_eq!(items(batch.field_values[1]), ["z"]);
+
+        let everything = columns.project(|_| true, None);
+        assert!(everything.own.is_none(), "the whole batch is lent, not copied");
+        assert_eq!(everything.view().field_values[0] as i64, -5);
+        assert!(columns.project(|_| false, None).view().ids.is_empty());
+    }
+}
