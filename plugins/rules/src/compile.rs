@@ -38,19 +38,31 @@ pub struct Pattern {
     pub match_hash: u64,
 }
 
-/// A field naming a finding: of a named step (`failed.subject`), or of the last matched event.
+/// A part of a finding's name: a field of a named step (`failed.subject`) or of the last
+/// matched event, or a fixed text (`'duration'`) that sets the pattern's findings apart from
+/// another pattern's findings about the same thing.
 #[derive(Debug, Clone, PartialEq)]
-pub struct KeyPart {
-    pub step: Option<usize>,
-    pub field: FieldRef,
+pub enum KeyPart {
+    Field { step: Option<usize>, field: FieldRef },
+    Text(String),
 }
 
 impl KeyPart {
-    /// The name as written, for evidence.
-    pub fn name(&self, steps: &[String]) -> String {
-        match self.step.and_then(|step| steps.get(step)) {
-            Some(step) => format!("{step}.{}", self.field.name()),
-            None => self.field.name().to_owned(),
+    /// The name as written, for evidence; a fixed text has none.
+    pub fn name(&self, steps: &[String]) -> Option<String> {
+        match self {
+            KeyPart::Field { step, field } => Some(match step.and_then(|step| steps.get(step)) {
+                Some(step) => format!("{step}.{}", field.name()),
+                None => field.name().to_owned(),
+            }),
+            KeyPart::Text(_) => None,
+        }
+    }
+
+    fn field(&self) -> Option<&FieldRef> {
+        match self {
+            KeyPart::Field { field, .. } => Some(field),
+            KeyPart::Text(_) => None,
         }
     }
 }
@@ -118,6 +130,19 @@ pub struct MetricMatch {
     pub above: Option<f64>,
     pub below: Option<f64>,
     pub warmup: u32,
+    /// How many of the key's latest values are judged together (their median); 1: each alone.
+    pub recent: usize,
+    pub baseline: Baseline,
+}
+
+/// What a metric's value is compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Baseline {
+    /// A running mean of every value.
+    Mean,
+    /// The median of up to 200 earlier values, frozen while the key is out of its usual range;
+    /// with `z_above`, the robust z-score (from the median absolute deviation) must pass it too.
+    Median { z_above: Option<f64> },
 }
 
 #[derive(Debug, Clone)]
@@ -169,7 +194,7 @@ const KEYS: &[(&str, &[&str])] = &[
     ("count", &["group_by", "within", "where", "at_least", "distinct", "above_usual", "usual_after"]),
     ("sequence", &["group_by", "within", "steps", "until"]),
     ("absence", &["group_by", "within", "steps"]),
-    ("metric", &["group_by", "where", "value", "above", "below", "warmup"]),
+    ("metric", &["group_by", "where", "value", "above", "below", "warmup", "recent", "baseline", "z_above"]),
 ];
 
 impl Pattern {
@@ -285,6 +310,9 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
             .get_ref()
             .iter()
             .filter_map(|name| {
+                if let Some(text) = name.strip_prefix('\'').and_then(|rest| rest.strip_suffix('\'')) {
+                    return Some(KeyPart::Text(text.to_owned()));
+                }
                 let (step, field) = match name.split_once('.') {
                     Some((step, field)) => match step_index(step) {
                         Some(index) => (Some(index), field),
@@ -299,7 +327,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
                     None => (None, name.as_str()),
                 };
                 match FieldRef::parse(field) {
-                    Some(field) => Some(KeyPart { step, field }),
+                    Some(field) => Some(KeyPart::Field { step, field }),
                     None => {
                         errors.at(span(names), format!("`{name}` is not a field name"));
                         None
@@ -307,7 +335,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
                 }
             })
             .collect(),
-        None => group_by.iter().map(|field| KeyPart { step: None, field: field.clone() }).collect(),
+        None => group_by.iter().map(|field| KeyPart::Field { step: None, field: field.clone() }).collect(),
     };
     let matcher = compile_matcher(&kind, matcher_spec, errors)?;
     let (message, recommendation) = (message?, recommendation?);
@@ -354,7 +382,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         }
     };
     group_by.iter().for_each(&mut capture);
-    key.iter().map(|part| &part.field).for_each(&mut capture);
+    key.iter().filter_map(KeyPart::field).for_each(&mut capture);
     for template in [&message, &recommendation] {
         for placeholder in template.placeholders() {
             if let Placeholder::Field { field, .. } | Placeholder::Recorded(field) = placeholder {
@@ -401,7 +429,8 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
 
 /// Every field the pattern names outside its texts: a bare `{name}` in a text must be one.
 fn named_fields(group_by: &[FieldRef], key: &[KeyPart], matcher: &Matcher) -> Vec<FieldRef> {
-    let mut named: Vec<FieldRef> = group_by.iter().cloned().chain(key.iter().map(|part| part.field.clone())).collect();
+    let mut named: Vec<FieldRef> =
+        group_by.iter().cloned().chain(key.iter().filter_map(KeyPart::field).cloned()).collect();
     let filter_fields = |filter: &Filter| filter.conditions.iter().map(|(field, _)| field.clone()).collect::<Vec<_>>();
     let step_fields = |step: &Step| {
         let mut fields = filter_fields(&step.filter);
@@ -470,6 +499,9 @@ fn present_keys(spec: &MatchSpec) -> Vec<(&'static str, Range<usize>)> {
     note("above", spec.above.as_ref().map(span));
     note("below", spec.below.as_ref().map(span));
     note("warmup", spec.warmup.as_ref().map(span));
+    note("recent", spec.recent.as_ref().map(span));
+    note("baseline", spec.baseline.as_ref().map(span));
+    note("z_above", spec.z_above.as_ref().map(span));
     keys
 }
 
@@ -626,7 +658,38 @@ fn compile_matcher(kind: &str, spec: MatchSpec, errors: &mut Errors<'_>) -> Opti
                 Some(value) => u32::try_from(*value.get_ref()).unwrap_or(u32::MAX),
                 None => 5,
             };
-            Some(Matcher::Metric(MetricMatch { filter, value, above, below, warmup }))
+            let recent = match &spec.recent {
+                Some(value) if *value.get_ref() < 1 => {
+                    errors.at(span(value), "`recent` must be 1 or more (how many latest values are judged together)");
+                    1
+                }
+                Some(value) => usize::try_from(*value.get_ref()).unwrap_or(usize::MAX),
+                None => 1,
+            };
+            let z_above = spec.z_above.as_ref().map(|z| {
+                if *z.get_ref() <= 0.0 {
+                    errors.at(span(z), "`z_above` must be positive (3.5 is the usual outlier line)");
+                }
+                *z.get_ref()
+            });
+            let baseline = match spec.baseline.as_ref().map(|name| (name.get_ref().as_str(), span(name))) {
+                None | Some(("mean", _)) => {
+                    for (name, value) in
+                        [("z_above", spec.z_above.as_ref().map(span)), ("recent", spec.recent.as_ref().map(span))]
+                    {
+                        if let Some(value) = value {
+                            errors.at(value, format!("`{name}` only applies with `baseline = \"median\"`"));
+                        }
+                    }
+                    Baseline::Mean
+                }
+                Some(("median", _)) => Baseline::Median { z_above },
+                Some((other, name_span)) => {
+                    errors.at(name_span, format!("baseline `{other}` is not \"mean\" or \"median\""));
+                    Baseline::Mean
+                }
+            };
+            Some(Matcher::Metric(MetricMatch { filter, value, above, below, warmup, recent, baseline }))
         }
         _ => None,
     }

@@ -79,6 +79,15 @@ pub struct MatchSpec {
     pub below: Option<Spanned<f64>>,
     #[serde(default)]
     pub warmup: Option<Spanned<i64>>,
+    /// Judge the median of the key's last `recent` values rather than each value alone.
+    #[serde(default)]
+    pub recent: Option<Spanned<i64>>,
+    /// `"mean"` (a running mean, the default) or `"median"` (median and MAD of earlier values).
+    #[serde(default)]
+    pub baseline: Option<Spanned<String>>,
+    /// With a median baseline: the robust z-score must pass this too.
+    #[serde(default)]
+    pub z_above: Option<Spanned<f64>>,
 }
 
 /// One step of a sequence or absence.

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use devloop_plugin_sdk::{Event, Insight, insight_key, state};
 use serde::{Deserialize, Serialize};
 
-use crate::compile::{Matcher, Pattern};
+use crate::compile::{KeyPart, Matcher, Pattern};
 use crate::filter::Captured;
 use crate::template::Facts;
 
@@ -142,12 +142,15 @@ impl Engine {
         let key_values: Vec<String> = pattern
             .key
             .iter()
-            .map(|part| {
-                let event = match part.step {
-                    Some(step) => found.steps.get(step).and_then(Option::as_ref).unwrap_or(&last),
-                    None => &last,
-                };
-                event.get(part.field.name()).unwrap_or("").to_owned()
+            .map(|part| match part {
+                KeyPart::Field { step, field } => {
+                    let event = match step {
+                        Some(step) => found.steps.get(*step).and_then(Option::as_ref).unwrap_or(&last),
+                        None => &last,
+                    };
+                    event.get(field.name()).unwrap_or("").to_owned()
+                }
+                KeyPart::Text(text) => text.clone(),
             })
             .collect();
         let key = insight_key(&key_values);
@@ -184,7 +187,9 @@ impl Engine {
             .evidence("repeats", u64::from(repeats));
         let step_names: Vec<String> = pattern.step_names().into_iter().map(str::to_owned).collect();
         for (part, value) in pattern.key.iter().zip(&key_values) {
-            insight = insight.evidence(part.name(&step_names), value.as_str());
+            if let Some(name) = part.name(&step_names) {
+                insight = insight.evidence(name, value.as_str());
+            }
         }
         if !facts.distinct.is_empty() {
             insight = insight.evidence("distinct", facts.distinct.clone());
