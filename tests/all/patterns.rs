@@ -211,6 +211,68 @@ fn run_finds_a_project_pattern_and_its_state_survives_between_runs() -> Result<(
     Ok(())
 }
 
+impl Project {
+    /// `run` with `extra` arguments, its exit status and stderr, and the findings it printed.
+    fn run_with(&self, extra: &[&str]) -> Result<(Option<i32>, String, usize)> {
+        let output = self
+            .command(&[
+                "run",
+                "--format",
+                "json",
+                "--devloop-dir",
+                "proj/.devloop",
+                "--home-devloop-dir",
+                "home/.devloop",
+            ])
+            .args(["--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()?;
+        Ok((output.status.code(), String::from_utf8(output.stderr)?, String::from_utf8(output.stdout)?.lines().count()))
+    }
+}
+
+#[test]
+fn a_patterns_thresholds_are_settings_checked_before_anything_is_read() -> Result<()> {
+    let project = Project::new(&repository().join("patterns").join("init-rerun.toml"))?;
+    project.write_logs("1");
+    project.write_logs("2");
+
+    let (code, stderr, printed) = project.run_with(&["--set", "init_rerun.at_lest=3"])?;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("init_rerun") && stderr.contains("at_lest") && stderr.contains("within, at_least"),
+        "the typo and the pattern's settings are named: {stderr}"
+    );
+    assert_eq!(printed, 0);
+    let (code, stderr, _) = project.run_with(&["--set", "init_rerun.at_least=0"])?;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`at_least` must be 1 or more"), "a value the file could not hold either: {stderr}");
+    let (code, stderr, _) = project.run_with(&["--set", "init_rerun.within=a day"])?;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`a day` is not a span"), "{stderr}");
+
+    std::fs::create_dir_all(project.root.path().join("state"))?;
+    std::fs::write(project.root.path().join("state").join("config.toml"), "[detectors.init_rerun]\nat_least = 3\n")?;
+    let (code, stderr, printed) = project.run_with(&[])?;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(printed, 0, "two inits are not three: the config file's threshold applies");
+
+    project.write_logs("2");
+    let (code, stderr, printed) = project.run_with(&["--set", "init_rerun.at_least=4"])?;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(printed, 0, "`--set` overrides the config file: three inits are not four");
+
+    project.write_logs("2");
+    let (code, stderr, printed) = project.run_with(&[])?;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        printed, 1,
+        "the config file's three, reached with the earlier inits kept in state (the refused runs read nothing)"
+    );
+    Ok(())
+}
+
 #[test]
 fn a_pattern_whose_match_changed_between_runs_starts_fresh_and_says_why() -> Result<()> {
     let shipped = repository().join("patterns").join("init-rerun.toml");

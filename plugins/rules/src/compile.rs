@@ -36,6 +36,8 @@ pub struct Pattern {
     pub kinds: Vec<String>,
     /// Identifies the match rules: state carries over a reload only when this is unchanged.
     pub match_hash: u64,
+    /// The thresholds the file writes in `[match]`, with its values: the pattern's settings.
+    pub settings: Vec<(String, toml::Value)>,
 }
 
 /// A part of a finding's name: a field of a named step (`failed.subject`) or of the last
@@ -403,11 +405,13 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         Matcher::Metric(_) => {}
     }
 
+    let table: toml::Table = text.parse().ok()?;
     let match_hash = {
-        let table: toml::Table = text.parse().ok()?;
         let part = |name: &str| table.get(name).map(ToString::to_string).unwrap_or_default();
         stable_hash(&[part("match").as_bytes(), part("key").as_bytes()])
     };
+    let settings =
+        table.get("match").and_then(toml::Value::as_table).map(crate::settings::declared).unwrap_or_default();
     let kinds = wanted_kinds(&matcher);
     Some(Pattern {
         id: id.clone(),
@@ -424,6 +428,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         matcher,
         kinds,
         match_hash,
+        settings,
     })
 }
 
