@@ -77,14 +77,26 @@ struct Equivalent {
     plugin: &'static str,
     cases: &'static str,
     key_suffix: &'static str,
+    /// Whether the file's stated confidence is the detector's own (a test it can name).
+    same_confidence: bool,
 }
 
-const EQUIVALENTS: &[Equivalent] = &[Equivalent {
-    file: "metric-anomaly-duration.toml",
-    plugin: "metric-anomaly",
-    cases: "metric_anomaly",
-    key_suffix: "\u{1f}duration",
-}];
+const EQUIVALENTS: &[Equivalent] = &[
+    Equivalent {
+        file: "metric-anomaly-duration.toml",
+        plugin: "metric-anomaly",
+        cases: "metric_anomaly",
+        key_suffix: "\u{1f}duration",
+        same_confidence: false,
+    },
+    Equivalent {
+        file: "dismissed-suggestions.toml",
+        plugin: "dismissed-suggestions",
+        cases: "dismissed_suggestions",
+        key_suffix: "",
+        same_confidence: true,
+    },
+];
 
 #[test]
 fn compiled_detectors_re_expressed_as_files_give_the_same_findings_on_their_cases() -> Result<()> {
@@ -113,6 +125,9 @@ fn compiled_detectors_re_expressed_as_files_give_the_same_findings_on_their_case
                     assert_eq!(actual[key], expected[key], "{}: `{key}` differs", case.name);
                 }
                 assert_eq!(actual["evidence"]["event_ids"], expected["evidence"]["event_ids"], "{}", case.name);
+                if equivalent.same_confidence {
+                    assert_eq!(actual["confidence"], expected["confidence"], "{}", case.name);
+                }
                 assert_eq!(actual["detector"], file.pattern.id.as_str(), "the pattern is a detector of its own");
             }
             if expected.is_empty() { negative += 1 } else { positive += 1 }
@@ -401,14 +416,80 @@ fn run_follow_reloads_an_edited_pattern_keeping_state_only_for_the_same_match() 
     Ok(())
 }
 
-#[test]
-fn the_readme_example_pattern_is_valid() -> Result<()> {
+/// The example pattern file of the README, exactly as printed there.
+fn readme_example() -> Result<String> {
     let readme = std::fs::read_to_string(repository().join("README.md"))?;
     let start =
         readme.find("# .devloop-host/patterns/sync-fallback.toml").context("the README shows an example pattern")?;
     let end = start + readme[start..].find("```").context("the example's code block ends")?;
+    Ok(readme[start..end].to_owned())
+}
+
+#[test]
+fn the_readme_example_pattern_is_valid() -> Result<()> {
     let pattern =
-        patterns::Pattern::parse(&readme[start..end], "README.md").map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
+        patterns::Pattern::parse(&readme_example()?, "README.md").map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
     assert_eq!(pattern.id, "sync_fallback");
+    Ok(())
+}
+
+/// The bar of pattern files: someone who read only the README saves its example where it says,
+/// runs `devloop-host run` in their project as it says, and gets the finding; a typo in the
+/// file is named with its line by `patterns check`. Nothing is compiled, and nothing but the
+/// README's commands is used (no `--plugins`, no pattern folder option).
+#[test]
+fn a_pattern_written_as_the_readme_teaches_gives_findings_from_run_and_its_typos_their_line() -> Result<()> {
+    let root = tempfile::tempdir()?;
+    let (project, home) = (root.path().join("app"), root.path().join("home"));
+    std::fs::create_dir_all(project.join(".devloop-host").join("patterns"))?;
+    std::fs::create_dir_all(home.join(".devloop"))?;
+    devloop_host_tests::devloop::run_script(
+        "write_sync_fallback.py",
+        &[&project.join(".devloop"), &home.join(".devloop")],
+    );
+    let file = project.join(".devloop-host").join("patterns").join("sync-fallback.toml");
+    let example = readme_example()?;
+    std::fs::write(&file, &example)?;
+    let command = |arguments: &[&str]| {
+        let mut command = Command::new(crate::binary());
+        command
+            .current_dir(&project)
+            .args(arguments)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("DEVLOOP_HOST_CACHE", root.path().join("cache"))
+            .env_remove("RUST_LOG")
+            .env_remove("DEVLOOP_DIR")
+            .env_remove("DEVLOOP_HOST_PATTERNS");
+        command
+    };
+
+    let check = command(&["patterns", "check", ".devloop-host/patterns"]).output()?;
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let list = command(&["patterns", "list"]).output()?;
+    assert!(String::from_utf8(list.stdout)?.contains("sync_fallback"), "`patterns list` shows what `run` loads");
+
+    let run = command(&["run", "--format", "json"]).output()?;
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let findings: Vec<serde_json::Value> =
+        String::from_utf8(run.stdout)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let found: Vec<&serde_json::Value> =
+        findings.iter().filter(|finding| finding["pattern"] == "sync_fallback").collect();
+    assert_eq!(found.len(), 1, "the failure followed 40 s later, not the one followed hours later: {findings:#?}");
+    let message = found[0]["message"].as_str().context("a message")?;
+    assert!(
+        message.starts_with("`bd sync` failed; ") && message.contains(" ran `bd sync --no-daemon` 40s later"),
+        "{message}"
+    );
+    assert_eq!(found[0]["detector"], "sync_fallback");
+    assert_eq!(found[0]["evidence"]["event_ids"].as_array().map(Vec::len), Some(2));
+
+    let typo = example.replacen("subject = { glob", "subjet = { glob", 1);
+    let line = typo.lines().position(|line| line.contains("subjet")).context("the typo is in the file")? + 1;
+    std::fs::write(&file, typo)?;
+    let check = command(&["patterns", "check", ".devloop-host/patterns"]).output()?;
+    assert_eq!(check.status.code(), Some(2));
+    let stderr = String::from_utf8(check.stderr)?;
+    assert!(stderr.contains(&format!("sync-fallback.toml:{line}:")) && stderr.contains("subjet"), "{stderr}");
     Ok(())
 }

@@ -4,14 +4,14 @@
 
 use std::ops::Range;
 
-use devloop_plugin_sdk::{Severity, Status, stable_hash};
+use devloop_plugin_sdk::{Severity, Status, stable_hash, two_proportion_confidence};
 use toml::Spanned;
 
 use crate::duration;
 use crate::error::{Errors, PatternError};
 use crate::filter::{Captured, Condition, FieldRef, Filter, Glob};
 use crate::spec::{ConditionSpec, FilterSpec, MatchSpec, PatternSpec, StepSpec};
-use crate::template::{Builtin, Placeholder, Template};
+use crate::template::{Builtin, Placeholder, Shares, Template};
 
 /// A pattern, checked and ready to run.
 #[derive(Debug, Clone)]
@@ -76,12 +76,20 @@ pub struct Confidence {
     pub per_extra: f64,
     pub per_repeat: f64,
     pub max: f64,
+    /// `test = "two_proportion"` (share): one minus the p-value of "the key's share is higher
+    /// than the other keys'", instead of base and steps.
+    pub two_proportion: bool,
 }
 
 impl Confidence {
     /// `extra`: matching events beyond the minimum; `repeats`: reports of this finding so far,
     /// this one included.
-    pub fn of(&self, extra: usize, repeats: u32) -> f64 {
+    pub fn of(&self, extra: usize, repeats: u32, shares: Option<Shares>) -> f64 {
+        if let (true, Some(shares)) = (self.two_proportion, shares) {
+            let confidence =
+                two_proportion_confidence(shares.part, shares.total, shares.others_part, shares.others_total);
+            return confidence.min(self.max);
+        }
         let value = self.base + self.per_extra * extra as f64 + self.per_repeat * f64::from(repeats.saturating_sub(1));
         value.min(self.max)
     }
@@ -94,6 +102,19 @@ pub enum Matcher {
     /// Boxed: two steps make it several times the size of the others.
     Absence(Box<AbsenceMatch>),
     Metric(MetricMatch),
+    Share(ShareMatch),
+}
+
+/// A key whose share of `part` among its events (of `where`) stands out: at least `at_least`
+/// part events, a share of at least `min_share`, and `above_others` times the share of all
+/// other keys together.
+#[derive(Debug, Clone)]
+pub struct ShareMatch {
+    pub filter: Filter,
+    pub part: Filter,
+    pub at_least: u64,
+    pub min_share: f64,
+    pub above_others: Option<f64>,
 }
 
 /// At least `at_least` matching events (or distinct values) per key within `within_ms`.
@@ -197,6 +218,7 @@ const KEYS: &[(&str, &[&str])] = &[
     ("sequence", &["group_by", "within", "steps", "until"]),
     ("absence", &["group_by", "within", "steps"]),
     ("metric", &["group_by", "where", "value", "above", "below", "warmup", "recent", "baseline", "z_above"]),
+    ("share", &["group_by", "where", "part", "at_least", "min_share", "above_others"]),
 ];
 
 impl Pattern {
@@ -220,7 +242,7 @@ impl Pattern {
         match &self.matcher {
             Matcher::Sequence(sequence) => sequence.steps.iter().map(|step| step.name.as_str()).collect(),
             Matcher::Absence(absence) => vec![absence.first.name.as_str(), absence.then.name.as_str()],
-            Matcher::Count(_) | Matcher::Metric(_) => Vec::new(),
+            Matcher::Count(_) | Matcher::Metric(_) | Matcher::Share(_) => Vec::new(),
         }
     }
 
@@ -230,6 +252,7 @@ impl Pattern {
             Matcher::Sequence(_) => "sequence",
             Matcher::Absence(_) => "absence",
             Matcher::Metric(_) => "metric",
+            Matcher::Share(_) => "share",
         }
     }
 }
@@ -277,7 +300,10 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
     let matcher_spec = spec.matcher.into_inner();
     let kind = matcher_spec.kind.get_ref().clone();
     let Some((_, allowed)) = KEYS.iter().find(|(name, _)| *name == kind) else {
-        errors.at(span(&matcher_spec.kind), format!("match kind `{kind}` is not count, sequence, absence or metric"));
+        errors.at(
+            span(&matcher_spec.kind),
+            format!("match kind `{kind}` is not count, sequence, absence, metric or share"),
+        );
         return None;
     };
     for (key, key_span) in present_keys(&matcher_spec) {
@@ -351,6 +377,9 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
                 Placeholder::Builtin(Builtin::Value | Builtin::Baseline | Builtin::Ratio) => {
                     (!matches!(matcher, Matcher::Metric(_))).then_some("a metric match")
                 }
+                Placeholder::Builtin(Builtin::Total | Builtin::Share | Builtin::OthersShare) => {
+                    (!matches!(matcher, Matcher::Share(_))).then_some("a share match")
+                }
                 _ => None,
             };
             if let Some(only) = only {
@@ -402,7 +431,10 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
             then.same.iter().chain(&then.differs).chain(&then.extends).for_each(&mut capture)
         }
         Matcher::Count(count) => count.distinct.iter().for_each(&mut capture),
-        Matcher::Metric(_) => {}
+        Matcher::Metric(_) | Matcher::Share(_) => {}
+    }
+    if confidence.two_proportion && !matches!(matcher, Matcher::Share(_)) {
+        errors.at(span(&spec.confidence), "confidence `test` only applies to a share match");
     }
 
     let table: toml::Table = text.parse().ok()?;
@@ -451,6 +483,10 @@ fn named_fields(group_by: &[FieldRef], key: &[KeyPart], matcher: &Matcher) -> Ve
             named.extend(filter_fields(&metric.filter));
             named.push(metric.value.clone());
         }
+        Matcher::Share(share) => {
+            named.extend(filter_fields(&share.filter));
+            named.extend(filter_fields(&share.part));
+        }
         Matcher::Sequence(sequence) => {
             named.extend(sequence.steps.iter().flat_map(step_fields));
             named.extend(sequence.until.iter().flat_map(filter_fields));
@@ -465,6 +501,17 @@ fn named_fields(group_by: &[FieldRef], key: &[KeyPart], matcher: &Matcher) -> Ve
 
 fn confidence(spec: &Spanned<crate::spec::ConfidenceSpec>, errors: &mut Errors<'_>) -> Confidence {
     let rule = spec.get_ref();
+    let two_proportion = match &rule.test {
+        None => false,
+        Some(test) if test.get_ref() == "two_proportion" => true,
+        Some(test) => {
+            errors.at(span(test), format!("confidence test `{}` is not \"two_proportion\"", test.get_ref()));
+            false
+        }
+    };
+    if rule.base.is_none() && !two_proportion {
+        errors.at(span(spec), "confidence needs `base` (or, for a share match, `test = \"two_proportion\"`)");
+    }
     let mut share = |value: Option<&Spanned<f64>>, default: f64, name: &str| {
         let Some(value) = value else { return default };
         if !(0.0..=1.0).contains(value.get_ref()) {
@@ -473,10 +520,11 @@ fn confidence(spec: &Spanned<crate::spec::ConfidenceSpec>, errors: &mut Errors<'
         *value.get_ref()
     };
     let confidence = Confidence {
-        base: share(Some(&rule.base), 0.5, "base"),
+        base: share(rule.base.as_ref(), 0.5, "base"),
         per_extra: share(rule.per_extra.as_ref(), 0.0, "per_extra"),
         per_repeat: share(rule.per_repeat.as_ref(), 0.0, "per_repeat"),
         max: share(rule.max.as_ref(), 0.95, "max"),
+        two_proportion,
     };
     if confidence.max < confidence.base {
         errors.at(span(spec), "confidence `max` is below `base`");
@@ -507,6 +555,9 @@ fn present_keys(spec: &MatchSpec) -> Vec<(&'static str, Range<usize>)> {
     note("recent", spec.recent.as_ref().map(span));
     note("baseline", spec.baseline.as_ref().map(span));
     note("z_above", spec.z_above.as_ref().map(span));
+    note("part", spec.part.as_ref().map(span));
+    note("min_share", spec.min_share.as_ref().map(span));
+    note("above_others", spec.above_others.as_ref().map(span));
     keys
 }
 
@@ -696,6 +747,42 @@ fn compile_matcher(kind: &str, spec: MatchSpec, errors: &mut Errors<'_>) -> Opti
             };
             Some(Matcher::Metric(MetricMatch { filter, value, above, below, warmup, recent, baseline }))
         }
+        "share" => {
+            let Some(part) = spec.part else {
+                errors.at(
+                    kind_span,
+                    "a share match needs `part` (a `where` table: which of the events count toward the share)",
+                );
+                return None;
+            };
+            let part = compile_filter(part, errors);
+            let at_least = match &spec.at_least {
+                Some(value) if *value.get_ref() < 1 => {
+                    errors.at(span(value), "`at_least` must be 1 or more");
+                    1
+                }
+                Some(value) => u64::try_from(*value.get_ref()).unwrap_or(1),
+                None => 1,
+            };
+            let min_share = match &spec.min_share {
+                Some(value) if !(0.0..=1.0).contains(value.get_ref()) => {
+                    errors.at(span(value), "`min_share` must be between 0 and 1");
+                    0.0
+                }
+                Some(value) => *value.get_ref(),
+                None => 0.0,
+            };
+            let above_others = spec.above_others.as_ref().map(|factor| {
+                if *factor.get_ref() <= 0.0 {
+                    errors.at(
+                        span(factor),
+                        "`above_others` must be a positive factor (2.0: twice the other keys' share)",
+                    );
+                }
+                *factor.get_ref()
+            });
+            Some(Matcher::Share(ShareMatch { filter, part, at_least, min_share, above_others }))
+        }
         _ => None,
     }
 }
@@ -768,6 +855,10 @@ fn compile_filter(spec: Spanned<FilterSpec>, errors: &mut Errors<'_>) -> Filter 
             filter.conditions.push((field, condition));
         }
     }
+    if let Some(any) = spec.any {
+        filter.any = any.into_inner().into_iter().map(|table| compile_filter(table, errors)).collect();
+    }
+    filter.not = spec.not.map(|table| Box::new(compile_filter(*table, errors)));
     filter
 }
 
@@ -800,8 +891,17 @@ fn compile_condition(spec: Spanned<ConditionSpec>, errors: &mut Errors<'_>) -> O
     if let Some(present) = table.present {
         tests.push(Condition::Present(present));
     }
+    if let Some(limit) = table.at_most {
+        tests.push(Condition::AtMost(limit));
+    }
+    if let Some(limit) = table.at_least {
+        tests.push(Condition::AtLeast(limit));
+    }
     if tests.len() != 1 {
-        errors.at(condition_span, "a condition table takes exactly one of equals, glob, regex, one_of, present");
+        errors.at(
+            condition_span,
+            "a condition table takes exactly one of equals, glob, regex, one_of, present, at_most, at_least",
+        );
         return None;
     }
     tests.pop()
@@ -813,6 +913,7 @@ fn wanted_kinds(matcher: &Matcher) -> Vec<String> {
     let filters: Vec<&Filter> = match matcher {
         Matcher::Count(count) => vec![&count.filter],
         Matcher::Metric(metric) => vec![&metric.filter],
+        Matcher::Share(share) => vec![&share.filter],
         Matcher::Absence(absence) => vec![&absence.first.filter, &absence.then.filter],
         Matcher::Sequence(sequence) => {
             sequence.steps.iter().map(|step| &step.filter).chain(sequence.until.as_ref()).collect()

@@ -11,8 +11,19 @@ use thiserror::Error;
 use crate::compile::Pattern;
 
 /// The `[match]` keys that are thresholds; those a file writes are its settings.
-pub const THRESHOLDS: &[&str] =
-    &["within", "at_least", "above_usual", "usual_after", "above", "below", "warmup", "recent", "z_above"];
+pub const THRESHOLDS: &[&str] = &[
+    "within",
+    "at_least",
+    "above_usual",
+    "usual_after",
+    "above",
+    "below",
+    "warmup",
+    "recent",
+    "z_above",
+    "min_share",
+    "above_others",
+];
 
 /// Why settings cannot apply to a pattern.
 #[derive(Debug, Clone, PartialEq, Error)]

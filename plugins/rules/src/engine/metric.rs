@@ -80,6 +80,7 @@ impl State {
                         extra: 0,
                         distinct: Vec::new(),
                         metric: Some((value, baseline.mean)),
+                        shares: None,
                         time_ms: None,
                     });
                 }
@@ -150,6 +151,7 @@ impl State {
             extra: 0,
             distinct: Vec::new(),
             metric: Some((recent, baseline)),
+            shares: None,
             time_ms: None,
         })
     }
