@@ -272,6 +272,13 @@ fn a_patterns_thresholds_are_settings_checked_before_anything_is_read() -> Resul
     let (code, stderr, printed) = project.run_with(&[])?;
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(printed, 0, "two inits are not three: the config file's threshold applies");
+    let doctor = project
+        .command(&["doctor", "--devloop-dir", "proj/.devloop", "--state-dir", "state", "--plugins", "plugins"])
+        .args(["--cache-dir", "cache"])
+        .env("NO_COLOR", "1")
+        .output()?;
+    let report = String::from_utf8(doctor.stdout)? + &String::from_utf8(doctor.stderr)?;
+    assert!(report.contains("1 detector setting(s) accepted"), "doctor knows the pattern's settings: {report}");
 
     project.write_logs("2");
     let (code, stderr, printed) = project.run_with(&["--set", "init_rerun.at_least=4"])?;

@@ -129,8 +129,7 @@ impl Engine {
                 if !rule.filter.matches(event) || group.is_empty() {
                     return;
                 }
-                let reported: Vec<String> = self.state.last_said.keys().cloned().collect();
-                state.on_event(rule, group, rule.part.matches(event), capture(), &reported)
+                state.on_event(rule, group, rule.part.matches(event), capture())
             }
             _ => return,
         };

@@ -6,7 +6,7 @@
 //! move the other keys' share, so the keys already reported are judged again too; a finding is
 //! sent again only when what a person reads in it changed (the engine checks that).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,8 @@ pub struct State {
     keys: BTreeMap<String, Tally>,
     total: u64,
     part: u64,
+    /// The keys found so far, judged again on every event.
+    found: BTreeSet<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -33,15 +35,9 @@ struct Tally {
 }
 
 impl State {
-    /// Counts an event of `group` (in `part` or not) and judges the key and `reported` keys.
-    pub fn on_event(
-        &mut self,
-        rule: &ShareMatch,
-        group: String,
-        part: bool,
-        event: Captured,
-        reported: &[String],
-    ) -> Vec<Found> {
+    /// Counts an event of `group` (in `part` or not) and judges the key and the keys found
+    /// before.
+    pub fn on_event(&mut self, rule: &ShareMatch, group: String, part: bool, event: Captured) -> Vec<Found> {
         let tally = self.keys.entry(group.clone()).or_default();
         tally.total += 1;
         self.total += 1;
@@ -52,10 +48,12 @@ impl State {
                 tally.events.push(event);
             }
         }
-        std::iter::once(&group)
-            .chain(reported.iter().filter(|key| **key != group))
-            .filter_map(|key| self.judge(rule, key))
-            .collect()
+        let own = self.judge(rule, &group);
+        if own.is_some() {
+            self.found.insert(group.clone());
+        }
+        let others = self.found.iter().filter(|key| **key != group).filter_map(|key| self.judge(rule, key));
+        own.into_iter().chain(others).collect()
     }
 
     fn judge(&self, rule: &ShareMatch, group: &str) -> Option<Found> {
