@@ -1,6 +1,8 @@
 //! Events per second of a pattern file run by the rules detector, beside the compiled detector
-//! for the same pattern (`command_repetition`, `patterns/equivalents/command-repetition.toml`):
-//! both natively and both as sandboxed components, batches of 1024.
+//! for the same pattern (`metric_anomaly`'s duration check,
+//! `patterns/equivalents/metric-anomaly-duration.toml`): both natively and both as sandboxed
+//! components, batches of 1024. The compiled detector also runs its two other checks (failure
+//! rate, same failure) on the same events; the file runs one.
 //!
 //! `cargo bench -p devloop-host-tests --bench pattern_throughput`; the README gives the figures.
 
@@ -15,25 +17,30 @@ use devloop_plugin_sdk::Detector;
 
 const EVENTS: usize = 8192;
 
-/// The same day of CLI use as `plugin_throughput`: spread-out commands, a burst now and then.
+/// Agent runs as devloop's telemetry records them: three agents, a cold-start spike now and
+/// then, and the linter slowing down for a while in the second half.
 fn realistic_events() -> Vec<Event> {
-    let commands = ["status", "bd ready", "insights list", "doctor", "watch .", "bd show dl-42", "audit recent"];
-    let users = ["dev", "ops", "amp"];
+    let agents = ["linter", "formatter", "test-runner"];
+    let usual_ms = [400_u64, 150, 2_000];
     let mut time_ms = 1_795_000_000_000_i64;
     (0..EVENTS as u64)
         .map(|id| {
-            let burst = id % 97 < 4;
-            time_ms += if burst { 8_000 } else { 45_000 + (id as i64 * 7919) % 300_000 };
+            time_ms += 20_000 + (id as i64 * 7919) % 90_000;
+            let agent = (id % 3) as usize;
+            let jitter = (id * 7919) % 100;
+            let spike = if id % 89 == 0 { 4 } else { 1 };
+            let slow = if agent == 0 && (EVENTS as u64 / 2..EVENTS as u64 * 3 / 4).contains(&id) { 3 } else { 1 };
+            let duration_ms = (usual_ms[agent] + usual_ms[agent] * jitter / 400) * spike * slow;
             Event {
                 id,
                 time_ms,
-                source: Source::CliActions,
-                kind: "cli.command".into(),
-                actor: Some(users[(id % 3) as usize].into()),
-                thread_id: (id % 3 == 2).then(|| format!("T-019c62c5-ce64-720a-b597-{:012x}", id / 500)),
-                subject: Some(if burst { "bd ready".into() } else { commands[(id % 7) as usize].into() }),
+                source: Source::Telemetry,
+                kind: "telemetry.agent_executed".into(),
+                actor: Some(agents[agent].into()),
+                thread_id: None,
+                subject: Some(agents[agent].into()),
                 outcome: Outcome::from_exit_code(Some(if id % 31 == 0 { 1 } else { 0 })),
-                duration_ms: Some(120 + id % 900),
+                duration_ms: Some(duration_ms),
                 fields: Vec::new(),
             }
         })
@@ -68,16 +75,31 @@ fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event> {
 
 fn throughput(criterion: &mut Criterion) {
     let events = realistic_events();
-    let pattern_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../patterns/equivalents/command-repetition.toml");
+    let pattern_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../patterns/equivalents/metric-anomaly-duration.toml");
     let pattern = PatternFile::read(&pattern_path).expect("the shipped pattern reads");
     let mut group = criterion.benchmark_group("pattern-vs-compiled");
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(20);
 
     let native_events = sdk_events(&events);
+    // Timed only when both find the same slowdowns in these events.
+    let compiled_found = metric_anomaly::MetricAnomaly::default().process(&native_events).expect("native run");
+    let mut pattern_found = Vec::new();
+    let mut rules_engine = rules::Engine::new(pattern.pattern.clone());
+    native_events.iter().for_each(|event| rules_engine.on_event(event, &mut pattern_found));
+    let slowdowns = |found: &[devloop_plugin_sdk::Insight]| {
+        found
+            .iter()
+            .filter(|insight| insight.key.ends_with("\u{1f}duration"))
+            .map(|insight| insight.key.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(!pattern_found.is_empty(), "the events hold a slowdown");
+    assert_eq!(slowdowns(&compiled_found), slowdowns(&pattern_found), "the two find the same slowdowns");
     group.bench_function("compiled/native", |bencher| {
         bencher.iter(|| {
-            let mut detector = command_repetition::CommandRepetition::default();
+            let mut detector = metric_anomaly::MetricAnomaly::default();
             for batch in native_events.chunks(1024) {
                 black_box(detector.process(batch).expect("native run"));
             }
@@ -96,7 +118,7 @@ fn throughput(criterion: &mut Criterion) {
 
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let batches: Vec<WitEvents> = events.chunks(1024).map(WitEvents::new).collect();
-    let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
+    let compiled = runtime.load_file(devloop_host_tests::plugin("metric-anomaly")).expect("plugin builds");
     group.bench_function("compiled/wasm", |bencher| {
         bencher.iter(|| {
             let mut supervisor = Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");

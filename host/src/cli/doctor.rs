@@ -92,7 +92,10 @@ impl Doctor {
             Ok(candidates) => {
                 check_plugins(&mut report, &candidates);
                 if let Some(config) = &config {
-                    check_settings(&mut report, &runtime, config, &candidates);
+                    let folders =
+                        devloop_host::patterns::default_folders(self.plugins.as_deref().unwrap_or(&state.plugins()));
+                    let patterns = devloop_host::patterns::discover(&folders).unwrap_or_default();
+                    check_settings(&mut report, &runtime, config, &candidates, &patterns);
                 }
             }
             Err(error) => report.add(Verdict::Problem, "plugins", format!("{error:#}")),
@@ -192,7 +195,14 @@ fn check_plugins(report: &mut Report, candidates: &[Candidate]) {
     }
 }
 
-fn check_settings(report: &mut Report, runtime: &Runtime, config: &ConfigFile, candidates: &[Candidate]) {
+/// The config file's detector settings, for the detectors and the pattern files `run` loads.
+fn check_settings(
+    report: &mut Report,
+    runtime: &Runtime,
+    config: &ConfigFile,
+    candidates: &[Candidate],
+    patterns: &[devloop_host::patterns::Discovered],
+) {
     let running: Vec<_> = candidates
         .iter()
         .filter(|candidate| candidate.runs())
@@ -206,7 +216,9 @@ fn check_settings(report: &mut Report, runtime: &Runtime, config: &ConfigFile, c
         Ok(_) => {}
         Err(error) => report.add(Verdict::Problem, "settings", error.to_string()),
     }
-    let descriptions: Vec<_> = running.iter().map(|found| &found.description).collect();
+    let pattern_files: Vec<_> = patterns.iter().filter_map(|pattern| pattern.found.as_ref().ok()).collect();
+    let pattern_descriptions: Vec<_> = pattern_files.iter().map(|file| file.description()).collect();
+    let descriptions: Vec<_> = running.iter().map(|found| &found.description).chain(&pattern_descriptions).collect();
     let given = config.detector_settings();
     let settings = match settings::resolve(&given, &descriptions) {
         Ok(settings) => settings,
@@ -222,6 +234,16 @@ fn check_settings(report: &mut Report, runtime: &Runtime, config: &ConfigFile, c
                 Verdict::Problem,
                 "settings",
                 format!("detector `{}` refused its settings: {reason}", found.description.id),
+            );
+        }
+    }
+    for file in pattern_files {
+        let Some(fields) = settings.get(&file.pattern.id) else { continue };
+        if let Err(error) = file.settings(fields) {
+            report.add(
+                Verdict::Problem,
+                "settings",
+                format!("pattern `{}` refused its settings: {error}", file.pattern.id),
             );
         }
     }

@@ -103,22 +103,36 @@ pub struct Run {
     routing: Option<PathBuf>,
 }
 
-/// The settings the config file and `--set` give, checked against the detectors that run.
+/// The settings the config file and `--set` give, checked against the detectors and pattern
+/// files that run (a pattern's settings must also leave it a valid pattern).
 fn detector_settings(
     config: &ConfigFile,
     arguments: &[String],
     pipeline_candidates: &[Candidate],
+    patterns: &[devloop_host::patterns::Discovered],
 ) -> anyhow::Result<BTreeMap<String, Vec<Field>>> {
     let mut given = config.detector_settings();
     for argument in arguments {
         given.push(settings::parse_set(argument)?);
     }
+    let pattern_files: Vec<_> = patterns.iter().filter_map(|pattern| pattern.found.as_ref().ok()).collect();
+    let pattern_descriptions: Vec<_> = pattern_files.iter().map(|file| file.description()).collect();
     let running: Vec<_> = pipeline_candidates
         .iter()
         .filter(|candidate| candidate.runs())
         .filter_map(|candidate| candidate.found.as_ref().ok().map(|found| &found.description))
+        .chain(&pattern_descriptions)
         .collect();
-    Ok(settings::resolve(&given, &running)?)
+    let resolved = settings::resolve(&given, &running)?;
+    for file in pattern_files {
+        if let Some(own) = resolved.get(&file.pattern.id) {
+            file.settings(own).map_err(|error| SettingsError::Refused {
+                detector: file.pattern.id.clone(),
+                reason: error.to_string(),
+            })?;
+        }
+    }
+    Ok(resolved)
 }
 
 fn print_findings(format: Format, findings: &[(devloop_host::model::Insight, u32)]) -> std::io::Result<()> {
@@ -174,8 +188,14 @@ impl Run {
         let runtime = Arc::new(Runtime::new(RuntimeConfig { limits, cache_dir })?);
         let search = super::plugins::search(self.plugins.clone(), &state);
         let candidates = detectors::discover(&runtime, &search)?;
+        let pattern_folders = if self.pattern_folders.is_empty() {
+            devloop_host::patterns::default_folders(self.plugins.as_deref().unwrap_or(&state.plugins()))
+        } else {
+            self.pattern_folders.clone()
+        };
+        let patterns = devloop_host::patterns::discover(&pattern_folders).context("cannot read the pattern folders")?;
         // Checked before anything is read: a typo must not cost a run whose cursors advance.
-        let settings = detector_settings(&config, &self.settings, &candidates)?;
+        let settings = detector_settings(&config, &self.settings, &candidates, &patterns)?;
         let known: Vec<String> =
             candidates.iter().filter(|candidate| candidate.found.is_ok()).map(Candidate::id).collect();
         let disabled = config.disabled_detectors(&known.iter().map(String::as_str).collect::<Vec<_>>())?;
@@ -219,13 +239,12 @@ impl Run {
                 }
             }
         }
-        let pattern_folders = if self.pattern_folders.is_empty() {
-            devloop_host::patterns::default_folders(self.plugins.as_deref().unwrap_or(&state.plugins()))
-        } else {
-            self.pattern_folders.clone()
-        };
-        let rules_engine = devloop_host::patterns::start_patterns(&mut pipeline, &runtime, &pattern_folders)
-            .context("cannot read the pattern folders")?;
+        let pattern_settings = patterns
+            .iter()
+            .filter_map(|pattern| pattern.found.as_ref().ok())
+            .filter_map(|file| settings.get(&file.pattern.id).map(|own| (file.pattern.id.clone(), own.clone())))
+            .collect();
+        let rules_engine = devloop_host::patterns::start_patterns(&mut pipeline, &runtime, patterns, pattern_settings);
         if pipeline.plugins().is_empty() {
             if !self.follow {
                 bail!("no detector plugin could be loaded from {}; see the errors above", search.project.display());

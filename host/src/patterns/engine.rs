@@ -1,5 +1,6 @@
 //! The rules component, loaded once, and the identity it takes for each pattern.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -8,11 +9,13 @@ use super::PatternFile;
 use crate::model::{Field, Value};
 use crate::runtime::{ApiVersion, DetectorDescription, LoadError, PluginSource, Runtime, Supervisor};
 
-/// The compiled rules component and what it says about itself.
+/// The compiled rules component, what it says about itself, and each pattern's settings
+/// (`[detectors.ID]`, `--set`) by pattern id.
 #[derive(Clone)]
 pub struct RulesEngine {
     source: PluginSource,
     description: DetectorDescription,
+    settings: BTreeMap<String, Vec<Field>>,
 }
 
 impl RulesEngine {
@@ -41,7 +44,13 @@ impl RulesEngine {
                 reason: format!("it is detector `{}`, not the rules detector that runs pattern files", description.id),
             });
         }
-        Ok(RulesEngine { source, description })
+        Ok(RulesEngine { source, description, settings: BTreeMap::new() })
+    }
+
+    /// The engine running each pattern with its settings, checked by [`PatternFile::settings`].
+    pub fn with_settings(mut self, settings: BTreeMap<String, Vec<Field>>) -> RulesEngine {
+        self.settings = settings;
+        self
     }
 
     pub fn api_version(&self) -> ApiVersion {
@@ -51,15 +60,10 @@ impl RulesEngine {
     /// Who the engine is while it runs `file`: the pattern's id as detector id and pattern,
     /// the event kinds its filters can use, and a version that changes with the file.
     pub fn identity(&self, file: &PatternFile) -> DetectorDescription {
-        let pattern = &file.pattern;
         DetectorDescription {
-            id: pattern.id.clone(),
             version: format!("{}+{}", self.description.version, &text_hash(&file.text)[..8]),
             api_version: self.description.api_version.clone(),
-            patterns: vec![pattern.id.clone()],
-            kinds: pattern.kinds.clone(),
-            config: Vec::new(),
-            language: "pattern".to_owned(),
+            ..file.description()
         }
     }
 
@@ -72,17 +76,19 @@ impl RulesEngine {
         source
     }
 
-    /// The settings that hand the pattern to the component.
-    pub fn settings_for(file: &PatternFile) -> Vec<Field> {
+    /// The settings that hand the pattern, and its own settings, to the component.
+    pub fn settings_for(&self, file: &PatternFile) -> Vec<Field> {
+        let own = self.settings.get(&file.pattern.id).map(Vec::as_slice).unwrap_or_default();
         vec![
             Field::new(rules::PATTERN_SETTING, Value::Text(file.text.clone())),
             Field::new(rules::ORIGIN_SETTING, Value::Text(file.path.display().to_string())),
+            Field::new(rules::OVERRIDES_SETTING, Value::Text(super::overrides_table(own).to_string())),
         ]
     }
 
     /// A started, supervised instance running `file`.
     pub fn supervisor(&self, runtime: &Runtime, file: &PatternFile) -> Result<Supervisor, LoadError> {
-        Supervisor::start(runtime, self.source_for(file), Self::settings_for(file))
+        Supervisor::start(runtime, self.source_for(file), self.settings_for(file))
     }
 }
 

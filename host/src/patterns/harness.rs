@@ -13,12 +13,9 @@ pub fn run_case(
     file: &PatternFile,
     case: &Case,
 ) -> Result<CaseOutcome, HarnessError> {
-    if !case.config.settings.is_empty() {
-        return Err(HarnessError::Plugin(format!(
-            "{}: a pattern file takes no settings; write a second pattern file for another threshold",
-            case.dir.join("case.json").display()
-        )));
-    }
+    file.settings(&case.config.settings)
+        .map_err(|error| HarnessError::Plugin(format!("{}: {error}", case.dir.join("case.json").display())))?;
+    let engine = engine.clone().with_settings([(file.pattern.id.clone(), case.config.settings.clone())].into());
     let mut pipeline = Pipeline::new(runtime, case.config.batch_size.unwrap_or(DEFAULT_BATCH_SIZE));
     let supervisor = engine.supervisor(runtime, file)?;
     let change = PluginChange::Ready {

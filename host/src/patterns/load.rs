@@ -1,22 +1,24 @@
 //! Starting the pattern files as detectors, for `run`.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::{RulesEngine, discover};
+use super::{Discovered, RulesEngine};
 use crate::dispatch::{Pipeline, PluginChange};
+use crate::model::Field;
 use crate::runtime::{LoadError, Runtime};
 
-/// Starts one instance of the rules component per pattern file in `pattern_folders`. A pattern
-/// that does not read or start is reported like a plugin that does not load, and the others go
-/// on. Returns the rules component when there is one, to reload edited patterns with.
+/// Starts one instance of the rules component per pattern file `discovered`, each with its
+/// settings (by pattern id, checked by the caller). A pattern that does not read or start is
+/// reported like a plugin that does not load, and the others go on. Returns the rules
+/// component when there is one, to reload edited patterns with.
 pub fn start_patterns(
     pipeline: &mut Pipeline<'_>,
     runtime: &Runtime,
-    pattern_folders: &[PathBuf],
-) -> std::io::Result<Option<RulesEngine>> {
-    let discovered = discover(pattern_folders)?;
-    let engine = RulesEngine::bundled(runtime);
+    discovered: Vec<Discovered>,
+    settings: BTreeMap<String, Vec<Field>>,
+) -> Option<RulesEngine> {
+    let engine = RulesEngine::bundled(runtime).map(|engine| engine.with_settings(settings));
     for pattern in discovered {
         let change = match (&engine, pattern.found) {
             (_, Err(error)) => PluginChange::Rejected {
@@ -39,5 +41,5 @@ pub fn start_patterns(
         };
         pipeline.apply(change);
     }
-    Ok(engine.ok())
+    engine.ok()
 }

@@ -25,11 +25,14 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::model::{Field, Value};
+use crate::runtime::DetectorDescription;
+
 pub use engine::RulesEngine;
 pub use harness::run_case;
 pub use inventory::candidates;
 pub use load::start_patterns;
-pub use rules::{Pattern, PatternError};
+pub use rules::{Pattern, PatternError, SettingsError};
 pub use watch::PatternWatch;
 
 /// Why a pattern file cannot run.
@@ -57,6 +60,58 @@ impl PatternFile {
             .map_err(|errors| PatternFileError::Invalid { errors })?;
         Ok(PatternFile { path: path.to_owned(), text, pattern })
     }
+
+    /// The pattern as a detector, for settings and listings: its id, the event kinds it can
+    /// use, and its settings (the thresholds its `[match]` writes, their values as defaults).
+    pub fn description(&self) -> DetectorDescription {
+        let pattern = &self.pattern;
+        let config = pattern
+            .settings
+            .iter()
+            .filter_map(|(name, value)| {
+                let value = match value {
+                    toml::Value::Integer(integer) => Value::Integer(*integer),
+                    toml::Value::Float(float) => Value::Float(*float),
+                    toml::Value::String(text) => Value::Text(text.clone()),
+                    toml::Value::Boolean(flag) => Value::Boolean(*flag),
+                    _ => return None,
+                };
+                Some((name.clone(), value, format!("`{name}` in the `[match]` of {}", self.path.display())))
+            })
+            .collect();
+        DetectorDescription {
+            id: pattern.id.clone(),
+            version: String::new(),
+            api_version: String::new(),
+            patterns: vec![pattern.id.clone()],
+            kinds: pattern.kinds.clone(),
+            config,
+            language: "pattern".to_owned(),
+        }
+    }
+
+    /// Checks that `settings` (resolved against [`PatternFile::description`]) apply: the file
+    /// with them must still be a valid pattern.
+    pub fn settings(&self, settings: &[Field]) -> Result<(), SettingsError> {
+        Pattern::parse_with(&self.text, &self.path.display().to_string(), &overrides_table(settings)).map(drop)
+    }
+}
+
+/// Settings as the TOML table the rules component reads.
+fn overrides_table(settings: &[Field]) -> toml::Table {
+    settings
+        .iter()
+        .filter_map(|field| {
+            let value = match &field.value {
+                Value::Integer(integer) => toml::Value::Integer(*integer),
+                Value::Float(float) => toml::Value::Float(*float),
+                Value::Text(text) => toml::Value::String(text.clone()),
+                Value::Boolean(flag) => toml::Value::Boolean(*flag),
+                Value::Texts(_) | Value::Json(_) => return None,
+            };
+            Some((field.key.clone(), value))
+        })
+        .collect()
 }
 
 /// The pattern folders for a plugins folder: the project's `patterns/` beside it, then the

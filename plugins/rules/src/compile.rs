@@ -4,14 +4,14 @@
 
 use std::ops::Range;
 
-use devloop_plugin_sdk::{Severity, Status, stable_hash};
+use devloop_plugin_sdk::{Severity, Status, stable_hash, two_proportion_confidence};
 use toml::Spanned;
 
 use crate::duration;
 use crate::error::{Errors, PatternError};
 use crate::filter::{Captured, Condition, FieldRef, Filter, Glob};
 use crate::spec::{ConditionSpec, FilterSpec, MatchSpec, PatternSpec, StepSpec};
-use crate::template::{Builtin, Placeholder, Template};
+use crate::template::{Builtin, Placeholder, Shares, Template};
 
 /// A pattern, checked and ready to run.
 #[derive(Debug, Clone)]
@@ -36,21 +36,35 @@ pub struct Pattern {
     pub kinds: Vec<String>,
     /// Identifies the match rules: state carries over a reload only when this is unchanged.
     pub match_hash: u64,
+    /// The thresholds the file writes in `[match]`, with its values: the pattern's settings.
+    pub settings: Vec<(String, toml::Value)>,
 }
 
-/// A field naming a finding: of a named step (`failed.subject`), or of the last matched event.
+/// A part of a finding's name: a field of a named step (`failed.subject`) or of the last
+/// matched event, or a fixed text (`'duration'`) that sets the pattern's findings apart from
+/// another pattern's findings about the same thing.
 #[derive(Debug, Clone, PartialEq)]
-pub struct KeyPart {
-    pub step: Option<usize>,
-    pub field: FieldRef,
+pub enum KeyPart {
+    Field { step: Option<usize>, field: FieldRef },
+    Text(String),
 }
 
 impl KeyPart {
-    /// The name as written, for evidence.
-    pub fn name(&self, steps: &[String]) -> String {
-        match self.step.and_then(|step| steps.get(step)) {
-            Some(step) => format!("{step}.{}", self.field.name()),
-            None => self.field.name().to_owned(),
+    /// The name as written, for evidence; a fixed text has none.
+    pub fn name(&self, steps: &[String]) -> Option<String> {
+        match self {
+            KeyPart::Field { step, field } => Some(match step.and_then(|step| steps.get(step)) {
+                Some(step) => format!("{step}.{}", field.name()),
+                None => field.name().to_owned(),
+            }),
+            KeyPart::Text(_) => None,
+        }
+    }
+
+    fn field(&self) -> Option<&FieldRef> {
+        match self {
+            KeyPart::Field { field, .. } => Some(field),
+            KeyPart::Text(_) => None,
         }
     }
 }
@@ -62,12 +76,20 @@ pub struct Confidence {
     pub per_extra: f64,
     pub per_repeat: f64,
     pub max: f64,
+    /// `test = "two_proportion"` (share): one minus the p-value of "the key's share is higher
+    /// than the other keys'", instead of base and steps.
+    pub two_proportion: bool,
 }
 
 impl Confidence {
     /// `extra`: matching events beyond the minimum; `repeats`: reports of this finding so far,
     /// this one included.
-    pub fn of(&self, extra: usize, repeats: u32) -> f64 {
+    pub fn of(&self, extra: usize, repeats: u32, shares: Option<Shares>) -> f64 {
+        if let (true, Some(shares)) = (self.two_proportion, shares) {
+            let confidence =
+                two_proportion_confidence(shares.part, shares.total, shares.others_part, shares.others_total);
+            return confidence.min(self.max);
+        }
         let value = self.base + self.per_extra * extra as f64 + self.per_repeat * f64::from(repeats.saturating_sub(1));
         value.min(self.max)
     }
@@ -80,6 +102,19 @@ pub enum Matcher {
     /// Boxed: two steps make it several times the size of the others.
     Absence(Box<AbsenceMatch>),
     Metric(MetricMatch),
+    Share(ShareMatch),
+}
+
+/// A key whose share of `part` among its events (of `where`) stands out: at least `at_least`
+/// part events, a share of at least `min_share`, and `above_others` times the share of all
+/// other keys together.
+#[derive(Debug, Clone)]
+pub struct ShareMatch {
+    pub filter: Filter,
+    pub part: Filter,
+    pub at_least: u64,
+    pub min_share: f64,
+    pub above_others: Option<f64>,
 }
 
 /// At least `at_least` matching events (or distinct values) per key within `within_ms`.
@@ -118,6 +153,19 @@ pub struct MetricMatch {
     pub above: Option<f64>,
     pub below: Option<f64>,
     pub warmup: u32,
+    /// How many of the key's latest values are judged together (their median); 1: each alone.
+    pub recent: usize,
+    pub baseline: Baseline,
+}
+
+/// What a metric's value is compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Baseline {
+    /// A running mean of every value.
+    Mean,
+    /// The median of up to 200 earlier values, frozen while the key is out of its usual range;
+    /// with `z_above`, the robust z-score (from the median absolute deviation) must pass it too.
+    Median { z_above: Option<f64> },
 }
 
 #[derive(Debug, Clone)]
@@ -169,7 +217,8 @@ const KEYS: &[(&str, &[&str])] = &[
     ("count", &["group_by", "within", "where", "at_least", "distinct", "above_usual", "usual_after"]),
     ("sequence", &["group_by", "within", "steps", "until"]),
     ("absence", &["group_by", "within", "steps"]),
-    ("metric", &["group_by", "where", "value", "above", "below", "warmup"]),
+    ("metric", &["group_by", "where", "value", "above", "below", "warmup", "recent", "baseline", "z_above"]),
+    ("share", &["group_by", "where", "part", "at_least", "min_share", "above_others"]),
 ];
 
 impl Pattern {
@@ -193,7 +242,7 @@ impl Pattern {
         match &self.matcher {
             Matcher::Sequence(sequence) => sequence.steps.iter().map(|step| step.name.as_str()).collect(),
             Matcher::Absence(absence) => vec![absence.first.name.as_str(), absence.then.name.as_str()],
-            Matcher::Count(_) | Matcher::Metric(_) => Vec::new(),
+            Matcher::Count(_) | Matcher::Metric(_) | Matcher::Share(_) => Vec::new(),
         }
     }
 
@@ -203,6 +252,7 @@ impl Pattern {
             Matcher::Sequence(_) => "sequence",
             Matcher::Absence(_) => "absence",
             Matcher::Metric(_) => "metric",
+            Matcher::Share(_) => "share",
         }
     }
 }
@@ -250,7 +300,10 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
     let matcher_spec = spec.matcher.into_inner();
     let kind = matcher_spec.kind.get_ref().clone();
     let Some((_, allowed)) = KEYS.iter().find(|(name, _)| *name == kind) else {
-        errors.at(span(&matcher_spec.kind), format!("match kind `{kind}` is not count, sequence, absence or metric"));
+        errors.at(
+            span(&matcher_spec.kind),
+            format!("match kind `{kind}` is not count, sequence, absence, metric or share"),
+        );
         return None;
     };
     for (key, key_span) in present_keys(&matcher_spec) {
@@ -285,6 +338,9 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
             .get_ref()
             .iter()
             .filter_map(|name| {
+                if let Some(text) = name.strip_prefix('\'').and_then(|rest| rest.strip_suffix('\'')) {
+                    return Some(KeyPart::Text(text.to_owned()));
+                }
                 let (step, field) = match name.split_once('.') {
                     Some((step, field)) => match step_index(step) {
                         Some(index) => (Some(index), field),
@@ -299,7 +355,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
                     None => (None, name.as_str()),
                 };
                 match FieldRef::parse(field) {
-                    Some(field) => Some(KeyPart { step, field }),
+                    Some(field) => Some(KeyPart::Field { step, field }),
                     None => {
                         errors.at(span(names), format!("`{name}` is not a field name"));
                         None
@@ -307,7 +363,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
                 }
             })
             .collect(),
-        None => group_by.iter().map(|field| KeyPart { step: None, field: field.clone() }).collect(),
+        None => group_by.iter().map(|field| KeyPart::Field { step: None, field: field.clone() }).collect(),
     };
     let matcher = compile_matcher(&kind, matcher_spec, errors)?;
     let (message, recommendation) = (message?, recommendation?);
@@ -320,6 +376,9 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
                 }
                 Placeholder::Builtin(Builtin::Value | Builtin::Baseline | Builtin::Ratio) => {
                     (!matches!(matcher, Matcher::Metric(_))).then_some("a metric match")
+                }
+                Placeholder::Builtin(Builtin::Total | Builtin::Share | Builtin::OthersShare) => {
+                    (!matches!(matcher, Matcher::Share(_))).then_some("a share match")
                 }
                 _ => None,
             };
@@ -354,7 +413,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         }
     };
     group_by.iter().for_each(&mut capture);
-    key.iter().map(|part| &part.field).for_each(&mut capture);
+    key.iter().filter_map(KeyPart::field).for_each(&mut capture);
     for template in [&message, &recommendation] {
         for placeholder in template.placeholders() {
             if let Placeholder::Field { field, .. } | Placeholder::Recorded(field) = placeholder {
@@ -372,14 +431,19 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
             then.same.iter().chain(&then.differs).chain(&then.extends).for_each(&mut capture)
         }
         Matcher::Count(count) => count.distinct.iter().for_each(&mut capture),
-        Matcher::Metric(_) => {}
+        Matcher::Metric(_) | Matcher::Share(_) => {}
+    }
+    if confidence.two_proportion && !matches!(matcher, Matcher::Share(_)) {
+        errors.at(span(&spec.confidence), "confidence `test` only applies to a share match");
     }
 
+    let table: toml::Table = text.parse().ok()?;
     let match_hash = {
-        let table: toml::Table = text.parse().ok()?;
         let part = |name: &str| table.get(name).map(ToString::to_string).unwrap_or_default();
         stable_hash(&[part("match").as_bytes(), part("key").as_bytes()])
     };
+    let settings =
+        table.get("match").and_then(toml::Value::as_table).map(crate::settings::declared).unwrap_or_default();
     let kinds = wanted_kinds(&matcher);
     Some(Pattern {
         id: id.clone(),
@@ -396,12 +460,14 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         matcher,
         kinds,
         match_hash,
+        settings,
     })
 }
 
 /// Every field the pattern names outside its texts: a bare `{name}` in a text must be one.
 fn named_fields(group_by: &[FieldRef], key: &[KeyPart], matcher: &Matcher) -> Vec<FieldRef> {
-    let mut named: Vec<FieldRef> = group_by.iter().cloned().chain(key.iter().map(|part| part.field.clone())).collect();
+    let mut named: Vec<FieldRef> =
+        group_by.iter().cloned().chain(key.iter().filter_map(KeyPart::field).cloned()).collect();
     let filter_fields = |filter: &Filter| filter.conditions.iter().map(|(field, _)| field.clone()).collect::<Vec<_>>();
     let step_fields = |step: &Step| {
         let mut fields = filter_fields(&step.filter);
@@ -417,6 +483,10 @@ fn named_fields(group_by: &[FieldRef], key: &[KeyPart], matcher: &Matcher) -> Ve
             named.extend(filter_fields(&metric.filter));
             named.push(metric.value.clone());
         }
+        Matcher::Share(share) => {
+            named.extend(filter_fields(&share.filter));
+            named.extend(filter_fields(&share.part));
+        }
         Matcher::Sequence(sequence) => {
             named.extend(sequence.steps.iter().flat_map(step_fields));
             named.extend(sequence.until.iter().flat_map(filter_fields));
@@ -431,6 +501,17 @@ fn named_fields(group_by: &[FieldRef], key: &[KeyPart], matcher: &Matcher) -> Ve
 
 fn confidence(spec: &Spanned<crate::spec::ConfidenceSpec>, errors: &mut Errors<'_>) -> Confidence {
     let rule = spec.get_ref();
+    let two_proportion = match &rule.test {
+        None => false,
+        Some(test) if test.get_ref() == "two_proportion" => true,
+        Some(test) => {
+            errors.at(span(test), format!("confidence test `{}` is not \"two_proportion\"", test.get_ref()));
+            false
+        }
+    };
+    if rule.base.is_none() && !two_proportion {
+        errors.at(span(spec), "confidence needs `base` (or, for a share match, `test = \"two_proportion\"`)");
+    }
     let mut share = |value: Option<&Spanned<f64>>, default: f64, name: &str| {
         let Some(value) = value else { return default };
         if !(0.0..=1.0).contains(value.get_ref()) {
@@ -439,10 +520,11 @@ fn confidence(spec: &Spanned<crate::spec::ConfidenceSpec>, errors: &mut Errors<'
         *value.get_ref()
     };
     let confidence = Confidence {
-        base: share(Some(&rule.base), 0.5, "base"),
+        base: share(rule.base.as_ref(), 0.5, "base"),
         per_extra: share(rule.per_extra.as_ref(), 0.0, "per_extra"),
         per_repeat: share(rule.per_repeat.as_ref(), 0.0, "per_repeat"),
         max: share(rule.max.as_ref(), 0.95, "max"),
+        two_proportion,
     };
     if confidence.max < confidence.base {
         errors.at(span(spec), "confidence `max` is below `base`");
@@ -470,6 +552,12 @@ fn present_keys(spec: &MatchSpec) -> Vec<(&'static str, Range<usize>)> {
     note("above", spec.above.as_ref().map(span));
     note("below", spec.below.as_ref().map(span));
     note("warmup", spec.warmup.as_ref().map(span));
+    note("recent", spec.recent.as_ref().map(span));
+    note("baseline", spec.baseline.as_ref().map(span));
+    note("z_above", spec.z_above.as_ref().map(span));
+    note("part", spec.part.as_ref().map(span));
+    note("min_share", spec.min_share.as_ref().map(span));
+    note("above_others", spec.above_others.as_ref().map(span));
     keys
 }
 
@@ -626,7 +714,74 @@ fn compile_matcher(kind: &str, spec: MatchSpec, errors: &mut Errors<'_>) -> Opti
                 Some(value) => u32::try_from(*value.get_ref()).unwrap_or(u32::MAX),
                 None => 5,
             };
-            Some(Matcher::Metric(MetricMatch { filter, value, above, below, warmup }))
+            let recent = match &spec.recent {
+                Some(value) if *value.get_ref() < 1 => {
+                    errors.at(span(value), "`recent` must be 1 or more (how many latest values are judged together)");
+                    1
+                }
+                Some(value) => usize::try_from(*value.get_ref()).unwrap_or(usize::MAX),
+                None => 1,
+            };
+            let z_above = spec.z_above.as_ref().map(|z| {
+                if *z.get_ref() <= 0.0 {
+                    errors.at(span(z), "`z_above` must be positive (3.5 is the usual outlier line)");
+                }
+                *z.get_ref()
+            });
+            let baseline = match spec.baseline.as_ref().map(|name| (name.get_ref().as_str(), span(name))) {
+                None | Some(("mean", _)) => {
+                    for (name, value) in
+                        [("z_above", spec.z_above.as_ref().map(span)), ("recent", spec.recent.as_ref().map(span))]
+                    {
+                        if let Some(value) = value {
+                            errors.at(value, format!("`{name}` only applies with `baseline = \"median\"`"));
+                        }
+                    }
+                    Baseline::Mean
+                }
+                Some(("median", _)) => Baseline::Median { z_above },
+                Some((other, name_span)) => {
+                    errors.at(name_span, format!("baseline `{other}` is not \"mean\" or \"median\""));
+                    Baseline::Mean
+                }
+            };
+            Some(Matcher::Metric(MetricMatch { filter, value, above, below, warmup, recent, baseline }))
+        }
+        "share" => {
+            let Some(part) = spec.part else {
+                errors.at(
+                    kind_span,
+                    "a share match needs `part` (a `where` table: which of the events count toward the share)",
+                );
+                return None;
+            };
+            let part = compile_filter(part, errors);
+            let at_least = match &spec.at_least {
+                Some(value) if *value.get_ref() < 1 => {
+                    errors.at(span(value), "`at_least` must be 1 or more");
+                    1
+                }
+                Some(value) => u64::try_from(*value.get_ref()).unwrap_or(1),
+                None => 1,
+            };
+            let min_share = match &spec.min_share {
+                Some(value) if !(0.0..=1.0).contains(value.get_ref()) => {
+                    errors.at(span(value), "`min_share` must be between 0 and 1");
+                    0.0
+                }
+                Some(value) => *value.get_ref(),
+                None => 0.0,
+            };
+            let above_others = spec.above_others.as_ref().map(|factor| {
+                if *factor.get_ref() <= 0.0 {
+                    errors.at(
+                        span(factor),
+                        "`above_others` must be a positive factor (2.0: twice the other keys' share)",
+                    );
+                }
+                *factor.get_ref()
+            });
+            Some(Matcher::Share(ShareMatch { filter, part, at_least, min_share, above_others }))
         }
         _ => None,
     }
@@ -700,6 +855,10 @@ fn compile_filter(spec: Spanned<FilterSpec>, errors: &mut Errors<'_>) -> Filter 
             filter.conditions.push((field, condition));
         }
     }
+    if let Some(any) = spec.any {
+        filter.any = any.into_inner().into_iter().map(|table| compile_filter(table, errors)).collect();
+    }
+    filter.not = spec.not.map(|table| Box::new(compile_filter(*table, errors)));
     filter
 }
 
@@ -732,8 +891,17 @@ fn compile_condition(spec: Spanned<ConditionSpec>, errors: &mut Errors<'_>) -> O
     if let Some(present) = table.present {
         tests.push(Condition::Present(present));
     }
+    if let Some(limit) = table.at_most {
+        tests.push(Condition::AtMost(limit));
+    }
+    if let Some(limit) = table.at_least {
+        tests.push(Condition::AtLeast(limit));
+    }
     if tests.len() != 1 {
-        errors.at(condition_span, "a condition table takes exactly one of equals, glob, regex, one_of, present");
+        errors.at(
+            condition_span,
+            "a condition table takes exactly one of equals, glob, regex, one_of, present, at_most, at_least",
+        );
         return None;
     }
     tests.pop()
@@ -745,6 +913,7 @@ fn wanted_kinds(matcher: &Matcher) -> Vec<String> {
     let filters: Vec<&Filter> = match matcher {
         Matcher::Count(count) => vec![&count.filter],
         Matcher::Metric(metric) => vec![&metric.filter],
+        Matcher::Share(share) => vec![&share.filter],
         Matcher::Absence(absence) => vec![&absence.first.filter, &absence.then.filter],
         Matcher::Sequence(sequence) => {
             sequence.steps.iter().map(|step| &step.filter).chain(sequence.until.as_ref()).collect()

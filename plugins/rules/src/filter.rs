@@ -186,6 +186,8 @@ pub enum Condition {
     Regex(regex::Regex),
     OneOf(Vec<String>),
     Present(bool),
+    AtMost(f64),
+    AtLeast(f64),
 }
 
 impl Condition {
@@ -197,6 +199,8 @@ impl Condition {
             (Condition::Glob(glob), Some(value)) => glob.matches(value),
             (Condition::Regex(regex), Some(value)) => regex.is_match(value),
             (Condition::OneOf(options), Some(value)) => options.iter().any(|option| option == value),
+            (Condition::AtMost(limit), Some(value)) => value.parse::<f64>().is_ok_and(|number| number <= *limit),
+            (Condition::AtLeast(limit), Some(value)) => value.parse::<f64>().is_ok_and(|number| number >= *limit),
         }
     }
 }
@@ -208,6 +212,9 @@ pub struct Filter {
     pub outcomes: Vec<Status>,
     pub thread: Option<bool>,
     pub conditions: Vec<(FieldRef, Condition)>,
+    /// At least one must hold (none given: no condition).
+    pub any: Vec<Filter>,
+    pub not: Option<Box<Filter>>,
 }
 
 impl Filter {
@@ -216,6 +223,8 @@ impl Filter {
             && (self.outcomes.is_empty() || self.outcomes.contains(&event.outcome.status))
             && self.thread.is_none_or(|wanted| event.thread_id.is_some() == wanted)
             && self.conditions.iter().all(|(field, condition)| condition.holds(field.text(event).as_deref()))
+            && (self.any.is_empty() || self.any.iter().any(|filter| filter.matches(event)))
+            && self.not.as_ref().is_none_or(|filter| !filter.matches(event))
     }
 }
 
@@ -265,6 +274,7 @@ mod tests {
             outcomes: vec![Status::Failure],
             thread: None,
             conditions: vec![(FieldRef::Subject, Condition::Glob(Glob::new("bd *")))],
+            ..Filter::default()
         };
         let failing = Event::at(1, 0, "cli.command").subject("bd sync").exit_code(1);
         assert!(filter.matches(&failing));

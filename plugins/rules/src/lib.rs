@@ -45,6 +45,7 @@ mod duration;
 mod engine;
 mod error;
 mod filter;
+mod settings;
 mod spec;
 mod template;
 #[cfg(test)]
@@ -56,6 +57,7 @@ pub use compile::{Confidence, KeyPart, Matcher, Pattern};
 pub use engine::Engine;
 pub use error::{PatternError, line_column};
 pub use filter::BUILT_IN_FIELDS;
+pub use settings::{SettingsError, THRESHOLDS, overrides};
 
 /// The id the rules component describes itself with; the host gives each pattern its own.
 pub const ENGINE_ID: &str = "rules";
@@ -65,6 +67,10 @@ pub const PATTERN_SETTING: &str = "pattern";
 
 /// The setting that names where the text came from, for error messages.
 pub const ORIGIN_SETTING: &str = "origin";
+
+/// The setting that carries the pattern's own settings (`[detectors.ID]`, `--set`): a TOML
+/// table of thresholds that replace the file's.
+pub const OVERRIDES_SETTING: &str = "overrides";
 
 /// A kind no event has: an engine given no pattern asks the host for nothing.
 const NO_EVENTS: &str = "rules.no-pattern";
@@ -81,6 +87,11 @@ impl Detector for RulesDetector {
             .kinds([NO_EVENTS])
             .setting(PATTERN_SETTING, "", "The pattern file's text (TOML); the host sets it from the file.")
             .setting(ORIGIN_SETTING, "pattern.toml", "Where the pattern came from, to name it in errors.")
+            .setting(
+                OVERRIDES_SETTING,
+                "",
+                "The pattern's settings as a TOML table: thresholds that replace the file's.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -89,8 +100,8 @@ impl Detector for RulesDetector {
             return Err("no pattern given: the rules detector runs the pattern file passed as `pattern`".to_owned());
         }
         let origin = settings.text(ORIGIN_SETTING)?;
-        let pattern = Pattern::parse(&text, &origin)
-            .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+        let overrides = overrides(&settings.text(OVERRIDES_SETTING)?).map_err(|error| error.to_string())?;
+        let pattern = Pattern::parse_with(&text, &origin, &overrides).map_err(|error| error.to_string())?;
         self.engine = Some(Engine::new(pattern));
         Ok(())
     }

@@ -31,7 +31,11 @@ pub struct PatternSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfidenceSpec {
-    pub base: Spanned<f64>,
+    #[serde(default)]
+    pub base: Option<Spanned<f64>>,
+    /// `"two_proportion"`: a statistical test instead of base and steps (share matches).
+    #[serde(default)]
+    pub test: Option<Spanned<String>>,
     #[serde(default)]
     pub per_extra: Option<Spanned<f64>>,
     #[serde(default)]
@@ -79,6 +83,23 @@ pub struct MatchSpec {
     pub below: Option<Spanned<f64>>,
     #[serde(default)]
     pub warmup: Option<Spanned<i64>>,
+    /// Judge the median of the key's last `recent` values rather than each value alone.
+    #[serde(default)]
+    pub recent: Option<Spanned<i64>>,
+    /// `"mean"` (a running mean, the default) or `"median"` (median and MAD of earlier values).
+    #[serde(default)]
+    pub baseline: Option<Spanned<String>>,
+    /// With a median baseline: the robust z-score must pass this too.
+    #[serde(default)]
+    pub z_above: Option<Spanned<f64>>,
+    /// A share match: the events of `where` that count toward the share.
+    #[serde(default)]
+    pub part: Option<Spanned<FilterSpec>>,
+    #[serde(default)]
+    pub min_share: Option<Spanned<f64>>,
+    /// A share match: how many times the other keys' share together the key's must be.
+    #[serde(default)]
+    pub above_others: Option<Spanned<f64>>,
 }
 
 /// One step of a sequence or absence.
@@ -124,6 +145,12 @@ pub struct FilterSpec {
     pub actor: Option<Spanned<ConditionSpec>>,
     #[serde(default)]
     pub fields: BTreeMap<String, Spanned<ConditionSpec>>,
+    /// At least one of these tables must hold.
+    #[serde(default)]
+    pub any: Option<Spanned<Vec<Spanned<FilterSpec>>>>,
+    /// This table must not hold.
+    #[serde(default)]
+    pub not: Option<Box<Spanned<FilterSpec>>>,
 }
 
 /// A text or a list of texts.
@@ -184,6 +211,12 @@ pub struct ConditionTable {
     pub one_of: Option<Vec<Scalar>>,
     #[serde(default)]
     pub present: Option<bool>,
+    /// A number no greater than this.
+    #[serde(default)]
+    pub at_most: Option<f64>,
+    /// A number no less than this.
+    #[serde(default)]
+    pub at_least: Option<f64>,
 }
 
 impl<'de> Deserialize<'de> for ConditionSpec {
@@ -192,7 +225,9 @@ impl<'de> Deserialize<'de> for ConditionSpec {
         impl<'de> serde::de::Visitor<'de> for Visitor {
             type Value = ConditionSpec;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a value to equal, or a table with one of equals, glob, regex, one_of, present")
+                f.write_str(
+                    "a value to equal, or a table with one of equals, glob, regex, one_of, present, at_most, at_least",
+                )
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ConditionSpec, E> {
                 Ok(ConditionSpec::Bare(Scalar::Text(text.to_owned())))

@@ -33,6 +33,12 @@ pub enum Builtin {
     Baseline,
     /// Value over baseline (metric).
     Ratio,
+    /// The key's events (share).
+    Total,
+    /// The share of the key's events that are part, as a whole percentage (share).
+    Share,
+    /// The share of all other keys' events together, as a whole percentage (share).
+    OthersShare,
 }
 
 impl Builtin {
@@ -50,6 +56,9 @@ impl Builtin {
         ("value", Builtin::Value),
         ("baseline", Builtin::Baseline),
         ("ratio", Builtin::Ratio),
+        ("total", Builtin::Total),
+        ("share", Builtin::Share),
+        ("others_share", Builtin::OthersShare),
     ];
 }
 
@@ -89,6 +98,31 @@ pub struct Facts {
     pub repeats: u32,
     pub distinct: Vec<String>,
     pub metric: Option<(f64, f64)>,
+    pub shares: Option<Shares>,
+}
+
+/// A share match's counts: the key's part of its total, and all other keys' together.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shares {
+    pub part: u64,
+    pub total: u64,
+    pub others_part: u64,
+    pub others_total: u64,
+}
+
+impl Shares {
+    pub fn share(&self) -> f64 {
+        self.part as f64 / self.total.max(1) as f64
+    }
+
+    pub fn others_share(&self) -> f64 {
+        if self.others_total == 0 { 0.0 } else { self.others_part as f64 / self.others_total as f64 }
+    }
+}
+
+/// A share as a whole percentage, rounded half away from zero (`12.5` → `13%`).
+fn percent(share: f64) -> String {
+    format!("{}%", (share * 100.0).round() as i64)
 }
 
 impl Facts {
@@ -218,6 +252,9 @@ fn fill(placeholder: &Placeholder, facts: &Facts) -> String {
                     },
                 )
                 .unwrap_or_default(),
+            Builtin::Total => facts.shares.map(|shares| shares.total.to_string()).unwrap_or_default(),
+            Builtin::Share => facts.shares.map(|shares| percent(shares.share())).unwrap_or_default(),
+            Builtin::OthersShare => facts.shares.map(|shares| percent(shares.others_share())).unwrap_or_default(),
         },
         Placeholder::Field { step: Some(index), field } => facts
             .steps

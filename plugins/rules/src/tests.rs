@@ -239,3 +239,73 @@ fn state_carries_over_only_to_the_same_match() {
     let refused = changed.restore(&saved).expect_err("a changed match starts fresh");
     assert!(refused.contains("different `[match]`"), "{refused}");
 }
+
+#[test]
+fn a_median_metric_judges_the_recent_median_so_one_spike_is_not_a_slowdown() {
+    let mut engine = Engine::new(pattern(
+        "key = [\"subject\", \"'duration'\"]\n[match]\nkind = \"metric\"\ngroup_by = [\"subject\"]\nvalue = \"duration_ms\"\n\
+         baseline = \"median\"\nrecent = 3\nwarmup = 5\nabove = 1.5\nz_above = 3.5\n",
+    ));
+    let run_of =
+        |id: u64, ms| Event::at(id, id as i64 * 1000, "telemetry.agent_executed").subject("linter").duration(ms);
+    let usual: Vec<Event> = (0..10).map(|id| run_of(id, 400 + id % 3 * 10)).collect();
+    assert!(run(&mut engine, &usual).is_empty());
+    let spike = [run_of(10, 4_000), run_of(11, 410), run_of(12, 400)];
+    assert!(run(&mut engine, &spike).is_empty(), "one cold start among three runs leaves the median usual");
+    let slow: Vec<Event> = (13..20).map(|id| run_of(id, 1_500)).collect();
+    let found = run(&mut engine, &slow);
+    assert_eq!(found.len(), 1, "one finding for the slowdown, however long it lasts: {found:?}");
+    assert_eq!(found[0].key, "linter\u{1f}duration", "a fixed text is part of the key");
+    assert_eq!(found[0].evidence.event_ids.len(), 3, "the recent runs are the evidence");
+}
+
+#[test]
+fn recent_and_z_above_need_a_median_baseline() {
+    let text = format!(
+        "{HEADER}[match]\nkind = \"metric\"\nvalue = \"duration_ms\"\nabove = 2.0\nrecent = 3\nz_above = 3.5\n"
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|error| error.contains("only applies with `baseline = \"median\"`")), "{found:?}");
+}
+
+#[test]
+fn share_finds_the_key_that_stands_out_against_the_others_and_repeats_only_what_changed() {
+    let text = format!(
+        "{}[match]\nkind = \"share\"\ngroup_by = [\"subject\"]\nat_least = 3\nmin_share = 0.4\nabove_others = 2.0\n\
+         where = {{ kind = \"feedback.*\", not = {{ fields.event_type = {{ glob = \"devloop-host:*\" }} }} }}\n\
+         part = {{ any = [{{ kind = \"feedback.dismiss\" }}, {{ kind = \"feedback.rating\", fields.value = {{ at_most = 2 }} }}] }}\n",
+        HEADER
+            .replace(
+                "{command} by {who}: {count} in {span}",
+                "{subject}: {count} of {total} ({share}) against {others_share}"
+            )
+            .replace(
+                "confidence = { base = 0.6, per_extra = 0.1, per_repeat = 0.1, max = 0.9 }",
+                "confidence = { test = \"two_proportion\", max = 0.99 }"
+            )
+    );
+    let mut engine = Engine::new(Pattern::parse(&text, "probe.toml").unwrap_or_else(|errors| panic!("{errors:?}")));
+    let feedback = |id: u64, kind: &str, agent: &str| Event::at(id, id as i64 * 1000, kind).subject(agent);
+    let mut events: Vec<Event> =
+        (0..20).map(|id| feedback(id, "feedback.thumbs_up", ["linter", "formatter"][id as usize % 2])).collect();
+    events.push(feedback(20, "feedback.dismiss", "linter"));
+    events.extend(
+        (21..26).map(|id| feedback(id, "feedback.dismiss", "own").with("event_type", "devloop-host:x:dismissed")),
+    );
+    events.push(feedback(26, "feedback.rating", "scanner").with("value", 5_i64));
+    assert!(run(&mut engine, &events).is_empty(), "one dismissal; devloop-host's own records are left out");
+    let found = run(
+        &mut engine,
+        &[
+            feedback(27, "feedback.dismiss", "scanner"),
+            feedback(28, "feedback.rating", "scanner").with("value", 1_i64),
+            feedback(29, "feedback.dismiss", "scanner"),
+            feedback(30, "feedback.comment", "scanner"),
+        ],
+    );
+    let messages: Vec<&str> = found.iter().map(|insight| insight.message.as_str()).collect();
+    assert_eq!(messages, ["scanner: 3 of 4 (75%) against 5%", "scanner: 3 of 5 (60%) against 5%"], "{found:?}");
+    assert!(found[0].confidence > 0.9, "{}", found[0].confidence);
+    assert_eq!(found[0].evidence.event_ids.len(), 3, "the part events are the evidence");
+}

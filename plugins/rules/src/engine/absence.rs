@@ -35,6 +35,7 @@ impl State {
                     extra: 0,
                     distinct: Vec::new(),
                     metric: None,
+                    shares: None,
                     time_ms: Some(deadline),
                 });
             }

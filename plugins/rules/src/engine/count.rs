@@ -91,6 +91,7 @@ impl State {
             extra: count - rule.at_least,
             distinct,
             metric: None,
+            shares: None,
             time_ms: None,
         })
     }

@@ -1,33 +1,71 @@
-//! `metric`: a value above (or below) a multiple of the key's own usual value. The usual value
-//! is a running mean that starts judging after `warmup` observations; one finding per
+//! `metric`: a value above (or below) a multiple of the key's own usual value; one finding per
 //! excursion, so a key is reported again only after it came back to normal.
+//!
+//! Two baselines. The running mean (the default) judges each value as it comes, after `warmup`
+//! observations. The median baseline judges the median of the key's last `recent` values
+//! against the median of up to 200 values before them, optionally with a robust z-score from
+//! their median absolute deviation: one cold-start spike cannot move a median of ten, and the
+//! baseline is frozen while the key is out of range, so it does not learn a regression as the
+//! new normal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
+use devloop_plugin_sdk::RobustBaseline;
 use serde::{Deserialize, Serialize};
 
 use super::Found;
-use crate::compile::MetricMatch;
+use crate::compile::{Baseline, MetricMatch};
 use crate::filter::Captured;
 
 /// The weight of a new observation once the mean has settled (an EWMA); before that, the
 /// plain mean of what was seen.
 const ALPHA: f64 = 0.1;
 
+/// Earlier values a median baseline keeps.
+const MEDIAN_CAPACITY: usize = 200;
+
+/// The spread of a median baseline is never taken below this share of its median, so a key
+/// whose values were all equal is not "infinitely" far off at the first different one.
+const MIN_RELATIVE_SPREAD: f64 = 0.1;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
-    keys: BTreeMap<String, Baseline>,
+    keys: BTreeMap<String, Mean>,
+    #[serde(default)]
+    series: BTreeMap<String, Series>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Baseline {
+struct Mean {
     observations: u32,
     mean: f64,
     excursion: bool,
 }
 
+/// A key's latest values and the median baseline of the values before them.
+#[derive(Debug, Serialize, Deserialize)]
+struct Series {
+    baseline: RobustBaseline,
+    recent: VecDeque<(f64, Captured)>,
+    excursion: bool,
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len().is_multiple_of(2) { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
+}
+
 impl State {
     pub fn on_event(&mut self, rule: &MetricMatch, group: String, value: f64, event: Captured) -> Option<Found> {
+        match rule.baseline {
+            Baseline::Mean => self.against_mean(rule, group, value, event),
+            Baseline::Median { z_above } => self.against_median(rule, z_above, group, value, event),
+        }
+    }
+
+    fn against_mean(&mut self, rule: &MetricMatch, group: String, value: f64, event: Captured) -> Option<Found> {
         let baseline = self.keys.entry(group).or_default();
         let mut found = None;
         if baseline.observations >= rule.warmup && baseline.mean > 0.0 {
@@ -42,6 +80,7 @@ impl State {
                         extra: 0,
                         distinct: Vec::new(),
                         metric: Some((value, baseline.mean)),
+                        shares: None,
                         time_ms: None,
                     });
                 }
@@ -54,5 +93,66 @@ impl State {
         let alpha = (1.0 / f64::from(baseline.observations)).max(ALPHA);
         baseline.mean += alpha * (value - baseline.mean);
         found
+    }
+
+    fn against_median(
+        &mut self,
+        rule: &MetricMatch,
+        z_above: Option<f64>,
+        group: String,
+        value: f64,
+        event: Captured,
+    ) -> Option<Found> {
+        let series = self.series.entry(group).or_insert_with(|| Series {
+            baseline: RobustBaseline::new(MEDIAN_CAPACITY, rule.warmup as usize),
+            recent: VecDeque::new(),
+            excursion: false,
+        });
+        series.recent.push_back((value, event));
+        if series.recent.len() > rule.recent
+            && let Some((oldest, _)) = series.recent.pop_front()
+            && !series.excursion
+        {
+            series.baseline.push(oldest);
+        }
+        if series.recent.len() < rule.recent {
+            return None;
+        }
+        let recent = median(series.recent.iter().map(|(value, _)| *value));
+        let (Some(z), Some(baseline)) =
+            (series.baseline.robust_z(recent, MIN_RELATIVE_SPREAD), series.baseline.median())
+        else {
+            return None;
+        };
+        if baseline <= 0.0 {
+            return None;
+        }
+        let ratio = recent / baseline;
+        let high = rule.above.is_some_and(|factor| ratio >= factor) && z_above.is_none_or(|line| z >= line);
+        let low = rule.below.is_some_and(|factor| ratio <= factor) && z_above.is_none_or(|line| z <= -line);
+        let back_to_normal = match z_above {
+            // Half the line, so a key hovering at the threshold is not reported on every wobble.
+            Some(threshold) => {
+                rule.above.is_none_or(|_| z < threshold / 2.0) && rule.below.is_none_or(|_| z > -threshold / 2.0)
+            }
+            None => !high && !low,
+        };
+        if back_to_normal {
+            series.excursion = false;
+        }
+        if series.excursion || !(high || low) {
+            return None;
+        }
+        series.excursion = true;
+        Some(Found {
+            events: series.recent.iter().map(|(_, event)| event.clone()).collect(),
+            steps: Vec::new(),
+            count: series.recent.len(),
+            extra: 0,
+            distinct: Vec::new(),
+            metric: Some((recent, baseline)),
+            shares: None,
+            time_ms: None,
+        })
     }
 }

@@ -5,15 +5,28 @@ mod absence;
 mod count;
 mod metric;
 mod sequence;
+mod share;
 
 use std::collections::BTreeMap;
 
-use devloop_plugin_sdk::{Event, Insight, insight_key, state};
+use devloop_plugin_sdk::{Event, Insight, insight_key, stable_hash, state};
 use serde::{Deserialize, Serialize};
 
-use crate::compile::{Matcher, Pattern};
+use crate::compile::{KeyPart, Matcher, Pattern};
 use crate::filter::Captured;
-use crate::template::Facts;
+use crate::template::{Facts, Shares};
+
+/// What a person reads in an insight: its message, severity, confidence (to 3 decimals) and
+/// how many events back it.
+fn said(insight: &Insight) -> u64 {
+    let confidence = (f64::from(insight.confidence) * 1000.0).round() as i64;
+    stable_hash(&[
+        insight.message.as_bytes(),
+        format!("{:?}", insight.severity).as_bytes(),
+        &confidence.to_le_bytes(),
+        &(insight.evidence.event_ids.len() as u64).to_le_bytes(),
+    ])
+}
 
 /// A completed match, before it becomes an insight.
 #[derive(Debug)]
@@ -25,6 +38,7 @@ pub(crate) struct Found {
     pub extra: usize,
     pub distinct: Vec<String>,
     pub metric: Option<(f64, f64)>,
+    pub shares: Option<Shares>,
     /// When the pattern was complete, if not at its last event (an absence's deadline).
     pub time_ms: Option<i64>,
 }
@@ -35,11 +49,15 @@ enum MatchState {
     Sequence(sequence::State),
     Absence(absence::State),
     Metric(metric::State),
+    Share(share::State),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct State {
     reports: BTreeMap<String, u32>,
+    /// What a share finding last said, by key: it is sent again only when that changed.
+    #[serde(default)]
+    last_said: BTreeMap<String, u64>,
     matcher: MatchState,
 }
 
@@ -65,8 +83,9 @@ impl Engine {
             Matcher::Sequence(_) => MatchState::Sequence(sequence::State::default()),
             Matcher::Absence(_) => MatchState::Absence(absence::State::default()),
             Matcher::Metric(_) => MatchState::Metric(metric::State::default()),
+            Matcher::Share(_) => MatchState::Share(share::State::default()),
         };
-        Engine { pattern, state: State { reports: BTreeMap::new(), matcher } }
+        Engine { pattern, state: State { reports: BTreeMap::new(), last_said: BTreeMap::new(), matcher } }
     }
 
     pub fn pattern(&self) -> &Pattern {
@@ -105,10 +124,17 @@ impl Engine {
                 };
                 state.on_event(rule, group(), value, capture()).into_iter().collect()
             }
+            (Matcher::Share(rule), MatchState::Share(state)) => {
+                let group = group();
+                if !rule.filter.matches(event) || group.is_empty() {
+                    return;
+                }
+                state.on_event(rule, group, rule.part.matches(event), capture())
+            }
             _ => return,
         };
         for found in found {
-            out.push(self.insight(found));
+            out.extend(self.insight(found));
         }
     }
 
@@ -127,11 +153,12 @@ impl Engine {
             _ => Vec::new(),
         };
         for found in found {
-            out.push(self.insight(found));
+            out.extend(self.insight(found));
         }
     }
 
-    fn insight(&mut self, found: Found) -> Insight {
+    /// The insight `found` becomes; `None` for a share finding that says what it said last.
+    fn insight(&mut self, found: Found) -> Option<Insight> {
         let pattern = &self.pattern;
         let last = found.events.last().cloned().unwrap_or(Captured {
             id: 0,
@@ -142,23 +169,24 @@ impl Engine {
         let key_values: Vec<String> = pattern
             .key
             .iter()
-            .map(|part| {
-                let event = match part.step {
-                    Some(step) => found.steps.get(step).and_then(Option::as_ref).unwrap_or(&last),
-                    None => &last,
-                };
-                event.get(part.field.name()).unwrap_or("").to_owned()
+            .map(|part| match part {
+                KeyPart::Field { step, field } => {
+                    let event = match step {
+                        Some(step) => found.steps.get(*step).and_then(Option::as_ref).unwrap_or(&last),
+                        None => &last,
+                    };
+                    event.get(field.name()).unwrap_or("").to_owned()
+                }
+                KeyPart::Text(text) => text.clone(),
             })
             .collect();
         let key = insight_key(&key_values);
-        let repeats = self.state.reports.entry(key.clone()).or_default();
-        *repeats += 1;
-        let repeats = *repeats;
+        let repeats = self.state.reports.get(&key).copied().unwrap_or(0) + 1;
         let within_ms = match &pattern.matcher {
             Matcher::Count(rule) => rule.within_ms,
             Matcher::Sequence(rule) => rule.within_ms,
             Matcher::Absence(rule) => rule.within_ms,
-            Matcher::Metric(_) => 0,
+            Matcher::Metric(_) | Matcher::Share(_) => 0,
         };
         let facts = Facts {
             events: found.events,
@@ -169,14 +197,15 @@ impl Engine {
             repeats,
             distinct: found.distinct,
             metric: found.metric,
+            shares: found.shares,
         };
         let severity = match pattern.escalate {
             Some((after, severity)) if repeats >= after => severity,
             _ => pattern.severity,
         };
-        let mut insight = Insight::new(pattern.id.clone(), key)
+        let mut insight = Insight::new(pattern.id.clone(), key.clone())
             .severity(severity)
-            .confidence(pattern.confidence.of(found.extra, repeats))
+            .confidence(pattern.confidence.of(found.extra, repeats, found.shares))
             .message(pattern.message.render(&facts))
             .recommendation(pattern.recommendation.render(&facts))
             .evidence("count", facts.count)
@@ -184,13 +213,22 @@ impl Engine {
             .evidence("repeats", u64::from(repeats));
         let step_names: Vec<String> = pattern.step_names().into_iter().map(str::to_owned).collect();
         for (part, value) in pattern.key.iter().zip(&key_values) {
-            insight = insight.evidence(part.name(&step_names), value.as_str());
+            if let Some(name) = part.name(&step_names) {
+                insight = insight.evidence(name, value.as_str());
+            }
         }
         if !facts.distinct.is_empty() {
             insight = insight.evidence("distinct", facts.distinct.clone());
         }
         if let Some((value, baseline)) = facts.metric {
             insight = insight.evidence("value", value).evidence("baseline", baseline);
+        }
+        if let Some(shares) = facts.shares {
+            let rounded = |share: f64| (share * 1000.0).round() / 1000.0;
+            insight = insight
+                .evidence("total", shares.total)
+                .evidence("share", rounded(shares.share()))
+                .evidence("others_share", rounded(shares.others_share()));
         }
         for event in &facts.events {
             insight = insight.event_id(event.id, event.time_ms);
@@ -201,7 +239,15 @@ impl Engine {
         if let Some(time_ms) = found.time_ms {
             insight = insight.at(time_ms);
         }
-        insight
+        if matches!(pattern.matcher, Matcher::Share(_)) {
+            let said = said(&insight);
+            if self.state.last_said.get(&key) == Some(&said) {
+                return None;
+            }
+            self.state.last_said.insert(key.clone(), said);
+        }
+        self.state.reports.insert(key, repeats);
+        Some(insight)
     }
 
     /// The state, tagged with the match rules it belongs to.
@@ -231,6 +277,7 @@ impl Engine {
                 | (Matcher::Sequence(_), MatchState::Sequence(_))
                 | (Matcher::Absence(_), MatchState::Absence(_))
                 | (Matcher::Metric(_), MatchState::Metric(_))
+                | (Matcher::Share(_), MatchState::Share(_))
         );
         if !same_kind {
             return Err("the saved state is of another kind of match; starting fresh".to_owned());

@@ -78,6 +78,7 @@ impl State {
                 extra: 0,
                 distinct: Vec::new(),
                 metric: None,
+                shares: None,
                 time_ms: None,
             });
         }
