@@ -133,16 +133,17 @@ impl DetectorDescription {
 }
 
 /// A batch of events, converted into each contract version's shape at most once, when the
-/// first plugin of that version needs it, and then shared by every plugin of that version.
-pub struct WitEvents<'a> {
-    events: &'a [model::Event],
+/// first plugin of that version needs it, and then shared by every plugin of that version
+/// (on their own worker threads, so it owns its events).
+pub struct WitEvents {
+    events: Arc<[model::Event]>,
     v0_1_0: OnceLock<Vec<v0_1_0::wit::Event>>,
     v0_2_0: OnceLock<Columns>,
 }
 
-impl<'a> WitEvents<'a> {
-    pub fn new(events: &'a [model::Event]) -> Self {
-        WitEvents { events, v0_1_0: OnceLock::new(), v0_2_0: OnceLock::new() }
+impl WitEvents {
+    pub fn new(events: &[model::Event]) -> Self {
+        WitEvents { events: events.into(), v0_1_0: OnceLock::new(), v0_2_0: OnceLock::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -163,7 +164,7 @@ impl<'a> WitEvents<'a> {
     }
 
     fn columns(&self) -> &Columns {
-        self.v0_2_0.get_or_init(|| Columns::new(self.events))
+        self.v0_2_0.get_or_init(|| Columns::new(&self.events))
     }
 }
 
