@@ -20,7 +20,8 @@ const STOP_WORDS: &[&str] = &[
     "should", "so", "that", "the", "their", "then", "there", "this", "to", "up", "us", "was", "we", "what", "when",
     "where", "which", "why", "will", "with", "would", "you", "your", "again", "any", "some", "still", "just", "way",
     "there's", "it's", "i'm", "keep", "keeps", "make", "tell", "show", "now", "after", "before", "whenever", "while",
-    "once", "always", "every", "ever", "also", "too", "very", "all",
+    "once", "always", "every", "ever", "also", "too", "very", "all", "they", "them", "these", "those", "he", "she",
+    "him", "her", "his",
 ];
 
 /// The grouping key of a command line: whitespace collapsed, nothing else. Case, numbers and
@@ -88,12 +89,14 @@ fn stem(word: &str) -> &str {
 }
 
 /// The content words of `text`: normalized, split on anything not a letter or digit, stop words
-/// dropped, stemmed.
+/// dropped (as written and once stemmed: "shows" is "show"), stemmed.
 pub fn words(text: &str) -> Vec<String> {
     normalize(text)
         .split(|c: char| !(c.is_alphanumeric() || c == '#'))
         .filter(|word| !word.is_empty() && !STOP_WORDS.contains(word))
-        .map(|word| stem(word).to_owned())
+        .map(stem)
+        .filter(|word| !STOP_WORDS.contains(word))
+        .map(str::to_owned)
         .collect()
 }
 
@@ -148,6 +151,8 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("fail", "fail"),
     ("broken", "fail"),
     ("break", "fail"),
+    ("sav", "stor"),
+    ("kept", "stor"),
 ];
 
 /// The word a stemmed word stands for in [`SYNONYMS`], or the word itself.
@@ -342,6 +347,12 @@ mod tests {
         for form in ["close", "closes", "closing", "closed"] {
             assert_eq!(words(form), vec!["clos"], "{form}");
         }
+    }
+
+    #[test]
+    fn pronouns_and_stop_words_with_a_suffix_carry_no_topic() {
+        assert_eq!(words("where are they stored, and what shows them"), vec!["stor"]);
+        assert_eq!(synonym("sav"), synonym("stor"), "saved and stored ask the same");
     }
 
     #[test]
