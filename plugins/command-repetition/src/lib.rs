@@ -35,7 +35,8 @@
 //! being seen as one. Once reported, a burst goes on while its sitting does, and a longer
 //! occasion while successful runs of the command keep coming within `window_seconds` of each
 //! other; every run counts toward it and the finding is re-sent with all its runs (one report
-//! per batch: a later report of the same finding in a batch replaces the earlier). Each further
+//! per occasion per batch: a later report of the same occasion in a batch replaces the
+//! earlier, whose evidence — the occasion's first runs — it holds). Each further
 //! occasion raises its confidence. Per event the detector touches one person's sittings of one
 //! command, which hold at most `window_seconds` of runs (20 ids each): amortized O(log n).
 
@@ -71,8 +72,8 @@ struct Occasion {
     last_ms: i64,
     runs: usize,
     sittings: usize,
-    /// The latest runs' times and ids.
-    recent: VecDeque<(i64, u64)>,
+    /// The first runs' times and ids: the evidence, the same however the runs were batched.
+    first_runs: Vec<(i64, u64)>,
     /// What the judgement that opened it said: the usual count (sittings in the window, or
     /// runs per sitting) and the chance of what was seen at it.
     usual: f64,
@@ -85,9 +86,8 @@ impl Occasion {
         self.runs += 1;
         self.sittings += usize::from(new_sitting);
         self.last_ms = time_ms;
-        self.recent.push_back((time_ms, id));
-        if self.recent.len() > KEPT_IDS {
-            self.recent.pop_front();
+        if self.first_runs.len() < KEPT_IDS {
+            self.first_runs.push((time_ms, id));
         }
     }
 }
@@ -206,6 +206,7 @@ impl CommandRepetition {
     /// Whether the sittings so far make an occasion, judged against the person's usual.
     fn judge(&self, habit: &Habit, person: &Person) -> Option<Occasion> {
         let current = habit.window.back()?;
+        let now_ms = habit.last_ms.unwrap_or(current.start_ms);
         if current.size >= self.min_repeats {
             // Geometric sitting length: the chance a sitting goes on for one more run, from the
             // person's past sittings of the command, with one sitting of one run assumed.
@@ -213,7 +214,15 @@ impl CommandRepetition {
             let chance = going_on.powi(current.size as i32 - 1);
             if chance <= self.max_chance {
                 let usual = (habit.past_runs + 1) as f64 / (habit.past_sittings + 1) as f64;
-                return Some(self.open(current.runs.iter(), current.start_ms, current.size, 1, usual, chance, false));
+                return Some(self.open(
+                    current.runs.iter(),
+                    (current.start_ms, now_ms),
+                    current.size,
+                    1,
+                    usual,
+                    chance,
+                    false,
+                ));
             }
         }
         let sittings = habit.window.iter().filter(|sitting| sitting.counted).count();
@@ -232,7 +241,7 @@ impl CommandRepetition {
         (chance <= self.max_chance).then(|| {
             let runs = habit.window.iter().map(|sitting| sitting.size).sum();
             let runs_seen = habit.window.iter().flat_map(|sitting| sitting.runs.iter());
-            self.open(runs_seen, habit.window[0].start_ms, runs, sittings, usual, chance, true)
+            self.open(runs_seen, (habit.window[0].start_ms, now_ms), runs, sittings, usual, chance, true)
         })
     }
 
@@ -243,19 +252,15 @@ impl CommandRepetition {
     fn open<'a>(
         &self,
         runs_seen: impl Iterator<Item = &'a (i64, u64)>,
-        first_ms: i64,
+        (first_ms, last_ms): (i64, i64),
         runs: usize,
         sittings: usize,
         usual: f64,
         chance: f64,
         by_window: bool,
     ) -> Occasion {
-        let mut recent: VecDeque<(i64, u64)> = runs_seen.copied().collect();
-        while recent.len() > KEPT_IDS {
-            recent.pop_front();
-        }
-        let last_ms = recent.back().map_or(first_ms, |(time, _)| *time);
-        Occasion { first_ms, last_ms, runs, sittings, recent, usual, chance, by_window }
+        let first_runs: Vec<(i64, u64)> = runs_seen.copied().take(KEPT_IDS).collect();
+        Occasion { first_ms, last_ms, runs, sittings, first_runs, usual, chance, by_window }
     }
 
     fn ran(&mut self, key: &str, who: &str, event: &Event, out: &mut Vec<Insight>) {
@@ -328,7 +333,12 @@ impl CommandRepetition {
         }
         let habit = &self.habits[&pair];
         let insight = self.insight(key, who, habit, event);
-        out.retain(|earlier| earlier.key != insight.key);
+        // A later report of the same occasion carries all the earlier one did (its evidence is
+        // the occasion's first runs), so it replaces it; another occasion's report stays.
+        let ids = &insight.evidence.event_ids;
+        out.retain(|earlier| {
+            earlier.key != insight.key || !earlier.evidence.event_ids.iter().all(|id| ids.contains(id))
+        });
         out.push(insight);
     }
 
@@ -337,10 +347,13 @@ impl CommandRepetition {
         let command = habit.command.as_str();
         let span_ms = occasion.last_ms - occasion.first_ms;
         let who_label = if who.is_empty() { "one user" } else { who };
+        // A burst of a command usually run once at a time speaks for itself.
         let usual_words = if occasion.by_window {
             format!(", against about {:.1} at their usual rate", occasion.usual)
+        } else if occasion.usual >= 1.05 {
+            format!(", usually {:.1} at a time", occasion.usual)
         } else {
-            format!(", against {:.1} at a time usually", occasion.usual)
+            String::new()
         };
         let extra = occasion.runs.saturating_sub(self.min_repeats) as f64;
         let confidence = 0.6 + 0.1 * extra + 0.1 * f64::from(habit.occasions - 1);
@@ -368,7 +381,7 @@ impl CommandRepetition {
             insight.evidence("usual_runs_per_sitting", (occasion.usual * 100.0).round() / 100.0)
         };
         insight = insight.evidence("chance_at_usual", (occasion.chance * 1e6).round() / 1e6);
-        for (time, id) in &occasion.recent {
+        for (time, id) in &occasion.first_runs {
             insight = insight.event_id(*id, *time);
         }
         if let Some(thread) = &event.thread_id {
@@ -521,9 +534,9 @@ mod tests {
             let runs = index + 4;
             assert!(insight.message.contains(&format!(" run {runs} times ")), "{}", insight.message);
             assert_eq!(integer(insight, "runs"), Some(runs as i64));
-            assert_eq!(ids(insight).len(), runs.min(KEPT_IDS), "the latest runs, up to what evidence holds");
+            assert_eq!(ids(insight).len(), runs.min(KEPT_IDS), "its runs, up to what evidence holds");
         }
-        assert_eq!(ids(&insights[36]), (20..40).collect::<Vec<u64>>());
+        assert_eq!(ids(&insights[36]), (0..20).collect::<Vec<u64>>(), "the first runs, however they were batched");
         assert!(insights[2].message.starts_with("`bd ready` was run 6 times in 50s by dev"), "{}", insights[2].message);
         Ok(())
     }
@@ -588,13 +601,7 @@ mod tests {
         let insights = detector.process(&events)?;
         assert_eq!(insights.len(), 1, "{insights:#?}");
         assert_eq!(ids(&insights[0]), vec![10, 11, 12, 13]);
-        assert!(
-            insights[0]
-                .message
-                .starts_with("`devloop status` was run 4 times in 90s by dev, against 1.0 at a time usually"),
-            "{}",
-            insights[0].message
-        );
+        assert_eq!(insights[0].message, "`devloop status` was run 4 times in 90s by dev");
         Ok(())
     }
 
@@ -683,9 +690,10 @@ mod tests {
         let mut detector = CommandRepetition::default();
         let mut events: Vec<Event> = (0..4).map(|i| run(i, i as i64, "bd ready", 0)).collect();
         events.extend((4..8).map(|i| run(i, 9_000 + i as i64, "bd ready", 0)));
-        let insights = one_by_one(&mut detector, &events)?;
-        assert_eq!(insights.len(), 2);
+        let insights = detector.process(&events)?;
+        assert_eq!(insights.len(), 2, "one batch keeps each occasion's report, and so its evidence");
         assert_eq!(insights[0].key, insights[1].key);
+        assert_eq!((ids(&insights[0]), ids(&insights[1])), (vec![0, 1, 2, 3], vec![4, 5, 6, 7]));
         assert!(insights[1].confidence > insights[0].confidence);
         Ok(())
     }
