@@ -20,7 +20,8 @@ const STOP_WORDS: &[&str] = &[
     "should", "so", "that", "the", "their", "then", "there", "this", "to", "up", "us", "was", "we", "what", "when",
     "where", "which", "why", "will", "with", "would", "you", "your", "again", "any", "some", "still", "just", "way",
     "there's", "it's", "i'm", "keep", "keeps", "make", "tell", "show", "now", "after", "before", "whenever", "while",
-    "once", "always", "every", "ever", "also", "too", "very", "all",
+    "once", "always", "every", "each", "ever", "also", "too", "very", "all", "they", "them", "these", "those", "he",
+    "she", "him", "her", "his",
 ];
 
 /// The grouping key of a command line: whitespace collapsed, nothing else. Case, numbers and
@@ -87,14 +88,32 @@ fn stem(word: &str) -> &str {
     }
 }
 
+/// Verbs that mean "disable" with `off` after them (`turn off`, `switch off`), after stemming.
+const OFF_VERBS: &[&str] = &["turn", "switch", "shut"];
+
 /// The content words of `text`: normalized, split on anything not a letter or digit, stop words
-/// dropped, stemmed.
+/// dropped (as written and once stemmed: "shows" is "show"), stemmed; "turn off" and its
+/// kind become the one word "turn-off" (which "disable" and "stop" fold onto in [`synonym`]).
 pub fn words(text: &str) -> Vec<String> {
-    normalize(text)
+    let normalized = normalize(text);
+    let stemmed: Vec<&str> = normalized
         .split(|c: char| !(c.is_alphanumeric() || c == '#'))
         .filter(|word| !word.is_empty() && !STOP_WORDS.contains(word))
-        .map(|word| stem(word).to_owned())
-        .collect()
+        .map(stem)
+        .filter(|word| !STOP_WORDS.contains(word))
+        .collect();
+    let mut words = Vec::with_capacity(stemmed.len());
+    let mut index = 0;
+    while index < stemmed.len() {
+        if OFF_VERBS.contains(&stemmed[index]) && stemmed.get(index + 1) == Some(&"off") {
+            words.push("turn-off".to_owned());
+            index += 2;
+        } else {
+            words.push(stemmed[index].to_owned());
+            index += 1;
+        }
+    }
+    words
 }
 
 /// Prefixes people write joined, hyphenated or apart (`autofix`, `auto-fix`, `auto fix`).
@@ -141,6 +160,7 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("omit", "skip"),
     ("skipp", "skip"),
     ("disabl", "turn-off"),
+    ("stop", "turn-off"),
     ("configur", "config"),
     ("setting", "config"),
     ("sett", "config"),
@@ -148,6 +168,8 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("fail", "fail"),
     ("broken", "fail"),
     ("break", "fail"),
+    ("sav", "stor"),
+    ("kept", "stor"),
 ];
 
 /// The word a stemmed word stands for in [`SYNONYMS`], or the word itself.
@@ -341,6 +363,16 @@ mod tests {
         assert_eq!(words("lints"), vec!["lint"]);
         for form in ["close", "closes", "closing", "closed"] {
             assert_eq!(words(form), vec!["clos"], "{form}");
+        }
+    }
+
+    #[test]
+    fn pronouns_carry_no_topic_and_ways_to_say_disable_are_one_word() {
+        assert_eq!(words("where are they stored, and what shows them"), vec!["stor"]);
+        assert_eq!(synonym("sav"), synonym("stor"), "saved and stored ask the same");
+        for text in ["turn off autofix", "switch off autofix", "disable autofix", "stop autofix"] {
+            let folded: Vec<String> = words(text).iter().map(|word| synonym(word).to_owned()).collect();
+            assert_eq!(folded, vec!["turn-off", "autofix"], "{text}");
         }
     }
 

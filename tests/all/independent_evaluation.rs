@@ -69,7 +69,6 @@ fn independent_generator_and_scorer_count_what_a_person_counts() -> Result<()> {
 /// 0.9, no hard negative reported, the same figures incremental and from start. Two seeds over
 /// two weeks here; `scripts/evaluate-independent` runs five over three weeks for the README.
 #[test]
-#[ignore = "the detectors do not meet issue 13's bar on the independent evaluation yet, see README"]
 fn detectors_meet_the_bar_on_the_independent_evaluation() -> Result<()> {
     let plugins = tempfile::tempdir()?;
     for (name, path) in devloop_host_tests::PLUGINS {

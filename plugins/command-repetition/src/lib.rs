@@ -4,26 +4,41 @@
 //! People re-run a command when they cannot tell whether it worked: `bd ready` four times in a
 //! minute, or four times in two hours when they usually run it twice a day, means its output
 //! did not answer the question. Two things make repeats ordinary and keep them quiet: a reason
-//! in between (a file changed — an edit–test loop — or the command failed, which is
-//! `command_rerun`'s business), and habit (someone's `git status` doubles and triples all week).
+//! in between (a failure of the command — an edit–test loop, or `command_rerun`'s business — or,
+//! for back-to-back runs, a file change), and habit (someone's `git status` doubles and triples
+//! all week). So every judgement is against the person's own usual behaviour with that command.
 //!
-//! So the detector counts *unexplained* successful runs of one command (whitespace collapsed,
-//! case kept) by one person: runs with no file change and no failure of that command since the
-//! run before. It reports when either
-//! - `min_repeats` of them fall within `burst_seconds` (a burst: nobody's habit is to run the
-//!   same command four times in two minutes), or
-//! - `min_repeats` of them fall within `window_seconds` and that many is improbable at the
-//!   person's own usual rate of that command (a one-sided Poisson test at `max_chance`): the
-//!   share the command has of everything the person ran before, times what they ran in the
-//!   window — so a busy afternoon is judged as busy, and a habit that makes up a third of
-//!   someone's commands is never unusual. The usual mix is trusted once the person has run
-//!   `min_history_runs` commands before the window.
+//! Runs are grouped into *sittings*: successful runs of one command (whitespace collapsed, case
+//! kept) by one person, each within `burst_seconds` of the one before, with no file change and
+//! no failure of it in between. The detector reports when either
+//! - a sitting reaches `min_repeats` runs and a sitting that long is improbable (≤ `max_chance`)
+//!   for this person and command: their past sittings of it give the chance that a sitting goes
+//!   on for one more run (a geometric length; a command never seen counts as run once per
+//!   sitting), so alice's habitual doubles and triples of `git status` make a chance merge of two
+//!   of them unremarkable, while four `devloop status` in two minutes from someone who runs it
+//!   once a week is not; or
+//! - `min_repeats` sittings of it fall within `window_seconds` with no failure of it in between,
+//!   and that many is improbable at the person's own usual rate (a one-sided Poisson test at
+//!   `max_chance`): the command's sittings per clock hour the person was at work before the
+//!   window, times the window — "usually once or twice a day" against "4 times in 2 hours".
+//!   Counting sittings, not runs, keeps a habit of doubles from looking twice as frequent. A
+//!   sitting begun within `burst_seconds` after any of the person's commands failed is a
+//!   reaction to that failure (`git diff` after a red test run) and is not counted. File changes
+//!   do not explain runs hours apart: over hours someone is always editing, and the usual rate
+//!   already holds how often they run the command around their edits. The usual rate is trusted
+//!   once the person has run `min_history_runs` commands. Only commands the person usually runs
+//!   fewer than `max_usual_sittings` times per window are judged this way: a habit (`git status`
+//!   all day) piling up over a busy stretch is not someone re-checking an answer, and a count
+//!   of a habit over hours is far more bunched than a Poisson test assumes.
 //!
-//! Once reported, the occasion goes on while unexplained runs keep coming within the window:
-//! every such run counts toward it. One finding per command and person, updated each time the
-//! repeats grow by half again (4, 6, 9, 14 … runs: current, yet a script polling a command
-//! sends a handful of updates, not one per run); each further occasion raises its confidence. Per event the detector touches one person's runs of one command,
-//! which hold at most `window_seconds` of runs: amortized O(log n).
+//! Sittings that were reported stay out of the person's usual, so a problem that recurs keeps
+//! being seen as one. Once reported, a burst goes on while its sitting does, and a longer
+//! occasion while successful runs of the command keep coming within `window_seconds` of each
+//! other; every run counts toward it and the finding is re-sent with all its runs (one report
+//! per occasion per batch: a later report of the same occasion in a batch replaces the
+//! earlier, whose evidence — the occasion's first runs — it holds). Each further
+//! occasion raises its confidence. Per event the detector touches one person's sittings of one
+//! command, which hold at most `window_seconds` of runs (20 ids each): amortized O(log n).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -34,30 +49,97 @@ use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "command_repetition";
 
-/// How much an occasion must grow before its finding is updated (half again).
-const GROWTH: f64 = 1.5;
+/// Run ids kept per sitting and per occasion, as the evidence can hold no more.
+const KEPT_IDS: usize = 20;
+
+/// Consecutive runs of one command: within `burst_seconds` of each other, nothing in between.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Sitting {
+    start_ms: i64,
+    size: usize,
+    /// Whether it counts in the longer view: not begun right after one of the person's commands
+    /// failed (a reaction to that failure), nor within `burst_seconds` of the run before (the
+    /// same sitting, split only by a file change). Its runs count toward its length either way.
+    counted: bool,
+    /// Times and ids of its first runs.
+    runs: Vec<(i64, u64)>,
+}
+
+/// A reported occasion, going on while runs keep coming within the window.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Occasion {
+    first_ms: i64,
+    last_ms: i64,
+    runs: usize,
+    sittings: usize,
+    /// The first runs' times and ids: the evidence, the same however the runs were batched.
+    first_runs: Vec<(i64, u64)>,
+    /// What the judgement that opened it said: the usual count (sittings in the window, or
+    /// runs per sitting) and the chance of what was seen at it.
+    usual: f64,
+    chance: f64,
+    by_window: bool,
+}
+
+impl Occasion {
+    fn add(&mut self, time_ms: i64, id: u64, new_sitting: bool) {
+        self.runs += 1;
+        self.sittings += usize::from(new_sitting);
+        self.last_ms = time_ms;
+        if self.first_runs.len() < KEPT_IDS {
+            self.first_runs.push((time_ms, id));
+        }
+    }
+}
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Habit {
-    /// The command as logged by the first run of the current repeats.
+    /// The command as logged by the first run of the current occasion (or sitting).
     command: String,
-    /// Times and ids of the unexplained runs within the window.
-    runs: VecDeque<(i64, u64)>,
-    /// The file-change count at the last run: a change since means the next run is explained.
+    /// The last successful run, and whether a failure of the command came since.
+    last_ms: Option<i64>,
+    failed_since: bool,
+    /// The file-change count at the last run: a change since ends the sitting.
     changes_seen: u64,
-    /// Successful runs ever, for the usual rate.
-    total: u64,
-    /// How many runs the current repeats were last reported with (0: not reported), and how
-    /// many occasions were reported.
-    reported_runs: usize,
+    /// Unreported sittings since the last failure of the command within the window; the last
+    /// may still be going on.
+    window: VecDeque<Sitting>,
+    /// Whether the last sitting in `window` is still going on (not yet in the past counts).
+    open_sitting: bool,
+    /// Completed unreported sittings and their runs: the usual sitting length.
+    past_sittings: u64,
+    past_runs: u64,
+    /// Unreported sittings ever, for the usual rate.
+    sittings: u64,
+    occasion: Option<Occasion>,
     occasions: u32,
 }
 
-/// Everything one person ran: how much in all, and when, within the window.
+/// Everything one person ran: how much, in how many clock hours, and when they last failed.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Person {
-    total: u64,
-    recent: VecDeque<i64>,
+    runs: u64,
+    /// When the person's last failed command ran.
+    last_failure_ms: Option<i64>,
+    /// Clock hours in which they ran anything, and those of them that overlap the window.
+    hours: u64,
+    recent_hours: VecDeque<i64>,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+impl Person {
+    /// Notes that the person ran something at `now`.
+    fn active(&mut self, now: i64, window_ms: i64) {
+        let hour = now.div_euclid(HOUR_MS);
+        while self.recent_hours.front().is_some_and(|start| (start + 1) * HOUR_MS <= now - window_ms) {
+            self.recent_hours.pop_front();
+        }
+        if self.recent_hours.back() != Some(&hour) {
+            self.recent_hours.push_back(hour);
+            self.hours += 1;
+        }
+    }
 }
 
 pub struct CommandRepetition {
@@ -66,6 +148,7 @@ pub struct CommandRepetition {
     window_ms: i64,
     min_history_runs: u64,
     max_chance: f64,
+    max_usual_sittings: f64,
     /// By command key and person.
     habits: PairMap<(String, String), Habit>,
     people: BTreeMap<String, Person>,
@@ -79,7 +162,8 @@ impl Default for CommandRepetition {
             burst_ms: 120_000,
             window_ms: 7_200_000,
             min_history_runs: 30,
-            max_chance: 0.01,
+            max_chance: 0.002,
+            max_usual_sittings: 1.0,
             habits: PairMap::default(),
             people: BTreeMap::new(),
             file_changes: 0,
@@ -118,116 +202,186 @@ fn is_file_change(event: &Event) -> bool {
         || matches!(event.kind.as_str(), "audit.file_modified" | "audit.file_created" | "audit.fix_applied")
 }
 
-/// How a finding was judged: a burst, or unusually many for the person's usual rate.
-struct Judgement {
-    runs: usize,
-    first_ms: i64,
-    usual: Option<f64>,
-    chance: Option<f64>,
-}
-
 impl CommandRepetition {
-    fn judge(&self, habit: &Habit, person: &Person, now_ms: i64) -> Option<Judgement> {
-        let runs = habit.runs.len();
-        if runs < self.min_repeats {
+    /// Whether the sittings so far make an occasion, judged against the person's usual.
+    fn judge(&self, habit: &Habit, person: &Person) -> Option<Occasion> {
+        let current = habit.window.back()?;
+        let now_ms = habit.last_ms.unwrap_or(current.start_ms);
+        if current.size >= self.min_repeats {
+            // Geometric sitting length: the chance a sitting goes on for one more run, from the
+            // person's past sittings of the command, with one sitting of one run assumed.
+            let going_on = habit.past_runs.saturating_sub(habit.past_sittings) as f64 / (habit.past_runs + 1) as f64;
+            let chance = going_on.powi(current.size as i32 - 1);
+            if chance <= self.max_chance {
+                let usual = (habit.past_runs + 1) as f64 / (habit.past_sittings + 1) as f64;
+                return Some(self.open(
+                    current.runs.iter(),
+                    (current.start_ms, now_ms),
+                    current.size,
+                    1,
+                    usual,
+                    chance,
+                    false,
+                ));
+            }
+        }
+        let sittings = habit.window.iter().filter(|sitting| sitting.counted).count();
+        if sittings < self.min_repeats || person.runs < self.min_history_runs {
             return None;
         }
-        let burst = if habit.reported_runs > 0 {
-            runs
-        } else {
-            habit.runs.iter().rev().take_while(|(time, _)| now_ms - time <= self.burst_ms).count()
-        };
-        let in_window = person.recent.len() as u64;
-        let person_before = person.total.saturating_sub(in_window);
-        let usual_test = (person_before >= self.min_history_runs).then(|| {
-            let command_before = habit.total.saturating_sub(runs as u64);
-            let share = (command_before + 1) as f64 / (person_before + 1) as f64;
-            let usual = share * in_window as f64;
-            (usual, poisson_tail(runs, usual))
-        });
-        if let Some((usual, chance)) = usual_test
-            && chance <= self.max_chance
-        {
-            return Some(Judgement { runs, first_ms: habit.runs[0].0, usual: Some(usual), chance: Some(chance) });
+        // The person's usual rate of the command: its sittings per hour they were at work, before
+        // the window (one sitting assumed, so a command never run is not infinitely unusual).
+        let hours_before = person.hours.saturating_sub(person.recent_hours.len() as u64).max(1);
+        let command_before = habit.sittings.saturating_sub(sittings as u64);
+        let usual = (command_before + 1) as f64 / hours_before as f64 * (self.window_ms as f64 / HOUR_MS as f64);
+        if usual >= self.max_usual_sittings {
+            return None;
         }
-        (burst >= self.min_repeats).then(|| Judgement {
-            runs: burst,
-            first_ms: habit.runs[runs - burst].0,
-            usual: usual_test.map(|(usual, _)| usual),
-            chance: None,
+        let chance = poisson_tail(sittings, usual);
+        (chance <= self.max_chance).then(|| {
+            let runs = habit.window.iter().map(|sitting| sitting.size).sum();
+            let runs_seen = habit.window.iter().flat_map(|sitting| sitting.runs.iter());
+            self.open(runs_seen, (habit.window[0].start_ms, now_ms), runs, sittings, usual, chance, true)
         })
     }
 
-    fn ran(&mut self, key: &str, who: &str, event: &Event, out: &mut Vec<Insight>) {
-        let window_ms = self.window_ms;
-        let person = self.people.entry(who.to_owned()).or_default();
-        person.total += 1;
-        while person.recent.front().is_some_and(|time| event.time_ms - time > window_ms) {
-            person.recent.pop_front();
-        }
-        person.recent.push_back(event.time_ms);
-        let habit = self.habits.entry((key.to_owned(), who.to_owned())).or_default();
-        habit.total += 1;
-        while habit.runs.front().is_some_and(|(time, _)| event.time_ms - time > window_ms) {
-            habit.runs.pop_front();
-        }
-        if habit.changes_seen != self.file_changes {
-            habit.runs.clear();
-        }
-        if habit.runs.is_empty() {
-            habit.reported_runs = 0;
-            habit.command = event.subject_or_empty().trim().to_owned();
-        }
-        habit.changes_seen = self.file_changes;
-        habit.runs.push_back((event.time_ms, event.id));
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "an occasion is opened from either judgement, each with its own figures"
+    )]
+    fn open<'a>(
+        &self,
+        runs_seen: impl Iterator<Item = &'a (i64, u64)>,
+        (first_ms, last_ms): (i64, i64),
+        runs: usize,
+        sittings: usize,
+        usual: f64,
+        chance: f64,
+        by_window: bool,
+    ) -> Occasion {
+        let first_runs: Vec<(i64, u64)> = runs_seen.copied().take(KEPT_IDS).collect();
+        Occasion { first_ms, last_ms, runs, sittings, first_runs, usual, chance, by_window }
+    }
 
-        let habit = &self.habits[&(key.to_owned(), who.to_owned())];
-        let Some(judgement) = self.judge(habit, &self.people[who], event.time_ms) else { return };
-        let habit = self.habits.get_mut(&(key.to_owned(), who.to_owned())).expect("present: just ran");
-        if habit.reported_runs > 0 && (judgement.runs as f64) < habit.reported_runs as f64 * GROWTH {
-            return;
+    fn ran(&mut self, key: &str, who: &str, event: &Event, out: &mut Vec<Insight>) {
+        let (window_ms, burst_ms, now) = (self.window_ms, self.burst_ms, event.time_ms);
+        let pair = (key.to_owned(), who.to_owned());
+        let habit = self.habits.entry(pair.clone()).or_default();
+        let continues = !habit.failed_since && habit.last_ms.is_some_and(|last| now - last <= burst_ms);
+        let new_sitting = habit.failed_since
+            || habit.changes_seen != self.file_changes
+            || habit.last_ms.is_none_or(|last| now - last > burst_ms);
+        // A burst goes on while its sitting does; a longer occasion while runs keep coming within
+        // the window.
+        let occasion_goes_on = !habit.failed_since
+            && habit.occasion.as_ref().is_some_and(|occasion| {
+                if occasion.by_window { now - occasion.last_ms <= window_ms } else { !new_sitting }
+            });
+        if new_sitting && habit.open_sitting {
+            let done = habit.window.back().map_or(0, |sitting| sitting.size);
+            habit.past_sittings += 1;
+            habit.past_runs += done as u64;
+            habit.open_sitting = false;
         }
-        if habit.reported_runs == 0 {
-            habit.occasions += 1;
+        if habit.failed_since {
+            habit.window.clear();
         }
-        habit.reported_runs = judgement.runs;
-        let occasions = habit.occasions;
-        let command = habit.command.clone();
-        let span_ms = event.time_ms - judgement.first_ms;
-        let who_label = if who.is_empty() { "one user" } else { who };
-        let usual_words = match (judgement.usual, judgement.chance) {
-            (Some(usual), Some(_)) => {
-                format!(", against about {usual:.1} at their usual rate")
+        habit.failed_since = false;
+        habit.changes_seen = self.file_changes;
+        habit.last_ms = Some(now);
+        let person = self.people.entry(who.to_owned()).or_default();
+        person.runs += 1;
+        person.active(now, window_ms);
+
+        if occasion_goes_on {
+            let occasion = habit.occasion.as_mut().expect("checked: going on");
+            occasion.add(now, event.id, new_sitting);
+        } else {
+            habit.occasion = None;
+            if new_sitting || !habit.open_sitting {
+                while habit.window.front().is_some_and(|sitting| now - sitting.start_ms > window_ms) {
+                    habit.window.pop_front();
+                }
+                if habit.window.is_empty() {
+                    habit.command = event.subject_or_empty().trim().to_owned();
+                }
+                let after_failure = self.people[who].last_failure_ms.is_some_and(|failed| now - failed <= burst_ms);
+                let counted = !after_failure && !continues;
+                habit.sittings += u64::from(counted);
+                habit.window.push_back(Sitting { start_ms: now, size: 0, counted, runs: Vec::new() });
+                habit.open_sitting = true;
             }
-            _ => String::new(),
+            let sitting = habit.window.back_mut().expect("just pushed or going on");
+            sitting.size += 1;
+            if sitting.runs.len() < KEPT_IDS {
+                sitting.runs.push((now, event.id));
+            }
+            let habit = &self.habits[&pair];
+            let Some(occasion) = self.judge(habit, &self.people[who]) else { return };
+            let habit = self.habits.get_mut(&pair).expect("present: just ran");
+            // The sittings it holds are reported: they leave the person's usual.
+            let counted = habit.window.iter().filter(|sitting| sitting.counted).count();
+            habit.sittings = habit.sittings.saturating_sub(counted as u64);
+            if occasion.by_window {
+                habit.window.clear();
+            } else {
+                habit.window.pop_back();
+            }
+            habit.open_sitting = false;
+            habit.occasions += 1;
+            habit.occasion = Some(occasion);
+        }
+        let habit = &self.habits[&pair];
+        let insight = self.insight(key, who, habit, event);
+        // A later report of the same occasion carries all the earlier one did (its evidence is
+        // the occasion's first runs), so it replaces it; another occasion's report stays.
+        let ids = &insight.evidence.event_ids;
+        out.retain(|earlier| {
+            earlier.key != insight.key || !earlier.evidence.event_ids.iter().all(|id| ids.contains(id))
+        });
+        out.push(insight);
+    }
+
+    fn insight(&self, key: &str, who: &str, habit: &Habit, event: &Event) -> Insight {
+        let occasion = habit.occasion.as_ref().expect("reported only with an occasion");
+        let command = habit.command.as_str();
+        let span_ms = occasion.last_ms - occasion.first_ms;
+        let who_label = if who.is_empty() { "one user" } else { who };
+        // A burst of a command usually run once at a time speaks for itself.
+        let usual_words = if occasion.by_window {
+            format!(", against about {:.1} at their usual rate", occasion.usual)
+        } else if occasion.usual >= 1.05 {
+            format!(", usually {:.1} at a time", occasion.usual)
+        } else {
+            String::new()
         };
-        let extra = (judgement.runs - self.min_repeats) as f64;
-        let confidence = 0.6 + 0.1 * extra + 0.1 * f64::from(occasions - 1);
+        let extra = occasion.runs.saturating_sub(self.min_repeats) as f64;
+        let confidence = 0.6 + 0.1 * extra + 0.1 * f64::from(habit.occasions - 1);
         let mut insight = Insight::new(PATTERN, insight_key(&[key, who]))
-            .severity(if occasions >= 3 { Severity::Warning } else { Severity::Info })
+            .severity(if habit.occasions >= 3 { Severity::Warning } else { Severity::Info })
             .confidence(confidence.min(0.95))
             .message(format!(
                 "`{command}` was run {runs} times in {span} by {who_label}{usual_words}",
-                runs = judgement.runs,
+                runs = occasion.runs,
                 span = span_words(span_ms),
             ))
             .recommendation(format!(
                 "Make `{command}` say clearly whether it worked and what changed (a summary line, \
                  a non-zero exit code on failure), so nobody has to run it again to check."
             ))
-            .evidence("command", command.as_str())
-            .evidence("runs", judgement.runs)
+            .evidence("command", command)
+            .evidence("runs", occasion.runs)
+            .evidence("sittings", occasion.sittings)
             .evidence("span_seconds", span_ms as f64 / 1000.0)
-            .evidence("occasions", u64::from(occasions))
-            .evidence("window_seconds", if judgement.chance.is_some() { self.window_ms } else { self.burst_ms } / 1000);
-        if let Some(usual) = judgement.usual {
-            insight = insight.evidence("usual_runs_per_window", (usual * 100.0).round() / 100.0);
-        }
-        if let Some(chance) = judgement.chance {
-            insight = insight.evidence("chance_at_usual_rate", (chance * 1e6).round() / 1e6);
-        }
-        let skip = habit.runs.len() - judgement.runs;
-        for (time, id) in habit.runs.iter().skip(skip) {
+            .evidence("occasions", u64::from(habit.occasions))
+            .evidence("window_seconds", if occasion.by_window { self.window_ms } else { self.burst_ms } / 1000);
+        insight = if occasion.by_window {
+            insight.evidence("usual_sittings_per_window", (occasion.usual * 100.0).round() / 100.0)
+        } else {
+            insight.evidence("usual_runs_per_sitting", (occasion.usual * 100.0).round() / 100.0)
+        };
+        insight = insight.evidence("chance_at_usual", (occasion.chance * 1e6).round() / 1e6);
+        for (time, id) in &occasion.first_runs {
             insight = insight.event_id(*id, *time);
         }
         if let Some(thread) = &event.thread_id {
@@ -236,14 +390,15 @@ impl CommandRepetition {
         if let Some(actor) = &event.actor {
             insight = insight.evidence("actor", actor.as_str());
         }
-        out.push(insight);
+        insight
     }
 
-    /// Format 0 (before envelopes) was the old burst map alone; its bursts are short-lived, so
-    /// the detector starts fresh rather than read a layout it no longer has.
-    fn migrate_format_0(&mut self, saved: state::Saved) -> Result<(), String> {
+    /// Formats 0 (before envelopes) and 1 (runs, not sittings) kept short-lived runs the
+    /// detector no longer counts the same way, so it starts fresh rather than misread them.
+    fn migrate_earlier(&mut self, saved: state::Saved) -> Result<(), String> {
         Err(format!(
-            "the saved state is in format {}, from the burst-only version of this detector; starting fresh",
+            "the saved state is in format {}, from a version of this detector that counted runs, not sittings; \
+             starting fresh",
             saved.format
         ))
     }
@@ -257,32 +412,45 @@ impl Detector for CommandRepetition {
             .setting(
                 "min_repeats",
                 4_i64,
-                "Unexplained successful runs of one command that can make a finding. Default 4: doubles and \
-                 triples are everyday habit (`git status`), a fourth run with nothing changed is not.",
+                "Runs in one sitting, or sittings within `window_seconds`, that can make a finding. Default 4: \
+                 doubles and triples are everyday habit (`git status`); a fourth with nothing changed may not be.",
             )
             .setting(
                 "burst_seconds",
                 120_i64,
-                "A burst: `min_repeats` runs this close together are reported whatever the person's habits. \
-                 Default 120: nobody's routine runs one command four times in two minutes.",
+                "A sitting: successful runs of one command each within this many seconds of the one before, no \
+                 file change and no failure of it in between. Default 120: a re-run to check an answer comes \
+                 within a minute or two; runs further apart are separate checks.",
             )
             .setting(
                 "window_seconds",
                 7_200_i64,
-                "The longer view: `min_repeats` or more runs within it are judged against the person's own usual \
-                 rate of that command. Default 7200 (2 h): \"`bd ready` 4 times in 2 hours\".",
+                "The longer view: `min_repeats` or more sittings within it, with no failure of the command between \
+                 and not begun right after a failure of another command, are judged against the person's own usual rate of that command. Default 7200 (2 h): \
+                 \"`bd ready` 4 times in 2 hours\".",
             )
             .setting(
                 "min_history_runs",
                 30_i64,
-                "Commands the person ran before the window, before their usual mix is trusted. Default 30: \
-                 a day or two of work shows a person's habits; before that only bursts are reported.",
+                "Commands the person must have run before their usual rate is trusted. Default 30: a day or \
+                 two of work shows a person's habits; before that only long sittings are reported.",
             )
             .setting(
                 "max_chance",
-                0.01,
-                "How improbable the count must be at the person's usual rate (one-sided Poisson) to be \
-                 reported. Default 0.01: one false alarm in a hundred windows at most, per command.",
+                0.002,
+                "How improbable a sitting's length (geometric, from the person's past sittings of the command) \
+                 or the sittings in a window (one-sided Poisson at their usual hourly rate) must be to be \
+                 reported. Default 0.002: a person has a few two-hour windows a day for each of the commands \
+                 they run, so 0.01 would raise a false alarm every few days; 0.002 still reports 4 runs in \
+                 2 hours of a command they run twice a day (chance ≈ 0.001).",
+            )
+            .setting(
+                "max_usual_sittings",
+                1.0,
+                "The longer view judges only commands the person usually runs in fewer sittings than this per \
+                 window. Default 1: \"4 times in 2 hours\" is news for a command run once or twice a day; a habit \
+                 run every hour piles up in busy stretches, which is work, not re-checking (its sittings are \
+                 still judged by their length)."
             )
     }
 
@@ -292,6 +460,7 @@ impl Detector for CommandRepetition {
         self.window_ms = settings.integer_at_least("window_seconds", 1)? * 1000;
         self.min_history_runs = settings.integer_at_least("min_history_runs", 0)? as u64;
         self.max_chance = settings.float("max_chance")?;
+        self.max_usual_sittings = settings.float("max_usual_sittings")?;
         if !(0.0..=1.0).contains(&self.max_chance) {
             return Err(format!("setting `max_chance` must be between 0 and 1, not {}", self.max_chance));
         }
@@ -309,8 +478,11 @@ impl Detector for CommandRepetition {
         }
         let who = event.who().to_owned();
         if event.failed() {
+            let person = self.people.entry(who.clone()).or_default();
+            person.last_failure_ms = Some(event.time_ms);
+            person.active(event.time_ms, self.window_ms);
             if let Some(habit) = self.habits.get_mut(&(key.into_owned(), who)) {
-                habit.runs.clear();
+                habit.failed_since = true;
             }
             return Ok(());
         }
@@ -318,7 +490,7 @@ impl Detector for CommandRepetition {
         Ok(())
     }
 
-    keep_state!(format = 1, migrate = Self::migrate_format_0; habits, people, file_changes);
+    keep_state!(format = 2, migrate = Self::migrate_earlier; habits, people, file_changes);
 }
 
 export_detector!(CommandRepetition);
@@ -335,30 +507,101 @@ mod tests {
         insight.evidence.event_ids.clone()
     }
 
+    /// Each event in a batch of its own, as a followed log delivers them.
+    fn one_by_one(detector: &mut CommandRepetition, events: &[Event]) -> Result<Vec<Insight>, String> {
+        let mut insights = Vec::new();
+        for event in events {
+            insights.extend(detector.process(std::slice::from_ref(event))?);
+        }
+        Ok(insights)
+    }
+
+    fn integer(insight: &Insight, key: &str) -> Option<i64> {
+        insight.evidence.fields.iter().find(|field| field.key == key).and_then(|field| match field.value {
+            Value::Integer(integer) => Some(integer),
+            _ => None,
+        })
+    }
+
     #[test]
-    fn a_burst_is_reported_at_the_fourth_run_and_updated_as_it_grows_by_half() -> Result<(), String> {
+    fn a_burst_is_reported_at_the_fourth_run_and_its_counts_follow_every_run() -> Result<(), String> {
         let mut detector = CommandRepetition::default();
         let events: Vec<Event> = (0..40).map(|i| run(i, i as i64 * 10, "bd ready", 0)).collect();
-        let insights = detector.process(&events)?;
-        let counts: Vec<usize> = insights.iter().map(|insight| ids(insight).len()).collect();
-        assert_eq!(counts, vec![4, 6, 9, 14, 20, 20], "4, 6, 9, 14, 21, 32 runs (evidence keeps 20 ids)");
+        let insights = one_by_one(&mut detector, &events)?;
+        assert_eq!(insights.len(), 37, "reported at the 4th run, then re-sent with each further run");
         assert_eq!(ids(&insights[0]), vec![0, 1, 2, 3]);
-        assert!(insights[1].message.starts_with("`bd ready` was run 6 times in 50s by dev"), "{}", insights[1].message);
+        for (index, insight) in insights.iter().enumerate() {
+            let runs = index + 4;
+            assert!(insight.message.contains(&format!(" run {runs} times ")), "{}", insight.message);
+            assert_eq!(integer(insight, "runs"), Some(runs as i64));
+            assert_eq!(ids(insight).len(), runs.min(KEPT_IDS), "its runs, up to what evidence holds");
+        }
+        assert_eq!(ids(&insights[36]), (0..20).collect::<Vec<u64>>(), "the first runs, however they were batched");
+        assert!(insights[2].message.starts_with("`bd ready` was run 6 times in 50s by dev"), "{}", insights[2].message);
         Ok(())
     }
 
     #[test]
-    fn a_second_burst_within_the_window_extends_the_occasion() -> Result<(), String> {
+    fn one_batch_sends_one_report_of_a_finding_with_all_its_runs() -> Result<(), String> {
         let mut detector = CommandRepetition::default();
-        let mut events: Vec<Event> = (0..4).map(|i| run(i, i as i64 * 10, "bd ready", 0)).collect();
-        events.extend((4..8).map(|i| run(i, 900 + i as i64 * 10, "bd ready", 0)));
+        let events: Vec<Event> = (0..9).map(|i| run(i, i as i64 * 10, "bd ready", 0)).collect();
         let insights = detector.process(&events)?;
-        assert_eq!(insights.len(), 2, "reported at 4 runs, updated at 6; 8 is short of 9: {insights:#?}");
-        assert!(
-            insights[1].message.starts_with("`bd ready` was run 6 times in 16 min by dev"),
-            "{}",
-            insights[1].message
-        );
+        assert_eq!(insights.len(), 1, "{insights:#?}");
+        assert!(insights[0].message.starts_with("`bd ready` was run 9 times in 80s by dev"), "{}", insights[0].message);
+        assert_eq!(ids(&insights[0]).len(), 9);
+        assert!(detector.process(&[])?.is_empty(), "nothing changed, nothing re-sent");
+        Ok(())
+    }
+
+    #[test]
+    fn a_burst_ends_with_its_sitting_and_a_later_one_is_another_occasion() -> Result<(), String> {
+        let mut detector = CommandRepetition::default();
+        let mut events: Vec<Event> = (0..5).map(|i| run(i, i as i64 * 10, "bd ready", 0)).collect();
+        events.extend((5..9).map(|i| run(i, 900 + i as i64 * 10, "bd ready", 0)));
+        let insights = one_by_one(&mut detector, &events)?;
+        let messages: Vec<&str> = insights.iter().map(|insight| insight.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "4 runs, 5 runs, then the second burst: {messages:#?}");
+        assert!(messages[1].starts_with("`bd ready` was run 5 times in 40s by dev"), "{}", messages[1]);
+        assert!(messages[2].starts_with("`bd ready` was run 4 times in 30s by dev"), "{}", messages[2]);
+        assert_eq!(integer(&insights[2], "occasions"), Some(2));
+        assert_eq!(ids(&insights[2]), vec![5, 6, 7, 8]);
+        Ok(())
+    }
+
+    #[test]
+    fn habitual_doubles_and_triples_that_run_together_stay_quiet() -> Result<(), String> {
+        // Eight sittings of two or three a day for five days, and on the last day two triples
+        // 40 s apart: six runs in one sitting, ordinary for someone whose sittings are this long.
+        let mut detector = CommandRepetition::default();
+        let mut events = Vec::new();
+        let mut id = 0;
+        for day in 0..5_i64 {
+            for sitting in 0..8_i64 {
+                let start = day * 86_400 + 9 * 3_600 + sitting * 3_000;
+                for repeat in 0..(2 + (sitting % 2)) {
+                    events.push(run(id, start + repeat * 20, "git status", 0));
+                    id += 1;
+                }
+            }
+        }
+        let start = 5 * 86_400 + 9 * 3_600;
+        for repeat in 0..6 {
+            events.push(run(id, start + repeat * 20 + if repeat >= 3 { 40 } else { 0 }, "git status", 0));
+            id += 1;
+        }
+        assert!(detector.process(&events)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_burst_of_a_command_usually_run_once_at_a_time_is_reported() -> Result<(), String> {
+        let mut detector = CommandRepetition::default();
+        let mut events: Vec<Event> = (0..5).map(|day| run(day, day as i64 * 86_400, "devloop status", 0)).collect();
+        events.extend((0..4).map(|i| run(10 + i, 6 * 86_400 + i as i64 * 30, "devloop status", 0)));
+        let insights = detector.process(&events)?;
+        assert_eq!(insights.len(), 1, "{insights:#?}");
+        assert_eq!(ids(&insights[0]), vec![10, 11, 12, 13]);
+        assert_eq!(insights[0].message, "`devloop status` was run 4 times in 90s by dev");
         Ok(())
     }
 
@@ -448,8 +691,9 @@ mod tests {
         let mut events: Vec<Event> = (0..4).map(|i| run(i, i as i64, "bd ready", 0)).collect();
         events.extend((4..8).map(|i| run(i, 9_000 + i as i64, "bd ready", 0)));
         let insights = detector.process(&events)?;
-        assert_eq!(insights.len(), 2);
+        assert_eq!(insights.len(), 2, "one batch keeps each occasion's report, and so its evidence");
         assert_eq!(insights[0].key, insights[1].key);
+        assert_eq!((ids(&insights[0]), ids(&insights[1])), (vec![0, 1, 2, 3], vec![4, 5, 6, 7]));
         assert!(insights[1].confidence > insights[0].confidence);
         Ok(())
     }

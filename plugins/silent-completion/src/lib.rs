@@ -1,6 +1,9 @@
 //! `silent_completion`: an agent keeps reporting results that nobody answers — no feedback, no
 //! follow-up action in the thread. Its output is invisible, unclear, or not worth reading.
 //!
+//! devloop's performance snapshot (`feedback.performance_snapshot`) is updated after every run
+//! of an agent, whoever reads it; it is no reaction and answers nothing.
+//!
 //! Each agent action in a thread (`thread.agent_action`) arms an event-time timer for that
 //! thread; any sign the user reacted disarms it: a user action or prompt in the thread, a CLI
 //! command run from it, or feedback about the agent. A timer that fires after
@@ -27,6 +30,10 @@ use devloop_plugin_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub const PATTERN: &str = "silent_completion";
+
+/// devloop's per-agent counters (`performance.json`), rewritten after every run of an agent:
+/// they say the agent ran, not that anyone read what it said, so they answer nothing.
+const SNAPSHOT: &str = "feedback.performance_snapshot";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Output {
@@ -267,6 +274,9 @@ impl Detector for SilentCompletion {
             self.context(event);
             return Ok(());
         }
+        if event.kind == SNAPSHOT {
+            return Ok(());
+        }
         if event.is("feedback.*") {
             if let Some(agent) = event.subject.as_deref() {
                 self.timers.answer_where(event.time_ms, |_, result| result.agent == agent);
@@ -347,6 +357,32 @@ mod tests {
         let last = insights.last().expect("reported");
         assert!(last.message.contains("`doc-generator`"));
         assert!(last.affected_threads.len() >= 3);
+        Ok(())
+    }
+
+    #[test]
+    fn devloops_performance_counters_are_no_answer_but_user_feedback_is() -> Result<(), String> {
+        let after_each_run = |kind: &str| {
+            let mut events = Vec::new();
+            for index in 0..3_u64 {
+                let (thread, start) = (format!("T-{index}"), index as i64 * 240 * MINUTE);
+                events.push(agent_action(index * 10, start, &thread, "dependency-auditor"));
+                events.push(
+                    Event::at(index * 10 + 1, start + 3_000, kind).source("feedback").subject("dependency-auditor"),
+                );
+            }
+            events
+        };
+        let mut detector = SilentCompletion::default();
+        let mut insights = detector.process(&after_each_run(SNAPSHOT))?;
+        detector.on_tick(10_000 * MINUTE, &mut insights)?;
+        assert_eq!(insights.len(), 1, "{insights:#?}");
+        assert!(insights[0].message.contains("3 of 3 cases across 3 threads"), "{}", insights[0].message);
+
+        let mut detector = SilentCompletion::default();
+        let mut insights = detector.process(&after_each_run("feedback.thumbs_up"))?;
+        detector.on_tick(10_000 * MINUTE, &mut insights)?;
+        assert!(insights.is_empty(), "{insights:#?}");
         Ok(())
     }
 
