@@ -120,5 +120,15 @@ fn main() {
         artifacts.push_str(&format!("    ({variant:?}, {:?}),\n", copy.display().to_string()));
     }
     artifacts.push_str("];\n");
+
+    run({
+        let mut build = cargo(&workspace, &target_dir);
+        build.args(["-p", "classic-repetition"]);
+        build
+    });
+    artifacts.push_str(&format!(
+        "\n/// The reference the command-repetition ports are checked against (tests/fixtures/classic-repetition).\npub const CLASSIC_REPETITION: &str = {:?};\n",
+        built.join("classic_repetition.wasm").display().to_string()
+    ));
     std::fs::write(out_dir.join("artifacts.rs"), artifacts).expect("write artifacts.rs");
 }

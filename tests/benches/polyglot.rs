@@ -19,7 +19,7 @@ const GROUP: &str = "command_repetition_per_event";
 fn detectors() -> Vec<(&'static str, PathBuf)> {
     let port = |folder: &str| polyglot::example(folder).unwrap_or_else(|error| panic!("{error}"));
     vec![
-        ("rust", devloop_host_tests::plugin("command-repetition").to_owned()),
+        ("rust", devloop_host_tests::classic_repetition().to_owned()),
         ("c", port("command-repetition-c")),
         ("python", port("command-repetition-py")),
         ("js", port("command-repetition-js")),

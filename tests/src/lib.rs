@@ -29,4 +29,9 @@ pub fn ledger(variant: &str) -> &'static Path {
     Path::new(path)
 }
 
+/// command-repetition's classic burst rule, which the Python, JavaScript and C ports implement.
+pub fn classic_repetition() -> &'static Path {
+    Path::new(CLASSIC_REPETITION)
+}
+
 pub mod polyglot;
