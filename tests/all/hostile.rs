@@ -146,10 +146,11 @@ fn planted() -> Vec<Event> {
     (0..20).map(|i| cli_event(i, i as i64 * 20, "bd ready", "dev", 0)).collect()
 }
 
-/// What command-repetition reports over [`planted`] when it runs alone.
-fn healthy_alone() -> Result<Vec<(Insight, u32)>> {
+/// What command-repetition reports over [`planted`] when it runs alone, in batches of
+/// `batch_size` (it sends one report of a finding per batch, so the count depends on it).
+fn healthy_alone(batch_size: usize) -> Result<Vec<(Insight, u32)>> {
     let runtime = runtime()?;
-    let mut pipeline = Pipeline::new(&runtime, 4);
+    let mut pipeline = Pipeline::new(&runtime, batch_size);
     pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
     pipeline.feed(&planted());
     ensure!(pipeline.findings().len() == 1, "the burst is found: {:?}", pipeline.findings());
@@ -167,7 +168,7 @@ fn beside_healthy_within(feature: &str, budget: Budget) -> Result<(Vec<String>, 
     pipeline.feed(&planted());
     let (healthy, hostile): (Vec<_>, Vec<_>) =
         pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
-    assert_eq!(healthy, healthy_alone()?, "command-repetition beside {feature} reports what it reports alone");
+    assert_eq!(healthy, healthy_alone(4)?, "command-repetition beside {feature} reports what it reports alone");
     assert!(pipeline.problems().iter().all(|problem| problem.plugin == "hostile"), "{:?}", pipeline.problems());
     let problems = pipeline.problems().iter().map(ToString::to_string).collect();
     let health = pipeline.plugins()[0].health().clone();
@@ -199,7 +200,7 @@ fn refused_after_healthy(feature: &str) -> Result<String> {
     let message = refused.context("the second plugin is refused")?;
     assert_eq!(pipeline.plugins().len(), 1);
     pipeline.feed(&planted());
-    assert_eq!(pipeline.findings(), healthy_alone()?);
+    assert_eq!(pipeline.findings(), healthy_alone(4)?);
     for file in [devloop_host_tests::hostile(feature), devloop_host_tests::plugin("command-repetition")] {
         assert!(message.contains(&file.display().to_string()), "names {}: {message}", file.display());
     }
@@ -304,7 +305,7 @@ fn a_plugin_spinning_on_every_call_is_quarantined_by_its_cpu_budget_and_the_othe
     pipeline.settle();
     let (healthy, _): (Vec<_>, Vec<_>) =
         pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
-    assert_eq!(healthy, healthy_alone()?, "command-repetition beside the spinner reports what it reports alone");
+    assert_eq!(healthy, healthy_alone(1)?, "command-repetition beside the spinner reports what it reports alone");
     let problems: Vec<String> = pipeline.problems().iter().map(ToString::to_string).collect();
     let plugins = pipeline.plugins();
     let (spinner, other) = (plugins[0].health(), plugins[1].health());
@@ -400,7 +401,7 @@ fn a_snapshot_over_its_budget_quarantines_the_plugin() -> Result<()> {
     pipeline.feed(&events[8..]);
     let (healthy, _): (Vec<(Insight, u32)>, Vec<_>) =
         pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
-    assert_eq!(healthy, healthy_alone()?);
+    assert_eq!(healthy, healthy_alone(4)?);
     Ok(())
 }
 
