@@ -132,6 +132,7 @@ impl CommandCorrelation {
 impl Detector for CommandCorrelation {
     fn info() -> DetectorInfo {
         DetectorInfo::new("command-correlation", env!("CARGO_PKG_VERSION"))
+            .fields([] as [&str; 0])
             .pattern(PATTERN)
             .kinds(["cli.command"])
             .setting(

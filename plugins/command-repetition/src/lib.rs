@@ -407,6 +407,7 @@ impl CommandRepetition {
 impl Detector for CommandRepetition {
     fn info() -> DetectorInfo {
         DetectorInfo::new("command-repetition", env!("CARGO_PKG_VERSION"))
+            .fields([] as [&str; 0])
             .pattern(PATTERN)
             .kinds(["cli.command", "file.*", "audit.file_modified", "audit.file_created", "audit.fix_applied"])
             .setting(

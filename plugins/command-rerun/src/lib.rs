@@ -162,6 +162,7 @@ impl CommandRerun {
 impl Detector for CommandRerun {
     fn info() -> DetectorInfo {
         DetectorInfo::new("command-rerun", env!("CARGO_PKG_VERSION"))
+            .fields(["error_message"])
             .pattern(PATTERN)
             .kinds(["cli.command", "file.*", "audit.file_modified", "audit.file_created", "audit.fix_applied"])
             .setting(

@@ -211,6 +211,7 @@ impl CrossThreadPattern {
 impl Detector for CrossThreadPattern {
     fn info() -> DetectorInfo {
         DetectorInfo::new("cross-thread-pattern", env!("CARGO_PKG_VERSION"))
+            .fields([] as [&str; 0])
             .pattern(PATTERN)
             .kinds(["thread.prompt"])
             .setting(

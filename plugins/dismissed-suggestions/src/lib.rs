@@ -124,6 +124,7 @@ impl DismissedSuggestions {
 impl Detector for DismissedSuggestions {
     fn info() -> DetectorInfo {
         DetectorInfo::new("dismissed-suggestions", env!("CARGO_PKG_VERSION"))
+            .fields(["value", "comment", "context", "event_type"])
             .pattern(PATTERN)
             .kinds(["feedback.*"])
             .setting(

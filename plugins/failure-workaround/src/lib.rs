@@ -390,6 +390,7 @@ fn person(event: &Event) -> String {
 impl Detector for FailureWorkaround {
     fn info() -> DetectorInfo {
         DetectorInfo::new("failure-workaround", env!("CARGO_PKG_VERSION"))
+            .fields(["error_message"])
             .pattern(PATTERN)
             .kinds(["cli.command"])
             .setting(

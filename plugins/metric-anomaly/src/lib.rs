@@ -331,6 +331,7 @@ impl Series {
 impl Detector for MetricAnomaly {
     fn info() -> DetectorInfo {
         DetectorInfo::new("metric-anomaly", env!("CARGO_PKG_VERSION"))
+            .fields(["error", "error_message", "message"])
             .pattern(PATTERN)
             .kinds([
                 "telemetry.agent_executed",

@@ -224,6 +224,7 @@ impl SilentCompletion {
 impl Detector for SilentCompletion {
     fn info() -> DetectorInfo {
         DetectorInfo::new("silent-completion", env!("CARGO_PKG_VERSION"))
+            .fields(["seen_by_user", "findings", "findings_count", "action", "file", "finding_id", "message", "output"])
             .pattern(PATTERN)
             .kinds([
                 "thread.agent_action",

@@ -305,6 +305,7 @@ fn agent_of(event: &Event) -> Option<String> {
 impl Detector for UserManualFix {
     fn info() -> DetectorInfo {
         DetectorInfo::new("user-manual-fix", env!("CARGO_PKG_VERSION"))
+            .fields(["index", "absolute_path", "action", "related_agent_actions", "files"])
             .pattern(PATTERN)
             .kinds([
                 "audit.file_modified",
