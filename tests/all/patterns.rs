@@ -491,6 +491,15 @@ fn a_pattern_written_as_the_readme_teaches_gives_findings_from_run_and_its_typos
     assert_eq!(found[0]["detector"], "sync_fallback");
     assert_eq!(found[0]["evidence"]["event_ids"].as_array().map(Vec::len), Some(2));
 
+    // A pattern is disabled by its id in the config file, like a compiled detector.
+    std::fs::write(project.join(".devloop-host").join("config.toml"), "disabled_detectors = [\"sync_fallback\"]\n")?;
+    let run = command(&["run", "--from-start", "--format", "json"]).output()?;
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8(run.stdout)?;
+    assert!(!stdout.contains("sync_fallback"), "a disabled pattern reports nothing: {stdout}");
+    assert!(String::from_utf8(run.stderr)?.contains("sync_fallback is disabled in the config file"));
+    std::fs::remove_file(project.join(".devloop-host").join("config.toml"))?;
+
     let typo = example.replacen("subject = { glob", "subjet = { glob", 1);
     let line = typo.lines().position(|line| line.contains("subjet")).context("the typo is in the file")? + 1;
     std::fs::write(&file, typo)?;

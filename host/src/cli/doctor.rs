@@ -208,7 +208,11 @@ fn check_settings(
         .filter(|candidate| candidate.runs())
         .filter_map(|candidate| candidate.found.as_ref().ok())
         .collect();
-    let known: Vec<&str> = running.iter().map(|found| found.description.id.as_str()).collect();
+    let known: Vec<&str> = running
+        .iter()
+        .map(|found| found.description.id.as_str())
+        .chain(patterns.iter().filter_map(|pattern| pattern.found.as_ref().ok()).map(|file| file.pattern.id.as_str()))
+        .collect();
     match config.disabled_detectors(&known) {
         Ok(disabled) if !disabled.is_empty() => {
             report.add(Verdict::Note, "settings", format!("disabled in the config file: {}", disabled.join(", ")));

@@ -193,12 +193,26 @@ impl Run {
         } else {
             self.pattern_folders.clone()
         };
-        let patterns = devloop_host::patterns::discover(&pattern_folders).context("cannot read the pattern folders")?;
+        let mut patterns =
+            devloop_host::patterns::discover(&pattern_folders).context("cannot read the pattern folders")?;
         // Checked before anything is read: a typo must not cost a run whose cursors advance.
         let settings = detector_settings(&config, &self.settings, &candidates, &patterns)?;
-        let known: Vec<String> =
-            candidates.iter().filter(|candidate| candidate.found.is_ok()).map(Candidate::id).collect();
+        let known: Vec<String> = candidates
+            .iter()
+            .filter(|candidate| candidate.found.is_ok())
+            .map(Candidate::id)
+            .chain(
+                patterns.iter().filter_map(|pattern| pattern.found.as_ref().ok()).map(|file| file.pattern.id.clone()),
+            )
+            .collect();
         let disabled = config.disabled_detectors(&known.iter().map(String::as_str).collect::<Vec<_>>())?;
+        patterns.retain(|pattern| match &pattern.found {
+            Ok(file) if disabled.contains(&file.pattern.id) => {
+                tracing::info!("{} is disabled in the config file", file.pattern.id);
+                false
+            }
+            _ => true,
+        });
         let status_file = self.status_file.clone().unwrap_or_else(|| super::default_status_file(&search.project));
         let mut hot_swap = if self.follow {
             if !search.is_exclusive() {
