@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use devloop_host::harness::Case;
 use devloop_host::patterns::{self, PatternFile, RulesEngine};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
+use devloop_host_tests::follow::Follower;
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -343,61 +344,20 @@ fn a_broken_pattern_is_reported_with_its_line_and_the_others_still_run() -> Resu
     Ok(())
 }
 
-/// `run --follow` in a project, with its stderr read line by line.
-struct Follower {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
 /// How long a follower may take to log what a test waits for.
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
-impl Follower {
-    fn start(project: &Project) -> Result<Follower> {
-        use std::io::BufRead;
-        let mut child = project
+/// `run --follow` in a project, with its stderr read line by line.
+fn follow(project: &Project) -> Result<Follower> {
+    Follower::spawn(
+        project
             .command(&["run", "--follow", "--format", "json", "--devloop-dir", "proj/.devloop", "--home-devloop-dir"])
             .args(["home/.devloop", "--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"])
             .env("NO_COLOR", "1")
             // "caught up" is a debug line: a follow run left alone logs nothing at info.
             .env("RUST_LOG", "warn,devloop_host=debug")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().context("stderr is piped")?;
-        let (sender, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Follower { child, lines, seen: Vec::new() })
-    }
-
-    /// Waits for a stderr line containing all of `parts`, and returns it.
-    fn wait_for(&mut self, parts: &[&str]) -> Result<String> {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let Ok(line) = self.lines.recv_timeout(left) else {
-                anyhow::bail!("no line with {parts:?}; stderr so far:\n{}", self.seen.join("\n"));
-            };
-            self.seen.push(line.clone());
-            if parts.iter().all(|part| line.contains(part)) {
-                return Ok(line);
-            }
-        }
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .stdout(std::process::Stdio::null()),
+    )
 }
 
 #[test]
@@ -407,18 +367,18 @@ fn run_follow_reloads_an_edited_pattern_keeping_state_only_for_the_same_match() 
     project.write_logs("1");
     let file = project.root.path().join("patterns").join("init-rerun.toml");
     let text = std::fs::read_to_string(&shipped)?;
-    let mut follower = Follower::start(&project)?;
-    follower.wait_for(&["caught up"])?;
+    let mut follower = follow(&project)?;
+    follower.wait_for_line(&["caught up"], PATIENCE)?;
 
     std::fs::write(&file, text.replace("Make `devloop init` end with", "Make `devloop init` finish with"))?;
-    follower.wait_for(&["plugin init_rerun swapped from", "state handed over"])?;
+    follower.wait_for_line(&["plugin init_rerun swapped from", "state handed over"], PATIENCE)?;
 
     std::fs::write(&file, text.replace("at_least = 2", "at_least = two"))?;
-    let rejected = follower.wait_for(&["init-rerun.toml", "not swapped"])?;
+    let rejected = follower.wait_for_line(&["init-rerun.toml", "not swapped"], PATIENCE)?;
     assert!(rejected.contains("init-rerun.toml:17:12"), "the line of the bad value: {rejected}");
 
     std::fs::write(&file, text.replace("at_least = 2", "at_least = 3"))?;
-    let fresh = follower.wait_for(&["init_rerun", "fresh state"])?;
+    let fresh = follower.wait_for_line(&["init_rerun", "fresh state"], PATIENCE)?;
     assert!(fresh.contains("different `[match]`"), "{fresh}");
     Ok(())
 }
