@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Result;
+use devloop_host_tests::follow::Follower;
 
 /// The committed sample, written by devloop's own classes (scripts/make-sample).
 fn sample() -> PathBuf {
@@ -64,15 +65,57 @@ impl Setup {
         let ids = statement.query_map([], |row| row.get(0))?.collect::<Result<Vec<i64>, _>>()?;
         Ok(ids)
     }
+
+    /// The run with its debug log on stderr, read line by line: every line is a moment of the
+    /// run a test can strike at, and a `checkpoint` line says a commit has just happened.
+    fn spawn_logged(&self, devloop: &Path, state: &str, extra: &[&str]) -> Result<Follower> {
+        Follower::spawn(self.run(devloop, state, extra).env("RUST_LOG", "devloop_host=debug"))
+    }
+
+    /// The stderr lines of a whole run with its debug log, and how many of them are checkpoints.
+    fn logged_lines(&self, devloop: &Path, state: &str, extra: &[&str]) -> Result<(u64, u64)> {
+        let output =
+            self.run(devloop, state, extra).env("RUST_LOG", "devloop_host=debug").stderr(Stdio::piped()).output()?;
+        assert!(output.status.success());
+        let stderr = String::from_utf8(output.stderr)?;
+        Ok((stderr.lines().count() as u64, stderr.lines().filter(|line| is_checkpoint(line)).count() as u64))
+    }
 }
 
-/// A small deterministic generator of kill delays (no dependency, reproducible).
+fn is_checkpoint(line: &str) -> bool {
+    line.contains(" checkpoint ") || line.ends_with(" checkpoint")
+}
+
+/// Waits until `run` has logged `count` lines that `counts` accepts (with a deadline); `false`
+/// when the run ended first.
+fn wait_for_lines(run: &mut Follower, count: u64, counts: impl Fn(&str) -> bool) -> Result<bool> {
+    let mut seen = 0;
+    if count == 0 {
+        return Ok(true);
+    }
+    let waited = run.wait_until(&format!("{count} log lines"), Duration::from_secs(30), |line| {
+        seen += u64::from(counts(line));
+        Ok(seen >= count)
+    });
+    match waited {
+        Ok(_) => Ok(true),
+        Err(error) => {
+            // Its stderr closed (the run ended) or the deadline passed (it is stuck): a kill
+            // tells which, as only a run that ended by itself exits successfully.
+            let _ = run.child().kill();
+            if run.child().wait()?.success() { Ok(false) } else { Err(error) }
+        }
+    }
+}
+
+/// A small deterministic generator of kill points (no dependency, reproducible).
 struct Delays(u64);
 
 impl Delays {
-    fn next(&mut self, max_ms: u64) -> Duration {
+    /// A number below `max`.
+    fn next(&mut self, max: u64) -> u64 {
         self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        Duration::from_millis((self.0 >> 33) % max_ms)
+        (self.0 >> 33) % max.max(1)
     }
 }
 
@@ -103,31 +146,24 @@ fn runs_killed_at_random_points_lose_nothing_and_repeat_nothing() -> Result<()> 
     let expected_findings = setup.stored_findings("reference")?;
     assert!(!expected_findings.is_empty(), "the sample has command repetitions");
 
+    let (lines, checkpoints) = setup.logged_lines(&sample, "lines", &options)?;
     let mut delays = Delays(0x5eed);
     let mut kills = 0;
     let mut interrupted_midway = 0;
     let mut finished = false;
     for round in 0..40 {
         let before = setup.delivered("crash").map(|ids| ids.len()).unwrap_or(0);
-        let mut child = setup.run(&sample, "crash", &options).spawn()?;
-        if round % 4 == 3 {
-            // Now and then a kill at a random moment early on, whatever the process is doing
-            // (loading plugins, restoring their state, reading): a deliberate random delay, since
-            // there is no event to wait for when the point is to strike at no event in particular.
-            std::thread::sleep(delays.next(80));
+        let mut run = setup.spawn_logged(&sample, "crash", &options)?;
+        let running = if round % 4 == 3 {
+            // Now and then a kill early on, whatever the process is doing (loading plugins,
+            // restoring their state, reading): after a random one of its first log lines.
+            wait_for_lines(&mut run, 1 + delays.next(lines / 4), |_| true)?
         } else {
-            // Mostly a kill once a random number of further events went through. SQLite gives no
-            // notice of a committed row, so the delivered count is polled, with a deadline.
-            let target = before + 1 + delays.next(20).as_millis() as usize;
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while child.try_wait()?.is_none()
-                && setup.delivered("crash").map(|ids| ids.len()).unwrap_or(0) < target
-                && std::time::Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-        if child.try_wait()?.is_some_and(|status| status.success()) {
+            // Mostly a kill once a random number of further checkpoints were committed.
+            wait_for_lines(&mut run, 1 + delays.next(checkpoints / 10), is_checkpoint)?
+        };
+        let child = run.child();
+        if !running {
             finished = true;
             break;
         }
@@ -163,39 +199,24 @@ fn thirty_kills_at_random_moments_each_followed_by_a_normal_run_store_what_one_r
     let setup = Setup::new()?;
     let sample = sample();
     let options = ["--batch-size", "1", "--checkpoint-events", "5"];
-    let flowing = |state: &str| setup.delivered(state).map(|ids| !ids.is_empty()).unwrap_or(false);
-    // The reference run, timed: from its start, and from its first checkpoint, to its end.
-    let started = std::time::Instant::now();
-    let mut reference = setup.run(&sample, "reference", &options).spawn()?;
-    let mut first_checkpoint = None;
-    while reference.try_wait()?.is_none() {
-        if first_checkpoint.is_none() && flowing("reference") {
-            first_checkpoint = Some(std::time::Instant::now());
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert!(reference.wait()?.success());
-    let whole_ms = started.elapsed().as_millis() as u64;
-    let flow_ms = first_checkpoint.map_or(whole_ms, |first| first.elapsed().as_millis() as u64);
+    assert!(setup.run(&sample, "reference", &options).status()?.success());
     let expected = setup.delivered("reference")?;
     let expected_findings = setup.stored_findings("reference")?;
+    let (lines, checkpoints) = setup.logged_lines(&sample, "lines", &options)?;
 
     let mut delays = Delays(0xdead_beef);
     let mut midway = 0;
     for trial in 0..30 {
         let state = format!("trial-{trial}");
-        let mut child = setup.run(&sample, &state, &options).spawn()?;
+        let mut run = setup.spawn_logged(&sample, &state, &options)?;
         if trial % 5 == 4 {
             // Any moment of the run, start-up included (loading plugins, restoring state).
-            std::thread::sleep(delays.next(whole_ms.max(1)));
+            wait_for_lines(&mut run, 1 + delays.next(lines), |_| true)?;
         } else {
-            // A moment while events flow.
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while child.try_wait()?.is_none() && !flowing(&state) && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            std::thread::sleep(delays.next(flow_ms.max(1)));
+            // A moment while events flow: after some checkpoint.
+            wait_for_lines(&mut run, 1 + delays.next(checkpoints), is_checkpoint)?;
         }
+        let child = run.child();
         child.kill()?;
         child.wait()?;
         let before = setup.delivered(&state).map(|ids| ids.len()).unwrap_or(0);
@@ -218,7 +239,7 @@ fn incremental_runs(setup: &Setup, seed: u64, runs: usize) -> Result<Vec<(String
     let lines: Vec<String> =
         std::fs::read_to_string(sample().join("cli-actions.jsonl"))?.lines().map(|line| format!("{line}\n")).collect();
     let mut delays = Delays(seed);
-    let mut cuts: Vec<usize> = (1..runs).map(|_| delays.next(lines.len() as u64).as_millis() as usize).collect();
+    let mut cuts: Vec<usize> = (1..runs).map(|_| delays.next(lines.len() as u64) as usize).collect();
     cuts.push(lines.len());
     cuts.sort_unstable();
     let state = format!("incremental-{seed}");
