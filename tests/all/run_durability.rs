@@ -40,18 +40,21 @@ fn wait_for(what: &str, mut done: impl FnMut() -> Result<bool>) -> Result<()> {
     Ok(())
 }
 
+/// Waits on the run's exit itself (on a thread), for at most `within`; a run still going then
+/// is killed and the wait fails.
 fn wait_for_exit(child: &mut Child, within: Duration) -> Result<ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
+    let pid = child.id().to_string();
+    std::thread::scope(|scope| {
+        let (sender, exited) = std::sync::mpsc::channel();
+        scope.spawn(move || sender.send(child.wait()));
+        match exited.recv_timeout(within) {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                Command::new("kill").args(["-KILL", &pid]).status()?;
+                bail!("the run did not exit within {within:?} of the signal");
+            }
         }
-        if Instant::now() >= deadline {
-            child.kill()?;
-            bail!("the run did not exit within {within:?} of the signal");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    })
 }
 
 fn signal(child: &Child, name: &str) -> Result<()> {
