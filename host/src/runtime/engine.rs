@@ -1,7 +1,4 @@
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, types::ComponentItem};
@@ -11,7 +8,8 @@ use super::LoadError;
 use super::cache::ArtifactCache;
 use super::contract::{ApiVersion, v0_1_0, v0_2_0};
 use super::instance::{PluginInstance, PluginState};
-use super::limits::{EPOCH_TICK, Limits};
+use super::limits::Limits;
+use super::ticker::{CallClock, EpochTicker};
 
 /// How the runtime is set up.
 #[derive(Debug, Clone, Default)]
@@ -27,8 +25,7 @@ pub struct Runtime {
     linker: Linker<PluginState>,
     cache: ArtifactCache,
     limits: Limits,
-    ticker: Option<JoinHandle<()>>,
-    stop_ticker: Arc<AtomicBool>,
+    ticker: EpochTicker,
 }
 
 impl Runtime {
@@ -45,25 +42,11 @@ impl Runtime {
         v0_1_0::DetectorPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
         v0_2_0::DetectorPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
 
-        let stop_ticker = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();
-            let stop = stop_ticker.clone();
-            std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })?
+            EpochTicker::spawn(move || engine.increment_epoch())?
         };
-        Ok(Runtime {
-            engine,
-            linker,
-            cache: ArtifactCache::new(config.cache_dir),
-            limits: config.limits,
-            ticker: Some(ticker),
-            stop_ticker,
-        })
+        Ok(Runtime { engine, linker, cache: ArtifactCache::new(config.cache_dir), limits: config.limits, ticker })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -101,6 +84,7 @@ impl Runtime {
             content_hash: content_hash(wasm),
             api_version,
             instance_pre,
+            clock: self.ticker.clock(),
             identity: None,
         })
     }
@@ -112,15 +96,6 @@ impl Runtime {
         settings: &[crate::model::Field],
     ) -> Result<PluginInstance, LoadError> {
         PluginInstance::start(&self.engine, &self.limits, source, settings)
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Relaxed);
-        if let Some(ticker) = self.ticker.take() {
-            let _ = ticker.join();
-        }
     }
 }
 
@@ -165,6 +140,8 @@ pub struct PluginSource {
     pub api_version: ApiVersion,
     /// Linked and checked against the exports of its contract version.
     pub(crate) instance_pre: InstancePre<PluginState>,
+    /// Keeps the runtime's epoch ticking while an instance's call is in progress.
+    pub(crate) clock: CallClock,
     /// Who every instance is, whatever its `describe` says: set when one component runs as
     /// several detectors (the rules detector, once per pattern file, see [`crate::patterns`]).
     pub identity: Option<super::DetectorDescription>,

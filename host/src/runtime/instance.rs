@@ -12,6 +12,7 @@ use super::contract::{ApiVersion, v0_1_0, v0_2_0};
 use super::engine::PluginSource;
 use super::limits::{Limits, MemoryLimiter, PluginFailure};
 use super::stdio::LogPipe;
+use super::ticker::CallClock;
 use crate::model;
 use crate::sinks::escape;
 
@@ -187,6 +188,7 @@ pub struct PluginInstance {
     /// that sent the batch: the tick that follows it is already done.
     ticked_in_process: Option<i64>,
     limits: Limits,
+    clock: CallClock,
 }
 
 type CallResult<T> = Result<Result<T, String>, PluginFailure>;
@@ -219,8 +221,10 @@ impl PluginInstance {
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(limits.deadline_ticks());
         let start_failure = |failure| LoadError::Start { path: source.origin.clone(), failure };
-        let bindings =
-            instantiate(&mut store, source).map_err(|error| start_failure(classify(&store, error, limits)))?;
+        let bindings = {
+            let _call = source.clock.call();
+            instantiate(&mut store, source).map_err(|error| start_failure(classify(&store, error, limits)))?
+        };
 
         let mut instance = PluginInstance {
             store,
@@ -237,6 +241,7 @@ impl PluginInstance {
                 language: String::new(),
             },
             limits: limits.clone(),
+            clock: source.clock.clone(),
         };
         let (description, fields) = instance.describe().map_err(start_failure)?;
         instance.description = description;
@@ -277,6 +282,7 @@ impl PluginInstance {
     ) -> Result<T, PluginFailure> {
         self.store.set_epoch_deadline(self.limits.deadline_ticks());
         self.store.data_mut().limiter.exceeded = false;
+        let _call = self.clock.call();
         call(&self.bindings, &mut self.store).map_err(|error| classify(&self.store, error, &self.limits))
     }
 

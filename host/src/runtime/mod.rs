@@ -1,9 +1,9 @@
 //! Running detector plugins: sandboxed wasmtime components with limits that are enforced,
 //! failures that are contained, and compiled code that is cached.
 //!
-//! - [`Runtime`] owns the engine (with epoch interruption driven by a ticker thread), the
-//!   linker that grants plugins only the structured log and a WASI with nothing in it, and the
-//!   on-disk cache of compiled components.
+//! - [`Runtime`] owns the engine (with epoch interruption driven by a ticker thread that ticks
+//!   only while a call is in progress), the linker that grants plugins only the structured log
+//!   and a WASI with nothing in it, and the on-disk cache of compiled components.
 //! - [`PluginSource`] is a component read from disk, compiled, and checked against the contract
 //!   versions this host speaks, *before* anything is instantiated.
 //! - [`PluginInstance`] is one live instance in its own store: every call runs under an epoch
@@ -24,6 +24,7 @@ mod limits;
 pub mod namespace;
 mod stdio;
 mod supervisor;
+mod ticker;
 
 pub use budget::{Budget, BudgetError, LogCounts};
 pub use contract::{ApiVersion, SUPPORTED_API_VERSIONS};
