@@ -1,47 +1,65 @@
-//! The gaps between the runs of a pair, for their median: two heaps, the lower half of the
-//! gaps (largest on top) and the upper half (smallest on top), so that an insertion costs
-//! O(log n) and the median is on top of the upper half, where a list of every gap, cloned
-//! and sorted on every report, cost O(n log n). A snapshot is the plain list of gaps (in no
-//! order), as format 1 of the detector saved it.
+//! The gaps between a pair's last [`KEPT_GAPS`] runs, for their median. A pair followed
+//! thousands of times would otherwise keep thousands of gaps for one figure of its finding;
+//! the median of the last hundred is the pair's usual gap as people run it now, and a pair
+//! seen fewer times than that keeps every gap, so its median is exact.
+//!
+//! The gaps are kept twice: in arrival order (what slides out next, and what a snapshot holds)
+//! and sorted, updated by binary search, so the median is a lookup.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Gaps kept per pair: enough that one odd gap moves the median little, and a bound on the
+/// pair's size in a snapshot (a few hundred bytes).
+pub const KEPT_GAPS: usize = 100;
+
 #[derive(Debug, Default)]
 pub struct Gaps {
-    /// The `len / 2` smallest gaps.
-    lower: BinaryHeap<i64>,
-    /// The others; its smallest is the gap at position `len / 2` in order (the upper median).
-    upper: BinaryHeap<Reverse<i64>>,
+    arrival: VecDeque<i64>,
+    sorted: Vec<i64>,
 }
 
 impl Gaps {
     pub fn insert(&mut self, gap: i64) {
-        match self.upper.peek() {
-            Some(&Reverse(median)) if gap < median => self.lower.push(gap),
-            _ => self.upper.push(Reverse(gap)),
+        if self.arrival.len() == KEPT_GAPS
+            && let Some(oldest) = self.arrival.pop_front()
+        {
+            let index = self.sorted.partition_point(|kept| *kept < oldest);
+            self.sorted.remove(index);
         }
-        // Keep `upper` holding the larger half, with one more than `lower` for an odd count.
-        if self.lower.len() > self.upper.len() {
-            let moved = self.lower.pop().expect("lower is not empty");
-            self.upper.push(Reverse(moved));
-        } else if self.upper.len() > self.lower.len() + 1 {
-            let Reverse(moved) = self.upper.pop().expect("upper is not empty");
-            self.lower.push(moved);
-        }
+        self.arrival.push_back(gap);
+        let index = self.sorted.partition_point(|kept| *kept <= gap);
+        self.sorted.insert(index, gap);
     }
 
-    /// The gap at position `len / 2` of all gaps in order; `None` before the first.
+    /// The gap at position `len / 2` of the kept gaps in order; `None` before the first.
     pub fn median(&self) -> Option<i64> {
-        self.upper.peek().map(|&Reverse(median)| median)
+        self.sorted.get(self.sorted.len() / 2).copied()
+    }
+
+    /// Gaps from a format-2 snapshot: every gap the pair ever had, in no order. The
+    /// [`KEPT_GAPS`] around their median are kept, so the median reads as it did, and they
+    /// are queued farthest from it first, so those slide out before the middle.
+    pub fn from_every_gap(mut every: Vec<i64>) -> Gaps {
+        every.sort_unstable();
+        let start = (every.len() / 2).saturating_sub(KEPT_GAPS / 2);
+        let mut middle = every[start..every.len().min(start + KEPT_GAPS)].to_vec();
+        let mut gaps = Gaps::default();
+        if let Some(median) = middle.get(middle.len() / 2).copied() {
+            middle.sort_by_key(|gap| std::cmp::Reverse(gap.abs_diff(median)));
+            for gap in middle {
+                gaps.insert(gap);
+            }
+        }
+        gaps
     }
 }
 
+/// A snapshot is the list of kept gaps, oldest first.
 impl Serialize for Gaps {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.lower.iter().copied().chain(self.upper.iter().map(|&Reverse(gap)| gap)))
+        serializer.collect_seq(self.arrival.iter())
     }
 }
 
@@ -61,8 +79,14 @@ mod tests {
 
     use super::*;
 
+    fn sorted_median(gaps: &[i64]) -> i64 {
+        let mut sorted = gaps.to_vec();
+        sorted.sort_unstable();
+        sorted[sorted.len() / 2]
+    }
+
     #[test]
-    fn the_median_is_the_one_a_sorted_list_of_every_gap_gives() {
+    fn the_median_is_that_of_the_last_kept_gaps_in_order() {
         let mut state: u64 = 11;
         let mut next = move || {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -78,29 +102,40 @@ mod tests {
                 let gap = (next() % spread) as i64 + drift * (spread as i64) / 1_000 - 3;
                 gaps.insert(gap);
                 every.push(gap);
-                let mut sorted = every.clone();
-                sorted.sort_unstable();
-                assert_eq!(gaps.median(), Some(sorted[sorted.len() / 2]), "spread {spread}, step {step}");
+                let last = &every[every.len().saturating_sub(KEPT_GAPS)..];
+                assert_eq!(gaps.median(), Some(sorted_median(last)), "spread {spread}, step {step}");
+                assert_eq!(gaps.sorted.len(), last.len());
             }
         }
     }
 
     #[test]
-    fn a_snapshot_is_the_list_of_gaps_and_restores_the_median() -> Result<(), String> {
+    fn a_snapshot_is_the_kept_gaps_oldest_first_and_restores_the_median() -> Result<(), String> {
         let mut gaps = Gaps::default();
-        for gap in [300, 100, 300, 200, 300] {
-            gaps.insert(gap);
+        for gap in 0..(KEPT_GAPS as i64 + 3) {
+            gaps.insert(gap * 10);
         }
         let saved = state::save(&gaps).ok_or("serializable")?;
-        let mut listed: Vec<i64> = state::load(&saved)?;
-        listed.sort_unstable();
-        assert_eq!(listed, [100, 200, 300, 300, 300]);
+        let listed: Vec<i64> = state::load(&saved)?;
+        assert_eq!(listed, (3..(KEPT_GAPS as i64 + 3)).map(|gap| gap * 10).collect::<Vec<_>>());
         let mut restored: Gaps = state::load(&saved)?;
-        assert_eq!(restored.median(), Some(300));
-        for gap in [50, 50, 50] {
-            restored.insert(gap);
-        }
-        assert_eq!(restored.median(), Some(200), "50 50 50 100 200 300 300 300");
+        assert_eq!(restored.median(), gaps.median());
+        restored.insert(-1);
+        assert_eq!(restored.arrival.front(), Some(&40), "the oldest slid out");
         Ok(())
+    }
+
+    #[test]
+    fn every_gap_of_a_format_2_snapshot_keeps_its_median_and_the_farthest_slide_out_first() {
+        for count in [1, 2, 5, KEPT_GAPS - 1, KEPT_GAPS, KEPT_GAPS + 1, 1_001, 4_000] {
+            // In no order, as format 2 listed them (its two heaps one after the other).
+            let every: Vec<i64> = (0..count as i64).map(|index| (index * 7_919) % count as i64 * 1_000).collect();
+            let gaps = Gaps::from_every_gap(every.clone());
+            let median = sorted_median(&every);
+            assert_eq!(gaps.median(), Some(median), "{count} gaps");
+            assert_eq!(gaps.arrival.len(), count.min(KEPT_GAPS));
+            let distances: Vec<u64> = gaps.arrival.iter().map(|gap| gap.abs_diff(median)).collect();
+            assert!(distances.windows(2).all(|pair| pair[0] >= pair[1]), "{count} gaps: {distances:?}");
+        }
     }
 }

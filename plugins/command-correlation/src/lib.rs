@@ -11,15 +11,21 @@
 //!
 //! The work per command is bounded by its window, never by history: the runs a command
 //! follows for the first time are exactly those since its own last run in the window (each
-//! run before that was followed by it already), and the median gap of a pair is kept in two
-//! heaps with the median on top, so neither is found by a search over what was seen.
+//! run before that was followed by it already), and the median gap of a pair is that of its
+//! last 100 follows, kept sorted, so neither is found by a search over what was seen.
+//!
+//! The state is bounded by the commands of the last `forget_after_days`: a command or pair not
+//! run for that long is forgotten (its counts start again from zero if it comes back, as a new
+//! one's would), and a sweep once a day of event time drops what was forgotten, as well as
+//! people's runs that slid out of their window. The reported pairs' last reports are kept, so
+//! a finding is re-sent only when it changed.
 
 mod gaps;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
-use devloop_plugin_sdk::state::Saved;
+use devloop_plugin_sdk::state::{Saved, as_pairs};
 use devloop_plugin_sdk::text::command_key;
 use serde::{Deserialize, Serialize};
 
@@ -36,24 +42,70 @@ struct Run {
     time_ms: i64,
 }
 
-/// A pair; its gaps are saved as the list format 1 saved.
+const DAY_MS: i64 = 86_400_000;
+
+/// A pair: its last gaps, and when B last followed A.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Pair {
     support: u64,
     gaps_ms: Gaps,
     people: BTreeSet<String>,
     events: Vec<(u64, i64)>,
+    last_ms: i64,
 }
 
-/// The state as format 1 saved it, which reads into today's types (its runs' followers are
-/// left out).
+/// A command: its runs, the runs that followed another command in its window, and its last run.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Command {
+    runs: u64,
+    followed_by: u64,
+    last_ms: i64,
+}
+
+/// Something counted until it is not seen for the forgetting horizon.
+trait Forgettable: Default {
+    fn last_ms(&self) -> i64;
+
+    /// Starts it again from zero if it was last seen more than `forget_ms` before `now_ms`.
+    fn seen(&mut self, now_ms: i64, forget_ms: i64) -> &mut Self {
+        if now_ms - self.last_ms() > forget_ms {
+            *self = Self::default();
+        }
+        self
+    }
+}
+
+impl Forgettable for Pair {
+    fn last_ms(&self) -> i64 {
+        self.last_ms
+    }
+}
+
+impl Forgettable for Command {
+    fn last_ms(&self) -> i64 {
+        self.last_ms
+    }
+}
+
+/// A pair as formats 1 and 2 saved it: every gap it ever had, in no order.
 #[derive(Deserialize)]
-struct Format1 {
+struct PairFormat2 {
+    support: u64,
+    gaps_ms: Vec<i64>,
+    people: BTreeSet<String>,
+    events: Vec<(u64, i64)>,
+}
+
+/// The state as formats 1 and 2 saved it (format 1's runs also listed their followers, which
+/// are left out): counts kept forever, every gap of every pair.
+#[derive(Deserialize)]
+struct Format2 {
     recent: BTreeMap<String, VecDeque<Run>>,
     runs: BTreeMap<String, u64>,
     total_runs: u64,
     followed_by: BTreeMap<String, u64>,
-    pairs: PairMap<(String, String), Pair>,
+    #[serde(with = "as_pairs")]
+    pairs: BTreeMap<(String, String), PairFormat2>,
     reported: LastReported<(String, String)>,
 }
 
@@ -62,12 +114,14 @@ pub struct CommandCorrelation {
     min_support: u64,
     min_confidence: f64,
     min_lift: f64,
+    forget_ms: i64,
     recent: BTreeMap<String, VecDeque<Run>>,
-    runs: BTreeMap<String, u64>,
+    commands: BTreeMap<String, Command>,
     total_runs: u64,
-    followed_by: BTreeMap<String, u64>,
     pairs: PairMap<(String, String), Pair>,
     reported: LastReported<(String, String)>,
+    /// When what was forgotten was last swept away.
+    swept_ms: i64,
 }
 
 impl Default for CommandCorrelation {
@@ -77,12 +131,13 @@ impl Default for CommandCorrelation {
             min_support: 5,
             min_confidence: 0.7,
             min_lift: 3.0,
+            forget_ms: 30 * DAY_MS,
             recent: BTreeMap::new(),
-            runs: BTreeMap::new(),
+            commands: BTreeMap::new(),
             total_runs: 0,
-            followed_by: BTreeMap::new(),
             pairs: PairMap::default(),
             reported: LastReported::new(),
+            swept_ms: 0,
         }
     }
 }
@@ -90,9 +145,10 @@ impl Default for CommandCorrelation {
 impl CommandCorrelation {
     fn report(&mut self, first: &str, then: &str, time_ms: i64, out: &mut Vec<Insight>) {
         let Some(pair) = self.pairs.get(&(first.to_owned(), then.to_owned())) else { return };
-        let runs = self.runs.get(first).copied().unwrap_or(0).max(pair.support);
+        let runs = self.commands.get(first).map_or(0, |command| command.runs).max(pair.support);
         let share = pair.support as f64 / runs as f64;
-        let base_rate = self.followed_by.get(then).copied().unwrap_or(0) as f64 / self.total_runs.max(1) as f64;
+        let followed_by = self.commands.get(then).map_or(0, |command| command.followed_by);
+        let base_rate = followed_by as f64 / self.total_runs.max(1) as f64;
         let lift = share / base_rate.max(1e-3);
         if pair.support < self.min_support || share < self.min_confidence || lift < self.min_lift {
             return;
@@ -127,6 +183,25 @@ impl CommandCorrelation {
             out.push(insight);
         }
     }
+
+    /// Once a day of event time, drops the commands and pairs not seen within the horizon
+    /// (which would start from zero if seen again) and the runs that slid out of people's
+    /// windows: memory only, never a finding, and a run in pieces sweeps where one run does.
+    fn sweep(&mut self, now_ms: i64) {
+        if now_ms - self.swept_ms < DAY_MS {
+            return;
+        }
+        self.swept_ms = now_ms;
+        let (forget_ms, window_ms) = (self.forget_ms, self.window_ms);
+        self.commands.retain(|_, command| now_ms - command.last_ms <= forget_ms);
+        self.pairs.retain(|_, pair| now_ms - pair.last_ms <= forget_ms);
+        self.recent.retain(|_, runs| {
+            while runs.front().is_some_and(|run| now_ms - run.time_ms > window_ms) {
+                runs.pop_front();
+            }
+            !runs.is_empty()
+        });
+    }
 }
 
 impl Detector for CommandCorrelation {
@@ -159,6 +234,13 @@ impl Detector for CommandCorrelation {
                 "How many times likelier B must be after A than after any command. Default 3: commands people run \
                  after everything (`status`) stay near 1.",
             )
+            .setting(
+                "forget_after_days",
+                30_i64,
+                "Days after which a command or pair not run is forgotten (its counts start again if it comes \
+                 back). Default 30: a habit not seen for a month is no longer one, and the state stays bounded \
+                 by the commands of the last month.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -166,6 +248,7 @@ impl Detector for CommandCorrelation {
         self.min_support = settings.integer_at_least("min_support", 2)? as u64;
         self.min_confidence = settings.float("min_confidence")?;
         self.min_lift = settings.float("min_lift")?;
+        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(self.window_ms);
         Ok(())
     }
 
@@ -177,6 +260,8 @@ impl Detector for CommandCorrelation {
         if command.is_empty() {
             return Ok(());
         }
+        self.sweep(event.time_ms);
+        let (now_ms, forget_ms) = (event.time_ms, self.forget_ms);
         let who = event.actor.clone().or_else(|| event.thread_id.clone()).unwrap_or_default();
         let window_ms = self.window_ms;
         let recent = self.recent.entry(who.clone()).or_default();
@@ -187,12 +272,15 @@ impl Detector for CommandCorrelation {
         let completed: Vec<(String, u64, i64)> =
             recent.range(since..).map(|run| (run.command.clone(), run.id, run.time_ms)).collect();
         recent.push_back(Run { command: command.clone(), id: event.id, time_ms: event.time_ms });
-        *self.runs.entry(command.clone()).or_default() += 1;
+        let counts = self.commands.entry(command.clone()).or_default().seen(now_ms, forget_ms);
+        counts.runs += 1;
+        counts.last_ms = now_ms;
+        counts.followed_by += completed.len() as u64;
         self.total_runs += 1;
         for (first, id, time_ms) in completed {
-            *self.followed_by.entry(command.clone()).or_default() += 1;
-            let pair = self.pairs.entry((first.clone(), command.clone())).or_default();
+            let pair = self.pairs.entry((first.clone(), command.clone())).or_default().seen(now_ms, forget_ms);
             pair.support += 1;
+            pair.last_ms = now_ms;
             pair.gaps_ms.insert(event.time_ms - time_ms);
             pair.people.insert(who.clone());
             if pair.events.len() < 10 {
@@ -204,25 +292,45 @@ impl Detector for CommandCorrelation {
         Ok(())
     }
 
-    keep_state!(format = 2, migrate = CommandCorrelation::migrate; recent, runs, total_runs, followed_by, pairs, reported);
+    keep_state!(format = 3, migrate = CommandCorrelation::migrate; recent, commands, total_runs, pairs, reported, swept_ms);
 }
 
 impl CommandCorrelation {
-    /// Reads a format-1 snapshot (whose runs also listed their followers).
+    /// Reads a format-1 or format-2 snapshot: every gap of a pair becomes the kept gaps around
+    /// its median (the median reads the same), and as those formats did not say when a command
+    /// or pair was last seen, everything counts as seen at the newest time the snapshot holds.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
-        if saved.format != 1 {
+        if !matches!(saved.format, 1 | 2) {
             return Err(format!(
                 "the saved state is in format {}, which this version cannot convert; starting fresh",
                 saved.format
             ));
         }
-        let state: Format1 = saved.read_any()?;
+        let state: Format2 = saved.read_any()?;
+        let newest_ms = (state.recent.values().flatten().map(|run| run.time_ms))
+            .chain(state.pairs.values().flat_map(|pair| pair.events.iter().map(|(_, time_ms)| *time_ms)))
+            .max()
+            .unwrap_or(0);
+        let mut commands: BTreeMap<String, Command> = BTreeMap::new();
+        for (command, runs) in state.runs {
+            commands.entry(command).or_default().runs = runs;
+        }
+        for (command, followed_by) in state.followed_by {
+            commands.entry(command).or_default().followed_by = followed_by;
+        }
+        for command in commands.values_mut() {
+            command.last_ms = newest_ms;
+        }
+        let pairs = state.pairs.into_iter().map(|(key, pair)| {
+            let PairFormat2 { support, gaps_ms, people, events } = pair;
+            (key, Pair { support, gaps_ms: Gaps::from_every_gap(gaps_ms), people, events, last_ms: newest_ms })
+        });
         self.recent = state.recent;
-        self.runs = state.runs;
+        self.commands = commands;
         self.total_runs = state.total_runs;
-        self.followed_by = state.followed_by;
-        self.pairs = state.pairs;
+        self.pairs = PairMap(pairs.collect());
         self.reported = state.reported;
+        self.swept_ms = newest_ms;
         Ok(())
     }
 }
@@ -295,6 +403,108 @@ mod tests {
         assert!(matches!(support, Some(Value::Integer(5))), "{support:?}");
         let gap = evidence(&insights[0], "median_gap_seconds");
         assert!(matches!(gap, Some(Value::Float(seconds)) if *seconds == 20.0), "10 20 20 30 40 s: {gap:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_format_2_snapshot_keeps_the_median_of_every_gap_and_the_counts() -> Result<(), String> {
+        // 301 gaps of 1 to 301 s, in the order format 2's two heaps listed them (none).
+        let gaps: Vec<String> = (0..301_i64).map(|index| ((index * 37) % 301 + 1).to_string() + "000").collect();
+        let saved = format!(
+            r#"{{"format": 2, "state": {{
+            "recent": {{"dev": [{{"command": "bd sync", "id": 9, "time_ms": 9000000}}]}},
+            "runs": {{"bd sync": 320, "bd ready": 301, "status": 400}},
+            "total_runs": 1021,
+            "followed_by": {{"bd ready": 301, "status": 300}},
+            "pairs": [[["bd sync", "bd ready"],
+                {{"support": 301, "gaps_ms": [{gaps}], "people": ["dev"], "events": [[1, 0], [2, 20000]]}}]],
+            "reported": {{"reported": []}}
+        }}}}"#,
+            gaps = gaps.join(", ")
+        );
+        let mut detector = CommandCorrelation::default();
+        detector.restore(saved.as_bytes())?;
+        let pair = &detector.pairs[&("bd sync".to_owned(), "bd ready".to_owned())];
+        assert_eq!((pair.support, pair.last_ms), (301, 9_000_000), "seen at the newest time the snapshot holds");
+        assert_eq!(pair.gaps_ms.median(), Some(151_000), "the median of every gap");
+        assert_eq!(detector.commands["bd sync"].runs, 320);
+        assert_eq!(detector.commands["status"].followed_by, 300);
+        let insights = detector.process(&[run(10, 9_100, "bd ready")])?;
+        assert_eq!(insights.len(), 1, "{insights:#?}");
+        assert!(matches!(evidence(&insights[0], "support"), Some(Value::Integer(302))));
+        assert!(
+            matches!(evidence(&insights[0], "median_gap_seconds"), Some(Value::Float(seconds)) if *seconds == 151.0)
+        );
+        let saved = detector.snapshot().ok_or("command-correlation keeps state")?;
+        assert!(String::from_utf8_lossy(&saved).starts_with(r#"{"format":3"#));
+        Ok(())
+    }
+
+    #[test]
+    fn a_pair_not_seen_for_the_horizon_starts_again_from_zero() -> Result<(), String> {
+        let mut detector = CommandCorrelation::default();
+        let mut events = background(400);
+        let follows = |first_id: u64, start: i64, count: i64, gap: i64| {
+            (0..count).flat_map(move |index| {
+                let at = start + index * 3_600;
+                [
+                    run(first_id + index as u64 * 2, at, "bd sync"),
+                    run(first_id + index as u64 * 2 + 1, at + gap, "bd ready"),
+                ]
+            })
+        };
+        events.extend(follows(0, 30_000, 6, 20));
+        let later = 31 * 86_400;
+        events.extend(follows(100, later, 9, 30));
+        let insights = detector.process(&events)?;
+        let last = insights.last().ok_or("reported")?;
+        assert!(
+            last.message.contains("in 9 of 9 runs"),
+            "a month later it is counted from its return: {}",
+            last.message
+        );
+        assert!(matches!(evidence(last, "median_gap_seconds"), Some(Value::Float(seconds)) if *seconds == 30.0));
+        assert_eq!(detector.commands["bd sync"].runs, 9);
+        Ok(())
+    }
+
+    #[test]
+    fn state_stays_bounded_by_the_commands_of_the_horizon() -> Result<(), String> {
+        // Twenty weeks of one person: every day eight commands of its own (a new vocabulary
+        // daily), each run in a chain through the day, beside a pair followed every hour.
+        let mut detector = CommandCorrelation::default();
+        let mut id = 0;
+        let mut sizes = Vec::new();
+        for day in 0..140_i64 {
+            let mut events = Vec::new();
+            for hour in 0..10 {
+                let start = day * 86_400 + 8 * 3_600 + hour * 3_600;
+                events.push(run(id, start, "bd sync"));
+                events.push(run(id + 1, start + (hour % 7) * 5 + 10, "bd ready"));
+                id += 2;
+                for step in 0..8_i64 {
+                    events.push(run(id, start + 600 + step * 30, &format!("task-{day}-{} --step {step}", hour % 3)));
+                    id += 1;
+                }
+            }
+            detector.process(&events)?;
+            if day % 28 == 27 {
+                let snapshot = detector.snapshot().ok_or("command-correlation keeps state")?;
+                sizes.push((detector.commands.len(), detector.pairs.len(), snapshot.len()));
+            }
+        }
+        let pair = &detector.pairs[&("bd sync".to_owned(), "bd ready".to_owned())];
+        assert_eq!(pair.support, 1_400, "the pair seen every day is never forgotten");
+        assert_eq!(pair.gaps_ms.median(), Some(20_000), "10 to 40 s, 20 s the middle of the last 100");
+        // From the second month on, the last 30 days' commands (24 a day, and the pair's two).
+        let (commands, pairs, bytes) = sizes[1];
+        assert!(commands <= 31 * 24 + 2, "{sizes:?}");
+        for (later_commands, later_pairs, later_bytes) in &sizes[2..] {
+            assert!(*later_commands <= commands, "commands stop growing: {sizes:?}");
+            assert!(*later_pairs <= pairs, "pairs stop growing: {sizes:?}");
+            // Later ids, times and day numbers take more digits; nothing else grows.
+            assert!(*later_bytes <= bytes + bytes / 10, "the snapshot stops growing: {sizes:?}");
+        }
         Ok(())
     }
 
