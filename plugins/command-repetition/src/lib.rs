@@ -39,6 +39,11 @@
 //! earlier, whose evidence — the occasion's first runs — it holds). Each further
 //! occasion raises its confidence. Per event the detector touches one person's sittings of one
 //! command, which hold at most `window_seconds` of runs (20 ids each): amortized O(log n).
+//!
+//! The state is bounded by what people ran in the last `forget_after_days`: a command a person
+//! has not run successfully for that long is no longer a habit of theirs, and someone (or an
+//! agent thread) not seen for that long is no longer known; either starts again from zero if
+//! it comes back, as a new one would. A sweep once a day of event time drops them.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -127,8 +132,22 @@ struct Person {
 }
 
 const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+impl Habit {
+    /// Whether the person last ran the command successfully more than `forget_ms` before `now`.
+    fn forgotten(&self, now: i64, forget_ms: i64) -> bool {
+        self.last_ms.is_none_or(|last| now - last > forget_ms)
+    }
+}
 
 impl Person {
+    /// Whether the last clock hour the person was at work ended more than `forget_ms` before
+    /// `now` (never before any of their habits is forgotten: each run is in such an hour).
+    fn forgotten(&self, now: i64, forget_ms: i64) -> bool {
+        self.recent_hours.back().is_none_or(|hour| now - (hour + 1) * HOUR_MS > forget_ms)
+    }
+
     /// Notes that the person ran something at `now`.
     fn active(&mut self, now: i64, window_ms: i64) {
         let hour = now.div_euclid(HOUR_MS);
@@ -149,10 +168,13 @@ pub struct CommandRepetition {
     min_history_runs: u64,
     max_chance: f64,
     max_usual_sittings: f64,
+    forget_ms: i64,
     /// By command key and person.
     habits: PairMap<(String, String), Habit>,
     people: BTreeMap<String, Person>,
     file_changes: u64,
+    /// When what was forgotten was last swept away.
+    swept_ms: i64,
 }
 
 impl Default for CommandRepetition {
@@ -164,9 +186,11 @@ impl Default for CommandRepetition {
             min_history_runs: 30,
             max_chance: 0.002,
             max_usual_sittings: 1.0,
+            forget_ms: 30 * DAY_MS,
             habits: PairMap::default(),
             people: BTreeMap::new(),
             file_changes: 0,
+            swept_ms: 0,
         }
     }
 }
@@ -202,7 +226,37 @@ fn is_file_change(event: &Event) -> bool {
         || matches!(event.kind.as_str(), "audit.file_modified" | "audit.file_created" | "audit.fix_applied")
 }
 
+/// The state as format 2 saved it: today's, without the time of the last sweep.
+#[derive(Deserialize)]
+struct Format2 {
+    habits: PairMap<(String, String), Habit>,
+    people: BTreeMap<String, Person>,
+    file_changes: u64,
+}
+
 impl CommandRepetition {
+    /// The person, started again from zero if they were forgotten.
+    fn person(&mut self, who: &str, now: i64) -> &mut Person {
+        let person = self.people.entry(who.to_owned()).or_default();
+        if person.forgotten(now, self.forget_ms) {
+            *person = Person::default();
+        }
+        person
+    }
+
+    /// Once a day of event time, drops the habits and people forgotten (who would start again
+    /// from zero if seen again): memory only, never a finding, and a run in pieces sweeps where
+    /// one run does.
+    fn sweep(&mut self, now: i64) {
+        if now - self.swept_ms < DAY_MS {
+            return;
+        }
+        self.swept_ms = now;
+        let forget_ms = self.forget_ms;
+        self.habits.retain(|_, habit| !habit.forgotten(now, forget_ms));
+        self.people.retain(|_, person| !person.forgotten(now, forget_ms));
+    }
+
     /// Whether the sittings so far make an occasion, judged against the person's usual.
     fn judge(&self, habit: &Habit, person: &Person) -> Option<Occasion> {
         let current = habit.window.back()?;
@@ -266,7 +320,11 @@ impl CommandRepetition {
     fn ran(&mut self, key: &str, who: &str, event: &Event, out: &mut Vec<Insight>) {
         let (window_ms, burst_ms, now) = (self.window_ms, self.burst_ms, event.time_ms);
         let pair = (key.to_owned(), who.to_owned());
+        self.person(who, now);
         let habit = self.habits.entry(pair.clone()).or_default();
+        if habit.forgotten(now, self.forget_ms) {
+            *habit = Habit::default();
+        }
         let continues = !habit.failed_since && habit.last_ms.is_some_and(|last| now - last <= burst_ms);
         let new_sitting = habit.failed_since
             || habit.changes_seen != self.file_changes
@@ -393,9 +451,16 @@ impl CommandRepetition {
         insight
     }
 
-    /// Formats 0 (before envelopes) and 1 (runs, not sittings) kept short-lived runs the
-    /// detector no longer counts the same way, so it starts fresh rather than misread them.
+    /// Format 2 is today's state without the time of the last sweep, which then comes with the
+    /// next event. Formats 0 (before envelopes) and 1 (runs, not sittings) kept short-lived
+    /// runs the detector no longer counts the same way, so it starts fresh rather than misread
+    /// them.
     fn migrate_earlier(&mut self, saved: state::Saved) -> Result<(), String> {
+        if saved.format == 2 {
+            let Format2 { habits, people, file_changes } = saved.read_any()?;
+            (self.habits, self.people, self.file_changes, self.swept_ms) = (habits, people, file_changes, 0);
+            return Ok(());
+        }
         Err(format!(
             "the saved state is in format {}, from a version of this detector that counted runs, not sittings; \
              starting fresh",
@@ -453,6 +518,14 @@ impl Detector for CommandRepetition {
                  run every hour piles up in busy stretches, which is work, not re-checking (its sittings are \
                  still judged by their length)."
             )
+            .setting(
+                "forget_after_days",
+                30_i64,
+                "Days after which a command a person has not run successfully is no longer their habit, and a \
+                 person (or agent thread) not seen is no longer known: either starts again from zero if it comes \
+                 back. Default 30: a month without a command says it is no habit any more, and the state stays \
+                 bounded by what people ran in the last month.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -462,6 +535,7 @@ impl Detector for CommandRepetition {
         self.min_history_runs = settings.integer_at_least("min_history_runs", 0)? as u64;
         self.max_chance = settings.float("max_chance")?;
         self.max_usual_sittings = settings.float("max_usual_sittings")?;
+        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(self.window_ms);
         if !(0.0..=1.0).contains(&self.max_chance) {
             return Err(format!("setting `max_chance` must be between 0 and 1, not {}", self.max_chance));
         }
@@ -478,10 +552,12 @@ impl Detector for CommandRepetition {
             return Ok(());
         }
         let who = event.who().to_owned();
+        self.sweep(event.time_ms);
         if event.failed() {
-            let person = self.people.entry(who.clone()).or_default();
+            let window_ms = self.window_ms;
+            let person = self.person(&who, event.time_ms);
             person.last_failure_ms = Some(event.time_ms);
-            person.active(event.time_ms, self.window_ms);
+            person.active(event.time_ms, window_ms);
             if let Some(habit) = self.habits.get_mut(&(key.into_owned(), who)) {
                 habit.failed_since = true;
             }
@@ -491,7 +567,7 @@ impl Detector for CommandRepetition {
         Ok(())
     }
 
-    keep_state!(format = 2, migrate = Self::migrate_earlier; habits, people, file_changes);
+    keep_state!(format = 3, migrate = Self::migrate_earlier; habits, people, file_changes, swept_ms);
 }
 
 export_detector!(CommandRepetition);
@@ -675,6 +751,95 @@ mod tests {
         let saved = before.snapshot().ok_or("command-repetition supports snapshots")?;
         let mut after = CommandRepetition::default();
         after.restore(&saved)?;
+        assert_eq!(after.process(&[run(4, 9, "bd ready", 0)])?.len(), 1, "the fourth run completes the burst");
+        Ok(())
+    }
+
+    /// Sittings of two or three `git status` a day for five days from `first_day`.
+    fn habit_of_doubles_and_triples(first_day: i64, id: &mut u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        for day in first_day..first_day + 5 {
+            for sitting in 0..8_i64 {
+                let start = day * 86_400 + 9 * 3_600 + sitting * 3_000;
+                for repeat in 0..(2 + (sitting % 2)) {
+                    events.push(run(*id, start + repeat * 20, "git status", 0));
+                    *id += 1;
+                }
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn a_habit_not_run_for_the_horizon_is_judged_as_a_new_command() -> Result<(), String> {
+        let mut id = 0;
+        let mut events = habit_of_doubles_and_triples(0, &mut id);
+        let six_at = |day: i64, id: u64| -> Vec<Event> {
+            (0..6)
+                .map(|repeat| run(id + repeat as u64, day * 86_400 + 9 * 3_600 + repeat * 25, "git status", 0))
+                .collect()
+        };
+        events.extend(six_at(20, 1_000));
+        events.extend(six_at(20 + 31, 2_000));
+        let insights = CommandRepetition::default().process(&events)?;
+        assert_eq!(insights.len(), 1, "six in a sitting is their habit within the month, news after it: {insights:#?}");
+        assert_eq!(ids(&insights[0]), (2_000..2_006).collect::<Vec<u64>>());
+        Ok(())
+    }
+
+    #[test]
+    fn state_stays_bounded_by_what_people_ran_within_the_horizon() -> Result<(), String> {
+        // Twenty weeks: every day a new agent thread runs ten commands of its own, twice, beside
+        // one person's everyday habit.
+        let mut detector = CommandRepetition::default();
+        let mut id = 0;
+        let mut sizes = Vec::new();
+        for week in 0..20_i64 {
+            let mut events = habit_of_doubles_and_triples(week * 7, &mut id);
+            for day in week * 7..week * 7 + 7 {
+                for command in 0..10_i64 {
+                    for repeat in 0..2 {
+                        let at = day * 86_400 + 14 * 3_600 + command * 600 + repeat * 30;
+                        events.push(
+                            Event::at(id, at * 1000, "cli.command")
+                                .subject(&format!("make target-{day}-{command}"))
+                                .thread(&format!("T-{day}"))
+                                .exit_code(0),
+                        );
+                        id += 1;
+                    }
+                }
+            }
+            events.sort_by_key(|event| event.time_ms);
+            detector.process(&events)?;
+            let snapshot = detector.snapshot().ok_or("command-repetition keeps state")?;
+            sizes.push((detector.habits.len(), detector.people.len(), snapshot.len()));
+        }
+        // From the sixth week on, the last 30 days' threads and their commands, and the habit.
+        let (habits, people, bytes) = sizes[5];
+        assert!(habits <= 31 * 10 + 1 && people <= 31 + 1, "{sizes:?}");
+        for (later_habits, later_people, later_bytes) in &sizes[6..] {
+            assert!(*later_habits <= habits && *later_people <= people, "keys stop growing: {sizes:?}");
+            // Later ids, times and day numbers take more digits; nothing else grows.
+            assert!(*later_bytes <= bytes + bytes / 10, "the snapshot stops growing: {sizes:?}");
+        }
+        let habit = &detector.habits[&("git status".to_owned(), "dev".to_owned())];
+        assert_eq!(habit.past_sittings + 1, 20 * 5 * 8, "the everyday habit is never forgotten");
+        Ok(())
+    }
+
+    #[test]
+    fn a_format_2_snapshot_goes_on_from_where_it_was() -> Result<(), String> {
+        let mut before = CommandRepetition::default();
+        before.process(&[run(1, 0, "bd ready", 0), run(2, 5, "bd ready", 0), run(3, 7, "bd ready", 0)])?;
+        let saved = before.snapshot().ok_or("command-repetition supports snapshots")?;
+        // Format 2 was today's layout without `swept_ms`.
+        let mut opened = state::Saved::open(&saved)?;
+        assert_eq!(opened.format, 3);
+        opened.state.as_object_mut().ok_or("an object")?.remove("swept_ms").ok_or("kept")?;
+        let format_2 = state::save_versioned(2, &opened.state).ok_or("serializable")?;
+        let mut after = CommandRepetition::default();
+        after.restore(&format_2)?;
         assert_eq!(after.process(&[run(4, 9, "bd ready", 0)])?.len(), 1, "the fourth run completes the burst");
         Ok(())
     }
