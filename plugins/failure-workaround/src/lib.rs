@@ -23,7 +23,8 @@
 //! workaround can be judged for.
 //!
 //! Per event the detector looks at the person's open episodes only (bounded: at most
-//! `MAX_OPEN` per person, each at most `window_seconds` old): amortized O(log n).
+//! `MAX_OPEN` per person, each at most `window_seconds` old): amortized O(log n). A pair keeps
+//! the gaps of its last `KEPT_GAPS` occasions for its median gap, not every gap it ever had.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -38,6 +39,11 @@ const MAX_OPEN: usize = 16;
 
 /// Failure episodes of other commands needed before their followers are a base rate.
 const MIN_OTHER_EPISODES: u64 = 3;
+
+/// Gaps kept per pair: its median gap is that of its last this many occasions (every one's,
+/// for a pair seen fewer times), so a pair worked around daily for years stays a few hundred
+/// bytes and its report sorts no more than these.
+const KEPT_GAPS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Episode {
@@ -64,6 +70,8 @@ struct Pair {
     failed: String,
     workaround: String,
     occasions: u64,
+    /// The gaps of its last `KEPT_GAPS` occasions, oldest first (a snapshot from before they
+    /// were bounded holds every gap; the next occasion trims it).
     gaps_ms: Vec<i64>,
     people: Vec<String>,
     errors: Vec<String>,
@@ -345,6 +353,8 @@ impl FailureWorkaround {
             });
             pair.occasions += 1;
             pair.gaps_ms.push(gap_ms);
+            let excess = pair.gaps_ms.len().saturating_sub(KEPT_GAPS);
+            pair.gaps_ms.drain(..excess);
             if !pair.people.iter().any(|person| person == who) && pair.people.len() < 5 {
                 pair.people.push(who.to_owned());
             }
@@ -477,6 +487,34 @@ mod tests {
                 0,
             ));
         }
+    }
+
+    #[test]
+    fn a_pair_keeps_the_gaps_of_its_last_occasions_for_its_median() -> Result<(), String> {
+        let mut detector = FailureWorkaround::default();
+        let mut events = Vec::new();
+        background(&mut events, 0, 3_000);
+        let occasions = KEPT_GAPS as i64 + 50;
+        for round in 0..occasions {
+            // The first 50 occasions 200 s after the failure, the last 100 from 10 s to 109 s.
+            let gap = if round < 50 { 200 } else { 10 + round - 50 };
+            let start = 100_000 + round * 7_200;
+            events.push(run(round as u64 * 2, start, "release publish", 1).with("error_message", "403"));
+            events.push(run(round as u64 * 2 + 1, start + gap, "twine upload dist/*", 0));
+        }
+        events.sort_by_key(|event| event.time_ms);
+        let insights = detector.process(&events)?;
+        let last = insights.last().ok_or("reported")?;
+        let field = |name: &str| last.evidence.fields.iter().find(|field| field.key == name).map(|field| &field.value);
+        assert!(matches!(field("occasions"), Some(Value::Integer(150))), "{:?}", field("occasions"));
+        assert!(
+            matches!(field("median_gap_seconds"), Some(Value::Float(seconds)) if *seconds == 60.0),
+            "the middle of 10..=109 s, the 200 s of the first occasions slid out: {:?}",
+            field("median_gap_seconds")
+        );
+        let pair = &detector.pairs[&("release publish".to_owned(), "twine upload dist/*".to_owned())];
+        assert_eq!(pair.gaps_ms.len(), KEPT_GAPS);
+        Ok(())
     }
 
     #[test]
