@@ -18,6 +18,8 @@
 //! that agent's work. An agent is also reported when at least `min_occasions` threads had one,
 //! making at least `min_share` of the threads it acted in; the finding names the threads.
 //! Hand edits of other files, or of the same file after `window_seconds`, are not fixes.
+//! An agent's median gap is that of its last `KEPT_GAPS` follow-ups, not of every one it ever
+//! had.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -45,6 +47,10 @@ struct AgentAction {
 /// Agent actions remembered per thread, for the manual fixes that refer to them.
 const MAX_ACTIONS_PER_THREAD: usize = 32;
 
+/// Gaps kept per agent: its median gap is that of its last this many follow-ups (every one's,
+/// for fewer), so an agent followed up daily for years stays small and a report sorts no more.
+const KEPT_GAPS: usize = 100;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Tally {
     changes: u64,
@@ -54,6 +60,8 @@ struct Tally {
     fixed_threads: BTreeSet<String>,
     manual_fixes: Vec<String>,
     files: Examples<String>,
+    /// The gaps of its last `KEPT_GAPS` follow-ups, oldest first (a snapshot from before they
+    /// were bounded holds every gap; the next follow-up trims it).
     gaps_ms: Vec<i64>,
     events: Vec<(u64, i64)>,
     threads: Vec<String>,
@@ -133,6 +141,8 @@ impl UserManualFix {
             tally.followed += 1;
             tally.files.push(change.path.clone());
             tally.gaps_ms.push(completed.gap_ms);
+            let excess = tally.gaps_ms.len().saturating_sub(KEPT_GAPS);
+            tally.gaps_ms.drain(..excess);
             if tally.events.len() < 20 {
                 tally.events.push((change.id, change.time_ms));
                 tally.events.push((event.id, event.time_ms));
@@ -404,6 +414,32 @@ mod tests {
         let current = insights.last().ok_or("a finding")?;
         assert!(current.message.contains("`import-sorter`") && current.message.contains("src/module_0.py"));
         assert!(current.message.contains("4 of 4 changes"), "{}", current.message);
+        Ok(())
+    }
+
+    #[test]
+    fn an_agents_median_gap_is_that_of_its_last_follow_ups() -> Result<(), String> {
+        let mut detector = UserManualFix::default();
+        let mut events = Vec::new();
+        let occasions = KEPT_GAPS as i64 + 50;
+        for occasion in 0..occasions {
+            // The first 50 hand edits 600 s after the change, the last 100 from 20 s to 119 s.
+            let gap = if occasion < 50 { 600 } else { 20 + occasion - 50 };
+            let at = occasion * 7_200;
+            let path = format!("src/module_{occasion}.py");
+            events.push(fix(occasion as u64 * 3, at, "import-sorter", &format!("/home/u/proj/{path}")));
+            events.push(edit(occasion as u64 * 3 + 1, at + gap, &path));
+            events.push(fix(occasion as u64 * 3 + 2, at + 3_000, "formatter", "/home/u/proj/src/other.py"));
+        }
+        let insights = detector.process(&events)?;
+        let current = insights.last().ok_or("a finding")?;
+        assert!(current.message.contains("150 of 150 changes"), "{}", current.message);
+        let gap = current.evidence.fields.iter().find(|field| field.key == "median_gap_seconds");
+        assert!(
+            matches!(gap.map(|field| &field.value), Some(Value::Integer(70))),
+            "the middle of 20..=119 s, the 600 s of the first follow-ups slid out: {gap:?}"
+        );
+        assert_eq!(detector.agents["import-sorter"].gaps_ms.len(), KEPT_GAPS);
         Ok(())
     }
 
