@@ -147,8 +147,8 @@ fn planted() -> Vec<Event> {
 }
 
 /// What command-repetition reports over [`planted`] when it runs alone, in batches of
-/// `batch_size` (it sends one report of a finding per batch, so the count depends on it).
-fn healthy_alone(batch_size: usize) -> Result<Vec<(Insight, u32)>> {
+/// `batch_size` (it sends one report of a finding per batch).
+fn healthy_alone(batch_size: usize) -> Result<Vec<(Insight, u64)>> {
     let runtime = runtime()?;
     let mut pipeline = Pipeline::new(&runtime, batch_size);
     pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
@@ -399,7 +399,7 @@ fn a_snapshot_over_its_budget_quarantines_the_plugin() -> Result<()> {
     assert!(pipeline.plugins()[0].health().quarantined);
     assert!(pipeline.plugins_mut()[1].snapshot()?.is_some(), "the healthy plugin saves its state");
     pipeline.feed(&events[8..]);
-    let (healthy, _): (Vec<(Insight, u32)>, Vec<_>) =
+    let (healthy, _): (Vec<(Insight, u64)>, Vec<_>) =
         pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
     assert_eq!(healthy, healthy_alone(4)?);
     Ok(())

@@ -88,8 +88,8 @@ fn schedule(ledger_v1: &[u8], ledger_v2: &[u8], repetition: &[u8]) -> Result<Vec
 }
 
 /// Every batch of the ledger's was reported exactly once, with the count of events before it.
-fn assert_ledger_complete(findings: &[(Insight, u32)]) {
-    let mut batches: Vec<(&Insight, u32)> = findings
+fn assert_ledger_complete(findings: &[(Insight, u64)]) {
+    let mut batches: Vec<(&Insight, u64)> = findings
         .iter()
         .filter(|(insight, _)| insight.pattern == "batch")
         .map(|(insight, count)| (insight, *count))
@@ -114,7 +114,7 @@ fn assert_ledger_complete(findings: &[(Insight, u32)]) {
 }
 
 /// Equal findings, or a short account of the first difference (the full lists are long).
-fn assert_same_findings(found: &[(Insight, u32)], expected: &[(Insight, u32)]) {
+fn assert_same_findings(found: &[(Insight, u64)], expected: &[(Insight, u64)]) {
     let difference = found.iter().zip(expected).position(|(a, b)| a != b);
     if let Some(index) = difference {
         panic!(

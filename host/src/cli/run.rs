@@ -13,7 +13,7 @@ use devloop_host::detectors;
 use devloop_host::detectors::Candidate;
 use devloop_host::dispatch::{DEFAULT_BATCH_SIZE, Pipeline};
 use devloop_host::hotswap::HotSwap;
-use devloop_host::model::Field;
+use devloop_host::model::{Field, Insight};
 use devloop_host::output;
 use devloop_host::routing::SinkKind;
 use devloop_host::runtime::{Budget, Limits, LoadError, Runtime, RuntimeConfig};
@@ -35,7 +35,9 @@ pub enum Format {
 /// The detectors compiled into devloop-host run, unless the project's or the user's plugin
 /// folder holds one with the same id (see `devloop-host plugins --help`). Settings come from
 /// .devloop-host/config.toml (`devloop-host init` writes one), and the options here override it.
-/// A run reads each log from where the last one stopped.
+/// A run reads each log from where the last one stopped. Each finding is printed with its
+/// occurrences (SEEN in the table): the distinct events its evidence named over every run so far,
+/// the number `devloop-host insights` shows for it.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   devloop-host run                                    the project in this folder
@@ -135,7 +137,22 @@ fn detector_settings(
     Ok(resolved)
 }
 
-fn print_findings(format: Format, findings: &[(devloop_host::model::Insight, u32)]) -> std::io::Result<()> {
+/// The run's findings with their occurrences as the store holds them, over every run so far:
+/// what `insights` shows for them afterwards (the pipeline counts this run's reports only).
+fn stored_occurrences(store: &Store, findings: Vec<(Insight, u64)>) -> anyhow::Result<Vec<(Insight, u64)>> {
+    findings
+        .into_iter()
+        .map(|(insight, _)| {
+            let fingerprint = insight.fingerprint();
+            let stored = store.get(&fingerprint)?.with_context(|| {
+                format!("finding {fingerprint} was reported but is not in {}", store.path().display())
+            })?;
+            Ok((insight, stored.occurrences))
+        })
+        .collect()
+}
+
+fn print_findings(format: Format, findings: &[(Insight, u64)]) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
@@ -269,6 +286,8 @@ impl Run {
             );
         }
         let mut store = Store::open(&database)?;
+        // The run holds `store` until it ends; what --follow prints meanwhile is read beside it.
+        let follow_reader = if self.follow { Some(Store::open(&database)?) } else { None };
         let format = self.format;
         let mut printed = std::collections::BTreeSet::new();
         let mut pattern_watch = match rules_engine.filter(|_| self.follow) {
@@ -314,14 +333,15 @@ impl Run {
             // Without --follow the findings are printed once, at the end, as one table.
             after_round: &mut |pipeline| {
                 progress.finish();
-                if options.follow.is_none() {
+                let Some(reader) = &follow_reader else {
                     return Ok(());
-                }
+                };
                 let fresh: Vec<_> = pipeline
                     .findings()
                     .into_iter()
                     .filter(|(insight, _)| printed.insert(insight.fingerprint()))
                     .collect();
+                let fresh = stored_occurrences(reader, fresh).map_err(std::io::Error::other)?;
                 if fresh.is_empty() { Ok(()) } else { print_findings(format, &fresh) }
             },
         };
@@ -332,7 +352,9 @@ impl Run {
         super::plugins::write_status(&pipeline, &status_file);
 
         let findings = pipeline.findings();
+        let found = findings.len();
         if !self.follow {
+            let findings = stored_occurrences(&store, findings)?;
             match print_findings(self.format, &findings) {
                 Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
                 printed => printed.context("cannot print the findings (they are stored)")?,
@@ -344,7 +366,7 @@ impl Run {
             malformed = summary.malformed.len(),
             plugins = pipeline.plugins().len(),
             plugin_problems = pipeline.problems().len(),
-            findings = findings.len(),
+            findings = found,
             changes = summary.changes,
             store = %store.path().display(),
             "run complete"

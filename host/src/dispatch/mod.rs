@@ -1,7 +1,7 @@
 //! Feeding the ordered event stream to every loaded detector in batches, and collecting what
 //! comes back, so that one plugin's failure is reported and never stops the others.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ mod worker;
 pub use swap::{Handover, PluginChange, SwapOutcome};
 
 use crate::hotswap::PluginStatus;
-use crate::model::{Event, Field, Fingerprint, Insight};
+use crate::model::{Event, Field, Fingerprint, Insight, Occurrences};
 use crate::runtime::{BatchOutcome, LoadError, PluginSource, Runtime, Supervisor, WitEvents, namespace};
 use worker::{SharedBatch, Worker};
 
@@ -47,11 +47,19 @@ impl std::fmt::Display for PluginProblem {
 pub struct Reports {
     /// The latest report.
     pub latest: Insight,
-    /// How many reports.
-    pub count: u32,
-    /// The evidence event ids of every report: a finding reported twice with different
-    /// evidence has the evidence of both.
-    pub evidence: BTreeSet<u64>,
+    /// The evidence of every report: a finding reported twice with different evidence has the
+    /// evidence of both.
+    pub occurrences: Occurrences,
+}
+
+impl Reports {
+    fn add(reports: &mut BTreeMap<Fingerprint, Reports>, insight: &Insight) {
+        let entry = reports
+            .entry(insight.fingerprint())
+            .or_insert_with(|| Reports { latest: insight.clone(), occurrences: Occurrences::default() });
+        entry.occurrences.add(insight);
+        entry.latest = insight.clone();
+    }
 }
 
 /// The `.wasm` files in a plugins folder, in name order.
@@ -99,7 +107,8 @@ pub struct Pipeline<'runtime> {
     lent_statuses: Vec<PluginStatus>,
     batch_size: usize,
     problems: Vec<PluginProblem>,
-    findings: BTreeMap<Fingerprint, (Insight, u32)>,
+    /// Every finding reported in this run.
+    findings: BTreeMap<Fingerprint, Reports>,
     /// Findings reported since the last [`Pipeline::take_reported`], for the next checkpoint.
     reported: BTreeMap<Fingerprint, Reports>,
     events_processed: usize,
@@ -305,19 +314,9 @@ impl<'runtime> Pipeline<'runtime> {
         let plugin = self.plugins[index].id().to_owned();
         let problem = match outcome {
             BatchOutcome::Insights(insights) => {
-                for insight in insights {
-                    let fingerprint = insight.fingerprint();
-                    let reports = self.reported.entry(fingerprint.clone()).or_insert_with(|| Reports {
-                        latest: insight.clone(),
-                        count: 0,
-                        evidence: BTreeSet::new(),
-                    });
-                    reports.evidence.extend(insight.evidence.event_ids.iter().copied());
-                    reports.latest = insight.clone();
-                    reports.count += 1;
-                    let entry = self.findings.entry(fingerprint).or_insert_with(|| (insight.clone(), 0));
-                    entry.0 = insight;
-                    entry.1 += 1;
+                for insight in &insights {
+                    Reports::add(&mut self.reported, insight);
+                    Reports::add(&mut self.findings, insight);
                 }
                 return;
             }
@@ -350,10 +349,11 @@ impl<'runtime> Pipeline<'runtime> {
         std::mem::take(&mut self.reported).into_values().collect()
     }
 
-    /// One insight per finding (the latest report of it) with how often it was reported, in
+    /// One insight per finding (the latest report of it) with its occurrences in this run, in
     /// order of severity, then confidence, as of the last settle.
-    pub fn findings(&self) -> Vec<(Insight, u32)> {
-        let mut findings: Vec<(Insight, u32)> = self.findings.values().cloned().collect();
+    pub fn findings(&self) -> Vec<(Insight, u64)> {
+        let mut findings: Vec<(Insight, u64)> =
+            self.findings.values().map(|reports| (reports.latest.clone(), reports.occurrences.count())).collect();
         findings.sort_by(|(a, _), (b, _)| {
             b.severity
                 .cmp(&a.severity)

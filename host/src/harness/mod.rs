@@ -2,8 +2,9 @@
 //! what it reports with what a case expects (`devloop-host plugins test`).
 //!
 //! A case is a folder `<pattern>/<case>/` holding `events.jsonl` (one host [`Event`] per line,
-//! its serde JSON) and `expected.json` (the findings, as `run --format json` prints them, in
-//! order of pattern and key), and optionally `case.json` (settings and a final tick). Expected
+//! its serde JSON) and `expected.json` (the findings, as `run --format json` prints them on a
+//! first run into an empty store, in order of pattern and key: `occurrences` counts the case's
+//! own evidence events, [`crate::model::Occurrences`]), and optionally `case.json` (settings and a final tick). Expected
 //! findings are matched *as a subset*: every key an expected object names must be in the actual
 //! finding with an equal value, keys it leaves out are not checked, and volatile fields (`time`)
 //! are never compared — so a case can pin exactly what matters (the pattern, the key, the

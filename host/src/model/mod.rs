@@ -7,6 +7,8 @@
 
 mod event;
 mod insight;
+mod occurrences;
 
 pub use event::{Event, Field, Outcome, Source, Status, Value};
 pub use insight::{Evidence, Fingerprint, Insight, Severity};
+pub use occurrences::Occurrences;

@@ -18,7 +18,7 @@ use rusqlite::params;
 
 use super::finding::Change;
 use super::{Store, StoreError};
-use crate::model::Insight;
+use crate::model::{Insight, Occurrences};
 use crate::routing::{RoutingConfig, SinkKind};
 
 /// A detector's state as it last handed it over.
@@ -33,11 +33,9 @@ pub struct PluginSnapshot {
 pub struct Reported {
     /// The latest report of it.
     pub insight: Insight,
-    /// How often it was reported since the last checkpoint.
-    pub reports: u32,
-    /// The evidence event ids of every report since the last checkpoint (the latest report's
-    /// among them), so the evidence counted does not depend on how often checkpoints are.
-    pub evidence: Vec<u64>,
+    /// The evidence of every report since the last checkpoint (the latest report's among
+    /// them), so what is counted does not depend on how often checkpoints are.
+    pub occurrences: Occurrences,
     /// No earlier checkpoint of this run recorded it (it counts one more run).
     pub first_in_run: bool,
 }
@@ -93,13 +91,8 @@ impl Store {
         }
         let mut changes = Vec::new();
         for reported in &checkpoint.findings {
-            let Some(change) = self.record_one(
-                &reported.insight,
-                reported.reports,
-                &reported.evidence,
-                reported.first_in_run,
-                now_ms,
-            )?
+            let Some(change) =
+                self.record_one(&reported.insight, &reported.occurrences, reported.first_in_run, now_ms)?
             else {
                 continue;
             };
@@ -166,9 +159,8 @@ mod tests {
                 )],
                 delivered: vec![(u64::MAX, 5)],
                 findings: vec![Reported {
-                    evidence: found.evidence.event_ids.clone(),
+                    occurrences: Occurrences::of(&found),
                     insight: found.clone(),
-                    reports: 1,
                     first_in_run: true,
                 }],
             },
@@ -193,9 +185,11 @@ mod tests {
         let mut store = Store::open_in(dir.path())?;
         let routing = RoutingConfig::default();
         // Two reports before the first checkpoint (evidence 1–3, then 3–4), one after it.
-        for (evidence, latest, first_in_run) in [(vec![1, 2, 3, 4], &[3, 4][..], true), (vec![5], &[5][..], false)] {
-            let reported =
-                Reported { insight: insight("x", latest, Severity::Info), reports: 1, evidence, first_in_run };
+        for (reports, first_in_run) in [(&[&[1, 2, 3][..], &[3, 4]][..], true), (&[&[5]], false)] {
+            let mut occurrences = Occurrences::default();
+            reports.iter().for_each(|evidence| occurrences.add(&insight("x", evidence, Severity::Info)));
+            let latest = insight("x", reports[reports.len() - 1], Severity::Info);
+            let reported = Reported { insight: latest, occurrences, first_in_run };
             store.commit(&Checkpoint { findings: vec![reported], ..Checkpoint::default() }, &routing, 10)?;
         }
         let stored = store.resolve(insight("x", &[1], Severity::Info).fingerprint().as_str())?;

@@ -159,7 +159,7 @@ mod tests {
         warning.affected_threads = vec!["T-abc".into()];
         warning.confidence = 0.9;
         let info = insight("i", &[2], Severity::Info);
-        store.record_run(&[(warning.clone(), 1), (info, 1)], 1)?;
+        store.record_run(&[warning.clone(), info], 1)?;
         let keys = |filter: &Filter| -> Result<Vec<String>, StoreError> {
             Ok(store.list(filter, 2)?.into_iter().map(|finding| finding.insight.key).collect())
         };

@@ -5,19 +5,16 @@ use rusqlite::params;
 
 use super::finding::{Change, ChangeKind, Status};
 use super::{Store, StoreError, severity_rank};
-use crate::model::Insight;
+use crate::model::{Insight, Occurrences};
 
 impl Store {
-    /// Records one run's findings (each with how often the run reported it) at wall-clock time
+    /// Records one run's findings (the one report of each the run made) at wall-clock time
     /// `now_ms`, and returns the ones that are new or changed materially, in the order given.
-    ///
-    /// Occurrences count distinct evidence event ids, so reading the same logs twice adds
-    /// nothing; a detector that names no events adds its report count instead.
-    pub fn record_run(&mut self, findings: &[(Insight, u32)], now_ms: i64) -> Result<Vec<Change>, StoreError> {
+    pub fn record_run(&mut self, findings: &[Insight], now_ms: i64) -> Result<Vec<Change>, StoreError> {
         let transaction = self.write_transaction()?;
         let mut changes = Vec::new();
-        for (insight, reports) in findings {
-            if let Some(change) = self.record_one(insight, *reports, &insight.evidence.event_ids, true, now_ms)? {
+        for insight in findings {
+            if let Some(change) = self.record_one(insight, &Occurrences::of(insight), true, now_ms)? {
                 changes.push(change);
             }
         }
@@ -25,13 +22,15 @@ impl Store {
         Ok(changes)
     }
 
-    /// Records one finding reported `reports` times with `evidence` (the event ids of every
-    /// report); `new_run` counts one more run reporting it.
+    /// Records one finding (`insight` its latest report) whose reports gave `occurrences`;
+    /// `new_run` counts one more run reporting it.
+    ///
+    /// The stored occurrences cover every run: an evidence event the store already counted for
+    /// this finding adds nothing, so reading the same logs twice adds nothing.
     pub(super) fn record_one(
         &self,
         insight: &Insight,
-        reports: u32,
-        evidence: &[u64],
+        occurrences: &Occurrences,
         new_run: bool,
         now_ms: i64,
     ) -> Result<Option<Change>, StoreError> {
@@ -55,7 +54,7 @@ impl Store {
             )?;
         }
         let occurrences =
-            self.add_evidence(insight, reports, evidence, known.as_ref().map_or(0, |found| found.occurrences))?;
+            known.as_ref().map_or(0, |found| found.occurrences) + self.add_evidence(insight, occurrences)?;
         self.connection.execute(
             "UPDATE findings SET severity = ?2, confidence = ?3, insight = ?4, first_seen_ms = min(first_seen_ms, ?5), \
              last_seen_ms = max(last_seen_ms, ?5), recorded_ms = ?6, occurrences = ?7, runs = runs + ?8 \
@@ -116,30 +115,13 @@ impl Store {
         Ok(Some(Change { kind, finding }))
     }
 
-    /// Adds the evidence events and returns the new occurrence count.
-    fn add_evidence(
-        &self,
-        insight: &Insight,
-        reports: u32,
-        evidence: &[u64],
-        previous: u64,
-    ) -> Result<u64, StoreError> {
+    /// Adds the evidence events and returns how many occurrences they add.
+    fn add_evidence(&self, insight: &Insight, occurrences: &Occurrences) -> Result<u64, StoreError> {
         let fingerprint = insight.fingerprint();
-        if evidence.is_empty() {
-            return Ok(previous + u64::from(reports.max(1)));
-        }
         let mut insert = self
             .connection
             .prepare_cached("INSERT OR IGNORE INTO evidence_events (fingerprint, event_id) VALUES (?1, ?2)")?;
-        for event_id in evidence {
-            insert.execute(params![fingerprint.as_str(), *event_id as i64])?;
-        }
-        let distinct: i64 = self.connection.query_row(
-            "SELECT count(*) FROM evidence_events WHERE fingerprint = ?1",
-            [fingerprint.as_str()],
-            |row| row.get(0),
-        )?;
-        Ok((distinct as u64).max(previous))
+        occurrences.add_to(|event_id| Ok(insert.execute(params![fingerprint.as_str(), event_id as i64])? == 1))
     }
 }
 
@@ -154,10 +136,10 @@ mod tests {
     fn a_finding_seen_again_is_one_row_and_reading_the_same_logs_twice_adds_nothing() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open_in(dir.path())?;
-        let first = store.record_run(&[(insight("bd ready", &[1, 2, 3], Severity::Info), 1)], 10)?;
+        let first = store.record_run(&[insight("bd ready", &[1, 2, 3], Severity::Info)], 10)?;
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].kind, ChangeKind::New);
-        let again = store.record_run(&[(insight("bd ready", &[1, 2, 3], Severity::Info), 1)], 20)?;
+        let again = store.record_run(&[insight("bd ready", &[1, 2, 3], Severity::Info)], 20)?;
         assert!(again.is_empty());
         let found = store.resolve(first[0].finding.fingerprint.as_str())?;
         assert_eq!((found.occurrences, found.runs, found.recorded_ms), (3, 2, 20));
@@ -166,16 +148,29 @@ mod tests {
     }
 
     #[test]
+    fn a_report_naming_no_event_counts_once_beside_the_events_others_named() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open_in(dir.path())?;
+        store.record_run(&[insight("x", &[], Severity::Info)], 10)?;
+        store.record_run(&[insight("x", &[], Severity::Info)], 20)?;
+        store.record_run(&[insight("x", &[1, 2], Severity::Info)], 30)?;
+        store.record_run(&[insight("x", &[1, 2, 3], Severity::Info)], 40)?;
+        let found = store.resolve(insight("x", &[], Severity::Info).fingerprint().as_str())?;
+        assert_eq!(found.occurrences, 5, "two reports without events, then events 1, 2 and 3");
+        Ok(())
+    }
+
+    #[test]
     fn growth_is_reported_once_per_doubling() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open_in(dir.path())?;
-        store.record_run(&[(insight("x", &[1, 2, 3], Severity::Info), 1)], 10)?;
-        assert!(store.record_run(&[(insight("x", &[4, 5], Severity::Info), 1)], 20)?.is_empty());
-        let grew = store.record_run(&[(insight("x", &[6], Severity::Info), 1)], 30)?;
+        store.record_run(&[insight("x", &[1, 2, 3], Severity::Info)], 10)?;
+        assert!(store.record_run(&[insight("x", &[4, 5], Severity::Info)], 20)?.is_empty());
+        let grew = store.record_run(&[insight("x", &[6], Severity::Info)], 30)?;
         assert_eq!(grew.len(), 1);
         assert_eq!(grew[0].kind, ChangeKind::Grew { from: Baseline { occurrences: 3, severity: Severity::Info } });
-        assert!(store.record_run(&[(insight("x", &[7], Severity::Info), 1)], 40)?.is_empty());
-        let rose = store.record_run(&[(insight("x", &[8], Severity::Warning), 1)], 50)?;
+        assert!(store.record_run(&[insight("x", &[7], Severity::Info)], 40)?.is_empty());
+        let rose = store.record_run(&[insight("x", &[8], Severity::Warning)], 50)?;
         assert_eq!(rose.len(), 1, "a higher severity is material");
         Ok(())
     }

@@ -98,14 +98,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open_in(dir.path())?;
         let fingerprint =
-            store.record_run(&[(insight("x", &[1, 2, 3], Severity::Info), 1)], 10)?[0].finding.fingerprint.clone();
+            store.record_run(&[insight("x", &[1, 2, 3], Severity::Info)], 10)?[0].finding.fingerprint.clone();
         let dismissed = store.dismiss(&fingerprint.as_str()[..6], Some("expected"), 20)?;
         assert!(matches!(dismissed, Transition::Changed { from: Status::New, .. }));
         assert!(matches!(store.dismiss(fingerprint.as_str(), Some("expected"), 25)?, Transition::Unchanged(_)));
 
-        assert!(store.record_run(&[(insight("x", &[1, 2, 3, 4, 5], Severity::Info), 1)], 30)?.is_empty());
+        assert!(store.record_run(&[insight("x", &[1, 2, 3, 4, 5], Severity::Info)], 30)?.is_empty());
         assert_eq!(store.resolve(fingerprint.as_str())?.status, Status::Dismissed);
-        let reopened = store.record_run(&[(insight("x", &[6], Severity::Info), 1)], 40)?;
+        let reopened = store.record_run(&[insight("x", &[6], Severity::Info)], 40)?;
         assert!(matches!(reopened[0].kind, ChangeKind::Reopened { was: Status::Dismissed, .. }));
         assert_eq!(reopened[0].finding.status, Status::New);
         let history: Vec<String> = store.history(&fingerprint)?.into_iter().map(|entry| entry.change).collect();
@@ -117,13 +117,12 @@ mod tests {
     fn a_snooze_ends_at_its_date() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open_in(dir.path())?;
-        let fingerprint =
-            store.record_run(&[(insight("x", &[1], Severity::Info), 1)], 10)?[0].finding.fingerprint.clone();
+        let fingerprint = store.record_run(&[insight("x", &[1], Severity::Info)], 10)?[0].finding.fingerprint.clone();
         store.acknowledge(fingerprint.as_str(), 15)?;
         store.snooze(fingerprint.as_str(), 100, 20)?;
-        assert!(store.record_run(&[(insight("x", &[1, 2, 3, 4], Severity::Error), 1)], 99)?.is_empty());
+        assert!(store.record_run(&[insight("x", &[1, 2, 3, 4], Severity::Error)], 99)?.is_empty());
         assert!(store.list(&Filter::default(), 99)?.is_empty(), "snoozed findings are hidden by default");
-        let woke = store.record_run(&[(insight("x", &[1], Severity::Info), 1)], 100)?;
+        let woke = store.record_run(&[insight("x", &[1], Severity::Info)], 100)?;
         assert!(matches!(woke[0].kind, ChangeKind::Reopened { was: Status::Snoozed, .. }));
         assert_eq!(store.resolve(fingerprint.as_str())?.status, Status::New);
         Ok(())
@@ -135,8 +134,7 @@ mod tests {
         let mut store = Store::open_in(dir.path())?;
         let error = store.acknowledge("feedface", 1).expect_err("nothing stored");
         assert!(error.to_string().contains("insights list --status all"), "{error}");
-        let findings: Vec<_> =
-            (0..40).map(|index| (insight(&format!("k{index}"), &[index], Severity::Info), 1)).collect();
+        let findings: Vec<_> = (0..40).map(|index| insight(&format!("k{index}"), &[index], Severity::Info)).collect();
         store.record_run(&findings, 1)?;
         assert!(matches!(store.acknowledge("", 2), Err(StoreError::AmbiguousFingerprint { count: 40, .. })));
         Ok(())

@@ -320,8 +320,7 @@ impl<'a> Progress<'a> {
             .map(|reports| Reported {
                 first_in_run: self.recorded.insert(reports.latest.fingerprint()),
                 insight: reports.latest,
-                reports: reports.count,
-                evidence: reports.evidence.into_iter().collect(),
+                occurrences: reports.occurrences,
             })
             .collect();
         self.events_since = 0;
