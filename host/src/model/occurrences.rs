@@ -2,8 +2,9 @@
 //! insight store all count through [`Occurrences`], so one finding shows one number wherever it
 //! is shown.
 //!
-//! A detector reports a finding again as its evidence grows, and each report names every event
-//! it rests on, the earlier ones included. Counting reports would therefore depend on how often
+//! A detector reports a finding again as its evidence grows, and a report names either every
+//! event the finding rests on or only those new since its last report (command-correlation
+//! does, so its state stays bounded): the union is the same either way. Counting reports would therefore depend on how often
 //! the detector chose to speak; counting the distinct evidence events does not, and reading the
 //! same logs twice adds nothing. A report that names no event has nothing to tell it apart from
 //! another, so it counts as one occurrence of its own.

@@ -50,9 +50,16 @@ struct Pair {
     support: u64,
     gaps_ms: Gaps,
     people: BTreeSet<String>,
+    /// The runs of its follows not yet named by a report: each report names the new ones, and
+    /// the host's union of every report's evidence is every follow (at most
+    /// [`MAX_UNREPORTED_EVENTS`] of them before a pair is first reported).
     events: Vec<(u64, i64)>,
     last_ms: i64,
 }
+
+/// Runs a pair keeps to name in its next report: 64 follows, so that a pair that stays under
+/// the thresholds for months holds bounded state.
+const MAX_UNREPORTED_EVENTS: usize = 128;
 
 /// A command: its runs, the runs that followed another command in its window, and its last run.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -179,7 +186,11 @@ impl CommandCorrelation {
             insight = insight.event_id(*id, *time);
         }
         let insight = insight.at(time_ms);
-        if self.reported.changed((first.to_owned(), then.to_owned()), &insight) {
+        let key = (first.to_owned(), then.to_owned());
+        if self.reported.changed(key.clone(), &insight) {
+            if let Some(pair) = self.pairs.get_mut(&key) {
+                pair.events.clear();
+            }
             out.push(insight);
         }
     }
@@ -283,7 +294,7 @@ impl Detector for CommandCorrelation {
             pair.last_ms = now_ms;
             pair.gaps_ms.insert(event.time_ms - time_ms);
             pair.people.insert(who.clone());
-            if pair.events.len() < 10 {
+            if pair.events.len() < MAX_UNREPORTED_EVENTS {
                 pair.events.push((id, time_ms));
                 pair.events.push((event.id, event.time_ms));
             }
@@ -376,6 +387,29 @@ mod tests {
         assert!(insights.iter().all(|insight| insight.key == "bd sync\u{1f}bd ready"), "{insights:#?}");
         assert!(insights[0].message.contains("`bd sync` is followed by `bd ready`"));
         assert!(insights[0].confidence >= 0.7);
+        Ok(())
+    }
+
+    /// Every report names the follows since the one before, so together they name every run
+    /// of every follow, however many there were, and no report names one twice.
+    #[test]
+    fn the_reports_of_a_pair_together_name_every_follow_once() -> Result<(), String> {
+        let mut detector = CommandCorrelation::default();
+        let mut events = background(400);
+        let follows = 40_u64;
+        for index in 0..follows {
+            events.push(run(index * 2, 30_000 + index as i64 * 3_600, "bd sync"));
+            events.push(run(index * 2 + 1, 30_000 + index as i64 * 3_600 + 20, "bd ready"));
+        }
+        events.sort_by_key(|event| event.time_ms);
+        let insights = detector.process(&events)?;
+        let mut named: Vec<u64> = insights.iter().flat_map(|insight| insight.evidence.event_ids.clone()).collect();
+        let reports = named.len();
+        named.sort_unstable();
+        named.dedup();
+        assert_eq!(named.len(), reports, "no run named twice");
+        assert_eq!(named, (0..follows * 2).collect::<Vec<_>>());
+        assert!(insights.len() > 1, "kept current as the follows go on");
         Ok(())
     }
 
