@@ -62,7 +62,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         Some(_) => Outcome { exit_code: entry.exit_code, ..Outcome::from_success(entry.success) },
         None => Outcome::from_exit_code(entry.exit_code),
     };
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(7);
     fields
         .add("message", entry.message)
         .add("files", (!files.is_empty()).then_some(files))

@@ -31,7 +31,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
     if feedback.feedback_type.is_empty() {
         return Err("`feedback_type` is empty".to_owned());
     }
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(5);
     fields
         .add_json("value", Some(&feedback.value))
         .add("comment", feedback.comment)

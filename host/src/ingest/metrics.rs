@@ -30,7 +30,7 @@ struct Metric {
 pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
     let metric: Metric = from_line(line)?;
     let metadata = metric.metadata.unwrap_or_default();
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(4);
     fields
         .add("error_message", metric.error_message)
         .add("event_type", metadata.event_type)

@@ -39,7 +39,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
     } else {
         "security.execution"
     };
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(7);
     fields
         .add("sandbox_mode", entry.sandbox_mode)
         .add("args_count", entry.args_count)
