@@ -184,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_json_is_refused_as_before() {
+    fn malformed_json_is_refused_with_the_error_a_json_value_gets() {
         for json in [r#"{"a": }"#, r#"{"a": 1"#, r#"["\ud800"]"#, "1e400", r#"{"a": 1,}"#] {
             let before = serde_json::from_str::<serde_json::Value>(json).map_err(|error| error.to_string());
             let now = serde_json::from_str::<CompactJson>(json).map_err(|error| error.to_string());
