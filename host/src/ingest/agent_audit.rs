@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::fields::{Fields, iso_millis};
+use super::compact_json::CompactJson;
+use super::fields::{Fields, from_line, iso_millis};
 use crate::model::{Event, Outcome, Source};
 
 /// A modification; its diff lines are only counted, so they stay borrowed from the line
@@ -33,7 +34,7 @@ struct AuditEntry<'a> {
     exit_code: Option<i32>,
     error: Option<String>,
     findings_count: Option<i64>,
-    context: Option<serde_json::Value>,
+    context: Option<CompactJson>,
 }
 
 /// Added and removed lines of a unified diff, without its `---`/`+++` headers.
@@ -49,26 +50,27 @@ fn lines_changed(modifications: &[FileModification<'_>]) -> i64 {
 
 /// One line of `agent-audit.log` as an `audit.<action_type>` event.
 pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
-    let entry: AuditEntry = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+    let entry: AuditEntry = from_line(line)?;
     if entry.action_type.is_empty() {
         return Err("`action_type` is empty".to_owned());
     }
     let modifications = entry.file_modifications.unwrap_or_default();
-    let files: Vec<String> = modifications.iter().map(|modification| modification.path.clone()).collect();
+    let lines_changed = (!modifications.is_empty()).then(|| lines_changed(&modifications));
+    let files: Vec<String> = modifications.into_iter().map(|modification| modification.path).collect();
     let subject = files.first().cloned().or_else(|| entry.command.clone());
     let outcome = match entry.success {
         Some(_) => Outcome { exit_code: entry.exit_code, ..Outcome::from_success(entry.success) },
         None => Outcome::from_exit_code(entry.exit_code),
     };
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(7);
     fields
         .add("message", entry.message)
         .add("files", (!files.is_empty()).then_some(files))
-        .add("lines_changed", (!modifications.is_empty()).then(|| lines_changed(&modifications)))
+        .add("lines_changed", lines_changed)
         .add("command", entry.command)
         .add("error", entry.error)
         .add("findings_count", entry.findings_count)
-        .add_json_text("context", entry.context.as_ref());
+        .add_compact_json("context", entry.context);
     Ok(Event {
         id,
         time_ms: iso_millis(&entry.timestamp)?,

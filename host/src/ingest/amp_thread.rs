@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use super::fields::{Fields, iso_millis};
+use super::fields::{Fields, from_line, iso_millis};
 use crate::model::{Event, Outcome, Source};
 
 #[derive(Deserialize)]
@@ -48,7 +48,7 @@ impl AmpThreadLog {
 
     /// The events for items of this line not seen on earlier lines.
     pub fn parse_line(&mut self, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
-        let entry: ThreadEntry = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+        let entry: ThreadEntry = from_line(line)?;
         if entry.thread_id.is_empty() {
             return Err("`thread_id` is empty".to_owned());
         }

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::fields::{Fields, iso_millis};
+use super::compact_json::CompactJson;
+use super::fields::{Fields, from_line, iso_millis};
 use crate::model::{Event, Outcome, Source};
 
 #[derive(Deserialize)]
@@ -20,7 +21,7 @@ struct CliAction<'a> {
     duration_ms: Option<u64>,
     user: Option<String>,
     working_dir: Option<String>,
-    environment: Option<serde_json::Value>,
+    environment: Option<CompactJson>,
     output_size_bytes: Option<i64>,
     error_message: Option<String>,
     notes: Option<String>,
@@ -28,7 +29,7 @@ struct CliAction<'a> {
 
 /// One line of `cli-actions.jsonl` as a `cli.command` event.
 pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
-    let action: CliAction = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+    let action: CliAction = from_line(line)?;
     let mut fields = Fields::with_capacity(6);
     fields
         .add("thread_url", action.thread_url)
@@ -36,7 +37,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         .add("output_size_bytes", action.output_size_bytes)
         .add("error_message", action.error_message)
         .add("notes", action.notes)
-        .add_json_text("environment", action.environment.as_ref());
+        .add_compact_json("environment", action.environment);
     Ok(Event {
         id,
         time_ms: iso_millis(&action.timestamp)?,

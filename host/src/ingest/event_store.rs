@@ -52,7 +52,7 @@ pub fn row_event(row: &Row) -> Result<Event, String> {
         Err(error) => return Err(format!("payload is not JSON: {error}")),
     };
     let text = |key: &str| payload.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(payload.len() + 1);
     for (key, value) in &payload {
         if key == "data" {
             fields.add_json_text(key, Some(value));

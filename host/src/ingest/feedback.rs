@@ -1,36 +1,42 @@
 //! `feedback/feedback.jsonl`: what the user thought of an agent's work (`FeedbackStore`):
 //! thumbs up or down, a rating, a comment, or a dismissal.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
-use super::fields::{Fields, epoch_millis};
+use super::compact_json::CompactJson;
+use super::fields::{Fields, epoch_millis, from_line};
 use crate::model::{Event, Outcome, Source};
 
+/// The feedback type only goes into the kind, so it is borrowed from the line where it holds
+/// no escape.
 #[derive(Deserialize)]
-struct Feedback {
+struct Feedback<'a> {
     id: Option<String>,
     agent_name: String,
     event_type: Option<String>,
-    feedback_type: String,
+    #[serde(borrow)]
+    feedback_type: Cow<'a, str>,
     #[serde(default)]
     value: serde_json::Value,
     comment: Option<String>,
-    context: Option<serde_json::Value>,
+    context: Option<CompactJson>,
     timestamp: f64,
 }
 
 /// One line of `feedback.jsonl` as a `feedback.<feedback_type>` event.
 pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
-    let feedback: Feedback = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+    let feedback: Feedback = from_line(line)?;
     if feedback.feedback_type.is_empty() {
         return Err("`feedback_type` is empty".to_owned());
     }
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(5);
     fields
         .add_json("value", Some(&feedback.value))
         .add("comment", feedback.comment)
         .add("event_type", feedback.event_type)
-        .add_json_text("context", feedback.context.as_ref())
+        .add_compact_json("context", feedback.context)
         .add("feedback_id", feedback.id);
     Ok(Event {
         id,

@@ -1,7 +1,21 @@
-//! What every parser needs: devloop's two timestamp styles, and fields that are left out when
-//! the record has no value for them.
+//! What every parser needs: a record read from its line, devloop's two timestamp styles, and
+//! fields that are left out when the record has no value for them.
 
+use serde::Deserialize;
+
+use super::compact_json::CompactJson;
 use crate::model::{Field, Value};
+
+/// Parses a JSON record from its line. The line is checked to be UTF-8 once, which costs less
+/// than checking each of its strings; a line that is not is parsed from its bytes, so that its
+/// error names the column of the first bad string.
+pub fn from_line<'line, T: Deserialize<'line>>(line: &'line [u8]) -> Result<T, String> {
+    match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(line),
+    }
+    .map_err(|error| error.to_string())
+}
 
 /// Parses an ISO-8601 timestamp as devloop writes it (`…+00:00`, or naive meaning UTC).
 pub fn iso_millis(text: &str) -> Result<i64, String> {
@@ -61,6 +75,14 @@ impl Fields {
         self
     }
 
+    /// A nested value already written as compact JSON text while the record was parsed.
+    pub fn add_compact_json(&mut self, key: &str, value: Option<CompactJson>) -> &mut Self {
+        if let Some(CompactJson(text)) = value {
+            self.0.push(Field::new(key, Value::Json(text)));
+        }
+        self
+    }
+
     pub fn into_vec(self) -> Vec<Field> {
         self.0
     }
@@ -81,6 +103,23 @@ impl From<Vec<String>> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Record<'a> {
+        #[serde(borrow)]
+        text: std::borrow::Cow<'a, str>,
+    }
+
+    #[test]
+    fn a_record_is_read_from_its_line_and_a_line_that_is_not_utf8_is_refused_where_it_breaks() {
+        let record: Result<Record, String> = from_line(br#"{"text": "caf\u00e9 \u00e9"}"#);
+        assert_eq!(record.map(|record| record.text.into_owned()), Ok("café é".to_owned()));
+        let record: Result<Record, String> = from_line(b"{\"text\": \"caf\xe9\"}");
+        assert_eq!(
+            record.map(|record| record.text.into_owned()),
+            Err("invalid unicode code point at line 1 column 14".to_owned())
+        );
+    }
 
     #[test]
     fn both_timestamp_styles_agree() -> Result<(), String> {

@@ -46,7 +46,7 @@ impl LineReader {
     pub fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
         let mut searched = self.start;
         loop {
-            if let Some(found) = self.buffer[searched..].iter().position(|&byte| byte == b'\n') {
+            if let Some(found) = memchr::memchr(b'\n', &self.buffer[searched..]) {
                 let newline = searched + found;
                 let line_start = self.start;
                 self.start = newline + 1;
@@ -68,22 +68,11 @@ impl LineReader {
                 self.start = 0;
             }
             let length = self.buffer.len();
-            self.buffer.resize(length + READ_CHUNK, 0);
-            let read = loop {
-                match self.file.read(&mut self.buffer[length..]) {
-                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-                    other => break other,
-                }
-            };
-            let read = match read {
-                Ok(read) => read,
-                Err(error) => {
-                    self.buffer.truncate(length);
-                    return Err(error);
-                }
-            };
-            self.buffer.truncate(length + read);
-            if read == 0 {
+            self.buffer.reserve(READ_CHUNK);
+            // Into the buffer's spare room, without zeroing it first; bytes read before an error
+            // stay in the buffer, where the file's position already counts them.
+            (&mut self.file).take(READ_CHUNK as u64).read_to_end(&mut self.buffer)?;
+            if self.buffer.len() == length {
                 return Ok(None);
             }
         }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::fields::{Fields, epoch_millis, seconds_to_millis};
+use super::fields::{Fields, epoch_millis, from_line, seconds_to_millis};
 use crate::model::{Event, Outcome, Source};
 
 #[derive(Deserialize, Default)]
@@ -28,9 +28,9 @@ struct Metric {
 
 /// One line of `metrics.jsonl` as a `performance.operation` event.
 pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
-    let metric: Metric = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+    let metric: Metric = from_line(line)?;
     let metadata = metric.metadata.unwrap_or_default();
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(4);
     fields
         .add("error_message", metric.error_message)
         .add("event_type", metadata.event_type)

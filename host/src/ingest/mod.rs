@@ -12,6 +12,7 @@ pub mod agent_audit;
 pub mod amp_thread;
 mod catalog;
 pub mod cli_actions;
+mod compact_json;
 pub mod context_store;
 pub mod daemon_log;
 pub mod event_store;

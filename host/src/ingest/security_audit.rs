@@ -1,14 +1,18 @@
 //! `security-audit.log`: every command devloop ran in its sandbox, blocked, or timed out
 //! (`SandboxAuditLogger`, JSON lines).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
-use super::fields::{Fields, iso_millis};
+use super::fields::{Fields, from_line, iso_millis};
 use crate::model::{Event, Outcome, Source};
 
+/// The time is only parsed, so it is borrowed from the line where it holds no escape.
 #[derive(Deserialize)]
-struct AuditEntry {
-    timestamp: String,
+struct AuditEntry<'a> {
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
     sandbox_mode: Option<String>,
     command: String,
     args_count: Option<i64>,
@@ -27,7 +31,7 @@ struct AuditEntry {
 
 /// One line of `security-audit.log` as a `security.{execution,blocked,timeout}` event.
 pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
-    let entry: AuditEntry = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+    let entry: AuditEntry = from_line(line)?;
     let kind = if entry.blocked {
         "security.blocked"
     } else if entry.timeout {
@@ -35,7 +39,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
     } else {
         "security.execution"
     };
-    let mut fields = Fields::default();
+    let mut fields = Fields::with_capacity(7);
     fields
         .add("sandbox_mode", entry.sandbox_mode)
         .add("args_count", entry.args_count)

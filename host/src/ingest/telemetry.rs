@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::fields::{Fields, iso_millis};
+use super::fields::{Fields, from_line, iso_millis};
 use crate::model::{Event, Outcome, Source};
 
 /// The event type and time are only read (into the kind and a time), so they are borrowed
@@ -27,7 +27,7 @@ struct TelemetryEvent<'a> {
 
 /// One line of `events.jsonl` as a `telemetry.<event_type>` event.
 pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
-    let record: TelemetryEvent = serde_json::from_slice(line).map_err(|error| error.to_string())?;
+    let record: TelemetryEvent = from_line(line)?;
     if record.event_type.is_empty() {
         return Err("`event_type` is empty".to_owned());
     }
