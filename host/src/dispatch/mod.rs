@@ -303,10 +303,41 @@ impl<'runtime> Pipeline<'runtime> {
         self.cuts.pop_front()
     }
 
+    /// The oldest cut, once every plugin has passed it, waiting for that; `None` when no cut
+    /// is left to take.
+    pub fn next_cut(&mut self) -> Option<Cut> {
+        loop {
+            self.collect();
+            if let Some(cut) = self.cuts.pop_front() {
+                return Some(cut);
+            }
+            let marked = self
+                .in_flight
+                .as_ref()
+                .is_some_and(|in_flight| in_flight.iter().any(|next| matches!(next, InFlight::Cut)));
+            if !marked {
+                return None;
+            }
+            // The cut waits on the workers that have finished nothing unrecorded: the first of
+            // them, at least.
+            let (worker, finished) = self
+                .workers
+                .iter_mut()
+                .zip(&mut self.finished)
+                .find(|(_, finished)| finished.is_empty())
+                .expect("an unrecorded cut waits on a worker that has finished nothing unrecorded");
+            finished.push_back(worker.next());
+        }
+    }
+
     /// How far each plugin is behind the feed, in plugin order.
     pub fn progress(&self) -> Vec<PluginProgress> {
         if self.in_flight.is_none() {
-            return self.plugins.iter().map(|plugin| PluginProgress { plugin: plugin.id().to_owned(), behind: 0 }).collect();
+            return self
+                .plugins
+                .iter()
+                .map(|plugin| PluginProgress { plugin: plugin.id().to_owned(), behind: 0 })
+                .collect();
         }
         self.lent_ids
             .iter()

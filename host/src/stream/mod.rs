@@ -321,11 +321,14 @@ impl<'a> Progress<'a> {
     }
 
     /// Marks a checkpoint after the events delivered so far and commits it, with any marked
-    /// before, once every plugin has run them.
+    /// before, each as soon as every plugin has passed it.
     fn checkpoint(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) -> Result<(), StreamError> {
         self.cut(pipeline, stream);
-        pipeline.settle();
-        self.commit_passed(pipeline)
+        while let Some(cut) = pipeline.next_cut() {
+            let marked = self.marked.pop_front().expect("the run marks every cut of its pipeline");
+            self.commit(marked, cut)?;
+        }
+        Ok(())
     }
 
     /// The states of the detectors that changed since the last checkpoint.
