@@ -84,7 +84,7 @@ impl Lag {
 
     /// Waits until `ready` holds or the thread ended, at most `timeout`; whether `ready` holds.
     fn wait(&self, timeout: Option<Duration>, ready: impl Fn(&LagState) -> bool) -> bool {
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let mut state = self.lock();
         while !ready(&state) && !state.ended {
             state = match deadline {

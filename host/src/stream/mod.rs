@@ -328,6 +328,9 @@ impl<'a> Progress<'a> {
             let marked = self.marked.pop_front().expect("the run marks every cut of its pipeline");
             self.commit(marked, cut)?;
         }
+        // Every plugin has run every batch by now: this waits for nothing, and brings the
+        // plugins back so their statuses are current.
+        pipeline.settle();
         Ok(())
     }
 

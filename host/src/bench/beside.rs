@@ -1,0 +1,83 @@
+//! The detectors' speed beside a slow plugin (`bench --beside FILE`): a slow plugin must not
+//! hold the others' batches, so the detectors should take as long beside it as alone, as long
+//! as it stays within the memory cap of what may wait in its queue.
+//!
+//! Measured on dispatch alone, with every event read into memory first: reading and the
+//! store are the same with or without the slow plugin, and would only blur the ratio.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{BenchConfig, BenchError, load_detectors};
+use crate::dispatch::Pipeline;
+use crate::model::Event;
+use crate::runtime::Runtime;
+
+/// The detectors alone, and beside one more plugin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BesideFigures {
+    /// The plugin beside them (its detector id).
+    pub plugin: String,
+    pub events: u64,
+    /// Every detector through every event, alone.
+    pub alone: Duration,
+    /// Every detector through every event, beside the plugin.
+    pub detectors_beside: Duration,
+    /// Until the plugin beside them is through too (or quarantined).
+    pub all_beside: Duration,
+    /// Why the plugin beside them stopped taking part, if it did.
+    pub quarantined: Option<String>,
+}
+
+/// Feeds `events` to the detectors; how long until each of `detectors` has run every batch,
+/// then until every plugin has.
+fn feed(pipeline: &mut Pipeline, events: &[Event], detectors: &[String]) -> (Duration, Duration) {
+    let started = Instant::now();
+    pipeline.submit(events);
+    for detector in detectors {
+        pipeline.wait_caught_up(detector, Duration::MAX);
+    }
+    let detectors_done = started.elapsed();
+    pipeline.settle();
+    (detectors_done, started.elapsed())
+}
+
+/// Measures the detectors of `config` over its folder alone and beside `plugin`, best of
+/// [`BenchConfig::repeat`] each.
+pub fn beside(config: &BenchConfig, runtime: &Runtime, plugin: &Path) -> Result<BesideFigures, BenchError> {
+    let events = crate::ingest::read_all(&config.dirs)?.events;
+    let mut figures: Option<BesideFigures> = None;
+    for _ in 0..config.repeat.max(1) {
+        let mut alone = Pipeline::new(runtime, config.batch_size);
+        load_detectors(config, runtime, &mut alone)?;
+        let detectors: Vec<String> = alone.plugins().iter().map(|detector| detector.id().to_owned()).collect();
+        let (alone_time, _) = feed(&mut alone, &events, &detectors);
+        drop(alone);
+
+        let mut pipeline = Pipeline::new(runtime, config.batch_size);
+        load_detectors(config, runtime, &mut pipeline)?;
+        pipeline
+            .load(plugin, &Default::default())
+            .map_err(|source| BenchError::Beside { path: plugin.to_owned(), source })?;
+        let (detectors_beside, all_beside) = feed(&mut pipeline, &events, &detectors);
+        let beside = pipeline.plugins().last().expect("the plugin beside them just loaded");
+        let again = BesideFigures {
+            plugin: beside.id().to_owned(),
+            events: events.len() as u64,
+            alone: alone_time,
+            detectors_beside,
+            all_beside,
+            quarantined: beside.health().quarantine_reason.clone(),
+        };
+        figures = Some(match figures {
+            Some(best) => BesideFigures {
+                alone: best.alone.min(again.alone),
+                detectors_beside: best.detectors_beside.min(again.detectors_beside),
+                all_beside: best.all_beside.min(again.all_beside),
+                ..again
+            },
+            None => again,
+        });
+    }
+    Ok(figures.expect("measured at least once"))
+}
