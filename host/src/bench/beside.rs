@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{BenchConfig, BenchError, load_detectors};
+use super::{BenchConfig, BenchError, load_detectors, peak_rss_kib, reset_peak_rss};
 use crate::dispatch::Pipeline;
 use crate::model::Event;
 use crate::runtime::Runtime;
@@ -27,6 +27,9 @@ pub struct BesideFigures {
     pub all_beside: Duration,
     /// Why the plugin beside them stopped taking part, if it did.
     pub quarantined: Option<String>,
+    /// Peak resident memory alone and beside it: the difference is mostly the batches that
+    /// wait in its queue.
+    pub peak_rss_kib: (Option<u64>, Option<u64>),
 }
 
 /// Feeds `events` to the detectors; how long until each of `detectors` has run every batch,
@@ -48,12 +51,15 @@ pub fn beside(config: &BenchConfig, runtime: &Runtime, plugin: &Path) -> Result<
     let events = crate::ingest::read_all(&config.dirs)?.events;
     let mut figures: Option<BesideFigures> = None;
     for _ in 0..config.repeat.max(1) {
+        reset_peak_rss();
         let mut alone = Pipeline::new(runtime, config.batch_size);
         load_detectors(config, runtime, &mut alone)?;
         let detectors: Vec<String> = alone.plugins().iter().map(|detector| detector.id().to_owned()).collect();
         let (alone_time, _) = feed(&mut alone, &events, &detectors);
         drop(alone);
+        let alone_rss = peak_rss_kib();
 
+        reset_peak_rss();
         let mut pipeline = Pipeline::new(runtime, config.batch_size);
         load_detectors(config, runtime, &mut pipeline)?;
         pipeline
@@ -68,6 +74,7 @@ pub fn beside(config: &BenchConfig, runtime: &Runtime, plugin: &Path) -> Result<
             detectors_beside,
             all_beside,
             quarantined: beside.health().quarantine_reason.clone(),
+            peak_rss_kib: (alone_rss, peak_rss_kib()),
         };
         figures = Some(match figures {
             Some(best) => BesideFigures {

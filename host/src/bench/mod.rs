@@ -439,6 +439,12 @@ impl fmt::Display for Report {
                     .as_deref()
                     .map_or_else(|| "ok".to_owned(), |reason| format!("quarantined: {reason}"))
             )?;
+            writeln!(
+                f,
+                "peak RSS alone / beside:        {} / {}",
+                rss(beside.peak_rss_kib.0),
+                rss(beside.peak_rss_kib.1)
+            )?;
         }
 
         writeln!(f, "\n== peak RSS")?;
