@@ -382,6 +382,9 @@ fn a_slow_plugin_holds_neither_the_others_batches_nor_their_checkpoints() -> Res
     let first = pipeline.next_cut().context("the first cut")?;
     let spinner_behind = behind(&pipeline).context("the spinner's progress")?;
     assert!(spinner_behind > 0, "the first cut came once the spinner passed it, before it finished");
+    let statuses = pipeline.statuses();
+    let seen = statuses.iter().find(|status| status.id == "command-repetition").map(|status| status.events_seen);
+    assert!(seen >= Some(20), "its status counts the batches every plugin has run, while lent: {seen:?}");
     let second = pipeline.next_cut().context("the second cut")?;
     assert!(pipeline.next_cut().is_none(), "two cuts were marked");
 

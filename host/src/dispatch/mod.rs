@@ -455,8 +455,11 @@ impl<'runtime> Pipeline<'runtime> {
 
     fn record_report(&mut self, index: usize, report: worker::Report, batch: (u64, usize)) {
         self.report_notices(index, report.notices);
-        self.record(index, report.processed, Some(batch), report.quarantined);
-        self.record(index, report.ticked, None, report.quarantined);
+        self.record(index, report.processed, Some(batch), report.health.quarantined);
+        self.record(index, report.ticked, None, report.health.quarantined);
+        if self.in_flight.is_some() {
+            self.refresh_lent_status(index, report.health);
+        }
     }
 
     /// Tells every detector that event time has reached `now_ms` with no further events, so

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::CutState;
-use crate::runtime::{BatchOutcome, Supervisor, WitEvents};
+use crate::runtime::{BatchOutcome, PluginHealth, Supervisor, WitEvents};
 
 /// Events that may wait in one plugin's queue before the feed waits for it: far above what
 /// a healthy plugin lags by (a few batches), small enough that the batches a stuck plugin
@@ -42,8 +42,9 @@ pub(super) struct Report {
     pub(super) ticked: BatchOutcome,
     /// What it did wrong while the batch went on (see [`Supervisor::take_notices`]).
     pub(super) notices: Vec<String>,
-    /// Whether a failure in this batch quarantined it (rather than leaving it to restart).
-    pub(super) quarantined: bool,
+    /// Its health after the batch: whether a failure in it quarantined the plugin (rather
+    /// than leaving it to restart), and its counters for its status while it is lent.
+    pub(super) health: PluginHealth,
 }
 
 enum Job {
@@ -243,7 +244,7 @@ fn work(queue: &Receiver<Job>, done: &Sender<Done>, lag: Arc<Lag>) {
 pub(super) fn run(supervisor: &mut Supervisor, batch: &SharedBatch) -> Report {
     let processed = supervisor.process(&batch.events);
     let ticked = supervisor.tick(batch.now_ms);
-    Report { processed, ticked, notices: supervisor.take_notices(), quarantined: supervisor.health().quarantined }
+    Report { processed, ticked, notices: supervisor.take_notices(), health: supervisor.health().clone() }
 }
 
 /// The plugin's state as it stands, on whichever thread calls it.
