@@ -409,6 +409,39 @@ fn a_slow_plugin_holds_neither_the_others_batches_nor_their_checkpoints() -> Res
     Ok(())
 }
 
+/// A plugin that fills its queue (65,536 events behind the feed) at a CPU cost per event that
+/// would take it over its CPU budget before it caught up is quarantined then, with the default
+/// budget, rather than holding every other plugin until it actually goes over: the `slow`
+/// fixture (far over 100 µs per event) stops after its first batch, and command-repetition
+/// beside it sees every batch and reports what it reports alone.
+#[test]
+fn a_plugin_holding_the_feed_at_a_rate_over_its_cpu_budget_is_quarantined_then() -> Result<()> {
+    let runtime = runtime_with_budget(Budget::default())?;
+    let events = planted_then_quiet(70_000);
+    let mut alone = Pipeline::new(&runtime, 1024);
+    alone.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    alone.feed(&events);
+    let mut pipeline = Pipeline::new(&runtime, 1024);
+    pipeline.load(devloop_host_tests::hostile("slow"), &BTreeMap::new())?;
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    pipeline.feed(&events);
+
+    let (healthy, _): (Vec<_>, Vec<_>) =
+        pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
+    assert_eq!(healthy, alone.findings(), "command-repetition beside the slow plugin reports what it reports alone");
+    let plugins = pipeline.plugins();
+    let (slow, other) = (plugins[0].health(), plugins[1].health());
+    assert_eq!(other.events_seen, events.len() as u64, "command-repetition saw every batch");
+    assert!(slow.quarantined, "{slow:?}");
+    let reason = slow.quarantine_reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("of CPU time inside the plugin projected at its rate so far for the events queued for it"),
+        "{reason}"
+    );
+    assert!(slow.events_seen * 2 < events.len() as u64, "stopped early: {} events", slow.events_seen);
+    Ok(())
+}
+
 /// What one in-process run over `project`'s logs with `plugins`, a checkpoint due after every
 /// batch of one event, stored and found: the states committed, command-repetition's findings,
 /// and the most events the `hostile` plugin was behind the feed at a batch boundary.

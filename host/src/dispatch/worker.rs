@@ -73,6 +73,8 @@ struct Lag {
 struct LagState {
     /// Events queued and not run yet.
     queued: usize,
+    /// The feed waits for this worker (its queue is full).
+    holding: bool,
     /// The thread has ended: nobody will run what is queued.
     ended: bool,
 }
@@ -145,8 +147,15 @@ impl Worker {
     pub(super) fn queue(&mut self, batch: Arc<SharedBatch>) {
         let size = batch.events.len();
         // One batch is always let in, whatever its size, so a batch above the cap still goes.
-        self.lag.wait(None, |state| state.queued == 0 || state.queued + size <= LAG_CAP_EVENTS);
-        self.lag.update(|state| state.queued += size);
+        let fits = |state: &LagState| state.queued == 0 || state.queued + size <= LAG_CAP_EVENTS;
+        if !fits(&self.lag.lock()) {
+            self.lag.update(|state| state.holding = true);
+            self.lag.wait(None, fits);
+        }
+        self.lag.update(|state| {
+            state.holding = false;
+            state.queued += size;
+        });
         self.send(Job::Batch(batch));
     }
 
@@ -226,7 +235,15 @@ fn work(queue: &Receiver<Job>, done: &Sender<Done>, lag: Arc<Lag>) {
                 continue;
             }
             Job::Batch(batch) => {
-                let report = run(lent.as_mut().expect(LENT_FIRST), &batch);
+                let supervisor = lent.as_mut().expect(LENT_FIRST);
+                let (holding, queued) = {
+                    let state = lag.lock();
+                    (state.holding, state.queued)
+                };
+                if holding {
+                    supervisor.quarantine_if_it_cannot_catch_up(queued);
+                }
+                let report = run(supervisor, &batch);
                 let size = batch.events.len();
                 lag.update(|state| state.queued -= size);
                 Done::Batch(report)
