@@ -27,6 +27,8 @@ pub struct BesideFigures {
     pub all_beside: Duration,
     /// Why the plugin beside them stopped taking part, if it did.
     pub quarantined: Option<String>,
+    /// The detectors quarantined alone or beside it (none, unless one is over its budget).
+    pub detectors_quarantined: Vec<String>,
     /// Peak resident memory alone and beside it: the difference is mostly the batches that
     /// wait in its queue.
     pub peak_rss_kib: (Option<u64>, Option<u64>),
@@ -45,6 +47,14 @@ fn feed(pipeline: &mut Pipeline, events: &[Event], detectors: &[String]) -> (Dur
     (detectors_done, started.elapsed())
 }
 
+/// Which of `detectors` are quarantined.
+fn quarantined(pipeline: &mut Pipeline, detectors: &[String]) -> Vec<String> {
+    let plugins = pipeline.plugins().iter();
+    let quarantined =
+        plugins.filter(|plugin| plugin.health().quarantined && detectors.iter().any(|id| id == plugin.id()));
+    quarantined.map(|plugin| plugin.id().to_owned()).collect()
+}
+
 /// Measures the detectors of `config` over its folder alone and beside `plugin`, best of
 /// [`BenchConfig::repeat`] each.
 pub fn beside(config: &BenchConfig, runtime: &Runtime, plugin: &Path) -> Result<BesideFigures, BenchError> {
@@ -56,6 +66,7 @@ pub fn beside(config: &BenchConfig, runtime: &Runtime, plugin: &Path) -> Result<
         load_detectors(config, runtime, &mut alone)?;
         let detectors: Vec<String> = alone.plugins().iter().map(|detector| detector.id().to_owned()).collect();
         let (alone_time, _) = feed(&mut alone, &events, &detectors);
+        let mut detectors_quarantined = quarantined(&mut alone, &detectors);
         drop(alone);
         let alone_rss = peak_rss_kib();
 
@@ -66,6 +77,9 @@ pub fn beside(config: &BenchConfig, runtime: &Runtime, plugin: &Path) -> Result<
             .load(plugin, &Default::default())
             .map_err(|source| BenchError::Beside { path: plugin.to_owned(), source })?;
         let (detectors_beside, all_beside) = feed(&mut pipeline, &events, &detectors);
+        detectors_quarantined.extend(quarantined(&mut pipeline, &detectors));
+        detectors_quarantined.sort();
+        detectors_quarantined.dedup();
         let beside = pipeline.plugins().last().expect("the plugin beside them just loaded");
         let again = BesideFigures {
             plugin: beside.id().to_owned(),
@@ -74,6 +88,7 @@ pub fn beside(config: &BenchConfig, runtime: &Runtime, plugin: &Path) -> Result<
             detectors_beside,
             all_beside,
             quarantined: beside.health().quarantine_reason.clone(),
+            detectors_quarantined,
             peak_rss_kib: (alone_rss, peak_rss_kib()),
         };
         figures = Some(match figures {

@@ -439,6 +439,11 @@ impl fmt::Display for Report {
                     .as_deref()
                     .map_or_else(|| "ok".to_owned(), |reason| format!("quarantined: {reason}"))
             )?;
+            let quarantined = match beside.detectors_quarantined.as_slice() {
+                [] => "none".to_owned(),
+                ids => ids.join(", "),
+            };
+            writeln!(f, "detectors quarantined:          {quarantined}")?;
             writeln!(
                 f,
                 "peak RSS alone / beside:        {} / {}",

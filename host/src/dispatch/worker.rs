@@ -7,9 +7,11 @@
 //!
 //! The queue has no fixed depth: healthy plugins run ahead of a slow one at full speed, and the
 //! slow one pins only the batches it has not run yet. What bounds it is memory: the feed waits
-//! for a plugin only once [`LAG_CAP_EVENTS`] events are queued for it, and its budget for the
-//! run (CPU time above all) bounds how long it can stay behind before it is quarantined, after
-//! which it drains its queue at once.
+//! for a plugin only once [`LAG_CAP_EVENTS`] events are queued for it. A plugin that holds the
+//! feed so, at a CPU cost per event that would take it over its CPU budget before it caught up,
+//! is quarantined at its next batch ([`Supervisor::quarantine_if_it_cannot_catch_up`]) rather
+//! than when it actually goes over; one within its budget is only heavy, and the feed goes at
+//! its pace. A quarantined plugin drains its queue at once.
 //!
 //! A checkpoint does not ask the supervisors back either: a [`Job::Cut`] goes down every queue
 //! like a batch, and each worker saves its plugin's state when it gets there, so every state
