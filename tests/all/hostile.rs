@@ -449,7 +449,7 @@ fn run_with_checkpoints(
     project: &super::insights_support::Project,
     plugins: &[&std::path::Path],
     state: &str,
-) -> Result<(HashMap<String, PluginSnapshot>, Vec<(Insight, u32)>, usize)> {
+) -> Result<Committed> {
     let budget =
         Budget { cpu_base: Duration::from_secs(3600), time_base: Duration::from_secs(3600), ..Budget::default() };
     let runtime = runtime_with_budget(budget)?;
@@ -480,7 +480,14 @@ fn run_with_checkpoints(
     stream::run(&dirs, &mut pipeline, destination, &options, &Stop::new(), hooks)?;
     ensure!(pipeline.problems().is_empty(), "{:?}", pipeline.problems());
     let healthy = pipeline.findings().into_iter().filter(|(insight, _)| insight.detector == "command-repetition");
-    Ok((store.snapshots()?, healthy.collect(), most_behind))
+    Ok(Committed { states: store.snapshots()?, found: healthy.collect(), most_behind })
+}
+
+/// What [`run_with_checkpoints`] stored and found.
+struct Committed {
+    states: HashMap<String, PluginSnapshot>,
+    found: Vec<(Insight, u32)>,
+    most_behind: usize,
 }
 
 /// The same through the run loop, whose checkpoints are due after every batch: beside the
@@ -500,8 +507,9 @@ fn a_run_with_a_slow_plugin_feeds_the_others_past_its_checkpoints_and_commits_wh
     }));
     project.log(&logged)?;
     let healthy = devloop_host_tests::plugin("command-repetition");
-    let (alone_states, alone_found, _) = run_with_checkpoints(&project, &[healthy], "alone.db")?;
-    let (states, found, most_behind) =
+    let Committed { states: alone_states, found: alone_found, .. } =
+        run_with_checkpoints(&project, &[healthy], "alone.db")?;
+    let Committed { states, found, most_behind } =
         run_with_checkpoints(&project, &[devloop_host_tests::hostile("spinner"), healthy], "beside.db")?;
     assert!(most_behind > 4, "the feed ran ahead of the spinner past its checkpoints: at most {most_behind} behind");
     assert!(!alone_found.is_empty(), "the burst is found");
