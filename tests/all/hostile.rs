@@ -4,13 +4,17 @@
 //! report under another detector's pattern or claim its id, or trap while saving or restoring
 //! their state: beside each, command-repetition reports exactly what it reports alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use devloop_host::dispatch::{Pipeline, PluginChange, SwapOutcome};
+use devloop_host::dispatch::{Cut, CutState, Pipeline, PluginChange, SwapOutcome};
+use devloop_host::ingest::DevloopDirs;
 use devloop_host::model::{Event, Insight};
+use devloop_host::routing::RoutingConfig;
 use devloop_host::runtime::{Budget, Limits, PluginFailure, PluginHealth, Runtime, RuntimeConfig, Supervisor};
+use devloop_host::store::{PluginSnapshot, Store};
+use devloop_host::stream::{self, CheckpointPolicy, Stop};
 
 use crate::conformance::cli_event;
 
@@ -323,6 +327,199 @@ fn a_plugin_spinning_on_every_call_is_quarantined_by_its_cpu_budget_and_the_othe
         other.events_seen
     );
     assert_eq!(problems.len() as u64, events.len() as u64 - spinner.events_seen + 1, "{problems:#?}");
+    Ok(())
+}
+
+/// The planted burst, then `count` commands that are all different (nothing to report).
+fn planted_then_quiet(count: u64) -> Vec<Event> {
+    let quiet = (20..20 + count).map(|i| cli_event(i, 400 + i as i64 * 20, &format!("ls dir-{i}"), "dev", 0));
+    planted().into_iter().chain(quiet).collect()
+}
+
+/// Feeds `events[..split]` and `events[split..]` in batches of one, with a checkpoint's cut
+/// after each, and returns both cuts and the findings.
+fn two_cuts(pipeline: &mut Pipeline, events: &[Event], split: usize) -> Result<(Cut, Cut)> {
+    pipeline.submit(&events[..split]);
+    pipeline.cut(true);
+    pipeline.submit(&events[split..]);
+    pipeline.cut(true);
+    Ok((pipeline.next_cut().context("the first cut")?, pipeline.next_cut().context("the second cut")?))
+}
+
+fn state_of<'a>(cut: &'a Cut, plugin: &str) -> Option<&'a CutState> {
+    cut.states.iter().find(|state| state.plugin == plugin)
+}
+
+/// The feed used to wait for a plugin 4 batches behind, and every checkpoint for every plugin.
+/// Now, beside the spinner (tens of milliseconds per call, never quarantined here),
+/// command-repetition runs all 80 batches while the spinner is still far behind; and each
+/// checkpoint's cut holds command-repetition's state and findings exactly as of the cut, as
+/// when it runs alone, however far it ran past the cut meanwhile. The first cut is handed over
+/// once the spinner has passed it, not once it has finished.
+#[test]
+fn a_slow_plugin_holds_neither_the_others_batches_nor_their_checkpoints() -> Result<()> {
+    let budget =
+        Budget { cpu_base: Duration::from_secs(3600), time_base: Duration::from_secs(3600), ..Budget::default() };
+    let runtime = runtime_with_budget(budget)?;
+    let events = planted_then_quiet(60);
+    let mut alone = Pipeline::new(&runtime, 1);
+    alone.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    let (alone_first, alone_second) = two_cuts(&mut alone, &events, 20)?;
+
+    let mut pipeline = Pipeline::new(&runtime, 1);
+    pipeline.load(devloop_host_tests::hostile("spinner"), &BTreeMap::new())?;
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    pipeline.submit(&events[..20]);
+    pipeline.cut(true);
+    pipeline.submit(&events[20..]);
+    pipeline.cut(true);
+    ensure!(pipeline.wait_caught_up("command-repetition", Duration::from_secs(300)), "command-repetition caught up");
+    let behind = |pipeline: &Pipeline| {
+        pipeline.progress().iter().find(|progress| progress.plugin == "hostile").map(|progress| progress.behind)
+    };
+    let spinner_behind = behind(&pipeline).context("the spinner's progress")?;
+    assert!(spinner_behind > 4, "command-repetition ran every batch with the spinner {spinner_behind} behind");
+    let first = pipeline.next_cut().context("the first cut")?;
+    let spinner_behind = behind(&pipeline).context("the spinner's progress")?;
+    assert!(spinner_behind > 0, "the first cut came once the spinner passed it, before it finished");
+    let statuses = pipeline.statuses();
+    let seen = statuses.iter().find(|status| status.id == "command-repetition").map(|status| status.events_seen);
+    assert!(seen >= Some(20), "its status counts the batches every plugin has run, while lent: {seen:?}");
+    let second = pipeline.next_cut().context("the second cut")?;
+    assert!(pipeline.next_cut().is_none(), "two cuts were marked");
+
+    for (cut, alone) in [(&first, &alone_first), (&second, &alone_second)] {
+        let (healthy, hostile): (Vec<_>, Vec<_>) =
+            cut.reported.iter().cloned().partition(|reports| reports.latest.detector == "command-repetition");
+        assert_eq!(healthy, alone.reported, "command-repetition's findings at the cut are those alone");
+        assert!(hostile.iter().all(|reports| reports.latest.detector == "hostile"));
+        let (state, state_alone) = (state_of(cut, "command-repetition"), state_of(alone, "command-repetition"));
+        assert_eq!(
+            state.map(|state| &state.state),
+            state_alone.map(|state| &state.state),
+            "command-repetition's state at the cut is its state there alone"
+        );
+        assert!(state_of(cut, "hostile").is_some_and(|state| state.state.is_ok()), "the spinner's state is saved too");
+    }
+    assert!(!first.reported.is_empty(), "the burst is reported by the first cut");
+    let (healthy, _): (Vec<_>, Vec<_>) =
+        pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
+    assert_eq!(healthy, alone.findings(), "command-repetition beside the spinner reports what it reports alone");
+    assert!(pipeline.problems().is_empty(), "{:?}", pipeline.problems());
+    Ok(())
+}
+
+/// A plugin that fills its queue (65,536 events behind the feed) at a CPU cost per event that
+/// would take it over its CPU budget before it caught up is quarantined then, with the default
+/// budget, rather than holding every other plugin until it actually goes over: the `slow`
+/// fixture (far over 100 µs per event) stops after its first batch, and command-repetition
+/// beside it sees every batch and reports what it reports alone.
+#[test]
+fn a_plugin_holding_the_feed_at_a_rate_over_its_cpu_budget_is_quarantined_then() -> Result<()> {
+    let runtime = runtime_with_budget(Budget::default())?;
+    let events = planted_then_quiet(70_000);
+    let mut alone = Pipeline::new(&runtime, 1024);
+    alone.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    alone.feed(&events);
+    let mut pipeline = Pipeline::new(&runtime, 1024);
+    pipeline.load(devloop_host_tests::hostile("slow"), &BTreeMap::new())?;
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    pipeline.feed(&events);
+
+    let (healthy, _): (Vec<_>, Vec<_>) =
+        pipeline.findings().into_iter().partition(|(insight, _)| insight.detector == "command-repetition");
+    assert_eq!(healthy, alone.findings(), "command-repetition beside the slow plugin reports what it reports alone");
+    let plugins = pipeline.plugins();
+    let (slow, other) = (plugins[0].health(), plugins[1].health());
+    assert_eq!(other.events_seen, events.len() as u64, "command-repetition saw every batch");
+    assert!(slow.quarantined, "{slow:?}");
+    let reason = slow.quarantine_reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("of CPU time inside the plugin projected at its rate so far for the events queued for it"),
+        "{reason}"
+    );
+    assert!(slow.events_seen * 2 < events.len() as u64, "stopped early: {} events", slow.events_seen);
+    Ok(())
+}
+
+/// What one in-process run over `project`'s logs with `plugins`, a checkpoint due after every
+/// batch of one event, stored and found: the states committed, command-repetition's findings,
+/// and the most events the `hostile` plugin was behind the feed at a batch boundary.
+fn run_with_checkpoints(
+    project: &super::insights_support::Project,
+    plugins: &[&std::path::Path],
+    state: &str,
+) -> Result<Committed> {
+    let budget =
+        Budget { cpu_base: Duration::from_secs(3600), time_base: Duration::from_secs(3600), ..Budget::default() };
+    let runtime = runtime_with_budget(budget)?;
+    let mut pipeline = Pipeline::new(&runtime, 1);
+    for plugin in plugins {
+        pipeline.load(plugin, &BTreeMap::new())?;
+    }
+    let dirs = DevloopDirs { project: project.path().join(".devloop"), home: None };
+    let mut store = Store::open(&project.path().join(state))?;
+    let routing = RoutingConfig { rules: Vec::new(), ..RoutingConfig::default() };
+    let options = stream::Options {
+        batch_size: 1,
+        from_start: false,
+        strict: true,
+        follow: None,
+        trace_delivered: false,
+        checkpoint: CheckpointPolicy { events: 1, interval: Duration::MAX },
+    };
+    let mut most_behind = 0;
+    let hooks = stream::Hooks {
+        between_batches: &mut |pipeline| {
+            let hostile = pipeline.progress().into_iter().filter(|progress| progress.plugin == "hostile");
+            most_behind = hostile.map(|progress| progress.behind).max().unwrap_or(0).max(most_behind);
+        },
+        after_round: &mut |_| Ok(()),
+    };
+    let destination = stream::Destination { store: &mut store, routing: &routing };
+    stream::run(&dirs, &mut pipeline, destination, &options, &Stop::new(), hooks)?;
+    ensure!(pipeline.problems().is_empty(), "{:?}", pipeline.problems());
+    let healthy = pipeline.findings().into_iter().filter(|(insight, _)| insight.detector == "command-repetition");
+    Ok(Committed { states: store.snapshots()?, found: healthy.collect(), most_behind })
+}
+
+/// What [`run_with_checkpoints`] stored and found.
+struct Committed {
+    states: HashMap<String, PluginSnapshot>,
+    found: Vec<(Insight, u32)>,
+    most_behind: usize,
+}
+
+/// The same through the run loop, whose checkpoints are due after every batch: beside the
+/// spinner, the feed is more batches ahead of it than the old queue held (every due checkpoint
+/// used to wait for every plugin), and what the run commits of command-repetition (its state)
+/// and finds is what a run with it alone commits and finds.
+#[test]
+fn a_run_with_a_slow_plugin_feeds_the_others_past_its_checkpoints_and_commits_what_it_commits_alone() -> Result<()> {
+    use super::insights_support::{Logged, Project, burst};
+    let project = Project::new()?;
+    let quiet: Vec<String> = (0..40).map(|index| format!("ls dir-{index}")).collect();
+    let mut logged = burst(0, 6, "bd ready", None);
+    logged.extend(quiet.iter().enumerate().map(|(index, command)| Logged {
+        offset_seconds: 100 + index as u32 * 10,
+        command,
+        thread: None,
+    }));
+    project.log(&logged)?;
+    let healthy = devloop_host_tests::plugin("command-repetition");
+    let Committed { states: alone_states, found: alone_found, .. } =
+        run_with_checkpoints(&project, &[healthy], "alone.db")?;
+    let Committed { states, found, most_behind } =
+        run_with_checkpoints(&project, &[devloop_host_tests::hostile("spinner"), healthy], "beside.db")?;
+    assert!(most_behind > 4, "the feed ran ahead of the spinner past its checkpoints: at most {most_behind} behind");
+    assert!(!alone_found.is_empty(), "the burst is found");
+    assert!(alone_states.contains_key("command-repetition"), "command-repetition keeps state: {alone_states:?}");
+    assert_eq!(found, alone_found, "command-repetition beside the spinner finds what it finds alone");
+    assert_eq!(
+        states.get("command-repetition"),
+        alone_states.get("command-repetition"),
+        "its committed state is the one alone"
+    );
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 //! at the end, for the overhead of the normal checkpoint policy; the peak resident memory of
 //! each phase. [`folder`] writes a large folder in devloop's formats when none is given.
 
+mod beside;
 pub mod folder;
 
 use std::collections::BTreeMap;
@@ -22,10 +23,11 @@ use crate::dispatch::Pipeline;
 use crate::ingest::{DevloopDirs, Stream};
 use crate::model::Source;
 use crate::routing::RoutingConfig;
-use crate::runtime::Runtime;
+use crate::runtime::{LoadError, Runtime};
 use crate::store::{Store, StoreError};
 use crate::stream::{self, CheckpointPolicy, Options, Stop, StreamError};
 
+pub use beside::BesideFigures;
 pub use folder::FolderStats;
 
 #[derive(Debug, Error)]
@@ -42,6 +44,12 @@ pub enum BenchError {
     NoPlugins(String),
     #[error("no JSON log found under {0}")]
     NoJson(PathBuf),
+    #[error("cannot load {path} to run beside the detectors")]
+    Beside {
+        path: PathBuf,
+        #[source]
+        source: LoadError,
+    },
     #[error("{jq} failed on {file}")]
     Jq { jq: PathBuf, file: PathBuf },
 }
@@ -59,6 +67,8 @@ pub struct BenchConfig {
     pub work: PathBuf,
     /// Times each measurement is taken; the fastest counts (the others met a busier machine).
     pub repeat: u32,
+    /// A plugin to measure the detectors beside (a slow one), besides alone.
+    pub beside: Option<PathBuf>,
 }
 
 /// One detector in one full run.
@@ -101,6 +111,8 @@ pub struct Report {
     pub end_only: RunFigures,
     pub checkpoint_policy: CheckpointPolicy,
     pub repeat: u32,
+    /// The detectors beside [`BenchConfig::beside`], when it is given.
+    pub beside: Option<BesideFigures>,
 }
 
 /// Logs that are JSON, which jq can read too.
@@ -173,20 +185,7 @@ pub fn full_run(
 ) -> Result<RunFigures, BenchError> {
     reset_peak_rss();
     let mut pipeline = Pipeline::new(runtime, config.batch_size);
-    match &config.plugins {
-        Some(folder) => pipeline.load_dir(folder, &BTreeMap::new())?,
-        None => {
-            for candidate in crate::detectors::bundled(runtime) {
-                if let Ok(found) = candidate.found {
-                    let _ = pipeline.start(found.source, Vec::new());
-                }
-            }
-        }
-    }
-    if pipeline.plugins().is_empty() {
-        let from = config.plugins.as_ref().map_or_else(|| "this binary".to_owned(), |dir| dir.display().to_string());
-        return Err(BenchError::NoPlugins(from));
-    }
+    load_detectors(config, runtime, &mut pipeline)?;
     let state_path = config.work.join(name).join("state.db");
     if let Some(parent) = state_path.parent() {
         std::fs::create_dir_all(parent)?;
@@ -222,6 +221,25 @@ pub fn full_run(
         })
         .collect();
     Ok(RunFigures { events: summary.events, time, findings: pipeline.findings().len(), detectors, peak_rss_kib })
+}
+
+/// Loads every plugin in `config.plugins` (else every bundled one) into `pipeline`.
+fn load_detectors(config: &BenchConfig, runtime: &Runtime, pipeline: &mut Pipeline) -> Result<(), BenchError> {
+    match &config.plugins {
+        Some(folder) => pipeline.load_dir(folder, &BTreeMap::new())?,
+        None => {
+            for candidate in crate::detectors::bundled(runtime) {
+                if let Ok(found) = candidate.found {
+                    let _ = pipeline.start(found.source, Vec::new());
+                }
+            }
+        }
+    }
+    if pipeline.plugins().is_empty() {
+        let from = config.plugins.as_ref().map_or_else(|| "this binary".to_owned(), |dir| dir.display().to_string());
+        return Err(BenchError::NoPlugins(from));
+    }
+    Ok(())
 }
 
 /// Measures everything [`Report`] shows, each phase [`BenchConfig::repeat`] times.
@@ -279,6 +297,7 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
             end_only = again;
         }
     }
+    let beside = config.beside.as_deref().map(|plugin| beside::beside(config, runtime, plugin)).transpose()?;
     Ok(Report {
         folder: config.dirs.project.clone(),
         generated,
@@ -293,6 +312,7 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
         end_only,
         checkpoint_policy,
         repeat,
+        beside,
     })
 }
 
@@ -398,6 +418,39 @@ impl fmt::Display for Report {
         writeln!(f, "ratio (normal / end only): {:.3}x", seconds(self.full.time) / seconds(self.end_only.time))?;
         let state: usize = self.full.detectors.iter().filter_map(|detector| detector.state_bytes).sum();
         writeln!(f, "stored state, every detector: {state} bytes")?;
+
+        if let Some(beside) = &self.beside {
+            writeln!(f, "\n== beside a slow plugin (dispatch only, {} events in memory)", beside.events)?;
+            writeln!(f, "every detector, alone:          {:>8.3} s", beside.alone.as_secs_f64())?;
+            writeln!(
+                f,
+                "every detector, beside {}: {:>8.3} s = {:.2}x alone",
+                beside.plugin,
+                beside.detectors_beside.as_secs_f64(),
+                seconds(beside.detectors_beside) / seconds(beside.alone)
+            )?;
+            writeln!(
+                f,
+                "{} itself through:      {:>8.3} s ({})",
+                beside.plugin,
+                beside.all_beside.as_secs_f64(),
+                beside
+                    .quarantined
+                    .as_deref()
+                    .map_or_else(|| "ok".to_owned(), |reason| format!("quarantined: {reason}"))
+            )?;
+            let quarantined = match beside.detectors_quarantined.as_slice() {
+                [] => "none".to_owned(),
+                ids => ids.join(", "),
+            };
+            writeln!(f, "detectors quarantined:          {quarantined}")?;
+            writeln!(
+                f,
+                "peak RSS alone / beside:        {} / {}",
+                rss(beside.peak_rss_kib.0),
+                rss(beside.peak_rss_kib.1)
+            )?;
+        }
 
         writeln!(f, "\n== peak RSS")?;
         writeln!(f, "ingest, every log:    {}", rss(self.ingest_peak_rss_kib))?;

@@ -62,6 +62,10 @@ struct FullBench {
     /// Times to repeat each measurement (the fastest counts).
     #[arg(long, default_value_t = 3)]
     repeat: u32,
+    /// A plugin (`.wasm`) to run beside the detectors, e.g. a slow one: adds their time
+    /// beside it against their time alone.
+    #[arg(long, value_name = "FILE")]
+    beside: Option<PathBuf>,
 }
 
 impl FullBench {
@@ -106,6 +110,7 @@ impl FullBench {
             batch_size: self.batch_size,
             work: scratch.to_owned(),
             repeat: self.repeat,
+            beside: self.beside.clone(),
         };
         Ok(bench::measure(&config, &runtime, generated)?)
     }

@@ -128,6 +128,30 @@ struct Retired {
     last_handover: Option<String>,
 }
 
+/// Sets the counters of `status` to those of the running version's `health` plus those of the
+/// versions it replaced.
+fn count_into(status: &mut PluginStatus, health: PluginHealth, retired: Option<&Retired>) {
+    let mut total = health;
+    if let Some(retired) = retired {
+        let current_failure = total.last_failure.take();
+        accumulate(&mut total, &retired.health);
+        if current_failure.is_some() {
+            total.last_failure = current_failure;
+        }
+    }
+    status.events_seen = total.events_seen;
+    status.insights_emitted = total.insights_emitted;
+    status.time_spent_us = u64::try_from(total.time_spent.as_micros()).unwrap_or(u64::MAX);
+    status.cpu_time_us = u64::try_from(total.cpu_time.as_micros()).unwrap_or(u64::MAX);
+    status.failures = total.failures;
+    status.detector_errors = total.detector_errors;
+    status.quarantined = total.quarantined;
+    status.quarantine_reason = total.quarantine_reason;
+    status.last_failure = total.last_failure;
+    status.undeclared_rejected = total.undeclared_rejected;
+    status.log_records_dropped = total.log_records_dropped;
+}
+
 /// Adds a retired version's counters to the running total.
 fn accumulate(total: &mut PluginHealth, retired: &PluginHealth) {
     total.events_seen += retired.events_seen;
@@ -243,8 +267,9 @@ impl Pipeline<'_> {
         SwapOutcome::Swapped { id, from, to, handover }
     }
 
-    /// Every loaded plugin's status, with counters summed over all its versions: as of when
-    /// they were lent to their workers while they are (see [`Pipeline::submit`]).
+    /// Every loaded plugin's status, with counters summed over all its versions: as of the
+    /// last batch every plugin has run while they are lent to their workers (see
+    /// [`Pipeline::submit`]).
     pub fn statuses(&self) -> Vec<PluginStatus> {
         if self.in_flight.is_some() {
             return self.lent_statuses.clone();
@@ -252,40 +277,40 @@ impl Pipeline<'_> {
         self.plugins
             .iter()
             .map(|plugin| {
-                let mut total = plugin.health().clone();
                 let retired = self.lineage.retired.get(plugin.id());
-                if let Some(retired) = retired {
-                    let current_failure = total.last_failure.take();
-                    accumulate(&mut total, &retired.health);
-                    if current_failure.is_some() {
-                        total.last_failure = current_failure;
-                    }
-                }
                 let description = plugin.description();
-                PluginStatus {
+                let mut status = PluginStatus {
                     id: description.id.clone(),
                     file: PathBuf::from(&plugin.source().origin),
                     version: description.version.clone(),
                     api_version: plugin.source().api_version.to_string(),
                     language: description.language.clone(),
                     content_hash: plugin.source().content_hash.clone(),
-                    events_seen: total.events_seen,
-                    insights_emitted: total.insights_emitted,
-                    time_spent_us: u64::try_from(total.time_spent.as_micros()).unwrap_or(u64::MAX),
-                    cpu_time_us: u64::try_from(total.cpu_time.as_micros()).unwrap_or(u64::MAX),
-                    failures: total.failures,
-                    detector_errors: total.detector_errors,
-                    quarantined: total.quarantined,
-                    quarantine_reason: total.quarantine_reason,
-                    last_failure: total.last_failure,
-                    undeclared_rejected: total.undeclared_rejected,
-                    log_records_dropped: total.log_records_dropped,
+                    events_seen: 0,
+                    insights_emitted: 0,
+                    time_spent_us: 0,
+                    cpu_time_us: 0,
+                    failures: 0,
+                    detector_errors: 0,
+                    quarantined: false,
+                    quarantine_reason: None,
+                    last_failure: None,
+                    undeclared_rejected: 0,
+                    log_records_dropped: 0,
                     swaps: retired.map_or(0, |retired| retired.swaps),
                     last_handover: retired.and_then(|retired| retired.last_handover.clone()),
                     rejected: self.lineage.rejections.get(Path::new(&plugin.source().origin)).cloned(),
-                }
+                };
+                count_into(&mut status, plugin.health().clone(), retired);
+                status
             })
             .collect()
+    }
+
+    /// Brings the counters of a lent plugin's status to `health`, its health after a batch.
+    pub(super) fn refresh_lent_status(&mut self, index: usize, health: PluginHealth) {
+        let status = &mut self.lent_statuses[index];
+        count_into(status, health, self.lineage.retired.get(&status.id));
     }
 
     /// Files whose latest version was refused and that run no earlier version either.

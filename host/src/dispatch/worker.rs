@@ -1,24 +1,35 @@
 //! One long-lived thread per plugin, so a slow plugin holds up only itself.
 //!
-//! A worker is lent a [`Supervisor`] and then handed batches through a bounded queue; it runs
-//! each one as it comes and keeps what came back, in order, until the supervisor is asked
+//! A worker is lent a [`Supervisor`] and then handed batches through its queue; it runs each
+//! one as it comes and sends back what came of it, in order, until the supervisor is asked
 //! back. The batches are shared ([`Arc`]): one conversion per batch whatever the number of
 //! plugins, and each plugin picks the kinds it wants by reference.
 //!
-//! The queue is what lets healthy plugins run ahead of a slow one: a plugin holds the feed
-//! only once it is [`QUEUE_DEPTH`] batches behind, and its budget for the run (CPU time above
-//! all) bounds how long it can stay behind before it is quarantined, after which it drains its
-//! queue at once. Asking a supervisor back waits for its queue to drain, which is what a
-//! checkpoint needs: every batch before it processed by every plugin.
+//! The queue has no fixed depth: healthy plugins run ahead of a slow one at full speed, and the
+//! slow one pins only the batches it has not run yet. What bounds it is memory: the feed waits
+//! for a plugin only once [`LAG_CAP_EVENTS`] events are queued for it. A plugin that holds the
+//! feed so, at a CPU cost per event that would take it over its CPU budget before it caught up,
+//! is quarantined at its next batch ([`Supervisor::quarantine_if_it_cannot_catch_up`]) rather
+//! than when it actually goes over; one within its budget is only heavy, and the feed goes at
+//! its pace. A quarantined plugin drains its queue at once.
+//!
+//! A checkpoint does not ask the supervisors back either: a [`Job::Cut`] goes down every queue
+//! like a batch, and each worker saves its plugin's state when it gets there, so every state
+//! is taken exactly after the last batch before the cut, however far ahead of the others its
+//! plugin runs. The checkpoint is complete once the slowest worker has passed it.
 
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crate::runtime::{BatchOutcome, Supervisor, WitEvents};
+use super::CutState;
+use crate::runtime::{BatchOutcome, PluginHealth, Supervisor, WitEvents};
 
-/// Batches a plugin may fall behind the feed before the feed waits for it.
-pub(super) const QUEUE_DEPTH: usize = 4;
+/// Events that may wait in one plugin's queue before the feed waits for it: far above what
+/// a healthy plugin lags by (a few batches), small enough that the batches a stuck plugin
+/// pins stay a few tens of MiB.
+pub(super) const LAG_CAP_EVENTS: usize = 64 * super::DEFAULT_BATCH_SIZE;
 
 /// One batch as every plugin sees it.
 pub(super) struct SharedBatch {
@@ -33,58 +44,158 @@ pub(super) struct Report {
     pub(super) ticked: BatchOutcome,
     /// What it did wrong while the batch went on (see [`Supervisor::take_notices`]).
     pub(super) notices: Vec<String>,
-    /// Whether a failure in this batch quarantined it (rather than leaving it to restart).
-    pub(super) quarantined: bool,
+    /// Its health after the batch: whether a failure in it quarantined the plugin (rather
+    /// than leaving it to restart), and its counters for its status while it is lent.
+    pub(super) health: PluginHealth,
 }
 
 enum Job {
     Lend(Box<Supervisor>),
     Batch(Arc<SharedBatch>),
+    /// A checkpoint's place between two batches; `true` asks for the plugin's state there.
+    Cut(bool),
     GiveBack,
 }
 
-/// The supervisor handed back, with a report per batch since it was lent, in batch order.
-pub(super) struct Returned {
-    pub(super) supervisor: Box<Supervisor>,
-    pub(super) reports: Vec<Report>,
+/// What a worker sends back, in the order of the jobs it was given.
+pub(super) enum Done {
+    Batch(Report),
+    Cut(Option<CutState>),
+    Back(Box<Supervisor>),
+}
+
+/// How far a worker is behind the feed, shared with its thread.
+#[derive(Default)]
+struct Lag {
+    state: Mutex<LagState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct LagState {
+    /// Events queued and not run yet.
+    queued: usize,
+    /// The feed waits for this worker (its queue is full).
+    holding: bool,
+    /// The thread has ended: nobody will run what is queued.
+    ended: bool,
+}
+
+impl Lag {
+    fn lock(&self) -> MutexGuard<'_, LagState> {
+        // The counters stay meaningful whatever panicked while holding them.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until `ready` holds or the thread ended, at most `timeout`; whether `ready` holds.
+    fn wait(&self, timeout: Option<Duration>, ready: impl Fn(&LagState) -> bool) -> bool {
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        let mut state = self.lock();
+        while !ready(&state) && !state.ended {
+            state = match deadline {
+                None => self.changed.wait(state).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.changed.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0
+                }
+            };
+        }
+        ready(&state)
+    }
+
+    fn update(&self, change: impl FnOnce(&mut LagState)) {
+        change(&mut self.lock());
+        self.changed.notify_all();
+    }
+}
+
+/// Marks the lag ended when the worker's thread ends, panicking or not, so the feed never
+/// waits on a thread that is gone.
+struct EndOnDrop(Arc<Lag>);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.update(|state| state.ended = true);
+    }
 }
 
 pub(super) struct Worker {
-    jobs: SyncSender<Job>,
-    returned: Receiver<Returned>,
+    jobs: Sender<Job>,
+    done: Receiver<Done>,
+    lag: Arc<Lag>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Worker {
     pub(super) fn spawn(index: usize) -> std::io::Result<Worker> {
-        let (jobs, queue) = sync_channel(QUEUE_DEPTH);
-        let (give_back, returned) = sync_channel(1);
+        let (jobs, queue) = channel();
+        let (done_sender, done) = channel();
+        let lag = Arc::new(Lag::default());
+        let thread_lag = lag.clone();
         let thread = std::thread::Builder::new()
             .name(format!("plugin-worker-{index}"))
-            .spawn(move || work(&queue, &give_back))?;
-        Ok(Worker { jobs, returned, thread: Some(thread) })
+            .spawn(move || work(&queue, &done_sender, thread_lag))?;
+        Ok(Worker { jobs, done, lag, thread: Some(thread) })
     }
 
     pub(super) fn lend(&mut self, supervisor: Supervisor) {
         self.send(Job::Lend(Box::new(supervisor)));
     }
 
-    /// Queues a batch; waits only while this plugin is [`QUEUE_DEPTH`] batches behind.
+    /// Queues a batch; waits only while [`LAG_CAP_EVENTS`] events are queued for this plugin.
     pub(super) fn queue(&mut self, batch: Arc<SharedBatch>) {
+        let size = batch.events.len();
+        // One batch is always let in, whatever its size, so a batch above the cap still goes.
+        let fits = |state: &LagState| state.queued == 0 || state.queued + size <= LAG_CAP_EVENTS;
+        if !fits(&self.lag.lock()) {
+            self.lag.update(|state| state.holding = true);
+            self.lag.wait(None, fits);
+        }
+        self.lag.update(|state| {
+            state.holding = false;
+            state.queued += size;
+        });
         self.send(Job::Batch(batch));
     }
 
-    /// Asks for the supervisor back; [`Worker::take_back`] waits for it.
+    /// Queues a cut: the worker reports when it gets there, with the plugin's state if `save`.
+    pub(super) fn cut(&mut self, save: bool) {
+        self.send(Job::Cut(save));
+    }
+
+    /// Asks for the supervisor back; it comes as [`Done::Back`] after everything queued before.
     pub(super) fn ask_back(&mut self) {
         self.send(Job::GiveBack);
     }
 
-    /// The supervisor, once every batch queued before [`Worker::ask_back`] ran.
-    pub(super) fn take_back(&mut self) -> Returned {
-        match self.returned.recv() {
-            Ok(returned) => returned,
+    /// What the worker finished next, if it has.
+    pub(super) fn try_next(&mut self) -> Option<Done> {
+        match self.done.try_recv() {
+            Ok(done) => Some(done),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => self.rethrow(),
+        }
+    }
+
+    /// What the worker finishes next, waiting for it.
+    pub(super) fn next(&mut self) -> Done {
+        match self.done.recv() {
+            Ok(done) => done,
             Err(_) => self.rethrow(),
         }
+    }
+
+    /// Events queued for the worker and not run yet.
+    pub(super) fn behind(&self) -> usize {
+        self.lag.lock().queued
+    }
+
+    /// Waits until nothing is queued for the worker, at most `timeout`; whether it got there.
+    pub(super) fn wait_caught_up(&self, timeout: Duration) -> bool {
+        self.lag.wait(Some(timeout), |state| state.queued == 0)
     }
 
     fn send(&mut self, job: Job) {
@@ -107,7 +218,7 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         // Closing the queue ends the thread once it has finished what it was given.
-        let (closed, _) = sync_channel(0);
+        let (closed, _) = channel();
         drop(std::mem::replace(&mut self.jobs, closed));
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -115,22 +226,35 @@ impl Drop for Worker {
     }
 }
 
-fn work(queue: &Receiver<Job>, give_back: &SyncSender<Returned>) {
-    let mut lent: Option<(Box<Supervisor>, Vec<Report>)> = None;
+fn work(queue: &Receiver<Job>, done: &Sender<Done>, lag: Arc<Lag>) {
+    let _end = EndOnDrop(lag.clone());
+    let mut lent: Option<Box<Supervisor>> = None;
     const LENT_FIRST: &str = "the pipeline lends a supervisor before it queues batches or asks it back";
     for job in queue {
-        match job {
-            Job::Lend(supervisor) => lent = Some((supervisor, Vec::new())),
+        let finished = match job {
+            Job::Lend(supervisor) => {
+                lent = Some(supervisor);
+                continue;
+            }
             Job::Batch(batch) => {
-                let (supervisor, reports) = lent.as_mut().expect(LENT_FIRST);
-                reports.push(run(supervisor, &batch));
-            }
-            Job::GiveBack => {
-                let (supervisor, reports) = lent.take().expect(LENT_FIRST);
-                if give_back.send(Returned { supervisor, reports }).is_err() {
-                    return;
+                let supervisor = lent.as_mut().expect(LENT_FIRST);
+                let (holding, queued) = {
+                    let state = lag.lock();
+                    (state.holding, state.queued)
+                };
+                if holding {
+                    supervisor.quarantine_if_it_cannot_catch_up(queued);
                 }
+                let report = run(supervisor, &batch);
+                let size = batch.events.len();
+                lag.update(|state| state.queued -= size);
+                Done::Batch(report)
             }
+            Job::Cut(save) => Done::Cut(save.then(|| save_state(lent.as_mut().expect(LENT_FIRST)))),
+            Job::GiveBack => Done::Back(lent.take().expect(LENT_FIRST)),
+        };
+        if done.send(finished).is_err() {
+            return;
         }
     }
 }
@@ -139,5 +263,14 @@ fn work(queue: &Receiver<Job>, give_back: &SyncSender<Returned>) {
 pub(super) fn run(supervisor: &mut Supervisor, batch: &SharedBatch) -> Report {
     let processed = supervisor.process(&batch.events);
     let ticked = supervisor.tick(batch.now_ms);
-    Report { processed, ticked, notices: supervisor.take_notices(), quarantined: supervisor.health().quarantined }
+    Report { processed, ticked, notices: supervisor.take_notices(), health: supervisor.health().clone() }
+}
+
+/// The plugin's state as it stands, on whichever thread calls it.
+pub(super) fn save_state(supervisor: &mut Supervisor) -> CutState {
+    CutState {
+        plugin: supervisor.id().to_owned(),
+        version: supervisor.description().version.clone(),
+        state: supervisor.snapshot(),
+    }
 }

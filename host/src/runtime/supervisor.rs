@@ -292,6 +292,31 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Quarantines the plugin if, at the CPU time per event it has used so far, the `queued`
+    /// events waiting for it would take it over its CPU budget for the run: it holds the feed
+    /// (every other plugin waits for it) and would only go over the budget later. Whether it
+    /// did.
+    pub fn quarantine_if_it_cannot_catch_up(&mut self, queued: usize) -> bool {
+        let seen = self.health.events_seen;
+        if self.health.quarantined || seen == 0 {
+            return false;
+        }
+        let queued = queued as u64;
+        let per_event = self.health.cpu_time.as_secs_f64() / seen as f64;
+        let projected = self.health.cpu_time.as_secs_f64() + per_event * queued as f64;
+        let allowed = self.limits.budget.cpu_for(seen + queued);
+        if projected <= allowed.as_secs_f64() {
+            return false;
+        }
+        let failure = self.over_budget(
+            "of CPU time inside the plugin projected at its rate so far for the events queued for it",
+            format!("{projected:.1}s"),
+            format!("{:.1}s for {} events", allowed.as_secs_f64(), seen + queued),
+        );
+        tracing::warn!(plugin = self.id(), "{failure}; quarantined for the rest of the run");
+        true
+    }
+
     /// Quarantines the plugin for the rest of the run and frees its instance.
     fn over_budget(&mut self, resource: &'static str, used: String, budget: String) -> PluginFailure {
         let failure = PluginFailure::OverBudget { resource, used, budget };

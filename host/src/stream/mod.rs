@@ -8,7 +8,11 @@
 //! filing intents. It is written every [`CheckpointPolicy::events`] events or
 //! [`CheckpointPolicy::interval`], whichever comes first, each time the stream catches up,
 //! and when the run stops; a run that dies in between replays from the last checkpoint with
-//! the detectors restored to it, so each event reaches each detector once. Sinks run after the
+//! the detectors restored to it, so each event reaches each detector once. A due checkpoint
+//! does not stop the feed: it is marked after the last batch read ([`Pipeline::cut`]), each
+//! plugin's state is saved when that plugin gets there, and it is committed once the slowest
+//! has, while the others go on reading; the next is due only after that. Catching up and
+//! stopping wait for every plugin, since nothing is left to read meanwhile. Sinks run after the
 //! commit, once the stream has caught up (or stops): a finding is stored before anyone hears of
 //! it, and a long replay announces each finding once, as it stands at the end, rather than at
 //! every doubling on the way.
@@ -19,7 +23,7 @@
 mod stop;
 mod watch;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -28,7 +32,7 @@ use thiserror::Error;
 pub use stop::{Stop, StopReason};
 pub use watch::{Applied, Follow, Nudge, SAFETY_POLL};
 
-use crate::dispatch::Pipeline;
+use crate::dispatch::{Cut, CutState, Pipeline};
 use crate::ingest::position::Cursor;
 use crate::ingest::{DevloopDirs, MalformedRecord, Stream};
 use crate::model::Fingerprint;
@@ -158,8 +162,9 @@ pub fn run(
             summary.events += batch.len() as u64;
             progress.delivered(&batch);
             if progress.due() {
-                progress.checkpoint(pipeline, &mut stream)?;
+                progress.cut(pipeline, &mut stream);
             }
+            progress.commit_passed(pipeline)?;
         }
         progress.checkpoint(pipeline, &mut stream)?;
         if progress.has_undelivered() {
@@ -202,6 +207,13 @@ fn stored_cursors(store: &Store) -> Result<HashMap<String, Cursor>, StoreError> 
     Ok(cursors)
 }
 
+/// A checkpoint marked in the pipeline ([`Pipeline::cut`]) and not committed yet: where the
+/// stream stood there.
+struct Marked {
+    cursors: Vec<(String, String)>,
+    delivered: Vec<(u64, i64)>,
+}
+
 /// What is not committed yet, and what the last checkpoint holds.
 struct Progress<'a> {
     store: &'a mut Store,
@@ -211,6 +223,8 @@ struct Progress<'a> {
     events_since: u64,
     since: Instant,
     delivered: Vec<(u64, i64)>,
+    /// Checkpoints some plugin has not reached yet, oldest first.
+    marked: VecDeque<Marked>,
     /// A digest of each detector's state as last committed, to skip the unchanged ones.
     committed_states: HashMap<String, [u8; 32]>,
     /// Findings an earlier checkpoint of this run recorded.
@@ -239,6 +253,7 @@ impl<'a> Progress<'a> {
             events_since: 0,
             since: Instant::now(),
             delivered: Vec::new(),
+            marked: VecDeque::new(),
             committed_states: HashMap::new(),
             recorded: HashSet::new(),
             undelivered: Vec::new(),
@@ -275,56 +290,85 @@ impl<'a> Progress<'a> {
         }
     }
 
+    /// Whether a checkpoint is due: not while the last one marked waits for a slow plugin,
+    /// which would only pile up the states of the others.
     fn due(&self) -> bool {
-        self.events_since >= self.policy.events || self.since.elapsed() >= self.policy.interval
+        self.marked.is_empty()
+            && (self.events_since >= self.policy.events || self.since.elapsed() >= self.policy.interval)
+    }
+
+    /// Marks a checkpoint after the events delivered so far, without waiting for the plugins:
+    /// [`Progress::commit_passed`] commits it once every one has run them.
+    fn cut(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) {
+        let cursors = stream
+            .checkpoint()
+            .into_iter()
+            .filter_map(|(slot, cursor)| serde_json::to_string(&cursor).ok().map(|text| (slot, text)))
+            .collect();
+        pipeline.cut(self.events_since > 0);
+        self.marked.push_back(Marked { cursors, delivered: std::mem::take(&mut self.delivered) });
+        self.events_since = 0;
+        self.since = Instant::now();
+    }
+
+    /// Commits every marked checkpoint that every plugin has passed; never waits.
+    fn commit_passed(&mut self, pipeline: &mut Pipeline) -> Result<(), StreamError> {
+        while let Some(cut) = pipeline.take_cut() {
+            let marked = self.marked.pop_front().expect("the run marks every cut of its pipeline");
+            self.commit(marked, cut)?;
+        }
+        Ok(())
+    }
+
+    /// Marks a checkpoint after the events delivered so far and commits it, with any marked
+    /// before, each as soon as every plugin has passed it.
+    fn checkpoint(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) -> Result<(), StreamError> {
+        self.cut(pipeline, stream);
+        while let Some(cut) = pipeline.next_cut() {
+            let marked = self.marked.pop_front().expect("the run marks every cut of its pipeline");
+            self.commit(marked, cut)?;
+        }
+        // Every plugin has run every batch by now: this waits for nothing, and brings the
+        // plugins back so their statuses are current.
+        pipeline.settle();
+        Ok(())
     }
 
     /// The states of the detectors that changed since the last checkpoint.
-    fn changed_snapshots(&self, pipeline: &mut Pipeline) -> Vec<(String, PluginSnapshot)> {
+    fn changed_snapshots(&self, states: Vec<CutState>) -> Vec<(String, PluginSnapshot)> {
         let mut snapshots = Vec::new();
-        for supervisor in pipeline.plugins_mut() {
-            let id = supervisor.id().to_owned();
-            let version = supervisor.description().version.clone();
-            match supervisor.snapshot() {
+        for CutState { plugin, version, state } in states {
+            match state {
                 Ok(Some(state)) => {
                     let snapshot = PluginSnapshot { version, state };
-                    if self.committed_states.get(&id) != Some(&digest(&snapshot)) {
-                        snapshots.push((id, snapshot));
+                    if self.committed_states.get(&plugin) != Some(&digest(&snapshot)) {
+                        snapshots.push((plugin, snapshot));
                     }
                 }
                 Ok(None) => {}
-                Err(failure) => tracing::warn!(plugin = id, "could not save the detector's state: {failure}"),
+                Err(failure) => tracing::warn!(plugin, "could not save the detector's state: {failure}"),
             }
         }
         snapshots
     }
 
-    /// Commits everything since the last checkpoint, keeping the new and materially changed
-    /// findings for [`Progress::deliver`].
-    fn checkpoint(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) -> Result<(), StreamError> {
-        let mut checkpoint = Checkpoint {
-            cursors: stream
-                .checkpoint()
+    /// Commits one checkpoint, keeping the new and materially changed findings for
+    /// [`Progress::deliver`].
+    fn commit(&mut self, marked: Marked, cut: Cut) -> Result<(), StreamError> {
+        let checkpoint = Checkpoint {
+            cursors: marked.cursors,
+            delivered: marked.delivered,
+            snapshots: self.changed_snapshots(cut.states),
+            findings: cut
+                .reported
                 .into_iter()
-                .filter_map(|(slot, cursor)| serde_json::to_string(&cursor).ok().map(|text| (slot, text)))
+                .map(|reports| Reported {
+                    first_in_run: self.recorded.insert(reports.latest.fingerprint()),
+                    insight: reports.latest,
+                    occurrences: reports.occurrences,
+                })
                 .collect(),
-            delivered: std::mem::take(&mut self.delivered),
-            ..Checkpoint::default()
         };
-        if self.events_since > 0 {
-            checkpoint.snapshots = self.changed_snapshots(pipeline);
-        }
-        checkpoint.findings = pipeline
-            .take_reported()
-            .into_iter()
-            .map(|reports| Reported {
-                first_in_run: self.recorded.insert(reports.latest.fingerprint()),
-                insight: reports.latest,
-                occurrences: reports.occurrences,
-            })
-            .collect();
-        self.events_since = 0;
-        self.since = Instant::now();
         if checkpoint.is_empty() {
             return Ok(());
         }
