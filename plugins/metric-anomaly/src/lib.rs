@@ -586,11 +586,7 @@ mod tests {
 
     fn formatter(id: u64, file: &str, success: bool) -> Event {
         let event = run(id, "formatter", 300, success);
-        if success {
-            event
-        } else {
-            event.with("error", format!("Check failed for {file}: black command not found"))
-        }
+        if success { event } else { event.with("error", format!("Check failed for {file}: black command not found")) }
     }
 
     #[test]
@@ -618,9 +614,12 @@ mod tests {
         assert_eq!(detector.process(&events)?.len(), 2);
         let snapshot = detector.snapshot().ok_or("a snapshot")?;
         let mut saved = String::from_utf8(snapshot).map_err(|error| error.to_string())?;
-        for (format_2, format_1) in
-            [("\"format\":2", "\"format\":1"), ("\"slow_runs\":0,", ""), ("\"failed_runs\":0,", ""), (",\"unreported\":[]", "")]
-        {
+        for (format_2, format_1) in [
+            ("\"format\":2", "\"format\":1"),
+            ("\"slow_runs\":0,", ""),
+            ("\"failed_runs\":0,", ""),
+            (",\"unreported\":[]", ""),
+        ] {
             assert!(saved.contains(format_2), "{format_2} in {saved}");
             saved = saved.replace(format_2, format_1);
         }
