@@ -546,7 +546,7 @@ mod tests {
     fn runs_at_the_old_speed_during_a_slowdown_are_neither_evidence_nor_a_report() -> Result<(), String> {
         let mut detector = MetricAnomaly::default();
         linter_at_400_ms(&mut detector)?;
-        let slow = |index: u64| index % 3 != 0;
+        let slow = |index: u64| !index.is_multiple_of(3);
         let events: Vec<Event> = (200..260)
             .map(|index| run(index, "linter", if slow(index) { jitter(index, 1_600.0) } else { 400 }, true))
             .collect();

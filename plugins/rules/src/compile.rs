@@ -309,7 +309,7 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
                 if spec.matcher.get_ref().kind.get_ref() != "metric" {
                     errors.at(span(ratio), "`ratio` only applies to a `metric` match (its value over its baseline)");
                 }
-                if !(*ratio.get_ref() > 0.0) {
+                if ratio.get_ref().is_nan() || *ratio.get_ref() <= 0.0 {
                     errors.at(span(ratio), "`ratio` must be more than 0");
                 }
                 Some(Escalate::Ratio(*ratio.get_ref(), to?))
