@@ -20,6 +20,13 @@
 //! counts too: a result whose message says the agent's own check failed (`Check failed`, `not
 //! found`, `not installed`) is such a run. One-off slow runs and an agent that fails now and
 //! then for different reasons stay quiet.
+//!
+//! A finding stays current while its anomaly lasts: each run that is itself anomalous — a run
+//! slow against the baseline on its own, a failure while the failure rate is up, one more run
+//! failing the same way — re-reports it with the counts and medians as they are now, naming in
+//! its evidence only the anomalous runs since the previous report. The host unions the evidence
+//! of every report, so the finding's occurrences are exactly its anomalous runs; a run that is
+//! not anomalous adds no evidence and sends nothing.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -35,17 +42,29 @@ struct Series {
     durations: RobustBaseline,
     recent_durations: VecDeque<(f64, u64, i64)>,
     slow: bool,
+    /// Runs named as slow since the current slowdown began (format 2).
+    #[serde(default)]
+    slow_runs: u64,
     failure_rate: Ewma,
     recent_outcomes: VecDeque<(bool, u64, i64)>,
     failing: bool,
+    /// Failures named since the failure rate went up (format 2).
+    #[serde(default)]
+    failed_runs: u64,
     /// Runs, and failed runs per error signature with the first error as logged.
     runs: u64,
     #[serde(with = "devloop_plugin_sdk::state::as_pairs")]
     failures: BTreeMap<String, (u64, String)>,
+    /// Per error signature, its failed runs no report has named yet (format 2).
+    #[serde(default, with = "devloop_plugin_sdk::state::as_pairs")]
+    unreported: BTreeMap<String, VecDeque<(u64, i64)>>,
 }
 
 /// Error signatures kept per series; the rarest gives way first.
 const MAX_SIGNATURES: usize = 32;
+
+/// Failed runs of one signature kept until a report names them; the oldest give way first.
+const MAX_UNREPORTED: usize = 100;
 
 /// Phrases of a context-store result that say the agent's own check failed.
 const TOOL_FAILURE: &[&str] = &["check failed", "not found", "not installed", "could not run", "failed to run"];
@@ -88,11 +107,14 @@ impl Series {
             durations: RobustBaseline::new(BASELINE_CAPACITY, warmup),
             recent_durations: VecDeque::new(),
             slow: false,
+            slow_runs: 0,
             failure_rate: Ewma::new(0.02, warmup as u32),
             recent_outcomes: VecDeque::new(),
             failing: false,
+            failed_runs: 0,
             runs: 0,
             failures: BTreeMap::new(),
+            unreported: BTreeMap::new(),
         }
     }
 }
@@ -199,15 +221,34 @@ impl Series {
         if z < z_threshold / 2.0 {
             self.slow = false;
         }
-        if self.slow || z < z_threshold || ratio < min_ratio {
+        let durations = &self.durations;
+        let slow_alone = |duration: f64| {
+            duration / baseline.max(1.0) >= min_ratio
+                && durations.robust_z(duration, 0.1).is_some_and(|z| z >= z_threshold)
+        };
+        let named: Vec<(u64, i64)> = if self.slow {
+            if !slow_alone(duration_ms) {
+                return;
+            }
+            vec![(event.id, event.time_ms)]
+        } else if z >= z_threshold && ratio >= min_ratio {
+            self.slow = true;
+            self.slow_runs = 0;
+            self.recent_durations
+                .iter()
+                .filter(|(duration, _, _)| slow_alone(*duration))
+                .map(|(_, id, time)| (*id, *time))
+                .collect()
+        } else {
             return;
-        }
-        self.slow = true;
+        };
+        self.slow_runs += named.len() as u64;
+        let slow_runs = self.slow_runs;
         let mut insight = Insight::new(PATTERN, insight_key(&[agent, "duration"]))
             .severity(if ratio >= 3.0 { Severity::Error } else { Severity::Warning })
             .confidence(normal_cdf(z - z_threshold + 1.0).min(0.99))
             .message(format!(
-                "`{agent}` runs {ratio:.1}× slower than its own baseline: median {recent} over its last {recent_runs} runs, against {baseline} before",
+                "`{agent}` runs {ratio:.1}× slower than its own baseline: median {recent} over its last {recent_runs} runs, against {baseline} before; {slow_runs} slow runs since it slowed down",
                 recent = seconds(recent),
                 baseline = seconds(baseline),
             ))
@@ -222,9 +263,10 @@ impl Series {
             .evidence("baseline_median_ms", baseline.round() as i64)
             .evidence("ratio", (ratio * 100.0).round() / 100.0)
             .evidence("robust_z", (z * 10.0).round() / 10.0)
-            .evidence("recent_runs", recent_runs);
-        for (_, id, time) in &self.recent_durations {
-            insight = insight.event_id(*id, *time);
+            .evidence("recent_runs", recent_runs)
+            .evidence("slow_runs", slow_runs);
+        for (id, time) in named {
+            insight = insight.event_id(id, time);
         }
         out.push(insight);
     }
@@ -250,15 +292,25 @@ impl Series {
             self.failing = false;
         }
         let confidence = binomial_confidence(failures as u64, window as u64, baseline);
-        if self.failing || rate - baseline < min_increase || confidence < 0.999 {
+        let named: Vec<(u64, i64)> = if self.failing {
+            if !failed {
+                return;
+            }
+            vec![(event.id, event.time_ms)]
+        } else if rate - baseline >= min_increase && confidence >= 0.999 {
+            self.failing = true;
+            self.failed_runs = 0;
+            self.recent_outcomes.iter().filter(|(failed, _, _)| *failed).map(|(_, id, time)| (*id, *time)).collect()
+        } else {
             return;
-        }
-        self.failing = true;
+        };
+        self.failed_runs += named.len() as u64;
+        let failed_runs = self.failed_runs;
         let mut insight = Insight::new(PATTERN, insight_key(&[agent, "failure_rate"]))
             .severity(if rate >= 0.5 { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.99))
             .message(format!(
-                "`{agent}` failed {failures} of its last {window} runs ({percent:.0}%), against {base:.0}% before",
+                "`{agent}` failed {failures} of its last {window} runs ({percent:.0}%), against {base:.0}% before; {failed_runs} failed runs since its failure rate went up",
                 percent = rate * 100.0,
                 base = baseline * 100.0,
             ))
@@ -272,9 +324,10 @@ impl Series {
             .evidence("recent_failures", failures)
             .evidence("recent_runs", window)
             .evidence("recent_failure_rate", (rate * 1000.0).round() / 1000.0)
-            .evidence("baseline_failure_rate", (baseline * 1000.0).round() / 1000.0);
-        for (_, id, time) in self.recent_outcomes.iter().filter(|(failed, _, _)| *failed) {
-            insight = insight.event_id(*id, *time);
+            .evidence("baseline_failure_rate", (baseline * 1000.0).round() / 1000.0)
+            .evidence("failed_runs", failed_runs);
+        for (id, time) in named {
+            insight = insight.event_id(id, time);
         }
         out.push(insight);
     }
@@ -294,9 +347,15 @@ impl Series {
             let rarest = self.failures.iter().min_by_key(|(_, (count, _))| *count).map(|(key, _)| key.clone());
             if let Some(rarest) = rarest {
                 self.failures.remove(&rarest);
+                self.unreported.remove(&rarest);
             }
         }
-        let (count, example) = self.failures.entry(signature).or_insert_with(|| (0, error.to_owned()));
+        let unreported = self.unreported.entry(signature.clone()).or_default();
+        if unreported.len() == MAX_UNREPORTED {
+            unreported.pop_front();
+        }
+        unreported.push_back((event.id, event.time_ms));
+        let (count, example) = self.failures.entry(signature.clone()).or_insert_with(|| (0, error.to_owned()));
         *count += 1;
         let (count, runs) = (*count, self.runs);
         let share = count as f64 / runs as f64;
@@ -305,7 +364,7 @@ impl Series {
         }
         let example = example.clone();
         let what = if kind == "context.finding" { "results" } else { "runs" };
-        let insight = Insight::new(PATTERN, insight_key(&[agent, "same_failure"]))
+        let mut insight = Insight::new(PATTERN, insight_key(&[agent, "same_failure"]))
             .severity(Severity::Error)
             .confidence(binomial_confidence(count, runs, 0.2).min(1.0 - 0.5_f64.powi(count.min(30) as i32)))
             .message(format!("`{agent}` failed the same way in {count} of its {runs} {what}: \"{example}\""))
@@ -320,9 +379,12 @@ impl Series {
             .evidence("same_failures", count)
             .evidence("runs", runs)
             .evidence("share", (share * 1000.0).round() / 1000.0)
-            .event_id(event.id, event.time_ms)
             .at(event.time_ms);
+        for (id, time) in self.unreported.get(&signature).into_iter().flatten() {
+            insight = insight.event_id(*id, *time);
+        }
         if reported.changed(insight_key(&[agent, "same_failure"]), &insight) {
+            self.unreported.remove(&signature);
             out.push(insight);
         }
     }
@@ -416,13 +478,24 @@ impl Detector for MetricAnomaly {
         Ok(())
     }
 
-    keep_state!(format = 1; series, reported);
+    keep_state!(format = 2, migrate = MetricAnomaly::migrate_format_1; series, reported);
+}
+
+impl MetricAnomaly {
+    /// Format 1 kept no counts of a shift in progress nor failures waiting to be named: the
+    /// rest is read, a shift in progress counts its runs from here on, and failures before
+    /// the restore are not named again.
+    fn migrate_format_1(&mut self, saved: devloop_plugin_sdk::state::Saved) -> Result<(), String> {
+        devloop_plugin_sdk::keep_state!(@read self, saved, 1; series, reported)
+    }
 }
 
 export_detector!(MetricAnomaly);
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     /// A deterministic spread around `center`: ±20%, and a cold-start spike every 37 runs.
@@ -441,25 +514,59 @@ mod tests {
             .success(success)
     }
 
-    #[test]
-    fn a_sustained_slowdown_is_reported_once_and_spikes_are_not() -> Result<(), String> {
-        let mut detector = MetricAnomaly::default();
-        let mut events: Vec<Event> = (0..200).map(|index| run(index, "linter", jitter(index, 400.0), true)).collect();
+    /// Every event id the reports name, as the host unions them.
+    fn named(insights: &[Insight]) -> BTreeSet<u64> {
+        insights.iter().flat_map(|insight| insight.evidence.event_ids.iter().copied()).collect()
+    }
+
+    fn linter_at_400_ms(detector: &mut MetricAnomaly) -> Result<(), String> {
+        let events: Vec<Event> = (0..200).map(|index| run(index, "linter", jitter(index, 400.0), true)).collect();
         assert!(detector.process(&events)?.is_empty(), "noise with spikes is normal");
-        events = (200..260).map(|index| run(index, "linter", jitter(index, 1_600.0), true)).collect();
+        Ok(())
+    }
+
+    #[test]
+    fn a_sustained_slowdown_is_kept_current_and_names_each_slow_run_once() -> Result<(), String> {
+        let mut detector = MetricAnomaly::default();
+        linter_at_400_ms(&mut detector)?;
+        let events: Vec<Event> = (200..260).map(|index| run(index, "linter", jitter(index, 1_600.0), true)).collect();
         let insights = detector.process(&events)?;
-        assert_eq!(insights.len(), 1, "{insights:#?}");
-        assert_eq!(insights[0].key, "linter\u{1f}duration");
-        assert!(
-            insights[0].message.contains("`linter`") && insights[0].message.contains("slower"),
-            "{}",
-            insights[0].message
+        assert!(insights.len() > 1, "re-reported as the slowdown goes on: {insights:#?}");
+        assert!(insights.iter().all(|insight| insight.key == "linter\u{1f}duration"), "{insights:#?}");
+        assert_eq!(named(&insights), (200..260).collect(), "every slow run, no run before the slowdown");
+        let named_total: usize = insights.iter().map(|insight| insight.evidence.event_ids.len()).sum();
+        assert_eq!(named_total, 60, "no report names a run an earlier one named");
+        let last = insights.last().ok_or("a report")?;
+        assert!(last.message.contains("`linter`") && last.message.contains("60 slow runs"), "{}", last.message);
+        assert_eq!(last.evidence.event_ids, vec![259], "the last report names only the run since the one before");
+        Ok(())
+    }
+
+    #[test]
+    fn runs_at_the_old_speed_during_a_slowdown_are_neither_evidence_nor_a_report() -> Result<(), String> {
+        let mut detector = MetricAnomaly::default();
+        linter_at_400_ms(&mut detector)?;
+        let slow = |index: u64| !index.is_multiple_of(3);
+        let events: Vec<Event> = (200..260)
+            .map(|index| run(index, "linter", if slow(index) { jitter(index, 1_600.0) } else { 400 }, true))
+            .collect();
+        let insights = detector.process(&events)?;
+        let named = named(&insights);
+        assert!(!named.is_empty(), "{insights:#?}");
+        assert!(named.iter().all(|id| slow(*id)), "only slow runs are evidence: {named:?}");
+        let first = insights[0].evidence.event_ids[0];
+        assert_eq!(named, (first..260).filter(|id| slow(*id)).collect(), "every slow run from the first named");
+        assert_eq!(
+            insights.len() - 1,
+            named.iter().filter(|id| **id > insights[0].evidence.event_ids.last().copied().unwrap_or(0)).count(),
+            "one report per slow run after the first report, none for the fast ones"
         );
         Ok(())
     }
 
     #[test]
-    fn a_jump_in_failures_is_reported_and_occasional_failures_are_not() -> Result<(), String> {
+    fn a_jump_in_failures_names_each_failure_of_the_stretch_and_occasional_failures_are_not_reported()
+    -> Result<(), String> {
         let mut detector = MetricAnomaly::default();
         let events: Vec<Event> =
             (0..300).map(|index| run(index, "test-runner", jitter(index, 2_000.0), index % 25 != 3)).collect();
@@ -467,9 +574,61 @@ mod tests {
         let events: Vec<Event> =
             (300..340).map(|index| run(index, "test-runner", jitter(index, 2_000.0), index % 2 == 0)).collect();
         let insights = detector.process(&events)?;
-        assert_eq!(insights.len(), 1, "{insights:#?}");
-        assert_eq!(insights[0].key, "test-runner\u{1f}failure_rate");
+        assert!(insights.iter().all(|insight| insight.key == "test-runner\u{1f}failure_rate"), "{insights:#?}");
         assert!(insights[0].confidence >= 0.98, "{}", insights[0].confidence);
+        let failures: BTreeSet<u64> = (300..340).filter(|index| index % 2 == 1).collect();
+        assert_eq!(named(&insights), failures, "every failure of the stretch, no success, no earlier failure");
+        assert_eq!(insights.len(), 1 + failures.len() - insights[0].evidence.event_ids.len());
+        let last = insights.last().ok_or("a report")?;
+        assert!(last.message.contains("20 failed runs since"), "{}", last.message);
+        Ok(())
+    }
+
+    fn formatter(id: u64, file: &str, success: bool) -> Event {
+        let event = run(id, "formatter", 300, success);
+        if success { event } else { event.with("error", format!("Check failed for {file}: black command not found")) }
+    }
+
+    #[test]
+    fn the_same_failure_is_re_reported_with_each_one_and_not_for_a_run_that_changes_nothing() -> Result<(), String> {
+        let mut detector = MetricAnomaly::default();
+        let events: Vec<Event> = (1..=8).map(|id| formatter(id, ["a.py", "b.py"][id as usize % 2], false)).collect();
+        let insights = detector.process(&events)?;
+        assert_eq!(insights.len(), 4, "at the fifth failure, then one per failure: {insights:#?}");
+        assert_eq!(insights[0].evidence.event_ids, vec![1, 2, 3, 4, 5], "the first report names the five");
+        assert_eq!(named(&insights), (1..=8).collect());
+        assert!(insights[3].message.contains("8 of its 8 runs"), "{}", insights[3].message);
+
+        assert!(detector.process(&[formatter(9, "a.py", true)])?.is_empty(), "a success adds no evidence");
+        let again = detector.process(&[formatter(10, "c.py", false)])?;
+        assert_eq!(again.len(), 1, "{again:#?}");
+        assert_eq!(again[0].evidence.event_ids, vec![10]);
+        assert!(again[0].message.contains("9 of its 10 runs"), "{}", again[0].message);
+        Ok(())
+    }
+
+    #[test]
+    fn a_format_1_snapshot_is_migrated_and_the_finding_goes_on() -> Result<(), String> {
+        let mut detector = MetricAnomaly::default();
+        let events: Vec<Event> = (1..=6).map(|id| formatter(id, "a.py", false)).collect();
+        assert_eq!(detector.process(&events)?.len(), 2);
+        let snapshot = detector.snapshot().ok_or("a snapshot")?;
+        let mut saved = String::from_utf8(snapshot).map_err(|error| error.to_string())?;
+        for (format_2, format_1) in [
+            ("\"format\":2", "\"format\":1"),
+            ("\"slow_runs\":0,", ""),
+            ("\"failed_runs\":0,", ""),
+            (",\"unreported\":[]", ""),
+        ] {
+            assert!(saved.contains(format_2), "{format_2} in {saved}");
+            saved = saved.replace(format_2, format_1);
+        }
+        let mut restored = MetricAnomaly::default();
+        restored.restore(saved.as_bytes())?;
+        let insights = restored.process(&[formatter(7, "a.py", false)])?;
+        assert_eq!(insights.len(), 1, "{insights:#?}");
+        assert_eq!(insights[0].evidence.event_ids, vec![7]);
+        assert!(insights[0].message.contains("7 of its 7 runs"), "{}", insights[0].message);
         Ok(())
     }
 

@@ -20,8 +20,8 @@ pub struct Pattern {
     pub title: String,
     pub description: String,
     pub severity: Severity,
-    /// After this many reports of one finding, it takes this severity.
-    pub escalate: Option<(u32, Severity)>,
+    /// When a finding takes another severity than `severity`.
+    pub escalate: Option<Escalate>,
     pub message: Template,
     pub recommendation: Template,
     pub confidence: Confidence,
@@ -158,6 +158,15 @@ pub struct MetricMatch {
     pub baseline: Baseline,
 }
 
+/// When a finding takes the escalated severity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Escalate {
+    /// From this many reports of one finding on.
+    After(u32, Severity),
+    /// While a metric's value is at least this many times its baseline.
+    Ratio(f64, Severity),
+}
+
 /// What a metric's value is compared with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Baseline {
@@ -280,8 +289,8 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
         errors.at(span(&spec.severity), format!("severity `{}` is not {SEVERITIES}", spec.severity.get_ref()));
         Severity::Info
     });
-    let escalate = spec.escalate.as_ref().and_then(|escalate| {
-        let escalate = escalate.get_ref();
+    let escalate = spec.escalate.as_ref().and_then(|spanned| {
+        let escalate = spanned.get_ref();
         let to = severity(escalate.severity.get_ref());
         if to.is_none() {
             errors.at(
@@ -289,11 +298,27 @@ fn compile(spec: PatternSpec, text: &str, errors: &mut Errors<'_>) -> Option<Pat
                 format!("severity `{}` is not {SEVERITIES}", escalate.severity.get_ref()),
             );
         }
-        let after = *escalate.after.get_ref();
-        if after < 2 {
-            errors.at(span(&escalate.after), "`after` must be at least 2 (reports of one finding)");
+        match (&escalate.after, &escalate.ratio) {
+            (Some(after), None) => {
+                if *after.get_ref() < 2 {
+                    errors.at(span(after), "`after` must be at least 2 (reports of one finding)");
+                }
+                Some(Escalate::After(u32::try_from(*after.get_ref()).ok()?, to?))
+            }
+            (None, Some(ratio)) => {
+                if spec.matcher.get_ref().kind.get_ref() != "metric" {
+                    errors.at(span(ratio), "`ratio` only applies to a `metric` match (its value over its baseline)");
+                }
+                if ratio.get_ref().is_nan() || *ratio.get_ref() <= 0.0 {
+                    errors.at(span(ratio), "`ratio` must be more than 0");
+                }
+                Some(Escalate::Ratio(*ratio.get_ref(), to?))
+            }
+            _ => {
+                errors.at(span(spanned), "`escalate` needs exactly one of `after` (reports) and `ratio` (metric)");
+                None
+            }
         }
-        Some((u32::try_from(after).ok()?, to?))
     });
     let confidence = confidence(&spec.confidence, errors);
 

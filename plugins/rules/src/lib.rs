@@ -53,7 +53,7 @@ mod tests;
 
 use devloop_plugin_sdk::prelude::*;
 
-pub use compile::{Confidence, KeyPart, Matcher, Pattern};
+pub use compile::{Confidence, Escalate, KeyPart, Matcher, Pattern};
 pub use engine::Engine;
 pub use error::{PatternError, line_column};
 pub use filter::BUILT_IN_FIELDS;

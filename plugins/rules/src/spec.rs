@@ -44,11 +44,15 @@ pub struct ConfidenceSpec {
     pub max: Option<Spanned<f64>>,
 }
 
-/// A finding reported `after` times takes `severity`.
+/// A finding reported `after` times, or (metric) whose value is `ratio` times its baseline or
+/// more, takes `severity`; exactly one of `after` and `ratio`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EscalateSpec {
-    pub after: Spanned<i64>,
+    #[serde(default)]
+    pub after: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub ratio: Option<Spanned<f64>>,
     pub severity: Spanned<String>,
 }
 

@@ -240,23 +240,69 @@ fn state_carries_over_only_to_the_same_match() {
     assert!(refused.contains("different `[match]`"), "{refused}");
 }
 
+const MEDIAN_DURATION: &str = "key = [\"subject\", \"'duration'\"]\n[match]\nkind = \"metric\"\ngroup_by = [\"subject\"]\n\
+     value = \"duration_ms\"\nbaseline = \"median\"\nrecent = 3\nwarmup = 5\nabove = 1.5\nz_above = 3.5\n";
+
+fn linter_run(id: u64, ms: u64) -> Event {
+    Event::at(id, id as i64 * 1000, "telemetry.agent_executed").subject("linter").duration(ms)
+}
+
+/// An engine for [`MEDIAN_DURATION`] (with `escalate`, if given) that has seen ten usual runs
+/// and one cold start (id 10), and no finding.
+fn linter_after_usual_runs(escalate: &str) -> Engine {
+    let mut engine = Engine::new(pattern(&format!("{escalate}{MEDIAN_DURATION}")));
+    let usual: Vec<Event> = (0..10).map(|id| linter_run(id, 400 + id % 3 * 10)).collect();
+    assert!(run(&mut engine, &usual).is_empty());
+    let spike = [linter_run(10, 4_000), linter_run(11, 410), linter_run(12, 400)];
+    assert!(run(&mut engine, &spike).is_empty(), "one cold start among three runs leaves the median usual");
+    engine
+}
+
+fn named(found: &[Insight]) -> Vec<u64> {
+    found.iter().flat_map(|insight| insight.evidence.event_ids.iter().copied()).collect()
+}
+
 #[test]
 fn a_median_metric_judges_the_recent_median_so_one_spike_is_not_a_slowdown() {
-    let mut engine = Engine::new(pattern(
-        "key = [\"subject\", \"'duration'\"]\n[match]\nkind = \"metric\"\ngroup_by = [\"subject\"]\nvalue = \"duration_ms\"\n\
-         baseline = \"median\"\nrecent = 3\nwarmup = 5\nabove = 1.5\nz_above = 3.5\n",
-    ));
-    let run_of =
-        |id: u64, ms| Event::at(id, id as i64 * 1000, "telemetry.agent_executed").subject("linter").duration(ms);
-    let usual: Vec<Event> = (0..10).map(|id| run_of(id, 400 + id % 3 * 10)).collect();
-    assert!(run(&mut engine, &usual).is_empty());
-    let spike = [run_of(10, 4_000), run_of(11, 410), run_of(12, 400)];
-    assert!(run(&mut engine, &spike).is_empty(), "one cold start among three runs leaves the median usual");
-    let slow: Vec<Event> = (13..20).map(|id| run_of(id, 1_500)).collect();
-    let found = run(&mut engine, &slow);
-    assert_eq!(found.len(), 1, "one finding for the slowdown, however long it lasts: {found:?}");
-    assert_eq!(found[0].key, "linter\u{1f}duration", "a fixed text is part of the key");
-    assert_eq!(found[0].evidence.event_ids.len(), 3, "the recent runs are the evidence");
+    let mut engine = linter_after_usual_runs("");
+    let found = run(&mut engine, &(13..20).map(|id| linter_run(id, 1_500)).collect::<Vec<_>>());
+    assert!(found.iter().all(|insight| insight.key == "linter\u{1f}duration"), "a fixed text is part of the key");
+    assert_eq!(found[0].evidence.event_ids, vec![13, 14], "the recent runs slow on their own, not the usual one");
+    assert_eq!(found.len(), 6, "then one report per slow run: {found:?}");
+    assert_eq!(named(&found), (13..20).collect::<Vec<_>>(), "each slow run named once");
+    assert!(found[5].message.contains(": 7 in"), "{{count}} is the slow runs so far: {}", found[5].message);
+}
+
+#[test]
+fn a_median_metric_sends_nothing_for_a_usual_value_during_an_excursion() {
+    let mut engine = linter_after_usual_runs("");
+    let found = run(&mut engine, &[linter_run(13, 1_500), linter_run(14, 1_500)]);
+    assert_eq!(found.len(), 1);
+    let found = run(&mut engine, &[linter_run(15, 400), linter_run(16, 1_500), linter_run(17, 420)]);
+    assert_eq!(named(&found), vec![16], "the runs at the usual speed are neither reported nor evidence: {found:?}");
+}
+
+#[test]
+fn a_metric_escalates_by_ratio_while_its_value_is_that_far_out() {
+    let mut engine = linter_after_usual_runs("escalate = { ratio = 3.0, severity = \"error\" }\n");
+    let found = run(&mut engine, &[linter_run(13, 1_000), linter_run(14, 1_000), linter_run(15, 1_600)]);
+    let severities: Vec<Severity> = found.iter().map(|insight| insight.severity).collect();
+    assert_eq!(severities, vec![Severity::Info, Severity::Info], "a median of 1000 ms is 2.5×: {found:?}");
+    let found = run(&mut engine, &[linter_run(16, 1_600)]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].severity, Severity::Error, "a median of 1600 ms is 4×");
+}
+
+#[test]
+fn escalate_names_reports_or_a_metric_ratio_not_both() {
+    let both = format!("{HEADER}escalate = {{ after = 2, ratio = 3.0, severity = \"error\" }}\n{MEDIAN_DURATION}");
+    let found = errors(&both);
+    assert!(found.iter().any(|error| error.contains("exactly one of `after`")), "{found:?}");
+    let count = format!(
+        "{HEADER}escalate = {{ ratio = 3.0, severity = \"error\" }}\n[match]\nkind = \"count\"\nwithin = \"1h\"\nat_least = 2\n"
+    );
+    let found = errors(&count);
+    assert!(found.iter().any(|error| error.contains("`ratio` only applies to a `metric` match")), "{found:?}");
 }
 
 #[test]

@@ -1,12 +1,17 @@
-//! `metric`: a value above (or below) a multiple of the key's own usual value; one finding per
-//! excursion, so a key is reported again only after it came back to normal.
+//! `metric`: a value above (or below) a multiple of the key's own usual value.
+//!
+//! With the running mean, one finding per excursion: a key is reported again only after it
+//! came back to normal.
 //!
 //! Two baselines. The running mean (the default) judges each value as it comes, after `warmup`
 //! observations. The median baseline judges the median of the key's last `recent` values
 //! against the median of up to 200 values before them, optionally with a robust z-score from
 //! their median absolute deviation: one cold-start spike cannot move a median of ten, and the
 //! baseline is frozen while the key is out of range, so it does not learn a regression as the
-//! new normal.
+//! new normal. Its finding stays current while the excursion lasts: the first report names the
+//! recent values that are beyond the usual on their own, and each later value beyond it
+//! re-reports the finding with the median as it is then, naming only that value's event; a
+//! value back in range sends nothing. `{count}` is the values beyond the usual so far.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -48,6 +53,9 @@ struct Series {
     baseline: RobustBaseline,
     recent: VecDeque<(f64, Captured)>,
     excursion: bool,
+    /// Values beyond the usual named since the excursion began.
+    #[serde(default)]
+    beyond: usize,
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
@@ -107,6 +115,7 @@ impl State {
             baseline: RobustBaseline::new(MEDIAN_CAPACITY, rule.warmup as usize),
             recent: VecDeque::new(),
             excursion: false,
+            beyond: 0,
         });
         series.recent.push_back((value, event));
         if series.recent.len() > rule.recent
@@ -127,9 +136,20 @@ impl State {
         if baseline <= 0.0 {
             return None;
         }
-        let ratio = recent / baseline;
-        let high = rule.above.is_some_and(|factor| ratio >= factor) && z_above.is_none_or(|line| z >= line);
-        let low = rule.below.is_some_and(|factor| ratio <= factor) && z_above.is_none_or(|line| z <= -line);
+        let usual = &series.baseline;
+        let beyond = |value: f64, z: f64| {
+            let ratio = value / baseline;
+            let high = rule.above.is_some_and(|factor| ratio >= factor) && z_above.is_none_or(|line| z >= line);
+            let low = rule.below.is_some_and(|factor| ratio <= factor) && z_above.is_none_or(|line| z <= -line);
+            (high, low)
+        };
+        let beyond_alone = |value: f64| {
+            usual.robust_z(value, MIN_RELATIVE_SPREAD).is_some_and(|z| {
+                let (high, low) = beyond(value, z);
+                high || low
+            })
+        };
+        let (high, low) = beyond(recent, z);
         let back_to_normal = match z_above {
             // Half the line, so a key hovering at the threshold is not reported on every wobble.
             Some(threshold) => {
@@ -140,14 +160,24 @@ impl State {
         if back_to_normal {
             series.excursion = false;
         }
-        if series.excursion || !(high || low) {
+        let events: Vec<Captured> = if series.excursion {
+            let (value, event) = series.recent.back()?;
+            if !beyond_alone(*value) {
+                return None;
+            }
+            vec![event.clone()]
+        } else if high || low {
+            series.excursion = true;
+            series.beyond = 0;
+            series.recent.iter().filter(|(value, _)| beyond_alone(*value)).map(|(_, event)| event.clone()).collect()
+        } else {
             return None;
-        }
-        series.excursion = true;
+        };
+        series.beyond += events.len();
         Some(Found {
-            events: series.recent.iter().map(|(_, event)| event.clone()).collect(),
+            events,
             steps: Vec::new(),
-            count: series.recent.len(),
+            count: series.beyond,
             extra: 0,
             distinct: Vec::new(),
             metric: Some((recent, baseline)),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use devloop_plugin_sdk::{Event, Insight, insight_key, stable_hash, state};
 use serde::{Deserialize, Serialize};
 
-use crate::compile::{KeyPart, Matcher, Pattern};
+use crate::compile::{Escalate, KeyPart, Matcher, Pattern};
 use crate::filter::Captured;
 use crate::template::{Facts, Shares};
 
@@ -200,7 +200,12 @@ impl Engine {
             shares: found.shares,
         };
         let severity = match pattern.escalate {
-            Some((after, severity)) if repeats >= after => severity,
+            Some(Escalate::After(after, severity)) if repeats >= after => severity,
+            Some(Escalate::Ratio(ratio, severity))
+                if facts.metric.is_some_and(|(value, baseline)| baseline > 0.0 && value / baseline >= ratio) =>
+            {
+                severity
+            }
             _ => pattern.severity,
         };
         let mut insight = Insight::new(pattern.id.clone(), key.clone())
