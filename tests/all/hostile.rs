@@ -486,7 +486,7 @@ fn run_with_checkpoints(
 /// What [`run_with_checkpoints`] stored and found.
 struct Committed {
     states: HashMap<String, PluginSnapshot>,
-    found: Vec<(Insight, u32)>,
+    found: Vec<(Insight, u64)>,
     most_behind: usize,
 }
 
