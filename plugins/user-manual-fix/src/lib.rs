@@ -20,11 +20,23 @@
 //! Hand edits of other files, or of the same file after `window_seconds`, are not fixes.
 //! An agent's median gap is that of its last `KEPT_GAPS` follow-ups, not of every one it ever
 //! had.
+//!
+//! The state is bounded by the agents and threads of the last `forget_after_days`: an agent not
+//! seen for that long is forgotten (its counts start again from zero if it comes back), an
+//! agent's threads not seen for that long drop out of its distinct counts, and at most
+//! [`seen::MAX_THREADS`] of them are kept. A sweep once a day of event time, its time saved in
+//! the state, drops what was forgotten, so a run in pieces stores what one run does. The
+//! reported agents' last reports are kept, so a finding is re-sent only when it changed.
+
+mod seen;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
+use devloop_plugin_sdk::state::Saved;
 use serde::{Deserialize, Serialize};
+
+use seen::{ThreadList, ThreadSet};
 
 pub const PATTERN: &str = "user_manual_fix";
 
@@ -51,20 +63,65 @@ const MAX_ACTIONS_PER_THREAD: usize = 32;
 /// for fewer), so an agent followed up daily for years stays small and a report sorts no more.
 const KEPT_GAPS: usize = 100;
 
+const DAY_MS: i64 = 86_400_000;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Tally {
     changes: u64,
     followed: u64,
     /// Threads the agent acted in, and those where the user then fixed its work by hand.
-    acted_threads: BTreeSet<String>,
-    fixed_threads: BTreeSet<String>,
+    acted_threads: ThreadSet,
+    fixed_threads: ThreadSet,
     manual_fixes: Vec<String>,
     files: Examples<String>,
     /// The gaps of its last `KEPT_GAPS` follow-ups, oldest first (a snapshot from before they
     /// were bounded holds every gap; the next follow-up trims it).
     gaps_ms: Vec<i64>,
     events: Vec<(u64, i64)>,
+    /// The threads of its changes' hand edits, in the order they were first seen.
+    threads: ThreadList,
+    last_ms: i64,
+}
+
+impl Tally {
+    /// The agent's tally, started again from zero if it was not seen within the horizon.
+    fn seen(&mut self, now_ms: i64, forget_ms: i64) -> &mut Self {
+        if now_ms - self.last_ms > forget_ms {
+            *self = Tally::default();
+        }
+        self.last_ms = now_ms;
+        self
+    }
+
+    fn forget(&mut self, now_ms: i64, forget_ms: i64) {
+        self.acted_threads.forget(now_ms, forget_ms);
+        self.fixed_threads.forget(now_ms, forget_ms);
+        self.threads.forget(now_ms, forget_ms);
+    }
+}
+
+/// An agent's tally as format 1 saved it: every thread it was ever seen in, with no times.
+#[derive(Deserialize)]
+struct TallyFormat1 {
+    changes: u64,
+    followed: u64,
+    acted_threads: BTreeSet<String>,
+    fixed_threads: BTreeSet<String>,
+    manual_fixes: Vec<String>,
+    files: Examples<String>,
+    gaps_ms: Vec<i64>,
+    events: Vec<(u64, i64)>,
     threads: Vec<String>,
+}
+
+/// The state as format 1 saved it: agents and their threads kept forever.
+#[derive(Deserialize)]
+struct Format1 {
+    pending: Sequence<String, Change>,
+    agents: BTreeMap<String, TallyFormat1>,
+    thread_actions: BTreeMap<String, (i64, VecDeque<AgentAction>)>,
+    since_sweep: usize,
+    reported: LastReported<String>,
 }
 
 pub struct UserManualFix {
@@ -72,12 +129,15 @@ pub struct UserManualFix {
     min_delay_ms: i64,
     min_occasions: u64,
     min_share: f64,
+    forget_ms: i64,
     pending: Sequence<String, Change>,
     agents: BTreeMap<String, Tally>,
     /// Recent agent actions per thread, and when each thread was last active.
     thread_actions: BTreeMap<String, (i64, VecDeque<AgentAction>)>,
     since_sweep: usize,
     reported: LastReported<String>,
+    /// When what was forgotten was last swept away.
+    swept_ms: i64,
 }
 
 impl Default for UserManualFix {
@@ -87,11 +147,13 @@ impl Default for UserManualFix {
             min_delay_ms: 10_000,
             min_occasions: 3,
             min_share: 0.4,
+            forget_ms: 30 * DAY_MS,
             pending: Sequence::new(900_000),
             agents: BTreeMap::new(),
             thread_actions: BTreeMap::new(),
             since_sweep: 0,
             reported: LastReported::new(),
+            swept_ms: 0,
         }
     }
 }
@@ -113,7 +175,7 @@ impl UserManualFix {
         if paths.is_empty() {
             paths.extend(event.subject.as_deref());
         }
-        let tally = self.agents.entry(agent.clone()).or_default();
+        let tally = self.agents.entry(agent.clone()).or_default().seen(event.time_ms, self.forget_ms);
         for path in paths {
             let key = file_key(path);
             if key.is_empty() {
@@ -137,7 +199,7 @@ impl UserManualFix {
             self.pending.complete_where(&key, event.time_ms, |change| event.time_ms - change.time_ms >= min_delay_ms);
         for completed in completed {
             let change = completed.start;
-            let tally = self.agents.entry(change.agent.clone()).or_default();
+            let tally = self.agents.entry(change.agent.clone()).or_default().seen(event.time_ms, self.forget_ms);
             tally.followed += 1;
             tally.files.push(change.path.clone());
             tally.gaps_ms.push(completed.gap_ms);
@@ -147,10 +209,8 @@ impl UserManualFix {
                 tally.events.push((change.id, change.time_ms));
                 tally.events.push((event.id, event.time_ms));
             }
-            if let Some(thread) = &event.thread_id
-                && !tally.threads.contains(thread)
-            {
-                tally.threads.push(thread.clone());
+            if let Some(thread) = &event.thread_id {
+                tally.threads.see(thread, event.time_ms);
             }
             self.report(&change.agent, event.time_ms, out);
         }
@@ -160,7 +220,8 @@ impl UserManualFix {
     fn agent_acted_in_thread(&mut self, event: &Event) {
         let (Some(thread), Some(agent)) = (event.thread_id.clone(), agent_of(event)) else { return };
         self.sweep(event.time_ms);
-        self.agents.entry(agent.clone()).or_default().acted_threads.insert(thread.clone());
+        let tally = self.agents.entry(agent.clone()).or_default().seen(event.time_ms, self.forget_ms);
+        tally.acted_threads.see(&thread, event.time_ms);
         let index = event.number("index").map_or(-1, |index| index as i64);
         let (last_ms, actions) = self.thread_actions.entry(thread).or_default();
         *last_ms = event.time_ms;
@@ -194,8 +255,8 @@ impl UserManualFix {
         agents.sort();
         agents.dedup();
         for agent in agents {
-            let tally = self.agents.entry(agent.clone()).or_default();
-            tally.fixed_threads.insert(thread.clone());
+            let tally = self.agents.entry(agent.clone()).or_default().seen(event.time_ms, self.forget_ms);
+            tally.fixed_threads.see(&thread, event.time_ms);
             if let Some(description) = event.subject.clone().filter(|description| !description.is_empty())
                 && tally.manual_fixes.len() < 5
                 && !tally.manual_fixes.contains(&description)
@@ -223,6 +284,21 @@ impl UserManualFix {
         self.thread_actions.retain(|_, (last_ms, _)| now_ms - *last_ms <= keep_ms);
     }
 
+    /// Once a day of event time, drops the agents not seen within the horizon (which would start
+    /// from zero if seen again) and the threads each agent was last seen in before it: memory
+    /// and distinct counts of the horizon only, and a run in pieces sweeps where one run does.
+    fn forget(&mut self, now_ms: i64) {
+        if now_ms - self.swept_ms < DAY_MS {
+            return;
+        }
+        self.swept_ms = now_ms;
+        let forget_ms = self.forget_ms;
+        self.agents.retain(|_, tally| now_ms - tally.last_ms <= forget_ms);
+        for tally in self.agents.values_mut() {
+            tally.forget(now_ms, forget_ms);
+        }
+    }
+
     fn report(&mut self, agent: &str, time_ms: i64, out: &mut Vec<Insight>) {
         let tally = &self.agents[agent];
         let share = tally.followed as f64 / tally.changes.max(1) as f64;
@@ -238,7 +314,7 @@ impl UserManualFix {
             .filter(|(name, _)| name.as_str() != agent)
             .fold((0, 0), |(followed, changes), (_, other)| (followed + other.followed, changes + other.changes));
         let chance = if others_changes == 0 { 0.1 } else { (others_followed as f64 / others_changes as f64).max(0.1) };
-        let threads: Vec<String> = tally.fixed_threads.iter().cloned().collect();
+        let threads: Vec<String> = tally.fixed_threads.names().cloned().collect();
         let (confidence, message, top_share) = if by_edits {
             let files = tally.files.items();
             (
@@ -294,7 +370,7 @@ impl UserManualFix {
         for (id, time) in &tally.events {
             insight = insight.event_id(*id, *time);
         }
-        for thread in tally.threads.iter().chain(&threads) {
+        for thread in tally.threads.names().chain(&threads) {
             if !insight.affected_threads.contains(thread) {
                 insight = insight.thread(thread.clone());
             }
@@ -349,6 +425,15 @@ impl Detector for UserManualFix {
                 "Share of the agent's changes (or of the threads it acted in) followed by a hand fix. Default \
                  0.4: a large part of its work, not the odd file the user was editing anyway.",
             )
+            .setting(
+                "forget_after_days",
+                30_i64,
+                "Days after which an agent not seen is forgotten (its counts start again if it comes back) and \
+                 an agent's threads not seen drop out of its thread counts. Default 30: a month is far longer \
+                 than the 15-minute window, an agent's habit not seen for a month is no longer one, and the \
+                 state stays bounded by the agents and threads of the last month (at most 1000 threads per \
+                 agent).",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -357,10 +442,12 @@ impl Detector for UserManualFix {
         self.min_delay_ms = settings.integer_at_least("min_delay_seconds", 0)? * 1000;
         self.min_occasions = settings.integer_at_least("min_occasions", 1)? as u64;
         self.min_share = settings.float("min_share")?;
+        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(self.window_ms);
         Ok(())
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
+        self.forget(event.time_ms);
         match event.kind.as_str() {
             "file.modified" => self.edited_by_hand(event, out),
             "thread.agent_action" => self.agent_acted_in_thread(event),
@@ -370,13 +457,66 @@ impl Detector for UserManualFix {
         Ok(())
     }
 
-    keep_state!(format = 1; pending, agents, thread_actions, since_sweep, reported);
+    keep_state!(format = 2, migrate = UserManualFix::migrate; pending, agents, thread_actions, since_sweep, reported, swept_ms);
+}
+
+impl UserManualFix {
+    /// Reads a format-1 snapshot: as it did not say when an agent or thread was last seen,
+    /// everything counts as seen at the newest time the snapshot holds.
+    fn migrate(&mut self, saved: Saved) -> Result<(), String> {
+        if saved.format != 1 {
+            return Err(format!(
+                "the saved state is in format {}, which this version cannot convert; starting fresh",
+                saved.format
+            ));
+        }
+        let state: Format1 = saved.read_any()?;
+        let newest_ms = (state.thread_actions.values().map(|(last_ms, _)| *last_ms))
+            .chain(state.agents.values().flat_map(|tally| tally.events.iter().map(|(_, time_ms)| *time_ms)))
+            .max()
+            .unwrap_or(0);
+        let agents = state.agents.into_iter().map(|(agent, tally)| {
+            let TallyFormat1 {
+                changes,
+                followed,
+                acted_threads,
+                fixed_threads,
+                manual_fixes,
+                files,
+                gaps_ms,
+                events,
+                threads,
+            } = tally;
+            let tally = Tally {
+                changes,
+                followed,
+                acted_threads: ThreadSet::from_names(acted_threads, newest_ms),
+                fixed_threads: ThreadSet::from_names(fixed_threads, newest_ms),
+                manual_fixes,
+                files,
+                gaps_ms,
+                events,
+                threads: ThreadList::from_names(threads, newest_ms),
+                last_ms: newest_ms,
+            };
+            (agent, tally)
+        });
+        self.pending = state.pending;
+        self.agents = agents.collect();
+        self.thread_actions = state.thread_actions;
+        self.since_sweep = state.since_sweep;
+        self.reported = state.reported;
+        self.swept_ms = newest_ms;
+        Ok(())
+    }
 }
 
 export_detector!(UserManualFix);
 
 #[cfg(test)]
 mod tests {
+    use devloop_plugin_sdk::state;
+
     use super::*;
 
     fn fix(id: u64, seconds: i64, agent: &str, path: &str) -> Event {
@@ -455,6 +595,120 @@ mod tests {
             events.push(edit(occasion as u64 * 4 + 3, at + 3_600, "src/app.py"));
         }
         assert!(detector.process(&events)?.is_empty());
+        Ok(())
+    }
+
+    fn acted(id: u64, seconds: i64, thread: &str, agent: &str) -> Event {
+        Event::at(id, seconds * 1000, "thread.agent_action").thread(thread).with("action", agent).with("index", 0_i64)
+    }
+
+    fn fixed_by_hand(id: u64, seconds: i64, thread: &str) -> Event {
+        Event::at(id, seconds * 1000, "thread.user_action")
+            .thread(thread)
+            .subject("reverted the rename")
+            .with("action", "manual_fix")
+    }
+
+    /// Twenty weeks: every day a new agent, and ten new threads where the linter acts, one in
+    /// three fixed by hand, and five new files it changes and a user edits after it.
+    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        let mut next = || {
+            *id += 1;
+            *id
+        };
+        for hour in 0..10_i64 {
+            let start = day * 86_400 + 8 * 3_600 + hour * 3_600;
+            let thread = format!("T-{day}-{hour}");
+            events.push(acted(next(), start, &thread, "linter"));
+            events.push(acted(next(), start + 5, &thread, &format!("agent-{day}")));
+            if hour % 3 == 0 {
+                events.push(fixed_by_hand(next(), start + 60, &thread));
+            }
+            if hour % 2 == 0 {
+                let path = format!("src/day_{day}/module_{hour}.py");
+                events.push(fix(next(), start + 120, "linter", &format!("/home/u/proj/{path}")));
+                events.push(edit(next(), start + 300, &path).thread(&thread));
+            }
+        }
+        events
+    }
+
+    fn tracked_threads(detector: &UserManualFix) -> usize {
+        let tallies = detector.agents.values();
+        tallies.map(|tally| tally.acted_threads.len() + tally.fixed_threads.len() + tally.threads.names().count()).sum()
+    }
+
+    #[test]
+    fn state_stays_bounded_by_the_agents_and_threads_of_the_horizon() -> Result<(), String> {
+        let mut detector = UserManualFix::default();
+        let (mut id, mut sizes) = (0, Vec::new());
+        for day in 0..140_i64 {
+            detector.process(&day_of_work(day, &mut id))?;
+            if day % 28 == 27 {
+                let snapshot = detector.snapshot().ok_or("user-manual-fix keeps state")?;
+                // What was last reported is kept per agent ever reported (one hash each), so
+                // an unchanged finding is never re-sent: the rest is what must stop growing.
+                let mut opened = Saved::open(&snapshot)?;
+                opened.state.as_object_mut().ok_or("an object")?.remove("reported").ok_or("kept")?;
+                let bytes = state::save(&opened.state).ok_or("serializable")?.len();
+                sizes.push((detector.agents.len(), tracked_threads(&detector), bytes));
+            }
+        }
+        // From the second month on, the last 30 days' agents (one a day, and the linter) and
+        // their threads.
+        let (agents, threads, bytes) = sizes[1];
+        assert!(agents <= 32, "{sizes:?}");
+        for (later_agents, later_threads, later_bytes) in &sizes[2..] {
+            assert!(*later_agents <= agents, "agents stop growing: {sizes:?}");
+            assert!(*later_threads <= threads, "threads stop growing: {sizes:?}");
+            // Later ids, times and day numbers take more digits, and the last day's threads'
+            // actions are swept every so many events; nothing else grows.
+            assert!(*later_bytes <= bytes + bytes / 8, "the snapshot stops growing: {sizes:?}");
+        }
+        let linter = &detector.agents["linter"];
+        assert_eq!(linter.changes, 140 * 5, "the agent seen every day is never forgotten");
+        assert!(linter.acted_threads.len() <= 31 * 10, "{}", linter.acted_threads.len());
+        Ok(())
+    }
+
+    #[test]
+    fn a_format_1_snapshot_is_read_with_everything_seen_at_its_newest_time() -> Result<(), String> {
+        let mut detector = UserManualFix::default();
+        let mut id = 0;
+        let events: Vec<Event> = (0..3).flat_map(|day| day_of_work(day, &mut id)).collect();
+        detector.process(&events)?;
+        // Format 1 was today's layout with plain lists of threads, and no times.
+        let mut opened = Saved::open(&detector.snapshot().ok_or("user-manual-fix keeps state")?)?;
+        assert_eq!(opened.format, 2);
+        let state = opened.state.as_object_mut().ok_or("an object")?;
+        state.remove("swept_ms").ok_or("kept")?;
+        for (agent, tally) in state.get_mut("agents").and_then(|agents| agents.as_object_mut()).ok_or("agents")? {
+            let tally = tally.as_object_mut().ok_or("a tally")?;
+            tally.remove("last_ms").ok_or("kept")?;
+            let before = &detector.agents[agent];
+            for (field, names) in [
+                ("acted_threads", before.acted_threads.names().collect::<Vec<_>>()),
+                ("fixed_threads", before.fixed_threads.names().collect()),
+                ("threads", before.threads.names().collect()),
+            ] {
+                *tally.get_mut(field).ok_or("kept")? = state::load(&state::save(&names).ok_or("serializable")?)?;
+            }
+        }
+        let saved = state::save_versioned(1, &opened.state).ok_or("serializable")?;
+        let mut migrated = UserManualFix::default();
+        migrated.restore(&saved)?;
+        let newest_ms = events.iter().map(|event| event.time_ms).max().ok_or("events")?;
+        assert_eq!(migrated.swept_ms, newest_ms);
+        let (linter, before) = (&migrated.agents["linter"], &detector.agents["linter"]);
+        assert_eq!((linter.changes, linter.followed, linter.last_ms), (before.changes, before.followed, newest_ms));
+        assert!(linter.acted_threads.names().eq(before.acted_threads.names()));
+        assert!(linter.threads.names().eq(before.threads.names()), "first-seen order kept");
+        assert_eq!(migrated.agents.len(), detector.agents.len());
+        // It goes on as the detector that saw the events would.
+        let more = day_of_work(3, &mut id);
+        let (after, expected) = (migrated.process(&more)?, detector.process(&more)?);
+        assert_eq!(format!("{after:?}"), format!("{expected:?}"));
         Ok(())
     }
 
