@@ -23,11 +23,24 @@
 //! reacts within half an hour, or not at all; `min_silent` 3 and `min_threads` 3 — three
 //! unanswered results in three different threads (or files) are no longer one distracted
 //! afternoon; `min_share` 0.6 — most of the agent's results go unanswered, not just some.
+//!
+//! The state is bounded by the agents and places of the last `forget_after_days`: an agent not
+//! seen for that long is forgotten (its counts start again from zero if it comes back, and
+//! leave the other agents' share), the threads and files of an agent's silent results not seen
+//! for that long drop out of its distinct counts, and at most [`places::MAX_PLACES`] of each
+//! are kept. A sweep once a day of event time, its time saved in the state, drops what was
+//! forgotten, so a run in pieces stores what one run does. The reported agents' last reports
+//! are kept, so a finding is re-sent only when it changed.
+
+mod places;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use devloop_plugin_sdk::prelude::*;
+use devloop_plugin_sdk::state::Saved;
 use serde::{Deserialize, Serialize};
+
+use places::Places;
 
 pub const PATTERN: &str = "silent_completion";
 
@@ -45,8 +58,22 @@ struct Output {
     file: Option<String>,
 }
 
+const DAY_MS: i64 = 86_400_000;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Tally {
+    results: u64,
+    silent: u64,
+    threads: Places,
+    files: Places,
+    commands: Examples<String>,
+    events: Vec<(u64, i64)>,
+    last_ms: i64,
+}
+
+/// An agent's tally as format 1 saved it: every place it was ever silent in, with no times.
+#[derive(Deserialize)]
+struct TallyFormat1 {
     results: u64,
     silent: u64,
     threads: BTreeSet<String>,
@@ -55,16 +82,29 @@ struct Tally {
     events: Vec<(u64, i64)>,
 }
 
+/// The state as format 1 saved it: agents and their places kept forever.
+#[derive(Deserialize)]
+struct Format1 {
+    timers: Absence<String, Output>,
+    agents: BTreeMap<String, TallyFormat1>,
+    all_silent: u64,
+    all_results: u64,
+    reported: LastReported<String>,
+}
+
 pub struct SilentCompletion {
     min_silent: u64,
     min_share: f64,
     min_threads: usize,
+    forget_ms: i64,
     timers: Absence<String, Output>,
     agents: BTreeMap<String, Tally>,
     /// Silent and all results over all agents.
     all_silent: u64,
     all_results: u64,
     reported: LastReported<String>,
+    /// When what was forgotten was last swept away.
+    swept_ms: i64,
 }
 
 /// Words of an agent's output that say it found nothing to act on.
@@ -101,11 +141,13 @@ impl Default for SilentCompletion {
             min_silent: 3,
             min_share: 0.6,
             min_threads: 3,
+            forget_ms: 30 * DAY_MS,
             timers: Absence::new(1_800_000),
             agents: BTreeMap::new(),
             all_silent: 0,
             all_results: 0,
             reported: LastReported::new(),
+            swept_ms: 0,
         }
     }
 }
@@ -117,21 +159,55 @@ fn agent_of(event: &Event) -> Option<String> {
 }
 
 impl SilentCompletion {
+    /// The agent's tally, started again from zero (its counts taken out of everyone's) if it
+    /// was not seen within the horizon.
+    fn agent(&mut self, agent: &str, now_ms: i64) -> &mut Tally {
+        let tally = self.agents.entry(agent.to_owned()).or_default();
+        if now_ms - tally.last_ms > self.forget_ms {
+            self.all_silent -= tally.silent;
+            self.all_results -= tally.results;
+            *tally = Tally::default();
+        }
+        tally.last_ms = tally.last_ms.max(now_ms);
+        tally
+    }
+
+    /// Once a day of event time, drops the agents not seen within the horizon (their counts
+    /// leave everyone's) and each agent's places not seen within it: memory and distinct counts
+    /// of the horizon only, and a run in pieces sweeps where one run does.
+    fn forget(&mut self, now_ms: i64) {
+        if now_ms - self.swept_ms < DAY_MS {
+            return;
+        }
+        self.swept_ms = now_ms;
+        let forget_ms = self.forget_ms;
+        let (mut silent, mut results) = (0, 0);
+        self.agents.retain(|_, tally| {
+            let keep = now_ms - tally.last_ms <= forget_ms;
+            if !keep {
+                silent += tally.silent;
+                results += tally.results;
+            }
+            keep
+        });
+        self.all_silent -= silent;
+        self.all_results -= results;
+        for tally in self.agents.values_mut() {
+            tally.threads.forget(now_ms, forget_ms);
+            tally.files.forget(now_ms, forget_ms);
+        }
+    }
+
     fn fire(&mut self, now_ms: i64, out: &mut Vec<Insight>) {
         let missed = self.timers.fire(now_ms);
         let mut touched = BTreeSet::new();
         for missed in missed {
             let result = missed.armed;
-            let tally = self.agents.entry(result.agent.clone()).or_default();
+            let tally = self.agent(&result.agent, missed.deadline_ms);
             tally.silent += 1;
-            self.all_silent += 1;
             match &result.file {
-                Some(file) => {
-                    tally.files.insert(file.clone());
-                }
-                None => {
-                    tally.threads.insert(missed.key);
-                }
+                Some(file) => tally.files.see(file, missed.deadline_ms),
+                None => tally.threads.see(&missed.key, missed.deadline_ms),
             }
             if let Some(command) = result.command {
                 tally.commands.push(command);
@@ -139,6 +215,7 @@ impl SilentCompletion {
             if tally.events.len() < 20 {
                 tally.events.push((result.id, result.time_ms));
             }
+            self.all_silent += 1;
             touched.insert((result.agent, missed.deadline_ms));
         }
         for (agent, deadline_ms) in touched {
@@ -158,7 +235,7 @@ impl SilentCompletion {
         let chance = if others_results == 0 { 0.3 } else { (others_silent as f64 / others_results as f64).max(0.2) };
         let evidence_cap = 1.0 - 0.5_f64.powi(i32::try_from(tally.silent).unwrap_or(i32::MAX));
         let confidence = binomial_confidence(tally.silent, tally.results, chance).min(evidence_cap);
-        let threads: Vec<String> = tally.threads.iter().take(10).cloned().collect();
+        let threads: Vec<String> = tally.threads.names().take(10).cloned().collect();
         let mut insight = Insight::new(PATTERN, insight_key(&[agent]))
             .severity(if share >= 0.8 { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.99))
@@ -182,7 +259,7 @@ impl SilentCompletion {
             .evidence("silent_share", (share * 1000.0).round() / 1000.0)
             .evidence("other_agents_silent_share", (chance * 1000.0).round() / 1000.0)
             .evidence("threads", threads.clone())
-            .evidence("files", tally.files.iter().take(10).cloned().collect::<Vec<_>>());
+            .evidence("files", tally.files.names().take(10).cloned().collect::<Vec<_>>());
         if !tally.commands.items().is_empty() {
             insight = insight.evidence("commands", tally.commands.items().to_vec());
         }
@@ -210,7 +287,7 @@ impl SilentCompletion {
             self.timers.answer(&key, i64::MAX);
             return;
         }
-        self.agents.entry(agent.clone()).or_default().results += 1;
+        self.agent(&agent, event.time_ms).results += 1;
         self.all_results += 1;
         if matches!(event.field("seen_by_user"), Some(Value::Boolean(true))) {
             return;
@@ -259,10 +336,21 @@ impl Detector for SilentCompletion {
                 "Distinct threads (or files, for context-store results) the silent results must span. Default 3: \
                  not one distracted afternoon in one thread.",
             )
+            .setting(
+                "forget_after_days",
+                30_i64,
+                "Days after which an agent not seen is forgotten (its counts start again if it comes back) and \
+                 the threads and files of its silent results not seen drop out of its counts. Default 30: a \
+                 month is far longer than the response window, an agent not seen for a month no longer runs \
+                 here, and the state stays bounded by the agents and places of the last month (at most 1000 \
+                 threads and 1000 files per agent).",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
-        self.timers = Absence::new(settings.integer_at_least("response_window_seconds", 1)? * 1000);
+        let window_ms = settings.integer_at_least("response_window_seconds", 1)? * 1000;
+        self.timers = Absence::new(window_ms);
+        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(window_ms);
         self.min_silent = settings.integer_at_least("min_silent", 1)? as u64;
         self.min_share = settings.float("min_share")?;
         self.min_threads = settings.integer_at_least("min_threads", 1)? as usize;
@@ -271,6 +359,7 @@ impl Detector for SilentCompletion {
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         self.fire(event.time_ms, out);
+        self.forget(event.time_ms);
         if event.is("context.*") {
             self.context(event);
             return Ok(());
@@ -291,7 +380,7 @@ impl Detector for SilentCompletion {
             if let Some(agent) = agent_of(event)
                 && !found_nothing(event)
             {
-                self.agents.entry(agent.clone()).or_default().results += 1;
+                self.agent(&agent, event.time_ms).results += 1;
                 self.all_results += 1;
                 let command = event.subject.clone().filter(|command| !command.is_empty());
                 let output = Output { agent, id: event.id, time_ms: event.time_ms, command, file: None };
@@ -308,13 +397,49 @@ impl Detector for SilentCompletion {
         Ok(())
     }
 
-    keep_state!(format = 1; timers, agents, all_silent, all_results, reported);
+    keep_state!(format = 2, migrate = SilentCompletion::migrate; timers, agents, all_silent, all_results, reported, swept_ms);
+}
+
+impl SilentCompletion {
+    /// Reads a format-1 snapshot: as it did not say when an agent or place was last seen,
+    /// everything counts as seen at the newest time the snapshot holds.
+    fn migrate(&mut self, saved: Saved) -> Result<(), String> {
+        if saved.format != 1 {
+            return Err(format!(
+                "the saved state is in format {}, which this version cannot convert; starting fresh",
+                saved.format
+            ));
+        }
+        // Each armed timer is saved as `[[deadline, order], [thread, output, armed at]]`.
+        let armed = saved.state["timers"]["timers"].as_array().into_iter().flatten();
+        let armed_ms: Vec<i64> = armed.filter_map(|timer| timer[1][2].as_i64()).collect();
+        let state: Format1 = saved.read_any()?;
+        let newest_ms = (state.agents.values().flat_map(|tally| tally.events.iter().map(|(_, time_ms)| *time_ms)))
+            .chain(armed_ms)
+            .max()
+            .unwrap_or(0);
+        let agents = state.agents.into_iter().map(|(agent, tally)| {
+            let TallyFormat1 { results, silent, threads, files, commands, events } = tally;
+            let threads = Places::from_names(threads, newest_ms);
+            let files = Places::from_names(files, newest_ms);
+            (agent, Tally { results, silent, threads, files, commands, events, last_ms: newest_ms })
+        });
+        self.timers = state.timers;
+        self.agents = agents.collect();
+        self.all_silent = state.all_silent;
+        self.all_results = state.all_results;
+        self.reported = state.reported;
+        self.swept_ms = newest_ms;
+        Ok(())
+    }
 }
 
 export_detector!(SilentCompletion);
 
 #[cfg(test)]
 mod tests {
+    use devloop_plugin_sdk::state;
+
     use super::*;
 
     const MINUTE: i64 = 60_000;
@@ -384,6 +509,112 @@ mod tests {
         let mut insights = detector.process(&after_each_run("feedback.thumbs_up"))?;
         detector.on_tick(10_000 * MINUTE, &mut insights)?;
         assert!(insights.is_empty(), "{insights:#?}");
+        Ok(())
+    }
+
+    fn context_finding(id: u64, at: i64, agent: &str, file: &str) -> Event {
+        Event::at(id, at, "context.finding")
+            .source("context-store")
+            .subject(agent)
+            .with("finding_id", format!("F-{id}"))
+            .with("file", file)
+            .with("message", "unused import")
+    }
+
+    /// A day of work: a new agent every day, silent in five new threads, and the linter silent
+    /// in five new threads and on five new files, beside one answered thread.
+    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        let mut next = || {
+            *id += 1;
+            *id
+        };
+        for hour in 0..5_i64 {
+            let start = day * 1_440 * MINUTE + (8 + hour) * 60 * MINUTE;
+            let thread = format!("T-{day}-{hour}");
+            events.push(agent_action(next(), start, &thread, "linter"));
+            events.push(agent_action(next(), start + MINUTE, &thread, &format!("agent-{day}")));
+            events.push(context_finding(next(), start + 2 * MINUTE, "linter", &format!("src/day_{day}/m{hour}.py")));
+        }
+        let answered = format!("T-{day}-answered");
+        events.push(agent_action(next(), day * 1_440 * MINUTE + 16 * 60 * MINUTE, &answered, "linter"));
+        events.push(user_action(next(), day * 1_440 * MINUTE + 16 * 60 * MINUTE + MINUTE, &answered));
+        events
+    }
+
+    fn tracked_places(detector: &SilentCompletion) -> usize {
+        detector.agents.values().map(|tally| tally.threads.len() + tally.files.len()).sum()
+    }
+
+    #[test]
+    fn state_stays_bounded_by_the_agents_and_places_of_the_horizon() -> Result<(), String> {
+        let mut detector = SilentCompletion::default();
+        let (mut id, mut sizes) = (0, Vec::new());
+        for day in 0..140_i64 {
+            detector.process(&day_of_work(day, &mut id))?;
+            if day % 28 == 27 {
+                // What was last reported is kept per agent ever reported (one hash each), so
+                // an unchanged finding is never re-sent: the rest is what must stop growing.
+                let mut opened = Saved::open(&detector.snapshot().ok_or("silent-completion keeps state")?)?;
+                opened.state.as_object_mut().ok_or("an object")?.remove("reported").ok_or("kept")?;
+                let bytes = state::save(&opened.state).ok_or("serializable")?.len();
+                sizes.push((detector.agents.len(), tracked_places(&detector), bytes));
+            }
+        }
+        // From the second month on, the last 30 days' agents (one a day, and the linter) and
+        // their places.
+        let (agents, places, bytes) = sizes[1];
+        assert!(agents <= 32, "{sizes:?}");
+        for (later_agents, later_places, later_bytes) in &sizes[2..] {
+            assert!(*later_agents <= agents, "agents stop growing: {sizes:?}");
+            assert!(*later_places <= places, "places stop growing: {sizes:?}");
+            // Later ids, times and day numbers take more digits; nothing else grows.
+            assert!(*later_bytes <= bytes + bytes / 10, "the snapshot stops growing: {sizes:?}");
+        }
+        let linter = &detector.agents["linter"];
+        assert_eq!(linter.results, 140 * 11, "the agent seen every day is never forgotten");
+        assert!(linter.threads.len() <= 31 * 5 && linter.files.len() <= 31 * 5, "{linter:?}");
+        let counted: u64 = detector.agents.values().map(|tally| tally.results).sum();
+        assert_eq!(detector.all_results, counted, "forgotten agents' results leave everyone's");
+        Ok(())
+    }
+
+    #[test]
+    fn a_format_1_snapshot_is_read_with_everything_seen_at_its_newest_time() -> Result<(), String> {
+        let mut detector = SilentCompletion::default();
+        let mut id = 0;
+        let events: Vec<Event> = (0..3).flat_map(|day| day_of_work(day, &mut id)).collect();
+        detector.process(&events)?;
+        // Format 1 was today's layout with plain sets of places, and no times.
+        let mut opened = Saved::open(&detector.snapshot().ok_or("silent-completion keeps state")?)?;
+        assert_eq!(opened.format, 2);
+        let saved_state = opened.state.as_object_mut().ok_or("an object")?;
+        saved_state.remove("swept_ms").ok_or("kept")?;
+        for (agent, tally) in saved_state.get_mut("agents").and_then(|agents| agents.as_object_mut()).ok_or("agents")? {
+            let tally = tally.as_object_mut().ok_or("a tally")?;
+            tally.remove("last_ms").ok_or("kept")?;
+            let before = &detector.agents[agent];
+            for (field, names) in
+                [("threads", before.threads.names().collect::<Vec<_>>()), ("files", before.files.names().collect())]
+            {
+                *tally.get_mut(field).ok_or("kept")? = state::load(&state::save(&names).ok_or("serializable")?)?;
+            }
+        }
+        let saved = state::save_versioned(1, &opened.state).ok_or("serializable")?;
+        let mut migrated = SilentCompletion::default();
+        migrated.restore(&saved)?;
+        // No timer is armed at the end of a day; the newest time it holds is that of the new
+        // agent's last silent result (the linter's first twenty are all it names).
+        let newest_ms = 2 * 1_440 * MINUTE + (8 + 4) * 60 * MINUTE + MINUTE;
+        assert_eq!(migrated.swept_ms, newest_ms);
+        let (linter, before) = (&migrated.agents["linter"], &detector.agents["linter"]);
+        assert_eq!((linter.results, linter.silent, linter.last_ms), (before.results, before.silent, newest_ms));
+        assert!(linter.threads.names().eq(before.threads.names()) && linter.files.names().eq(before.files.names()));
+        assert_eq!((migrated.all_results, migrated.all_silent), (detector.all_results, detector.all_silent));
+        // It goes on as the detector that saw the events would.
+        let more = day_of_work(3, &mut id);
+        let (after, expected) = (migrated.process(&more)?, detector.process(&more)?);
+        assert_eq!(format!("{after:?}"), format!("{expected:?}"));
         Ok(())
     }
 
