@@ -25,10 +25,19 @@
 //! Per event the detector looks at the person's open episodes only (bounded: at most
 //! `MAX_OPEN` per person, each at most `window_seconds` old): amortized O(log n). A pair keeps
 //! the gaps of its last `KEPT_GAPS` occasions for its median gap, not every gap it ever had.
+//!
+//! The state is bounded by the commands of the last `forget_after_days`: a command not run for
+//! that long is forgotten — its own counts, its pairs, and what it added to every total and to
+//! the other commands' counts (so the base rates stay those of the commands still known), and
+//! its counts start again from zero if it comes back. A sweep once a day of event time, its
+//! time saved in the state, drops what was forgotten and the success episodes people left open
+//! past their window, so a run in pieces stores what one run does. The reported pairs' last
+//! reports are kept, so a finding is re-sent only when it changed.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use devloop_plugin_sdk::prelude::*;
+use devloop_plugin_sdk::state::Saved;
 use devloop_plugin_sdk::text::command_key;
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +53,8 @@ const MIN_OTHER_EPISODES: u64 = 3;
 /// for a pair seen fewer times), so a pair worked around daily for years stays a few hundred
 /// bytes and its report sorts no more than these.
 const KEPT_GAPS: usize = 100;
+
+const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Episode {
@@ -83,13 +94,15 @@ pub struct FailureWorkaround {
     min_occasions: u64,
     min_share: f64,
     min_lift: f64,
+    forget_ms: i64,
     /// Open failure episodes per person, oldest first.
     open: BTreeMap<String, VecDeque<Episode>>,
     /// Failure episodes per command, and of all commands.
     failures: BTreeMap<String, u64>,
     episodes: u64,
-    /// Episodes (of any failed command) each command followed.
+    /// Episodes (of any failed command) each command followed, and of which command.
     after_failures: BTreeMap<String, u64>,
+    after_failures_of: PairMap<(String, String), u64>,
     /// Successful runs per command, and of all commands.
     successes_of: BTreeMap<String, u64>,
     successes: u64,
@@ -106,6 +119,9 @@ pub struct FailureWorkaround {
     /// Per follower: the failed runs and the tracked successes it followed, over all commands.
     followed_failed_runs: BTreeMap<String, u64>,
     followed_successes: BTreeMap<String, u64>,
+    /// When each command was last run, and when what was forgotten was last swept away.
+    last_run: BTreeMap<String, i64>,
+    swept_ms: i64,
 }
 
 impl Default for FailureWorkaround {
@@ -115,10 +131,12 @@ impl Default for FailureWorkaround {
             min_occasions: 3,
             min_share: 0.5,
             min_lift: 3.0,
+            forget_ms: 30 * DAY_MS,
             open: BTreeMap::new(),
             failures: BTreeMap::new(),
             episodes: 0,
             after_failures: BTreeMap::new(),
+            after_failures_of: PairMap::default(),
             successes_of: BTreeMap::new(),
             successes: 0,
             pairs: PairMap::default(),
@@ -130,6 +148,8 @@ impl Default for FailureWorkaround {
             after_failed_runs: PairMap::default(),
             followed_failed_runs: BTreeMap::new(),
             followed_successes: BTreeMap::new(),
+            last_run: BTreeMap::new(),
+            swept_ms: 0,
         }
     }
 }
@@ -316,6 +336,7 @@ impl FailureWorkaround {
             }
             if episode.followers.insert(key.clone()) {
                 *self.after_failures.entry(key.clone()).or_default() += 1;
+                *self.after_failures_of.entry((episode.key.clone(), key.clone())).or_default() += 1;
                 let gap_ms = event.time_ms - episode.time_ms;
                 episode.pending.push((event.subject_or_empty().trim().to_owned(), event.id, event.time_ms, gap_ms));
             }
@@ -323,6 +344,67 @@ impl FailureWorkaround {
         if open.is_empty() {
             self.open.remove(&who);
         }
+    }
+
+    /// Once a day of event time, forgets the commands not run within the horizon: their own
+    /// counts and pairs, and what they added to the totals and to the commands still known, so
+    /// every count and base rate reads as if they had never run. Success episodes older than
+    /// the window (left open by a person who ran nothing since) go too; the person's next run
+    /// would have dropped them. Memory only, never a finding, and a run in pieces sweeps where
+    /// one run does.
+    fn forget(&mut self, now_ms: i64) {
+        if now_ms - self.swept_ms < DAY_MS {
+            return;
+        }
+        self.swept_ms = now_ms;
+        let window_ms = self.window_ms;
+        for open in self.open_successes.values_mut() {
+            open.retain(|episode| now_ms - episode.time_ms <= window_ms);
+        }
+        self.open_successes.retain(|_, open| !open.is_empty());
+        let forget_ms = self.forget_ms;
+        let forgotten: BTreeSet<String> = (self.last_run.iter())
+            .filter(|(_, last_ms)| now_ms - **last_ms > forget_ms)
+            .map(|(command, _)| command.clone())
+            .collect();
+        if forgotten.is_empty() {
+            return;
+        }
+        for command in &forgotten {
+            self.last_run.remove(command);
+            self.episodes -= self.failures.remove(command).unwrap_or(0);
+            self.successes -= self.successes_of.remove(command).unwrap_or(0);
+            for table in [
+                &mut self.after_failures,
+                &mut self.tracked_successes,
+                &mut self.failed_runs,
+                &mut self.followed_failed_runs,
+                &mut self.followed_successes,
+            ] {
+                table.remove(command);
+            }
+        }
+        for (pairs, followed) in [
+            (&mut self.after_failures_of, &mut self.after_failures),
+            (&mut self.after_successes, &mut self.followed_successes),
+            (&mut self.after_failed_runs, &mut self.followed_failed_runs),
+        ] {
+            pairs.retain(|(failed, follower), count| {
+                if forgotten.contains(follower) {
+                    return false;
+                }
+                if !forgotten.contains(failed) {
+                    return true;
+                }
+                if let Some(total) = followed.get_mut(follower) {
+                    // A snapshot from before these were kept per pair holds totals with no
+                    // pairs behind them.
+                    *total = total.saturating_sub(*count);
+                }
+                false
+            });
+        }
+        self.pairs.retain(|(failed, workaround), _| !forgotten.contains(failed) && !forgotten.contains(workaround));
     }
 
     /// Ends every episode `window_seconds` old by `now_ms`: its followers are occasions of
@@ -374,11 +456,38 @@ impl FailureWorkaround {
 }
 
 impl FailureWorkaround {
-    /// Format 1 had no success episodes: everything else is read, and successes are followed
-    /// from now on.
-    fn migrate_format_1(&mut self, saved: devloop_plugin_sdk::state::Saved) -> Result<(), String> {
-        devloop_plugin_sdk::keep_state!(@read self, saved, 1;
-            open, failures, episodes, after_failures, successes_of, successes, pairs, reported)
+    /// Reads a format-1 or format-2 snapshot. Format 1 had no success episodes: everything else
+    /// is read, and successes are followed from now on. Neither said when a command last ran,
+    /// so every command counts as run at the newest time the snapshot holds; nor which failed
+    /// command each follower's episodes were of, so those counts leave a follower's total only
+    /// once it is forgotten itself.
+    fn migrate(&mut self, saved: Saved) -> Result<(), String> {
+        let read: Result<(), String> = match saved.format {
+            1 => devloop_plugin_sdk::keep_state!(@read self, saved, 1;
+                open, failures, episodes, after_failures, successes_of, successes, pairs, reported),
+            2 => devloop_plugin_sdk::keep_state!(@read self, saved, 2;
+                open, failures, episodes, after_failures, successes_of, successes, pairs, reported, open_successes,
+                tracked_successes, after_successes, failed_runs, after_failed_runs, followed_failed_runs,
+                followed_successes),
+            format => {
+                Err(format!("the saved state is in format {format}, which this version cannot convert; starting fresh"))
+            }
+        };
+        read?;
+        let newest_ms = (self.open.values().chain(self.open_successes.values()).flatten())
+            .flat_map(|episode| {
+                let followed = episode.pending.iter().map(|(_, _, time_ms, _)| *time_ms);
+                followed.chain([episode.time_ms])
+            })
+            .chain(self.pairs.values().flat_map(|pair| pair.events.iter().map(|(_, time_ms)| *time_ms)))
+            .max()
+            .unwrap_or(0);
+        let commands = (self.failures.keys().chain(self.successes_of.keys()).chain(self.after_failures.keys()))
+            .chain(self.pairs.keys().flat_map(|(failed, workaround)| [failed, workaround]));
+        self.last_run = commands.map(|command| (command.clone(), newest_ms)).collect();
+        self.after_failures_of = PairMap::default();
+        self.swept_ms = newest_ms;
+        Ok(())
     }
 }
 
@@ -429,6 +538,14 @@ impl Detector for FailureWorkaround {
                  command than after a successful one. Default 3: commands people run after anything \
                  (`status`, `git diff`) stay near 1.",
             )
+            .setting(
+                "forget_after_days",
+                30_i64,
+                "Days after which a command not run is forgotten, with its pairs and its part of every base \
+                 rate (its counts start again if it comes back). Default 30: a month is far longer than the \
+                 10-minute window, a failure not seen for a month is fixed or no longer run, and the state \
+                 stays bounded by the commands of the last month.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -436,14 +553,19 @@ impl Detector for FailureWorkaround {
         self.min_occasions = settings.integer_at_least("min_occasions", 1)? as u64;
         self.min_share = settings.float("min_share")?;
         self.min_lift = settings.float("min_lift")?;
+        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(self.window_ms);
         Ok(())
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         self.expire(event.time_ms, out);
+        self.forget(event.time_ms);
         let key = command_key(event.subject_or_empty()).into_owned();
         if key.is_empty() {
             return Ok(());
+        }
+        if event.failed() || event.succeeded() {
+            self.last_run.insert(key.clone(), event.time_ms);
         }
         let who = person(event);
         if event.failed() {
@@ -460,9 +582,10 @@ impl Detector for FailureWorkaround {
     }
 
     keep_state!(
-        format = 2, migrate = Self::migrate_format_1;
-        open, failures, episodes, after_failures, successes_of, successes, pairs, reported, open_successes,
-        tracked_successes, after_successes, failed_runs, after_failed_runs, followed_failed_runs, followed_successes
+        format = 3, migrate = Self::migrate;
+        open, failures, episodes, after_failures, after_failures_of, successes_of, successes, pairs, reported,
+        open_successes, tracked_successes, after_successes, failed_runs, after_failed_runs, followed_failed_runs,
+        followed_successes, last_run, swept_ms
     );
 }
 
@@ -470,6 +593,8 @@ export_detector!(FailureWorkaround);
 
 #[cfg(test)]
 mod tests {
+    use devloop_plugin_sdk::state;
+
     use super::*;
 
     fn run(id: u64, seconds: i64, command: &str, exit_code: i32) -> Event {
@@ -487,6 +612,116 @@ mod tests {
                 0,
             ));
         }
+    }
+
+    /// A day of work: `status` now and then, the release worked around every day, and three
+    /// commands of the day's own (a new vocabulary daily) failing and worked around.
+    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        let mut next = || {
+            *id += 1;
+            *id
+        };
+        for hour in 0..6_i64 {
+            let start = day * 86_400 + (8 + hour) * 3_600;
+            events.push(run(next(), start, "status", 0));
+            if hour == 0 {
+                events.push(run(next(), start + 60, "release publish", 1).with("error_message", "403"));
+                events.push(run(next(), start + 120, "twine upload dist/*", 0));
+            }
+            if hour < 3 {
+                let task = format!("task-{day}-{hour}");
+                events.push(run(next(), start + 1_200, &format!("{task} build"), 1));
+                events.push(run(next(), start + 1_260, &format!("{task} fix"), 0));
+                events.push(run(next(), start + 2_400, &format!("{task} build"), 0));
+            }
+        }
+        events
+    }
+
+    fn tracked_keys(detector: &FailureWorkaround) -> usize {
+        let per_command = [
+            &detector.failures,
+            &detector.after_failures,
+            &detector.successes_of,
+            &detector.tracked_successes,
+            &detector.failed_runs,
+            &detector.followed_failed_runs,
+            &detector.followed_successes,
+        ];
+        let per_pair = [&detector.after_failures_of, &detector.after_successes, &detector.after_failed_runs];
+        per_command.iter().map(|table| table.len()).sum::<usize>()
+            + per_pair.iter().map(|table| table.len()).sum::<usize>()
+            + detector.pairs.len()
+            + detector.last_run.len()
+    }
+
+    #[test]
+    fn state_stays_bounded_by_the_commands_of_the_horizon() -> Result<(), String> {
+        let mut detector = FailureWorkaround::default();
+        let (mut id, mut sizes) = (0, Vec::new());
+        let mut insights = Vec::new();
+        for day in 0..140_i64 {
+            insights.extend(detector.process(&day_of_work(day, &mut id))?);
+            if day % 28 == 27 {
+                // What was last reported is kept per pair ever reported (one hash each), so an
+                // unchanged finding is never re-sent: the rest is what must stop growing.
+                let mut opened = Saved::open(&detector.snapshot().ok_or("failure-workaround keeps state")?)?;
+                opened.state.as_object_mut().ok_or("an object")?.remove("reported").ok_or("kept")?;
+                let bytes = state::save(&opened.state).ok_or("serializable")?.len();
+                sizes.push((detector.last_run.len(), tracked_keys(&detector), bytes));
+            }
+        }
+        // From the second month on, the last 30 days' commands (six a day, and three everyday).
+        let (commands, keys, bytes) = sizes[1];
+        assert!(commands <= 31 * 6 + 3, "{sizes:?}");
+        for (later_commands, later_keys, later_bytes) in &sizes[2..] {
+            assert!(*later_commands <= commands && *later_keys <= keys, "keys stop growing: {sizes:?}");
+            // Later ids, times and day numbers take more digits; nothing else grows.
+            assert!(*later_bytes <= bytes + bytes / 10, "the snapshot stops growing: {sizes:?}");
+        }
+        let release = &detector.pairs[&("release publish".to_owned(), "twine upload dist/*".to_owned())];
+        assert_eq!(release.occasions, 140, "the pair seen every day is never forgotten");
+        assert!(insights.iter().any(|insight| insight.key == "release publish\u{1f}twine upload dist/*"));
+        // The totals are those of the commands still known.
+        assert_eq!(detector.episodes, detector.failures.values().sum::<u64>());
+        assert_eq!(detector.successes, detector.successes_of.values().sum::<u64>());
+        for (follower, total) in &detector.after_failures {
+            let of_pairs: u64 =
+                detector.after_failures_of.iter().filter(|((_, then), _)| then == follower).map(|(_, n)| n).sum();
+            assert_eq!(*total, of_pairs, "{follower}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_format_2_snapshot_goes_on_from_where_it_was() -> Result<(), String> {
+        let mut detector = FailureWorkaround::default();
+        let mut id = 0;
+        let events: Vec<Event> = (0..3).flat_map(|day| day_of_work(day, &mut id)).collect();
+        detector.process(&events)?;
+        // Format 2 was today's layout without the follows per pair and the last runs.
+        let mut opened = Saved::open(&detector.snapshot().ok_or("failure-workaround keeps state")?)?;
+        assert_eq!(opened.format, 3);
+        let saved_state = opened.state.as_object_mut().ok_or("an object")?;
+        for field in ["after_failures_of", "last_run", "swept_ms"] {
+            saved_state.remove(field).ok_or("kept")?;
+        }
+        let saved = state::save_versioned(2, &opened.state).ok_or("serializable")?;
+        let mut migrated = FailureWorkaround::default();
+        migrated.restore(&saved)?;
+        // The newest time it holds (no episode is open at the end of a day): the last pair's
+        // follow, the day's last task's fix.
+        let newest_ms = (2 * 86_400 + 10 * 3_600 + 1_260) * 1000;
+        assert_eq!(migrated.swept_ms, newest_ms);
+        assert_eq!(migrated.last_run.len(), detector.last_run.len());
+        assert!(migrated.last_run.values().all(|last_ms| *last_ms == newest_ms));
+        assert_eq!((migrated.episodes, migrated.successes), (detector.episodes, detector.successes));
+        // It goes on as the detector that saw the events would.
+        let more = day_of_work(3, &mut id);
+        let (after, expected) = (migrated.process(&more)?, detector.process(&more)?);
+        assert_eq!(format!("{after:?}"), format!("{expected:?}"));
+        Ok(())
     }
 
     #[test]
