@@ -182,11 +182,16 @@ const MIN_TYPO_LENGTH: usize = 5;
 
 /// A typo-tolerant vocabulary (symmetric delete, as SymSpell): a word one edit away from a word
 /// seen before (a letter missing, extra, changed or two swapped) is read as that word. The
-/// first spelling seen is the canonical one, so a replay reads every text the same way.
+/// first spelling seen is the canonical one, so a replay reads every text the same way. Words
+/// read through [`Vocabulary::canonical_at`] can be forgotten when not read for a while, so a
+/// long-lived vocabulary holds the words of its horizon, not of all history.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Vocabulary {
     /// Each known word, and each of its one-letter deletions, to the word it belongs to.
     canonical: BTreeMap<String, String>,
+    /// When each known word was last read (none for a vocabulary saved before this was kept).
+    #[serde(default)]
+    last_ms: BTreeMap<String, i64>,
 }
 
 fn deletions(word: &str) -> Vec<String> {
@@ -218,6 +223,38 @@ impl Vocabulary {
             self.canonical.entry(variant).or_insert_with(|| word.to_owned());
         }
         word.to_owned()
+    }
+
+    /// [`Vocabulary::canonical`], noting that the word it gives was read at `now_ms`.
+    pub fn canonical_at(&mut self, word: &str, now_ms: i64) -> String {
+        let canonical = self.canonical(word);
+        if self.canonical.contains_key(&canonical) {
+            self.last_ms.insert(canonical.clone(), now_ms);
+        }
+        canonical
+    }
+
+    /// Forgets the words not read within `forget_ms` before `now_ms`, with their deletions: a
+    /// word read again later is learned anew. A deletion two words shared goes with the word it
+    /// belonged to.
+    pub fn forget(&mut self, now_ms: i64, forget_ms: i64) {
+        let forgotten: BTreeSet<String> = (self.last_ms.iter())
+            .filter(|(_, last_ms)| now_ms - **last_ms > forget_ms)
+            .map(|(word, _)| word.clone())
+            .collect();
+        if forgotten.is_empty() {
+            return;
+        }
+        self.last_ms.retain(|word, _| !forgotten.contains(word));
+        self.canonical.retain(|_, word| !forgotten.contains(word));
+    }
+
+    /// Dates every known word not yet dated (a vocabulary saved before dates were kept) at
+    /// `at_ms`, so that it can be forgotten.
+    pub fn date_undated(&mut self, at_ms: i64) {
+        for word in self.canonical.iter().filter(|(spelling, word)| spelling == word).map(|(_, word)| word) {
+            self.last_ms.entry(word.clone()).or_insert(at_ms);
+        }
     }
 
     /// Known spellings and their deletions.
@@ -259,11 +296,16 @@ pub fn jaccard<T: Ord>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> f64 {
     a.intersection(b).count() as f64 / union as f64
 }
 
-/// How many texts each word appeared in, for IDF weights.
+/// How many texts each word appeared in, for IDF weights. Words counted through
+/// [`DocumentFrequencies::add_at`] can be forgotten when not seen for a while (read as rare as
+/// a new word if they come back), so long-lived frequencies hold the words of their horizon.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DocumentFrequencies {
     documents: u64,
     counts: BTreeMap<String, u64>,
+    /// When each word was last counted (none for frequencies saved before this was kept).
+    #[serde(default)]
+    last_ms: BTreeMap<String, i64>,
 }
 
 impl DocumentFrequencies {
@@ -279,8 +321,42 @@ impl DocumentFrequencies {
         }
     }
 
+    /// [`DocumentFrequencies::add`], noting that its words were seen at `now_ms`.
+    pub fn add_at(&mut self, words: &BTreeSet<String>, now_ms: i64) {
+        self.add(words);
+        for word in words {
+            self.last_ms.insert(word.clone(), now_ms);
+        }
+    }
+
+    /// Forgets the words not counted within `forget_ms` before `now_ms`. The number of texts
+    /// stays: a word seen again is as rare as a new one.
+    pub fn forget(&mut self, now_ms: i64, forget_ms: i64) {
+        let counts = &mut self.counts;
+        self.last_ms.retain(|word, last_ms| {
+            let keep = now_ms - *last_ms <= forget_ms;
+            if !keep {
+                counts.remove(word);
+            }
+            keep
+        });
+    }
+
+    /// Dates every counted word not yet dated (frequencies saved before dates were kept) at
+    /// `at_ms`, so that it can be forgotten.
+    pub fn date_undated(&mut self, at_ms: i64) {
+        for word in self.counts.keys() {
+            self.last_ms.entry(word.clone()).or_insert(at_ms);
+        }
+    }
+
     pub fn documents(&self) -> u64 {
         self.documents
+    }
+
+    /// Distinct words counted.
+    pub fn words(&self) -> usize {
+        self.counts.len()
     }
 
     /// Smoothed inverse document frequency: `ln((1 + N) / (1 + df)) + 1`.
@@ -431,6 +507,23 @@ mod tests {
         let question = frequencies.weighted_jaccard(&question_a, &question_b);
         assert!(question > template, "rare shared words weigh more: question {question}, template {template}");
         assert!(template < jaccard(&template_a, &template_b), "words every template shares are discounted");
+    }
+
+    #[test]
+    fn words_not_seen_within_the_horizon_are_forgotten_and_then_new_again() {
+        let mut frequencies = DocumentFrequencies::new();
+        let mut vocabulary = Vocabulary::new();
+        frequencies.add_at(&set("skip vendor directory"), 0);
+        frequencies.add_at(&set("skip formatter"), 100);
+        assert_eq!(vocabulary.canonical_at("formatter", 0), "formatter");
+        assert_eq!(vocabulary.canonical_at("vendoring", 100), "vendoring");
+        let new_word = frequencies.idf("unseen");
+        frequencies.forget(150, 60);
+        vocabulary.forget(150, 60);
+        assert_eq!(frequencies.idf("directory"), new_word, "forgotten: as rare as a new word");
+        assert!(frequencies.idf("skip") < new_word, "seen since: kept");
+        assert_eq!(vocabulary.canonical_at("formattr", 150), "formattr", "its typos are no longer read as it");
+        assert_eq!(vocabulary.canonical_at("vendorng", 150), "vendoring");
     }
 
     #[test]

@@ -17,10 +17,17 @@
 //! Candidate groups are found through an index from each word to the groups whose first prompt
 //! has it, looked up by the prompt's rarest words only, so a prompt is compared with a bounded
 //! number of groups, not with all of them.
+//!
+//! The state is bounded by the words of the last `forget_after_days`: a word no prompt used for
+//! that long leaves the document frequencies (it reads as rare as a new word if it comes back)
+//! and the vocabulary (its typos are learned anew), groups quiet for `window_days` are
+//! dropped, and a group keeps the sum of its members' similarities, not each one. A sweep once a day of event time, its time saved in the state, drops what was
+//! forgotten, so a run in pieces stores what one run does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use devloop_plugin_sdk::prelude::*;
+use devloop_plugin_sdk::state::Saved;
 use devloop_plugin_sdk::text::{DocumentFrequencies, Vocabulary, join_compounds, synonym, words};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +39,8 @@ const MAX_GROUPS: usize = 5_000;
 /// A prompt's rarest words used to find candidate groups, and groups remembered per word.
 const LOOKUP_WORDS: usize = 4;
 const GROUPS_PER_WORD: usize = 64;
+
+const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Group {
@@ -48,6 +57,14 @@ struct Group {
     member_terms: Vec<BTreeSet<String>>,
     /// The files the first prompt names.
     subjects: BTreeSet<String>,
+    /// The similarities of the prompts that joined, summed in the order they joined (so the
+    /// mean reads as the mean of the list formats before 2 kept), and how many joined.
+    #[serde(default)]
+    similarity_sum: f64,
+    #[serde(default)]
+    joined: u64,
+    /// Every similarity, as format 1 kept them; read into the sum when a snapshot is migrated.
+    #[serde(default, skip_serializing)]
     similarities: Vec<f64>,
 }
 
@@ -55,6 +72,7 @@ pub struct CrossThreadPattern {
     similarity: f64,
     min_threads: usize,
     window_ms: i64,
+    forget_ms: i64,
     frequencies: DocumentFrequencies,
     vocabulary: Vocabulary,
     groups: BTreeMap<u64, Group>,
@@ -62,6 +80,8 @@ pub struct CrossThreadPattern {
     index: BTreeMap<String, Vec<u64>>,
     since_sweep: usize,
     reported: LastReported<u64>,
+    /// When the words not used within the horizon were last forgotten.
+    swept_ms: i64,
 }
 
 impl Default for CrossThreadPattern {
@@ -69,13 +89,15 @@ impl Default for CrossThreadPattern {
         CrossThreadPattern {
             similarity: 0.5,
             min_threads: 3,
-            window_ms: 14 * 86_400_000,
+            window_ms: 14 * DAY_MS,
+            forget_ms: 30 * DAY_MS,
             frequencies: DocumentFrequencies::new(),
             vocabulary: Vocabulary::new(),
             groups: BTreeMap::new(),
             index: BTreeMap::new(),
             since_sweep: 0,
             reported: LastReported::new(),
+            swept_ms: 0,
         }
     }
 }
@@ -96,14 +118,25 @@ fn subjects(text: &str) -> BTreeSet<String> {
 
 impl CrossThreadPattern {
     /// The content words of a prompt, compounds joined, synonyms folded, typos corrected.
-    fn terms(&mut self, text: &str) -> BTreeSet<String> {
+    fn terms(&mut self, text: &str, now_ms: i64) -> BTreeSet<String> {
         words(&join_compounds(text))
             .into_iter()
             .map(|word| {
                 let word = synonym(&word).to_owned();
-                self.vocabulary.canonical(&word)
+                self.vocabulary.canonical_at(&word, now_ms)
             })
             .collect()
+    }
+
+    /// Once a day of event time, forgets the words no prompt used within the horizon: memory
+    /// only, and a run in pieces forgets where one run does.
+    fn forget(&mut self, now_ms: i64) {
+        if now_ms - self.swept_ms < DAY_MS {
+            return;
+        }
+        self.swept_ms = now_ms;
+        self.frequencies.forget(now_ms, self.forget_ms);
+        self.vocabulary.forget(now_ms, self.forget_ms);
     }
 
     /// How alike a prompt is to a group: to its first prompt, or else the median of its
@@ -165,7 +198,7 @@ impl CrossThreadPattern {
         if group.threads.len() < self.min_threads {
             return;
         }
-        let mean_similarity = group.similarities.iter().sum::<f64>() / group.similarities.len().max(1) as f64;
+        let mean_similarity = group.similarity_sum / group.joined.max(1) as f64;
         let extra_threads = (group.threads.len() - self.min_threads) as f64;
         let closeness = ((mean_similarity - self.similarity) / (1.0 - self.similarity).max(1e-6)).clamp(0.0, 1.0);
         let confidence = 0.6 + 0.08 * extra_threads.min(3.0) + 0.15 * closeness;
@@ -233,6 +266,14 @@ impl Detector for CrossThreadPattern {
                 "How long a group stays open after its last prompt. Default 14: a question asked again within \
                  two weeks is the same need; older groups are dropped, which keeps memory bounded.",
             )
+            .setting(
+                "forget_after_days",
+                30_i64,
+                "Days after which a word no prompt used is forgotten: it leaves the word frequencies (reading \
+                 as rare as a new word if it comes back) and the typo vocabulary. Never shorter than \
+                 `window_days`. Default 30: twice the group window, so every open group's words are known, \
+                 and the state stays bounded by the words of the last month.",
+            )
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
@@ -241,20 +282,22 @@ impl Detector for CrossThreadPattern {
             return Err(format!("setting `similarity` must be between 0 and 1, not {}", self.similarity));
         }
         self.min_threads = settings.integer_at_least("min_threads", 2)? as usize;
-        self.window_ms = settings.integer_at_least("window_days", 1)? * 86_400_000;
+        self.window_ms = settings.integer_at_least("window_days", 1)? * DAY_MS;
+        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(self.window_ms);
         Ok(())
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
+        self.forget(event.time_ms);
         let (Some(thread), Some(text)) = (event.thread_id.clone(), event.subject.clone()) else {
             return Ok(());
         };
-        let terms = self.terms(&text);
+        let terms = self.terms(&text, event.time_ms);
         if terms.is_empty() {
             return Ok(());
         }
         let subjects = subjects(&text);
-        self.frequencies.add(&terms);
+        self.frequencies.add_at(&terms, event.time_ms);
         self.sweep(event.time_ms);
 
         let window_ms = self.window_ms;
@@ -293,7 +336,8 @@ impl Detector for CrossThreadPattern {
             group.member_terms.push(terms);
         }
         if let Some((_, similarity)) = best {
-            group.similarities.push(similarity);
+            group.similarity_sum += similarity;
+            group.joined += 1;
             if new_thread {
                 self.report(group_id, event.time_ms, out);
             }
@@ -301,13 +345,45 @@ impl Detector for CrossThreadPattern {
         Ok(())
     }
 
-    keep_state!(format = 1; frequencies, vocabulary, groups, index, since_sweep, reported);
+    keep_state!(
+        format = 2, migrate = CrossThreadPattern::migrate;
+        frequencies, vocabulary, groups, index, since_sweep, reported, swept_ms
+    );
+}
+
+impl CrossThreadPattern {
+    /// Reads a format-1 snapshot: it did not say when a word was last used, so every word
+    /// counts as used at the newest time the snapshot holds (its latest group's last prompt);
+    /// a group's list of similarities becomes their sum and count.
+    fn migrate(&mut self, saved: Saved) -> Result<(), String> {
+        if saved.format != 1 {
+            return Err(format!(
+                "the saved state is in format {}, which this version cannot convert; starting fresh",
+                saved.format
+            ));
+        }
+        let read: Result<(), String> = devloop_plugin_sdk::keep_state!(@read self, saved, 1;
+            frequencies, vocabulary, groups, index, since_sweep, reported);
+        read?;
+        let newest_ms = self.groups.values().map(|group| group.last_ms).max().unwrap_or(0);
+        for group in self.groups.values_mut() {
+            let similarities = std::mem::take(&mut group.similarities);
+            group.joined = similarities.len() as u64;
+            group.similarity_sum = similarities.into_iter().sum();
+        }
+        self.frequencies.date_undated(newest_ms);
+        self.vocabulary.date_undated(newest_ms);
+        self.swept_ms = newest_ms;
+        Ok(())
+    }
 }
 
 export_detector!(CrossThreadPattern);
 
 #[cfg(test)]
 mod tests {
+    use devloop_plugin_sdk::state;
+
     use super::*;
 
     fn prompt(id: u64, hours: i64, thread: &str, text: &str) -> Event {
@@ -417,6 +493,86 @@ mod tests {
         let last = insights.last().ok_or("reported at the third thread")?;
         assert_eq!(last.affected_threads, vec!["T-a", "T-b", "T-c"]);
         assert!(last.message.contains("How do I turn off auto-fix for the formatter?"), "{}", last.message);
+        Ok(())
+    }
+
+    /// Twenty weeks: every day ten threads asking about words of that day's own (a new
+    /// vocabulary daily), beside a question asked every day.
+    fn day_of_prompts(day: i64, id: &mut u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        let letters = |number: i64| -> String {
+            (0..4).map(|place| char::from(b'a' + (number / 26_i64.pow(place) % 26) as u8)).collect()
+        };
+        for hour in 0..10_i64 {
+            *id += 1;
+            let (first, second) = (letters(day * 20 + hour), letters(day * 20 + 10 + hour));
+            let text = format!("How do I configure the plug{first} widg{second} for releases?");
+            events.push(prompt(*id, day * 24 + 8 + hour, &format!("T-{day}-{hour}"), &text));
+        }
+        *id += 1;
+        events.push(prompt(*id, day * 24 + 19, &format!("T-{day}-vendor"), "How do I exclude the vendor directory?"));
+        events
+    }
+
+    #[test]
+    fn state_stays_bounded_by_the_words_of_the_horizon() -> Result<(), String> {
+        let mut detector = detector()?;
+        let (mut id, mut sizes) = (0, Vec::new());
+        for day in 0..140_i64 {
+            detector.process(&day_of_prompts(day, &mut id))?;
+            if day % 28 == 27 {
+                // Groups are dropped by their own window (and swept every so many prompts);
+                // the word tables are what grew with history.
+                let opened = Saved::open(&detector.snapshot().ok_or("cross-thread-pattern keeps state")?)?;
+                let tables = [&opened.state["frequencies"], &opened.state["vocabulary"]];
+                let bytes: usize = tables.iter().map(|table| state::save(table).map_or(0, |saved| saved.len())).sum();
+                sizes.push((detector.frequencies.words(), detector.vocabulary.len(), bytes));
+            }
+        }
+        let (words, spellings, bytes) = sizes[1];
+        assert!(words <= 31 * 20 + 10, "the last 30 days' words: {sizes:?}");
+        for (later_words, later_spellings, later_bytes) in &sizes[2..] {
+            // Made-up words one letter apart are read as typos of each other, so how many
+            // stand on their own varies a little from day to day.
+            assert!(*later_words <= words + words / 5, "words stop growing: {sizes:?}");
+            assert!(*later_spellings <= spellings + spellings / 5, "spellings stop growing: {sizes:?}");
+            assert!(*later_bytes <= bytes + bytes / 5, "the word tables stop growing: {sizes:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_format_1_snapshot_goes_on_from_where_it_was() -> Result<(), String> {
+        let mut before = detector()?;
+        let mut id = 0;
+        let events: Vec<Event> = (0..3).flat_map(|day| day_of_prompts(day, &mut id)).collect();
+        before.process(&events)?;
+        // Format 1 was today's layout with no dates of words and no sweep time.
+        let mut opened = Saved::open(&before.snapshot().ok_or("cross-thread-pattern keeps state")?)?;
+        assert_eq!(opened.format, 2);
+        let saved_state = opened.state.as_object_mut().ok_or("an object")?;
+        saved_state.remove("swept_ms").ok_or("kept")?;
+        for field in ["frequencies", "vocabulary"] {
+            let table = saved_state.get_mut(field).and_then(|table| table.as_object_mut()).ok_or("a table")?;
+            table.remove("last_ms").ok_or("kept")?;
+        }
+        let saved = state::save_versioned(1, &opened.state).ok_or("serializable")?;
+        let mut migrated = detector()?;
+        migrated.restore(&saved)?;
+        let newest_ms = (2 * 24 + 19) * 3_600_000;
+        assert_eq!(migrated.swept_ms, newest_ms);
+        assert_eq!(migrated.frequencies.words(), before.frequencies.words());
+        // It goes on as the detector that saw the events would.
+        let more = day_of_prompts(3, &mut id);
+        let (after, expected) = (migrated.process(&more)?, before.process(&more)?);
+        assert_eq!(format!("{after:?}"), format!("{expected:?}"));
+        // Forty days on, the words of the first days are forgotten, dated at migration or not:
+        // it knows the words a detector that saw only that day would.
+        let later = day_of_prompts(40, &mut id);
+        migrated.process(&later)?;
+        let mut fresh = detector()?;
+        fresh.process(&later)?;
+        assert_eq!(migrated.frequencies.words(), fresh.frequencies.words());
         Ok(())
     }
 
