@@ -7,37 +7,35 @@
 
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use devloop_host_tests::follow::Follower;
 
 use super::insights_support::{Project, THREAD, burst};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn follow(project: &Project, stdout: Stdio) -> Result<Child> {
-    Ok(Command::new(crate::binary())
-        .current_dir(project.path())
-        .args(["run", "--follow", "--format", "json", "--devloop-dir", ".devloop", "--plugins", "plugins"])
-        .args(["--cache-dir", "cache"])
-        .env("DEVLOOP_HOME_DIR", project.path().join("no-home-devloop"))
-        .env_remove("RUST_LOG")
-        .env_remove("DEVLOOP_HOST_STATE_DIR")
-        .env_remove("BD_BIN")
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()?)
+/// `run --follow` on `project`, its stderr at debug level so a test can wait for its rounds.
+fn follow(project: &Project, stdout: Stdio) -> Result<Follower> {
+    Follower::spawn(
+        Command::new(crate::binary())
+            .current_dir(project.path())
+            .args(["run", "--follow", "--format", "json", "--devloop-dir", ".devloop", "--plugins", "plugins"])
+            .args(["--cache-dir", "cache"])
+            .env("DEVLOOP_HOME_DIR", project.path().join("no-home-devloop"))
+            .env("RUST_LOG", "devloop_host=debug")
+            .env_remove("DEVLOOP_HOST_STATE_DIR")
+            .env_remove("BD_BIN")
+            .stdin(Stdio::null())
+            .stdout(stdout),
+    )
 }
 
-/// Waits for `done` to hold, checking every few milliseconds, for at most [`WAIT`].
-fn wait_for(what: &str, mut done: impl FnMut() -> Result<bool>) -> Result<()> {
-    let deadline = Instant::now() + WAIT;
-    while !done()? {
-        ensure!(Instant::now() < deadline, "waited {WAIT:?} for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
+/// Waits until the follow run has caught up with `events` delivered in all: by then what they
+/// brought is committed, findings included.
+fn caught_up(follower: &mut Follower, events: usize) -> Result<()> {
+    follower.wait_for_events(events, WAIT)
 }
 
 /// Waits on the run's exit itself (on a thread), for at most `within`; a run still going then
@@ -102,15 +100,15 @@ fn stop_follow_after_appends(signal_name: &str, expected_exit: i32) -> Result<()
     project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     let mut follower = follow(&project, Stdio::null())?;
     // Stored while the follow run goes on, and readable beside it.
-    wait_for("the first finding in the store", || {
-        Ok(project.path().join(".devloop-host/insights.db").exists() && findings(&project)?.len() == 1)
-    })?;
+    caught_up(&mut follower, 4)?;
+    assert_eq!(findings(&project)?.len(), 1, "the first finding is stored once its round is caught up");
     project.log(&burst(300, 4, "devloop status", None))?;
-    wait_for("the second finding in the store", || Ok(findings(&project)?.len() == 2))?;
+    caught_up(&mut follower, 8)?;
+    assert_eq!(findings(&project)?.len(), 2, "the second finding is stored once its round is caught up");
     project.log(&burst(600, 5, "bd list", None))?;
-    signal(&follower, signal_name)?;
-    let status = wait_for_exit(&mut follower, Duration::from_secs(5))?;
-    let stderr = stderr_of(&mut follower);
+    signal(follower.child(), signal_name)?;
+    let status = wait_for_exit(follower.child(), Duration::from_secs(5))?;
+    let stderr = follower.all_stderr(WAIT);
     assert_eq!(status.code(), Some(expected_exit), "{stderr}");
     // What the stopped run had not read yet, the next run reads; nothing twice.
     project.run_ok(&[])?;
@@ -133,13 +131,12 @@ fn a_second_signal_ends_the_run_at_once_and_the_next_run_recovers() -> Result<()
     let project = Project::new()?;
     project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     let mut follower = follow(&project, Stdio::null())?;
-    wait_for("the first finding in the store", || {
-        Ok(project.path().join(".devloop-host/insights.db").exists() && findings(&project)?.len() == 1)
-    })?;
+    caught_up(&mut follower, 4)?;
+    assert_eq!(findings(&project)?.len(), 1, "the first finding is stored once its round is caught up");
     project.log(&burst(300, 4, "devloop status", None))?;
-    signal(&follower, "INT")?;
-    signal(&follower, "INT")?;
-    let status = wait_for_exit(&mut follower, Duration::from_secs(5))?;
+    signal(follower.child(), "INT")?;
+    signal(follower.child(), "INT")?;
+    let status = wait_for_exit(follower.child(), Duration::from_secs(5))?;
     assert!(!status.success());
     project.run_ok(&[])?;
     assert_eq!(findings(&project)?, reference(&project)?);
@@ -172,9 +169,9 @@ fn a_closed_stdout_stops_the_run_cleanly_with_everything_stored() -> Result<()> 
     // The same with --follow: the first finding it cannot print ends it, saved.
     project.log(&burst(600, 5, "bd list", None))?;
     let mut follower = follow(&project, Stdio::piped())?;
-    drop(follower.stdout.take());
-    let status = wait_for_exit(&mut follower, WAIT)?;
-    let stderr = stderr_of(&mut follower);
+    drop(follower.child().stdout.take());
+    let status = wait_for_exit(follower.child(), WAIT)?;
+    let stderr = follower.all_stderr(WAIT);
     assert!(status.success(), "{stderr}");
     assert_eq!(findings(&project)?, reference(&project)?);
     Ok(())
@@ -185,18 +182,17 @@ fn a_second_run_on_the_same_state_is_refused_while_one_follows() -> Result<()> {
     let project = Project::new()?;
     project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     let mut follower = follow(&project, Stdio::null())?;
-    wait_for("the first finding in the store", || {
-        Ok(project.path().join(".devloop-host/insights.db").exists() && findings(&project)?.len() == 1)
-    })?;
+    caught_up(&mut follower, 4)?;
+    assert_eq!(findings(&project)?.len(), 1, "the first finding is stored once its round is caught up");
     let second = project.run(&[])?;
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success());
     assert!(
-        stderr.contains(&format!("another `devloop-host run` (process {}) is using the state", follower.id())),
+        stderr.contains(&format!("another `devloop-host run` (process {}) is using the state", follower.child().id())),
         "{stderr}"
     );
-    signal(&follower, "TERM")?;
-    assert!(wait_for_exit(&mut follower, Duration::from_secs(5))?.success());
+    signal(follower.child(), "TERM")?;
+    assert!(wait_for_exit(follower.child(), Duration::from_secs(5))?.success());
     project.run_ok(&[])?;
     Ok(())
 }
@@ -245,9 +241,8 @@ fn triage_beside_a_following_run_never_finds_the_database_locked() -> Result<()>
     let project = Project::new()?;
     project.log(&burst(0, 4, "bd ready", Some(THREAD)))?;
     let mut follower = follow(&project, Stdio::null())?;
-    wait_for("the first finding in the store", || {
-        Ok(project.path().join(".devloop-host/insights.db").exists() && findings(&project)?.len() == 1)
-    })?;
+    caught_up(&mut follower, 4)?;
+    assert_eq!(findings(&project)?.len(), 1, "the first finding is stored once its round is caught up");
     let fingerprint = findings(&project)?[0].0.clone();
     let no_devloop = project.path().join("no-devloop");
     for round in 0..12u32 {
@@ -258,9 +253,9 @@ fn triage_beside_a_following_run_never_finds_the_database_locked() -> Result<()>
         project.ok(&["insights", "snooze", &fingerprint, "--for", "1h"], &[])?;
         project.listed(&["--status", "all"])?;
     }
-    signal(&follower, "TERM")?;
-    let status = wait_for_exit(&mut follower, Duration::from_secs(5))?;
-    let stderr = stderr_of(&mut follower);
+    signal(follower.child(), "TERM")?;
+    let status = wait_for_exit(follower.child(), Duration::from_secs(5))?;
+    let stderr = follower.all_stderr(WAIT);
     assert!(status.success(), "{stderr}");
     assert!(!stderr.contains("locked"), "{stderr}");
     Ok(())

@@ -71,6 +71,16 @@ impl Follower {
         })
     }
 
+    /// Every stderr line of a process that has exited: those read so far and the rest, up to
+    /// the end of its stderr (for at most `within`).
+    pub fn all_stderr(&mut self, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+
     /// Waits for the run's debug report of having caught up with `total` events delivered in
     /// all (its stderr needs `RUST_LOG=devloop_host=debug`); more than `total` fails.
     pub fn wait_for_events(&mut self, total: usize, within: Duration) -> Result<()> {
