@@ -43,7 +43,7 @@
 //! within T by key", with back-references and cancel-on), [`absence`] ("A not followed by B",
 //! fired by event-time timers from [`Detector::on_tick`]), [`baseline`] (EWMA and robust
 //! z-scores with warm-up), [`stats`] (confidence as one-sided tests), [`text`] (normalization, shingles, Jaccard, MinHash), [`suppress`]
-//! (repeat suppression), [`keys`] (deterministic insight keys) and [`evidence`] (bounded
+//! (repeat suppression), [`recent`] (capped, forgettable sets of names), [`keys`] (deterministic insight keys) and [`evidence`] (bounded
 //! examples).
 
 pub mod absence;
@@ -57,6 +57,7 @@ mod export;
 mod insight;
 pub mod keys;
 pub mod log;
+pub mod recent;
 pub mod sequence;
 mod settings;
 pub mod state;
@@ -87,6 +88,7 @@ pub use absence::Absence;
 pub use baseline::{Ewma, RobustBaseline};
 pub use evidence::Examples;
 pub use keys::{insight_key, set_key, stable_hash};
+pub use recent::RecentSet;
 pub use sequence::Sequence;
 pub use stats::{binomial_confidence, normal_cdf, two_proportion_confidence};
 pub use suppress::{LastReported, Suppressor};
@@ -108,8 +110,9 @@ pub mod __private {
 pub mod prelude {
     pub use crate::state::PairMap;
     pub use crate::{
-        Absence, Ewma, Examples, LastReported, RobustBaseline, Sequence, Suppressor, WindowedCounts, WindowedDistinct,
-        binomial_confidence, insight_key, normal_cdf, set_key, stable_hash, two_proportion_confidence,
+        Absence, Ewma, Examples, LastReported, RecentSet, RobustBaseline, Sequence, Suppressor, WindowedCounts,
+        WindowedDistinct, binomial_confidence, insight_key, normal_cdf, set_key, stable_hash,
+        two_proportion_confidence,
     };
     pub use crate::{
         ConfigKey, Detector, DetectorInfo, Event, Evidence, Field, Insight, Outcome, Settings, Severity, Status, Value,

@@ -27,20 +27,16 @@
 //! The state is bounded by the agents and places of the last `forget_after_days`: an agent not
 //! seen for that long is forgotten (its counts start again from zero if it comes back, and
 //! leave the other agents' share), the threads and files of an agent's silent results not seen
-//! for that long drop out of its distinct counts, and at most [`places::MAX_PLACES`] of each
+//! for that long drop out of its distinct counts, and at most [`RecentSet::CAP`] of each
 //! are kept. A sweep once a day of event time, its time saved in the state, drops what was
 //! forgotten, so a run in pieces stores what one run does. The reported agents' last reports
 //! are kept, so a finding is re-sent only when it changed.
-
-mod places;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use devloop_plugin_sdk::prelude::*;
 use devloop_plugin_sdk::state::Saved;
 use serde::{Deserialize, Serialize};
-
-use places::Places;
 
 pub const PATTERN: &str = "silent_completion";
 
@@ -64,8 +60,8 @@ const DAY_MS: i64 = 86_400_000;
 struct Tally {
     results: u64,
     silent: u64,
-    threads: Places,
-    files: Places,
+    threads: RecentSet,
+    files: RecentSet,
     commands: Examples<String>,
     events: Vec<(u64, i64)>,
     last_ms: i64,
@@ -420,8 +416,8 @@ impl SilentCompletion {
             .unwrap_or(0);
         let agents = state.agents.into_iter().map(|(agent, tally)| {
             let TallyFormat1 { results, silent, threads, files, commands, events } = tally;
-            let threads = Places::from_names(threads, newest_ms);
-            let files = Places::from_names(files, newest_ms);
+            let threads = RecentSet::from_names(threads, newest_ms);
+            let files = RecentSet::from_names(files, newest_ms);
             (agent, Tally { results, silent, threads, files, commands, events, last_ms: newest_ms })
         });
         self.timers = state.timers;

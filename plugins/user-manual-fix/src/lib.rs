@@ -24,7 +24,7 @@
 //! The state is bounded by the agents and threads of the last `forget_after_days`: an agent not
 //! seen for that long is forgotten (its counts start again from zero if it comes back), an
 //! agent's threads not seen for that long drop out of its distinct counts, and at most
-//! [`seen::MAX_THREADS`] of them are kept. A sweep once a day of event time, its time saved in
+//! [`RecentSet::CAP`] of them are kept. A sweep once a day of event time, its time saved in
 //! the state, drops what was forgotten, so a run in pieces stores what one run does. The
 //! reported agents' last reports are kept, so a finding is re-sent only when it changed.
 
@@ -36,7 +36,7 @@ use devloop_plugin_sdk::prelude::*;
 use devloop_plugin_sdk::state::Saved;
 use serde::{Deserialize, Serialize};
 
-use seen::{ThreadList, ThreadSet};
+use seen::ThreadList;
 
 pub const PATTERN: &str = "user_manual_fix";
 
@@ -70,8 +70,8 @@ struct Tally {
     changes: u64,
     followed: u64,
     /// Threads the agent acted in, and those where the user then fixed its work by hand.
-    acted_threads: ThreadSet,
-    fixed_threads: ThreadSet,
+    acted_threads: RecentSet,
+    fixed_threads: RecentSet,
     manual_fixes: Vec<String>,
     files: Examples<String>,
     /// The gaps of its last `KEPT_GAPS` follow-ups, oldest first (a snapshot from before they
@@ -490,8 +490,8 @@ impl UserManualFix {
             let tally = Tally {
                 changes,
                 followed,
-                acted_threads: ThreadSet::from_names(acted_threads, newest_ms),
-                fixed_threads: ThreadSet::from_names(fixed_threads, newest_ms),
+                acted_threads: RecentSet::from_names(acted_threads, newest_ms),
+                fixed_threads: RecentSet::from_names(fixed_threads, newest_ms),
                 manual_fixes,
                 files,
                 gaps_ms,
