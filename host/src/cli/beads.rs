@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use devloop_host::sinks::beads::{self, Bd, Mode};
-use devloop_host::store::{self, Filter, Status, Store};
+use devloop_host::store::{self, Filter, Store, Triage};
 
 use super::project::ProjectArgs;
 
@@ -84,7 +84,7 @@ impl File {
                     findings.push(finding);
                 }
             }
-            findings.retain(|finding| finding.issue_id.is_none() && finding.status_at(now_ms) != Status::Dismissed);
+            findings.retain(|finding| finding.issue_id.is_none() && finding.status_at(now_ms) != Triage::Dismissed);
             beads::export_jsonl(path, &findings, &routing.beads, &self.id_prefix, now_ms)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             writeln!(

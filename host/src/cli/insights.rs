@@ -10,8 +10,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use devloop_host::config::{ConfigFile, StateDir};
 use devloop_host::model::Severity;
 use devloop_host::routing::RoutingConfig;
-use devloop_host::sinks::{devloop_feedback, render};
-use devloop_host::store::{self, Filter, GROWTH_FACTOR, Status, Store, Transition};
+use devloop_host::sinks::devloop_feedback;
+use devloop_host::sinks::render::{self, Format};
+use devloop_host::store::{self, Filter, GROWTH_FACTOR, Store, Transition, Triage};
 
 use super::project::ProjectArgs;
 
@@ -54,26 +55,6 @@ enum InsightsCommand {
     Snooze(Snooze),
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    /// A table sized to the terminal.
-    Table,
-    /// JSON (one object per line for `list`).
-    Json,
-    /// Markdown, for issues and chats.
-    Markdown,
-}
-
-impl From<Format> for render::Format {
-    fn from(format: Format) -> Self {
-        match format {
-            Format::Table => render::Format::Table,
-            Format::Json => render::Format::Json,
-            Format::Markdown => render::Format::Markdown,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum StatusFilter {
     New,
@@ -113,7 +94,7 @@ struct Filters {
 impl Filters {
     fn to_filter(&self, now_ms: i64, default_all: bool) -> Filter {
         let statuses = if self.status.contains(&StatusFilter::All) || (self.status.is_empty() && default_all) {
-            Some(Status::ALL.to_vec())
+            Some(Triage::ALL.to_vec())
         } else if self.status.is_empty() {
             None
         } else {
@@ -121,11 +102,11 @@ impl Filters {
                 self.status
                     .iter()
                     .filter_map(|status| match status {
-                        StatusFilter::New => Some(Status::New),
-                        StatusFilter::Acknowledged => Some(Status::Acknowledged),
-                        StatusFilter::Dismissed => Some(Status::Dismissed),
-                        StatusFilter::Snoozed => Some(Status::Snoozed),
-                        StatusFilter::Filed => Some(Status::Filed),
+                        StatusFilter::New => Some(Triage::New),
+                        StatusFilter::Acknowledged => Some(Triage::Acknowledged),
+                        StatusFilter::Dismissed => Some(Triage::Dismissed),
+                        StatusFilter::Snoozed => Some(Triage::Snoozed),
+                        StatusFilter::Filed => Some(Triage::Filed),
                         StatusFilter::All => None,
                     })
                     .collect(),
@@ -237,16 +218,16 @@ impl Insights {
         match self.command {
             InsightsCommand::List(list) => {
                 let findings = store.list(&list.filters.to_filter(now_ms, false), now_ms)?;
-                render::list(&mut out, &findings, list.format.into(), &style, now_ms)?;
+                render::list(&mut out, &findings, list.format, &style, now_ms)?;
             }
             InsightsCommand::Show(show) => {
                 let finding = store.resolve(&show.fingerprint)?;
                 let history = store.history(&finding.fingerprint)?;
-                render::show(&mut out, &finding, &history, show.format.into(), &style, now_ms)?;
+                render::show(&mut out, &finding, &history, show.format, &style, now_ms)?;
             }
             InsightsCommand::Summary(summary) => {
                 let counts = store.summary(&summary.filters.to_filter(now_ms, true), summary.top, now_ms)?;
-                render::summary(&mut out, &counts, summary.format.into(), &style, now_ms)?;
+                render::summary(&mut out, &counts, summary.format, &style, now_ms)?;
             }
             InsightsCommand::Ack(ack) => {
                 let transition = store.acknowledge(&ack.fingerprint, now_ms)?;

@@ -19,7 +19,7 @@ mod sources;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 /// Finds UX problems in devloop by running detector plugins over its logs.
@@ -141,4 +141,14 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
     Some(base.join("devloop-host").join("components"))
+}
+
+/// How the listing commands (`run`, `plugins list|info`, `patterns list`) print: `insights`
+/// has markdown too ([`devloop_host::sinks::render::Format`]).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ListFormat {
+    /// A table for people.
+    Table,
+    /// One JSON object per line.
+    Json,
 }

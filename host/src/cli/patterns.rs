@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use devloop_host::patterns::{self, Discovered, PatternFile, PatternFileError};
 
-use super::run::Format;
+use super::ListFormat;
 
 /// Checks and lists pattern files: detectors written as TOML, run by the bundled rules detector.
 ///
@@ -38,8 +38,8 @@ enum Action {
         /// Pattern folders to list instead of the project's and the user's.
         #[arg(long = "patterns", env = "DEVLOOP_HOST_PATTERNS", value_delimiter = ':')]
         folders: Vec<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
 }
 
@@ -95,11 +95,11 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(discovered: &[Discovered], format: Format) -> anyhow::Result<ExitCode> {
+fn list(discovered: &[Discovered], format: ListFormat) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
-        Format::Json => {
+        ListFormat::Json => {
             for found in discovered {
                 let mut object = serde_json::json!({ "file": found.path });
                 match &found.found {
@@ -115,7 +115,7 @@ fn list(discovered: &[Discovered], format: Format) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{object}")?;
             }
         }
-        Format::Table => {
+        ListFormat::Table => {
             if discovered.is_empty() {
                 writeln!(
                     out,

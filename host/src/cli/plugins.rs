@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
 use devloop_host::config::StateDir;
 use devloop_host::detectors::{self, Candidate, Search};
@@ -16,6 +16,7 @@ use devloop_host::hotswap::{PluginStatus, StatusFile};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
 use devloop_host::sinks::escape::{self, terminal_line};
 
+use super::ListFormat;
 use super::project::ProjectArgs;
 use super::{plugins_new, plugins_test};
 
@@ -59,14 +60,6 @@ pub fn search(plugins: Option<PathBuf>, state: &StateDir) -> Search {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    /// A table for people.
-    Table,
-    /// One JSON object per plugin per line.
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 enum Action {
     /// Every detector: where it comes from (bundled, user, project), version, API, language,
@@ -75,8 +68,8 @@ enum Action {
   devloop-host plugins list
   devloop-host plugins list --format json | jq -r 'select(.source == \"project\") | .id'")]
     List {
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// Everything about one detector: patterns, event kinds, settings, counters, last failure.
     #[command(after_help = "Examples:
@@ -84,8 +77,8 @@ enum Action {
     Info {
         /// The detector id (or, for a file that does not load, its file name).
         id: String,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// Checks a plugin and copies it into the project's plugins folder; a detector with the id
     /// of a bundled one runs instead of that one. A file in the folder that already holds the
@@ -209,12 +202,12 @@ impl Plugins {
             Action::List { format } => {
                 let (rows, status) = self.rows(&runtime)?;
                 match format {
-                    Format::Json => {
+                    ListFormat::Json => {
                         for row in &rows {
                             writeln!(out, "{}", escape::json(&row.json(), false))?;
                         }
                     }
-                    Format::Table => write_table(&mut out, &rows, status.as_ref(), &self.status_file())?,
+                    ListFormat::Table => write_table(&mut out, &rows, status.as_ref(), &self.status_file())?,
                 }
             }
             Action::Info { id, format } => {
@@ -225,8 +218,8 @@ impl Plugins {
                 }
                 for row in matching {
                     match format {
-                        Format::Json => writeln!(out, "{}", escape::json(&row.json(), false))?,
-                        Format::Table => write_info(&mut out, row)?,
+                        ListFormat::Json => writeln!(out, "{}", escape::json(&row.json(), false))?,
+                        ListFormat::Table => write_info(&mut out, row)?,
                     }
                 }
             }

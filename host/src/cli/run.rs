@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use devloop_host::config::{ConfigFile, SettingsError, settings};
 use devloop_host::detectors;
@@ -20,15 +20,8 @@ use devloop_host::runtime::{Budget, Limits, LoadError, Runtime, RuntimeConfig};
 use devloop_host::store::{RunLock, Store};
 use devloop_host::stream::{self, CheckpointPolicy, Stop};
 
+use super::ListFormat;
 use super::project::ProjectArgs;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    /// A table for people.
-    Table,
-    /// One JSON object per finding per line.
-    Json,
-}
 
 /// Reads devloop's logs, runs every detector over them, prints the findings and stores them.
 ///
@@ -56,8 +49,8 @@ pub struct Run {
     #[arg(long = "patterns", env = "DEVLOOP_HOST_PATTERNS", value_delimiter = ':')]
     pattern_folders: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
     /// A detector setting, `DETECTOR.NAME=VALUE` (repeatable), e.g. `command-repetition.min_repeats=4`;
     /// overrides `[detectors.DETECTOR]` in the config file. `devloop-host plugins info ID` lists them.
     #[arg(long = "set", value_name = "DETECTOR.NAME=VALUE")]
@@ -152,12 +145,12 @@ fn stored_occurrences(store: &Store, findings: Vec<(Insight, u64)>) -> anyhow::R
         .collect()
 }
 
-fn print_findings(format: Format, findings: &[(Insight, u64)]) -> std::io::Result<()> {
+fn print_findings(format: ListFormat, findings: &[(Insight, u64)]) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
-        Format::Json => output::write_json_lines(&mut out, findings)?,
-        Format::Table => output::write_table(&mut out, findings)?,
+        ListFormat::Json => output::write_json_lines(&mut out, findings)?,
+        ListFormat::Table => output::write_table(&mut out, findings)?,
     }
     out.flush()
 }

@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::finding::{Status, StoredFinding};
+use super::finding::{StoredFinding, Triage};
 use super::{Store, StoreError, severity_from_rank, severity_rank};
 use crate::model::{Fingerprint, Severity};
 
@@ -126,8 +126,8 @@ impl Store {
                 severity_rank(finding.insight.severity)
             ],
         )?;
-        if matches!(finding.status, Status::New | Status::Acknowledged) {
-            self.set_status(&finding.fingerprint, Status::Filed, Some(issue_id), None, now_ms)?;
+        if matches!(finding.status, Triage::New | Triage::Acknowledged) {
+            self.set_status(&finding.fingerprint, Triage::Filed, Some(issue_id), None, now_ms)?;
         }
         self.add_history(&finding.fingerprint, now_ms, "filed", Some(&format!("{issue_id} ({how})")))?;
         transaction.commit()?;

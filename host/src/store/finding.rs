@@ -7,7 +7,7 @@ use crate::model::{Fingerprint, Insight, Severity};
 
 /// Where a maintainer's triage of a finding stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Status {
+pub enum Triage {
     /// Detected and not looked at yet (also: reopened after dismissal or a snooze).
     New,
     /// Seen by a maintainer; still reported when it grows materially.
@@ -20,25 +20,25 @@ pub enum Status {
     Filed,
 }
 
-impl Status {
-    pub const ALL: [Status; 5] = [Status::New, Status::Acknowledged, Status::Dismissed, Status::Snoozed, Status::Filed];
+impl Triage {
+    pub const ALL: [Triage; 5] = [Triage::New, Triage::Acknowledged, Triage::Dismissed, Triage::Snoozed, Triage::Filed];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::New => "new",
-            Status::Acknowledged => "acknowledged",
-            Status::Dismissed => "dismissed",
-            Status::Snoozed => "snoozed",
-            Status::Filed => "filed",
+            Triage::New => "new",
+            Triage::Acknowledged => "acknowledged",
+            Triage::Dismissed => "dismissed",
+            Triage::Snoozed => "snoozed",
+            Triage::Filed => "filed",
         }
     }
 
-    pub(crate) fn parse(text: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|status| status.as_str() == text)
+    pub(crate) fn parse(text: &str) -> Option<Triage> {
+        Triage::ALL.into_iter().find(|status| status.as_str() == text)
     }
 }
 
-impl fmt::Display for Status {
+impl fmt::Display for Triage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -81,7 +81,7 @@ pub struct StoredFinding {
     pub occurrences: u64,
     /// Runs that detected it.
     pub runs: u64,
-    pub status: Status,
+    pub status: Triage,
     pub status_changed_ms: i64,
     pub status_reason: Option<String>,
     pub snoozed_until_ms: Option<i64>,
@@ -95,9 +95,9 @@ pub struct StoredFinding {
 
 impl StoredFinding {
     /// The status as it reads at `now_ms`: a snooze that ran out reads as new.
-    pub fn status_at(&self, now_ms: i64) -> Status {
+    pub fn status_at(&self, now_ms: i64) -> Triage {
         match (self.status, self.snoozed_until_ms) {
-            (Status::Snoozed, Some(until)) if until <= now_ms => Status::New,
+            (Triage::Snoozed, Some(until)) if until <= now_ms => Triage::New,
             (status, _) => status,
         }
     }
@@ -121,7 +121,7 @@ pub enum ChangeKind {
     /// Known and not silenced, and grew materially since a maintainer last heard of it.
     Grew { from: Baseline },
     /// Dismissed or snoozed before, back because it grew materially or the snooze ran out.
-    Reopened { was: Status, from: Baseline },
+    Reopened { was: Triage, from: Baseline },
 }
 
 impl ChangeKind {

@@ -25,7 +25,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 pub use checkpoint::{Checkpoint, PluginSnapshot, Reported};
 pub use error::StoreError;
 pub use filing::{Filing, FilingState};
-pub use finding::{Baseline, Change, ChangeKind, GROWTH_FACTOR, Status, StoredFinding, thread_url};
+pub use finding::{Baseline, Change, ChangeKind, GROWTH_FACTOR, StoredFinding, Triage, thread_url};
 pub use lock::{LockError, RunLock, lock_path};
 pub use migrations::SCHEMA_VERSION;
 pub use query::{Filter, HistoryEntry, Summary};
@@ -180,7 +180,7 @@ impl RawFinding {
             recorded_ms: self.recorded_ms,
             occurrences: self.occurrences as u64,
             runs: self.runs as u64,
-            status: Status::parse(&self.status).unwrap_or(Status::New),
+            status: Triage::parse(&self.status).unwrap_or(Triage::New),
             status_changed_ms: self.status_changed_ms,
             status_reason: self.status_reason,
             snoozed_until_ms: self.snoozed_until_ms,

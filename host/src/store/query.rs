@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::params;
 
-use super::finding::{Status, StoredFinding};
+use super::finding::{StoredFinding, Triage};
 use super::{RawFinding, SELECT_FINDING, Store, StoreError, read_row};
 use crate::model::{Fingerprint, Severity};
 
@@ -22,21 +22,21 @@ pub struct Filter {
     /// Last seen at or after this time (ms since the epoch).
     pub since_ms: Option<i64>,
     /// Only these statuses (as they read now: an ended snooze reads as new).
-    pub statuses: Option<Vec<Status>>,
+    pub statuses: Option<Vec<Triage>>,
     pub limit: Option<usize>,
 }
 
 impl Filter {
     /// Every finding, whatever its status.
     pub fn everything() -> Filter {
-        Filter { statuses: Some(Status::ALL.to_vec()), ..Filter::default() }
+        Filter { statuses: Some(Triage::ALL.to_vec()), ..Filter::default() }
     }
 
     fn matches(&self, finding: &StoredFinding, now_ms: i64) -> bool {
         let status = finding.status_at(now_ms);
         let statuses_ok = match &self.statuses {
             Some(statuses) => statuses.contains(&status),
-            None => matches!(status, Status::New | Status::Acknowledged | Status::Filed),
+            None => matches!(status, Triage::New | Triage::Acknowledged | Triage::Filed),
         };
         let insight = &finding.insight;
         statuses_ok
@@ -65,7 +65,7 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub total: usize,
-    pub by_status: BTreeMap<Status, usize>,
+    pub by_status: BTreeMap<Triage, usize>,
     /// Pattern → severity → findings.
     pub by_pattern: BTreeMap<String, BTreeMap<Severity, usize>>,
     /// The most pressing findings not silenced: most severe, then most evidence.
@@ -112,7 +112,7 @@ impl Store {
         }
         let mut ranked: Vec<StoredFinding> = findings
             .iter()
-            .filter(|finding| !matches!(finding.status_at(now_ms), Status::Dismissed | Status::Snoozed))
+            .filter(|finding| !matches!(finding.status_at(now_ms), Triage::Dismissed | Triage::Snoozed))
             .cloned()
             .collect();
         ranked.sort_by(|a, b| {
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(keys(&Filter { since_ms: Some(warning.time_ms + 1), ..Filter::default() })?, ["i"]);
         assert_eq!(keys(&Filter { pattern: Some("other".into()), ..Filter::default() })?, Vec::<String>::new());
         assert_eq!(
-            keys(&Filter { statuses: Some(vec![Status::Dismissed]), ..Filter::default() })?,
+            keys(&Filter { statuses: Some(vec![Triage::Dismissed]), ..Filter::default() })?,
             Vec::<String>::new()
         );
         assert_eq!(keys(&Filter { limit: Some(1), ..Filter::default() })?, ["w"]);

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::finding::{Change, ChangeKind, Status};
+use super::finding::{Change, ChangeKind, Triage};
 use super::{Store, StoreError, severity_rank};
 use crate::model::{Insight, Occurrences};
 
@@ -76,17 +76,17 @@ impl Store {
             Some(found) => {
                 let grew = found.baseline.grew_materially(occurrences, insight.severity);
                 match found.status {
-                    Status::Dismissed if grew => {
-                        Some(ChangeKind::Reopened { was: Status::Dismissed, from: found.baseline })
+                    Triage::Dismissed if grew => {
+                        Some(ChangeKind::Reopened { was: Triage::Dismissed, from: found.baseline })
                     }
-                    Status::Snoozed if found.status_at(now_ms) == Status::New => {
-                        Some(ChangeKind::Reopened { was: Status::Snoozed, from: found.baseline })
+                    Triage::Snoozed if found.status_at(now_ms) == Triage::New => {
+                        Some(ChangeKind::Reopened { was: Triage::Snoozed, from: found.baseline })
                     }
-                    Status::Dismissed | Status::Snoozed => None,
-                    Status::New | Status::Acknowledged | Status::Filed if grew => {
+                    Triage::Dismissed | Triage::Snoozed => None,
+                    Triage::New | Triage::Acknowledged | Triage::Filed if grew => {
                         Some(ChangeKind::Grew { from: found.baseline })
                     }
-                    Status::New | Status::Acknowledged | Status::Filed => None,
+                    Triage::New | Triage::Acknowledged | Triage::Filed => None,
                 }
             }
         };
@@ -105,10 +105,10 @@ impl Store {
         };
         if let ChangeKind::Reopened { was, .. } = &kind {
             let reason = match was {
-                Status::Snoozed => "the snooze ended".to_owned(),
+                Triage::Snoozed => "the snooze ended".to_owned(),
                 _ => format!("its evidence grew: {detail}"),
             };
-            self.set_status(&fingerprint, Status::New, Some(&reason), None, now_ms)?;
+            self.set_status(&fingerprint, Triage::New, Some(&reason), None, now_ms)?;
         }
         self.add_history(&fingerprint, now_ms, kind.label(), Some(&detail))?;
         let finding = self.get(&fingerprint)?.ok_or_else(|| StoreError::UnknownFingerprint(fingerprint.to_string()))?;

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::finding::{Status, StoredFinding};
+use super::finding::{StoredFinding, Triage};
 use super::{Store, StoreError, severity_rank};
 use crate::model::Fingerprint;
 
@@ -11,7 +11,7 @@ use crate::model::Fingerprint;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// The status changed from `from`; `finding` is the finding afterwards.
-    Changed { from: Status, finding: StoredFinding },
+    Changed { from: Triage, finding: StoredFinding },
     /// It already had that status; nothing was written.
     Unchanged(StoredFinding),
 }
@@ -20,7 +20,7 @@ impl Store {
     pub(crate) fn set_status(
         &self,
         fingerprint: &Fingerprint,
-        status: Status,
+        status: Triage,
         reason: Option<&str>,
         snoozed_until_ms: Option<i64>,
         now_ms: i64,
@@ -36,7 +36,7 @@ impl Store {
     fn transition(
         &mut self,
         fingerprint: &str,
-        status: Status,
+        status: Triage,
         reason: Option<&str>,
         snoozed_until_ms: Option<i64>,
         now_ms: i64,
@@ -44,14 +44,14 @@ impl Store {
         let found = self.resolve(fingerprint)?;
         let from = found.status_at(now_ms);
         if from == status
-            && status != Status::Snoozed
+            && status != Triage::Snoozed
             && reason.is_none_or(|reason| found.status_reason.as_deref() == Some(reason))
         {
             return Ok(Transition::Unchanged(found));
         }
         let transaction = self.write_transaction()?;
         self.set_status(&found.fingerprint, status, reason, snoozed_until_ms, now_ms)?;
-        if status == Status::Dismissed {
+        if status == Triage::Dismissed {
             // Quiet is measured from what the maintainer saw when they dismissed it.
             self.connection.execute(
                 "UPDATE findings SET baseline_occurrences = occurrences, baseline_severity = ?2 WHERE fingerprint = ?1",
@@ -71,18 +71,18 @@ impl Store {
 
     /// Marks a finding as seen. It is still reported when it grows materially.
     pub fn acknowledge(&mut self, fingerprint: &str, now_ms: i64) -> Result<Transition, StoreError> {
-        self.transition(fingerprint, Status::Acknowledged, None, None, now_ms)
+        self.transition(fingerprint, Triage::Acknowledged, None, None, now_ms)
     }
 
     /// Silences a finding until its evidence grows materially (see
     /// [`super::Baseline::grew_materially`]).
     pub fn dismiss(&mut self, fingerprint: &str, reason: Option<&str>, now_ms: i64) -> Result<Transition, StoreError> {
-        self.transition(fingerprint, Status::Dismissed, reason, None, now_ms)
+        self.transition(fingerprint, Triage::Dismissed, reason, None, now_ms)
     }
 
     /// Silences a finding until `until_ms`; then it is new again.
     pub fn snooze(&mut self, fingerprint: &str, until_ms: i64, now_ms: i64) -> Result<Transition, StoreError> {
-        self.transition(fingerprint, Status::Snoozed, None, Some(until_ms), now_ms)
+        self.transition(fingerprint, Triage::Snoozed, None, Some(until_ms), now_ms)
     }
 }
 
@@ -100,14 +100,14 @@ mod tests {
         let fingerprint =
             store.record_run(&[insight("x", &[1, 2, 3], Severity::Info)], 10)?[0].finding.fingerprint.clone();
         let dismissed = store.dismiss(&fingerprint.as_str()[..6], Some("expected"), 20)?;
-        assert!(matches!(dismissed, Transition::Changed { from: Status::New, .. }));
+        assert!(matches!(dismissed, Transition::Changed { from: Triage::New, .. }));
         assert!(matches!(store.dismiss(fingerprint.as_str(), Some("expected"), 25)?, Transition::Unchanged(_)));
 
         assert!(store.record_run(&[insight("x", &[1, 2, 3, 4, 5], Severity::Info)], 30)?.is_empty());
-        assert_eq!(store.resolve(fingerprint.as_str())?.status, Status::Dismissed);
+        assert_eq!(store.resolve(fingerprint.as_str())?.status, Triage::Dismissed);
         let reopened = store.record_run(&[insight("x", &[6], Severity::Info)], 40)?;
-        assert!(matches!(reopened[0].kind, ChangeKind::Reopened { was: Status::Dismissed, .. }));
-        assert_eq!(reopened[0].finding.status, Status::New);
+        assert!(matches!(reopened[0].kind, ChangeKind::Reopened { was: Triage::Dismissed, .. }));
+        assert_eq!(reopened[0].finding.status, Triage::New);
         let history: Vec<String> = store.history(&fingerprint)?.into_iter().map(|entry| entry.change).collect();
         assert_eq!(history, ["new", "dismissed", "reopened"]);
         Ok(())
@@ -123,8 +123,8 @@ mod tests {
         assert!(store.record_run(&[insight("x", &[1, 2, 3, 4], Severity::Error)], 99)?.is_empty());
         assert!(store.list(&Filter::default(), 99)?.is_empty(), "snoozed findings are hidden by default");
         let woke = store.record_run(&[insight("x", &[1], Severity::Info)], 100)?;
-        assert!(matches!(woke[0].kind, ChangeKind::Reopened { was: Status::Snoozed, .. }));
-        assert_eq!(store.resolve(fingerprint.as_str())?.status, Status::New);
+        assert!(matches!(woke[0].kind, ChangeKind::Reopened { was: Triage::Snoozed, .. }));
+        assert_eq!(store.resolve(fingerprint.as_str())?.status, Triage::New);
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use crate::model::Fingerprint;
 use crate::routing::BeadsSettings;
-use crate::store::{FilingState, Status, Store, StoreError, StoredFinding};
+use crate::store::{FilingState, Store, StoreError, StoredFinding, Triage};
 
 use super::cli::{Bd, BdError, comment_args, external_ref};
 use super::issue::{NewIssue, growth_comment};
@@ -99,7 +99,7 @@ pub fn file_with(
         let fingerprint = finding.fingerprint.clone();
         let in_beads = existing.get(&external_ref(&fingerprint));
         let issue_id = filing.as_ref().and_then(|filing| filing.issue_id.clone()).or_else(|| in_beads.cloned());
-        let silenced = matches!(finding.status_at(now_ms), Status::Dismissed | Status::Snoozed);
+        let silenced = matches!(finding.status_at(now_ms), Triage::Dismissed | Triage::Snoozed);
 
         if let Some(issue_id) = issue_id {
             let already_recorded = filing.as_ref().is_some_and(|filing| filing.state == FilingState::Filed);

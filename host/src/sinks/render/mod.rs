@@ -8,13 +8,16 @@ use std::io::IsTerminal;
 
 use crate::model::Severity;
 use crate::sinks::escape;
-use crate::store::{HistoryEntry, Status, StoredFinding, Summary};
+use crate::store::{HistoryEntry, StoredFinding, Summary, Triage};
 
 /// An output format of the `insights` commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// A table sized to the terminal.
     Table,
+    /// JSON (one object per line for `list`).
     Json,
+    /// Markdown, for issues and chats.
     Markdown,
 }
 
@@ -71,9 +74,9 @@ impl Style {
     }
 
     /// The status padded to `width`, new findings in bold.
-    pub fn status(&self, status: Status, width: usize) -> String {
+    pub fn status(&self, status: Triage, width: usize) -> String {
         let padded = format!("{:<width$}", status.as_str());
-        if status == Status::New { self.paint(&padded, "1") } else { padded }
+        if status == Triage::New { self.paint(&padded, "1") } else { padded }
     }
 
     pub fn bold(&self, text: &str) -> String {
@@ -112,7 +115,7 @@ pub fn finding_json(finding: &StoredFinding, now_ms: i64) -> serde_json::Value {
     object["status"] = finding.status_at(now_ms).as_str().into();
     object["status_reason"] = finding.status_reason.clone().into();
     object["snoozed_until"] =
-        finding.snoozed_until_ms.filter(|_| finding.status_at(now_ms) == Status::Snoozed).map(rfc3339).into();
+        finding.snoozed_until_ms.filter(|_| finding.status_at(now_ms) == Triage::Snoozed).map(rfc3339).into();
     object["first_seen"] = rfc3339(finding.first_seen_ms).into();
     object["last_seen"] = rfc3339(finding.last_seen_ms).into();
     object["occurrences"] = finding.occurrences.into();
@@ -205,7 +208,7 @@ pub fn summary(
 
 /// `… counts` as one line: `12 finding(s): 7 new, 2 acknowledged, …`.
 fn status_line(summary: &Summary) -> String {
-    let counts: Vec<String> = Status::ALL
+    let counts: Vec<String> = Triage::ALL
         .iter()
         .filter_map(|status| summary.by_status.get(status).map(|count| format!("{count} {status}")))
         .collect();

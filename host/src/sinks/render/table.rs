@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::model::{Severity, Value};
-use crate::store::{GROWTH_FACTOR, HistoryEntry, Status, StoredFinding, Summary};
+use crate::store::{GROWTH_FACTOR, HistoryEntry, StoredFinding, Summary, Triage};
 
 use super::{Style, fit, short_time, status_line};
 use crate::sinks::escape;
@@ -88,14 +88,14 @@ pub fn show(
     row("first seen", &short_time(finding.first_seen_ms))?;
     row("last seen", &short_time(finding.last_seen_ms))?;
     let mut status_text = format!("{status} since {}", short_time(finding.status_changed_ms));
-    if let (Status::Snoozed, Some(until)) = (status, finding.snoozed_until_ms) {
+    if let (Triage::Snoozed, Some(until)) = (status, finding.snoozed_until_ms) {
         status_text.push_str(&format!(", until {}", short_time(until)));
     }
     if let Some(reason) = &finding.status_reason {
         status_text.push_str(&format!(" ({reason})"));
     }
     row("status", &status_text)?;
-    if status == Status::Dismissed {
+    if status == Triage::Dismissed {
         row(
             "speaks up again",
             &format!(
