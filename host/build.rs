@@ -9,45 +9,28 @@
 //! tests' build script uses too, so each plugin is compiled once for both (a nested cargo must
 //! not share the outer one's target folder: it would wait on its lock).
 
+#[path = "build/guests.rs"]
+mod guests;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
+use guests::TARGET;
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir.parent().expect("host/ sits in the workspace").to_owned();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
-    let target_dir = out_dir.ancestors().nth(4).expect("OUT_DIR is <target>/<profile>/build/<pkg>/out").join("guests");
+    let target_dir = guests::target_dir(&out_dir);
     for watched in ["plugins", "plugin-sdk", "wit", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
     write_sdk(&workspace, &out_dir);
 
-    let plugins = detector_crates(&workspace.join("plugins"));
+    let plugins = guests::detector_crates(&workspace.join("plugins"));
     if !plugins.is_empty() {
         require_target();
-        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build
-            .current_dir(&workspace)
-            .args(["build", "--quiet", "--profile", "plugin", "--target", TARGET, "--target-dir"])
-            .arg(&target_dir);
-        for variable in [
-            "CARGO_ENCODED_RUSTFLAGS",
-            "RUSTFLAGS",
-            "CARGO_TARGET_DIR",
-            "CARGO_BUILD_TARGET",
-            "CARGO_MAKEFLAGS",
-            "MAKEFLAGS",
-            "MFLAGS",
-            // Under `cargo clippy` the guests are built, not linted (they are linted as workspace
-            // members), and a lint wrapper would change their fingerprint and rebuild them.
-            "RUSTC_WORKSPACE_WRAPPER",
-            "CLIPPY_ARGS",
-            "CLIPPY_CONF_DIR",
-        ] {
-            build.env_remove(variable);
-        }
+        let mut build = guests::cargo(&workspace, &target_dir);
         for plugin in &plugins {
             build.args(["-p", plugin]);
         }
@@ -56,7 +39,7 @@ fn main() {
         }
     }
 
-    let built = target_dir.join(TARGET).join("plugin");
+    let built = guests::built(&target_dir);
     let mut bundled = String::from(
         "/// Every detector under plugins/, as (crate name, component bytes).\npub const BUNDLED: &[(&str, &[u8])] = &[\n",
     );
@@ -139,20 +122,6 @@ fn rust_files(folder: &Path, found: &mut Vec<PathBuf>) {
 
 /// The crates under `plugins/` (the Python, JavaScript and C ports have no Cargo.toml and are
 /// built by their own toolchains).
-fn detector_crates(plugins: &Path) -> Vec<String> {
-    let mut crates: Vec<String> = std::fs::read_dir(plugins)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|entry| entry.path().join("Cargo.toml").exists())
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    crates.sort();
-    crates
-}
-
 /// Stops the build with the command that fixes it when the wasm32-wasip2 standard library is
 /// not installed (cargo's own error would be a page about a missing `core`).
 fn require_target() {

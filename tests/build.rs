@@ -2,10 +2,13 @@
 //! into a target folder of its own (a nested cargo must not wait on the outer one's lock), and
 //! writes their paths into `artifacts.rs`. Nothing built is ever checked in.
 
-use std::path::{Path, PathBuf};
+#[path = "../host/build/guests.rs"]
+mod guests;
+
+use std::path::PathBuf;
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
+use guests::cargo;
 /// Each builds `tests/fixtures/hostile` with that feature; "well-behaved" (no feature) takes a
 /// batch and returns nothing, which measures the cost of crossing into the sandbox alone.
 const HOSTILE_FEATURES: &[&str] = &[
@@ -32,31 +35,6 @@ const HOSTILE_FEATURES: &[&str] = &[
 const LEDGER_VARIANTS: &[(&str, &str)] =
     &[("v1", ""), ("v2", "v2"), ("stateless", "stateless"), ("broken-restore", "broken-restore")];
 
-fn cargo(workspace: &Path, target_dir: &Path) -> Command {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command
-        .current_dir(workspace)
-        .args(["build", "--quiet", "--profile", "plugin", "--target", TARGET, "--target-dir"])
-        .arg(target_dir);
-    for variable in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_MAKEFLAGS",
-        "MAKEFLAGS",
-        "MFLAGS",
-        // Under `cargo clippy` the guests are built, not linted (they are linted as workspace
-        // members), and a lint wrapper would change their fingerprint and rebuild them.
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CLIPPY_ARGS",
-        "CLIPPY_CONF_DIR",
-    ] {
-        command.env_remove(variable);
-    }
-    command
-}
-
 fn run(mut command: Command) {
     let status = command.status().expect("cargo runs");
     assert!(
@@ -69,25 +47,19 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir.parent().expect("tests/ sits in the workspace").to_owned();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
-    let target_dir = out_dir.ancestors().nth(4).expect("OUT_DIR is <target>/<profile>/build/<pkg>/out").join("guests");
+    let target_dir = guests::target_dir(&out_dir);
     for watched in ["plugins", "plugin-sdk", "wit", "tests/fixtures"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
 
-    let mut plugins: Vec<String> = std::fs::read_dir(workspace.join("plugins"))
-        .expect("plugins/ exists")
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().join("Cargo.toml").exists())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    plugins.sort();
+    let plugins = guests::detector_crates(&workspace.join("plugins"));
     let mut build = cargo(&workspace, &target_dir);
     for plugin in &plugins {
         build.args(["-p", plugin]);
     }
     run(build);
 
-    let built = target_dir.join(TARGET).join("plugin");
+    let built = guests::built(&target_dir);
     let mut artifacts = String::from(
         "/// Every detector under plugins/, as (crate name, built component).\npub const PLUGINS: &[(&str, &str)] = &[\n",
     );
