@@ -40,9 +40,7 @@ impl Machine {
     /// `devloop-host ARGS` in `cwd` (relative to the root), with nothing from this machine's
     /// environment that could point at the repository.
     fn devloop_host(&self, cwd: &str, args: &[&str]) -> Result<Output> {
-        let binary = crate::binary();
-        ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
-        let mut command = Command::new(binary);
+        let mut command = Command::new(crate::binary());
         command.current_dir(self.path(cwd)).args(args).env("HOME", self.path("home")).env("NO_COLOR", "1");
         for variable in [
             "RUST_LOG",

@@ -26,13 +26,7 @@ fn project(lines: &[String]) -> Result<tempfile::TempDir> {
 }
 
 fn run(project: &Path, extra: &[&str]) -> Result<std::process::Output> {
-    let binary = crate::binary();
-    anyhow::ensure!(
-        binary.exists(),
-        "{} is missing: run `cargo build --release -p devloop-host` first",
-        binary.display()
-    );
-    Ok(Command::new(binary)
+    Ok(Command::new(crate::binary())
         .current_dir(project)
         .args(["run", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache"])
         .args(extra)

@@ -92,9 +92,7 @@ for record in json.loads(sys.argv[3]):
 
     /// Runs `devloop-host ARGS` in the project with `env`.
     pub fn devloop_host(&self, args: &[&str], env: &[(&str, &str)]) -> Result<Output> {
-        let binary = crate::binary();
-        ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
-        let mut command = Command::new(binary);
+        let mut command = Command::new(crate::binary());
         command.current_dir(self.path()).args(args).env_remove("RUST_LOG").env_remove("NO_COLOR").env_remove("BD_BIN");
         command
             .env_remove("DEVLOOP_HOST_STATE_DIR")

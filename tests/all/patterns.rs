@@ -170,19 +170,23 @@ impl Project {
         command
     }
 
+    /// `run --format json` over the project's logs, plugins and state, with `extra` arguments.
+    fn run_command(&self, extra: &[&str]) -> Command {
+        let mut command = self.command(&[
+            "run",
+            "--format",
+            "json",
+            "--devloop-dir",
+            "proj/.devloop",
+            "--home-devloop-dir",
+            "home/.devloop",
+        ]);
+        command.args(["--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"]).args(extra);
+        command
+    }
+
     fn run(&self) -> Result<Vec<serde_json::Value>> {
-        let output = self
-            .command(&[
-                "run",
-                "--format",
-                "json",
-                "--devloop-dir",
-                "proj/.devloop",
-                "--home-devloop-dir",
-                "home/.devloop",
-            ])
-            .args(["--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"])
-            .output()?;
+        let output = self.run_command(&[]).output()?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         anyhow::ensure!(output.status.success(), "run failed: {stderr}");
         Ok(String::from_utf8(output.stdout)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?)
@@ -230,20 +234,7 @@ fn run_finds_a_project_pattern_and_its_state_survives_between_runs() -> Result<(
 impl Project {
     /// `run` with `extra` arguments, its exit status and stderr, and the findings it printed.
     fn run_with(&self, extra: &[&str]) -> Result<(Option<i32>, String, usize)> {
-        let output = self
-            .command(&[
-                "run",
-                "--format",
-                "json",
-                "--devloop-dir",
-                "proj/.devloop",
-                "--home-devloop-dir",
-                "home/.devloop",
-            ])
-            .args(["--plugins", "plugins", "--cache-dir", "cache", "--state-dir", "state"])
-            .args(extra)
-            .env("NO_COLOR", "1")
-            .output()?;
+        let output = self.run_command(extra).env("NO_COLOR", "1").output()?;
         Ok((output.status.code(), String::from_utf8(output.stderr)?, String::from_utf8(output.stdout)?.lines().count()))
     }
 }

@@ -11,13 +11,7 @@ fn cases_root() -> PathBuf {
 }
 
 fn plugin_test(plugin: &Path, cases: &Path, cache: &Path) -> Result<Output> {
-    let binary = crate::binary();
-    anyhow::ensure!(
-        binary.exists(),
-        "{} is missing: run `cargo build --release -p devloop-host` first",
-        binary.display()
-    );
-    Ok(Command::new(binary)
+    Ok(Command::new(crate::binary())
         .args(["-q", "plugins", "test"])
         .arg(plugin)
         .arg(cases)

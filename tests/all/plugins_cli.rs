@@ -17,9 +17,7 @@ use crate::conformance::cli_event;
 const PATIENCE: Duration = Duration::from_secs(120);
 
 fn devloop_host(project: &Path, args: &[&str]) -> Result<Output> {
-    let binary = crate::binary();
-    ensure!(binary.exists(), "{} is missing: run `cargo build --release -p devloop-host` first", binary.display());
-    Ok(Command::new(binary)
+    Ok(Command::new(crate::binary())
         .current_dir(project)
         .args(args)
         .args(["--plugins", "plugins", "--cache-dir", "cache", "--status-file", "status.json"])
