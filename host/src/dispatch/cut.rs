@@ -86,7 +86,13 @@ impl Cuts {
     /// with [`Cuts::got_there`].
     pub(super) fn mark(&mut self, seq: u64, plugins: BTreeSet<String>) {
         let waiting = plugins.clone();
-        self.pending.push_back(Pending { seq, marked_for: plugins, waiting, states: Vec::new(), reported: BTreeMap::new() });
+        self.pending.push_back(Pending {
+            seq,
+            marked_for: plugins,
+            waiting,
+            states: Vec::new(),
+            reported: BTreeMap::new(),
+        });
     }
 
     /// `plugin` got to cut `seq` with `state` and what it `reported` since its previous cut.

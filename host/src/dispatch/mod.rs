@@ -438,9 +438,8 @@ impl<'runtime> Pipeline<'runtime> {
             let attached: BTreeSet<String> =
                 lanes.iter().filter(|lane| !self.detached.contains_key(&lane.id)).map(|lane| lane.id.clone()).collect();
             let waited = self.cuts.waiting_on(&attached).next().and_then(|id| self.index_of(id));
-            let owing = || {
-                lanes.iter().position(|lane| lane.in_flight.iter().any(|item| matches!(item, InFlight::Cut(_))))
-            };
+            let owing =
+                || lanes.iter().position(|lane| lane.in_flight.iter().any(|item| matches!(item, InFlight::Cut(_))));
             let index = match waited {
                 Some(index) => index,
                 None if for_detached => owing()?,

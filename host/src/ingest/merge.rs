@@ -270,4 +270,45 @@ mod tests {
         assert_eq!(stream.sources().filter(|(_, stats, _)| stats.events == 1).count(), 1);
         Ok(())
     }
+
+    fn cli_line(second: u32) -> String {
+        format!(
+            "{{\"timestamp\": \"2026-11-25T07:44:{second:02}+00:00\", \"command\": \"c{second}\", \"exit_code\": 0}}\n"
+        )
+    }
+
+    #[test]
+    fn a_stream_resumed_behind_another_gives_exactly_what_the_other_delivered_in_between() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("cli-actions.jsonl");
+        std::fs::write(&log, (0..6).map(cli_line).collect::<String>())?;
+        let stream = || {
+            let slot = Slot { source: EventSource::CliActions, path: log.clone() };
+            Stream::new(vec![Box::new(JsonlReader::new(
+                slot,
+                LineFormat::OnePerLine(crate::ingest::cli_actions::parse_line),
+            ))])
+        };
+        let cursors = |moved: Vec<(String, Cursor)>| moved.into_iter().collect::<HashMap<_, _>>();
+        let mut ahead = stream();
+        ahead.next_batch(2)?;
+        let from = cursors(ahead.checkpoint());
+        let between = ahead.next_batch(3)?;
+        let until = cursors(ahead.checkpoint());
+        // Written after the other stream stopped: not between the two places.
+        std::fs::write(&log, (0..9).map(cli_line).collect::<String>())?;
+
+        let mut behind = stream();
+        behind.resume_until(&from, &until);
+        let mut again = behind.next_batch(2)?;
+        again.extend(behind.next_batch(10)?);
+        assert_eq!(
+            again.iter().map(|event| event.id).collect::<Vec<_>>(),
+            between.iter().map(|event| event.id).collect::<Vec<_>>()
+        );
+        assert!(behind.next_batch(10)?.is_empty(), "it stops where the other stream was");
+        let stopped = cursors(behind.checkpoint());
+        assert_eq!(stopped, until, "its cursors are where the other stream's were, not past what it read ahead");
+        Ok(())
+    }
 }

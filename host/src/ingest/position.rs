@@ -239,7 +239,13 @@ mod tests {
     #[test]
     fn a_cursor_covers_the_events_before_it_and_none_after() {
         let identity = Some(FileIdentity { device: 1, inode: 2, head_len: 10, head_hash: 3 });
-        let bound = Cursor::Lines(LineCursor { identity, offset: 100, skip: 1, last_time_ms: Some(50), ..LineCursor::default() });
+        let bound = Cursor::Lines(LineCursor {
+            identity,
+            offset: 100,
+            skip: 1,
+            last_time_ms: Some(50),
+            ..LineCursor::default()
+        });
         let line = |offset, skip, identity| Advance::Line { identity, offset, line: 0, skip, time_ms: 0, anchor: None };
         assert!(bound.covers(&line(40, 0, identity), 10));
         assert!(bound.covers(&line(100, 1, identity), 10), "the event the cursor was taken after");

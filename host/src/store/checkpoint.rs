@@ -156,8 +156,8 @@ impl Store {
         let mut behind = HashMap::new();
         for row in rows {
             let (plugin, cursors) = row?;
-            let cursors =
-                serde_json::from_str(&cursors).map_err(|source| StoreError::Position { plugin: plugin.clone(), source })?;
+            let cursors = serde_json::from_str(&cursors)
+                .map_err(|source| StoreError::Position { plugin: plugin.clone(), source })?;
             behind.insert(plugin, cursors);
         }
         Ok(behind)

@@ -36,7 +36,9 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("the stored position of detector {plugin} is unreadable; delete the store's `plugin_behind` row to replay it")]
+    #[error(
+        "the stored position of detector {plugin} is unreadable; delete the store's `plugin_behind` row to replay it"
+    )]
     Position {
         plugin: String,
         #[source]

@@ -37,7 +37,7 @@ impl Progress<'_> {
                 self.join(pipeline, &plugin)?;
                 continue;
             }
-            tracing::info!(plugin, "catching up with the others");
+            tracing::info!(plugin, "feeding the detector what it missed");
             let mut stream = Stream::new(dirs.readers());
             stream.resume_until(&parse_cursors(&from), &parse_cursors(&self.shared));
             let mut own = from;
@@ -66,7 +66,7 @@ impl Progress<'_> {
             };
             if caught_up {
                 self.join(pipeline, &plugin)?;
-                tracing::info!(plugin, "caught up with the others");
+                tracing::info!(plugin, "the detector joined the others");
             } else {
                 own.extend(moved_cursors(&mut stream));
                 let seq = pipeline.cut_plugin(&plugin);

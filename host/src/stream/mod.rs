@@ -379,7 +379,10 @@ impl<'a> Progress<'a> {
         }
         self.cut(pipeline, stream, true);
         for plugin in full {
-            tracing::info!(plugin, "the detector is slower than the feed; the others go on, it catches up once they have");
+            tracing::info!(
+                plugin,
+                "the detector is slower than the feed; the others go on, it catches up once they have"
+            );
             pipeline.detach(&plugin);
         }
     }
@@ -436,9 +439,15 @@ impl<'a> Progress<'a> {
     /// Commits one checkpoint, keeping the new and materially changed findings for
     /// [`Progress::deliver`].
     fn commit(&mut self, marked: Marked, cut: Cut) -> Result<(), StreamError> {
-        // A detector that was at the shared cursors and has not got to this checkpoint stays
-        // where the shared cursors were.
+        // A detector behind that got to this checkpoint is where the others are; one that was
+        // at the shared cursors and has not got to it stays where the shared cursors were.
+        let caught_up: Vec<String> =
+            self.behind.keys().filter(|plugin| !cut.behind.contains(plugin)).cloned().collect();
         let mut behind = Vec::new();
+        for plugin in caught_up {
+            self.behind.remove(&plugin);
+            behind.push((plugin, None));
+        }
         for plugin in &cut.behind {
             if !self.behind.contains_key(plugin) {
                 self.behind.insert(plugin.clone(), self.shared.clone());
