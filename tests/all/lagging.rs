@@ -10,8 +10,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use devloop_host::dispatch::{Passed, Pipeline};
+use devloop_host::model::Event;
+use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
 use devloop_host_tests::follow::Follower;
 
+use super::conformance::cli_event;
 use super::insights_support::{Project, THREAD, burst};
 
 /// Every run here: batches of 4, a laggard left behind once 64 events wait for it, and a
@@ -168,5 +172,44 @@ fn a_store_from_before_detectors_had_places_of_their_own_is_migrated_and_resumed
     std::fs::copy(project.path().join(".devloop/cli-actions.jsonl"), once.path().join(".devloop/cli-actions.jsonl"))?;
     once.run_ok(&[])?;
     assert_eq!(findings(&project)?, findings(&once)?, "the second run went on from the first's place and state");
+    Ok(())
+}
+
+/// On the library's pipeline: a plugin left behind shows as lagging, the others' checkpoint
+/// is passed without it, and fed what it missed it has run every event once.
+#[test]
+fn a_plugin_left_behind_shows_as_lagging_and_joins_the_others_having_run_every_event_once() -> Result<()> {
+    let limits = Limits { call_deadline: Duration::from_secs(30), memory_bytes: 64 << 20, ..Limits::default() };
+    let runtime = Runtime::new(RuntimeConfig { limits, cache_dir: None })?;
+    let events: Vec<Event> = (0..200).map(|i| cli_event(i, i as i64 * 20, "bd ready", "dev", 0)).collect();
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load(devloop_host_tests::hostile("laggard"), &Default::default())?;
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &Default::default())?;
+    let (given, rest) = events.split_at(20);
+    pipeline.submit(given);
+    pipeline.detach("hostile");
+    pipeline.submit(rest);
+
+    let lagging = |pipeline: &Pipeline, id: &str| {
+        pipeline.statuses().into_iter().find(|status| status.id == id).map(|status| status.lagging)
+    };
+    let behind = lagging(&pipeline, "hostile").context("the laggard's status")?;
+    assert!(behind.is_some_and(|behind| behind >= rest.len() as u64), "lagging by what it missed: {behind:?}");
+    assert_eq!(lagging(&pipeline, "command-repetition"), Some(None), "the other is not lagging");
+    pipeline.cut(true);
+    let Some(Passed::Cut(cut)) = pipeline.next_passed() else { anyhow::bail!("the others' checkpoint is passed") };
+    assert_eq!(cut.behind, ["hostile"], "the checkpoint is passed without the plugin left behind");
+    let states: Vec<&str> = cut.states.iter().map(|state| state.plugin.as_str()).collect();
+    assert_eq!(states, ["command-repetition"], "only the others' states are in it");
+
+    pipeline.submit_to("hostile", rest);
+    pipeline.attach("hostile");
+    pipeline.settle();
+    assert_eq!(lagging(&pipeline, "hostile"), Some(None), "caught up, it is not lagging");
+    let seen: Vec<u64> = pipeline.plugins().iter().map(|plugin| plugin.health().events_seen).collect();
+    assert_eq!(seen, [200, 200], "each plugin ran every event once");
+    let laggard = pipeline.findings().into_iter().find(|(insight, _)| insight.detector == "hostile");
+    let (insight, occurrences) = laggard.context("the laggard's finding")?;
+    assert_eq!((insight.message.as_str(), occurrences), ("200 events seen", 200));
     Ok(())
 }

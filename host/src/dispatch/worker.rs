@@ -15,10 +15,11 @@
 //! goes over; one within its budget is only heavy. A quarantined plugin drains its queue at
 //! once.
 //!
-//! A checkpoint does not ask the supervisors back either: a [`Job::Cut`] goes down every queue
+//! A checkpoint does not ask the supervisors back either: a [`Job::Cut`] goes down the queues
 //! like a batch, and each worker saves its plugin's state when it gets there, so every state
 //! is taken exactly after the last batch before the cut, however far ahead of the others its
-//! plugin runs. The checkpoint is complete once the slowest worker has passed it.
+//! plugin runs. The checkpoint is complete once the slowest worker fed with the others has
+//! passed it (see [`super::cut`]).
 
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};

@@ -18,7 +18,7 @@
 //! gives it nothing more and no checkpoint waits for it. It works through its queue alone, and
 //! its state at each checkpoint it gets to is committed with that checkpoint's cursors as its
 //! own, with the findings it reported up to there. When the stream has caught up (the end of a
-//! round, or of the run), it is fed alone ([`catch_up`]) from a second stream resumed at its
+//! round, or of the run), it is fed alone (`catch_up`) from a second stream resumed at its
 //! own cursors and stopped at the others' ([`Stream::resume_until`]), then attached again. The
 //! main feed waits meanwhile: catching up runs while there is nothing else to read. A run that
 //! dies while a detector is behind leaves its own cursors in the store, and the next run
