@@ -106,12 +106,13 @@ fn the_others_commit_while_a_laggard_is_behind_and_every_detector_stores_what_it
     Ok(())
 }
 
-/// `run` as [`Project::run_with`] runs it, its stderr read line by line.
-fn spawn_run(project: &Path) -> Result<Follower> {
+/// `run` as [`Project::run_with`] runs it, with `extra` arguments, its stderr read line by line.
+fn spawn_run(project: &Path, extra: &[&str]) -> Result<Follower> {
     Follower::spawn(
         Command::new(crate::binary())
             .current_dir(project)
             .args(["run", "--devloop-dir", ".devloop", "--plugins", "plugins", "--cache-dir", "cache"])
+            .args(extra)
             .args(["--format", "json"])
             .args(RUN)
             .env("DEVLOOP_HOME_DIR", project.join("no-home-devloop"))
@@ -133,7 +134,7 @@ fn a_run_killed_while_a_laggard_is_behind_is_caught_up_by_the_next_losing_and_re
     let reference = findings(&reference)?;
 
     let project = project(true)?;
-    let mut run = spawn_run(project.path())?;
+    let mut run = spawn_run(project.path(), &[])?;
     run.wait_for_line(&["checkpoint", r#"("hostile", true)"#], Duration::from_secs(120))?;
     run.child().kill()?;
     run.child().wait()?;
@@ -172,6 +173,30 @@ fn a_store_from_before_detectors_had_places_of_their_own_is_migrated_and_resumed
     std::fs::copy(project.path().join(".devloop/cli-actions.jsonl"), once.path().join(".devloop/cli-actions.jsonl"))?;
     once.run_ok(&[])?;
     assert_eq!(findings(&project)?, findings(&once)?, "the second run went on from the first's place and state");
+    Ok(())
+}
+
+#[test]
+fn ctrl_c_while_a_laggard_catches_up_keeps_its_place_and_the_next_run_finishes_it() -> Result<()> {
+    let reference = project(true)?;
+    debug_run(&reference)?;
+    let reference = findings(&reference)?;
+
+    let project = project(true)?;
+    let mut run = spawn_run(project.path(), &["--follow"])?;
+    run.wait_for_line(&["feeding the detector what it missed", "hostile"], Duration::from_secs(120))?;
+    let status = Command::new("kill").args(["-INT", &run.child().id().to_string()]).status()?;
+    ensure!(status.success(), "kill -INT failed");
+    let exit = run.child().wait()?;
+    let stderr = run.all_stderr(Duration::from_secs(60));
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    if !stderr.contains("the detector joined the others") {
+        assert!(behind(&project)?.contains(&"hostile".to_owned()), "stopped while catching up, it is still behind");
+    }
+
+    debug_run(&project)?;
+    assert_eq!(behind(&project)?, Vec::<String>::new());
+    assert_eq!(findings(&project)?, reference, "stopped and run again, the store holds what one run stores");
     Ok(())
 }
 
