@@ -2,8 +2,9 @@
 //! milliseconds per call, counting the events it is given) does not set the others' pace:
 //! it is left behind with its own place in the store, the others' checkpoints commit without
 //! it, and it is fed what it missed once they have caught up. Every detector, the laggard
-//! too, stores what one run of it stores, even when the run is killed while it is behind;
-//! and a store from before detectors had places of their own keeps working.
+//! too, stores what one run of it stores, even when the run is killed or stopped while it is
+//! behind; `plugins list` shows it as lagging; and a store from before detectors had places of
+//! their own keeps working.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use devloop_host::dispatch::{Passed, Pipeline};
+use devloop_host::hotswap::StatusFile;
 use devloop_host::model::Event;
 use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
 use devloop_host_tests::follow::Follower;
@@ -236,5 +238,43 @@ fn a_plugin_left_behind_shows_as_lagging_and_joins_the_others_having_run_every_e
     let laggard = pipeline.findings().into_iter().find(|(insight, _)| insight.detector == "hostile");
     let (insight, occurrences) = laggard.context("the laggard's finding")?;
     assert_eq!((insight.message.as_str(), occurrences), ("200 events seen", 200));
+    Ok(())
+}
+
+#[test]
+fn plugins_list_shows_a_plugin_left_behind_as_lagging_not_as_a_problem() -> Result<()> {
+    let project = tempfile::tempdir()?;
+    let plugins = project.path().join("plugins");
+    std::fs::create_dir(&plugins)?;
+    std::fs::copy(devloop_host_tests::hostile("laggard"), plugins.join("laggard.wasm"))?;
+    std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load_dir(&plugins, &Default::default())?;
+    let events: Vec<Event> = (0..40).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
+    pipeline.submit(&events[..8]);
+    pipeline.detach("hostile");
+    pipeline.submit(&events[8..]);
+    StatusFile::of(&pipeline).write(&project.path().join("status.json"))?;
+
+    let output = Command::new(crate::binary())
+        .current_dir(project.path())
+        .args(["plugins", "list", "--format", "json", "--plugins", "plugins", "--cache-dir", "cache"])
+        .args(["--status-file", "status.json"])
+        .env_remove("RUST_LOG")
+        .output()?;
+    ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listed: Vec<serde_json::Value> =
+        String::from_utf8(output.stdout)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let state = |id: &str| listed.iter().find(|plugin| plugin["id"] == id).map(|plugin| plugin["state"].clone());
+    let lagging = state("hostile").context("a row for the laggard")?;
+    let behind: u64 = lagging
+        .as_str()
+        .and_then(|state| state.strip_prefix("lagging ("))
+        .and_then(|rest| rest.strip_suffix(" events behind)"))
+        .and_then(|count| count.parse().ok())
+        .with_context(|| format!("the laggard's state: {lagging}"))?;
+    assert!(behind >= 32, "it missed the 32 events after it was left behind: {behind}");
+    assert_eq!(state("command-repetition"), Some("loaded".into()));
     Ok(())
 }
