@@ -666,7 +666,7 @@ impl<'runtime> Pipeline<'runtime> {
     }
 
     /// One insight per finding (the latest report of it) with its occurrences in this run, in
-    /// order of severity, then confidence, as of the batches every plugin has run.
+    /// order of severity, then confidence, as of the batches each plugin has run.
     pub fn findings(&self) -> Vec<(Insight, u64)> {
         let mut findings: Vec<(Insight, u64)> =
             self.findings.values().map(|reports| (reports.latest.clone(), reports.occurrences.count())).collect();

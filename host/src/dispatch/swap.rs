@@ -268,8 +268,8 @@ impl Pipeline<'_> {
     }
 
     /// Every loaded plugin's status, with counters summed over all its versions: as of the
-    /// last batch every plugin has run while they are lent to their workers (see
-    /// [`Pipeline::submit`]).
+    /// last batch each plugin has run while they are lent to their workers (see
+    /// [`Pipeline::submit`]), and how far behind the others each one left behind is.
     pub fn statuses(&self) -> Vec<PluginStatus> {
         let mut statuses = match self.lanes {
             Some(_) => self.lent_statuses.clone(),
