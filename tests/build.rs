@@ -30,6 +30,7 @@ const HOSTILE_FEATURES: &[&str] = &[
     "snapshot-bomb",
     "state-trap",
     "echo",
+    "laggard",
 ];
 /// The hot-swap fixture's builds, as (variant, cargo features).
 const LEDGER_VARIANTS: &[(&str, &str)] =

@@ -26,6 +26,7 @@ mod insights_cli;
 mod insights_feedback;
 mod insights_formats;
 mod insights_support;
+mod lagging;
 mod occurrences;
 mod patterns;
 mod plugin_cases;

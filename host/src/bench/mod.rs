@@ -434,10 +434,12 @@ impl fmt::Display for Report {
                 "{} itself through:      {:>8.3} s ({})",
                 beside.plugin,
                 beside.all_beside.as_secs_f64(),
-                beside
-                    .quarantined
-                    .as_deref()
-                    .map_or_else(|| "ok".to_owned(), |reason| format!("quarantined: {reason}"))
+                match (&beside.quarantined, beside.lagged) {
+                    (Some(reason), _) => format!("quarantined: {reason}"),
+                    (None, Some(behind)) =>
+                        format!("ok; left behind, {behind} events behind when the detectors were through"),
+                    (None, None) => "ok".to_owned(),
+                }
             )?;
             let quarantined = match beside.detectors_quarantined.as_slice() {
                 [] => "none".to_owned(),

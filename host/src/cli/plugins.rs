@@ -149,6 +149,7 @@ impl Row {
             (Err(_), Some(status)) => format!("rejected, runs {}", status.version),
             (Err(_), None) => "broken".to_owned(),
             (Ok(_), Some(status)) if status.quarantined => "quarantined".to_owned(),
+            (Ok(_), Some(PluginStatus { lagging: Some(behind), .. })) => format!("lagging ({behind} events behind)"),
             (Ok(found), Some(status)) if found.source.content_hash != status.content_hash => "file changed".to_owned(),
             (Ok(_), Some(_)) => "loaded".to_owned(),
             (Ok(_), None) => "not loaded".to_owned(),

@@ -85,6 +85,10 @@ pub struct Run {
     /// Commit progress at least every this many events (for crash tests).
     #[arg(long, hide = true, default_value_t = CheckpointPolicy::default().events)]
     checkpoint_events: u64,
+    /// Events that may wait for one plugin before it is left behind to catch up later (for
+    /// tests of a plugin slower than the feed).
+    #[arg(long, hide = true, default_value_t = devloop_host::dispatch::LAG_CAP_EVENTS)]
+    lag_cap_events: usize,
     /// Where compiled plugins are cached (default: ~/.cache/devloop-host/components).
     #[arg(long, env = "DEVLOOP_HOST_CACHE")]
     cache_dir: Option<PathBuf>,
@@ -234,6 +238,7 @@ impl Run {
             None
         };
         let mut pipeline = Pipeline::new(&runtime, batch_size);
+        pipeline.set_lag_cap(self.lag_cap_events);
         for candidate in candidates {
             match candidate.found {
                 Err(error) => tracing::error!("plugin {}: {error}", candidate.location),

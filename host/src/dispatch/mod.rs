@@ -1,19 +1,23 @@
 //! Feeding the ordered event stream to every loaded detector in batches, and collecting what
 //! comes back, so that one plugin's failure is reported and never stops the others.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod cut;
 mod swap;
 mod worker;
 
+pub use cut::{Cut, CutState, Passed, PluginCut};
 pub use swap::{Handover, PluginChange, SwapOutcome};
+pub use worker::LAG_CAP_EVENTS;
 
 use crate::hotswap::PluginStatus;
 use crate::model::{Event, Field, Fingerprint, Insight, Occurrences};
-use crate::runtime::{BatchOutcome, LoadError, PluginFailure, PluginSource, Runtime, Supervisor, WitEvents, namespace};
+use crate::runtime::{BatchOutcome, LoadError, PluginSource, Runtime, Supervisor, WitEvents, namespace};
+use cut::Cuts;
 use worker::{Done, SharedBatch, Worker};
 
 /// Events per call by default: big enough that the fixed cost of crossing into the sandbox is
@@ -54,6 +58,20 @@ pub struct Reports {
 }
 
 impl Reports {
+    /// Adds what was reported of one finding later to what was reported of it before.
+    fn merge(reports: &mut BTreeMap<Fingerprint, Reports>, fingerprint: Fingerprint, later: Reports) {
+        match reports.entry(fingerprint) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(later);
+            }
+            std::collections::btree_map::Entry::Occupied(mut entry) => {
+                let known = entry.get_mut();
+                known.occurrences.merge(&later.occurrences);
+                known.latest = later.latest;
+            }
+        }
+    }
+
     fn add(reports: &mut BTreeMap<Fingerprint, Reports>, insight: &Insight) {
         let entry = reports
             .entry(insight.fingerprint())
@@ -63,40 +81,34 @@ impl Reports {
     }
 }
 
-/// One plugin's state at a [`Cut`].
-#[derive(Debug)]
-pub struct CutState {
-    /// The detector id.
-    pub plugin: String,
-    pub version: String,
-    /// Its snapshot (`None` when it keeps no state), or how saving it failed.
-    pub state: Result<Option<Vec<u8>>, PluginFailure>,
-}
-
-/// Everything before a place in the stream ([`Pipeline::cut`]), as every plugin left it there:
-/// what a checkpoint commits.
-#[derive(Debug)]
-pub struct Cut {
-    /// Each plugin's state right after the last batch before the cut, when it was asked for.
-    pub states: Vec<CutState>,
-    /// What was reported of each finding since the previous cut, in fingerprint order.
-    pub reported: Vec<Reports>,
-}
-
 /// How far one plugin is behind the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginProgress {
     /// The detector id.
     pub plugin: String,
-    /// Events given to it that it has not run yet.
+    /// Events the others got that it has not run yet: those in its queue and, detached, those
+    /// it was not given.
     pub behind: usize,
+    /// It is fed apart from the others until it catches up ([`Pipeline::detach`]).
+    pub detached: bool,
 }
 
-/// What went to the workers since the plugins were lent, in order.
+/// What went to one worker since the plugins were lent, in order.
 enum InFlight {
     /// A batch: its first event id and size.
     Batch(u64, usize),
-    Cut,
+    /// A cut, by number.
+    Cut(u64),
+}
+
+/// One lent plugin's worker, as the pipeline sees it.
+struct Lane {
+    /// The detector id.
+    id: String,
+    /// What went to the worker and is not recorded yet.
+    in_flight: VecDeque<InFlight>,
+    /// Events it has run since it was lent.
+    processed: usize,
 }
 
 /// The `.wasm` files in a plugins folder, in name order.
@@ -131,32 +143,35 @@ pub fn settings_for(
 /// run ahead of each other as far as their queues allow; whatever needs the plugins themselves
 /// (a swap, a tick) settles first. A checkpoint needs only their states at one place in the
 /// stream, which [`Pipeline::cut`] asks for without waiting: each worker saves its plugin's
-/// state when it gets there, and the [`Cut`] is ready once the slowest has. What the plugins
-/// report is recorded as soon as every plugin has run a batch, in batch order, then plugin
-/// order, so a run's output does not depend on scheduling.
+/// state when it gets there, and the [`Cut`] is passed once the slowest has.
+///
+/// A plugin whose queue is full ([`Pipeline::full`]) can be *detached* instead of waited for:
+/// it is given nothing more, the cuts passed no longer wait for it, and it works through its
+/// queue on its own, its part of each cut handed on when it gets there ([`Passed::Behind`]).
+/// It is fed apart ([`Pipeline::submit_to`]) until it has caught up, then attached again. What
+/// a plugin reports is recorded as soon as it has run a batch; plugins report under patterns of
+/// their own, so a run's findings do not depend on which ran first.
 pub struct Pipeline<'runtime> {
     runtime: &'runtime Runtime,
     /// The plugins, while none is lent to its worker.
     plugins: Vec<Supervisor>,
     workers: Vec<Worker>,
-    /// What each worker finished that is not recorded yet: what some other worker has not
-    /// finished yet.
-    finished: Vec<VecDeque<Done>>,
-    /// What went to the workers since the plugins were lent and is not recorded yet; `None`
-    /// while the plugins are here.
-    in_flight: Option<VecDeque<InFlight>>,
+    /// One per worker while the plugins are lent, in plugin order; `None` while they are here.
+    lanes: Option<Vec<Lane>>,
     /// What the plugins looked like when they were lent, for [`Pipeline::statuses`] meanwhile.
     lent_statuses: Vec<PluginStatus>,
-    /// The ids of the plugins while they are lent, in plugin order.
-    lent_ids: Vec<String>,
-    /// Cuts every plugin has passed, oldest first, until [`Pipeline::take_cut`].
-    cuts: VecDeque<Cut>,
+    /// The detached plugins, by detector id, with how many events the others got since.
+    detached: BTreeMap<String, usize>,
+    cuts: Cuts,
     batch_size: usize,
+    /// Events that may wait in one plugin's queue ([`worker::LAG_CAP_EVENTS`] unless set).
+    lag_cap: usize,
     problems: Vec<PluginProblem>,
     /// Every finding reported in this run.
     findings: BTreeMap<Fingerprint, Reports>,
-    /// Findings recorded since the last cut, for the next one.
-    reported: BTreeMap<Fingerprint, Reports>,
+    /// Findings each plugin reported since it last got to a cut, by detector id.
+    reported: BTreeMap<String, BTreeMap<Fingerprint, Reports>>,
+    /// Events every attached plugin has processed, up to the plugins' last lending.
     events_processed: usize,
     lineage: swap::Lineage,
 }
@@ -167,12 +182,12 @@ impl<'runtime> Pipeline<'runtime> {
             runtime,
             plugins: Vec::new(),
             workers: Vec::new(),
-            finished: Vec::new(),
-            in_flight: None,
+            lanes: None,
             lent_statuses: Vec::new(),
-            lent_ids: Vec::new(),
-            cuts: VecDeque::new(),
+            detached: BTreeMap::new(),
+            cuts: Cuts::default(),
             batch_size: batch_size.max(1),
+            lag_cap: worker::LAG_CAP_EVENTS,
             problems: Vec::new(),
             findings: BTreeMap::new(),
             reported: BTreeMap::new(),
@@ -256,15 +271,36 @@ impl<'runtime> Pipeline<'runtime> {
         self.settle();
     }
 
-    /// Gives `events` (in event-time order) to every plugin's worker in batches, advancing
-    /// each detector's clock to the last event of every batch, without waiting for the plugins
-    /// to process them; it waits only for a plugin [`worker::LAG_CAP_EVENTS`] events behind.
-    /// What every plugin has run by then is recorded.
+    /// Gives `events` (in event-time order) to every attached plugin's worker in batches,
+    /// advancing each detector's clock to the last event of every batch, without waiting for
+    /// the plugins to process them; it waits only for a plugin [`Pipeline::set_lag_cap`]
+    /// events behind (see [`Pipeline::full`]). What the plugins have run by then is recorded.
     pub fn submit(&mut self, events: &[Event]) {
-        if self.plugins.is_empty() && self.in_flight.is_none() {
+        for missed in self.detached.values_mut() {
+            *missed += events.len();
+        }
+        let attached: Vec<usize> = (0..self.plugin_count()).filter(|index| self.is_attached(*index)).collect();
+        if attached.is_empty() {
             self.events_processed += events.len();
             return;
         }
+        self.feed_to(&attached, events);
+        if self.lanes.is_none() {
+            self.events_processed += events.len();
+        }
+    }
+
+    /// Gives `events` to the detached plugin `plugin` alone, as [`Pipeline::submit`] gives
+    /// them to the others: the events it was not given, read again.
+    pub fn submit_to(&mut self, plugin: &str, events: &[Event]) {
+        let Some(index) = self.index_of(plugin) else { return };
+        if let Some(missed) = self.detached.get_mut(plugin) {
+            *missed = missed.saturating_sub(events.len());
+        }
+        self.feed_to(&[index], events);
+    }
+
+    fn feed_to(&mut self, indices: &[usize], events: &[Event]) {
         let lent = self.lend();
         for batch in events.chunks(self.batch_size) {
             let shared = Arc::new(SharedBatch {
@@ -272,102 +308,195 @@ impl<'runtime> Pipeline<'runtime> {
                 now_ms: batch.last().map_or(0, |event| event.time_ms),
             });
             let first = batch.first().map_or(0, |event| event.id);
-            if !lent {
-                for index in 0..self.plugins.len() {
+            for &index in indices {
+                if lent {
+                    self.workers[index].queue(shared.clone(), self.lag_cap);
+                    let lanes = self.lanes.as_mut().expect("lent");
+                    lanes[index].in_flight.push_back(InFlight::Batch(first, batch.len()));
+                } else {
                     let report = worker::run(&mut self.plugins[index], &shared);
                     self.record_report(index, report, (first, batch.len()));
                 }
-                self.events_processed += batch.len();
-                continue;
             }
-            for worker in &mut self.workers {
-                worker.queue(shared.clone());
-            }
-            self.in_flight.get_or_insert_with(VecDeque::new).push_back(InFlight::Batch(first, batch.len()));
         }
         self.collect();
     }
 
-    /// Marks the place after the last batch given as a checkpoint's, without waiting: once
-    /// every plugin has run every batch before it, [`Pipeline::take_cut`] gives what they
-    /// reported up to there and, if `save_states`, their states there.
-    pub fn cut(&mut self, save_states: bool) {
-        if let Some(in_flight) = &mut self.in_flight {
-            for worker in &mut self.workers {
-                worker.cut(save_states);
-            }
-            in_flight.push_back(InFlight::Cut);
-            return;
+    /// Sets how many events may wait in one plugin's queue before the feed waits for it or
+    /// detaches it (a test makes it small, so a few events make a plugin lag).
+    pub fn set_lag_cap(&mut self, events: usize) {
+        self.lag_cap = events.max(1);
+    }
+
+    /// The attached plugins whose queue cannot take another batch without the feed waiting
+    /// for them: those to [`Pipeline::detach`], after a cut, rather than wait for.
+    pub fn full(&self) -> Vec<String> {
+        let Some(lanes) = &self.lanes else { return Vec::new() };
+        lanes
+            .iter()
+            .zip(&self.workers)
+            .filter(|(lane, worker)| {
+                !self.detached.contains_key(&lane.id) && worker.behind() + self.batch_size > self.lag_cap
+            })
+            .map(|(lane, _)| lane.id.clone())
+            .collect()
+    }
+
+    /// Stops giving `plugin` what the others are given: the cuts passed no longer wait for
+    /// it, and what it was given before it still runs. A plugin projected over its CPU budget
+    /// by what waits for it is quarantined at its next batch, as when the feed waited for it.
+    pub fn detach(&mut self, plugin: &str) {
+        let Some(index) = self.index_of(plugin) else { return };
+        self.detached.insert(plugin.to_owned(), 0);
+        if self.lanes.is_some() {
+            self.workers[index].set_detached(true);
         }
-        let states = match save_states {
-            true => self.plugins.iter_mut().map(worker::save_state).collect(),
-            false => Vec::new(),
-        };
-        self.cuts.push_back(Cut { states, reported: std::mem::take(&mut self.reported).into_values().collect() });
-    }
-
-    /// The oldest cut every plugin has passed, if there is one; never waits.
-    pub fn take_cut(&mut self) -> Option<Cut> {
         self.collect();
-        self.cuts.pop_front()
     }
 
-    /// The oldest cut, once every plugin has passed it, waiting for that; `None` when no cut
-    /// is left to take.
-    pub fn next_cut(&mut self) -> Option<Cut> {
+    /// Gives `plugin` what the others are given again, from the next batch on.
+    pub fn attach(&mut self, plugin: &str) {
+        self.detached.remove(plugin);
+        if let (Some(index), Some(_)) = (self.index_of(plugin), &self.lanes) {
+            self.workers[index].set_detached(false);
+        }
+    }
+
+    /// The detached plugins that are loaded, in id order.
+    pub fn detached(&self) -> Vec<String> {
+        let loaded = |id: &String| (0..self.plugin_count()).any(|index| self.plugin_id(index) == id);
+        self.detached.keys().filter(|id| loaded(id)).cloned().collect()
+    }
+
+    /// Marks the place after the last batch given to the attached plugins as a checkpoint's,
+    /// without waiting, and returns its number: once every attached plugin has run every batch
+    /// before it, [`Pipeline::take_passed`] gives what they reported up to there and, if
+    /// `save_states`, their states there.
+    pub fn cut(&mut self, save_states: bool) -> u64 {
+        let seq = self.cuts.number();
+        let attached: Vec<usize> = (0..self.plugin_count()).filter(|index| self.is_attached(*index)).collect();
+        let ids = attached.iter().map(|index| self.plugin_id(*index).to_owned()).collect();
+        self.cuts.mark(seq, ids);
+        for index in attached {
+            self.cut_lane(index, seq, save_states);
+        }
+        self.collect();
+        seq
+    }
+
+    /// Marks the place after the last batch given to the detached `plugin` as a cut of its own
+    /// and returns its number; its state there comes as [`Passed::Behind`].
+    pub fn cut_plugin(&mut self, plugin: &str) -> u64 {
+        let seq = self.cuts.number();
+        if let Some(index) = self.index_of(plugin) {
+            self.cut_lane(index, seq, true);
+        }
+        self.collect();
+        seq
+    }
+
+    fn cut_lane(&mut self, index: usize, seq: u64, save: bool) {
+        match &mut self.lanes {
+            Some(lanes) => {
+                self.workers[index].cut(save);
+                lanes[index].in_flight.push_back(InFlight::Cut(seq));
+            }
+            None => {
+                let state = save.then(|| worker::save_state(&mut self.plugins[index]));
+                self.got_to_cut(index, seq, state);
+            }
+        }
+    }
+
+    /// The oldest cut passed, or part of one a detached plugin got to, if there is one; never
+    /// waits.
+    pub fn take_passed(&mut self) -> Option<Passed> {
+        self.collect();
+        self.cuts.take()
+    }
+
+    /// The next cut passed, waiting for the attached plugins to pass the cuts marked for them
+    /// (not for the detached ones); `None` when nothing is left to take without waiting for a
+    /// detached plugin.
+    pub fn next_passed(&mut self) -> Option<Passed> {
+        self.next_passed_waiting(false)
+    }
+
+    /// The next cut passed, or part of one, waiting for every plugin, detached or not, to get
+    /// to the cuts marked for it; `None` once every one has.
+    pub fn next_passed_by_all(&mut self) -> Option<Passed> {
+        self.next_passed_waiting(true)
+    }
+
+    fn next_passed_waiting(&mut self, for_detached: bool) -> Option<Passed> {
         loop {
             self.collect();
-            if let Some(cut) = self.cuts.pop_front() {
+            if let Some(passed) = self.cuts.take() {
+                return Some(passed);
+            }
+            let lanes = self.lanes.as_ref()?;
+            let attached: BTreeSet<String> =
+                lanes.iter().filter(|lane| !self.detached.contains_key(&lane.id)).map(|lane| lane.id.clone()).collect();
+            let waited = self.cuts.waiting_on(&attached).next().and_then(|id| self.index_of(id));
+            let owing =
+                || lanes.iter().position(|lane| lane.in_flight.iter().any(|item| matches!(item, InFlight::Cut(_))));
+            let index = match waited {
+                Some(index) => index,
+                None if for_detached => owing()?,
+                None => return None,
+            };
+            let done = self.workers[index].next();
+            self.record_done(index, done);
+        }
+    }
+
+    /// The oldest cut passed (with what it waited for), skipping what detached plugins got to:
+    /// for callers that detach no plugin.
+    pub fn next_cut(&mut self) -> Option<Cut> {
+        loop {
+            if let Passed::Cut(cut) = self.next_passed()? {
                 return Some(cut);
             }
-            let marked = self
-                .in_flight
-                .as_ref()
-                .is_some_and(|in_flight| in_flight.iter().any(|next| matches!(next, InFlight::Cut)));
-            if !marked {
-                return None;
-            }
-            // The cut waits on the workers that have finished nothing unrecorded: the first of
-            // them, at least.
-            let (worker, finished) = self
-                .workers
-                .iter_mut()
-                .zip(&mut self.finished)
-                .find(|(_, finished)| finished.is_empty())
-                .expect("an unrecorded cut waits on a worker that has finished nothing unrecorded");
-            finished.push_back(worker.next());
         }
     }
 
     /// How far each plugin is behind the feed, in plugin order.
     pub fn progress(&self) -> Vec<PluginProgress> {
-        if self.in_flight.is_none() {
-            return self
-                .plugins
-                .iter()
-                .map(|plugin| PluginProgress { plugin: plugin.id().to_owned(), behind: 0 })
-                .collect();
-        }
-        self.lent_ids
-            .iter()
-            .zip(&self.workers)
-            .map(|(plugin, worker)| PluginProgress { plugin: plugin.clone(), behind: worker.behind() })
+        (0..self.plugin_count())
+            .map(|index| {
+                let plugin = self.plugin_id(index).to_owned();
+                let queued = self.lanes.as_ref().map_or(0, |_| self.workers[index].behind());
+                let missed = self.detached.get(&plugin).copied();
+                PluginProgress { behind: queued + missed.unwrap_or(0), detached: missed.is_some(), plugin }
+            })
             .collect()
     }
 
     /// Waits until `plugin` has run every batch given to it, at most `timeout`; whether it has
     /// (an unknown plugin has nothing to run).
     pub fn wait_caught_up(&self, plugin: &str, timeout: Duration) -> bool {
-        match self.lent_ids.iter().position(|id| id == plugin) {
-            Some(index) if self.in_flight.is_some() => self.workers[index].wait_caught_up(timeout),
+        match self.index_of(plugin) {
+            Some(index) if self.lanes.is_some() => self.workers[index].wait_caught_up(timeout),
             _ => true,
         }
+    }
+
+    fn plugin_count(&self) -> usize {
+        self.lanes.as_ref().map_or(self.plugins.len(), Vec::len)
+    }
+
+    fn index_of(&self, plugin: &str) -> Option<usize> {
+        (0..self.plugin_count()).find(|index| self.plugin_id(*index) == plugin)
+    }
+
+    fn is_attached(&self, index: usize) -> bool {
+        !self.detached.contains_key(self.plugin_id(index))
     }
 
     /// Lends every plugin to its worker, unless they are lent already; `false` when the
     /// workers cannot be started, and the plugins run here, one after another.
     fn lend(&mut self) -> bool {
-        if self.in_flight.is_some() {
+        if self.lanes.is_some() {
             return true;
         }
         while self.workers.len() < self.plugins.len() {
@@ -380,84 +509,90 @@ impl<'runtime> Pipeline<'runtime> {
             }
         }
         self.lent_statuses = self.statuses();
-        self.lent_ids = self.plugins.iter().map(|plugin| plugin.id().to_owned()).collect();
         self.workers.truncate(self.plugins.len());
-        self.finished = self.workers.iter().map(|_| VecDeque::new()).collect();
+        let lanes = self
+            .plugins
+            .iter()
+            .map(|plugin| Lane { id: plugin.id().to_owned(), in_flight: VecDeque::new(), processed: 0 })
+            .collect();
         for (worker, plugin) in self.workers.iter_mut().zip(self.plugins.drain(..)) {
+            worker.set_detached(self.detached.contains_key(plugin.id()));
             worker.lend(plugin);
         }
-        self.in_flight = Some(VecDeque::new());
+        self.lanes = Some(lanes);
         true
     }
 
-    /// Waits until every plugin has processed every batch given to it, takes the plugins back,
-    /// and records what they reported.
+    /// Waits until every plugin has processed every batch given to it, detached or not, takes
+    /// the plugins back, and records what they reported.
     pub fn settle(&mut self) {
-        if self.in_flight.is_none() {
+        if self.lanes.is_none() {
             return;
         }
         for worker in &mut self.workers {
             worker.ask_back();
         }
         let mut supervisors = Vec::with_capacity(self.workers.len());
-        for (worker, finished) in self.workers.iter_mut().zip(&mut self.finished) {
+        for index in 0..self.workers.len() {
             loop {
-                match worker.next() {
+                match self.workers[index].next() {
                     Done::Back(supervisor) => break supervisors.push(*supervisor),
-                    done => finished.push_back(done),
+                    done => self.record_done(index, done),
                 }
             }
         }
-        self.record_finished();
-        self.in_flight = None;
+        self.release();
+        self.events_processed = self.events_processed();
+        self.lanes = None;
         self.plugins = supervisors;
     }
 
     /// Records what every worker has finished so far, without waiting.
     fn collect(&mut self) {
-        if self.in_flight.is_none() {
-            return;
-        }
-        for (worker, finished) in self.workers.iter_mut().zip(&mut self.finished) {
-            while let Some(done) = worker.try_next() {
-                finished.push_back(done);
+        if self.lanes.is_some() {
+            for index in 0..self.workers.len() {
+                while let Some(done) = self.workers[index].try_next() {
+                    self.record_done(index, done);
+                }
             }
         }
-        self.record_finished();
+        self.release();
     }
 
-    /// Records, in order, each batch and cut every worker has finished.
-    fn record_finished(&mut self) {
+    /// Hands on the cuts no attached plugin is still to get to.
+    fn release(&mut self) {
+        let ids: BTreeSet<String> = (0..self.plugin_count()).map(|index| self.plugin_id(index).to_owned()).collect();
+        let (detached, attached): (BTreeSet<String>, BTreeSet<String>) =
+            ids.into_iter().partition(|id| self.detached.contains_key(id));
+        self.cuts.release(&attached, &detached);
+    }
+
+    /// Records what the worker at `index` finished next: its oldest job not recorded.
+    fn record_done(&mut self, index: usize, done: Done) {
         const IN_ORDER: &str = "a worker finishes what it is given in the order it is given";
-        while self.finished.iter().all(|finished| !finished.is_empty()) {
-            let Some(next) = self.in_flight.as_mut().and_then(VecDeque::pop_front) else { break };
-            let done: Vec<Done> =
-                self.finished.iter_mut().map(|finished| finished.pop_front().expect("none is empty")).collect();
-            match next {
-                InFlight::Batch(first, size) => {
-                    for (index, done) in done.into_iter().enumerate() {
-                        let Done::Batch(report) = done else { unreachable!("{IN_ORDER}") };
-                        self.record_report(index, report, (first, size));
-                    }
-                    self.events_processed += size;
-                }
-                InFlight::Cut => {
-                    let mut states = Vec::new();
-                    for done in done {
-                        let Done::Cut(saved) = done else { unreachable!("{IN_ORDER}") };
-                        states.extend(saved);
-                    }
-                    let reported = std::mem::take(&mut self.reported).into_values().collect();
-                    self.cuts.push_back(Cut { states, reported });
-                }
+        let lanes = self.lanes.as_mut().expect("only lent plugins finish jobs");
+        let lane = &mut lanes[index];
+        match (lane.in_flight.pop_front(), done) {
+            (Some(InFlight::Batch(first, size)), Done::Batch(report)) => {
+                lane.processed += size;
+                self.record_report(index, report, (first, size));
             }
+            (Some(InFlight::Cut(seq)), Done::Cut(state)) => self.got_to_cut(index, seq, state),
+            _ => unreachable!("{IN_ORDER}"),
         }
+    }
+
+    /// The plugin at `index` got to cut `seq`, with its state there if it was asked for.
+    fn got_to_cut(&mut self, index: usize, seq: u64, state: Option<CutState>) {
+        let plugin = self.plugin_id(index).to_owned();
+        let reported = self.reported.remove(&plugin).unwrap_or_default();
+        self.cuts.got_there(seq, &plugin, state, reported);
     }
 
     /// The detector id of the plugin at `index`, lent or not.
     fn plugin_id(&self, index: usize) -> &str {
-        match self.in_flight {
-            Some(_) => &self.lent_ids[index],
+        match &self.lanes {
+            Some(lanes) => &lanes[index].id,
             None => self.plugins[index].id(),
         }
     }
@@ -466,7 +601,7 @@ impl<'runtime> Pipeline<'runtime> {
         self.report_notices(index, report.notices);
         self.record(index, report.processed, Some(batch), report.health.quarantined);
         self.record(index, report.ticked, None, report.health.quarantined);
-        if self.in_flight.is_some() {
+        if self.lanes.is_some() {
             self.refresh_lent_status(index, report.health);
         }
     }
@@ -476,6 +611,9 @@ impl<'runtime> Pipeline<'runtime> {
     pub fn tick(&mut self, now_ms: i64) {
         self.settle();
         for index in 0..self.plugins.len() {
+            if !self.is_attached(index) {
+                continue;
+            }
             let outcome = self.plugins[index].tick(now_ms);
             let notices = self.plugins[index].take_notices();
             self.report_notices(index, notices);
@@ -496,8 +634,9 @@ impl<'runtime> Pipeline<'runtime> {
         let plugin = self.plugin_id(index).to_owned();
         let problem = match outcome {
             BatchOutcome::Insights(insights) => {
+                let reported = self.reported.entry(plugin).or_default();
                 for insight in &insights {
-                    Reports::add(&mut self.reported, insight);
+                    Reports::add(reported, insight);
                     Reports::add(&mut self.findings, insight);
                 }
                 return;
@@ -515,9 +654,11 @@ impl<'runtime> Pipeline<'runtime> {
         self.problems.push(problem);
     }
 
-    /// Events every plugin has processed and whose reports are recorded.
+    /// Events every attached plugin has processed and whose reports are recorded.
     pub fn events_processed(&self) -> usize {
-        self.events_processed
+        let Some(lanes) = &self.lanes else { return self.events_processed };
+        let attached = lanes.iter().filter(|lane| !self.detached.contains_key(&lane.id));
+        self.events_processed + attached.map(|lane| lane.processed).min().unwrap_or(0)
     }
 
     pub fn problems(&self) -> &[PluginProblem] {
@@ -525,7 +666,7 @@ impl<'runtime> Pipeline<'runtime> {
     }
 
     /// One insight per finding (the latest report of it) with its occurrences in this run, in
-    /// order of severity, then confidence, as of the batches every plugin has run.
+    /// order of severity, then confidence, as of the batches each plugin has run.
     pub fn findings(&self) -> Vec<(Insight, u64)> {
         let mut findings: Vec<(Insight, u64)> =
             self.findings.values().map(|reports| (reports.latest.clone(), reports.occurrences.count())).collect();

@@ -268,12 +268,20 @@ impl Pipeline<'_> {
     }
 
     /// Every loaded plugin's status, with counters summed over all its versions: as of the
-    /// last batch every plugin has run while they are lent to their workers (see
-    /// [`Pipeline::submit`]).
+    /// last batch each plugin has run while they are lent to their workers (see
+    /// [`Pipeline::submit`]), and how far behind the others each one left behind is.
     pub fn statuses(&self) -> Vec<PluginStatus> {
-        if self.in_flight.is_some() {
-            return self.lent_statuses.clone();
+        let mut statuses = match self.lanes {
+            Some(_) => self.lent_statuses.clone(),
+            None => self.statuses_here(),
+        };
+        for (status, progress) in statuses.iter_mut().zip(self.progress()) {
+            status.lagging = progress.detached.then_some(progress.behind as u64);
         }
+        statuses
+    }
+
+    fn statuses_here(&self) -> Vec<PluginStatus> {
         self.plugins
             .iter()
             .map(|plugin| {
@@ -300,6 +308,7 @@ impl Pipeline<'_> {
                     swaps: retired.map_or(0, |retired| retired.swaps),
                     last_handover: retired.and_then(|retired| retired.last_handover.clone()),
                     rejected: self.lineage.rejections.get(Path::new(&plugin.source().origin)).cloned(),
+                    lagging: None,
                 };
                 count_into(&mut status, plugin.health().clone(), retired);
                 status

@@ -6,17 +6,20 @@
 //! plugins, and each plugin picks the kinds it wants by reference.
 //!
 //! The queue has no fixed depth: healthy plugins run ahead of a slow one at full speed, and the
-//! slow one pins only the batches it has not run yet. What bounds it is memory: the feed waits
-//! for a plugin only once [`LAG_CAP_EVENTS`] events are queued for it. A plugin that holds the
-//! feed so, at a CPU cost per event that would take it over its CPU budget before it caught up,
-//! is quarantined at its next batch ([`Supervisor::quarantine_if_it_cannot_catch_up`]) rather
-//! than when it actually goes over; one within its budget is only heavy, and the feed goes at
-//! its pace. A quarantined plugin drains its queue at once.
+//! slow one pins only the batches it has not run yet. What bounds it is memory: once
+//! [`LAG_CAP_EVENTS`] events are queued for a plugin, the feed either waits for it or, in a
+//! run, detaches it (see [`super::Pipeline::detach`]): it is given nothing more and catches up
+//! later on events read again. A plugin that holds the feed or is detached so, at a CPU cost
+//! per event that would take it over its CPU budget before it caught up, is quarantined at its
+//! next batch ([`Supervisor::quarantine_if_it_cannot_catch_up`]) rather than when it actually
+//! goes over; one within its budget is only heavy. A quarantined plugin drains its queue at
+//! once.
 //!
-//! A checkpoint does not ask the supervisors back either: a [`Job::Cut`] goes down every queue
+//! A checkpoint does not ask the supervisors back either: a [`Job::Cut`] goes down the queues
 //! like a batch, and each worker saves its plugin's state when it gets there, so every state
 //! is taken exactly after the last batch before the cut, however far ahead of the others its
-//! plugin runs. The checkpoint is complete once the slowest worker has passed it.
+//! plugin runs. The checkpoint is complete once the slowest worker fed with the others has
+//! passed it (see [`super::cut`]).
 
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -26,10 +29,10 @@ use std::time::{Duration, Instant};
 use super::CutState;
 use crate::runtime::{BatchOutcome, PluginHealth, Supervisor, WitEvents};
 
-/// Events that may wait in one plugin's queue before the feed waits for it: far above what
-/// a healthy plugin lags by (a few batches), small enough that the batches a stuck plugin
-/// pins stay a few tens of MiB.
-pub(super) const LAG_CAP_EVENTS: usize = 64 * super::DEFAULT_BATCH_SIZE;
+/// Events that may wait in one plugin's queue before the feed waits for it (or detaches it) by
+/// default: far above what a healthy plugin lags by (a few batches), small enough that the
+/// batches a stuck plugin pins stay a few tens of MiB.
+pub const LAG_CAP_EVENTS: usize = 64 * super::DEFAULT_BATCH_SIZE;
 
 /// One batch as every plugin sees it.
 pub(super) struct SharedBatch {
@@ -77,6 +80,8 @@ struct LagState {
     queued: usize,
     /// The feed waits for this worker (its queue is full).
     holding: bool,
+    /// The worker's plugin is detached from the feed (see [`super::Pipeline::detach`]).
+    detached: bool,
     /// The thread has ended: nobody will run what is queued.
     ended: bool,
 }
@@ -145,11 +150,11 @@ impl Worker {
         self.send(Job::Lend(Box::new(supervisor)));
     }
 
-    /// Queues a batch; waits only while [`LAG_CAP_EVENTS`] events are queued for this plugin.
-    pub(super) fn queue(&mut self, batch: Arc<SharedBatch>) {
+    /// Queues a batch; waits only while `cap` events are queued for this plugin.
+    pub(super) fn queue(&mut self, batch: Arc<SharedBatch>, cap: usize) {
         let size = batch.events.len();
         // One batch is always let in, whatever its size, so a batch above the cap still goes.
-        let fits = |state: &LagState| state.queued == 0 || state.queued + size <= LAG_CAP_EVENTS;
+        let fits = |state: &LagState| state.queued == 0 || state.queued + size <= cap;
         if !fits(&self.lag.lock()) {
             self.lag.update(|state| state.holding = true);
             self.lag.wait(None, fits);
@@ -159,6 +164,11 @@ impl Worker {
             state.queued += size;
         });
         self.send(Job::Batch(batch));
+    }
+
+    /// Says whether the plugin is detached from the feed.
+    pub(super) fn set_detached(&mut self, detached: bool) {
+        self.lag.update(|state| state.detached = detached);
     }
 
     /// Queues a cut: the worker reports when it gets there, with the plugin's state if `save`.
@@ -240,7 +250,7 @@ fn work(queue: &Receiver<Job>, done: &Sender<Done>, lag: Arc<Lag>) {
                 let supervisor = lent.as_mut().expect(LENT_FIRST);
                 let (holding, queued) = {
                     let state = lag.lock();
-                    (state.holding, state.queued)
+                    (state.holding || state.detached, state.queued)
                 };
                 if holding {
                     supervisor.quarantine_if_it_cannot_catch_up(queued);

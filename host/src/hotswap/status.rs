@@ -49,6 +49,10 @@ pub struct PluginStatus {
     pub last_handover: Option<String>,
     /// Why the newest file for it was refused (it runs the version before).
     pub rejected: Option<String>,
+    /// Events it is behind the others, when it was slower than the feed and is fed apart
+    /// until it catches up: lagging, not failing.
+    #[serde(default)]
+    pub lagging: Option<u64>,
 }
 
 /// A plugin file that could not be loaded and runs no earlier version either.

@@ -41,6 +41,9 @@ struct Source {
     stats: SourceStats,
     /// Why the source could not be read last time, so a lasting problem is reported once.
     problem: Option<String>,
+    /// Where it stops, in a stream resumed behind another ([`Stream::resume_until`]): after
+    /// the last event this cursor covers, or at once without one.
+    until: Option<Option<Cursor>>,
 }
 
 /// Why a log's path cannot be read as a log, if it cannot: only regular files (or links to
@@ -104,6 +107,7 @@ impl Stream {
                 checkpointed: None,
                 stats: SourceStats::default(),
                 problem: None,
+                until: None,
             })
             .collect();
         Stream { sources, last_time_ms: None, late: 0, malformed: Vec::new() }
@@ -117,6 +121,19 @@ impl Stream {
             source.buffer.clear();
             source.delivered = source.reader.read_cursor();
             source.checkpointed = cursor;
+        }
+    }
+
+    /// Continues every source after its cursor in `cursors` and stops it after the last event
+    /// its cursor in `until` covers ([`Cursor::covers`]): the events one reader delivered
+    /// between the two, again, for a detector that did not get them yet. A source `until` has
+    /// no cursor for gives nothing.
+    pub fn resume_until(&mut self, cursors: &HashMap<String, Cursor>, until: &HashMap<String, Cursor>) {
+        self.resume(cursors);
+        for source in &mut self.sources {
+            let until = until.get(&source.reader.slot().key()).cloned();
+            source.drained = until.is_none();
+            source.until = Some(until);
         }
     }
 
@@ -138,6 +155,15 @@ impl Stream {
                     source.fill(&mut self.malformed);
                     source.stats.malformed += (self.malformed.len() - before) as u64;
                     source.drained = source.buffer.is_empty();
+                }
+                if let Some(until) = &source.until {
+                    let past = |pending: &Pending| {
+                        until.as_ref().is_none_or(|until| !until.covers(&pending.advance, pending.event.time_ms))
+                    };
+                    if source.buffer.front().is_some_and(past) {
+                        source.drained = true;
+                        source.buffer.clear();
+                    }
                 }
                 if let Some(head) = source.buffer.front() {
                     let key = (head.event.time_ms, head.event.id);
@@ -168,7 +194,8 @@ impl Stream {
     pub fn checkpoint(&mut self) -> Vec<(String, Cursor)> {
         let mut moved = Vec::new();
         for source in &mut self.sources {
-            if source.buffer.is_empty() {
+            // A stopped source may have read past where it stops.
+            if source.buffer.is_empty() && source.until.is_none() {
                 source.delivered = source.reader.read_cursor();
             }
             if source.checkpointed.as_ref() != Some(&source.delivered) {
@@ -241,6 +268,47 @@ mod tests {
         let mut stream = Stream::new(vec![Box::new(unreadable), Box::new(readable)]);
         assert_eq!(stream.next_batch(10)?.len(), 1);
         assert_eq!(stream.sources().filter(|(_, stats, _)| stats.events == 1).count(), 1);
+        Ok(())
+    }
+
+    fn cli_line(second: u32) -> String {
+        format!(
+            "{{\"timestamp\": \"2026-11-25T07:44:{second:02}+00:00\", \"command\": \"c{second}\", \"exit_code\": 0}}\n"
+        )
+    }
+
+    #[test]
+    fn a_stream_resumed_behind_another_gives_exactly_what_the_other_delivered_in_between() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("cli-actions.jsonl");
+        std::fs::write(&log, (0..6).map(cli_line).collect::<String>())?;
+        let stream = || {
+            let slot = Slot { source: EventSource::CliActions, path: log.clone() };
+            Stream::new(vec![Box::new(JsonlReader::new(
+                slot,
+                LineFormat::OnePerLine(crate::ingest::cli_actions::parse_line),
+            ))])
+        };
+        let cursors = |moved: Vec<(String, Cursor)>| moved.into_iter().collect::<HashMap<_, _>>();
+        let mut ahead = stream();
+        ahead.next_batch(2)?;
+        let from = cursors(ahead.checkpoint());
+        let between = ahead.next_batch(3)?;
+        let until = cursors(ahead.checkpoint());
+        // Written after the other stream stopped: not between the two places.
+        std::fs::write(&log, (0..9).map(cli_line).collect::<String>())?;
+
+        let mut behind = stream();
+        behind.resume_until(&from, &until);
+        let mut again = behind.next_batch(2)?;
+        again.extend(behind.next_batch(10)?);
+        assert_eq!(
+            again.iter().map(|event| event.id).collect::<Vec<_>>(),
+            between.iter().map(|event| event.id).collect::<Vec<_>>()
+        );
+        assert!(behind.next_batch(10)?.is_empty(), "it stops where the other stream was");
+        let stopped = cursors(behind.checkpoint());
+        assert_eq!(stopped, until, "its cursors are where the other stream's were, not past what it read ahead");
         Ok(())
     }
 }

@@ -177,6 +177,34 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    /// Whether the event that came with `advance` (at `time_ms`) was delivered before this
+    /// cursor was taken, by a stream reading the same source in the same order: a stream
+    /// resumed behind this cursor stops at it ([`super::merge::Stream::resume_until`]).
+    ///
+    /// In a text file that is the same file it is a place before the cursor's; in a file
+    /// rewritten or rotated since (another identity) no place compares, and an event at or
+    /// before the last time delivered from it counts as delivered.
+    pub fn covers(&self, advance: &Advance, time_ms: i64) -> bool {
+        match (self, advance) {
+            (Cursor::Lines(bound), Advance::Line { identity, offset, skip, .. }) => {
+                if bound.identity == *identity {
+                    (*offset, *skip) <= (bound.offset, bound.skip)
+                } else {
+                    bound.last_time_ms.is_some_and(|last| time_ms <= last)
+                }
+            }
+            (Cursor::Rows(bound), Advance::Row { timestamp, id, created_at }) => {
+                (*timestamp, id.as_str()) <= (bound.timestamp, bound.id.as_str()) && *created_at <= bound.max_created_at
+            }
+            (Cursor::Snapshots(bound), Advance::Snapshot { agent, last_updated }) => {
+                bound.get(agent).is_some_and(|delivered| last_updated <= delivered)
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +234,34 @@ mod tests {
         std::fs::write(&path, "fir")?;
         assert!(!identity.still_matches(&path, 6));
         Ok(())
+    }
+
+    #[test]
+    fn a_cursor_covers_the_events_before_it_and_none_after() {
+        let identity = Some(FileIdentity { device: 1, inode: 2, head_len: 10, head_hash: 3 });
+        let bound = Cursor::Lines(LineCursor {
+            identity,
+            offset: 100,
+            skip: 1,
+            last_time_ms: Some(50),
+            ..LineCursor::default()
+        });
+        let line = |offset, skip, identity| Advance::Line { identity, offset, line: 0, skip, time_ms: 0, anchor: None };
+        assert!(bound.covers(&line(40, 0, identity), 10));
+        assert!(bound.covers(&line(100, 1, identity), 10), "the event the cursor was taken after");
+        assert!(!bound.covers(&line(100, 2, identity), 10), "the next event of the same line");
+        assert!(!bound.covers(&line(160, 0, identity), 10));
+        assert!(bound.covers(&line(500, 0, None), 50), "another file: by time");
+        assert!(!bound.covers(&line(10, 0, None), 51));
+        let rows = Cursor::Rows(RowCursor { timestamp: 5.0, id: "b".to_owned(), max_created_at: 7.0 });
+        let row = |timestamp, id: &str, created_at| Advance::Row { timestamp, id: id.to_owned(), created_at };
+        assert!(rows.covers(&row(5.0, "a", 7.0), 0));
+        assert!(!rows.covers(&row(5.0, "c", 7.0), 0));
+        assert!(!rows.covers(&row(4.0, "a", 8.0), 0), "a row inserted late, after the cursor was taken");
+        let snapshots = Cursor::Snapshots(BTreeMap::from([("agent".to_owned(), 3.0)]));
+        let snapshot = |agent: &str, last_updated| Advance::Snapshot { agent: agent.to_owned(), last_updated };
+        assert!(snapshots.covers(&snapshot("agent", 3.0), 0));
+        assert!(!snapshots.covers(&snapshot("agent", 4.0), 0));
+        assert!(!snapshots.covers(&snapshot("other", 1.0), 0));
     }
 }

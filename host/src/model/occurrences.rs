@@ -37,6 +37,12 @@ impl Occurrences {
         }
     }
 
+    /// Counts the reports `other` counts as well.
+    pub fn merge(&mut self, other: &Occurrences) {
+        self.events.extend(&other.events);
+        self.reports_without_events += other.reports_without_events;
+    }
+
     /// How many occurrences these reports make on their own.
     pub fn count(&self) -> u64 {
         self.events.len() as u64 + self.reports_without_events

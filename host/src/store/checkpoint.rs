@@ -9,10 +9,17 @@
 //! terminal, a file, `bd`) run after the commit; beads filing is exactly-once because its
 //! intent is committed here ([`super::filing`]).
 //!
+//! A detector may be behind the others: one slower than the feed is left to work through its
+//! queue while the others go on (see [`crate::stream`]). Its state is then committed with the
+//! cursors it corresponds to, its own, in the same transaction as the findings it reported up
+//! to there ([`Checkpoint::behind`]); a detector with no cursors of its own is at the shared
+//! ones. So the next run restores each detector to a state and a place that match, and feeds
+//! the one behind from its own place up to the others' before it joins them.
+//!
 //! The store keeps cursors as opaque JSON text: what a cursor means is
 //! [`crate::ingest`]'s business.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::params;
 
@@ -51,11 +58,21 @@ pub struct Checkpoint {
     pub delivered: Vec<(u64, i64)>,
     /// The findings reported since the last checkpoint.
     pub findings: Vec<Reported>,
+    /// `(plugin id, its own cursors)` of every detector whose stored state is not at the shared
+    /// cursors, or `None` for one that is again.
+    pub behind: Vec<(String, Option<Cursors>)>,
 }
+
+/// Every source's cursor as JSON, by slot key.
+pub type Cursors = BTreeMap<String, String>;
 
 impl Checkpoint {
     pub fn is_empty(&self) -> bool {
-        self.cursors.is_empty() && self.snapshots.is_empty() && self.delivered.is_empty() && self.findings.is_empty()
+        self.cursors.is_empty()
+            && self.snapshots.is_empty()
+            && self.delivered.is_empty()
+            && self.findings.is_empty()
+            && self.behind.is_empty()
     }
 }
 
@@ -88,6 +105,20 @@ impl Store {
             for (id, time_ms) in &checkpoint.delivered {
                 delivered.execute(params![*id as i64, time_ms])?;
             }
+            let mut behind = self.connection.prepare_cached(
+                "INSERT OR REPLACE INTO plugin_behind (plugin, cursors, updated_ms) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut caught_up = self.connection.prepare_cached("DELETE FROM plugin_behind WHERE plugin = ?1")?;
+            for (plugin, cursors) in &checkpoint.behind {
+                match cursors {
+                    Some(cursors) => {
+                        let text = serde_json::to_string(cursors)
+                            .map_err(|source| StoreError::Position { plugin: plugin.clone(), source })?;
+                        behind.execute(params![plugin, text, now_ms])?
+                    }
+                    None => caught_up.execute(params![plugin])?,
+                };
+            }
         }
         let mut changes = Vec::new();
         for reported in &checkpoint.findings {
@@ -107,7 +138,7 @@ impl Store {
 
     /// Forgets every cursor and detector state (`--from-start`); findings and the trace stay.
     pub fn reset_progress(&mut self) -> Result<(), StoreError> {
-        self.connection.execute_batch("DELETE FROM cursors; DELETE FROM plugin_state;")?;
+        self.connection.execute_batch("DELETE FROM cursors; DELETE FROM plugin_state; DELETE FROM plugin_behind;")?;
         Ok(())
     }
 
@@ -116,6 +147,20 @@ impl Store {
         let mut statement = self.connection.prepare("SELECT slot, cursor FROM cursors")?;
         let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The own cursors of every detector behind the shared ones, by plugin id.
+    pub fn behind(&self) -> Result<HashMap<String, Cursors>, StoreError> {
+        let mut statement = self.connection.prepare("SELECT plugin, cursors FROM plugin_behind")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        let mut behind = HashMap::new();
+        for row in rows {
+            let (plugin, cursors) = row?;
+            let cursors = serde_json::from_str(&cursors)
+                .map_err(|source| StoreError::Position { plugin: plugin.clone(), source })?;
+            behind.insert(plugin, cursors);
+        }
+        Ok(behind)
     }
 
     /// Every stored detector state, by plugin id.
@@ -163,18 +208,26 @@ mod tests {
                     insight: found.clone(),
                     first_in_run: true,
                 }],
+                behind: vec![(
+                    "slow".to_owned(),
+                    Some(Cursors::from([("/p/events.jsonl".to_owned(), "{\"lines\":{}}".to_owned())])),
+                )],
             },
             &beads_routing(),
             10,
         )?;
         assert_eq!(changes.len(), 1);
         drop(store);
-        let store = Store::open_in(dir.path())?;
+        let mut store = Store::open_in(dir.path())?;
         assert_eq!(store.cursors()?.get("/p/events.jsonl").map(String::as_str), Some("{\"lines\":{}}"));
         assert_eq!(store.snapshots()?["command-repetition"].state, [1, 2]);
         assert_eq!(store.delivered()?, [u64::MAX]);
         assert_eq!(store.get(&found.fingerprint())?.map(|stored| stored.occurrences), Some(3));
         assert_eq!(store.pending_filings()?.len(), 1, "the filing intent is committed with the finding");
+        assert_eq!(store.behind()?["slow"]["/p/events.jsonl"], "{\"lines\":{}}");
+        let caught_up = Checkpoint { behind: vec![("slow".to_owned(), None)], ..Checkpoint::default() };
+        store.commit(&caught_up, &beads_routing(), 11)?;
+        assert!(store.behind()?.is_empty(), "a detector back at the shared cursors has none of its own");
         Ok(())
     }
 

@@ -36,6 +36,14 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "the stored position of detector {plugin} is unreadable; delete the store's `plugin_behind` row to replay it"
+    )]
+    Position {
+        plugin: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("no finding `{0}`; `devloop-host insights list --status all` shows every known fingerprint")]
     UnknownFingerprint(String),
     #[error("`{prefix}` matches {count} findings; type more of the fingerprint")]

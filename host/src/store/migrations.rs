@@ -85,6 +85,17 @@ const MIGRATIONS: &[&str] = &[
         time_ms INTEGER NOT NULL
     ) STRICT;
     "#,
+    // v3: where each detector that fell behind the others stands (see `checkpoint`): the
+    // cursors its stored state corresponds to, as a JSON object of slot keys to cursors. A
+    // detector without a row is at the cursors of `cursors`, as every detector of an older
+    // store is.
+    r#"
+    CREATE TABLE plugin_behind (
+        plugin TEXT PRIMARY KEY,
+        cursors TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
-pub use checkpoint::{Checkpoint, PluginSnapshot, Reported};
+pub use checkpoint::{Checkpoint, Cursors, PluginSnapshot, Reported};
 pub use error::StoreError;
 pub use filing::{Filing, FilingState};
 pub use finding::{Baseline, Change, ChangeKind, GROWTH_FACTOR, StoredFinding, Triage, thread_url};

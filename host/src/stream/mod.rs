@@ -11,15 +11,27 @@
 //! the detectors restored to it, so each event reaches each detector once. A due checkpoint
 //! does not stop the feed: it is marked after the last batch read ([`Pipeline::cut`]), each
 //! plugin's state is saved when that plugin gets there, and it is committed once the slowest
-//! has, while the others go on reading; the next is due only after that. Catching up and
-//! stopping wait for every plugin, since nothing is left to read meanwhile. Sinks run after the
-//! commit, once the stream has caught up (or stops): a finding is stored before anyone hears of
-//! it, and a long replay announces each finding once, as it stands at the end, rather than at
-//! every doubling on the way.
+//! of the plugins fed together has, while the others go on reading.
+//!
+//! A plugin slower than the feed does not set its pace. Once its queue is full
+//! ([`Pipeline::full`]) a checkpoint is marked and the plugin is *detached* there: the feed
+//! gives it nothing more and no checkpoint waits for it. It works through its queue alone, and
+//! its state at each checkpoint it gets to is committed with that checkpoint's cursors as its
+//! own, with the findings it reported up to there. When the stream has caught up (the end of a
+//! round, or of the run), it is fed alone (`catch_up`) from a second stream resumed at its
+//! own cursors and stopped at the others' ([`Stream::resume_until`]), then attached again. The
+//! main feed waits meanwhile: catching up runs while there is nothing else to read. A run that
+//! dies while a detector is behind leaves its own cursors in the store, and the next run
+//! catches it up the same way: each event still reaches each detector once.
+//!
+//! Sinks run after the commit: a finding is stored before anyone hears of it, and a long
+//! replay announces each finding once, as it stands at the end, rather than at every doubling
+//! on the way.
 //!
 //! With `follow`, the stream keeps going: it waits for the files to change ([`watch`]) and
 //! reads what is new, until asked to [`Stop`]. Idle, it sleeps on file notifications.
 
+mod catch_up;
 mod stop;
 mod watch;
 
@@ -32,13 +44,13 @@ use thiserror::Error;
 pub use stop::{Stop, StopReason};
 pub use watch::{Applied, Follow, Nudge, SAFETY_POLL};
 
-use crate::dispatch::{Cut, CutState, Pipeline};
+use crate::dispatch::{Cut, CutState, Passed, Pipeline, PluginCut};
 use crate::ingest::position::Cursor;
 use crate::ingest::{DevloopDirs, MalformedRecord, Stream};
 use crate::model::Fingerprint;
 use crate::routing::RoutingConfig;
 use crate::sinks::{self, SinkError};
-use crate::store::{Change, Checkpoint, PluginSnapshot, Reported, Store, StoreError};
+use crate::store::{Change, Checkpoint, Cursors, PluginSnapshot, Reported, Store, StoreError};
 
 #[derive(Debug, Error)]
 pub enum StreamError {
@@ -131,8 +143,9 @@ pub fn run(
         store.reset_progress()?;
     }
     let mut stream = Stream::new(dirs.readers());
-    stream.resume(&stored_cursors(store)?);
-    let mut progress = Progress::new(store, routing, options);
+    let cursors = store.cursors()?;
+    stream.resume(&parse_cursors(&cursors));
+    let mut progress = Progress::new(store, routing, options, cursors.into_iter().collect());
     progress.restore(pipeline)?;
     let mut watcher = match &options.follow {
         Some(follow) => Some(watch::Watcher::new(dirs, follow, stop)?),
@@ -162,11 +175,16 @@ pub fn run(
             summary.events += batch.len() as u64;
             progress.delivered(&batch);
             if progress.due() {
-                progress.cut(pipeline, &mut stream);
+                progress.cut(pipeline, &mut stream, false);
             }
             progress.commit_passed(pipeline)?;
+            progress.detach_the_full(pipeline, &mut stream);
         }
         progress.checkpoint(pipeline, &mut stream)?;
+        if progress.has_undelivered() {
+            summary.changes += progress.deliver()?;
+        }
+        progress.catch_up(dirs, pipeline, options.batch_size, stop)?;
         if progress.has_undelivered() {
             summary.changes += progress.deliver()?;
         }
@@ -185,6 +203,7 @@ pub fn run(
         stream.next_round();
     }
     progress.checkpoint(pipeline, &mut stream)?;
+    progress.catch_up(dirs, pipeline, options.batch_size, stop)?;
     // Once per run at least, for what an earlier run left queued for beads.
     if progress.has_undelivered() || !progress.delivered_once {
         summary.changes += progress.deliver()?;
@@ -194,24 +213,47 @@ pub fn run(
     Ok(summary)
 }
 
-fn stored_cursors(store: &Store) -> Result<HashMap<String, Cursor>, StoreError> {
+/// Stored cursors, read back; one that cannot be read is left out (its file is read from the
+/// start).
+fn parse_cursors<'a>(stored: impl IntoIterator<Item = (&'a String, &'a String)>) -> HashMap<String, Cursor> {
     let mut cursors = HashMap::new();
-    for (slot, text) in store.cursors()? {
-        match serde_json::from_str(&text) {
+    for (slot, text) in stored {
+        match serde_json::from_str(text) {
             Ok(cursor) => {
-                cursors.insert(slot, cursor);
+                cursors.insert(slot.clone(), cursor);
             }
             Err(error) => tracing::warn!(slot, "stored position unreadable ({error}); reading the file from the start"),
         }
     }
-    Ok(cursors)
+    cursors
+}
+
+/// The cursors `stream` moved since it last said, as stored.
+fn moved_cursors(stream: &mut Stream) -> Vec<(String, String)> {
+    stream
+        .checkpoint()
+        .into_iter()
+        .filter_map(|(slot, cursor)| serde_json::to_string(&cursor).ok().map(|text| (slot, text)))
+        .collect()
 }
 
 /// A checkpoint marked in the pipeline ([`Pipeline::cut`]) and not committed yet: where the
 /// stream stood there.
 struct Marked {
+    seq: u64,
+    /// The cursors that moved since the checkpoint before.
     cursors: Vec<(String, String)>,
+    /// Every cursor there.
+    all: Cursors,
     delivered: Vec<(u64, i64)>,
+}
+
+/// Where the stream stood at a cut a detached plugin gets to later.
+enum Place {
+    /// At these cursors: its own from then on.
+    At(Cursors),
+    /// Where the others are: it caught up and joins them.
+    WithTheOthers,
 }
 
 /// What is not committed yet, and what the last checkpoint holds.
@@ -225,6 +267,14 @@ struct Progress<'a> {
     delivered: Vec<(u64, i64)>,
     /// Checkpoints some plugin has not reached yet, oldest first.
     marked: VecDeque<Marked>,
+    /// Every cursor as last committed for the plugins fed together.
+    shared: Cursors,
+    /// Every cursor at the latest checkpoint marked.
+    latest: Cursors,
+    /// Cuts a detached plugin may still get to, by number.
+    places: HashMap<u64, Place>,
+    /// The own cursors of each detector behind the others, as committed.
+    behind: HashMap<String, Cursors>,
     /// A digest of each detector's state as last committed, to skip the unchanged ones.
     committed_states: HashMap<String, [u8; 32]>,
     /// Findings an earlier checkpoint of this run recorded.
@@ -244,8 +294,12 @@ fn digest(snapshot: &PluginSnapshot) -> [u8; 32] {
 }
 
 impl<'a> Progress<'a> {
-    fn new(store: &'a mut Store, routing: &'a RoutingConfig, options: &Options) -> Self {
+    fn new(store: &'a mut Store, routing: &'a RoutingConfig, options: &Options, shared: Cursors) -> Self {
         Progress {
+            latest: shared.clone(),
+            shared,
+            places: HashMap::new(),
+            behind: HashMap::new(),
             store,
             routing,
             policy: options.checkpoint,
@@ -261,8 +315,14 @@ impl<'a> Progress<'a> {
         }
     }
 
-    /// Hands every detector the state the last checkpoint holds for it.
+    /// Hands every detector the state the last checkpoint holds for it, and detaches those
+    /// the store says are behind the others, to catch up once the stream has.
     fn restore(&mut self, pipeline: &mut Pipeline) -> Result<(), StoreError> {
+        self.behind = self.store.behind()?;
+        for plugin in self.behind.keys() {
+            tracing::info!(plugin, "the detector is behind the others; it catches up once they have");
+            pipeline.detach(plugin);
+        }
         let snapshots = self.store.snapshots()?;
         for supervisor in pipeline.plugins_mut() {
             let id = supervisor.id().to_owned();
@@ -298,39 +358,63 @@ impl<'a> Progress<'a> {
     }
 
     /// Marks a checkpoint after the events delivered so far, without waiting for the plugins:
-    /// [`Progress::commit_passed`] commits it once every one has run them.
-    fn cut(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) {
-        let cursors = stream
-            .checkpoint()
-            .into_iter()
-            .filter_map(|(slot, cursor)| serde_json::to_string(&cursor).ok().map(|text| (slot, text)))
-            .collect();
-        pipeline.cut(self.events_since > 0);
-        self.marked.push_back(Marked { cursors, delivered: std::mem::take(&mut self.delivered) });
+    /// [`Progress::commit_passed`] commits it once every one fed together has run them. The
+    /// states are saved if any event was delivered since the last, or `save` says so.
+    fn cut(&mut self, pipeline: &mut Pipeline, stream: &mut Stream, save: bool) {
+        let cursors = moved_cursors(stream);
+        self.latest.extend(cursors.iter().cloned());
+        let seq = pipeline.cut(save || self.events_since > 0);
+        let delivered = std::mem::take(&mut self.delivered);
+        self.marked.push_back(Marked { seq, cursors, all: self.latest.clone(), delivered });
         self.events_since = 0;
         self.since = Instant::now();
     }
 
-    /// Commits every marked checkpoint that every plugin has passed; never waits.
+    /// Detaches every plugin whose queue is full, after a checkpoint marked where the stream
+    /// stands: what it was given ends there.
+    fn detach_the_full(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) {
+        let full = pipeline.full();
+        if full.is_empty() {
+            return;
+        }
+        self.cut(pipeline, stream, true);
+        for plugin in full {
+            tracing::info!(
+                plugin,
+                "the detector is slower than the feed; the others go on, it catches up once they have"
+            );
+            pipeline.detach(&plugin);
+        }
+    }
+
+    /// Commits every marked checkpoint that every plugin fed together has passed, and every
+    /// part of one a detached plugin got to; never waits.
     fn commit_passed(&mut self, pipeline: &mut Pipeline) -> Result<(), StreamError> {
-        while let Some(cut) = pipeline.take_cut() {
-            let marked = self.marked.pop_front().expect("the run marks every cut of its pipeline");
-            self.commit(marked, cut)?;
+        while let Some(passed) = pipeline.take_passed() {
+            self.commit_one(passed)?;
         }
         Ok(())
     }
 
-    /// Marks a checkpoint after the events delivered so far and commits it, with any marked
-    /// before, each as soon as every plugin has passed it.
-    fn checkpoint(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) -> Result<(), StreamError> {
-        self.cut(pipeline, stream);
-        while let Some(cut) = pipeline.next_cut() {
-            let marked = self.marked.pop_front().expect("the run marks every cut of its pipeline");
-            self.commit(marked, cut)?;
+    fn commit_one(&mut self, passed: Passed) -> Result<(), StreamError> {
+        match passed {
+            Passed::Cut(cut) => {
+                let marked = self.marked.pop_front().expect("the run marks every cut of its pipeline");
+                debug_assert_eq!(marked.seq, cut.seq, "cuts are passed in the order they are marked");
+                self.commit(marked, cut)
+            }
+            Passed::Behind(part) => self.commit_behind(part),
         }
-        // Every plugin has run every batch by now: this waits for nothing, and brings the
-        // plugins back so their statuses are current.
-        pipeline.settle();
+    }
+
+    /// Marks a checkpoint after the events delivered so far and commits it, with any marked
+    /// before, each as soon as every plugin fed together has passed it (the detached ones
+    /// are not waited for).
+    fn checkpoint(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) -> Result<(), StreamError> {
+        self.cut(pipeline, stream, false);
+        while let Some(passed) = pipeline.next_passed() {
+            self.commit_one(passed)?;
+        }
         Ok(())
     }
 
@@ -355,20 +439,68 @@ impl<'a> Progress<'a> {
     /// Commits one checkpoint, keeping the new and materially changed findings for
     /// [`Progress::deliver`].
     fn commit(&mut self, marked: Marked, cut: Cut) -> Result<(), StreamError> {
+        // A detector behind that got to this checkpoint is where the others are; one that was
+        // at the shared cursors and has not got to it stays where the shared cursors were.
+        let caught_up: Vec<String> =
+            self.behind.keys().filter(|plugin| !cut.behind.contains(plugin)).cloned().collect();
+        let mut behind = Vec::new();
+        for plugin in caught_up {
+            self.behind.remove(&plugin);
+            behind.push((plugin, None));
+        }
+        for plugin in &cut.behind {
+            if !self.behind.contains_key(plugin) {
+                self.behind.insert(plugin.clone(), self.shared.clone());
+                behind.push((plugin.clone(), Some(self.shared.clone())));
+            }
+        }
+        if !cut.behind.is_empty() {
+            self.places.insert(cut.seq, Place::At(marked.all.clone()));
+        }
+        self.shared = marked.all;
         let checkpoint = Checkpoint {
             cursors: marked.cursors,
             delivered: marked.delivered,
             snapshots: self.changed_snapshots(cut.states),
-            findings: cut
-                .reported
-                .into_iter()
-                .map(|reports| Reported {
-                    first_in_run: self.recorded.insert(reports.latest.fingerprint()),
-                    insight: reports.latest,
-                    occurrences: reports.occurrences,
-                })
-                .collect(),
+            findings: self.reported(cut.reported),
+            behind,
         };
+        self.write(checkpoint)
+    }
+
+    /// Commits a detached detector's state at a cut with the cursors there as its own, or, at
+    /// the cut where it caught up, with none of its own.
+    fn commit_behind(&mut self, part: PluginCut) -> Result<(), StreamError> {
+        let own = match self.places.get(&part.seq) {
+            Some(Place::At(cursors)) => Some(cursors.clone()),
+            Some(Place::WithTheOthers) => None,
+            None => unreachable!("a detached plugin gets only to cuts marked with their place"),
+        };
+        match &own {
+            Some(cursors) => self.behind.insert(part.plugin.clone(), cursors.clone()),
+            None => self.behind.remove(&part.plugin),
+        };
+        let checkpoint = Checkpoint {
+            snapshots: self.changed_snapshots(part.state.into_iter().collect()),
+            findings: self.reported(part.reported),
+            behind: vec![(part.plugin, own)],
+            ..Checkpoint::default()
+        };
+        self.write(checkpoint)
+    }
+
+    fn reported(&mut self, reported: Vec<crate::dispatch::Reports>) -> Vec<Reported> {
+        reported
+            .into_iter()
+            .map(|reports| Reported {
+                first_in_run: self.recorded.insert(reports.latest.fingerprint()),
+                insight: reports.latest,
+                occurrences: reports.occurrences,
+            })
+            .collect()
+    }
+
+    fn write(&mut self, checkpoint: Checkpoint) -> Result<(), StreamError> {
         if checkpoint.is_empty() {
             return Ok(());
         }
@@ -381,6 +513,7 @@ impl<'a> Progress<'a> {
             states = checkpoint.snapshots.len(),
             findings = checkpoint.findings.len(),
             changes = changes.len(),
+            behind = ?checkpoint.behind.iter().map(|(plugin, own)| (plugin, own.is_some())).collect::<Vec<_>>(),
             "checkpoint"
         );
         for change in changes {
