@@ -199,16 +199,20 @@ pub struct CommandRepetition {
     habit_key: (String, String),
 }
 
-/// The person `who`, started again from zero if they were forgotten; found without allocating.
-fn known<'a>(people: &'a mut BTreeMap<String, Person>, who: &str, now: i64, forget_ms: i64) -> &'a mut Person {
-    if !people.contains_key(who) {
-        people.insert(who.to_owned(), Person::default());
-    }
-    let person = people.get_mut(who).expect("present: just inserted");
-    if person.forgotten(now, forget_ms) {
-        *person = Person::default();
-    }
-    person
+/// The person `who`, started again from zero if they were forgotten: one lookup, and an
+/// allocation only for someone new. (A macro: a function returning the entry it may have
+/// inserted would need a second lookup to satisfy the borrow checker.)
+macro_rules! known {
+    ($people:expr, $who:expr, $now:expr, $forget_ms:expr) => {{
+        let person = match $people.get_mut($who) {
+            Some(person) => person,
+            None => $people.entry($who.to_owned()).or_default(),
+        };
+        if person.forgotten($now, $forget_ms) {
+            *person = Person::default();
+        }
+        person
+    }};
 }
 
 /// Sets `pair` to (`key`, `who`), reusing its strings.
@@ -390,7 +394,7 @@ impl CommandRepetition {
     fn ran(&mut self, key: &str, who: &str, event: &Event, out: &mut Vec<Insight>) {
         let thresholds = &self.thresholds;
         let (window_ms, burst_ms, now) = (thresholds.window_ms, thresholds.burst_ms, event.time_ms);
-        let person = known(&mut self.people, who, now, thresholds.forget_ms);
+        let person = known!(self.people, who, now, thresholds.forget_ms);
         person.runs += 1;
         person.active(now, window_ms);
         let person = &*person;
@@ -576,7 +580,7 @@ impl Detector for CommandRepetition {
         self.sweep(event.time_ms);
         if event.failed() {
             let Thresholds { window_ms, forget_ms, .. } = self.thresholds;
-            let person = known(&mut self.people, who, event.time_ms, forget_ms);
+            let person = known!(self.people, who, event.time_ms, forget_ms);
             person.last_failure_ms = Some(event.time_ms);
             person.active(event.time_ms, window_ms);
             set_key(&mut self.habit_key, &key, who);
