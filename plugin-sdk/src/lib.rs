@@ -57,6 +57,9 @@ mod export;
 mod insight;
 pub mod keys;
 pub mod log;
+#[cfg(any(target_family = "wasm", test))]
+#[allow(unsafe_code, reason = "C's memcmp, over raw pointers, for WebAssembly guests")]
+mod memcmp;
 pub mod recent;
 pub mod sequence;
 mod settings;

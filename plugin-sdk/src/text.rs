@@ -29,15 +29,30 @@ const STOP_WORDS: &[&str] = &[
 /// Borrows when the command is already clean, which is nearly always. Show the command as
 /// logged; use this only to group.
 pub fn command_key(command: &str) -> std::borrow::Cow<'_, str> {
-    let clean = !command.starts_with(char::is_whitespace)
-        && !command.ends_with(char::is_whitespace)
-        && !command.contains("  ")
-        && !command.contains(|c: char| c.is_whitespace() && c != ' ');
-    if clean {
+    if is_collapsed(command) {
         std::borrow::Cow::Borrowed(command)
     } else {
         std::borrow::Cow::Owned(command.split_whitespace().collect::<Vec<_>>().join(" "))
     }
+}
+
+/// Whether `command` has no whitespace but single spaces between words: one pass, as it is
+/// asked of every command a detector sees.
+fn is_collapsed(command: &str) -> bool {
+    let mut after_space = true;
+    for c in command.chars() {
+        if c == ' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+        } else if c.is_whitespace() {
+            return false;
+        } else {
+            after_space = false;
+        }
+    }
+    !after_space || command.is_empty()
 }
 
 /// Lower-cases, replaces numbers and hex ids with placeholders, and collapses whitespace, so
@@ -422,6 +437,18 @@ mod tests {
         assert_eq!(command_key("git add -A"), "git add -A");
         assert_eq!(command_key(" git  add\t-A "), "git add -A");
         assert_ne!(command_key("git add -A"), command_key("git add -a"));
+    }
+
+    #[test]
+    fn a_command_key_borrows_exactly_when_the_command_is_already_collapsed() {
+        for command in
+            ["", "a", "git add -A", "naïve ✓ x", " a", "a ", " ", "a  b", "a\tb", "a\u{a0}b", "\u{2003}a", "a\n"]
+        {
+            let key = command_key(command);
+            let collapsed = command.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(key, collapsed, "{command:?}");
+            assert_eq!(matches!(key, std::borrow::Cow::Borrowed(_)), collapsed == command, "{command:?}");
+        }
     }
 
     #[test]

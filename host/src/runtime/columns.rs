@@ -2,15 +2,18 @@
 //!
 //! The 0.1.0 contract lowers every event as a record, so each string and each field costs a
 //! call into the guest's `realloc`; here a batch of any size crosses as a fixed number of bulk
-//! copies. [`Columns`] is built once per batch and shared by every 0.2 plugin. A plugin that
-//! asked for some kinds or declared the fields it reads gets a [`Projection`]: the numeric
-//! columns of its rows and fields, gathered by index, borrowing the one string table (so the
-//! table may hold strings of rows the plugin does not see; its columns never point at them).
+//! copies. [`Columns`] is built once per batch, from the host's events, and shared by every
+//! plugin: 0.2 plugins are lent it, and the 0.1.0 records are read back from it, so a batch is
+//! never copied event by event. A plugin that asked for some kinds or declared the fields it
+//! reads gets a [`Projection`]: the numeric columns of its rows and fields, gathered by index,
+//! borrowing the one string table (so the table may hold strings of rows the plugin does not
+//! see; its columns never point at them) and every column it wants whole.
 
 use std::collections::HashMap;
 
 use wasmtime::component::{ComponentType, Lower};
 
+use super::contract::v0_1_0::wit as v0_1;
 use crate::model;
 
 /// The string index that stands for `none`.
@@ -54,9 +57,9 @@ pub(crate) struct BatchRef<'a> {
     text_items: &'a [u32],
 }
 
-/// The per-event columns and the field rows, without the string table.
+/// The per-event columns, without the string table.
 #[derive(Default)]
-struct Rows {
+struct EventRows {
     ids: Vec<u64>,
     times_ms: Vec<i64>,
     sources: Vec<u32>,
@@ -68,6 +71,11 @@ struct Rows {
     present: Vec<u8>,
     exit_codes: Vec<i32>,
     durations_ms: Vec<u64>,
+}
+
+/// The field rows of the events, in compressed-row form.
+#[derive(Default)]
+struct FieldRows {
     field_ends: Vec<u32>,
     field_keys: Vec<u32>,
     field_tags: Vec<u8>,
@@ -75,9 +83,9 @@ struct Rows {
     text_items: Vec<u32>,
 }
 
-impl Rows {
-    fn with_capacity(events: usize, fields: usize) -> Rows {
-        Rows {
+impl EventRows {
+    fn with_capacity(events: usize) -> EventRows {
+        EventRows {
             ids: Vec::with_capacity(events),
             times_ms: Vec::with_capacity(events),
             sources: Vec::with_capacity(events),
@@ -89,39 +97,11 @@ impl Rows {
             present: Vec::with_capacity(events),
             exit_codes: Vec::with_capacity(events),
             durations_ms: Vec::with_capacity(events),
-            field_ends: Vec::with_capacity(events),
-            field_keys: Vec::with_capacity(fields),
-            field_tags: Vec::with_capacity(fields),
-            field_values: Vec::with_capacity(fields),
-            text_items: Vec::new(),
         }
     }
 
-    fn view<'a>(&'a self, table: &'a StringTable) -> BatchRef<'a> {
-        BatchRef {
-            strings: &table.strings,
-            string_ends: &table.ends,
-            ids: &self.ids,
-            times_ms: &self.times_ms,
-            sources: &self.sources,
-            kinds: &self.kinds,
-            actors: &self.actors,
-            thread_ids: &self.thread_ids,
-            subjects: &self.subjects,
-            statuses: &self.statuses,
-            present: &self.present,
-            exit_codes: &self.exit_codes,
-            durations_ms: &self.durations_ms,
-            field_ends: &self.field_ends,
-            field_keys: &self.field_keys,
-            field_tags: &self.field_tags,
-            field_values: &self.field_values,
-            text_items: &self.text_items,
-        }
-    }
-
-    /// Copies row `row` of `from` (its fields filtered by `keep`) onto the end of `self`.
-    fn push_row(&mut self, from: &Rows, row: usize, keep: &dyn Fn(u32) -> bool) {
+    /// Copies row `row` of `from` onto the end of `self`.
+    fn push_row(&mut self, from: &EventRows, row: usize) {
         self.ids.push(from.ids[row]);
         self.times_ms.push(from.times_ms[row]);
         self.sources.push(from.sources[row]);
@@ -133,8 +113,29 @@ impl Rows {
         self.present.push(from.present[row]);
         self.exit_codes.push(from.exit_codes[row]);
         self.durations_ms.push(from.durations_ms[row]);
-        let start = if row == 0 { 0 } else { from.field_ends[row - 1] as usize };
-        for field in start..from.field_ends[row] as usize {
+    }
+}
+
+impl FieldRows {
+    fn with_capacity(events: usize, fields: usize) -> FieldRows {
+        FieldRows {
+            field_ends: Vec::with_capacity(events),
+            field_keys: Vec::with_capacity(fields),
+            field_tags: Vec::with_capacity(fields),
+            field_values: Vec::with_capacity(fields),
+            text_items: Vec::new(),
+        }
+    }
+
+    /// The field rows of event `row`.
+    fn of(&self, row: usize) -> std::ops::Range<usize> {
+        let start = if row == 0 { 0 } else { self.field_ends[row - 1] as usize };
+        start..self.field_ends[row] as usize
+    }
+
+    /// Copies the fields of event `row` of `from` that `keep` keeps, as the next event's.
+    fn push_row(&mut self, from: &FieldRows, row: usize, keep: &dyn Fn(u32) -> bool) {
+        for field in from.of(row) {
             if !keep(from.field_keys[field]) {
                 continue;
             }
@@ -153,6 +154,29 @@ impl Rows {
     }
 }
 
+fn view<'a>(table: &'a StringTable, events: &'a EventRows, fields: &'a FieldRows) -> BatchRef<'a> {
+    BatchRef {
+        strings: &table.strings,
+        string_ends: &table.ends,
+        ids: &events.ids,
+        times_ms: &events.times_ms,
+        sources: &events.sources,
+        kinds: &events.kinds,
+        actors: &events.actors,
+        thread_ids: &events.thread_ids,
+        subjects: &events.subjects,
+        statuses: &events.statuses,
+        present: &events.present,
+        exit_codes: &events.exit_codes,
+        durations_ms: &events.durations_ms,
+        field_ends: &fields.field_ends,
+        field_keys: &fields.field_keys,
+        field_tags: &fields.field_tags,
+        field_values: &fields.field_values,
+        text_items: &fields.text_items,
+    }
+}
+
 /// The cases of the contract's `value`, in order: the `field-tags` column.
 #[derive(Clone, Copy)]
 #[repr(u8)]
@@ -163,6 +187,13 @@ enum Tag {
     Boolean = 3,
     Texts = 4,
     Json = 5,
+}
+
+impl Tag {
+    /// The case a byte of the `field-tags` column written here stands for.
+    fn from_byte(byte: u8) -> Tag {
+        [Tag::Text, Tag::Integer, Tag::Float, Tag::Boolean, Tag::Texts, Tag::Json][usize::from(byte)]
+    }
 }
 
 fn texts_payload(first: usize, count: usize) -> u64 {
@@ -227,7 +258,8 @@ impl LastInterned {
 /// One batch as the 0.2.0 contract's columns, shared by every 0.2 plugin.
 pub(crate) struct Columns {
     table: StringTable,
-    rows: Rows,
+    events: EventRows,
+    fields: FieldRows,
     /// The distinct kinds of the batch, as string indices, for the per-plugin filter.
     kinds: Vec<u32>,
 }
@@ -236,7 +268,8 @@ impl Columns {
     pub(crate) fn new(events: &[model::Event]) -> Columns {
         let fields = events.iter().map(|event| event.fields.len()).sum();
         let mut table = StringTable::default();
-        let mut rows = Rows::with_capacity(events.len(), fields);
+        let (mut rows, mut field_rows) =
+            (EventRows::with_capacity(events.len()), FieldRows::with_capacity(events.len(), fields));
         let mut kinds = Vec::new();
         let [mut source, mut kind, mut actor, mut thread] = std::array::from_fn(|_| LastInterned::default());
         let mut keys: Vec<LastInterned> = Vec::new();
@@ -271,35 +304,42 @@ impl Columns {
                 keys.resize_with(event.fields.len(), LastInterned::default);
             }
             for (field, key) in event.fields.iter().zip(&mut keys) {
-                rows.field_keys.push(key.intern(&mut table, &field.key));
+                field_rows.field_keys.push(key.intern(&mut table, &field.key));
                 let (tag, payload) = match &field.value {
                     model::Value::Text(text) => (Tag::Text, u64::from(table.push(text))),
                     model::Value::Integer(integer) => (Tag::Integer, *integer as u64),
                     model::Value::Float(float) => (Tag::Float, float.to_bits()),
                     model::Value::Boolean(flag) => (Tag::Boolean, u64::from(*flag)),
                     model::Value::Texts(texts) => {
-                        let first = rows.text_items.len();
+                        let first = field_rows.text_items.len();
                         for text in texts {
                             let item = table.push(text);
-                            rows.text_items.push(item);
+                            field_rows.text_items.push(item);
                         }
                         (Tag::Texts, texts_payload(first, texts.len()))
                     }
                     model::Value::Json(json) => (Tag::Json, u64::from(table.push(json))),
                 };
-                rows.field_tags.push(tag as u8);
-                rows.field_values.push(payload);
+                field_rows.field_tags.push(tag as u8);
+                field_rows.field_values.push(payload);
             }
-            rows.field_ends.push(index(rows.field_keys.len()));
+            field_rows.field_ends.push(index(field_rows.field_keys.len()));
         }
-        Columns { table, rows, kinds }
+        Columns { table, events: rows, fields: field_rows, kinds }
     }
 
-    fn len(&self) -> usize {
-        self.rows.ids.len()
+    pub(crate) fn len(&self) -> usize {
+        self.events.ids.len()
     }
 
-    /// What a plugin that wants `kind` and reads `fields` (`None`: every field) is sent.
+    /// The event time the batch reaches: its last event's.
+    pub(crate) fn now_ms(&self) -> Option<i64> {
+        self.events.times_ms.last().copied()
+    }
+
+    /// What a plugin that wants `kind` and reads `fields` (`None`: every field) is sent. The
+    /// columns it is sent whole are lent, not copied: all of them for a plugin that wants the
+    /// whole batch, the per-event ones for a plugin that wants every event but not every field.
     pub(crate) fn project(&self, wants: impl Fn(&str) -> bool, fields: Option<&[String]>) -> Projection<'_> {
         let wanted_kinds: Vec<u32> = self.kinds.iter().copied().filter(|&kind| wants(self.table.get(kind))).collect();
         let every_row = wanted_kinds.len() == self.kinds.len();
@@ -307,34 +347,96 @@ impl Columns {
             .map(|fields| fields.iter().filter_map(|name| self.table.interned.get(name.as_str()).copied()).collect());
         let every_field = match &keys {
             None => true,
-            Some(keys) => self.rows.field_keys.iter().all(|key| keys.contains(key)),
+            Some(keys) => self.fields.field_keys.iter().all(|key| keys.contains(key)),
         };
         if every_row && every_field {
-            return Projection { columns: self, own: None };
+            return Projection { columns: self, events: None, fields: None };
         }
         let selected: Vec<usize> = if every_row {
             (0..self.len()).collect()
         } else {
-            (0..self.len()).filter(|&row| wanted_kinds.contains(&self.rows.kinds[row])).collect()
+            (0..self.len()).filter(|&row| wanted_kinds.contains(&self.events.kinds[row])).collect()
         };
         let keep = |key: u32| keys.as_ref().is_none_or(|keys| keys.contains(&key));
-        let mut own = Rows::with_capacity(selected.len(), 0);
-        for row in selected {
-            own.push_row(&self.rows, row, &keep);
+        let events = (!every_row).then(|| {
+            let mut own = EventRows::with_capacity(selected.len());
+            for &row in &selected {
+                own.push_row(&self.events, row);
+            }
+            own
+        });
+        let mut own = FieldRows::with_capacity(selected.len(), 0);
+        for &row in &selected {
+            own.push_row(&self.fields, row, &keep);
         }
-        Projection { columns: self, own: Some(own) }
+        Projection { columns: self, events, fields: Some(own) }
     }
 }
 
-/// What one plugin is sent of a shared batch: the batch itself, or its own rows and fields.
+impl Columns {
+    /// The batch as the 0.1.0 contract's event records, read back from the columns, so a
+    /// batch is converted from the host's events once whichever versions its plugins speak.
+    pub(crate) fn records(&self) -> Vec<v0_1::Event> {
+        let optional = |string: u32| (string != NONE).then(|| self.table.get(string).to_owned());
+        let text = |string: u64| self.table.get(string as u32).to_owned();
+        (0..self.len())
+            .map(|row| {
+                let events = &self.events;
+                let present = events.present[row];
+                let fields = self.fields.of(row).map(|field| {
+                    let payload = self.fields.field_values[field];
+                    let value = match Tag::from_byte(self.fields.field_tags[field]) {
+                        Tag::Text => v0_1::Value::Text(text(payload)),
+                        Tag::Integer => v0_1::Value::Integer(payload as i64),
+                        Tag::Float => v0_1::Value::Float(f64::from_bits(payload)),
+                        Tag::Boolean => v0_1::Value::Boolean(payload != 0),
+                        Tag::Texts => {
+                            let (first, count) = (payload as u32 as usize, (payload >> 32) as usize);
+                            let items = &self.fields.text_items[first..first + count];
+                            v0_1::Value::Texts(items.iter().map(|&item| self.table.get(item).to_owned()).collect())
+                        }
+                        Tag::Json => v0_1::Value::Json(text(payload)),
+                    };
+                    v0_1::Field { key: self.table.get(self.fields.field_keys[field]).to_owned(), value }
+                });
+                v0_1::Event {
+                    id: events.ids[row],
+                    time_ms: events.times_ms[row],
+                    source: self.table.get(events.sources[row]).to_owned(),
+                    kind: self.table.get(events.kinds[row]).to_owned(),
+                    actor: optional(events.actors[row]),
+                    thread_id: optional(events.thread_ids[row]),
+                    subject: optional(events.subjects[row]),
+                    outcome: v0_1::Outcome {
+                        status: match events.statuses[row] {
+                            0 => v0_1::Status::Success,
+                            1 => v0_1::Status::Failure,
+                            _ => v0_1::Status::Unknown,
+                        },
+                        exit_code: (present & HAS_EXIT_CODE != 0).then_some(events.exit_codes[row]),
+                    },
+                    duration_ms: (present & HAS_DURATION != 0).then_some(events.durations_ms[row]),
+                    fields: fields.collect(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// What one plugin is sent of a shared batch: the batch itself, or its own rows or fields.
 pub(crate) struct Projection<'a> {
     columns: &'a Columns,
-    own: Option<Rows>,
+    events: Option<EventRows>,
+    fields: Option<FieldRows>,
 }
 
 impl Projection<'_> {
     pub(crate) fn view(&self) -> BatchRef<'_> {
-        self.own.as_ref().unwrap_or(&self.columns.rows).view(&self.columns.table)
+        view(
+            &self.columns.table,
+            self.events.as_ref().unwrap_or(&self.columns.events),
+            self.fields.as_ref().unwrap_or(&self.columns.fields),
+        )
     }
 }
 
@@ -427,8 +529,51 @@ mod tests {
         assert_eq!(items(batch.field_values[1]), ["z"]);
 
         let everything = columns.project(|_| true, None);
-        assert!(everything.own.is_none(), "the whole batch is lent, not copied");
+        assert!(everything.events.is_none() && everything.fields.is_none(), "the whole batch is lent, not copied");
         assert_eq!(everything.view().field_values[0] as i64, -5);
         assert!(columns.project(|_| false, None).view().ids.is_empty());
+    }
+
+    #[test]
+    fn a_plugin_that_wants_every_event_but_no_field_is_lent_the_event_columns() {
+        let events = vec![
+            event(1, "cli.command", vec![field("a", Value::Integer(1)), field("b", Value::Text("x".into()))]),
+            event(2, "cli.command", vec![field("b", Value::Text("y".into()))]),
+        ];
+        let columns = Columns::new(&events);
+        let projection = columns.project(|_| true, Some(&[]));
+        assert!(projection.events.is_none(), "the per-event columns are lent");
+        let batch = projection.view();
+        assert_eq!(batch.ids, &[1, 2]);
+        assert_eq!(batch.field_ends, &[0, 0]);
+        assert!(batch.field_keys.is_empty() && batch.field_values.is_empty());
+    }
+
+    #[test]
+    fn the_records_read_back_are_those_converted_from_the_events() {
+        let mut events = vec![
+            event(
+                1,
+                "cli.command",
+                vec![
+                    field("text", Value::Text("ünï ✓".into())),
+                    field("integer", Value::Integer(i64::MIN)),
+                    field("float", Value::Float(-0.5)),
+                    field("flag", Value::Boolean(true)),
+                    field("texts", Value::Texts(vec!["a".into(), String::new()])),
+                    field("json", Value::Json(r#"{"a":1}"#.into())),
+                ],
+            ),
+            event(2, "file.modified", vec![field("text", Value::Text(String::new()))]),
+            event(3, "cli.command", vec![]),
+        ];
+        events[1].actor = None;
+        events[1].thread_id = Some("T-1".into());
+        events[1].outcome = Outcome::from_exit_code(Some(0));
+        events[1].duration_ms = Some(u64::MAX);
+        events[2].subject = None;
+        events[2].outcome = Outcome::default();
+        let expected: Vec<v0_1::Event> = events.iter().map(Into::into).collect();
+        assert_eq!(format!("{:?}", Columns::new(&events).records()), format!("{expected:?}"));
     }
 }

@@ -133,39 +133,29 @@ impl DetectorDescription {
     }
 }
 
-/// A batch of events, converted into each contract version's shape at most once, when the
-/// first plugin of that version needs it, and then shared by every plugin of that version
-/// (on their own worker threads, so it owns its events).
+/// A batch of events in the 0.2.0 contract's columns, built once when the batch is made and
+/// shared by every plugin (on their own worker threads), and in the 0.1.0 contract's records,
+/// read back from the columns when the first 0.1 plugin needs them.
 pub struct WitEvents {
-    events: Arc<[model::Event]>,
+    columns: Columns,
     v0_1_0: OnceLock<Vec<v0_1_0::wit::Event>>,
-    v0_2_0: OnceLock<Columns>,
 }
 
 impl WitEvents {
     pub fn new(events: &[model::Event]) -> Self {
-        WitEvents { events: events.into(), v0_1_0: OnceLock::new(), v0_2_0: OnceLock::new() }
+        WitEvents { columns: Columns::new(events), v0_1_0: OnceLock::new() }
     }
 
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.columns.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-
-    /// The event time the batch reaches: its last event's.
-    fn now_ms(&self) -> Option<i64> {
-        self.events.last().map(|event| event.time_ms)
+        self.len() == 0
     }
 
     fn records(&self) -> &[v0_1_0::wit::Event] {
-        self.v0_1_0.get_or_init(|| self.events.iter().map(Into::into).collect())
-    }
-
-    fn columns(&self) -> &Columns {
-        self.v0_2_0.get_or_init(|| Columns::new(&self.events))
+        self.v0_1_0.get_or_init(|| self.columns.records())
     }
 }
 
@@ -360,8 +350,8 @@ impl PluginInstance {
             }
             Bindings::V0_2_0(_, process) => {
                 let process = *process;
-                let Some(now_ms) = events.now_ms() else { return Ok(Ok(Vec::new())) };
-                let projection = events.columns().project(|kind| description.wants(kind), self.fields.as_deref());
+                let Some(now_ms) = events.columns.now_ms() else { return Ok(Ok(Vec::new())) };
+                let projection = events.columns.project(|kind| description.wants(kind), self.fields.as_deref());
                 let answer = self.guarded(|_, store| call_v0_2_0(process, store, now_ms, projection.view()))?;
                 self.ticked_in_process = Some(now_ms);
                 answer

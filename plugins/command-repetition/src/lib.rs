@@ -161,7 +161,8 @@ impl Person {
     }
 }
 
-pub struct CommandRepetition {
+/// The settings, apart from the state so that they can be read while a habit is changed.
+struct Thresholds {
     min_repeats: usize,
     burst_ms: i64,
     window_ms: i64,
@@ -169,17 +170,11 @@ pub struct CommandRepetition {
     max_chance: f64,
     max_usual_sittings: f64,
     forget_ms: i64,
-    /// By command key and person.
-    habits: PairMap<(String, String), Habit>,
-    people: BTreeMap<String, Person>,
-    file_changes: u64,
-    /// When what was forgotten was last swept away.
-    swept_ms: i64,
 }
 
-impl Default for CommandRepetition {
+impl Default for Thresholds {
     fn default() -> Self {
-        CommandRepetition {
+        Thresholds {
             min_repeats: 4,
             burst_ms: 120_000,
             window_ms: 7_200_000,
@@ -187,12 +182,45 @@ impl Default for CommandRepetition {
             max_chance: 0.002,
             max_usual_sittings: 1.0,
             forget_ms: 30 * DAY_MS,
-            habits: PairMap::default(),
-            people: BTreeMap::new(),
-            file_changes: 0,
-            swept_ms: 0,
         }
     }
+}
+
+#[derive(Default)]
+pub struct CommandRepetition {
+    thresholds: Thresholds,
+    /// By command key and person.
+    habits: PairMap<(String, String), Habit>,
+    people: BTreeMap<String, Person>,
+    file_changes: u64,
+    /// When what was forgotten was last swept away.
+    swept_ms: i64,
+    /// The key of the habit an event is about, kept so that finding a habit allocates nothing.
+    habit_key: (String, String),
+}
+
+/// The person `who`, started again from zero if they were forgotten: one lookup, and an
+/// allocation only for someone new. (A macro: a function returning the entry it may have
+/// inserted would need a second lookup to satisfy the borrow checker.)
+macro_rules! known {
+    ($people:expr, $who:expr, $now:expr, $forget_ms:expr) => {{
+        let person = match $people.get_mut($who) {
+            Some(person) => person,
+            None => $people.entry($who.to_owned()).or_default(),
+        };
+        if person.forgotten($now, $forget_ms) {
+            *person = Person::default();
+        }
+        person
+    }};
+}
+
+/// Sets `pair` to (`key`, `who`), reusing its strings.
+fn set_key(pair: &mut (String, String), key: &str, who: &str) {
+    pair.0.clear();
+    pair.0.push_str(key);
+    pair.1.clear();
+    pair.1.push_str(who);
 }
 
 /// P(X ≥ n) for X ~ Poisson(mean).
@@ -235,15 +263,6 @@ struct Format2 {
 }
 
 impl CommandRepetition {
-    /// The person, started again from zero if they were forgotten.
-    fn person(&mut self, who: &str, now: i64) -> &mut Person {
-        let person = self.people.entry(who.to_owned()).or_default();
-        if person.forgotten(now, self.forget_ms) {
-            *person = Person::default();
-        }
-        person
-    }
-
     /// Once a day of event time, drops the habits and people forgotten (who would start again
     /// from zero if seen again): memory only, never a finding, and a run in pieces sweeps where
     /// one run does.
@@ -252,11 +271,13 @@ impl CommandRepetition {
             return;
         }
         self.swept_ms = now;
-        let forget_ms = self.forget_ms;
+        let forget_ms = self.thresholds.forget_ms;
         self.habits.retain(|_, habit| !habit.forgotten(now, forget_ms));
         self.people.retain(|_, person| !person.forgotten(now, forget_ms));
     }
+}
 
+impl Thresholds {
     /// Whether the sittings so far make an occasion, judged against the person's usual.
     fn judge(&self, habit: &Habit, person: &Person) -> Option<Occasion> {
         let current = habit.window.back()?;
@@ -317,89 +338,6 @@ impl CommandRepetition {
         Occasion { first_ms, last_ms, runs, sittings, first_runs, usual, chance, by_window }
     }
 
-    fn ran(&mut self, key: &str, who: &str, event: &Event, out: &mut Vec<Insight>) {
-        let (window_ms, burst_ms, now) = (self.window_ms, self.burst_ms, event.time_ms);
-        let pair = (key.to_owned(), who.to_owned());
-        self.person(who, now);
-        let habit = self.habits.entry(pair.clone()).or_default();
-        if habit.forgotten(now, self.forget_ms) {
-            *habit = Habit::default();
-        }
-        let continues = !habit.failed_since && habit.last_ms.is_some_and(|last| now - last <= burst_ms);
-        let new_sitting = habit.failed_since
-            || habit.changes_seen != self.file_changes
-            || habit.last_ms.is_none_or(|last| now - last > burst_ms);
-        // A burst goes on while its sitting does; a longer occasion while runs keep coming within
-        // the window.
-        let occasion_goes_on = !habit.failed_since
-            && habit.occasion.as_ref().is_some_and(|occasion| {
-                if occasion.by_window { now - occasion.last_ms <= window_ms } else { !new_sitting }
-            });
-        if new_sitting && habit.open_sitting {
-            let done = habit.window.back().map_or(0, |sitting| sitting.size);
-            habit.past_sittings += 1;
-            habit.past_runs += done as u64;
-            habit.open_sitting = false;
-        }
-        if habit.failed_since {
-            habit.window.clear();
-        }
-        habit.failed_since = false;
-        habit.changes_seen = self.file_changes;
-        habit.last_ms = Some(now);
-        let person = self.people.entry(who.to_owned()).or_default();
-        person.runs += 1;
-        person.active(now, window_ms);
-
-        if occasion_goes_on {
-            let occasion = habit.occasion.as_mut().expect("checked: going on");
-            occasion.add(now, event.id, new_sitting);
-        } else {
-            habit.occasion = None;
-            if new_sitting || !habit.open_sitting {
-                while habit.window.front().is_some_and(|sitting| now - sitting.start_ms > window_ms) {
-                    habit.window.pop_front();
-                }
-                if habit.window.is_empty() {
-                    habit.command = event.subject_or_empty().trim().to_owned();
-                }
-                let after_failure = self.people[who].last_failure_ms.is_some_and(|failed| now - failed <= burst_ms);
-                let counted = !after_failure && !continues;
-                habit.sittings += u64::from(counted);
-                habit.window.push_back(Sitting { start_ms: now, size: 0, counted, runs: Vec::new() });
-                habit.open_sitting = true;
-            }
-            let sitting = habit.window.back_mut().expect("just pushed or going on");
-            sitting.size += 1;
-            if sitting.runs.len() < KEPT_IDS {
-                sitting.runs.push((now, event.id));
-            }
-            let habit = &self.habits[&pair];
-            let Some(occasion) = self.judge(habit, &self.people[who]) else { return };
-            let habit = self.habits.get_mut(&pair).expect("present: just ran");
-            // The sittings it holds are reported: they leave the person's usual.
-            let counted = habit.window.iter().filter(|sitting| sitting.counted).count();
-            habit.sittings = habit.sittings.saturating_sub(counted as u64);
-            if occasion.by_window {
-                habit.window.clear();
-            } else {
-                habit.window.pop_back();
-            }
-            habit.open_sitting = false;
-            habit.occasions += 1;
-            habit.occasion = Some(occasion);
-        }
-        let habit = &self.habits[&pair];
-        let insight = self.insight(key, who, habit, event);
-        // A later report of the same occasion carries all the earlier one did (its evidence is
-        // the occasion's first runs), so it replaces it; another occasion's report stays.
-        let ids = &insight.evidence.event_ids;
-        out.retain(|earlier| {
-            earlier.key != insight.key || !earlier.evidence.event_ids.iter().all(|id| ids.contains(id))
-        });
-        out.push(insight);
-    }
-
     fn insight(&self, key: &str, who: &str, habit: &Habit, event: &Event) -> Insight {
         let occasion = habit.occasion.as_ref().expect("reported only with an occasion");
         let command = habit.command.as_str();
@@ -449,6 +387,92 @@ impl CommandRepetition {
             insight = insight.evidence("actor", actor.as_str());
         }
         insight
+    }
+}
+
+impl CommandRepetition {
+    fn ran(&mut self, key: &str, who: &str, event: &Event, out: &mut Vec<Insight>) {
+        let thresholds = &self.thresholds;
+        let (window_ms, burst_ms, now) = (thresholds.window_ms, thresholds.burst_ms, event.time_ms);
+        let person = known!(self.people, who, now, thresholds.forget_ms);
+        person.runs += 1;
+        person.active(now, window_ms);
+        let person = &*person;
+        set_key(&mut self.habit_key, key, who);
+        let habit = match self.habits.get_mut(&self.habit_key) {
+            Some(habit) => habit,
+            None => self.habits.entry(self.habit_key.clone()).or_default(),
+        };
+        if habit.forgotten(now, thresholds.forget_ms) {
+            *habit = Habit::default();
+        }
+        let continues = !habit.failed_since && habit.last_ms.is_some_and(|last| now - last <= burst_ms);
+        let new_sitting = habit.failed_since
+            || habit.changes_seen != self.file_changes
+            || habit.last_ms.is_none_or(|last| now - last > burst_ms);
+        // A burst goes on while its sitting does; a longer occasion while runs keep coming within
+        // the window.
+        let occasion_goes_on = !habit.failed_since
+            && habit.occasion.as_ref().is_some_and(|occasion| {
+                if occasion.by_window { now - occasion.last_ms <= window_ms } else { !new_sitting }
+            });
+        if new_sitting && habit.open_sitting {
+            let done = habit.window.back().map_or(0, |sitting| sitting.size);
+            habit.past_sittings += 1;
+            habit.past_runs += done as u64;
+            habit.open_sitting = false;
+        }
+        if habit.failed_since {
+            habit.window.clear();
+        }
+        habit.failed_since = false;
+        habit.changes_seen = self.file_changes;
+        habit.last_ms = Some(now);
+
+        if occasion_goes_on {
+            let occasion = habit.occasion.as_mut().expect("checked: going on");
+            occasion.add(now, event.id, new_sitting);
+        } else {
+            habit.occasion = None;
+            if new_sitting || !habit.open_sitting {
+                while habit.window.front().is_some_and(|sitting| now - sitting.start_ms > window_ms) {
+                    habit.window.pop_front();
+                }
+                if habit.window.is_empty() {
+                    habit.command = event.subject_or_empty().trim().to_owned();
+                }
+                let after_failure = person.last_failure_ms.is_some_and(|failed| now - failed <= burst_ms);
+                let counted = !after_failure && !continues;
+                habit.sittings += u64::from(counted);
+                habit.window.push_back(Sitting { start_ms: now, size: 0, counted, runs: Vec::new() });
+                habit.open_sitting = true;
+            }
+            let sitting = habit.window.back_mut().expect("just pushed or going on");
+            sitting.size += 1;
+            if sitting.runs.len() < KEPT_IDS {
+                sitting.runs.push((now, event.id));
+            }
+            let Some(occasion) = thresholds.judge(habit, person) else { return };
+            // The sittings it holds are reported: they leave the person's usual.
+            let counted = habit.window.iter().filter(|sitting| sitting.counted).count();
+            habit.sittings = habit.sittings.saturating_sub(counted as u64);
+            if occasion.by_window {
+                habit.window.clear();
+            } else {
+                habit.window.pop_back();
+            }
+            habit.open_sitting = false;
+            habit.occasions += 1;
+            habit.occasion = Some(occasion);
+        }
+        let insight = thresholds.insight(key, who, habit, event);
+        // A later report of the same occasion carries all the earlier one did (its evidence is
+        // the occasion's first runs), so it replaces it; another occasion's report stays.
+        let ids = &insight.evidence.event_ids;
+        out.retain(|earlier| {
+            earlier.key != insight.key || !earlier.evidence.event_ids.iter().all(|id| ids.contains(id))
+        });
+        out.push(insight);
     }
 
     /// Format 2 is today's state without the time of the last sweep, which then comes with the
@@ -529,15 +553,16 @@ impl Detector for CommandRepetition {
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
-        self.min_repeats = settings.integer_at_least("min_repeats", 2)? as usize;
-        self.burst_ms = settings.integer_at_least("burst_seconds", 1)? * 1000;
-        self.window_ms = settings.integer_at_least("window_seconds", 1)? * 1000;
-        self.min_history_runs = settings.integer_at_least("min_history_runs", 0)? as u64;
-        self.max_chance = settings.float("max_chance")?;
-        self.max_usual_sittings = settings.float("max_usual_sittings")?;
-        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(self.window_ms);
-        if !(0.0..=1.0).contains(&self.max_chance) {
-            return Err(format!("setting `max_chance` must be between 0 and 1, not {}", self.max_chance));
+        self.thresholds.min_repeats = settings.integer_at_least("min_repeats", 2)? as usize;
+        self.thresholds.burst_ms = settings.integer_at_least("burst_seconds", 1)? * 1000;
+        self.thresholds.window_ms = settings.integer_at_least("window_seconds", 1)? * 1000;
+        self.thresholds.min_history_runs = settings.integer_at_least("min_history_runs", 0)? as u64;
+        self.thresholds.max_chance = settings.float("max_chance")?;
+        self.thresholds.max_usual_sittings = settings.float("max_usual_sittings")?;
+        self.thresholds.forget_ms =
+            (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(self.thresholds.window_ms);
+        if !(0.0..=1.0).contains(&self.thresholds.max_chance) {
+            return Err(format!("setting `max_chance` must be between 0 and 1, not {}", self.thresholds.max_chance));
         }
         Ok(())
     }
@@ -551,19 +576,20 @@ impl Detector for CommandRepetition {
         if key.is_empty() {
             return Ok(());
         }
-        let who = event.who().to_owned();
+        let who = event.who();
         self.sweep(event.time_ms);
         if event.failed() {
-            let window_ms = self.window_ms;
-            let person = self.person(&who, event.time_ms);
+            let Thresholds { window_ms, forget_ms, .. } = self.thresholds;
+            let person = known!(self.people, who, event.time_ms, forget_ms);
             person.last_failure_ms = Some(event.time_ms);
             person.active(event.time_ms, window_ms);
-            if let Some(habit) = self.habits.get_mut(&(key.into_owned(), who)) {
+            set_key(&mut self.habit_key, &key, who);
+            if let Some(habit) = self.habits.get_mut(&self.habit_key) {
                 habit.failed_since = true;
             }
             return Ok(());
         }
-        self.ran(&key, &who, event, out);
+        self.ran(&key, who, event, out);
         Ok(())
     }
 
