@@ -4,6 +4,11 @@ use clap::Parser;
 
 mod cli;
 
+/// mimalloc rather than the system allocator: every event owns its strings, and glibc's
+/// `malloc`/`free` (with its consolidation of freed chunks) was about a quarter of ingest.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     cli::init_logging(cli.verbose, cli.quiet);

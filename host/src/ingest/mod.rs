@@ -18,6 +18,7 @@ pub mod daemon_log;
 pub mod event_store;
 pub mod feedback;
 mod fields;
+mod json_members;
 mod jsonl;
 mod line_reader;
 mod merge;

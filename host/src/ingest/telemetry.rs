@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::fields::{Fields, from_line, iso_millis};
+use super::json_members::JsonMembers;
 use crate::model::{Event, Outcome, Source};
 
 /// The event type and time are only read (into the kind and a time), so they are borrowed
@@ -21,8 +22,8 @@ struct TelemetryEvent<'a> {
     findings: Option<i64>,
     severity_levels: Option<Vec<String>>,
     success: Option<bool>,
-    #[serde(default)]
-    details: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, borrow)]
+    details: Option<JsonMembers<'a>>,
 }
 
 /// One line of `events.jsonl` as a `telemetry.<event_type>` event.
@@ -33,14 +34,14 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
     }
     let details = record.details.unwrap_or_default();
     let subject = if record.event_type == "agent_finding" {
-        details.get("file").and_then(serde_json::Value::as_str).map(str::to_owned).or_else(|| record.agent.clone())
+        details.text("file").map(str::to_owned).or_else(|| record.agent.clone())
     } else {
         record.agent.clone()
     };
-    let mut fields = Fields::with_capacity(2 + details.len());
+    let mut fields = Fields::with_capacity(2 + details.0.len());
     fields.add("findings", record.findings).add("severity_levels", record.severity_levels);
-    for (key, value) in &details {
-        fields.add_json(key, Some(value));
+    for (key, value) in details.0 {
+        fields.add(&key, value);
     }
     Ok(Event {
         id,
