@@ -410,13 +410,16 @@ fn a_slow_plugin_holds_neither_the_others_batches_nor_their_checkpoints() -> Res
 }
 
 /// A plugin that fills its queue (65,536 events behind the feed) at a CPU cost per event that
-/// would take it over its CPU budget before it caught up is quarantined then, with the default
-/// budget, rather than holding every other plugin until it actually goes over: the `slow`
-/// fixture (far over 100 µs per event) stops after its first batch, and command-repetition
-/// beside it sees every batch and reports what it reports alone.
+/// would take it over its CPU budget before it caught up is quarantined then, rather than
+/// holding every other plugin until it actually goes over: the `slow` fixture stops early, and
+/// command-repetition beside it sees every batch and reports what it reports alone. The budget
+/// (1 s and 10 µs per event) is far under what the fixture costs on any machine (a loop of
+/// 500M additions per batch: ~150 µs per event here) and far over command-repetition's cost.
 #[test]
 fn a_plugin_holding_the_feed_at_a_rate_over_its_cpu_budget_is_quarantined_then() -> Result<()> {
-    let runtime = runtime_with_budget(Budget::default())?;
+    let budget =
+        Budget { cpu_base: Duration::from_secs(1), cpu_per_event: Duration::from_micros(10), ..Budget::default() };
+    let runtime = runtime_with_budget(budget)?;
     let events = planted_then_quiet(70_000);
     let mut alone = Pipeline::new(&runtime, 1024);
     alone.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
