@@ -107,9 +107,14 @@ fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event> {
 }
 
 /// Feeds every batch (converted inside the timed loop, as a run converts each batch) to a
-/// fresh instance of `source`, then lets event time reach the last event, as a run does.
-fn run_component(runtime: &Runtime, source: &devloop_host::runtime::PluginSource, events: &[Event], batch_size: usize) {
-    let mut supervisor = Supervisor::start(runtime, source.clone(), Vec::new()).expect("starts");
+/// fresh instance of `compiled`, then lets event time reach the last event, as a run does.
+fn run_component(
+    runtime: &Runtime,
+    compiled: &devloop_host::runtime::CompiledPlugin,
+    events: &[Event],
+    batch_size: usize,
+) {
+    let mut supervisor = Supervisor::start(runtime, compiled.clone(), Vec::new()).expect("starts");
     for batch in events.chunks(batch_size) {
         let converted = WitEvents::new(batch);
         black_box(supervisor.process(&converted));
@@ -137,10 +142,10 @@ fn throughput(criterion: &mut Criterion) {
     });
 
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
-    let source = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
+    let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
     for batch_size in [1_usize, 64, 1024] {
         group.bench_with_input(BenchmarkId::new("wasm", batch_size), &batch_size, |bencher, &batch_size| {
-            bencher.iter(|| run_component(&runtime, &source, &events, batch_size))
+            bencher.iter(|| run_component(&runtime, &compiled, &events, batch_size))
         });
     }
     let idle = runtime.load_file(devloop_host_tests::hostile("well-behaved")).expect("fixture builds");
