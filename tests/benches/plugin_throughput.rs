@@ -63,49 +63,6 @@ fn realistic_events() -> Vec<Event> {
         .collect()
 }
 
-fn sdk_value(value: &Value) -> devloop_plugin_sdk::Value {
-    use devloop_plugin_sdk::Value as Sdk;
-    match value {
-        Value::Text(text) => Sdk::Text(text.clone()),
-        Value::Integer(integer) => Sdk::Integer(*integer),
-        Value::Float(float) => Sdk::Float(*float),
-        Value::Boolean(flag) => Sdk::Boolean(*flag),
-        Value::Texts(texts) => Sdk::Texts(texts.clone()),
-        Value::Json(json) => Sdk::Json(json.clone()),
-    }
-}
-
-/// The same events as the SDK's types, for the native run.
-fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event> {
-    use devloop_plugin_sdk::{Outcome as SdkOutcome, Status};
-    events
-        .iter()
-        .map(|event| devloop_plugin_sdk::Event {
-            id: event.id,
-            time_ms: event.time_ms,
-            source: event.source.as_str().into(),
-            kind: event.kind.clone(),
-            actor: event.actor.clone(),
-            thread_id: event.thread_id.clone(),
-            subject: event.subject.clone(),
-            outcome: SdkOutcome {
-                status: match event.outcome.status {
-                    devloop_host::model::Status::Success => Status::Success,
-                    devloop_host::model::Status::Failure => Status::Failure,
-                    devloop_host::model::Status::Unknown => Status::Unknown,
-                },
-                exit_code: event.outcome.exit_code,
-            },
-            duration_ms: event.duration_ms,
-            fields: event
-                .fields
-                .iter()
-                .map(|field| devloop_plugin_sdk::Field { key: field.key.clone(), value: sdk_value(&field.value) })
-                .collect(),
-        })
-        .collect()
-}
-
 /// Feeds every batch (converted inside the timed loop, as a run converts each batch) to a
 /// fresh instance of `compiled`, then lets event time reach the last event, as a run does.
 fn run_component(
@@ -128,7 +85,7 @@ fn throughput(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(20);
 
-    let native_events = sdk_events(&events);
+    let native_events = devloop_host_tests::native::sdk_events(&events);
     group.bench_function("native", |bencher| {
         bencher.iter(|| {
             let mut detector = command_repetition::CommandRepetition::default();

@@ -278,39 +278,33 @@ impl PluginInstance {
 
     /// What the detector says about itself, and the fields it reads.
     fn describe(&mut self) -> Result<(DetectorDescription, Option<Vec<String>>), PluginFailure> {
-        fn settings<V: Into<model::Value>>(
-            keys: impl IntoIterator<Item = (String, V, String)>,
-        ) -> Vec<(String, model::Value, String)> {
-            keys.into_iter().map(|(name, value, description)| (name, value.into(), description)).collect()
+        /// The two versions' `detector-info` records differ only in 0.2.0's `fields`.
+        macro_rules! description {
+            ($info:expr) => {
+                DetectorDescription {
+                    id: $info.id,
+                    version: $info.version,
+                    api_version: $info.api_version,
+                    patterns: $info.patterns,
+                    kinds: $info.kinds,
+                    config: $info
+                        .config
+                        .into_iter()
+                        .map(|key| (key.name, key.default_value.into(), key.description))
+                        .collect(),
+                    language: $info.language,
+                }
+            };
         }
         self.guarded(|bindings, store| match bindings {
             Bindings::V0_1_0(bindings, _) => {
                 let info = bindings.devloop_detector_detector().call_describe(store)?;
-                let config = info.config.into_iter().map(|key| (key.name, key.default_value, key.description));
-                let description = DetectorDescription {
-                    id: info.id,
-                    version: info.version,
-                    api_version: info.api_version,
-                    patterns: info.patterns,
-                    kinds: info.kinds,
-                    config: settings(config),
-                    language: info.language,
-                };
-                Ok((description, None))
+                Ok((description!(info), None))
             }
             Bindings::V0_2_0(bindings, _) => {
-                let info = bindings.devloop_detector_detector().call_describe(store)?;
-                let config = info.config.into_iter().map(|key| (key.name, key.default_value, key.description));
-                let description = DetectorDescription {
-                    id: info.id,
-                    version: info.version,
-                    api_version: info.api_version,
-                    patterns: info.patterns,
-                    kinds: info.kinds,
-                    config: settings(config),
-                    language: info.language,
-                };
-                Ok((description, info.fields))
+                let mut info = bindings.devloop_detector_detector().call_describe(store)?;
+                let fields = info.fields.take();
+                Ok((description!(info), fields))
             }
         })
     }
