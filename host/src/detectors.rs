@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::dispatch::plugin_files;
-use crate::runtime::{DetectorDescription, LoadError, PluginSource, Runtime};
+use crate::runtime::{CompiledPlugin, DetectorDescription, LoadError, Runtime};
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
@@ -99,7 +99,7 @@ pub fn user_plugins_dir() -> Option<PathBuf> {
 
 /// A compiled detector that described itself.
 pub struct Found {
-    pub source: PluginSource,
+    pub compiled: CompiledPlugin,
     pub description: DetectorDescription,
 }
 
@@ -156,7 +156,7 @@ pub fn discover(runtime: &Runtime, search: &Search) -> Result<Vec<Candidate>, De
         };
         for file in files {
             let location = file.display().to_string();
-            let found = runtime.load_file(&file).and_then(|source| describe(runtime, source));
+            let found = runtime.load_file(&file).and_then(|compiled| describe(runtime, compiled));
             // The rules detector runs pattern files; on its own it detects nothing.
             if found.as_ref().is_ok_and(|found| found.description.id == rules::ENGINE_ID) {
                 continue;
@@ -186,13 +186,13 @@ pub fn bundled(runtime: &Runtime) -> Vec<Candidate> {
         .filter(|(name, _)| *name != RULES_CRATE)
         .map(|(name, wasm)| {
             let location = format!("{BUNDLED_ORIGIN_PREFIX}{name}");
-            let found = runtime.load_bytes(&location, wasm).and_then(|source| describe(runtime, source));
+            let found = runtime.load_bytes(&location, wasm).and_then(|compiled| describe(runtime, compiled));
             Candidate { origin: Origin::Bundled, location, found, overridden_by: None }
         })
         .collect()
 }
 
-fn describe(runtime: &Runtime, source: PluginSource) -> Result<Found, LoadError> {
-    let description = runtime.instantiate(&source, &[])?.description().clone();
-    Ok(Found { source, description })
+fn describe(runtime: &Runtime, compiled: CompiledPlugin) -> Result<Found, LoadError> {
+    let description = runtime.instantiate(&compiled, &[])?.description().clone();
+    Ok(Found { compiled, description })
 }

@@ -47,32 +47,6 @@ fn realistic_events() -> Vec<Event> {
         .collect()
 }
 
-fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event> {
-    use devloop_plugin_sdk::{Outcome as SdkOutcome, Status};
-    events
-        .iter()
-        .map(|event| devloop_plugin_sdk::Event {
-            id: event.id,
-            time_ms: event.time_ms,
-            source: event.source.as_str().into(),
-            kind: event.kind.clone(),
-            actor: event.actor.clone(),
-            thread_id: event.thread_id.clone(),
-            subject: event.subject.clone(),
-            outcome: SdkOutcome {
-                status: match event.outcome.status {
-                    devloop_host::model::Status::Success => Status::Success,
-                    devloop_host::model::Status::Failure => Status::Failure,
-                    devloop_host::model::Status::Unknown => Status::Unknown,
-                },
-                exit_code: event.outcome.exit_code,
-            },
-            duration_ms: event.duration_ms,
-            fields: Vec::new(),
-        })
-        .collect()
-}
-
 fn throughput(criterion: &mut Criterion) {
     let events = realistic_events();
     let pattern_path =
@@ -82,7 +56,7 @@ fn throughput(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(20);
 
-    let native_events = sdk_events(&events);
+    let native_events = devloop_host_tests::native::sdk_events(&events);
     // Timed only when both find the same slowdowns in these events.
     let compiled_found = metric_anomaly::MetricAnomaly::default().process(&native_events).expect("native run");
     let mut pattern_found = Vec::new();

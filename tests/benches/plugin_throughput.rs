@@ -63,53 +63,15 @@ fn realistic_events() -> Vec<Event> {
         .collect()
 }
 
-fn sdk_value(value: &Value) -> devloop_plugin_sdk::Value {
-    use devloop_plugin_sdk::Value as Sdk;
-    match value {
-        Value::Text(text) => Sdk::Text(text.clone()),
-        Value::Integer(integer) => Sdk::Integer(*integer),
-        Value::Float(float) => Sdk::Float(*float),
-        Value::Boolean(flag) => Sdk::Boolean(*flag),
-        Value::Texts(texts) => Sdk::Texts(texts.clone()),
-        Value::Json(json) => Sdk::Json(json.clone()),
-    }
-}
-
-/// The same events as the SDK's types, for the native run.
-fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event> {
-    use devloop_plugin_sdk::{Outcome as SdkOutcome, Status};
-    events
-        .iter()
-        .map(|event| devloop_plugin_sdk::Event {
-            id: event.id,
-            time_ms: event.time_ms,
-            source: event.source.as_str().into(),
-            kind: event.kind.clone(),
-            actor: event.actor.clone(),
-            thread_id: event.thread_id.clone(),
-            subject: event.subject.clone(),
-            outcome: SdkOutcome {
-                status: match event.outcome.status {
-                    devloop_host::model::Status::Success => Status::Success,
-                    devloop_host::model::Status::Failure => Status::Failure,
-                    devloop_host::model::Status::Unknown => Status::Unknown,
-                },
-                exit_code: event.outcome.exit_code,
-            },
-            duration_ms: event.duration_ms,
-            fields: event
-                .fields
-                .iter()
-                .map(|field| devloop_plugin_sdk::Field { key: field.key.clone(), value: sdk_value(&field.value) })
-                .collect(),
-        })
-        .collect()
-}
-
 /// Feeds every batch (converted inside the timed loop, as a run converts each batch) to a
-/// fresh instance of `source`, then lets event time reach the last event, as a run does.
-fn run_component(runtime: &Runtime, source: &devloop_host::runtime::PluginSource, events: &[Event], batch_size: usize) {
-    let mut supervisor = Supervisor::start(runtime, source.clone(), Vec::new()).expect("starts");
+/// fresh instance of `compiled`, then lets event time reach the last event, as a run does.
+fn run_component(
+    runtime: &Runtime,
+    compiled: &devloop_host::runtime::CompiledPlugin,
+    events: &[Event],
+    batch_size: usize,
+) {
+    let mut supervisor = Supervisor::start(runtime, compiled.clone(), Vec::new()).expect("starts");
     for batch in events.chunks(batch_size) {
         let converted = WitEvents::new(batch);
         black_box(supervisor.process(&converted));
@@ -123,7 +85,7 @@ fn throughput(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(20);
 
-    let native_events = sdk_events(&events);
+    let native_events = devloop_host_tests::native::sdk_events(&events);
     group.bench_function("native", |bencher| {
         bencher.iter(|| {
             let mut detector = command_repetition::CommandRepetition::default();
@@ -137,10 +99,10 @@ fn throughput(criterion: &mut Criterion) {
     });
 
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
-    let source = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
+    let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
     for batch_size in [1_usize, 64, 1024] {
         group.bench_with_input(BenchmarkId::new("wasm", batch_size), &batch_size, |bencher, &batch_size| {
-            bencher.iter(|| run_component(&runtime, &source, &events, batch_size))
+            bencher.iter(|| run_component(&runtime, &compiled, &events, batch_size))
         });
     }
     let idle = runtime.load_file(devloop_host_tests::hostile("well-behaved")).expect("fixture builds");

@@ -5,6 +5,7 @@ use std::path::Path;
 
 pub mod devloop;
 pub mod follow;
+pub mod native;
 
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 

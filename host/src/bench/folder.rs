@@ -360,7 +360,7 @@ impl Writers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::{DevloopDirs, Stream};
+    use crate::ingest::{DevloopDirs, Feed};
 
     fn written(seed: u64) -> anyhow::Result<(tempfile::TempDir, DevloopDirs, FolderStats)> {
         let root = tempfile::tempdir()?;
@@ -375,16 +375,16 @@ mod tests {
         let (_root, dirs, stats) = written(7)?;
         assert_eq!(stats.total(), 2_000);
         assert!(stats.records.iter().all(|(_, count)| *count > 0), "{stats:?}");
-        let mut stream = Stream::new(dirs.readers());
+        let mut feed = Feed::new(dirs.readers());
         let mut events = 0;
         loop {
-            let batch = stream.next_batch(512)?;
+            let batch = feed.next_batch(512)?;
             if batch.is_empty() {
                 break;
             }
             events += batch.len() as u64;
         }
-        assert_eq!(stream.take_malformed(), Vec::new());
+        assert_eq!(feed.take_malformed(), Vec::new());
         assert_eq!(events, stats.total());
         Ok(())
     }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::dispatch::Pipeline;
-use crate::ingest::{DevloopDirs, Stream};
+use crate::ingest::{DevloopDirs, Feed};
 use crate::model::Source;
 use crate::routing::RoutingConfig;
 use crate::runtime::{LoadError, Runtime};
@@ -124,10 +124,10 @@ fn is_json(source: Source) -> bool {
 pub fn ingest(dirs: &DevloopDirs, json_only: bool) -> Result<(u64, Duration), BenchError> {
     let readers = dirs.readers().into_iter().filter(|reader| !json_only || is_json(reader.slot().source)).collect();
     let started = Instant::now();
-    let mut stream = Stream::new(readers);
+    let mut feed = Feed::new(readers);
     let mut events = 0;
     loop {
-        let batch = stream.next_batch(4096)?;
+        let batch = feed.next_batch(4096)?;
         if batch.is_empty() {
             break;
         }
@@ -230,7 +230,7 @@ fn load_detectors(config: &BenchConfig, runtime: &Runtime, pipeline: &mut Pipeli
         None => {
             for candidate in crate::detectors::bundled(runtime) {
                 if let Ok(found) = candidate.found {
-                    let _ = pipeline.start(found.source, Vec::new());
+                    let _ = pipeline.start(found.compiled, Vec::new());
                 }
             }
         }

@@ -233,7 +233,7 @@ fn check_settings(
     };
     for found in running {
         let Some(fields) = settings.get(&found.description.id) else { continue };
-        if let Err(LoadError::Configure { reason, .. }) = runtime.instantiate(&found.source, fields) {
+        if let Err(LoadError::Configure { reason, .. }) = runtime.instantiate(&found.compiled, fields) {
             report.add(
                 Verdict::Problem,
                 "settings",

@@ -150,7 +150,9 @@ impl Row {
             (Err(_), None) => "broken".to_owned(),
             (Ok(_), Some(status)) if status.quarantined => "quarantined".to_owned(),
             (Ok(_), Some(PluginStatus { lagging: Some(behind), .. })) => format!("lagging ({behind} events behind)"),
-            (Ok(found), Some(status)) if found.source.content_hash != status.content_hash => "file changed".to_owned(),
+            (Ok(found), Some(status)) if found.compiled.content_hash != status.content_hash => {
+                "file changed".to_owned()
+            }
             (Ok(_), Some(_)) => "loaded".to_owned(),
             (Ok(_), None) => "not loaded".to_owned(),
         }
@@ -170,9 +172,9 @@ impl Row {
             Ok(found) => {
                 let description = &found.description;
                 object["version"] = description.version.clone().into();
-                object["api_version"] = found.source.api_version.to_string().into();
+                object["api_version"] = found.compiled.api_version.to_string().into();
                 object["language"] = description.language.clone().into();
-                object["content_hash"] = found.source.content_hash.clone().into();
+                object["content_hash"] = found.compiled.content_hash.clone().into();
                 object["patterns"] = description.patterns.clone().into();
                 object["kinds"] = description.kinds.clone().into();
                 object["settings"] = description
@@ -357,7 +359,7 @@ fn write_table(
         let (version, api, language) = match &row.candidate.found {
             Ok(found) => (
                 found.description.version.clone(),
-                found.source.api_version.to_string(),
+                found.compiled.api_version.to_string(),
                 found.description.language.clone(),
             ),
             Err(_) => ("-".to_owned(), "-".to_owned(), "-".to_owned()),
@@ -432,9 +434,9 @@ fn write_info(out: &mut impl Write, row: &Row) -> anyhow::Result<()> {
         Ok(found) => {
             let description = &found.description;
             writeln!(out, "version:        {}", terminal_line(&description.version))?;
-            writeln!(out, "api version:    {}", found.source.api_version)?;
+            writeln!(out, "api version:    {}", found.compiled.api_version)?;
             writeln!(out, "language:       {}", terminal_line(&description.language))?;
-            writeln!(out, "content hash:   {}", found.source.content_hash)?;
+            writeln!(out, "content hash:   {}", found.compiled.content_hash)?;
             writeln!(out, "patterns:       {}", terminal_line(&description.patterns.join(", ")))?;
             let kinds =
                 if description.kinds.is_empty() { "every event".to_owned() } else { description.kinds.join(", ") };

@@ -110,7 +110,7 @@ impl Test {
 
 /// The patterns the plugin declares, which pick its cases out of a folder of pattern folders.
 fn source_patterns(runtime: &Runtime, plugin: &Path) -> anyhow::Result<Vec<String>> {
-    let source = runtime.load_file(plugin)?;
-    let instance = runtime.instantiate(&source, &[])?;
+    let compiled = runtime.load_file(plugin)?;
+    let instance = runtime.instantiate(&compiled, &[])?;
     Ok(instance.description().patterns.clone())
 }

@@ -262,7 +262,8 @@ impl Run {
                 Ok(found) => {
                     let id = found.description.id.clone();
                     let detector_settings = settings.get(&id).cloned().unwrap_or_default();
-                    if let Err(LoadError::Configure { reason, .. }) = pipeline.start(found.source, detector_settings) {
+                    if let Err(LoadError::Configure { reason, .. }) = pipeline.start(found.compiled, detector_settings)
+                    {
                         return Err(SettingsError::Refused { detector: id, reason }.into());
                     }
                 }

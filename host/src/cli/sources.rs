@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use devloop_host::ingest::Stream;
+use devloop_host::ingest::Feed;
 
 use super::project::ProjectArgs;
 pub use super::project::default_home_devloop_dir;
@@ -36,15 +36,15 @@ impl Sources {
         let state = self.project.state();
         let config = super::load_config(&state)?;
         let dirs = self.project.devloop_dirs(config.config.sources.home_devloop_dir_in(state.project()))?;
-        let mut stream = Stream::new(dirs.readers());
-        while !stream.next_batch(4096)?.is_empty() {}
-        let malformed = stream.take_malformed();
+        let mut feed = Feed::new(dirs.readers());
+        while !feed.next_batch(4096)?.is_empty() {}
+        let malformed = feed.take_malformed();
 
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         writeln!(out, "{:<15} {:>8} {:>9} {:<19} {:<19} FILE", "SOURCE", "EVENTS", "MALFORMED", "FIRST", "LAST")?;
         let mut total = 0;
-        for (slot, stats, partial) in stream.sources() {
+        for (slot, stats, partial) in feed.sources() {
             let exists = slot.path.exists();
             if !exists && stats.events == 0 {
                 continue;
@@ -62,14 +62,14 @@ impl Sources {
                 slot.path.display()
             )?;
         }
-        writeln!(out, "\n{total} event(s), {} late, {} malformed record(s).", stream.late_events(), malformed.len())?;
+        writeln!(out, "\n{total} event(s), {} late, {} malformed record(s).", feed.late_events(), malformed.len())?;
         for record in malformed.iter().take(self.show_malformed) {
             writeln!(out, "  {record}")?;
         }
         if malformed.len() > self.show_malformed {
             writeln!(out, "  … and {} more (--show-malformed N lists more)", malformed.len() - self.show_malformed)?;
         }
-        let missing: Vec<String> = stream
+        let missing: Vec<String> = feed
             .sources()
             .filter(|(slot, _, _)| !slot.path.exists())
             .map(|(slot, _, _)| slot.path.display().to_string())

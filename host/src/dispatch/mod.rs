@@ -16,7 +16,7 @@ pub use worker::LAG_CAP_EVENTS;
 
 use crate::hotswap::PluginStatus;
 use crate::model::{Event, Field, Fingerprint, Insight, Occurrences};
-use crate::runtime::{BatchOutcome, LoadError, PluginSource, Runtime, Supervisor, WitEvents, namespace};
+use crate::runtime::{BatchOutcome, CompiledPlugin, LoadError, Runtime, Supervisor, WitEvents, namespace};
 use cut::Cuts;
 use worker::{Done, SharedBatch, Worker};
 
@@ -122,17 +122,17 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The user's settings for the detector `source` holds, found by its detector id (whatever the
+/// The user's settings for the detector `compiled` holds, found by its detector id (whatever the
 /// file is called), which a settings-free instance tells.
 pub fn settings_for(
     runtime: &Runtime,
-    source: &PluginSource,
+    compiled: &CompiledPlugin,
     settings: &BTreeMap<String, Vec<Field>>,
 ) -> Result<Vec<Field>, LoadError> {
     if settings.is_empty() {
         return Ok(Vec::new());
     }
-    let instance = runtime.instantiate(source, &[])?;
+    let instance = runtime.instantiate(compiled, &[])?;
     Ok(settings.get(&instance.description().id).cloned().unwrap_or_default())
 }
 
@@ -199,18 +199,18 @@ impl<'runtime> Pipeline<'runtime> {
     /// Loads a plugin file; a plugin that cannot load, or claims the id or a pattern of one
     /// already loaded, is reported and left out.
     pub fn load(&mut self, path: &Path, settings: &BTreeMap<String, Vec<Field>>) -> Result<&Supervisor, LoadError> {
-        let result = self.runtime.load_file(path).and_then(|source| {
-            let settings = settings_for(self.runtime, &source, settings)?;
-            Supervisor::start(self.runtime, source, settings)
+        let result = self.runtime.load_file(path).and_then(|compiled| {
+            let settings = settings_for(self.runtime, &compiled, settings)?;
+            Supervisor::start(self.runtime, compiled, settings)
         });
         self.admit(&path.display().to_string(), result)
     }
 
     /// Starts an already compiled plugin (a bundled one) with its settings; one that cannot
     /// start is reported and left out.
-    pub fn start(&mut self, source: PluginSource, settings: Vec<Field>) -> Result<&Supervisor, LoadError> {
-        let origin = source.origin.clone();
-        let result = Supervisor::start(self.runtime, source, settings);
+    pub fn start(&mut self, compiled: CompiledPlugin, settings: Vec<Field>) -> Result<&Supervisor, LoadError> {
+        let origin = compiled.origin.clone();
+        let result = Supervisor::start(self.runtime, compiled, settings);
         self.admit(&origin, result)
     }
 
@@ -218,8 +218,8 @@ impl<'runtime> Pipeline<'runtime> {
     fn admit(&mut self, origin: &str, result: Result<Supervisor, LoadError>) -> Result<&Supervisor, LoadError> {
         self.settle();
         let result = result.and_then(|supervisor| {
-            let loaded = self.plugins.iter().map(|plugin| (plugin.source().origin.as_str(), plugin.description()));
-            namespace::check(&supervisor.source().origin, supervisor.description(), loaded)
+            let loaded = self.plugins.iter().map(|plugin| (plugin.compiled().origin.as_str(), plugin.description()));
+            namespace::check(&supervisor.compiled().origin, supervisor.description(), loaded)
                 .map_err(|conflict| LoadError::Conflict(Box::new(conflict)))?;
             Ok(supervisor)
         });
@@ -228,7 +228,7 @@ impl<'runtime> Pipeline<'runtime> {
                 tracing::info!(
                     plugin = supervisor.id(),
                     version = supervisor.description().version,
-                    api = %supervisor.source().api_version,
+                    api = %supervisor.compiled().api_version,
                     "loaded {origin}"
                 );
                 self.plugins.push(supervisor);

@@ -201,7 +201,7 @@ impl Pipeline<'_> {
 
     fn slot_of(&self, file: &Path) -> Option<usize> {
         let origin = file.display().to_string();
-        self.plugins.iter().position(|plugin| plugin.source().origin == origin)
+        self.plugins.iter().position(|plugin| plugin.compiled().origin == origin)
     }
 
     fn reject(&mut self, file: &Path, reason: String) -> SwapOutcome {
@@ -219,13 +219,13 @@ impl Pipeline<'_> {
         let id = candidate.id().to_owned();
         // A file in the plugins folder overrides the bundled detector with its id; any other
         // plugin holding its id or one of its patterns keeps them.
-        let bundled = |plugin: &Supervisor| plugin.source().origin.starts_with(BUNDLED_ORIGIN_PREFIX);
+        let bundled = |plugin: &Supervisor| plugin.compiled().origin.starts_with(BUNDLED_ORIGIN_PREFIX);
         let origin = file.display().to_string();
         let others = self
             .plugins
             .iter()
-            .filter(|plugin| plugin.source().origin != origin && !(plugin.id() == id && bundled(plugin)))
-            .map(|plugin| (plugin.source().origin.as_str(), plugin.description()));
+            .filter(|plugin| plugin.compiled().origin != origin && !(plugin.id() == id && bundled(plugin)))
+            .map(|plugin| (plugin.compiled().origin.as_str(), plugin.description()));
         if let Err(conflict) = namespace::check(&origin, candidate.description(), others) {
             return self.reject(file, conflict.to_string());
         }
@@ -289,11 +289,11 @@ impl Pipeline<'_> {
                 let description = plugin.description();
                 let mut status = PluginStatus {
                     id: description.id.clone(),
-                    file: PathBuf::from(&plugin.source().origin),
+                    file: PathBuf::from(&plugin.compiled().origin),
                     version: description.version.clone(),
-                    api_version: plugin.source().api_version.to_string(),
+                    api_version: plugin.compiled().api_version.to_string(),
                     language: description.language.clone(),
-                    content_hash: plugin.source().content_hash.clone(),
+                    content_hash: plugin.compiled().content_hash.clone(),
                     events_seen: 0,
                     insights_emitted: 0,
                     time_spent_us: 0,
@@ -307,7 +307,7 @@ impl Pipeline<'_> {
                     log_records_dropped: 0,
                     swaps: retired.map_or(0, |retired| retired.swaps),
                     last_handover: retired.and_then(|retired| retired.last_handover.clone()),
-                    rejected: self.lineage.rejections.get(Path::new(&plugin.source().origin)).cloned(),
+                    rejected: self.lineage.rejections.get(Path::new(&plugin.compiled().origin)).cloned(),
                     lagging: None,
                 };
                 count_into(&mut status, plugin.health().clone(), retired);

@@ -71,12 +71,12 @@ pub enum FolderError {
 
 /// Loads `file` far enough to describe it: compiled (through the cache), checked, started.
 pub fn describe(runtime: &Runtime, file: &Path) -> Result<Detector, LoadError> {
-    let source = runtime.load_file(file)?;
-    let instance = runtime.instantiate(&source, &[])?;
+    let compiled = runtime.load_file(file)?;
+    let instance = runtime.instantiate(&compiled, &[])?;
     Ok(Detector {
         description: instance.description().clone(),
-        api_version: source.api_version,
-        content_hash: source.content_hash,
+        api_version: compiled.api_version,
+        content_hash: compiled.content_hash,
     })
 }
 

@@ -209,9 +209,9 @@ impl Preparer {
         if !file.exists() {
             return PluginChange::Removed { file };
         }
-        let started = self.runtime.load_file(&file).and_then(|source| {
-            let settings = settings_for(&self.runtime, &source, &self.settings)?;
-            Supervisor::start(&self.runtime, source, settings)
+        let started = self.runtime.load_file(&file).and_then(|compiled| {
+            let settings = settings_for(&self.runtime, &compiled, &self.settings)?;
+            Supervisor::start(&self.runtime, compiled, settings)
         });
         match started {
             Ok(candidate) => {

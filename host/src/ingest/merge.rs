@@ -1,4 +1,4 @@
-//! One stream out of every source: a k-way merge by event time of each source's records (each
+//! One feed out of every source: a k-way merge by event time of each source's records (each
 //! log is written in time order), with a cursor per source that moves only as events are
 //! delivered, so a checkpoint after any batch is exact.
 //!
@@ -29,19 +29,20 @@ pub struct SourceStats {
     pub last_time_ms: Option<i64>,
 }
 
-struct Source {
+/// One source's place in the merge: its reader and the events it read ahead.
+struct Lane {
     reader: Box<dyn SourceReader>,
     buffer: VecDeque<Pending>,
     /// Nothing more to read until the next round.
     drained: bool,
     /// The cursor after the last event delivered.
     delivered: Cursor,
-    /// The cursor last handed out by [`Stream::checkpoint`].
+    /// The cursor last handed out by [`Feed::checkpoint`].
     checkpointed: Option<Cursor>,
     stats: SourceStats,
     /// Why the source could not be read last time, so a lasting problem is reported once.
     problem: Option<String>,
-    /// Where it stops, in a stream resumed behind another ([`Stream::resume_until`]): after
+    /// Where it stops, in a feed resumed behind another ([`Feed::resume_until`]): after
     /// the last event this cursor covers, or at once without one.
     until: Option<Option<Cursor>>,
 }
@@ -68,7 +69,7 @@ fn not_a_regular_file(path: &std::path::Path) -> Option<String> {
     Some(format!("it is {what}, not a log file"))
 }
 
-impl Source {
+impl Lane {
     /// Reads ahead, skipping (with one warning while it lasts) a path that is not a regular
     /// file or cannot be read.
     fn fill(&mut self, malformed: &mut Vec<MalformedRecord>) {
@@ -88,18 +89,20 @@ impl Source {
     }
 }
 
-pub struct Stream {
-    sources: Vec<Source>,
+/// Every source's events in one time order, resumable from and checkpointed to per-source
+/// cursors.
+pub struct Feed {
+    lanes: Vec<Lane>,
     last_time_ms: Option<i64>,
     late: u64,
     malformed: Vec<MalformedRecord>,
 }
 
-impl Stream {
+impl Feed {
     pub fn new(readers: Vec<Box<dyn SourceReader>>) -> Self {
-        let sources = readers
+        let lanes = readers
             .into_iter()
-            .map(|reader| Source {
+            .map(|reader| Lane {
                 delivered: reader.read_cursor(),
                 reader,
                 buffer: VecDeque::new(),
@@ -110,37 +113,37 @@ impl Stream {
                 until: None,
             })
             .collect();
-        Stream { sources, last_time_ms: None, late: 0, malformed: Vec::new() }
+        Feed { lanes, last_time_ms: None, late: 0, malformed: Vec::new() }
     }
 
-    /// Continues every source after its stored cursor (keyed by [`Slot::key`]).
+    /// Continues every lane after its stored cursor (keyed by [`Slot::key`]).
     pub fn resume(&mut self, cursors: &HashMap<String, Cursor>) {
-        for source in &mut self.sources {
-            let cursor = cursors.get(&source.reader.slot().key()).cloned();
-            source.reader.resume(cursor.clone());
-            source.buffer.clear();
-            source.delivered = source.reader.read_cursor();
-            source.checkpointed = cursor;
+        for lane in &mut self.lanes {
+            let cursor = cursors.get(&lane.reader.slot().key()).cloned();
+            lane.reader.resume(cursor.clone());
+            lane.buffer.clear();
+            lane.delivered = lane.reader.read_cursor();
+            lane.checkpointed = cursor;
         }
     }
 
-    /// Continues every source after its cursor in `cursors` and stops it after the last event
+    /// Continues every lane after its cursor in `cursors` and stops it after the last event
     /// its cursor in `until` covers ([`Cursor::covers`]): the events one reader delivered
-    /// between the two, again, for a detector that did not get them yet. A source `until` has
+    /// between the two, again, for a detector that did not get them yet. A lane `until` has
     /// no cursor for gives nothing.
     pub fn resume_until(&mut self, cursors: &HashMap<String, Cursor>, until: &HashMap<String, Cursor>) {
         self.resume(cursors);
-        for source in &mut self.sources {
-            let until = until.get(&source.reader.slot().key()).cloned();
-            source.drained = until.is_none();
-            source.until = Some(until);
+        for lane in &mut self.lanes {
+            let until = until.get(&lane.reader.slot().key()).cloned();
+            lane.drained = until.is_none();
+            lane.until = Some(until);
         }
     }
 
-    /// Lets every source read again (follow mode, after the files changed).
+    /// Lets every lane read again (follow mode, after the files changed).
     pub fn next_round(&mut self) {
-        for source in &mut self.sources {
-            source.drained = false;
+        for lane in &mut self.lanes {
+            lane.drained = false;
         }
     }
 
@@ -149,23 +152,23 @@ impl Stream {
         let mut batch = Vec::with_capacity(max.min(READ_AHEAD));
         while batch.len() < max {
             let mut earliest: Option<(usize, (i64, u64))> = None;
-            for (index, source) in self.sources.iter_mut().enumerate() {
-                if source.buffer.is_empty() && !source.drained {
+            for (index, lane) in self.lanes.iter_mut().enumerate() {
+                if lane.buffer.is_empty() && !lane.drained {
                     let before = self.malformed.len();
-                    source.fill(&mut self.malformed);
-                    source.stats.malformed += (self.malformed.len() - before) as u64;
-                    source.drained = source.buffer.is_empty();
+                    lane.fill(&mut self.malformed);
+                    lane.stats.malformed += (self.malformed.len() - before) as u64;
+                    lane.drained = lane.buffer.is_empty();
                 }
-                if let Some(until) = &source.until {
+                if let Some(until) = &lane.until {
                     let past = |pending: &Pending| {
                         until.as_ref().is_none_or(|until| !until.covers(&pending.advance, pending.event.time_ms))
                     };
-                    if source.buffer.front().is_some_and(past) {
-                        source.drained = true;
-                        source.buffer.clear();
+                    if lane.buffer.front().is_some_and(past) {
+                        lane.drained = true;
+                        lane.buffer.clear();
                     }
                 }
-                if let Some(head) = source.buffer.front() {
+                if let Some(head) = lane.buffer.front() {
                     let key = (head.event.time_ms, head.event.id);
                     if earliest.is_none_or(|(_, best)| key < best) {
                         earliest = Some((index, key));
@@ -173,10 +176,10 @@ impl Stream {
                 }
             }
             let Some((index, _)) = earliest else { break };
-            let source = &mut self.sources[index];
-            let Some(Pending { event, advance }) = source.buffer.pop_front() else { break };
-            source.delivered.apply(&advance);
-            let stats = &mut source.stats;
+            let lane = &mut self.lanes[index];
+            let Some(Pending { event, advance }) = lane.buffer.pop_front() else { break };
+            lane.delivered.apply(&advance);
+            let stats = &mut lane.stats;
             stats.events += 1;
             stats.first_time_ms = Some(stats.first_time_ms.map_or(event.time_ms, |first| first.min(event.time_ms)));
             stats.last_time_ms = Some(stats.last_time_ms.map_or(event.time_ms, |last| last.max(event.time_ms)));
@@ -193,14 +196,14 @@ impl Stream {
     /// The cursors that moved since the last checkpoint, for every event handed out so far.
     pub fn checkpoint(&mut self) -> Vec<(String, Cursor)> {
         let mut moved = Vec::new();
-        for source in &mut self.sources {
-            // A stopped source may have read past where it stops.
-            if source.buffer.is_empty() && source.until.is_none() {
-                source.delivered = source.reader.read_cursor();
+        for lane in &mut self.lanes {
+            // A stopped lane may have read past where it stops.
+            if lane.buffer.is_empty() && lane.until.is_none() {
+                lane.delivered = lane.reader.read_cursor();
             }
-            if source.checkpointed.as_ref() != Some(&source.delivered) {
-                source.checkpointed = Some(source.delivered.clone());
-                moved.push((source.reader.slot().key(), source.delivered.clone()));
+            if lane.checkpointed.as_ref() != Some(&lane.delivered) {
+                lane.checkpointed = Some(lane.delivered.clone());
+                moved.push((lane.reader.slot().key(), lane.delivered.clone()));
             }
         }
         moved
@@ -216,11 +219,9 @@ impl Stream {
         self.late
     }
 
-    /// Each source slot with what it gave so far and whether a record is still being written.
+    /// Each source's slot with what it gave so far and whether a record is still being written.
     pub fn sources(&self) -> impl Iterator<Item = (&Slot, &SourceStats, bool)> {
-        self.sources
-            .iter()
-            .map(|source| (source.reader.slot(), &source.stats, source.reader.waiting_on_partial_record()))
+        self.lanes.iter().map(|lane| (lane.reader.slot(), &lane.stats, lane.reader.waiting_on_partial_record()))
     }
 }
 
@@ -265,9 +266,9 @@ mod tests {
             LineFormat::OnePerLine(crate::ingest::cli_actions::parse_line),
         );
         let unreadable = Unreadable(Slot { source: EventSource::Telemetry, path: dir.path().join("events.jsonl") });
-        let mut stream = Stream::new(vec![Box::new(unreadable), Box::new(readable)]);
-        assert_eq!(stream.next_batch(10)?.len(), 1);
-        assert_eq!(stream.sources().filter(|(_, stats, _)| stats.events == 1).count(), 1);
+        let mut feed = Feed::new(vec![Box::new(unreadable), Box::new(readable)]);
+        assert_eq!(feed.next_batch(10)?.len(), 1);
+        assert_eq!(feed.sources().filter(|(_, stats, _)| stats.events == 1).count(), 1);
         Ok(())
     }
 
@@ -282,23 +283,23 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let log = dir.path().join("cli-actions.jsonl");
         std::fs::write(&log, (0..6).map(cli_line).collect::<String>())?;
-        let stream = || {
+        let feed = || {
             let slot = Slot { source: EventSource::CliActions, path: log.clone() };
-            Stream::new(vec![Box::new(JsonlReader::new(
+            Feed::new(vec![Box::new(JsonlReader::new(
                 slot,
                 LineFormat::OnePerLine(crate::ingest::cli_actions::parse_line),
             ))])
         };
         let cursors = |moved: Vec<(String, Cursor)>| moved.into_iter().collect::<HashMap<_, _>>();
-        let mut ahead = stream();
+        let mut ahead = feed();
         ahead.next_batch(2)?;
         let from = cursors(ahead.checkpoint());
         let between = ahead.next_batch(3)?;
         let until = cursors(ahead.checkpoint());
-        // Written after the other stream stopped: not between the two places.
+        // Written after the other feed stopped: not between the two places.
         std::fs::write(&log, (0..9).map(cli_line).collect::<String>())?;
 
-        let mut behind = stream();
+        let mut behind = feed();
         behind.resume_until(&from, &until);
         let mut again = behind.next_batch(2)?;
         again.extend(behind.next_batch(10)?);
@@ -306,9 +307,9 @@ mod tests {
             again.iter().map(|event| event.id).collect::<Vec<_>>(),
             between.iter().map(|event| event.id).collect::<Vec<_>>()
         );
-        assert!(behind.next_batch(10)?.is_empty(), "it stops where the other stream was");
+        assert!(behind.next_batch(10)?.is_empty(), "it stops where the other feed was");
         let stopped = cursors(behind.checkpoint());
-        assert_eq!(stopped, until, "its cursors are where the other stream's were, not past what it read ahead");
+        assert_eq!(stopped, until, "its cursors are where the other feed's were, not past what it read ahead");
         Ok(())
     }
 }

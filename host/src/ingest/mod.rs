@@ -2,7 +2,7 @@
 //!
 //! One module per log turns its records into events as `docs/events.md` lays down; the
 //! readers ([`reader`]) take care of where they stand in their file ([`position`]), and
-//! [`merge`] joins them into one stream whose position can be checkpointed after any batch.
+//! [`merge`] joins them into one [`Feed`] whose position can be checkpointed after any batch.
 //!
 //! Every reader is forgiving in the same way: a record it cannot parse is counted and reported
 //! with its file and line ([`MalformedRecord`]), never fatal unless the user asks for `--strict`,
@@ -35,7 +35,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use catalog::DevloopDirs;
-pub use merge::{SourceStats, Stream};
+pub use merge::{Feed, SourceStats};
 pub use reader::{Slot, SourceReader};
 
 use crate::model::Event;
@@ -66,15 +66,15 @@ pub struct Ingested {
 /// Reads every log under `dirs` from the start, into memory. For tests and small folders;
 /// `devloop-host run` streams instead.
 pub fn read_all(dirs: &DevloopDirs) -> std::io::Result<Ingested> {
-    let mut stream = Stream::new(dirs.readers());
+    let mut feed = Feed::new(dirs.readers());
     let mut ingested = Ingested::default();
     loop {
-        let batch = stream.next_batch(4096)?;
+        let batch = feed.next_batch(4096)?;
         if batch.is_empty() {
             break;
         }
         ingested.events.extend(batch);
     }
-    ingested.malformed = stream.take_malformed();
+    ingested.malformed = feed.take_malformed();
     Ok(ingested)
 }

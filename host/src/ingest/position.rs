@@ -179,8 +179,8 @@ impl Cursor {
 
 impl Cursor {
     /// Whether the event that came with `advance` (at `time_ms`) was delivered before this
-    /// cursor was taken, by a stream reading the same source in the same order: a stream
-    /// resumed behind this cursor stops at it ([`super::merge::Stream::resume_until`]).
+    /// cursor was taken, by a feed reading the same source in the same order: a feed
+    /// resumed behind this cursor stops at it ([`super::merge::Feed::resume_until`]).
     ///
     /// In a text file that is the same file it is a place before the cursor's; in a file
     /// rewritten or rotated since (another identity) no place compares, and an event at or

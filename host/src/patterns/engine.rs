@@ -7,13 +7,13 @@ use sha2::{Digest, Sha256};
 
 use super::PatternFile;
 use crate::model::{Field, Value};
-use crate::runtime::{ApiVersion, DetectorDescription, LoadError, PluginSource, Runtime, Supervisor};
+use crate::runtime::{ApiVersion, CompiledPlugin, DetectorDescription, LoadError, Runtime, Supervisor};
 
 /// The compiled rules component, what it says about itself, and each pattern's settings
 /// (`[detectors.ID]`, `--set`) by pattern id.
 #[derive(Clone)]
 pub struct RulesEngine {
-    source: PluginSource,
+    compiled: CompiledPlugin,
     description: DetectorDescription,
     settings: BTreeMap<String, Vec<Field>>,
 }
@@ -36,15 +36,15 @@ impl RulesEngine {
         RulesEngine::checked(runtime, runtime.load_bytes(&origin, wasm)?)
     }
 
-    fn checked(runtime: &Runtime, source: PluginSource) -> Result<RulesEngine, LoadError> {
-        let description = runtime.instantiate(&source, &[])?.description().clone();
+    fn checked(runtime: &Runtime, compiled: CompiledPlugin) -> Result<RulesEngine, LoadError> {
+        let description = runtime.instantiate(&compiled, &[])?.description().clone();
         if description.id != rules::ENGINE_ID {
             return Err(LoadError::Configure {
-                path: source.origin.clone(),
+                path: compiled.origin.clone(),
                 reason: format!("it is detector `{}`, not the rules detector that runs pattern files", description.id),
             });
         }
-        Ok(RulesEngine { source, description, settings: BTreeMap::new() })
+        Ok(RulesEngine { compiled, description, settings: BTreeMap::new() })
     }
 
     /// The engine running each pattern with its settings, checked by [`PatternFile::settings`].
@@ -54,7 +54,7 @@ impl RulesEngine {
     }
 
     pub fn api_version(&self) -> ApiVersion {
-        self.source.api_version
+        self.compiled.api_version
     }
 
     /// Who the engine is while it runs `file`: the pattern's id as detector id and pattern,
@@ -68,12 +68,12 @@ impl RulesEngine {
     }
 
     /// The component as the pattern's own plugin: named by the file, hashed with its text.
-    pub fn source_for(&self, file: &PatternFile) -> PluginSource {
-        let mut source = self.source.clone();
-        source.origin = file.path.display().to_string();
-        source.content_hash = text_hash(&format!("{}\n{}", self.source.content_hash, file.text))[..16].to_owned();
-        source.identity = Some(self.identity(file));
-        source
+    pub fn compiled_for(&self, file: &PatternFile) -> CompiledPlugin {
+        let mut compiled = self.compiled.clone();
+        compiled.origin = file.path.display().to_string();
+        compiled.content_hash = text_hash(&format!("{}\n{}", self.compiled.content_hash, file.text))[..16].to_owned();
+        compiled.identity = Some(self.identity(file));
+        compiled
     }
 
     /// The settings that hand the pattern, and its own settings, to the component.
@@ -88,7 +88,7 @@ impl RulesEngine {
 
     /// A started, supervised instance running `file`.
     pub fn supervisor(&self, runtime: &Runtime, file: &PatternFile) -> Result<Supervisor, LoadError> {
-        Supervisor::start(runtime, self.source_for(file), self.settings_for(file))
+        Supervisor::start(runtime, self.compiled_for(file), self.settings_for(file))
     }
 }
 

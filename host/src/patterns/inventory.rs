@@ -28,7 +28,7 @@ pub fn candidates(runtime: &Runtime, folders: &[PathBuf]) -> Vec<Candidate> {
                 (_, Err(error)) => Err(LoadError::Configure { path: path.clone(), reason: error.to_string() }),
                 (Err(error), Ok(_)) => Err(LoadError::Configure { path: path.clone(), reason: error.to_string() }),
                 (Ok(engine), Ok(file)) => {
-                    Ok(Found { source: engine.source_for(&file), description: engine.identity(&file) })
+                    Ok(Found { compiled: engine.compiled_for(&file), description: engine.identity(&file) })
                 }
             };
             Candidate { origin: Origin::Pattern, location: path, found, overridden_by: None }

@@ -7,7 +7,7 @@ use wasmtime::{Config, Engine};
 use super::LoadError;
 use super::cache::ArtifactCache;
 use super::contract::{ApiVersion, v0_1_0, v0_2_0};
-use super::instance::{PluginInstance, PluginState};
+use super::instance::{PluginInstance, SandboxContext};
 use super::limits::Limits;
 use super::ticker::{CallClock, EpochTicker};
 
@@ -22,7 +22,7 @@ pub struct RuntimeConfig {
 /// The engine, the linker, the cache and the epoch ticker that enforces call deadlines.
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<PluginState>,
+    linker: Linker<SandboxContext>,
     cache: ArtifactCache,
     limits: Limits,
     ticker: EpochTicker,
@@ -39,8 +39,8 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        v0_1_0::DetectorPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
-        v0_2_0::DetectorPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
+        v0_1_0::DetectorPlugin::add_to_linker::<SandboxContext, HasSelf<SandboxContext>>(&mut linker, |state| state)?;
+        v0_2_0::DetectorPlugin::add_to_linker::<SandboxContext, HasSelf<SandboxContext>>(&mut linker, |state| state)?;
 
         let ticker = {
             let engine = engine.clone();
@@ -54,14 +54,14 @@ impl Runtime {
     }
 
     /// Reads, compiles (or loads from cache) and checks a plugin file.
-    pub fn load_file(&self, path: &Path) -> Result<PluginSource, LoadError> {
+    pub fn load_file(&self, path: &Path) -> Result<CompiledPlugin, LoadError> {
         let display = path.display().to_string();
         let wasm = std::fs::read(path).map_err(|source| LoadError::Read { path: display.clone(), source })?;
         self.load_bytes(&display, &wasm)
     }
 
     /// Compiles and checks a plugin from its bytes; `origin` names it in errors.
-    pub fn load_bytes(&self, origin: &str, wasm: &[u8]) -> Result<PluginSource, LoadError> {
+    pub fn load_bytes(&self, origin: &str, wasm: &[u8]) -> Result<CompiledPlugin, LoadError> {
         if wasm.starts_with(b"\0asm\x01\0\0\0") {
             return Err(LoadError::CoreModule { path: origin.to_owned() });
         }
@@ -79,7 +79,7 @@ impl Runtime {
             ApiVersion::V0_2_0 => v0_2_0::DetectorPluginPre::new(instance_pre.clone()).map(drop),
         };
         checked.map_err(|error| LoadError::Link { path: origin.to_owned(), reason: format!("{error:#}") })?;
-        Ok(PluginSource {
+        Ok(CompiledPlugin {
             origin: origin.to_owned(),
             content_hash: content_hash(wasm),
             api_version,
@@ -89,13 +89,13 @@ impl Runtime {
         })
     }
 
-    /// Starts a fresh instance of `source` in a store of its own, applying `settings`.
+    /// Starts a fresh instance of `compiled` in a store of its own, applying `settings`.
     pub fn instantiate(
         &self,
-        source: &PluginSource,
+        compiled: &CompiledPlugin,
         settings: &[crate::model::Field],
     ) -> Result<PluginInstance, LoadError> {
-        PluginInstance::start(&self.engine, &self.limits, source, settings)
+        PluginInstance::start(&self.engine, &self.limits, compiled, settings)
     }
 }
 
@@ -132,14 +132,14 @@ fn detector_api_version(engine: &Engine, component: &Component, origin: &str) ->
 
 /// A compiled plugin, checked and ready to instantiate any number of times.
 #[derive(Clone)]
-pub struct PluginSource {
+pub struct CompiledPlugin {
     /// Where it came from (a path), for messages.
     pub origin: String,
     /// The first 16 hex digits of the wasm's sha256.
     pub content_hash: String,
     pub api_version: ApiVersion,
     /// Linked and checked against the exports of its contract version.
-    pub(crate) instance_pre: InstancePre<PluginState>,
+    pub(crate) instance_pre: InstancePre<SandboxContext>,
     /// Keeps the runtime's epoch ticking while an instance's call is in progress.
     pub(crate) clock: CallClock,
     /// Who every instance is, whatever its `describe` says: set when one component runs as

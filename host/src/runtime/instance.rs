@@ -9,7 +9,7 @@ use super::LoadError;
 use super::budget::{LogCounts, LogMeter};
 use super::columns::{self, Columns};
 use super::contract::{ApiVersion, v0_1_0, v0_2_0};
-use super::engine::PluginSource;
+use super::engine::CompiledPlugin;
 use super::limits::{Limits, MemoryLimiter, PluginFailure};
 use super::stdio::LogPipe;
 use super::ticker::CallClock;
@@ -17,7 +17,7 @@ use crate::model;
 use crate::sinks::escape;
 
 /// What lives in a plugin's store: a WASI context with nothing granted, and its memory cap.
-pub(crate) struct PluginState {
+pub(crate) struct SandboxContext {
     plugin_id: Arc<str>,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -25,7 +25,7 @@ pub(crate) struct PluginState {
     log: Arc<LogMeter>,
 }
 
-impl WasiView for PluginState {
+impl WasiView for SandboxContext {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
@@ -53,7 +53,7 @@ impl wasmtime_wasi::HostMonotonicClock for StoppedClock {
     }
 }
 
-impl PluginState {
+impl SandboxContext {
     /// Writes a plugin's log record into the host's log, escaped and bounded.
     fn log(&mut self, level: tracing::Level, message: &str, fields: impl Iterator<Item = (String, model::Value)>) {
         if !self.log.admit() {
@@ -83,7 +83,7 @@ impl PluginState {
 /// The log import of each contract version, written in the host's log alike.
 macro_rules! log_host {
     ($version:ident) => {
-        impl $version::devloop::detector::log::Host for PluginState {
+        impl $version::devloop::detector::log::Host for SandboxContext {
             fn emit(
                 &mut self,
                 level: $version::devloop::detector::log::Level,
@@ -102,7 +102,7 @@ macro_rules! log_host {
             }
         }
 
-        impl $version::devloop::detector::types::Host for PluginState {}
+        impl $version::devloop::detector::types::Host for SandboxContext {}
     };
 }
 
@@ -169,7 +169,7 @@ enum Bindings {
 
 /// One live plugin instance in its own store.
 pub struct PluginInstance {
-    store: Store<PluginState>,
+    store: Store<SandboxContext>,
     bindings: Bindings,
     description: DetectorDescription,
     /// The event fields a 0.2 detector reads (`None`: every field; 0.1 detectors get all).
@@ -187,10 +187,10 @@ impl PluginInstance {
     pub(crate) fn start(
         engine: &Engine,
         limits: &Limits,
-        source: &PluginSource,
+        compiled: &CompiledPlugin,
         settings: &[model::Field],
     ) -> Result<PluginInstance, LoadError> {
-        let origin_id: Arc<str> = Arc::from(source.origin.as_str());
+        let origin_id: Arc<str> = Arc::from(compiled.origin.as_str());
         let log = Arc::new(LogMeter::default());
         log.allow(limits.budget.log_records_per_call);
         let wasi = WasiCtx::builder()
@@ -200,7 +200,7 @@ impl PluginInstance {
             .monotonic_clock(StoppedClock)
             .insecure_random_seed(0)
             .build();
-        let state = PluginState {
+        let state = SandboxContext {
             plugin_id: origin_id,
             wasi,
             table: ResourceTable::new(),
@@ -210,10 +210,10 @@ impl PluginInstance {
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(limits.deadline_ticks());
-        let start_failure = |failure| LoadError::Start { path: source.origin.clone(), failure };
+        let start_failure = |failure| LoadError::Start { path: compiled.origin.clone(), failure };
         let bindings = {
-            let _call = source.clock.call();
-            instantiate(&mut store, source).map_err(|error| start_failure(classify(&store, error, limits)))?
+            let _call = compiled.clock.call();
+            instantiate(&mut store, compiled).map_err(|error| start_failure(classify(&store, error, limits)))?
         };
 
         let mut instance = PluginInstance {
@@ -231,12 +231,12 @@ impl PluginInstance {
                 language: String::new(),
             },
             limits: limits.clone(),
-            clock: source.clock.clone(),
+            clock: compiled.clock.clone(),
         };
         let (description, fields) = instance.describe().map_err(start_failure)?;
         instance.description = description;
         instance.fields = fields;
-        if let Some(identity) = &source.identity {
+        if let Some(identity) = &compiled.identity {
             instance.description =
                 DetectorDescription { api_version: instance.description.api_version, ..identity.clone() };
         }
@@ -244,7 +244,7 @@ impl PluginInstance {
         if !settings.is_empty() {
             let answer = instance.configure(settings).map_err(start_failure)?;
             if let Err(reason) = answer {
-                return Err(LoadError::Configure { path: source.origin.clone(), reason });
+                return Err(LoadError::Configure { path: compiled.origin.clone(), reason });
             }
         }
         Ok(instance)
@@ -268,7 +268,7 @@ impl PluginInstance {
     /// [`PluginFailure`].
     fn guarded<T>(
         &mut self,
-        call: impl FnOnce(&Bindings, &mut Store<PluginState>) -> wasmtime::Result<T>,
+        call: impl FnOnce(&Bindings, &mut Store<SandboxContext>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginFailure> {
         self.store.set_epoch_deadline(self.limits.deadline_ticks());
         self.store.data_mut().limiter.exceeded = false;
@@ -278,39 +278,33 @@ impl PluginInstance {
 
     /// What the detector says about itself, and the fields it reads.
     fn describe(&mut self) -> Result<(DetectorDescription, Option<Vec<String>>), PluginFailure> {
-        fn settings<V: Into<model::Value>>(
-            keys: impl IntoIterator<Item = (String, V, String)>,
-        ) -> Vec<(String, model::Value, String)> {
-            keys.into_iter().map(|(name, value, description)| (name, value.into(), description)).collect()
+        /// The two versions' `detector-info` records differ only in 0.2.0's `fields`.
+        macro_rules! description {
+            ($info:expr) => {
+                DetectorDescription {
+                    id: $info.id,
+                    version: $info.version,
+                    api_version: $info.api_version,
+                    patterns: $info.patterns,
+                    kinds: $info.kinds,
+                    config: $info
+                        .config
+                        .into_iter()
+                        .map(|key| (key.name, key.default_value.into(), key.description))
+                        .collect(),
+                    language: $info.language,
+                }
+            };
         }
         self.guarded(|bindings, store| match bindings {
             Bindings::V0_1_0(bindings, _) => {
                 let info = bindings.devloop_detector_detector().call_describe(store)?;
-                let config = info.config.into_iter().map(|key| (key.name, key.default_value, key.description));
-                let description = DetectorDescription {
-                    id: info.id,
-                    version: info.version,
-                    api_version: info.api_version,
-                    patterns: info.patterns,
-                    kinds: info.kinds,
-                    config: settings(config),
-                    language: info.language,
-                };
-                Ok((description, None))
+                Ok((description!(info), None))
             }
             Bindings::V0_2_0(bindings, _) => {
-                let info = bindings.devloop_detector_detector().call_describe(store)?;
-                let config = info.config.into_iter().map(|key| (key.name, key.default_value, key.description));
-                let description = DetectorDescription {
-                    id: info.id,
-                    version: info.version,
-                    api_version: info.api_version,
-                    patterns: info.patterns,
-                    kinds: info.kinds,
-                    config: settings(config),
-                    language: info.language,
-                };
-                Ok((description, info.fields))
+                let mut info = bindings.devloop_detector_detector().call_describe(store)?;
+                let fields = info.fields.take();
+                Ok((description!(info), fields))
             }
         })
     }
@@ -435,7 +429,7 @@ enum Answer {
 /// Calls a 0.2.0 `process` with a borrowed batch.
 fn call_v0_2_0(
     process: Func,
-    store: &mut Store<PluginState>,
+    store: &mut Store<SandboxContext>,
     now_ms: i64,
     batch: columns::BatchRef<'_>,
 ) -> wasmtime::Result<Answer> {
@@ -450,16 +444,20 @@ type ProcessAnswerV0_2 = Result<Vec<v0_2_0::wit::Insight>, String>;
 
 /// Instantiates a component with the bindings of its contract version, keeping its `process`
 /// export for calls by reference.
-fn instantiate(store: &mut Store<PluginState>, source: &PluginSource) -> wasmtime::Result<Bindings> {
-    let instance = source.instance_pre.instantiate(&mut *store)?;
-    let process = process_export(store, &instance, source.api_version)?;
-    Ok(match source.api_version {
+fn instantiate(store: &mut Store<SandboxContext>, compiled: &CompiledPlugin) -> wasmtime::Result<Bindings> {
+    let instance = compiled.instance_pre.instantiate(&mut *store)?;
+    let process = process_export(store, &instance, compiled.api_version)?;
+    Ok(match compiled.api_version {
         ApiVersion::V0_1_0 => Bindings::V0_1_0(v0_1_0::DetectorPlugin::new(&mut *store, &instance)?, process),
         ApiVersion::V0_2_0 => Bindings::V0_2_0(v0_2_0::DetectorPlugin::new(&mut *store, &instance)?, process),
     })
 }
 
-fn process_export(store: &mut Store<PluginState>, instance: &Instance, version: ApiVersion) -> wasmtime::Result<Func> {
+fn process_export(
+    store: &mut Store<SandboxContext>,
+    instance: &Instance,
+    version: ApiVersion,
+) -> wasmtime::Result<Func> {
     let name = version.export_name();
     let interface = instance
         .get_export_index(&mut *store, None, &name)
@@ -471,7 +469,7 @@ fn process_export(store: &mut Store<PluginState>, instance: &Instance, version: 
 }
 
 /// Tells apart the ways the sandbox can stop a call.
-fn classify(store: &Store<PluginState>, error: wasmtime::Error, limits: &Limits) -> PluginFailure {
+fn classify(store: &Store<SandboxContext>, error: wasmtime::Error, limits: &Limits) -> PluginFailure {
     if store.data().limiter.exceeded {
         return PluginFailure::OutOfMemory { limit_bytes: limits.memory_bytes };
     }

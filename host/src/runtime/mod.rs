@@ -4,7 +4,7 @@
 //! - [`Runtime`] owns the engine (with epoch interruption driven by a ticker thread that ticks
 //!   only while a call is in progress), the linker that grants plugins only the structured log
 //!   and a WASI with nothing in it, and the on-disk cache of compiled components.
-//! - [`PluginSource`] is a component read from disk, compiled, and checked against the contract
+//! - [`CompiledPlugin`] is a component read from disk, compiled, and checked against the contract
 //!   versions this host speaks, *before* anything is instantiated.
 //! - [`PluginInstance`] is one live instance in its own store: every call runs under an epoch
 //!   deadline and a memory cap, and returns `Result<Result<T, String>, PluginFailure>`: the
@@ -28,7 +28,7 @@ mod ticker;
 
 pub use budget::{Budget, BudgetError, LogCounts};
 pub use contract::{ApiVersion, SUPPORTED_API_VERSIONS};
-pub use engine::{PluginSource, Runtime, RuntimeConfig};
+pub use engine::{CompiledPlugin, Runtime, RuntimeConfig};
 pub use instance::{DetectorDescription, PluginInstance, WitEvents};
 pub use limits::{Limits, PluginFailure};
 pub use supervisor::{BatchOutcome, PluginHealth, Supervisor};

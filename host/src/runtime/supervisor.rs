@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::LoadError;
 use super::budget::thread_cpu_time;
-use super::engine::{PluginSource, Runtime};
+use super::engine::{CompiledPlugin, Runtime};
 use super::instance::{DetectorDescription, PluginInstance, WitEvents};
 use super::limits::{Limits, PluginFailure};
 use crate::model::{Field, Fingerprint, Insight};
@@ -51,7 +51,7 @@ pub struct PluginHealth {
 /// with each failure in a row, and the plugin is quarantined after `quarantine_after` of them,
 /// or as soon as it goes over its budget for the run.
 pub struct Supervisor {
-    source: PluginSource,
+    compiled: CompiledPlugin,
     settings: Vec<Field>,
     instance: Option<PluginInstance>,
     description: DetectorDescription,
@@ -65,12 +65,12 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn start(runtime: &Runtime, source: PluginSource, settings: Vec<Field>) -> Result<Self, LoadError> {
-        let instance = runtime.instantiate(&source, &settings)?;
+    pub fn start(runtime: &Runtime, compiled: CompiledPlugin, settings: Vec<Field>) -> Result<Self, LoadError> {
+        let instance = runtime.instantiate(&compiled, &settings)?;
         Ok(Supervisor {
             description: instance.description().clone(),
             instance: Some(instance),
-            source,
+            compiled,
             settings,
             limits: runtime.limits().clone(),
             health: PluginHealth::default(),
@@ -88,8 +88,8 @@ impl Supervisor {
         &self.description
     }
 
-    pub fn source(&self) -> &PluginSource {
-        &self.source
+    pub fn compiled(&self) -> &CompiledPlugin {
+        &self.compiled
     }
 
     pub fn health(&self) -> &PluginHealth {
@@ -150,7 +150,7 @@ impl Supervisor {
     /// A fresh instance after a failure, from the engine the plugin was compiled for: a
     /// supervisor needs no [`Runtime`] after it starts, so it can run on a thread of its own.
     fn restart(&self) -> Result<PluginInstance, LoadError> {
-        PluginInstance::start(self.source.instance_pre.engine(), &self.limits, &self.source, &self.settings)
+        PluginInstance::start(self.compiled.instance_pre.engine(), &self.limits, &self.compiled, &self.settings)
     }
 
     fn call(

@@ -1,12 +1,12 @@
 //! Feeding a detector that fell behind the others what it missed, once the stream has caught
-//! up: the events between its own cursors and the others', read again by a second stream
-//! ([`Stream::resume_until`]) and given to it alone, with a checkpoint of its own every
+//! up: the events between its own cursors and the others', read again by a second feed
+//! ([`Feed::resume_until`]) and given to it alone, with a checkpoint of its own every
 //! [`CheckpointPolicy::events`](super::CheckpointPolicy::events) events and one where it joins
 //! the others. The main feed waits meanwhile; there is nothing for it to read.
 
 use super::{Place, Progress, StreamError, moved_cursors, parse_cursors};
 use crate::dispatch::Pipeline;
-use crate::ingest::{DevloopDirs, Stream};
+use crate::ingest::{DevloopDirs, Feed};
 use crate::stream::Stop;
 
 impl Progress<'_> {
@@ -38,17 +38,17 @@ impl Progress<'_> {
                 continue;
             }
             tracing::info!(plugin, "feeding the detector what it missed");
-            let mut stream = Stream::new(dirs.readers());
-            stream.resume_until(&parse_cursors(&from), &parse_cursors(&self.shared));
+            let mut feed = Feed::new(dirs.readers());
+            feed.resume_until(&parse_cursors(&from), &parse_cursors(&self.shared));
             let mut own = from;
             let mut since = 0;
             let caught_up = loop {
                 if stop.requested().is_some() {
                     break false;
                 }
-                let batch = stream.next_batch(batch_size).map_err(StreamError::Read)?;
-                // The main stream reported these already.
-                stream.take_malformed();
+                let batch = feed.next_batch(batch_size).map_err(StreamError::Read)?;
+                // The main feed reported these already.
+                feed.take_malformed();
                 if batch.is_empty() {
                     break true;
                 }
@@ -56,7 +56,7 @@ impl Progress<'_> {
                 since += batch.len() as u64;
                 if since >= self.policy.events {
                     since = 0;
-                    own.extend(moved_cursors(&mut stream));
+                    own.extend(moved_cursors(&mut feed));
                     let seq = pipeline.cut_plugin(&plugin);
                     self.places.insert(seq, Place::At(own.clone()));
                 }
@@ -68,7 +68,7 @@ impl Progress<'_> {
                 self.join(pipeline, &plugin)?;
                 tracing::info!(plugin, "the detector joined the others");
             } else {
-                own.extend(moved_cursors(&mut stream));
+                own.extend(moved_cursors(&mut feed));
                 let seq = pipeline.cut_plugin(&plugin);
                 self.places.insert(seq, Place::At(own));
                 self.commit_all_passed(pipeline)?;

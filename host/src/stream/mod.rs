@@ -18,8 +18,8 @@
 //! gives it nothing more and no checkpoint waits for it. It works through its queue alone, and
 //! its state at each checkpoint it gets to is committed with that checkpoint's cursors as its
 //! own, with the findings it reported up to there. When the stream has caught up (the end of a
-//! round, or of the run), it is fed alone (`catch_up`) from a second stream resumed at its
-//! own cursors and stopped at the others' ([`Stream::resume_until`]), then attached again. The
+//! round, or of the run), it is fed alone (`catch_up`) from a second feed resumed at its
+//! own cursors and stopped at the others' ([`Feed::resume_until`]), then attached again. The
 //! main feed waits meanwhile: catching up runs while there is nothing else to read. A run that
 //! dies while a detector is behind leaves its own cursors in the store, and the next run
 //! catches it up the same way: each event still reaches each detector once.
@@ -46,7 +46,7 @@ pub use watch::{Applied, Follow, Nudge, SAFETY_POLL};
 
 use crate::dispatch::{Cut, CutState, Passed, Pipeline, PluginCut};
 use crate::ingest::position::Cursor;
-use crate::ingest::{DevloopDirs, MalformedRecord, Stream};
+use crate::ingest::{DevloopDirs, Feed, MalformedRecord};
 use crate::model::Fingerprint;
 use crate::routing::RoutingConfig;
 use crate::sinks::{self, SinkError};
@@ -142,9 +142,9 @@ pub fn run(
     if options.from_start {
         store.reset_progress()?;
     }
-    let mut stream = Stream::new(dirs.readers());
+    let mut feed = Feed::new(dirs.readers());
     let cursors = store.cursors()?;
-    stream.resume(&parse_cursors(&cursors));
+    feed.resume(&parse_cursors(&cursors));
     let mut progress = Progress::new(store, routing, options, cursors.into_iter().collect());
     progress.restore(pipeline)?;
     let mut watcher = match &options.follow {
@@ -158,8 +158,8 @@ pub fn run(
                 break 'rounds;
             }
             (hooks.between_batches)(pipeline);
-            let batch = stream.next_batch(options.batch_size).map_err(StreamError::Read)?;
-            let malformed = stream.take_malformed();
+            let batch = feed.next_batch(options.batch_size).map_err(StreamError::Read)?;
+            let malformed = feed.take_malformed();
             for record in &malformed {
                 tracing::warn!("{record}");
             }
@@ -175,12 +175,12 @@ pub fn run(
             summary.events += batch.len() as u64;
             progress.delivered(&batch);
             if progress.due() {
-                progress.cut(pipeline, &mut stream, false);
+                progress.cut(pipeline, &mut feed, false);
             }
             progress.commit_passed(pipeline)?;
-            progress.detach_the_full(pipeline, &mut stream);
+            progress.detach_the_full(pipeline, &mut feed);
         }
-        progress.checkpoint(pipeline, &mut stream)?;
+        progress.checkpoint(pipeline, &mut feed)?;
         if progress.has_undelivered() {
             summary.changes += progress.deliver()?;
         }
@@ -188,7 +188,7 @@ pub fn run(
         if progress.has_undelivered() {
             summary.changes += progress.deliver()?;
         }
-        summary.late = stream.late_events();
+        summary.late = feed.late_events();
         tracing::debug!(events = summary.events, late = summary.late, malformed = summary.malformed.len(), "caught up");
         match (hooks.after_round)(pipeline) {
             Ok(()) => {}
@@ -200,15 +200,15 @@ pub fn run(
             break;
         }
         watcher.wait_for_change();
-        stream.next_round();
+        feed.next_round();
     }
-    progress.checkpoint(pipeline, &mut stream)?;
+    progress.checkpoint(pipeline, &mut feed)?;
     progress.catch_up(dirs, pipeline, options.batch_size, stop)?;
     // Once per run at least, for what an earlier run left queued for beads.
     if progress.has_undelivered() || !progress.delivered_once {
         summary.changes += progress.deliver()?;
     }
-    summary.late = stream.late_events();
+    summary.late = feed.late_events();
     summary.stopped = stop.requested();
     Ok(summary)
 }
@@ -229,9 +229,8 @@ fn parse_cursors<'a>(stored: impl IntoIterator<Item = (&'a String, &'a String)>)
 }
 
 /// The cursors `stream` moved since it last said, as stored.
-fn moved_cursors(stream: &mut Stream) -> Vec<(String, String)> {
-    stream
-        .checkpoint()
+fn moved_cursors(feed: &mut Feed) -> Vec<(String, String)> {
+    feed.checkpoint()
         .into_iter()
         .filter_map(|(slot, cursor)| serde_json::to_string(&cursor).ok().map(|text| (slot, text)))
         .collect()
@@ -360,8 +359,8 @@ impl<'a> Progress<'a> {
     /// Marks a checkpoint after the events delivered so far, without waiting for the plugins:
     /// [`Progress::commit_passed`] commits it once every one fed together has run them. The
     /// states are saved if any event was delivered since the last, or `save` says so.
-    fn cut(&mut self, pipeline: &mut Pipeline, stream: &mut Stream, save: bool) {
-        let cursors = moved_cursors(stream);
+    fn cut(&mut self, pipeline: &mut Pipeline, feed: &mut Feed, save: bool) {
+        let cursors = moved_cursors(feed);
         self.latest.extend(cursors.iter().cloned());
         let seq = pipeline.cut(save || self.events_since > 0);
         let delivered = std::mem::take(&mut self.delivered);
@@ -372,12 +371,12 @@ impl<'a> Progress<'a> {
 
     /// Detaches every plugin whose queue is full, after a checkpoint marked where the stream
     /// stands: what it was given ends there.
-    fn detach_the_full(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) {
+    fn detach_the_full(&mut self, pipeline: &mut Pipeline, feed: &mut Feed) {
         let full = pipeline.full();
         if full.is_empty() {
             return;
         }
-        self.cut(pipeline, stream, true);
+        self.cut(pipeline, feed, true);
         for plugin in full {
             tracing::info!(
                 plugin,
@@ -410,8 +409,8 @@ impl<'a> Progress<'a> {
     /// Marks a checkpoint after the events delivered so far and commits it, with any marked
     /// before, each as soon as every plugin fed together has passed it (the detached ones
     /// are not waited for).
-    fn checkpoint(&mut self, pipeline: &mut Pipeline, stream: &mut Stream) -> Result<(), StreamError> {
-        self.cut(pipeline, stream, false);
+    fn checkpoint(&mut self, pipeline: &mut Pipeline, feed: &mut Feed) -> Result<(), StreamError> {
+        self.cut(pipeline, feed, false);
         while let Some(passed) = pipeline.next_passed() {
             self.commit_one(passed)?;
         }
