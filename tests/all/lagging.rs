@@ -278,3 +278,35 @@ fn plugins_list_shows_a_plugin_left_behind_as_lagging_not_as_a_problem() -> Resu
     assert_eq!(state("command-repetition"), Some("loaded".into()));
     Ok(())
 }
+
+#[test]
+fn a_laggard_left_out_of_a_run_keeps_its_place_and_catches_up_when_loaded_again() -> Result<()> {
+    let reference = project(true)?;
+    debug_run(&reference)?;
+    let reference = findings(&reference)?;
+
+    let project = project(true)?;
+    let mut run = spawn_run(project.path(), &[])?;
+    run.wait_for_line(&["checkpoint", r#"("hostile", true)"#], Duration::from_secs(120))?;
+    run.child().kill()?;
+    run.child().wait()?;
+    ensure!(behind(&project)?.iter().any(|plugin| plugin == "hostile"), "killed, the laggard is behind");
+
+    let installed = project.path().join("plugins/laggard.wasm");
+    let aside = project.path().join("laggard.wasm");
+    std::fs::rename(&installed, &aside)?;
+    debug_run(&project)?;
+    assert!(
+        behind(&project)?.iter().any(|plugin| plugin == "hostile"),
+        "a run without the laggard leaves its place in the store"
+    );
+
+    std::fs::rename(&aside, &installed)?;
+    let stderr = String::from_utf8_lossy(&debug_run(&project)?.stderr).into_owned();
+    assert!(stderr.contains("the detector is behind the others"), "{stderr}");
+    assert_eq!(behind(&project)?, Vec::<String>::new());
+    let after = findings(&project)?;
+    assert_eq!(after, reference, "loaded again, the laggard caught up: the store holds what one run stores");
+    assert_laggard_saw_every_event_once(&after);
+    Ok(())
+}

@@ -274,6 +274,8 @@ struct Progress<'a> {
     places: HashMap<u64, Place>,
     /// The own cursors of each detector behind the others, as committed.
     behind: HashMap<String, Cursors>,
+    /// The own cursors of each detector behind the others that this run did not load.
+    absent: HashMap<String, Cursors>,
     /// A digest of each detector's state as last committed, to skip the unchanged ones.
     committed_states: HashMap<String, [u8; 32]>,
     /// Findings an earlier checkpoint of this run recorded.
@@ -299,6 +301,7 @@ impl<'a> Progress<'a> {
             shared,
             places: HashMap::new(),
             behind: HashMap::new(),
+            absent: HashMap::new(),
             store,
             routing,
             policy: options.checkpoint,
@@ -315,9 +318,11 @@ impl<'a> Progress<'a> {
     }
 
     /// Hands every detector the state the last checkpoint holds for it, and detaches those
-    /// the store says are behind the others, to catch up once the stream has.
+    /// the store says are behind the others, to catch up once the stream has. A detector behind
+    /// that this run does not load keeps its place for a run that does.
     fn restore(&mut self, pipeline: &mut Pipeline) -> Result<(), StoreError> {
-        self.behind = self.store.behind()?;
+        let loaded: HashSet<String> = pipeline.plugins().iter().map(|plugin| plugin.id().to_owned()).collect();
+        (self.behind, self.absent) = self.store.behind()?.into_iter().partition(|(plugin, _)| loaded.contains(plugin));
         for plugin in self.behind.keys() {
             tracing::info!(plugin, "the detector is behind the others; it catches up once they have");
             pipeline.detach(plugin);
@@ -446,6 +451,12 @@ impl<'a> Progress<'a> {
         for plugin in caught_up {
             self.behind.remove(&plugin);
             behind.push((plugin, None));
+        }
+        // Loaded since the run began (a hot swap) and committed here with the others.
+        for CutState { plugin, state, .. } in &cut.states {
+            if state.is_ok() && self.absent.remove(plugin).is_some() {
+                behind.push((plugin.clone(), None));
+            }
         }
         for plugin in &cut.behind {
             if !self.behind.contains_key(plugin) {
