@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::dispatch::plugin_files;
 use crate::runtime::{CompiledPlugin, DetectorDescription, LoadError, Runtime};
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
@@ -195,4 +194,15 @@ pub fn bundled(runtime: &Runtime) -> Vec<Candidate> {
 fn describe(runtime: &Runtime, compiled: CompiledPlugin) -> Result<Found, LoadError> {
     let description = runtime.instantiate(&compiled, &[])?.description().clone();
     Ok(Found { compiled, description })
+}
+
+/// The `.wasm` files in a plugins folder, in name order.
+pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
 }

@@ -30,12 +30,16 @@
 //! detector, each as a plugin of its own.
 //! [`bench`] measures the pipeline on a large folder it writes in devloop's formats.
 //!
+//! [`escape`] makes text from logs and plugins fit for where it goes (a terminal, Markdown, a
+//! `bd` argument, JSON), for the sinks and for what the runtime logs of a plugin alike.
+//!
 //! Beside the pipeline, [`scaffold`] writes new detector projects for plugin authors.
 
 pub mod bench;
 pub mod config;
 pub mod detectors;
 pub mod dispatch;
+pub mod escape;
 pub mod harness;
 pub mod hotswap;
 pub mod ingest;

@@ -5,8 +5,8 @@
 
 use std::io::Write;
 
+use crate::escape;
 use crate::model::Insight;
-use crate::sinks::escape;
 use crate::sinks::render::fit;
 
 /// One JSON object per finding per line, with its `occurrences`.

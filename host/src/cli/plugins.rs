@@ -11,10 +11,11 @@ use clap::{Args, Subcommand};
 
 use devloop_host::config::StateDir;
 use devloop_host::detectors::{self, Candidate, Search};
+use devloop_host::dispatch::PluginStatus;
+use devloop_host::escape::{self, terminal_line};
+use devloop_host::hotswap::StatusFile;
 use devloop_host::hotswap::folder;
-use devloop_host::hotswap::{PluginStatus, StatusFile};
 use devloop_host::runtime::{Runtime, RuntimeConfig};
-use devloop_host::sinks::escape::{self, terminal_line};
 
 use super::ListFormat;
 use super::project::ProjectArgs;

@@ -2,19 +2,21 @@
 //! comes back, so that one plugin's failure is reported and never stops the others.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 mod cut;
+mod status;
 mod swap;
 mod worker;
 
 pub use cut::{Cut, CutState, Passed, PluginCut};
+pub use status::PluginStatus;
 pub use swap::{Handover, PluginChange, SwapOutcome};
 pub use worker::LAG_CAP_EVENTS;
 
-use crate::hotswap::PluginStatus;
+use crate::detectors::plugin_files;
 use crate::model::{Event, Field, Fingerprint, Insight, Occurrences};
 use crate::runtime::{BatchOutcome, CompiledPlugin, LoadError, Runtime, Supervisor, WitEvents, namespace};
 use cut::Cuts;
@@ -109,17 +111,6 @@ struct Lane {
     in_flight: VecDeque<InFlight>,
     /// Events it has run since it was lent.
     processed: usize,
-}
-
-/// The `.wasm` files in a plugins folder, in name order.
-pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "wasm"))
-        .collect();
-    files.sort();
-    Ok(files)
 }
 
 /// The user's settings for the detector `compiled` holds, found by its detector id (whatever the

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
+use super::PluginStatus;
 use super::{Pipeline, PluginProblem};
 use crate::detectors::BUNDLED_ORIGIN_PREFIX;
-use crate::hotswap::PluginStatus;
 use crate::runtime::{LoadError, PluginHealth, Supervisor, namespace};
 
 /// Something happened to a file in the plugins folder, already compiled and checked.

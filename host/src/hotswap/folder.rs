@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use thiserror::Error;
 
-use crate::dispatch::plugin_files;
+use crate::detectors::plugin_files;
 use crate::runtime::{ApiVersion, DetectorDescription, LoadError, Runtime, namespace};
 
 /// A detector file in the folder, and what this process found in it.

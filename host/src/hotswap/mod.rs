@@ -46,5 +46,5 @@ mod status;
 mod watch;
 
 pub use live::HotSwap;
-pub use status::{PluginStatus, RejectedFile, StatusError, StatusFile};
+pub use status::{RejectedFile, StatusError, StatusFile};
 pub use watch::{PluginWatcher, WatchError, WatchOptions};

@@ -13,8 +13,8 @@ use super::engine::CompiledPlugin;
 use super::limits::{Limits, MemoryLimiter, PluginFailure};
 use super::stdio::LogPipe;
 use super::ticker::CallClock;
+use crate::escape;
 use crate::model;
-use crate::sinks::escape;
 
 /// What lives in a plugin's store: a WASI context with nothing granted, and its memory cap.
 pub(crate) struct SandboxContext {

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
 use super::budget::LogMeter;
-use crate::sinks::escape;
+use crate::escape;
 
 const MAX_LINE: usize = 4096;
 

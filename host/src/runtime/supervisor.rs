@@ -263,7 +263,7 @@ impl Supervisor {
             self.notices.push(format!(
                 "{} insight(s) rejected: pattern `{}` is not one it declared ({})",
                 rejected.len(),
-                crate::sinks::escape::terminal_line(&first.pattern.chars().take(100).collect::<String>()),
+                crate::escape::terminal_line(&first.pattern.chars().take(100).collect::<String>()),
                 declared.iter().map(|pattern| format!("`{pattern}`")).collect::<Vec<_>>().join(", ")
             ));
         }

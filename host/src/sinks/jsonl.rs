@@ -19,7 +19,7 @@ pub fn append(path: &Path, changes: &[&Change], now_ms: i64) -> std::io::Result<
         let mut object = finding_json(&change.finding, now_ms);
         object["change"] = change.kind.label().into();
         object["routed_at"] = super::render::rfc3339(now_ms).into();
-        text.push_str(&super::escape::json(&object, false));
+        text.push_str(&crate::escape::json(&object, false));
         text.push('\n');
     }
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;

@@ -7,7 +7,6 @@
 
 pub mod beads;
 pub mod devloop_feedback;
-pub mod escape;
 pub mod jsonl;
 pub mod render;
 pub mod terminal;

@@ -8,8 +8,8 @@ use std::path::Path;
 use crate::config::STATE_DIR_NAME;
 use crate::store::{Change, ChangeKind};
 
-use super::escape;
 use super::render::{Style, fit};
+use crate::escape;
 
 /// Notices shown for one run; `insights list` has them all.
 pub const MAX_NOTICES: usize = 50;

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::escape;
 use crate::model::Fingerprint;
 use crate::routing::BeadsSettings;
-use crate::sinks::escape;
 
 /// Longest command line and `bd` message kept in an error, in bytes.
 const ERROR_COMMAND_LIMIT: usize = 400;

@@ -9,7 +9,7 @@ use crate::routing::BeadsSettings;
 use crate::store::{GROWTH_FACTOR, StoredFinding};
 
 use super::cli::external_ref;
-use crate::sinks::escape::{self, markdown_code, markdown_paragraph, markdown_text};
+use crate::escape::{self, markdown_code, markdown_paragraph, markdown_text};
 use crate::sinks::render::{rfc3339, short_time};
 
 /// Longest title, in characters (beads allows 500).

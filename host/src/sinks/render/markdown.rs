@@ -1,5 +1,5 @@
 //! Markdown, for pasting into an issue, a pull request or a chat: nothing is cut short, and
-//! nothing from a log or a plugin adds structure of its own (see [`crate::sinks::escape`]).
+//! nothing from a log or a plugin adds structure of its own (see [`crate::escape`]).
 
 use std::io::Write;
 
@@ -7,7 +7,7 @@ use crate::model::Severity;
 use crate::store::{HistoryEntry, StoredFinding, Summary};
 
 use super::{short_time, status_line};
-use crate::sinks::escape::{self, markdown_code, markdown_paragraph, markdown_text};
+use crate::escape::{self, markdown_code, markdown_paragraph, markdown_text};
 
 /// A code span inside a table cell: GFM splits cells at `|` even inside code spans.
 fn code_cell(text: &str) -> String {

@@ -6,8 +6,8 @@ mod table;
 
 use std::io::IsTerminal;
 
+use crate::escape;
 use crate::model::Severity;
-use crate::sinks::escape;
 use crate::store::{HistoryEntry, StoredFinding, Summary, Triage};
 
 /// An output format of the `insights` commands.

@@ -7,7 +7,7 @@ use crate::model::{Severity, Value};
 use crate::store::{GROWTH_FACTOR, HistoryEntry, StoredFinding, Summary, Triage};
 
 use super::{Style, fit, short_time, status_line};
-use crate::sinks::escape;
+use crate::escape;
 
 const GAP: &str = "  ";
 const MIN_MESSAGE: usize = 20;
