@@ -129,17 +129,28 @@ fn spawn_run(project: &Path, extra: &[&str]) -> Result<Follower> {
     )
 }
 
-#[test]
-fn a_run_killed_while_a_laggard_is_behind_is_caught_up_by_the_next_losing_and_repeating_nothing() -> Result<()> {
+/// The findings one uninterrupted run with the laggard stores.
+fn reference() -> Result<Vec<(String, String, u64, String)>> {
     let reference = project(true)?;
     debug_run(&reference)?;
-    let reference = findings(&reference)?;
+    findings(&reference)
+}
 
+/// A project with the laggard whose run was killed at a checkpoint that left the laggard
+/// behind.
+fn killed_while_the_laggard_is_behind() -> Result<Project> {
     let project = project(true)?;
     let mut run = spawn_run(project.path(), &[])?;
     run.wait_for_line(&["checkpoint", r#"("hostile", true)"#], Duration::from_secs(120))?;
     run.child().kill()?;
     run.child().wait()?;
+    Ok(project)
+}
+
+#[test]
+fn a_run_killed_while_a_laggard_is_behind_is_caught_up_by_the_next_losing_and_repeating_nothing() -> Result<()> {
+    let reference = reference()?;
+    let project = killed_while_the_laggard_is_behind()?;
     // On a loaded machine a healthy detector may fall behind too, and is caught up as well.
     let killed = behind(&project)?;
     assert!(killed.iter().any(|plugin| plugin == "hostile"), "killed, the store has the laggard behind: {killed:?}");
@@ -180,9 +191,7 @@ fn a_store_from_before_detectors_had_places_of_their_own_is_migrated_and_resumed
 
 #[test]
 fn ctrl_c_while_a_laggard_catches_up_keeps_its_place_and_the_next_run_finishes_it() -> Result<()> {
-    let reference = project(true)?;
-    debug_run(&reference)?;
-    let reference = findings(&reference)?;
+    let reference = reference()?;
 
     let project = project(true)?;
     let mut run = spawn_run(project.path(), &["--follow"])?;
@@ -281,15 +290,8 @@ fn plugins_list_shows_a_plugin_left_behind_as_lagging_not_as_a_problem() -> Resu
 
 #[test]
 fn a_laggard_left_out_of_a_run_keeps_its_place_and_catches_up_when_loaded_again() -> Result<()> {
-    let reference = project(true)?;
-    debug_run(&reference)?;
-    let reference = findings(&reference)?;
-
-    let project = project(true)?;
-    let mut run = spawn_run(project.path(), &[])?;
-    run.wait_for_line(&["checkpoint", r#"("hostile", true)"#], Duration::from_secs(120))?;
-    run.child().kill()?;
-    run.child().wait()?;
+    let reference = reference()?;
+    let project = killed_while_the_laggard_is_behind()?;
     ensure!(behind(&project)?.iter().any(|plugin| plugin == "hostile"), "killed, the laggard is behind");
 
     let installed = project.path().join("plugins/laggard.wasm");
