@@ -55,8 +55,9 @@ enum InsightsCommand {
     Snooze(Snooze),
 }
 
+/// `--status`: a triage status, or every one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum StatusFilter {
+enum TriageFilter {
     New,
     Acknowledged,
     Dismissed,
@@ -85,7 +86,7 @@ struct Filters {
     since: Option<Since>,
     /// Only these statuses, comma-separated [default: new,acknowledged,filed].
     #[arg(long, value_enum, value_delimiter = ',')]
-    status: Vec<StatusFilter>,
+    status: Vec<TriageFilter>,
     /// At most this many findings.
     #[arg(short = 'n', long)]
     limit: Option<usize>,
@@ -93,7 +94,7 @@ struct Filters {
 
 impl Filters {
     fn to_filter(&self, now_ms: i64, default_all: bool) -> Filter {
-        let statuses = if self.status.contains(&StatusFilter::All) || (self.status.is_empty() && default_all) {
+        let statuses = if self.status.contains(&TriageFilter::All) || (self.status.is_empty() && default_all) {
             Some(Triage::ALL.to_vec())
         } else if self.status.is_empty() {
             None
@@ -102,12 +103,12 @@ impl Filters {
                 self.status
                     .iter()
                     .filter_map(|status| match status {
-                        StatusFilter::New => Some(Triage::New),
-                        StatusFilter::Acknowledged => Some(Triage::Acknowledged),
-                        StatusFilter::Dismissed => Some(Triage::Dismissed),
-                        StatusFilter::Snoozed => Some(Triage::Snoozed),
-                        StatusFilter::Filed => Some(Triage::Filed),
-                        StatusFilter::All => None,
+                        TriageFilter::New => Some(Triage::New),
+                        TriageFilter::Acknowledged => Some(Triage::Acknowledged),
+                        TriageFilter::Dismissed => Some(Triage::Dismissed),
+                        TriageFilter::Snoozed => Some(Triage::Snoozed),
+                        TriageFilter::Filed => Some(Triage::Filed),
+                        TriageFilter::All => None,
                     })
                     .collect(),
             )

@@ -46,5 +46,5 @@ mod status;
 mod watch;
 
 pub use live::HotSwap;
-pub use status::{RejectedFile, StatusError, StatusFile};
+pub use status::{RejectedFile, StatusFile, StatusFileError};
 pub use watch::{PluginWatcher, WatchError, WatchOptions};

@@ -28,7 +28,7 @@ pub struct StatusFile {
 }
 
 #[derive(Debug, Error)]
-pub enum StatusError {
+pub enum StatusFileError {
     #[error("cannot write the plugin status file {path}")]
     Write {
         path: String,
@@ -66,8 +66,8 @@ impl StatusFile {
     }
 
     /// Replaces `path` with this status.
-    pub fn write(&self, path: &Path) -> Result<(), StatusError> {
-        let error = |source| StatusError::Write { path: path.display().to_string(), source };
+    pub fn write(&self, path: &Path) -> Result<(), StatusFileError> {
+        let error = |source| StatusFileError::Write { path: path.display().to_string(), source };
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(error)?;
         }
@@ -78,14 +78,14 @@ impl StatusFile {
     }
 
     /// Reads `path`; `None` when no host has written it yet.
-    pub fn read(path: &Path) -> Result<Option<Self>, StatusError> {
+    pub fn read(path: &Path) -> Result<Option<Self>, StatusFileError> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StatusError::Read { path: path.display().to_string(), source }),
+            Err(source) => return Err(StatusFileError::Read { path: path.display().to_string(), source }),
         };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|source| StatusError::Parse { path: path.display().to_string(), source })
+            .map_err(|source| StatusFileError::Parse { path: path.display().to_string(), source })
     }
 }
