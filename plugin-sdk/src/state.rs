@@ -98,6 +98,11 @@ impl Saved {
         }
     }
 
+    /// Why a migration refuses this snapshot: its layout is not one it converts.
+    pub fn unconvertible(&self) -> String {
+        format!("the saved state is in format {}, which this version cannot convert; starting fresh", self.format)
+    }
+
     /// The state as `T` whatever its format: for a migration that knows the older layout.
     pub fn read_any<T: DeserializeOwned>(self) -> Result<T, String> {
         let format = self.format;

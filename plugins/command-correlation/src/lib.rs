@@ -312,10 +312,7 @@ impl CommandCorrelation {
     /// or pair was last seen, everything counts as seen at the newest time the snapshot holds.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
         if !matches!(saved.format, 1 | 2) {
-            return Err(format!(
-                "the saved state is in format {}, which this version cannot convert; starting fresh",
-                saved.format
-            ));
+            return Err(saved.unconvertible());
         }
         let state: Format2 = saved.read_any()?;
         let newest_ms = (state.recent.values().flatten().map(|run| run.time_ms))

@@ -357,10 +357,7 @@ impl CrossThreadPattern {
     /// a group's list of similarities becomes their sum and count.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
         if saved.format != 1 {
-            return Err(format!(
-                "the saved state is in format {}, which this version cannot convert; starting fresh",
-                saved.format
-            ));
+            return Err(saved.unconvertible());
         }
         let read: Result<(), String> = devloop_plugin_sdk::keep_state!(@read self, saved, 1;
             frequencies, vocabulary, groups, index, since_sweep, reported);

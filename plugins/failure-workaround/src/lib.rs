@@ -469,9 +469,7 @@ impl FailureWorkaround {
                 open, failures, episodes, after_failures, successes_of, successes, pairs, reported, open_successes,
                 tracked_successes, after_successes, failed_runs, after_failed_runs, followed_failed_runs,
                 followed_successes),
-            format => {
-                Err(format!("the saved state is in format {format}, which this version cannot convert; starting fresh"))
-            }
+            _ => Err(saved.unconvertible()),
         };
         read?;
         let newest_ms = (self.open.values().chain(self.open_successes.values()).flatten())

@@ -401,10 +401,7 @@ impl SilentCompletion {
     /// everything counts as seen at the newest time the snapshot holds.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
         if saved.format != 1 {
-            return Err(format!(
-                "the saved state is in format {}, which this version cannot convert; starting fresh",
-                saved.format
-            ));
+            return Err(saved.unconvertible());
         }
         // Each armed timer is saved as `[[deadline, order], [thread, output, armed at]]`.
         let armed = saved.state["timers"]["timers"].as_array().into_iter().flatten();

@@ -465,10 +465,7 @@ impl UserManualFix {
     /// everything counts as seen at the newest time the snapshot holds.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
         if saved.format != 1 {
-            return Err(format!(
-                "the saved state is in format {}, which this version cannot convert; starting fresh",
-                saved.format
-            ));
+            return Err(saved.unconvertible());
         }
         let state: Format1 = saved.read_any()?;
         let newest_ms = (state.thread_actions.values().map(|(last_ms, _)| *last_ms))
