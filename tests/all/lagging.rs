@@ -147,6 +147,22 @@ fn killed_while_the_laggard_is_behind() -> Result<Project> {
     Ok(project)
 }
 
+/// Runs `project` again: the run says the laggard is behind, leaves nobody behind, and the
+/// store holds what one uninterrupted run stores, the laggard having seen every event once.
+fn assert_the_next_run_catches_the_laggard_up(
+    project: &Project,
+    reference: &[(String, String, u64, String)],
+    what: &str,
+) -> Result<()> {
+    let stderr = String::from_utf8_lossy(&debug_run(project)?.stderr).into_owned();
+    assert!(stderr.contains("the detector is behind the others"), "{what}: {stderr}");
+    assert_eq!(behind(project)?, Vec::<String>::new(), "{what}");
+    let after = findings(project)?;
+    assert_eq!(after, reference, "{what}, the store holds what one run stores");
+    assert_laggard_saw_every_event_once(&after);
+    Ok(())
+}
+
 #[test]
 fn a_run_killed_while_a_laggard_is_behind_is_caught_up_by_the_next_losing_and_repeating_nothing() -> Result<()> {
     let reference = reference()?;
@@ -155,14 +171,7 @@ fn a_run_killed_while_a_laggard_is_behind_is_caught_up_by_the_next_losing_and_re
     let killed = behind(&project)?;
     assert!(killed.iter().any(|plugin| plugin == "hostile"), "killed, the store has the laggard behind: {killed:?}");
 
-    let next = debug_run(&project)?;
-    let stderr = String::from_utf8_lossy(&next.stderr);
-    assert!(stderr.contains("the detector is behind the others"), "{stderr}");
-    assert_eq!(behind(&project)?, Vec::<String>::new());
-    let after = findings(&project)?;
-    assert_eq!(after, reference, "killed and run again, the store holds what one run stores");
-    assert_laggard_saw_every_event_once(&after);
-    Ok(())
+    assert_the_next_run_catches_the_laggard_up(&project, &reference, "killed and run again")
 }
 
 #[test]
@@ -304,11 +313,5 @@ fn a_laggard_left_out_of_a_run_keeps_its_place_and_catches_up_when_loaded_again(
     );
 
     std::fs::rename(&aside, &installed)?;
-    let stderr = String::from_utf8_lossy(&debug_run(&project)?.stderr).into_owned();
-    assert!(stderr.contains("the detector is behind the others"), "{stderr}");
-    assert_eq!(behind(&project)?, Vec::<String>::new());
-    let after = findings(&project)?;
-    assert_eq!(after, reference, "loaded again, the laggard caught up: the store holds what one run stores");
-    assert_laggard_saw_every_event_once(&after);
-    Ok(())
+    assert_the_next_run_catches_the_laggard_up(&project, &reference, "loaded again")
 }
