@@ -60,9 +60,7 @@ impl Progress<'_> {
                     let seq = pipeline.cut_plugin(&plugin);
                     self.places.insert(seq, Place::At(own.clone()));
                 }
-                while let Some(passed) = pipeline.take_passed() {
-                    self.commit_one(passed)?;
-                }
+                self.commit_passed(pipeline)?;
             };
             if caught_up {
                 self.join(pipeline, &plugin)?;

@@ -228,7 +228,7 @@ fn parse_cursors<'a>(stored: impl IntoIterator<Item = (&'a String, &'a String)>)
     cursors
 }
 
-/// The cursors `stream` moved since it last said, as stored.
+/// The cursors `feed` moved since it last said, as stored.
 fn moved_cursors(feed: &mut Feed) -> Vec<(String, String)> {
     feed.checkpoint()
         .into_iter()
