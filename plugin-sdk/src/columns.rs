@@ -6,6 +6,7 @@
 //! its bytes and no allocation.
 
 use crate::bindings::devloop::detector::types::Batch;
+use crate::bytes::assign;
 use crate::{Event, Field, Outcome, Status, Value};
 
 /// The string index that stands for `none`.
@@ -44,11 +45,6 @@ impl<'a> Strings<'a> {
     fn optional(&self, string: u32) -> Result<Option<&'a str>, BadBatch> {
         if string == NONE { Ok(None) } else { self.get(string).map(Some) }
     }
-}
-
-fn assign(target: &mut String, text: &str) {
-    target.clear();
-    target.push_str(text);
 }
 
 fn assign_optional(target: &mut Option<String>, text: Option<&str>) {

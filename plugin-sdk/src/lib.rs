@@ -49,6 +49,8 @@
 pub mod absence;
 pub mod baseline;
 mod build;
+#[allow(unsafe_code, reason = "C's memcmp and short copies, over raw pointers, for WebAssembly guests")]
+mod bytes;
 mod columns;
 mod detector;
 mod event;
@@ -57,9 +59,6 @@ mod export;
 mod insight;
 pub mod keys;
 pub mod log;
-#[cfg(any(target_family = "wasm", test))]
-#[allow(unsafe_code, reason = "C's memcmp, over raw pointers, for WebAssembly guests")]
-mod memcmp;
 pub mod recent;
 pub mod sequence;
 mod settings;
@@ -83,6 +82,7 @@ pub mod bindings {
 
 pub use bindings::devloop::detector::types::{Evidence, Field, Insight, Severity, Value};
 pub use bindings::exports::devloop::detector::detector::ConfigKey;
+pub use bytes::assign;
 pub use detector::{Detector, DetectorInfo};
 pub use event::{Event, Outcome, Status};
 pub use settings::Settings;

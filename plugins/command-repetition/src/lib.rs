@@ -217,10 +217,8 @@ macro_rules! known {
 
 /// Sets `pair` to (`key`, `who`), reusing its strings.
 fn set_key(pair: &mut (String, String), key: &str, who: &str) {
-    pair.0.clear();
-    pair.0.push_str(key);
-    pair.1.clear();
-    pair.1.push_str(who);
+    devloop_plugin_sdk::assign(&mut pair.0, key);
+    devloop_plugin_sdk::assign(&mut pair.1, who);
 }
 
 /// P(X ≥ n) for X ~ Poisson(mean).
