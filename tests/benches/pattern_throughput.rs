@@ -12,7 +12,7 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use devloop_host::model::{Event, Outcome, Source};
 use devloop_host::patterns::{PatternFile, RulesEngine};
-use devloop_host::runtime::{Runtime, RuntimeConfig, Supervisor, WitEvents};
+use devloop_host::runtime::{FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents};
 use devloop_plugin_sdk::Detector;
 
 const EVENTS: usize = 8192;
@@ -91,8 +91,10 @@ fn throughput(criterion: &mut Criterion) {
     });
 
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
-    let batches: Vec<WitEvents> = events.chunks(1024).map(WitEvents::new).collect();
     let compiled = runtime.load_file(devloop_host_tests::plugin("metric-anomaly")).expect("plugin builds");
+    let carried =
+        FieldSelection::union([Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts").reads()]);
+    let batches: Vec<WitEvents> = events.chunks(1024).map(|batch| WitEvents::new(batch, &carried)).collect();
     group.bench_function("compiled/wasm", |bencher| {
         bencher.iter(|| {
             let mut supervisor = Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");

@@ -18,7 +18,9 @@ pub use worker::LAG_CAP_EVENTS;
 
 use crate::detectors::plugin_files;
 use crate::model::{Event, Field, Fingerprint, Insight, Occurrences};
-use crate::runtime::{BatchOutcome, CompiledPlugin, LoadError, Runtime, Supervisor, WitEvents, namespace};
+use crate::runtime::{
+    BatchOutcome, CompiledPlugin, FieldSelection, LoadError, Runtime, Supervisor, WitEvents, namespace,
+};
 use cut::Cuts;
 use worker::{Done, SharedBatch, Worker};
 
@@ -165,6 +167,9 @@ pub struct Pipeline<'runtime> {
     /// Events every attached plugin has processed, up to the plugins' last lending.
     events_processed: usize,
     lineage: swap::Lineage,
+    /// The fields the batches carry: those the plugins read, as they were when last lent (the
+    /// plugins cannot change while they are).
+    carried: FieldSelection,
 }
 
 impl<'runtime> Pipeline<'runtime> {
@@ -184,6 +189,7 @@ impl<'runtime> Pipeline<'runtime> {
             reported: BTreeMap::new(),
             events_processed: 0,
             lineage: swap::Lineage::default(),
+            carried: FieldSelection::Every,
         }
     }
 
@@ -292,10 +298,13 @@ impl<'runtime> Pipeline<'runtime> {
     }
 
     fn feed_to(&mut self, indices: &[usize], events: &[Event]) {
+        if self.lanes.is_none() {
+            self.carried = FieldSelection::union(self.plugins.iter().map(Supervisor::reads));
+        }
         let lent = self.lend();
         for batch in events.chunks(self.batch_size) {
             let shared = Arc::new(SharedBatch {
-                events: WitEvents::new(batch),
+                events: WitEvents::new(batch, &self.carried),
                 now_ms: batch.last().map_or(0, |event| event.time_ms),
             });
             let first = batch.first().map_or(0, |event| event.id);

@@ -255,6 +255,69 @@ impl LastInterned {
     }
 }
 
+/// The event fields a batch carries: those some plugin reads. A field no plugin reads is
+/// left out of the batch when it is built, so no plugin pays for copying it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldSelection {
+    Every,
+    Only(Vec<String>),
+}
+
+impl FieldSelection {
+    /// The fields any of `reads` reads, each being a plugin's declared fields (`None`: every
+    /// field).
+    pub fn union<'a>(reads: impl IntoIterator<Item = Option<&'a [String]>>) -> FieldSelection {
+        let mut names: Vec<String> = Vec::new();
+        for read in reads {
+            let Some(read) = read else { return FieldSelection::Every };
+            for name in read {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        FieldSelection::Only(names)
+    }
+
+    fn carries(&self, key: &str) -> bool {
+        match self {
+            FieldSelection::Every => true,
+            FieldSelection::Only(names) => names.iter().any(|name| name == key),
+        }
+    }
+
+    fn carries_none(&self) -> bool {
+        matches!(self, FieldSelection::Only(names) if names.is_empty())
+    }
+}
+
+/// One position of the events' field lists: the key last found there and its string, `None`
+/// when the batch does not carry that field. Consecutive events of a source list the same keys
+/// in the same order, so a comparison mostly stands for the lookup and the hash.
+#[derive(Default)]
+struct KeyColumn {
+    last: Option<(String, Option<u32>)>,
+}
+
+impl KeyColumn {
+    fn carry(&mut self, table: &mut StringTable, key: &str, selection: &FieldSelection) -> Option<u32> {
+        match &mut self.last {
+            Some((last, string)) if last == key => *string,
+            Some((last, string)) => {
+                *string = selection.carries(key).then(|| table.intern(key));
+                last.clear();
+                last.push_str(key);
+                *string
+            }
+            None => {
+                let string = selection.carries(key).then(|| table.intern(key));
+                self.last = Some((key.to_owned(), string));
+                string
+            }
+        }
+    }
+}
+
 /// One batch as the 0.2.0 contract's columns, shared by every 0.2 plugin.
 pub(crate) struct Columns {
     table: StringTable,
@@ -265,14 +328,16 @@ pub(crate) struct Columns {
 }
 
 impl Columns {
-    pub(crate) fn new(events: &[model::Event]) -> Columns {
-        let fields = events.iter().map(|event| event.fields.len()).sum();
+    /// The batch of `events`, with the fields `selection` carries.
+    pub(crate) fn new(events: &[model::Event], selection: &FieldSelection) -> Columns {
+        let any_fields = !selection.carries_none();
+        let fields = if any_fields { events.iter().map(|event| event.fields.len()).sum() } else { 0 };
         let mut table = StringTable::default();
         let (mut rows, mut field_rows) =
             (EventRows::with_capacity(events.len()), FieldRows::with_capacity(events.len(), fields));
         let mut kinds = Vec::new();
         let [mut source, mut kind, mut actor, mut thread] = std::array::from_fn(|_| LastInterned::default());
-        let mut keys: Vec<LastInterned> = Vec::new();
+        let mut keys: Vec<KeyColumn> = Vec::new();
         for event in events {
             rows.ids.push(event.id);
             rows.times_ms.push(event.time_ms);
@@ -300,11 +365,12 @@ impl Columns {
             rows.present.push(present);
             rows.exit_codes.push(event.outcome.exit_code.unwrap_or(0));
             rows.durations_ms.push(event.duration_ms.unwrap_or(0));
-            if keys.len() < event.fields.len() {
-                keys.resize_with(event.fields.len(), LastInterned::default);
+            if any_fields && keys.len() < event.fields.len() {
+                keys.resize_with(event.fields.len(), KeyColumn::default);
             }
             for (field, key) in event.fields.iter().zip(&mut keys) {
-                field_rows.field_keys.push(key.intern(&mut table, &field.key));
+                let Some(key) = key.carry(&mut table, &field.key, selection) else { continue };
+                field_rows.field_keys.push(key);
                 let (tag, payload) = match &field.value {
                     model::Value::Text(text) => (Tag::Text, u64::from(table.push(text))),
                     model::Value::Integer(integer) => (Tag::Integer, *integer as u64),
@@ -492,7 +558,7 @@ mod tests {
     fn repeated_strings_are_stored_once_and_none_is_the_sentinel() {
         let events =
             vec![event(1, "cli.command", vec![]), event(2, "cli.command", vec![]), event(3, "file.modified", vec![])];
-        let columns = Columns::new(&events);
+        let columns = Columns::new(&events, &FieldSelection::Every);
         let view = columns.project(|_| true, None);
         let batch = view.view();
         assert_eq!(batch.kinds[0], batch.kinds[1]);
@@ -514,7 +580,7 @@ mod tests {
             event(2, "file.modified", vec![field("a", Value::Integer(7))]),
             event(3, "cli.command", vec![field("b", Value::Texts(vec!["z".into()])), field("c", Value::Boolean(true))]),
         ];
-        let columns = Columns::new(&events);
+        let columns = Columns::new(&events, &FieldSelection::Every);
         let declared = vec!["b".to_owned(), "missing".to_owned()];
         let projection = columns.project(|kind| kind == "cli.command", Some(&declared));
         let batch = projection.view();
@@ -540,13 +606,52 @@ mod tests {
             event(1, "cli.command", vec![field("a", Value::Integer(1)), field("b", Value::Text("x".into()))]),
             event(2, "cli.command", vec![field("b", Value::Text("y".into()))]),
         ];
-        let columns = Columns::new(&events);
+        let columns = Columns::new(&events, &FieldSelection::Every);
         let projection = columns.project(|_| true, Some(&[]));
         assert!(projection.events.is_none(), "the per-event columns are lent");
         let batch = projection.view();
         assert_eq!(batch.ids, &[1, 2]);
         assert_eq!(batch.field_ends, &[0, 0]);
         assert!(batch.field_keys.is_empty() && batch.field_values.is_empty());
+    }
+
+    #[test]
+    fn a_field_no_plugin_reads_is_left_out_of_the_batch_and_its_strings() {
+        let events = vec![
+            event(
+                1,
+                "cli.command",
+                vec![field("read", Value::Text("kept".into())), field("unread", Value::Text("secret-a".into()))],
+            ),
+            event(
+                2,
+                "cli.command",
+                vec![field("unread", Value::Text("secret-b".into())), field("read", Value::Integer(4))],
+            ),
+            event(
+                3,
+                "cli.command",
+                vec![
+                    field("read", Value::Text("also kept".into())),
+                    field("unread", Value::Texts(vec!["secret-c".into()])),
+                ],
+            ),
+        ];
+        let selection = FieldSelection::union([Some(&["read".to_owned()][..]), Some(&[][..])]);
+        assert_eq!(selection, FieldSelection::Only(vec!["read".to_owned()]));
+        let columns = Columns::new(&events, &selection);
+        assert!(!columns.table.strings.contains("secret") && !columns.table.strings.contains("unread"));
+        let projection = columns.project(|_| true, None);
+        let batch = projection.view();
+        assert_eq!(batch.field_ends, &[1, 2, 3]);
+        assert!(batch.field_keys.iter().all(|&key| columns.table.get(key) == "read"));
+        assert_eq!(columns.table.get(batch.field_values[0] as u32), "kept");
+        assert_eq!(batch.field_values[1], 4);
+        assert!(batch.text_items.is_empty());
+
+        let none = Columns::new(&events, &FieldSelection::union([Some(&[][..])]));
+        assert_eq!(none.project(|_| true, None).view().field_ends, &[0, 0, 0]);
+        assert_eq!(FieldSelection::union([Some(&["read".to_owned()][..]), None]), FieldSelection::Every);
     }
 
     #[test]
@@ -574,6 +679,6 @@ mod tests {
         events[2].subject = None;
         events[2].outcome = Outcome::default();
         let expected: Vec<v0_1::Event> = events.iter().map(Into::into).collect();
-        assert_eq!(format!("{:?}", Columns::new(&events).records()), format!("{expected:?}"));
+        assert_eq!(format!("{:?}", Columns::new(&events, &FieldSelection::Every).records()), format!("{expected:?}"));
     }
 }

@@ -7,7 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::LoadError;
 use super::budget::{LogCounts, LogMeter};
-use super::columns::{self, Columns};
+use super::columns::{self, Columns, FieldSelection};
 use super::contract::{ApiVersion, v0_1_0, v0_2_0};
 use super::engine::CompiledPlugin;
 use super::limits::{Limits, MemoryLimiter, PluginFailure};
@@ -142,8 +142,10 @@ pub struct WitEvents {
 }
 
 impl WitEvents {
-    pub fn new(events: &[model::Event]) -> Self {
-        WitEvents { columns: Columns::new(events), v0_1_0: OnceLock::new() }
+    /// The batch of `events`, carrying the fields `selection` names: those the plugins it is
+    /// for read ([`FieldSelection::union`] of their [`PluginInstance::reads`]).
+    pub fn new(events: &[model::Event], selection: &FieldSelection) -> Self {
+        WitEvents { columns: Columns::new(events, selection), v0_1_0: OnceLock::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -252,6 +254,11 @@ impl PluginInstance {
 
     pub fn description(&self) -> &DetectorDescription {
         &self.description
+    }
+
+    /// The event fields the detector reads (`None`: every field).
+    pub fn reads(&self) -> Option<&[String]> {
+        self.fields.as_deref()
     }
 
     /// Lets the next call write `records` log records; the rest are dropped and counted.

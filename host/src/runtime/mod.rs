@@ -27,6 +27,7 @@ mod supervisor;
 mod ticker;
 
 pub use budget::{Budget, BudgetError, LogCounts};
+pub use columns::FieldSelection;
 pub use contract::{ApiVersion, SUPPORTED_API_VERSIONS};
 pub use engine::{CompiledPlugin, Runtime, RuntimeConfig};
 pub use instance::{DetectorDescription, PluginInstance, WitEvents};

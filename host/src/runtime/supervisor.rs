@@ -55,6 +55,8 @@ pub struct Supervisor {
     settings: Vec<Field>,
     instance: Option<PluginInstance>,
     description: DetectorDescription,
+    /// The event fields it reads (`None`: every field).
+    reads: Option<Vec<String>>,
     limits: Limits,
     health: PluginHealth,
     batches_to_skip: u32,
@@ -69,6 +71,7 @@ impl Supervisor {
         let instance = runtime.instantiate(&compiled, &settings)?;
         Ok(Supervisor {
             description: instance.description().clone(),
+            reads: instance.reads().map(<[String]>::to_vec),
             instance: Some(instance),
             compiled,
             settings,
@@ -86,6 +89,12 @@ impl Supervisor {
 
     pub fn description(&self) -> &DetectorDescription {
         &self.description
+    }
+
+    /// The event fields the detector reads (`None`: every field), for the batches it is given
+    /// to carry.
+    pub fn reads(&self) -> Option<&[String]> {
+        self.reads.as_deref()
     }
 
     pub fn compiled(&self) -> &CompiledPlugin {
