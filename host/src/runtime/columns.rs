@@ -9,8 +9,6 @@
 //! borrowing the one string table (so the table may hold strings of rows the plugin does not
 //! see; its columns never point at them) and every column it wants whole.
 
-use std::collections::HashMap;
-
 use wasmtime::component::{ComponentType, Lower};
 
 use super::contract::v0_1_0::wit as v0_1;
@@ -212,7 +210,9 @@ fn index(position: usize) -> u32 {
 struct StringTable {
     strings: String,
     ends: Vec<u32>,
-    interned: HashMap<String, u32>,
+    /// foldhash: several times faster than the standard SipHash on short strings, and seeded
+    /// per process, so a log cannot be written to make its strings collide.
+    interned: foldhash::HashMap<String, u32>,
 }
 
 impl StringTable {
