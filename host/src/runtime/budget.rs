@@ -117,7 +117,7 @@ fn grown(base: Duration, per_event: Duration, events: u64) -> Duration {
 /// The CPU time the calling thread has used. A plugin's calls run whole on one thread, so the
 /// difference across a call is what the call cost, whatever else the machine runs.
 #[expect(unsafe_code, reason = "clock_gettime(2) is the only way to read a thread's CPU clock")]
-pub(crate) fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `now` is a valid timespec to write into; CLOCK_THREAD_CPUTIME_ID exists on every
     // platform the host builds for (Linux and macOS).

@@ -26,7 +26,7 @@ mod stdio;
 mod supervisor;
 mod ticker;
 
-pub use budget::{Budget, BudgetError, LogCounts};
+pub use budget::{Budget, BudgetError, LogCounts, thread_cpu_time};
 pub use columns::FieldSelection;
 pub use contract::{ApiVersion, SUPPORTED_API_VERSIONS};
 pub use engine::{CompiledPlugin, Runtime, RuntimeConfig};
