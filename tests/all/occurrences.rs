@@ -113,3 +113,29 @@ fn reading_the_same_logs_again_from_the_start_prints_the_unchanged_stored_count(
     assert_eq!(reread.values().collect::<Vec<_>>(), [&4]);
     Ok(())
 }
+
+/// A run that follows its logs takes its findings round by round ([`Pipeline::take_findings`]):
+/// what it took is forgotten by the pipeline, so days of following keep no evidence of old
+/// reports, and a finding reported again comes back with the occurrences of its new report.
+#[test]
+fn findings_taken_round_by_round_are_forgotten_and_come_back_when_reported_again() -> Result<()> {
+    use devloop_host::dispatch::Pipeline;
+    use devloop_host::runtime::{Runtime, RuntimeConfig};
+
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let mut pipeline = Pipeline::new(&runtime, 1024);
+    pipeline.load(devloop_host_tests::plugin("command-repetition"), &BTreeMap::new())?;
+    let run = |id: u64| crate::conformance::cli_event(id, id as i64 * 20, "bd ready", "dev", 0);
+
+    pipeline.feed(&(0..6).map(run).collect::<Vec<_>>());
+    let first = pipeline.take_findings();
+    ensure!(first.len() == 1 && first[0].1 == 6, "one burst of six runs: {first:?}");
+    ensure!(pipeline.findings().is_empty() && pipeline.take_findings().is_empty(), "taken, so forgotten");
+
+    pipeline.feed(&(6..8).map(run).collect::<Vec<_>>());
+    let again = pipeline.take_findings();
+    ensure!(again.len() == 1, "the burst goes on and is reported again: {again:?}");
+    ensure!(again[0].0.fingerprint() == first[0].0.fingerprint(), "the same finding: {again:?}");
+    ensure!(again[0].0.message.contains("run 8 times"), "its latest report: {}", again[0].0.message);
+    Ok(())
+}

@@ -336,7 +336,7 @@ impl Run {
                     return Ok(());
                 };
                 let fresh: Vec<_> = pipeline
-                    .findings()
+                    .take_findings()
                     .into_iter()
                     .filter(|(insight, _)| printed.insert(insight.fingerprint()))
                     .collect();
@@ -351,7 +351,8 @@ impl Run {
         super::plugins::write_status(&pipeline, &status_file);
 
         let findings = pipeline.findings();
-        let found = findings.len();
+        // A follow run took its findings round by round, and printed each once.
+        let found = if self.follow { printed.len() } else { findings.len() };
         if !self.follow {
             let findings = stored_occurrences(&store, findings)?;
             match print_findings(self.format, &findings) {

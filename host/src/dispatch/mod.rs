@@ -668,15 +668,27 @@ impl<'runtime> Pipeline<'runtime> {
     /// One insight per finding (the latest report of it) with its occurrences in this run, in
     /// order of severity, then confidence, as of the batches each plugin has run.
     pub fn findings(&self) -> Vec<(Insight, u64)> {
-        let mut findings: Vec<(Insight, u64)> =
-            self.findings.values().map(|reports| (reports.latest.clone(), reports.occurrences.count())).collect();
-        findings.sort_by(|(a, _), (b, _)| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.confidence.total_cmp(&a.confidence))
-                .then(a.pattern.cmp(&b.pattern))
-                .then(a.key.cmp(&b.key))
-        });
-        findings
+        ranked(self.findings.values().map(|reports| (reports.latest.clone(), reports.occurrences.count())))
     }
+
+    /// The findings reported since the last call (or since the run began), as
+    /// [`Pipeline::findings`] gives them, forgetting them here: a run that follows its logs for
+    /// days takes what is new after each round instead of keeping every report's evidence.
+    pub fn take_findings(&mut self) -> Vec<(Insight, u64)> {
+        let taken = std::mem::take(&mut self.findings);
+        ranked(taken.into_values().map(|reports| (reports.latest, reports.occurrences.count())))
+    }
+}
+
+/// In order of severity, then confidence, then pattern and key.
+fn ranked(findings: impl Iterator<Item = (Insight, u64)>) -> Vec<(Insight, u64)> {
+    let mut findings: Vec<(Insight, u64)> = findings.collect();
+    findings.sort_by(|(a, _), (b, _)| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then(a.pattern.cmp(&b.pattern))
+            .then(a.key.cmp(&b.key))
+    });
+    findings
 }

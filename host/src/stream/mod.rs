@@ -120,12 +120,13 @@ pub struct Destination<'a> {
 }
 
 /// What the caller sees of the run: `between_batches` may change the pipeline before each batch
-/// (hot swap); `after_round` sees it each time the stream has caught up and everything found
-/// so far is committed (once without `follow`). An `after_round` whose output was closed
+/// (hot swap); `after_round` gets it each time the stream has caught up and everything found
+/// so far is committed (once without `follow`), to take what was found
+/// ([`Pipeline::take_findings`]). An `after_round` whose output was closed
 /// (`BrokenPipe`) stops the run cleanly; another error ends it.
 pub struct Hooks<'a> {
     pub between_batches: &'a mut dyn FnMut(&mut Pipeline),
-    pub after_round: &'a mut dyn FnMut(&Pipeline) -> std::io::Result<()>,
+    pub after_round: &'a mut dyn FnMut(&mut Pipeline) -> std::io::Result<()>,
 }
 
 /// Runs the stream from where the store says through `pipeline` until caught up (or, with
