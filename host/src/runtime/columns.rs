@@ -7,7 +7,12 @@
 //! never copied event by event. A plugin that asked for some kinds or declared the fields it
 //! reads gets a [`Projection`]: the numeric columns of its rows and fields, gathered by index,
 //! borrowing the one string table (so the table may hold strings of rows the plugin does not
-//! see; its columns never point at them) and every column it wants whole.
+//! see; its columns never point at them) and every column it wants whole. A field no loaded
+//! plugin reads is left out when the batch is built ([`FieldSelection`]).
+//!
+//! Building the columns reads each event's strings, which are heap allocations of their own:
+//! the conversion was mostly waiting for memory until it asked for the strings of the events
+//! ahead ([`prefetch_strings`]).
 
 use wasmtime::component::{ComponentType, Lower};
 
@@ -259,7 +264,9 @@ impl LastInterned {
 /// left out of the batch when it is built, so no plugin pays for copying it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldSelection {
+    /// Every field: some plugin reads them all (as every 0.1 plugin does).
     Every,
+    /// The fields of these names.
     Only(Vec<String>),
 }
 
@@ -324,7 +331,10 @@ const PREFETCH_AHEAD: usize = 8;
 /// Asks the CPU to fetch the text of an event's kind, actor, thread and subject into its cache
 /// before they are read. Each is a heap allocation of its own, so converting a batch is mostly
 /// waiting for memory, one string after the other, otherwise.
-#[expect(unsafe_code, reason = "a prefetch is a hint: it reads nothing and cannot fault, whatever the address")]
+#[cfg_attr(
+    target_arch = "x86_64",
+    expect(unsafe_code, reason = "a prefetch is a hint: it reads nothing and cannot fault, whatever the address")
+)]
 fn prefetch_strings(event: &model::Event) {
     #[cfg(target_arch = "x86_64")]
     {
