@@ -665,8 +665,9 @@ impl<'runtime> Pipeline<'runtime> {
         &self.problems
     }
 
-    /// One insight per finding (the latest report of it) with its occurrences in this run, in
-    /// order of severity, then confidence, as of the batches each plugin has run.
+    /// One insight per finding (the latest report of it) with its occurrences in this run (since
+    /// the last [`Pipeline::take_findings`], if any), in order of severity, then confidence, as
+    /// of the batches each plugin has run.
     pub fn findings(&self) -> Vec<(Insight, u64)> {
         ranked(self.findings.values().map(|reports| (reports.latest.clone(), reports.occurrences.count())))
     }
