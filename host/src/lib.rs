@@ -28,7 +28,7 @@
 //! files live (one state folder beside its devloop folder) and its settings file.
 //! [`patterns`] runs pattern files — detectors written as data — through the bundled rules
 //! detector, each as a plugin of its own.
-//! [`bench`] measures the pipeline on a large folder it writes in devloop's formats.
+//! [`bench`](mod@bench) measures the pipeline on a large folder it writes in devloop's formats.
 //!
 //! [`escape`] makes text from logs and plugins fit for where it goes (a terminal, Markdown, a
 //! `bd` argument, JSON), for the sinks and for what the runtime logs of a plugin alike.

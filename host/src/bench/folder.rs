@@ -17,7 +17,7 @@ use chrono::{DateTime, Local, Utc};
 /// Where the generated folder ends up and what it holds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FolderStats {
-    /// Records written per file, in the order of [`FILES`].
+    /// Records written per file, in the order of `FILES`.
     pub records: Vec<(&'static str, u64)>,
 }
 

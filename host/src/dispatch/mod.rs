@@ -131,7 +131,7 @@ pub fn settings_for(
 
 /// Every loaded detector, fed batch by batch.
 ///
-/// Each plugin runs on a long-lived worker of its own ([`worker`]). Between
+/// Each plugin runs on a long-lived worker of its own (`worker`). Between
 /// [`Pipeline::submit`] and [`Pipeline::settle`] the plugins are lent to their workers and
 /// run ahead of each other as far as their queues allow; whatever needs the plugins themselves
 /// (a swap, a tick) settles first. A checkpoint needs only their states at one place in the

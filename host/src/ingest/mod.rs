@@ -1,8 +1,8 @@
 //! Reading devloop's logs into one event-time-ordered stream of normalized [`Event`]s.
 //!
 //! One module per log turns its records into events as `docs/events.md` lays down; the
-//! readers ([`reader`]) take care of where they stand in their file ([`position`]), and
-//! [`merge`] joins them into one [`Feed`] whose position can be checkpointed after any batch.
+//! readers (`reader`) take care of where they stand in their file ([`position`]), and
+//! `merge` joins them into one [`Feed`] whose position can be checkpointed after any batch.
 //!
 //! Every reader is forgiving in the same way: a record it cannot parse is counted and reported
 //! with its file and line ([`MalformedRecord`]), never fatal unless the user asks for `--strict`,

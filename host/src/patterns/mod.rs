@@ -7,7 +7,7 @@
 //! counters and quarantine, so to the rest of the host — dispatch, the store, fingerprints,
 //! routing, beads — a pattern is a detector like any other.
 //!
-//! - [`RulesEngine`] is the loaded component and makes a [`Supervisor`] for one pattern.
+//! - [`RulesEngine`] is the loaded component and makes a [`Supervisor`](crate::runtime::Supervisor) for one pattern.
 //! - [`discover`] finds the pattern files, the project's before the user's (a project pattern
 //!   overrides a user pattern of the same id).
 //! - [`start_patterns`] starts every pattern as a detector, for `run`.

@@ -5,7 +5,7 @@
 //! The database is `insights.db` in the state folder (`.devloop-host/` by default), in WAL mode
 //! so `insights list` can read while a `run` writes. It is the project's one database: a run's
 //! progress (cursors, detector states) is committed in the same transactions as the findings
-//! it produced ([`checkpoint`]). The schema is versioned ([`migrations`]).
+//! it produced (`checkpoint`). The schema is versioned (`migrations`).
 
 mod checkpoint;
 mod error;

@@ -28,7 +28,7 @@
 //! replay announces each finding once, as it stands at the end, rather than at every doubling
 //! on the way.
 //!
-//! With `follow`, the stream keeps going: it waits for the files to change ([`watch`]) and
+//! With `follow`, the stream keeps going: it waits for the files to change (`watch`) and
 //! reads what is new, until asked to [`Stop`]. Idle, it sleeps on file notifications.
 
 mod catch_up;
