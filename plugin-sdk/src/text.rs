@@ -187,7 +187,7 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("kept", "stor"),
 ];
 
-/// The word a stemmed word stands for in [`SYNONYMS`], or the word itself.
+/// The word a stemmed word stands for in `SYNONYMS`, or the word itself.
 pub fn synonym(word: &str) -> &str {
     SYNONYMS.iter().find(|(from, _)| *from == word).map_or(word, |(_, to)| to)
 }
