@@ -16,7 +16,7 @@ use crate::conformance::cli_event;
 const LARGE_ID: u64 = (1 << 60) + 3;
 
 fn field(key: &str, value: Value) -> Field {
-    Field { key: key.to_owned(), value }
+    Field { key: key.to_owned().into(), value }
 }
 
 fn texts(items: &[&str]) -> Value {
@@ -74,7 +74,7 @@ fn probe_events() -> Vec<Event> {
 
 /// What the echo reports for an event, field by field, in the order it reports them.
 fn echoed(insight: &Insight) -> Vec<(String, Value)> {
-    insight.evidence.fields.iter().map(|field| (field.key.clone(), field.value.clone())).collect()
+    insight.evidence.fields.iter().map(|field| (field.key.to_string(), field.value.clone())).collect()
 }
 
 fn expected(source: &str, time_ms: i64, columns: [Value; 6], fields: &[(&str, Value)]) -> Vec<(String, Value)> {

@@ -25,7 +25,7 @@ const EVENTS: usize = 8192;
 /// The fields `host/src/ingest/cli_actions.rs` keeps of a cli-actions record, as it writes
 /// them: text, integer and JSON values of realistic length.
 fn cli_fields(id: u64, thread: Option<&str>, failed: bool) -> Vec<Field> {
-    let text = |key: &str, value: String| Field { key: key.to_owned(), value: Value::Text(value) };
+    let text = |key: &'static str, value: String| Field { key: key.into(), value: Value::Text(value) };
     vec![
         text("thread_url", format!("https://ampcode.com/threads/{}", thread.unwrap_or("T-none"))),
         text("working_dir", format!("/home/dev/projects/service-{}", id % 4)),

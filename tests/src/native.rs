@@ -39,7 +39,7 @@ pub fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event> {
             fields: event
                 .fields
                 .iter()
-                .map(|field| devloop_plugin_sdk::Field { key: field.key.clone(), value: sdk_value(&field.value) })
+                .map(|field| devloop_plugin_sdk::Field { key: field.key.to_string(), value: sdk_value(&field.value) })
                 .collect(),
         })
         .collect()

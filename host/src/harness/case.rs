@@ -27,7 +27,10 @@ pub struct CaseConfig {
 
 fn settings<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Field>, D::Error> {
     let map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
-    Ok(map.iter().filter_map(|(name, value)| Value::from_json(value).map(|value| Field::new(name, value))).collect())
+    Ok(map
+        .iter()
+        .filter_map(|(name, value)| Value::from_json(value).map(|value| Field::new(name.clone(), value)))
+        .collect())
 }
 
 /// One test case, read.

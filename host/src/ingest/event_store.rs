@@ -55,9 +55,9 @@ pub fn row_event(row: &Row) -> Result<Event, String> {
     let mut fields = Fields::with_capacity(payload.len() + 1);
     for (key, value) in &payload {
         if key == "data" {
-            fields.add_json_text(key, Some(value));
+            fields.add_json_text(key.clone(), Some(value));
         } else {
-            fields.add_json(key, Some(value));
+            fields.add_json(key.clone(), Some(value));
         }
     }
     fields.add("priority", Some(row.priority));

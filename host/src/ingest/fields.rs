@@ -1,6 +1,8 @@
 //! What every parser needs: a record read from its line, devloop's two timestamp styles, and
 //! fields that are left out when the record has no value for them.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::compact_json::CompactJson;
@@ -103,14 +105,14 @@ impl Fields {
         Fields(Vec::with_capacity(count))
     }
 
-    pub fn add(&mut self, key: &str, value: Option<impl Into<Value>>) -> &mut Self {
+    pub fn add(&mut self, key: impl Into<Cow<'static, str>>, value: Option<impl Into<Value>>) -> &mut Self {
         if let Some(value) = value {
             self.0.push(Field::new(key, value));
         }
         self
     }
 
-    pub fn add_json(&mut self, key: &str, value: Option<&serde_json::Value>) -> &mut Self {
+    pub fn add_json(&mut self, key: impl Into<Cow<'static, str>>, value: Option<&serde_json::Value>) -> &mut Self {
         if let Some(value) = value.and_then(Value::from_json) {
             self.0.push(Field::new(key, value));
         }
@@ -118,7 +120,7 @@ impl Fields {
     }
 
     /// A nested value kept as compact JSON text, whatever its shape.
-    pub fn add_json_text(&mut self, key: &str, value: Option<&serde_json::Value>) -> &mut Self {
+    pub fn add_json_text(&mut self, key: impl Into<Cow<'static, str>>, value: Option<&serde_json::Value>) -> &mut Self {
         if let Some(value) = value.filter(|value| !value.is_null()) {
             self.0.push(Field::new(key, Value::Json(value.to_string())));
         }
@@ -126,7 +128,7 @@ impl Fields {
     }
 
     /// A nested value already written as compact JSON text while the record was parsed.
-    pub fn add_compact_json(&mut self, key: &str, value: Option<CompactJson>) -> &mut Self {
+    pub fn add_compact_json(&mut self, key: impl Into<Cow<'static, str>>, value: Option<CompactJson>) -> &mut Self {
         if let Some(CompactJson(text)) = value {
             self.0.push(Field::new(key, Value::Json(text)));
         }

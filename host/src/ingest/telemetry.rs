@@ -41,7 +41,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
     let mut fields = Fields::with_capacity(2 + details.0.len());
     fields.add("findings", record.findings).add("severity_levels", record.severity_levels);
     for (key, value) in details.0 {
-        fields.add(&key, value);
+        fields.add(key.into_owned(), value);
     }
     Ok(Event {
         id,

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -166,12 +167,15 @@ impl From<bool> for Value {
 /// A named value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Field {
-    pub key: String,
+    /// A source's own field names are static and borrowed; only names read from a record (a
+    /// telemetry event's details, a stored event's columns) are owned. Ingest writes a few
+    /// fields per event, so a name allocated for each was a good part of its allocations.
+    pub key: Cow<'static, str>,
     pub value: Value,
 }
 
 impl Field {
-    pub fn new(key: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn new(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         Field { key: key.into(), value: value.into() }
     }
 }

@@ -111,7 +111,7 @@ impl Insight {
     /// 2^53; `evidence.event_id_strings` holds the same ids as decimal strings, exact for any id.
     pub fn to_json(&self) -> serde_json::Value {
         let evidence_fields: serde_json::Map<String, serde_json::Value> =
-            self.evidence.fields.iter().map(|field| (field.key.clone(), field.value.to_json())).collect();
+            self.evidence.fields.iter().map(|field| (field.key.to_string(), field.value.to_json())).collect();
         serde_json::json!({
             "fingerprint": self.fingerprint(),
             "pattern": self.pattern,

@@ -109,7 +109,7 @@ fn overrides_table(settings: &[Field]) -> toml::Table {
                 Value::Boolean(flag) => toml::Value::Boolean(*flag),
                 Value::Texts(_) | Value::Json(_) => return None,
             };
-            Some((field.key.clone(), value))
+            Some((field.key.to_string(), value))
         })
         .collect()
 }

@@ -586,7 +586,7 @@ mod tests {
     }
 
     fn field(key: &str, value: Value) -> Field {
-        Field { key: key.to_owned(), value }
+        Field { key: key.to_owned().into(), value }
     }
 
     #[test]

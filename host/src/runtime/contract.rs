@@ -85,13 +85,13 @@ macro_rules! shared_conversions {
 
         impl From<&model::Field> for wit::Field {
             fn from(field: &model::Field) -> Self {
-                wit::Field { key: field.key.clone(), value: (&field.value).into() }
+                wit::Field { key: field.key.to_string(), value: (&field.value).into() }
             }
         }
 
         impl From<wit::Field> for model::Field {
             fn from(field: wit::Field) -> Self {
-                model::Field { key: field.key, value: field.value.into() }
+                model::Field { key: field.key.into(), value: field.value.into() }
             }
         }
 
