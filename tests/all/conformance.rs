@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use devloop_host::model::{Event, Outcome, Source};
-use devloop_host::runtime::{BatchOutcome, FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents};
+use devloop_host::runtime::{BatchOutcome, Runtime, RuntimeConfig, Supervisor};
 
 pub fn cli_event(id: u64, seconds: i64, command: &str, user: &str, exit_code: i32) -> Event {
     Event {
@@ -21,7 +21,7 @@ pub fn cli_event(id: u64, seconds: i64, command: &str, user: &str, exit_code: i3
 }
 
 fn insights_of(supervisor: &mut Supervisor, events: &[Event]) -> Vec<devloop_host::model::Insight> {
-    match supervisor.process(&WitEvents::new(events, &FieldSelection::union([supervisor.reads()]))) {
+    match supervisor.process(&devloop_host_tests::batch_for(supervisor, events)) {
         BatchOutcome::Insights(insights) => insights,
         other => panic!("expected insights, got {other:?}"),
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, anyhow};
 use devloop_host::dispatch::Pipeline;
 use devloop_host::model::{Event, Field, Insight, Outcome, Source, Status, Value};
-use devloop_host::runtime::{ApiVersion, BatchOutcome, FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents};
+use devloop_host::runtime::{ApiVersion, BatchOutcome, Runtime, RuntimeConfig, Supervisor};
 use devloop_host_tests::polyglot;
 
 use crate::conformance::cli_event;
@@ -101,7 +101,7 @@ fn a_v02_detector_gets_its_kinds_and_declared_fields_with_every_value_intact() -
     let mut echo = Supervisor::start(&runtime, source, Vec::new())?;
     assert_eq!(echo.description().api_version, "0.2.0");
     let events = probe_events();
-    let insights = match echo.process(&WitEvents::new(&events, &FieldSelection::union([echo.reads()]))) {
+    let insights = match echo.process(&devloop_host_tests::batch_for(&echo, &events)) {
         BatchOutcome::Insights(insights) => insights,
         other => return Err(anyhow!("expected insights, got {other:?}")),
     };
@@ -156,14 +156,13 @@ fn a_v02_detector_sees_each_batch_afresh() -> Result<()> {
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let mut echo = Supervisor::start(&runtime, runtime.load_file(devloop_host_tests::hostile("echo"))?, Vec::new())?;
     let first = probe_events();
-    let BatchOutcome::Insights(_) = echo.process(&WitEvents::new(&first, &FieldSelection::union([echo.reads()])))
-    else {
+    let BatchOutcome::Insights(_) = echo.process(&devloop_host_tests::batch_for(&echo, &first)) else {
         return Err(anyhow!("the first batch failed"));
     };
     let mut second = cli_event(9, 9, "ls", "dev", 0);
     second.actor = None;
     second.fields = vec![field("many", Value::Integer(3))];
-    let insights = match echo.process(&WitEvents::new(&[second], &FieldSelection::union([echo.reads()]))) {
+    let insights = match echo.process(&devloop_host_tests::batch_for(&echo, &[second])) {
         BatchOutcome::Insights(insights) => insights,
         other => return Err(anyhow!("expected insights, got {other:?}")),
     };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, ensure};
 use devloop_host::harness::Case;
 use devloop_host::model::{Event, Insight};
-use devloop_host::runtime::{BatchOutcome, FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents};
+use devloop_host::runtime::{BatchOutcome, Runtime, RuntimeConfig, Supervisor};
 
 fn cases() -> Result<Vec<PathBuf>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases");
@@ -39,8 +39,7 @@ fn feed(supervisor: &mut Supervisor, events: &[Event]) -> Result<Vec<Insight>> {
         events.iter().filter(|event| supervisor.description().wants(&event.kind)).cloned().collect();
     let mut insights = Vec::new();
     for batch in wanted.chunks(16) {
-        insights
-            .extend(outcome(supervisor.process(&WitEvents::new(batch, &FieldSelection::union([supervisor.reads()]))))?);
+        insights.extend(outcome(supervisor.process(&devloop_host_tests::batch_for(supervisor, batch)))?);
     }
     Ok(insights)
 }

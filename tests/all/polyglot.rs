@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow};
 use devloop_host::harness::Case;
 use devloop_host::model::{Event, Field, Insight, Value};
-use devloop_host::runtime::{BatchOutcome, FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents};
+use devloop_host::runtime::{BatchOutcome, Runtime, RuntimeConfig, Supervisor};
 use devloop_host_tests::polyglot;
 
 use crate::conformance::cli_event;
@@ -242,7 +242,7 @@ fn state_hands_over_between_every_language() -> Result<()> {
 }
 
 fn run_batch(supervisor: &mut Supervisor, events: &[Event]) -> Result<Vec<Insight>> {
-    match supervisor.process(&WitEvents::new(events, &FieldSelection::union([supervisor.reads()]))) {
+    match supervisor.process(&devloop_host_tests::batch_for(supervisor, events)) {
         BatchOutcome::Insights(insights) => Ok(insights),
         other => Err(anyhow!("expected insights, got {other:?}")),
     }

@@ -130,8 +130,7 @@ fn landing_to_processing(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iterations {
                 let mut retired = Supervisor::start(&runtime, source.clone(), Vec::new()).expect("starts");
-                let carried = devloop_host::runtime::FieldSelection::union([retired.reads()]);
-                let _ = retired.process(&devloop_host::runtime::WitEvents::new(&batch(0), &carried));
+                let _ = retired.process(&devloop_host_tests::batch_for(&retired, &batch(0)));
                 let started = Instant::now();
                 drop(retired);
                 total += started.elapsed();

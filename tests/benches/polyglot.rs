@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use devloop_host::model::{Event, Outcome, Source};
-use devloop_host::runtime::{BatchOutcome, FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents};
+use devloop_host::runtime::{BatchOutcome, Runtime, RuntimeConfig, Supervisor};
 use devloop_host_tests::polyglot;
 
 const BATCH: u64 = 100;
@@ -67,7 +67,7 @@ fn per_event(criterion: &mut Criterion) {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iterations {
                     let events = batch(next_batch);
-                    let events = WitEvents::new(&events, &FieldSelection::union([supervisor.reads()]));
+                    let events = devloop_host_tests::batch_for(&supervisor, &events);
                     next_batch += 1;
                     let started = Instant::now();
                     let outcome = supervisor.process(&events);

@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+use devloop_host::model::Event;
+use devloop_host::runtime::{FieldSelection, Supervisor, WitEvents};
+
 pub mod devloop;
 pub mod follow;
 pub mod native;
@@ -14,6 +17,12 @@ pub fn plugin(name: &str) -> &'static Path {
     let (_, path) =
         PLUGINS.iter().find(|(crate_name, _)| *crate_name == name).unwrap_or_else(|| panic!("no plugin crate {name}"));
     Path::new(path)
+}
+
+/// `events` as the batch a run with `supervisor`'s plugin alone gives it: carrying the fields
+/// it reads.
+pub fn batch_for(supervisor: &Supervisor, events: &[Event]) -> WitEvents {
+    WitEvents::new(events, &FieldSelection::union([supervisor.reads()]))
 }
 
 /// The hostile fixture built with `feature`.
