@@ -350,16 +350,17 @@ impl Run {
 
         super::plugins::write_status(&pipeline, &status_file);
 
-        let findings = pipeline.findings();
         // A follow run took its findings round by round, and printed each once.
-        let found = if self.follow { printed.len() } else { findings.len() };
-        if !self.follow {
-            let findings = stored_occurrences(&store, findings)?;
+        let found = if self.follow {
+            printed.len()
+        } else {
+            let findings = stored_occurrences(&store, pipeline.findings())?;
             match print_findings(self.format, &findings) {
                 Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
-                printed => printed.context("cannot print the findings (they are stored)")?,
+                shown => shown.context("cannot print the findings (they are stored)")?,
             }
-        }
+            findings.len()
+        };
         tracing::info!(
             events = pipeline.events_processed(),
             late = summary.late,
