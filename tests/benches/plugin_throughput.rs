@@ -5,7 +5,8 @@
 //! shape, as a run does, with the fields it reads. A detector that does nothing and reads every
 //! field (`crossing-only`) shows what the sandbox crossing itself costs. Starting an instance,
 //! which a run does once per plugin, is timed on its own (`start`), not in each pass over the
-//! events.
+//! events, and so is converting the batches alone, with the fields the detector reads and with
+//! every field (`convert/…`).
 //!
 //! `cargo bench -p devloop-host-tests --bench plugin_throughput`; criterion prints each
 //! throughput, and the README gives the ratio of each against `native`. The contract version
@@ -120,30 +121,34 @@ fn throughput(criterion: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
-    group.bench_function("convert-none", |b| {
-        b.iter(|| {
-            for batch in events.chunks(1024) {
-                black_box(WitEvents::new(batch, &FieldSelection::Only(vec![])));
-            }
-        })
-    });
-    group.bench_function("convert-every", |b| {
-        b.iter(|| {
-            for batch in events.chunks(1024) {
-                black_box(WitEvents::new(batch, &FieldSelection::Every));
-            }
-        })
-    });
+    let reads = FieldSelection::union([start(&compiled).reads()]);
+    for (name, carried) in [("fields-read", reads), ("every-field", FieldSelection::Every)] {
+        group.bench_function(BenchmarkId::new("convert", name), |bencher| {
+            bencher.iter(|| {
+                for batch in events.chunks(1024) {
+                    black_box(WitEvents::new(batch, &carried));
+                }
+            })
+        });
+    }
     group.throughput(Throughput::Elements(1));
     group.bench_function("start", |bencher| bencher.iter(|| black_box(start(&compiled))));
     group.finish();
 }
 
+/// What `pass` returns, and the CPU time it took on this thread.
+fn timed<T>(pass: impl FnOnce() -> T) -> (T, f64) {
+    let started = thread_cpu_time();
+    let result = pass();
+    (result, (thread_cpu_time() - started).as_secs_f64())
+}
+
 /// The component at batch 1024 against the native detector, from passes taken in turn, so
 /// that a machine whose speed drifts between criterion's groups (as shared VMs do, by half)
 /// slows both sides alike; and the conversion of the host's events into the contract's columns
-/// alone (which a run does once per batch for every plugin). Each pass is timed on the thread's CPU clock (the component runs on the
-/// calling thread), so time the VM gives to its neighbours counts on neither side. Prints the
+/// alone (which a run does once per batch for every plugin). Each pass is timed on the thread's
+/// CPU clock (the component runs on the calling thread), so time the VM gives to its neighbours
+/// counts on neither side. Prints the
 /// median time of each, and the median and quartiles of the ratio round by round. The native
 /// pass's time varies more from process to process than the component's (1.2 to 2.8 ms on the
 /// shared VM), so compare a ratio with the times it came from.
@@ -153,19 +158,13 @@ fn interleaved_ratio(_: &mut Criterion) {
     let native_events = devloop_host_tests::native::sdk_events(&events);
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
-    let timed = |pass: &mut dyn FnMut()| {
-        let started = thread_cpu_time();
-        pass();
-        (thread_cpu_time() - started).as_secs_f64()
-    };
     let mut rounds: Vec<[f64; 3]> = (0..ROUNDS)
         .map(|_| {
-            let native = timed(&mut || run_native(&native_events));
-            let mut supervisor = Some(Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts"));
-            let mut finished = None;
-            let wasm = timed(&mut || finished = supervisor.take().map(|started| run_component(started, &events, 1024)));
-            let carried = FieldSelection::union([finished.as_ref().expect("ran").reads()]);
-            let conversion = timed(&mut || {
+            let ((), native) = timed(|| run_native(&native_events));
+            let supervisor = Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");
+            let (supervisor, wasm) = timed(|| run_component(supervisor, &events, 1024));
+            let carried = FieldSelection::union([supervisor.reads()]);
+            let ((), conversion) = timed(|| {
                 for batch in events.chunks(1024) {
                     black_box(WitEvents::new(batch, &carried));
                 }
