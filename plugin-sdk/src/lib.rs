@@ -37,13 +37,15 @@
 //! plugin.
 //!
 //! Detectors stay thin by building on the primitives of the best detection engines, all in
-//! event time and all deterministic (ordered maps, fixed hashes), so a replay gives the same
+//! event time and all deterministic (ordered maps, or maps that cannot be read in order; fixed
+//! hashes), so a replay gives the same
 //! insights, and all serializable, so a detector made of them keeps its state across runs and
 //! hot swaps with one [`keep_state!`] line: [`window`] (keyed windowed counts and distinct counts), [`sequence`] ("A then B
 //! within T by key", with back-references and cancel-on), [`absence`] ("A not followed by B",
 //! fired by event-time timers from [`Detector::on_tick`]), [`baseline`] (EWMA and robust
 //! z-scores with warm-up), [`stats`] (confidence as one-sided tests), [`text`] (normalization, shingles, Jaccard, MinHash), [`suppress`]
-//! (repeat suppression), [`recent`] (capped, forgettable sets of names), [`keys`] (deterministic insight keys) and [`evidence`] (bounded
+//! (repeat suppression), [`recent`] (capped, forgettable sets of names), [`keymap`] (state looked up per
+//! event, in constant time), [`keys`] (deterministic insight keys) and [`evidence`] (bounded
 //! examples).
 
 pub mod absence;
@@ -57,6 +59,7 @@ mod event;
 pub mod evidence;
 mod export;
 mod insight;
+pub mod keymap;
 pub mod keys;
 pub mod log;
 pub mod recent;
@@ -90,6 +93,7 @@ pub use settings::Settings;
 pub use absence::Absence;
 pub use baseline::{Ewma, RobustBaseline};
 pub use evidence::Examples;
+pub use keymap::KeyMap;
 pub use keys::{insight_key, set_key, stable_hash};
 pub use recent::RecentSet;
 pub use sequence::Sequence;
@@ -113,7 +117,7 @@ pub mod __private {
 pub mod prelude {
     pub use crate::state::PairMap;
     pub use crate::{
-        Absence, Ewma, Examples, LastReported, RecentSet, RobustBaseline, Sequence, Suppressor, WindowedCounts,
+        Absence, Ewma, Examples, KeyMap, LastReported, RecentSet, RobustBaseline, Sequence, Suppressor, WindowedCounts,
         WindowedDistinct, binomial_confidence, insight_key, normal_cdf, set_key, stable_hash,
         two_proportion_confidence,
     };

@@ -45,7 +45,7 @@
 //! agent thread) not seen for that long is no longer known; either starts again from zero if
 //! it comes back, as a new one would. A sweep once a day of event time drops them.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use devloop_plugin_sdk::prelude::*;
 use devloop_plugin_sdk::state;
@@ -190,8 +190,8 @@ impl Default for Thresholds {
 pub struct CommandRepetition {
     thresholds: Thresholds,
     /// By command key and person.
-    habits: PairMap<(String, String), Habit>,
-    people: BTreeMap<String, Person>,
+    habits: KeyMap<(String, String), Habit>,
+    people: KeyMap<String, Person>,
     file_changes: u64,
     /// When what was forgotten was last swept away.
     swept_ms: i64,
@@ -255,8 +255,8 @@ fn is_file_change(event: &Event) -> bool {
 /// The state as format 2 saved it: today's, without the time of the last sweep.
 #[derive(Deserialize)]
 struct Format2 {
-    habits: PairMap<(String, String), Habit>,
-    people: BTreeMap<String, Person>,
+    habits: KeyMap<(String, String), Habit>,
+    people: KeyMap<String, Person>,
     file_changes: u64,
 }
 
@@ -847,7 +847,7 @@ mod tests {
             // Later ids, times and day numbers take more digits; nothing else grows.
             assert!(*later_bytes <= bytes + bytes / 10, "the snapshot stops growing: {sizes:?}");
         }
-        let habit = &detector.habits[&("git status".to_owned(), "dev".to_owned())];
+        let habit = detector.habits.get(&("git status".to_owned(), "dev".to_owned())).ok_or("kept")?;
         assert_eq!(habit.past_sittings + 1, 20 * 5 * 8, "the everyday habit is never forgotten");
         Ok(())
     }
