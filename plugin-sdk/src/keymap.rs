@@ -20,6 +20,7 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
+use std::ops::Index;
 use std::sync::OnceLock;
 
 use foldhash::SharedSeed;
@@ -107,6 +108,15 @@ impl<K: Hash + Eq, V> KeyMap<K, V> {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl<K: Hash + Eq + Borrow<Q>, Q: Hash + Eq + ?Sized, V> Index<&Q> for KeyMap<K, V> {
+    type Output = V;
+
+    /// The value of `key`; panics if there is none, as a `HashMap` does.
+    fn index(&self, key: &Q) -> &V {
+        &self.0[key]
     }
 }
 

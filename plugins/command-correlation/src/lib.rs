@@ -116,46 +116,72 @@ struct Format2 {
     reported: LastReported<(String, String)>,
 }
 
-pub struct CommandCorrelation {
-    window_ms: i64,
-    min_support: u64,
-    min_confidence: f64,
-    min_lift: f64,
-    forget_ms: i64,
-    recent: BTreeMap<String, VecDeque<Run>>,
-    commands: BTreeMap<String, Command>,
+/// The state as format 3 saved it: today's (its ordered maps saved as objects).
+#[derive(Deserialize)]
+struct Format3 {
+    recent: KeyMap<String, VecDeque<Run>>,
+    commands: KeyMap<String, Command>,
     total_runs: u64,
-    pairs: PairMap<(String, String), Pair>,
+    pairs: KeyMap<(String, String), Pair>,
+    reported: LastReported<(String, String)>,
+    swept_ms: i64,
+}
+
+pub struct CommandCorrelation {
+    thresholds: Thresholds,
+    forget_ms: i64,
+    recent: KeyMap<String, VecDeque<Run>>,
+    commands: KeyMap<String, Command>,
+    total_runs: u64,
+    pairs: KeyMap<(String, String), Pair>,
     reported: LastReported<(String, String)>,
     /// When what was forgotten was last swept away.
     swept_ms: i64,
+    /// The key of the pair a follow is about, kept so that finding a pair allocates nothing.
+    pair_key: (String, String),
 }
 
 impl Default for CommandCorrelation {
     fn default() -> Self {
         CommandCorrelation {
-            window_ms: 120_000,
-            min_support: 5,
-            min_confidence: 0.7,
-            min_lift: 3.0,
+            thresholds: Thresholds { window_ms: 120_000, min_support: 5, min_confidence: 0.7, min_lift: 3.0 },
             forget_ms: 30 * DAY_MS,
-            recent: BTreeMap::new(),
-            commands: BTreeMap::new(),
+            recent: KeyMap::default(),
+            commands: KeyMap::default(),
             total_runs: 0,
-            pairs: PairMap::default(),
+            pairs: KeyMap::default(),
             reported: LastReported::new(),
             swept_ms: 0,
+            pair_key: Default::default(),
         }
     }
 }
 
-impl CommandCorrelation {
-    fn report(&mut self, first: &str, then: &str, time_ms: i64, out: &mut Vec<Insight>) {
-        let Some(pair) = self.pairs.get(&(first.to_owned(), then.to_owned())) else { return };
-        let runs = self.commands.get(first).map_or(0, |command| command.runs).max(pair.support);
+/// The settings a report is judged by, apart from the state so that both can be borrowed.
+struct Thresholds {
+    window_ms: i64,
+    min_support: u64,
+    min_confidence: f64,
+    min_lift: f64,
+}
+
+impl Thresholds {
+    /// Reports the pair `first` → `then` if it passes the thresholds and its report changed.
+    #[expect(clippy::too_many_arguments, reason = "the parts of the state a report reads, borrowed apart")]
+    fn report(
+        &self,
+        (first, then): (&str, &str),
+        pair: &mut Pair,
+        commands: &KeyMap<String, Command>,
+        total_runs: u64,
+        reported: &mut LastReported<(String, String)>,
+        time_ms: i64,
+        out: &mut Vec<Insight>,
+    ) {
+        let runs = commands.get(first).map_or(0, |command| command.runs).max(pair.support);
         let share = pair.support as f64 / runs as f64;
-        let followed_by = self.commands.get(then).map_or(0, |command| command.followed_by);
-        let base_rate = followed_by as f64 / self.total_runs.max(1) as f64;
+        let followed_by = commands.get(then).map_or(0, |command| command.followed_by);
+        let base_rate = followed_by as f64 / total_runs.max(1) as f64;
         let lift = share / base_rate.max(1e-3);
         if pair.support < self.min_support || share < self.min_confidence || lift < self.min_lift {
             return;
@@ -186,15 +212,14 @@ impl CommandCorrelation {
             insight = insight.event_id(*id, *time);
         }
         let insight = insight.at(time_ms);
-        let key = (first.to_owned(), then.to_owned());
-        if self.reported.changed(key.clone(), &insight) {
-            if let Some(pair) = self.pairs.get_mut(&key) {
-                pair.events.clear();
-            }
+        if reported.changed((first.to_owned(), then.to_owned()), &insight) {
+            pair.events.clear();
             out.push(insight);
         }
     }
+}
 
+impl CommandCorrelation {
     /// Once a day of event time, drops the commands and pairs not seen within the horizon
     /// (which would start from zero if seen again) and the runs that slid out of people's
     /// windows: memory only, never a finding, and a run in pieces sweeps where one run does.
@@ -203,7 +228,7 @@ impl CommandCorrelation {
             return;
         }
         self.swept_ms = now_ms;
-        let (forget_ms, window_ms) = (self.forget_ms, self.window_ms);
+        let (forget_ms, window_ms) = (self.forget_ms, self.thresholds.window_ms);
         self.commands.retain(|_, command| now_ms - command.last_ms <= forget_ms);
         self.pairs.retain(|_, pair| now_ms - pair.last_ms <= forget_ms);
         self.recent.retain(|_, runs| {
@@ -255,11 +280,12 @@ impl Detector for CommandCorrelation {
     }
 
     fn configure(&mut self, settings: &Settings) -> Result<(), String> {
-        self.window_ms = settings.integer_at_least("window_seconds", 1)? * 1000;
-        self.min_support = settings.integer_at_least("min_support", 2)? as u64;
-        self.min_confidence = settings.float("min_confidence")?;
-        self.min_lift = settings.float("min_lift")?;
-        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(self.window_ms);
+        let thresholds = &mut self.thresholds;
+        thresholds.window_ms = settings.integer_at_least("window_seconds", 1)? * 1000;
+        thresholds.min_support = settings.integer_at_least("min_support", 2)? as u64;
+        thresholds.min_confidence = settings.float("min_confidence")?;
+        thresholds.min_lift = settings.float("min_lift")?;
+        self.forget_ms = (settings.integer_at_least("forget_after_days", 1)? * DAY_MS).max(thresholds.window_ms);
         Ok(())
     }
 
@@ -267,50 +293,72 @@ impl Detector for CommandCorrelation {
         if !event.succeeded() {
             return Ok(());
         }
-        let command = command_key(event.subject_or_empty()).into_owned();
+        let command = command_key(event.subject_or_empty());
         if command.is_empty() {
             return Ok(());
         }
         self.sweep(event.time_ms);
-        let (now_ms, forget_ms) = (event.time_ms, self.forget_ms);
-        let who = event.actor.clone().or_else(|| event.thread_id.clone()).unwrap_or_default();
-        let window_ms = self.window_ms;
-        let recent = self.recent.entry(who.clone()).or_default();
-        while recent.front().is_some_and(|run| event.time_ms - run.time_ms > window_ms) {
+        let (now_ms, forget_ms, window_ms) = (event.time_ms, self.forget_ms, self.thresholds.window_ms);
+        let who = event.actor.as_deref().or(event.thread_id.as_deref()).unwrap_or("");
+        let recent = match self.recent.get_mut(who) {
+            Some(recent) => recent,
+            None => self.recent.entry(who.to_owned()).or_default(),
+        };
+        while recent.front().is_some_and(|run| now_ms - run.time_ms > window_ms) {
             recent.pop_front();
         }
+        // The runs this command follows for the first time: those since its own last run.
         let since = recent.iter().rposition(|run| run.command == command).map_or(0, |last| last + 1);
-        let completed: Vec<(String, u64, i64)> =
-            recent.range(since..).map(|run| (run.command.clone(), run.id, run.time_ms)).collect();
-        recent.push_back(Run { command: command.clone(), id: event.id, time_ms: event.time_ms });
-        let counts = self.commands.entry(command.clone()).or_default().seen(now_ms, forget_ms);
+        let counts = match self.commands.get_mut(command.as_ref()) {
+            Some(counts) => counts,
+            None => self.commands.entry(command.to_string()).or_default(),
+        }
+        .seen(now_ms, forget_ms);
         counts.runs += 1;
         counts.last_ms = now_ms;
-        counts.followed_by += completed.len() as u64;
+        counts.followed_by += (recent.len() - since) as u64;
         self.total_runs += 1;
-        for (first, id, time_ms) in completed {
-            let pair = self.pairs.entry((first.clone(), command.clone())).or_default().seen(now_ms, forget_ms);
+        for run in recent.range(since..) {
+            devloop_plugin_sdk::assign(&mut self.pair_key.0, &run.command);
+            devloop_plugin_sdk::assign(&mut self.pair_key.1, &command);
+            let pair = match self.pairs.get_mut(&self.pair_key) {
+                Some(pair) => pair,
+                None => self.pairs.entry(self.pair_key.clone()).or_default(),
+            }
+            .seen(now_ms, forget_ms);
             pair.support += 1;
             pair.last_ms = now_ms;
-            pair.gaps_ms.insert(event.time_ms - time_ms);
-            pair.people.insert(who.clone());
-            if pair.events.len() < MAX_UNREPORTED_EVENTS {
-                pair.events.push((id, time_ms));
-                pair.events.push((event.id, event.time_ms));
+            pair.gaps_ms.insert(now_ms - run.time_ms);
+            if !pair.people.contains(who) {
+                pair.people.insert(who.to_owned());
             }
-            self.report(&first, &command, event.time_ms, out);
+            if pair.events.len() < MAX_UNREPORTED_EVENTS {
+                pair.events.push((run.id, run.time_ms));
+                pair.events.push((event.id, now_ms));
+            }
+            let pair_names = (run.command.as_str(), command.as_ref());
+            self.thresholds.report(pair_names, pair, &self.commands, self.total_runs, &mut self.reported, now_ms, out);
         }
+        recent.push_back(Run { command: command.into_owned(), id: event.id, time_ms: now_ms });
         Ok(())
     }
 
-    keep_state!(format = 3, migrate = CommandCorrelation::migrate; recent, commands, total_runs, pairs, reported, swept_ms);
+    keep_state!(format = 4, migrate = CommandCorrelation::migrate; recent, commands, total_runs, pairs, reported, swept_ms);
 }
 
 impl CommandCorrelation {
-    /// Reads a format-1 or format-2 snapshot: every gap of a pair becomes the kept gaps around
-    /// its median (the median reads the same), and as those formats did not say when a command
-    /// or pair was last seen, everything counts as seen at the newest time the snapshot holds.
+    /// Reads a format-3 snapshot (today's state, with the people's runs and the commands saved
+    /// as objects, which a [`KeyMap`] reads as it reads its own list of pairs) or a format-1 or
+    /// format-2 one: every gap of a pair becomes the kept gaps around its median (the median
+    /// reads the same), and as those formats did not say when a command or pair was last seen,
+    /// everything counts as seen at the newest time the snapshot holds.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
+        if saved.format == 3 {
+            let Format3 { recent, commands, total_runs, pairs, reported, swept_ms } = saved.read_any()?;
+            (self.recent, self.commands, self.total_runs) = (recent, commands, total_runs);
+            (self.pairs, self.reported, self.swept_ms) = (pairs, reported, swept_ms);
+            return Ok(());
+        }
         if !matches!(saved.format, 1 | 2) {
             return Err(saved.unconvertible());
         }
@@ -333,10 +381,10 @@ impl CommandCorrelation {
             let PairFormat2 { support, gaps_ms, people, events } = pair;
             (key, Pair { support, gaps_ms: Gaps::from_every_gap(gaps_ms), people, events, last_ms: newest_ms })
         });
-        self.recent = state.recent;
-        self.commands = commands;
+        self.recent = state.recent.into_iter().collect();
+        self.commands = commands.into_iter().collect();
         self.total_runs = state.total_runs;
-        self.pairs = PairMap(pairs.collect());
+        self.pairs = pairs.collect();
         self.reported = state.reported;
         self.swept_ms = newest_ms;
         Ok(())
@@ -467,7 +515,40 @@ mod tests {
             matches!(evidence(&insights[0], "median_gap_seconds"), Some(Value::Float(seconds)) if *seconds == 151.0)
         );
         let saved = detector.snapshot().ok_or("command-correlation keeps state")?;
-        assert!(String::from_utf8_lossy(&saved).starts_with(r#"{"format":3"#));
+        assert!(String::from_utf8_lossy(&saved).starts_with(r#"{"format":4"#));
+        Ok(())
+    }
+
+    #[test]
+    fn a_format_3_snapshot_with_its_maps_as_objects_goes_on_from_where_it_was() -> Result<(), String> {
+        let mut events = background(400);
+        for index in 0..8_i64 {
+            events.push(run(index as u64 * 2, 30_000 + index * 3_600, "bd sync"));
+            events.push(run(index as u64 * 2 + 1, 30_000 + index * 3_600 + 20, "bd ready"));
+        }
+        let (first, rest) = events.split_at(406);
+        let mut before = CommandCorrelation::default();
+        assert!(before.process(first)?.is_empty(), "three follows are under min_support");
+        let saved = before.snapshot().ok_or("command-correlation keeps state")?;
+        let mut opened = Saved::open(&saved)?;
+        let state = opened.state.as_object_mut().ok_or("an object")?;
+        for map in ["recent", "commands"] {
+            let pairs = state[map].as_array().ok_or("a list of pairs")?.clone();
+            let object: serde_json::Map<String, serde_json::Value> = pairs
+                .into_iter()
+                .map(|pair| (pair[0].as_str().unwrap_or_default().to_owned(), pair[1].clone()))
+                .collect();
+            state.insert(map.to_owned(), object.into());
+        }
+        let format_3 = devloop_plugin_sdk::state::save_versioned(3, &opened.state).ok_or("serializable")?;
+        let mut after = CommandCorrelation::default();
+        after.restore(&format_3)?;
+        assert_eq!(after.commands["bd sync"].runs, 3);
+        let (going_on, restored) = (before.process(rest)?, after.process(rest)?);
+        assert!(!going_on.is_empty(), "the pair is reported once it has five follows");
+        let messages =
+            |insights: &[Insight]| insights.iter().map(|insight| insight.message.clone()).collect::<Vec<_>>();
+        assert_eq!(messages(&restored), messages(&going_on));
         Ok(())
     }
 

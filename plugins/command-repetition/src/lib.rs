@@ -252,12 +252,16 @@ fn is_file_change(event: &Event) -> bool {
         || matches!(event.kind.as_str(), "audit.file_modified" | "audit.file_created" | "audit.fix_applied")
 }
 
-/// The state as format 2 saved it: today's, without the time of the last sweep.
+/// The state as formats 2 and 3 saved it: today's, with the people as an object (an ordered
+/// map, where a [`KeyMap`] saves a list of pairs), and in format 2 without the time of the
+/// last sweep.
 #[derive(Deserialize)]
-struct Format2 {
+struct Format3 {
     habits: KeyMap<(String, String), Habit>,
     people: KeyMap<String, Person>,
     file_changes: u64,
+    #[serde(default)]
+    swept_ms: i64,
 }
 
 impl CommandRepetition {
@@ -473,14 +477,14 @@ impl CommandRepetition {
         out.push(insight);
     }
 
-    /// Format 2 is today's state without the time of the last sweep, which then comes with the
-    /// next event. Formats 0 (before envelopes) and 1 (runs, not sittings) kept short-lived
-    /// runs the detector no longer counts the same way, so it starts fresh rather than misread
-    /// them.
+    /// Format 3 is today's state with the people saved as an object; format 2 is format 3
+    /// without the time of the last sweep, which then comes with the next event. Formats 0
+    /// (before envelopes) and 1 (runs, not sittings) kept short-lived runs the detector no
+    /// longer counts the same way, so it starts fresh rather than misread them.
     fn migrate_earlier(&mut self, saved: state::Saved) -> Result<(), String> {
-        if saved.format == 2 {
-            let Format2 { habits, people, file_changes } = saved.read_any()?;
-            (self.habits, self.people, self.file_changes, self.swept_ms) = (habits, people, file_changes, 0);
+        if matches!(saved.format, 2 | 3) {
+            let Format3 { habits, people, file_changes, swept_ms } = saved.read_any()?;
+            (self.habits, self.people, self.file_changes, self.swept_ms) = (habits, people, file_changes, swept_ms);
             return Ok(());
         }
         Err(format!(
@@ -591,7 +595,7 @@ impl Detector for CommandRepetition {
         Ok(())
     }
 
-    keep_state!(format = 3, migrate = Self::migrate_earlier; habits, people, file_changes, swept_ms);
+    keep_state!(format = 4, migrate = Self::migrate_earlier; habits, people, file_changes, swept_ms);
 }
 
 export_detector!(CommandRepetition);
@@ -853,18 +857,28 @@ mod tests {
     }
 
     #[test]
-    fn a_format_2_snapshot_goes_on_from_where_it_was() -> Result<(), String> {
+    fn a_format_2_or_3_snapshot_goes_on_from_where_it_was() -> Result<(), String> {
         let mut before = CommandRepetition::default();
         before.process(&[run(1, 0, "bd ready", 0), run(2, 5, "bd ready", 0), run(3, 7, "bd ready", 0)])?;
         let saved = before.snapshot().ok_or("command-repetition supports snapshots")?;
-        // Format 2 was today's layout without `swept_ms`.
+        // Format 3 was today's layout with the people as an object, and format 2 that without
+        // `swept_ms`.
         let mut opened = state::Saved::open(&saved)?;
-        assert_eq!(opened.format, 3);
+        assert_eq!(opened.format, 4);
+        let state = opened.state.as_object_mut().ok_or("an object")?;
+        let people = state["people"].as_array().ok_or("a list of pairs")?;
+        let people: serde_json::Map<String, serde_json::Value> =
+            people.iter().map(|pair| (pair[0].as_str().unwrap_or_default().to_owned(), pair[1].clone())).collect();
+        assert_eq!(people.len(), 1);
+        state.insert("people".to_owned(), people.into());
+        let format_3 = state::save_versioned(3, &opened.state).ok_or("serializable")?;
         opened.state.as_object_mut().ok_or("an object")?.remove("swept_ms").ok_or("kept")?;
         let format_2 = state::save_versioned(2, &opened.state).ok_or("serializable")?;
-        let mut after = CommandRepetition::default();
-        after.restore(&format_2)?;
-        assert_eq!(after.process(&[run(4, 9, "bd ready", 0)])?.len(), 1, "the fourth run completes the burst");
+        for earlier in [format_3, format_2] {
+            let mut after = CommandRepetition::default();
+            after.restore(&earlier)?;
+            assert_eq!(after.process(&[run(4, 9, "bd ready", 0)])?.len(), 1, "the fourth run completes the burst");
+        }
         Ok(())
     }
 
