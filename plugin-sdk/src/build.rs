@@ -1,43 +1,48 @@
-//! Building events by hand, for detector unit tests and benchmarks:
+//! Building events by hand, for detector unit tests, benchmarks and native callers:
 //! `Event::at(1, 60_000, "cli.command").subject("bd ready").actor("dev").exit_code(1)`.
+//! Texts are borrowed or owned (`.subject(&format!(…))` and `.subject(format!(…))` both work);
+//! the fields added with [`Event::with`] are owned.
 
-use crate::{Event, Field, Outcome, Status, Value};
+use std::borrow::Cow;
 
-impl Event {
+use crate::{Event, Field, Fields, Outcome, Status, Value};
+
+impl<'a> Event<'a> {
     /// An event of `kind` at `time_ms` with nothing else recorded; the source is the kind's
     /// family (`cli` for `cli.command`).
-    pub fn at(id: u64, time_ms: i64, kind: &str) -> Event {
+    pub fn at(id: u64, time_ms: i64, kind: impl Into<Cow<'a, str>>) -> Event<'a> {
+        let kind = kind.into();
         Event {
             id,
             time_ms,
-            source: kind.split('.').next().unwrap_or_default().to_owned(),
-            kind: kind.to_owned(),
+            source: kind.split('.').next().unwrap_or_default().to_owned().into(),
+            kind,
             actor: None,
             thread_id: None,
             subject: None,
             outcome: Outcome { status: Status::Unknown, exit_code: None },
             duration_ms: None,
-            fields: Vec::new(),
+            fields: Fields::Built(Vec::new()),
         }
     }
 
-    pub fn source(mut self, source: &str) -> Self {
-        self.source = source.to_owned();
+    pub fn source(mut self, source: impl Into<Cow<'a, str>>) -> Self {
+        self.source = source.into();
         self
     }
 
-    pub fn actor(mut self, actor: &str) -> Self {
-        self.actor = Some(actor.to_owned());
+    pub fn actor(mut self, actor: impl Into<Cow<'a, str>>) -> Self {
+        self.actor = Some(actor.into());
         self
     }
 
-    pub fn thread(mut self, thread: &str) -> Self {
-        self.thread_id = Some(thread.to_owned());
+    pub fn thread(mut self, thread: impl Into<Cow<'a, str>>) -> Self {
+        self.thread_id = Some(thread.into());
         self
     }
 
-    pub fn subject(mut self, subject: &str) -> Self {
-        self.subject = Some(subject.to_owned());
+    pub fn subject(mut self, subject: impl Into<Cow<'a, str>>) -> Self {
+        self.subject = Some(subject.into());
         self
     }
 
@@ -60,8 +65,15 @@ impl Event {
         self
     }
 
+    /// Adds a field (on an event read from a batch, beside owned copies of its fields).
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.fields.push(Field { key: key.to_owned(), value: value.into() });
+        let field = Field { key: key.to_owned(), value: value.into() };
+        if let Fields::Batch(_) = self.fields {
+            self.fields = Fields::Built(self.fields.to_owned_fields());
+        }
+        if let Fields::Built(fields) = &mut self.fields {
+            fields.push(field);
+        }
         self
     }
 }

@@ -1,13 +1,16 @@
-//! Decoding the contract's columnar batch into [`Event`]s.
+//! Reading the contract's columnar batch as [`Event`]s that borrow it.
 //!
 //! A batch crosses the sandbox as a string table and a fixed number of lists; detectors read
-//! events. The decoder writes into a buffer of events kept from batch to batch, reusing every
-//! string's and field list's allocation, so once the buffer has grown a batch costs a copy of
-//! its bytes and no allocation.
+//! events. Every text of an event (source, kind, actor, thread, subject, each field's key and
+//! text value) is a slice of the batch's string table, checked once as it is read: a batch
+//! costs the lists the events and field rows sit in, and no copy of any string. A string index
+//! out of range, a range that splits a character, an unknown status or value tag, or columns of
+//! different lengths make the whole batch an error: the host broke the contract.
+
+use std::borrow::Cow;
 
 use crate::bindings::devloop::detector::types::Batch;
-use crate::bytes::assign;
-use crate::{Event, Field, Outcome, Status, Value};
+use crate::{Event, FieldValue, Fields, Outcome, Status};
 
 /// The string index that stands for `none`.
 const NONE: u32 = u32::MAX;
@@ -29,6 +32,7 @@ fn bad(what: impl Into<String>) -> BadBatch {
 }
 
 /// The batch's string table.
+#[derive(Clone, Copy)]
 struct Strings<'a> {
     text: &'a str,
     ends: &'a [u32],
@@ -47,140 +51,140 @@ impl<'a> Strings<'a> {
     }
 }
 
-fn assign_optional(target: &mut Option<String>, text: Option<&str>) {
-    match (target.as_mut(), text) {
-        (Some(kept), Some(text)) => assign(kept, text),
-        (_, text) => *target = text.map(str::to_owned),
+/// One field of an event in a batch: its key and value, borrowed from the batch.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldRow<'a> {
+    pub(crate) key: &'a str,
+    value: RowValue<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RowValue<'a> {
+    Text(&'a str),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+    Texts(&'a [&'a str]),
+    Json(&'a str),
+}
+
+impl<'a> FieldRow<'a> {
+    pub(crate) fn value(&self) -> FieldValue<'a> {
+        match self.value {
+            RowValue::Text(text) => FieldValue::Text(text),
+            RowValue::Integer(integer) => FieldValue::Integer(integer),
+            RowValue::Float(float) => FieldValue::Float(float),
+            RowValue::Boolean(flag) => FieldValue::Boolean(flag),
+            RowValue::Texts(texts) => FieldValue::Texts(texts.to_vec()),
+            RowValue::Json(json) => FieldValue::Json(json),
+        }
     }
 }
 
-fn blank() -> Event {
-    Event {
-        id: 0,
-        time_ms: 0,
-        source: String::new(),
-        kind: String::new(),
-        actor: None,
-        thread_id: None,
-        subject: None,
-        outcome: Outcome { status: Status::Unknown, exit_code: None },
-        duration_ms: None,
-        fields: Vec::new(),
-    }
+/// A batch whose columns have been checked to be of one length: read its lists of texts, then
+/// its field rows, then its events, each borrowing the one before (so that a detector's events
+/// live exactly as long as the batch).
+pub struct Columns<'a> {
+    batch: &'a Batch,
+    strings: Strings<'a>,
 }
 
-/// Decodes `batch` into the first `n` events of `events` (growing it as needed) and returns
-/// `n`, the batch's number of events.
-pub fn decode(batch: &Batch, events: &mut Vec<Event>) -> Result<usize, BadBatch> {
-    let count = batch.ids.len();
-    let columns = [
-        batch.times_ms.len(),
-        batch.sources.len(),
-        batch.kinds.len(),
-        batch.actors.len(),
-        batch.thread_ids.len(),
-        batch.subjects.len(),
-        batch.statuses.len(),
-        batch.present.len(),
-        batch.exit_codes.len(),
-        batch.durations_ms.len(),
-        batch.field_ends.len(),
-    ];
-    if columns.iter().any(|&length| length != count) {
-        return Err(bad("per-event columns of different lengths"));
+impl<'a> Columns<'a> {
+    pub fn new(batch: &'a Batch) -> Result<Self, BadBatch> {
+        let count = batch.ids.len();
+        let columns = [
+            batch.times_ms.len(),
+            batch.sources.len(),
+            batch.kinds.len(),
+            batch.actors.len(),
+            batch.thread_ids.len(),
+            batch.subjects.len(),
+            batch.statuses.len(),
+            batch.present.len(),
+            batch.exit_codes.len(),
+            batch.durations_ms.len(),
+            batch.field_ends.len(),
+        ];
+        if columns.iter().any(|&length| length != count) {
+            return Err(bad("per-event columns of different lengths"));
+        }
+        let rows = batch.field_keys.len();
+        if batch.field_tags.len() != rows || batch.field_values.len() != rows {
+            return Err(bad("field columns of different lengths"));
+        }
+        Ok(Columns { batch, strings: Strings { text: &batch.strings, ends: &batch.string_ends } })
     }
-    let rows = batch.field_keys.len();
-    if batch.field_tags.len() != rows || batch.field_values.len() != rows {
-        return Err(bad("field columns of different lengths"));
+
+    /// The items of every list-of-text value, in the batch's order.
+    pub fn text_items(&self) -> Result<Vec<&'a str>, BadBatch> {
+        self.batch.text_items.iter().map(|&item| self.strings.get(item)).collect()
     }
-    let strings = Strings { text: &batch.strings, ends: &batch.string_ends };
-    if events.len() < count {
-        events.resize_with(count, blank);
+
+    /// Every field row of the batch; `text_items` are [`Columns::text_items`].
+    pub fn field_rows<'t>(&self, text_items: &'t [&'a str]) -> Result<Vec<FieldRow<'t>>, BadBatch>
+    where
+        'a: 't,
+    {
+        let batch = self.batch;
+        let rows = batch.field_keys.iter().zip(&batch.field_tags).zip(&batch.field_values);
+        rows.map(|((&key, &tag), &payload)| {
+            let string = || {
+                u32::try_from(payload).map_err(|_| bad("string index over 32 bits")).and_then(|s| self.strings.get(s))
+            };
+            let value = match tag {
+                0 => RowValue::Text(string()?),
+                1 => RowValue::Integer(payload as i64),
+                2 => RowValue::Float(f64::from_bits(payload)),
+                3 => RowValue::Boolean(payload != 0),
+                4 => {
+                    let (first, count) = (payload as u32 as usize, (payload >> 32) as usize);
+                    let items = text_items.get(first..first.saturating_add(count));
+                    RowValue::Texts(items.ok_or_else(|| bad("texts value out of range"))?)
+                }
+                5 => RowValue::Json(string()?),
+                other => return Err(bad(format!("value tag {other}"))),
+            };
+            Ok(FieldRow { key: self.strings.get(key)?, value })
+        })
+        .collect()
     }
-    let mut field_start = 0;
-    for (row, event) in events.iter_mut().take(count).enumerate() {
-        event.id = batch.ids[row];
-        event.time_ms = batch.times_ms[row];
-        assign(&mut event.source, strings.get(batch.sources[row])?);
-        assign(&mut event.kind, strings.get(batch.kinds[row])?);
-        assign_optional(&mut event.actor, strings.optional(batch.actors[row])?);
-        assign_optional(&mut event.thread_id, strings.optional(batch.thread_ids[row])?);
-        assign_optional(&mut event.subject, strings.optional(batch.subjects[row])?);
-        let present = batch.present[row];
-        event.outcome = Outcome {
-            status: match batch.statuses[row] {
+
+    /// The batch's events; `rows` are [`Columns::field_rows`].
+    pub fn events<'r>(&self, rows: &'r [FieldRow<'r>]) -> Result<Vec<Event<'r>>, BadBatch>
+    where
+        'a: 'r,
+    {
+        let (batch, strings) = (self.batch, self.strings);
+        let mut field_start = 0;
+        let mut events = Vec::with_capacity(batch.ids.len());
+        for row in 0..batch.ids.len() {
+            let present = batch.present[row];
+            let status = match batch.statuses[row] {
                 0 => Status::Success,
                 1 => Status::Failure,
                 2 => Status::Unknown,
                 other => return Err(bad(format!("status {other}"))),
-            },
-            exit_code: (present & HAS_EXIT_CODE != 0).then_some(batch.exit_codes[row]),
-        };
-        event.duration_ms = (present & HAS_DURATION != 0).then_some(batch.durations_ms[row]);
-        let field_end = batch.field_ends[row] as usize;
-        if field_end < field_start || field_end > rows {
-            return Err(bad(format!("field rows of event {row} out of range")));
+            };
+            let field_end = batch.field_ends[row] as usize;
+            let fields = rows
+                .get(field_start..field_end)
+                .ok_or_else(|| bad(format!("field rows of event {row} out of range")))?;
+            field_start = field_end;
+            events.push(Event {
+                id: batch.ids[row],
+                time_ms: batch.times_ms[row],
+                source: Cow::Borrowed(strings.get(batch.sources[row])?),
+                kind: Cow::Borrowed(strings.get(batch.kinds[row])?),
+                actor: strings.optional(batch.actors[row])?.map(Cow::Borrowed),
+                thread_id: strings.optional(batch.thread_ids[row])?.map(Cow::Borrowed),
+                subject: strings.optional(batch.subjects[row])?.map(Cow::Borrowed),
+                outcome: Outcome { status, exit_code: (present & HAS_EXIT_CODE != 0).then_some(batch.exit_codes[row]) },
+                duration_ms: (present & HAS_DURATION != 0).then_some(batch.durations_ms[row]),
+                fields: Fields::Batch(fields),
+            });
         }
-        decode_fields(batch, &strings, field_start..field_end, &mut event.fields)?;
-        field_start = field_end;
+        Ok(events)
     }
-    Ok(count)
-}
-
-fn decode_fields(
-    batch: &Batch,
-    strings: &Strings<'_>,
-    rows: std::ops::Range<usize>,
-    fields: &mut Vec<Field>,
-) -> Result<(), BadBatch> {
-    fields.truncate(rows.len());
-    for (index, row) in rows.enumerate() {
-        let key = strings.get(batch.field_keys[row])?;
-        let payload = batch.field_values[row];
-        if let Some(field) = fields.get_mut(index) {
-            assign(&mut field.key, key);
-            set_value(&mut field.value, batch, strings, batch.field_tags[row], payload)?;
-        } else {
-            let mut value = Value::Boolean(false);
-            set_value(&mut value, batch, strings, batch.field_tags[row], payload)?;
-            fields.push(Field { key: key.to_owned(), value });
-        }
-    }
-    Ok(())
-}
-
-/// Writes a field's value into `value`, keeping its allocation when the case is the same.
-fn set_value(value: &mut Value, batch: &Batch, strings: &Strings<'_>, tag: u8, payload: u64) -> Result<(), BadBatch> {
-    let string = || u32::try_from(payload).map_err(|_| bad("string index over 32 bits")).and_then(|s| strings.get(s));
-    match (tag, &mut *value) {
-        (0, Value::Text(kept)) | (5, Value::Json(kept)) => assign(kept, string()?),
-        (0, _) => *value = Value::Text(string()?.to_owned()),
-        (1, _) => *value = Value::Integer(payload as i64),
-        (2, _) => *value = Value::Float(f64::from_bits(payload)),
-        (3, _) => *value = Value::Boolean(payload != 0),
-        (4, _) => {
-            let (first, count) = (payload as u32 as usize, (payload >> 32) as usize);
-            let items = batch
-                .text_items
-                .get(first..first.saturating_add(count))
-                .ok_or_else(|| bad("texts value out of range"))?;
-            if !matches!(value, Value::Texts(_)) {
-                *value = Value::Texts(Vec::with_capacity(count));
-            }
-            let Value::Texts(texts) = value else { unreachable!("just made texts") };
-            texts.truncate(count);
-            for (index, &item) in items.iter().enumerate() {
-                let text = strings.get(item)?;
-                match texts.get_mut(index) {
-                    Some(kept) => assign(kept, text),
-                    None => texts.push(text.to_owned()),
-                }
-            }
-        }
-        (5, _) => *value = Value::Json(string()?.to_owned()),
-        (other, _) => return Err(bad(format!("value tag {other}"))),
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -231,82 +235,63 @@ mod tests {
         }
     }
 
-    #[test]
-    fn columns_decode_into_events_with_every_case_intact() {
-        let mut events = Vec::new();
-        assert_eq!(decode(&batch(), &mut events).expect("decodes"), 2);
-        let first = &events[0];
-        assert_eq!(
-            (first.id, first.time_ms, first.source.as_str(), first.kind.as_str()),
-            (u64::MAX - 1, -5, "cli-actions", "cli.command")
-        );
-        assert_eq!(
-            (first.actor.as_deref(), first.thread_id.as_deref(), first.subject.as_deref()),
-            (Some("dev"), None, Some("bd ready"))
-        );
-        assert_eq!(first.outcome, Outcome { status: Status::Failure, exit_code: Some(2) });
-        assert_eq!(first.duration_ms, Some(40));
-        assert_eq!(first.texts("files"), ["a.rs", "b.rs"]);
-        assert_eq!(first.text("note"), Some("ünïcödé"));
-        assert_eq!(first.number("count"), Some(-3.0));
-        assert_eq!(first.fields.len(), 3);
-        let second = &events[1];
-        assert_eq!((second.actor.as_deref(), second.subject.as_deref()), (None, Some("")));
-        assert_eq!(second.outcome, Outcome { status: Status::Unknown, exit_code: None });
-        assert_eq!(second.duration_ms, None);
-        assert_eq!(second.fields.len(), 1);
-        assert_eq!(second.number("ratio"), Some(1.5));
-        assert_eq!(second.text("note"), None);
+    /// Reads `batch` as the glue does and hands its events to `check`.
+    fn with_events<T>(batch: &Batch, check: impl FnOnce(&[Event<'_>]) -> T) -> Result<T, BadBatch> {
+        let columns = Columns::new(batch)?;
+        let items = columns.text_items()?;
+        let rows = columns.field_rows(&items)?;
+        Ok(check(&columns.events(&rows)?))
     }
 
     #[test]
-    fn a_reused_buffer_holds_only_the_new_batch() {
-        let mut events = Vec::new();
-        decode(&batch(), &mut events).expect("decodes");
-        let mut smaller = batch();
-        smaller.ids.truncate(1);
-        for column in [
-            &mut smaller.sources,
-            &mut smaller.kinds,
-            &mut smaller.actors,
-            &mut smaller.thread_ids,
-            &mut smaller.subjects,
-        ] {
-            column.truncate(1);
-        }
-        smaller.times_ms.truncate(1);
-        smaller.statuses.truncate(1);
-        smaller.present = vec![0];
-        smaller.exit_codes.truncate(1);
-        smaller.durations_ms.truncate(1);
-        smaller.field_ends = vec![1];
-        smaller.field_keys = vec![7];
-        smaller.field_tags = vec![3];
-        smaller.field_values = vec![1];
-        smaller.actors = vec![NONE];
-        assert_eq!(decode(&smaller, &mut events).expect("decodes"), 1);
-        let event = &events[0];
-        assert_eq!(event.actor, None);
-        assert_eq!(event.duration_ms, None);
-        assert_eq!(event.fields.len(), 1);
-        assert!(matches!(event.field("note"), Some(Value::Boolean(true))));
-        assert_eq!(event.field("files").map(|_| ()), None);
+    fn columns_read_as_events_with_every_case_intact() -> Result<(), BadBatch> {
+        with_events(&batch(), |events| {
+            assert_eq!(events.len(), 2);
+            let first = &events[0];
+            assert_eq!(
+                (first.id, first.time_ms, &*first.source, &*first.kind),
+                (u64::MAX - 1, -5, "cli-actions", "cli.command")
+            );
+            assert!(matches!(first.kind, Cow::Borrowed(_)), "read where the batch holds it");
+            assert_eq!(
+                (first.actor.as_deref(), first.thread_id.as_deref(), first.subject.as_deref()),
+                (Some("dev"), None, Some("bd ready"))
+            );
+            assert_eq!(first.outcome, Outcome { status: Status::Failure, exit_code: Some(2) });
+            assert_eq!(first.duration_ms, Some(40));
+            assert_eq!(first.texts("files"), ["a.rs", "b.rs"]);
+            assert_eq!(first.text("note"), Some("ünïcödé"));
+            assert_eq!(first.number("count"), Some(-3.0));
+            assert_eq!(first.fields.len(), 3);
+            let second = &events[1];
+            assert_eq!((second.actor.as_deref(), second.subject.as_deref()), (None, Some("")));
+            assert_eq!(second.outcome, Outcome { status: Status::Unknown, exit_code: None });
+            assert_eq!(second.duration_ms, None);
+            assert_eq!(second.fields.len(), 1);
+            assert_eq!(second.number("ratio"), Some(1.5));
+            assert_eq!(second.text("note"), None);
+        })
     }
 
     #[test]
     fn a_broken_batch_is_an_error_not_a_panic() {
-        let mut events = Vec::new();
         let mut out_of_range = batch();
         out_of_range.subjects[0] = 99;
-        assert!(decode(&out_of_range, &mut events).is_err());
+        assert!(with_events(&out_of_range, |_| ()).is_err());
         let mut split_char = batch();
         split_char.string_ends[8] -= 1;
-        assert!(decode(&split_char, &mut events).is_err());
+        assert!(with_events(&split_char, |_| ()).is_err());
         let mut short = batch();
         short.kinds.pop();
-        assert!(decode(&short, &mut events).is_err());
+        assert!(with_events(&short, |_| ()).is_err());
         let mut tag = batch();
         tag.field_tags[1] = 9;
-        assert!(decode(&tag, &mut events).is_err());
+        assert!(with_events(&tag, |_| ()).is_err());
+        let mut rows = batch();
+        rows.field_ends[1] = 5;
+        assert!(with_events(&rows, |_| ()).is_err());
+        let mut texts = batch();
+        texts.field_values[0] = 3 << 32;
+        assert!(with_events(&texts, |_| ()).is_err());
     }
 }

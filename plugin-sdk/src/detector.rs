@@ -16,7 +16,7 @@ pub trait Detector: Default + 'static {
     }
 
     /// Handles one event, pushing any insight it completes onto `out`.
-    fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String>;
+    fn on_event(&mut self, event: &Event<'_>, out: &mut Vec<Insight>) -> Result<(), String>;
 
     /// Event time has reached `now_ms` with no new events: fire timers.
     fn on_tick(&mut self, now_ms: i64, out: &mut Vec<Insight>) -> Result<(), String> {
@@ -36,7 +36,7 @@ pub trait Detector: Default + 'static {
     }
 
     /// Handles a batch. The default calls [`Detector::on_event`] for each event.
-    fn process(&mut self, events: &[Event]) -> Result<Vec<Insight>, String> {
+    fn process(&mut self, events: &[Event<'_>]) -> Result<Vec<Insight>, String> {
         let mut out = Vec::new();
         for event in events {
             self.on_event(event, &mut out)?;

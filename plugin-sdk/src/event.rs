@@ -1,10 +1,14 @@
 //! The event a detector reads, and conveniences on it so detectors read like the pattern they
 //! find.
 //!
-//! The contract (0.2.0) sends a batch as columns over a string table; [`crate::columns`]
-//! decodes it into these events, so a detector sees plain fields and owned strings whatever
-//! the contract's wire shape.
+//! An event read from a batch borrows its text from the batch's string table (see
+//! [`crate::columns`]), so reading a batch copies no string: a detector reads the command, the
+//! thread and each field where the batch holds them, and copies only what it keeps. An event
+//! built by hand (tests, native callers) may borrow its text or own it.
 
+use std::borrow::Cow;
+
+use crate::columns::FieldRow;
 use crate::{Field, Value};
 
 /// One normalized event from any devloop source.
@@ -14,28 +18,104 @@ use crate::{Field, Value};
 /// `<source-family>.<what-happened>`, for example `cli.command`, `telemetry.agent_executed`,
 /// `audit.file_modified`, `feedback.thumbs_down`, `file.modified`, `thread.prompt`.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub struct Event<'a> {
     /// Identifies the event across runs: the same record read twice gets the same id.
     pub id: u64,
     /// When it happened, in milliseconds since the Unix epoch (UTC).
     pub time_ms: i64,
     /// Which devloop log it came from.
-    pub source: String,
+    pub source: Cow<'a, str>,
     /// What happened.
-    pub kind: String,
+    pub kind: Cow<'a, str>,
     /// Who did it: a user name or an agent name.
-    pub actor: Option<String>,
+    pub actor: Option<Cow<'a, str>>,
     /// The agent thread (Amp `T-…` id) it belongs to, if any.
-    pub thread_id: Option<String>,
+    pub thread_id: Option<Cow<'a, str>>,
     /// What it was about: a command line, a file path or an agent name.
-    pub subject: Option<String>,
+    pub subject: Option<Cow<'a, str>>,
     /// Whether it worked.
     pub outcome: Outcome,
     /// How long it took, in milliseconds.
     pub duration_ms: Option<u64>,
     /// The other fields the source recorded (those the detector declared, see
     /// [`crate::DetectorInfo::fields`]).
-    pub fields: Vec<Field>,
+    pub fields: Fields<'a>,
+}
+
+/// An event's other fields: rows of the batch the host sent, or fields built by hand.
+#[derive(Debug, Clone)]
+pub enum Fields<'a> {
+    Batch(&'a [FieldRow<'a>]),
+    Built(Vec<Field>),
+}
+
+/// A field's value, borrowed from wherever the event's fields are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    Text(&'a str),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+    Texts(Vec<&'a str>),
+    /// JSON text, for values that are neither text nor numbers (objects, mixed lists).
+    Json(&'a str),
+}
+
+impl<'a> From<&'a Value> for FieldValue<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::Text(text) => FieldValue::Text(text),
+            Value::Integer(integer) => FieldValue::Integer(*integer),
+            Value::Float(float) => FieldValue::Float(*float),
+            Value::Boolean(flag) => FieldValue::Boolean(*flag),
+            Value::Texts(texts) => FieldValue::Texts(texts.iter().map(String::as_str).collect()),
+            Value::Json(json) => FieldValue::Json(json),
+        }
+    }
+}
+
+impl From<FieldValue<'_>> for Value {
+    fn from(value: FieldValue<'_>) -> Self {
+        match value {
+            FieldValue::Text(text) => Value::Text(text.to_owned()),
+            FieldValue::Integer(integer) => Value::Integer(integer),
+            FieldValue::Float(float) => Value::Float(float),
+            FieldValue::Boolean(flag) => Value::Boolean(flag),
+            FieldValue::Texts(texts) => Value::Texts(texts.into_iter().map(str::to_owned).collect()),
+            FieldValue::Json(json) => Value::Json(json.to_owned()),
+        }
+    }
+}
+
+impl Fields<'_> {
+    /// Every field, owned.
+    pub fn to_owned_fields(&self) -> Vec<Field> {
+        match self {
+            Fields::Batch(rows) => {
+                rows.iter().map(|row| Field { key: row.key.to_owned(), value: row.value().into() }).collect()
+            }
+            Fields::Built(fields) => fields.clone(),
+        }
+    }
+
+    /// The value of field `key`, if the source recorded it.
+    pub fn get(&self, key: &str) -> Option<FieldValue<'_>> {
+        match self {
+            Fields::Batch(rows) => rows.iter().find(|row| row.key == key).map(FieldRow::value),
+            Fields::Built(fields) => fields.iter().find(|field| field.key == key).map(|field| (&field.value).into()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Fields::Batch(rows) => rows.len(),
+            Fields::Built(fields) => fields.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Whether the thing an event describes worked.
@@ -57,16 +137,16 @@ pub struct Outcome {
     pub exit_code: Option<i32>,
 }
 
-impl Event {
+impl Event<'_> {
     /// The value of field `key`, if the source recorded it.
-    pub fn field(&self, key: &str) -> Option<&Value> {
-        self.fields.iter().find(|field| field.key == key).map(|field| &field.value)
+    pub fn field(&self, key: &str) -> Option<FieldValue<'_>> {
+        self.fields.get(key)
     }
 
     /// The text of field `key`, if it is text.
     pub fn text(&self, key: &str) -> Option<&str> {
         match self.field(key)? {
-            Value::Text(text) => Some(text),
+            FieldValue::Text(text) => Some(text),
             _ => None,
         }
     }
@@ -74,8 +154,8 @@ impl Event {
     /// A numeric field as a float (integers and floats alike).
     pub fn number(&self, key: &str) -> Option<f64> {
         match self.field(key)? {
-            Value::Integer(integer) => Some(*integer as f64),
-            Value::Float(float) => Some(*float),
+            FieldValue::Integer(integer) => Some(integer as f64),
+            FieldValue::Float(float) => Some(float),
             _ => None,
         }
     }
@@ -83,8 +163,8 @@ impl Event {
     /// A list-of-text field (a single text counts as a one-item list).
     pub fn texts(&self, key: &str) -> Vec<&str> {
         match self.field(key) {
-            Some(Value::Texts(texts)) => texts.iter().map(String::as_str).collect(),
-            Some(Value::Text(text)) => vec![text.as_str()],
+            Some(FieldValue::Texts(texts)) => texts,
+            Some(FieldValue::Text(text)) => vec![text],
             _ => Vec::new(),
         }
     }

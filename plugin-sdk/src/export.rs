@@ -1,19 +1,15 @@
 //! The glue between the generated `Guest` trait and a [`Detector`].
 //!
 //! A component's exports are free functions, so the detector instance lives in a
-//! thread-local the export macro declares; [`Glue`] does the rest generically. The events a
-//! batch decodes into live in a thread-local of their own, kept from batch to batch so their
-//! allocations are reused (see [`crate::columns`]).
+//! thread-local the export macro declares; [`Glue`] does the rest generically. A batch's events
+//! borrow the batch (see [`crate::columns`]) and live for the one call.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
 use crate::__private::{Batch, Info};
-use crate::{API_VERSION, Detector, Event, Field, Insight};
-
-thread_local! {
-    static EVENTS: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
-}
+use crate::columns::{BadBatch, Columns};
+use crate::{API_VERSION, Detector, Field, Insight};
 
 /// Implements every export for detector type `D` stored in `slot`.
 pub struct Glue<D: Detector>(std::marker::PhantomData<D>);
@@ -47,17 +43,17 @@ impl<D: Detector> Glue<D> {
         Self::with(slot, |detector| detector.configure(&settings))
     }
 
-    /// Decodes the batch, hands its events to the detector, then lets its clock reach `now_ms`.
+    /// Reads the batch, hands its events to the detector, then lets its clock reach `now_ms`.
     pub fn process(slot: &'static Slot<D>, now_ms: i64, batch: Batch) -> Result<Vec<Insight>, String> {
-        EVENTS.with(|buffer| {
-            let mut buffer = buffer.borrow_mut();
-            let count = crate::columns::decode(&batch, &mut buffer).map_err(|error| error.to_string())?;
-            drop(batch);
-            Self::with(slot, |detector| {
-                let mut out = if count == 0 { Vec::new() } else { detector.process(&buffer[..count])? };
-                detector.on_tick(now_ms, &mut out)?;
-                Ok(out)
-            })
+        let bad = |error: BadBatch| error.to_string();
+        let columns = Columns::new(&batch).map_err(bad)?;
+        let text_items = columns.text_items().map_err(bad)?;
+        let rows = columns.field_rows(&text_items).map_err(bad)?;
+        let events = columns.events(&rows).map_err(bad)?;
+        Self::with(slot, |detector| {
+            let mut out = if events.is_empty() { Vec::new() } else { detector.process(&events)? };
+            detector.on_tick(now_ms, &mut out)?;
+            Ok(out)
         })
     }
 

@@ -45,19 +45,19 @@ impl Insight {
 
     /// Adds an event as evidence: its id (while under the bound), its thread, and its time as
     /// the insight's time if it is the latest.
-    pub fn event(mut self, event: &Event) -> Self {
+    pub fn event(mut self, event: &Event<'_>) -> Self {
         if self.evidence.event_ids.len() < MAX_EVIDENCE_EVENTS {
             self.evidence.event_ids.push(event.id);
         }
         if let Some(thread) = &event.thread_id {
-            self = self.thread(thread.clone());
+            self = self.thread(thread.as_ref());
         }
         self.time_ms = self.time_ms.max(event.time_ms);
         self
     }
 
     /// Adds every event in `events` as evidence.
-    pub fn events<'a>(self, events: impl IntoIterator<Item = &'a Event>) -> Self {
+    pub fn events<'a, 'e: 'a>(self, events: impl IntoIterator<Item = &'a Event<'e>>) -> Self {
         events.into_iter().fold(self, Insight::event)
     }
 

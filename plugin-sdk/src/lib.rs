@@ -87,7 +87,7 @@ pub use bindings::devloop::detector::types::{Evidence, Field, Insight, Severity,
 pub use bindings::exports::devloop::detector::detector::ConfigKey;
 pub use bytes::assign;
 pub use detector::{Detector, DetectorInfo};
-pub use event::{Event, Outcome, Status};
+pub use event::{Event, FieldValue, Fields, Outcome, Status};
 pub use settings::Settings;
 
 pub use absence::Absence;
@@ -122,7 +122,7 @@ pub mod prelude {
         two_proportion_confidence,
     };
     pub use crate::{
-        ConfigKey, Detector, DetectorInfo, Event, Evidence, Field, Insight, Outcome, Settings, Severity, Status, Value,
-        export_detector, keep_state,
+        ConfigKey, Detector, DetectorInfo, Event, Evidence, Field, FieldValue, Insight, Outcome, Settings, Severity,
+        Status, Value, export_detector, keep_state,
     };
 }

@@ -15,18 +15,19 @@ fn sdk_value(value: &Value) -> SdkValue {
     }
 }
 
-/// Each event with every field, as the SDK's glue would decode it.
-pub fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event> {
+/// Each event with every field, as the SDK's glue would read it: its texts borrowed from the
+/// host's event, its fields owned.
+pub fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event<'_>> {
     events
         .iter()
         .map(|event| devloop_plugin_sdk::Event {
             id: event.id,
             time_ms: event.time_ms,
             source: event.source.as_str().into(),
-            kind: event.kind.clone(),
-            actor: event.actor.clone(),
-            thread_id: event.thread_id.clone(),
-            subject: event.subject.clone(),
+            kind: event.kind.as_str().into(),
+            actor: event.actor.as_deref().map(Into::into),
+            thread_id: event.thread_id.as_deref().map(Into::into),
+            subject: event.subject.as_deref().map(Into::into),
             outcome: SdkOutcome {
                 status: match event.outcome.status {
                     Status::Success => SdkStatus::Success,
@@ -36,11 +37,16 @@ pub fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event> {
                 exit_code: event.outcome.exit_code,
             },
             duration_ms: event.duration_ms,
-            fields: event
-                .fields
-                .iter()
-                .map(|field| devloop_plugin_sdk::Field { key: field.key.to_string(), value: sdk_value(&field.value) })
-                .collect(),
+            fields: devloop_plugin_sdk::Fields::Built(
+                event
+                    .fields
+                    .iter()
+                    .map(|field| devloop_plugin_sdk::Field {
+                        key: field.key.to_string(),
+                        value: sdk_value(&field.value),
+                    })
+                    .collect(),
+            ),
         })
         .collect()
 }

@@ -397,12 +397,12 @@ export_detector!(CommandCorrelation);
 mod tests {
     use super::*;
 
-    fn run(id: u64, seconds: i64, command: &str) -> Event {
-        Event::at(id, seconds * 1000, "cli.command").subject(command).actor("dev").exit_code(0)
+    fn run(id: u64, seconds: i64, command: &str) -> Event<'static> {
+        Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor("dev").exit_code(0)
     }
 
     /// Commands in a pseudo-random order (a fixed-seed LCG), `status` the most common.
-    fn background(count: u64) -> Vec<Event> {
+    fn background(count: u64) -> Vec<Event<'static>> {
         let commands = ["status", "bd ready", "status", "insights list", "doctor", "status", "watch ."];
         let mut state: u64 = 42;
         let mut next = || {

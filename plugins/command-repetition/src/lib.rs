@@ -249,7 +249,7 @@ fn span_words(ms: i64) -> String {
 
 fn is_file_change(event: &Event) -> bool {
     event.is("file.*")
-        || matches!(event.kind.as_str(), "audit.file_modified" | "audit.file_created" | "audit.fix_applied")
+        || matches!(event.kind.as_ref(), "audit.file_modified" | "audit.file_created" | "audit.fix_applied")
 }
 
 /// The state as formats 2 and 3 saved it: today's, with the people as an object (an ordered
@@ -386,7 +386,7 @@ impl Thresholds {
             insight = insight.thread(thread.clone());
         }
         if let Some(actor) = &event.actor {
-            insight = insight.evidence("actor", actor.as_str());
+            insight = insight.evidence("actor", actor.as_ref());
         }
         insight
     }
@@ -604,8 +604,8 @@ export_detector!(CommandRepetition);
 mod tests {
     use super::*;
 
-    fn run(id: u64, seconds: i64, command: &str, exit_code: i32) -> Event {
-        Event::at(id, seconds * 1000, "cli.command").subject(command).actor("dev").exit_code(exit_code)
+    fn run(id: u64, seconds: i64, command: &str, exit_code: i32) -> Event<'static> {
+        Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor("dev").exit_code(exit_code)
     }
 
     fn ids(insight: &Insight) -> Vec<u64> {
@@ -784,7 +784,7 @@ mod tests {
     }
 
     /// Sittings of two or three `git status` a day for five days from `first_day`.
-    fn habit_of_doubles_and_triples(first_day: i64, id: &mut u64) -> Vec<Event> {
+    fn habit_of_doubles_and_triples(first_day: i64, id: &mut u64) -> Vec<Event<'static>> {
         let mut events = Vec::new();
         for day in first_day..first_day + 5 {
             for sitting in 0..8_i64 {
@@ -802,7 +802,7 @@ mod tests {
     fn a_habit_not_run_for_the_horizon_is_judged_as_a_new_command() -> Result<(), String> {
         let mut id = 0;
         let mut events = habit_of_doubles_and_triples(0, &mut id);
-        let six_at = |day: i64, id: u64| -> Vec<Event> {
+        let six_at = |day: i64, id: u64| -> Vec<Event<'static>> {
             (0..6)
                 .map(|repeat| run(id + repeat as u64, day * 86_400 + 9 * 3_600 + repeat * 25, "git status", 0))
                 .collect()
@@ -830,8 +830,8 @@ mod tests {
                         let at = day * 86_400 + 14 * 3_600 + command * 600 + repeat * 30;
                         events.push(
                             Event::at(id, at * 1000, "cli.command")
-                                .subject(&format!("make target-{day}-{command}"))
-                                .thread(&format!("T-{day}"))
+                                .subject(format!("make target-{day}-{command}"))
+                                .thread(format!("T-{day}"))
                                 .exit_code(0),
                         );
                         id += 1;

@@ -88,7 +88,7 @@ fn failure_of(event: &Event) -> String {
 /// Whether the event is a file changing (by a person or an agent).
 fn is_file_change(event: &Event) -> bool {
     event.is("file.*")
-        || matches!(event.kind.as_str(), "audit.file_modified" | "audit.file_created" | "audit.fix_applied")
+        || matches!(event.kind.as_ref(), "audit.file_modified" | "audit.file_created" | "audit.fix_applied")
 }
 
 impl CommandRerun {
@@ -247,8 +247,8 @@ export_detector!(CommandRerun);
 mod tests {
     use super::*;
 
-    fn run(id: u64, seconds: i64, command: &str, exit_code: i32) -> Event {
-        Event::at(id, seconds * 1000, "cli.command").subject(command).actor("dev").exit_code(exit_code)
+    fn run(id: u64, seconds: i64, command: &str, exit_code: i32) -> Event<'static> {
+        Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor("dev").exit_code(exit_code)
     }
 
     #[test]

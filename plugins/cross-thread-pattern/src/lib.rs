@@ -232,7 +232,7 @@ impl CrossThreadPattern {
             insight = insight.event_id(*id, *time);
         }
         for thread in threads {
-            insight = insight.thread(thread);
+            insight = insight.thread(thread.to_owned());
         }
         let insight = insight.at(time_ms);
         if self.reported.changed(group_id, &insight) {
@@ -289,7 +289,9 @@ impl Detector for CrossThreadPattern {
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         self.forget(event.time_ms);
-        let (Some(thread), Some(text)) = (event.thread_id.clone(), event.subject.clone()) else {
+        let (Some(thread), Some(text)) =
+            (event.thread_id.as_deref().map(str::to_owned), event.subject.as_deref().map(str::to_owned))
+        else {
             return Ok(());
         };
         let terms = self.terms(&text, event.time_ms);
@@ -383,12 +385,12 @@ mod tests {
 
     use super::*;
 
-    fn prompt(id: u64, hours: i64, thread: &str, text: &str) -> Event {
+    fn prompt(id: u64, hours: i64, thread: &str, text: &str) -> Event<'static> {
         Event::at(id, hours * 3_600_000, "thread.prompt")
             .source("amp-thread")
             .actor("user")
-            .thread(thread)
-            .subject(text)
+            .thread(thread.to_owned())
+            .subject(text.to_owned())
     }
 
     const NOISE: &[&str] = &[
@@ -495,7 +497,7 @@ mod tests {
 
     /// Twenty weeks: every day ten threads asking about words of that day's own (a new
     /// vocabulary daily), beside a question asked every day.
-    fn day_of_prompts(day: i64, id: &mut u64) -> Vec<Event> {
+    fn day_of_prompts(day: i64, id: &mut u64) -> Vec<Event<'static>> {
         let mut events = Vec::new();
         let letters = |number: i64| -> String {
             (0..4).map(|place| char::from(b'a' + (number / 26_i64.pow(place) % 26) as u8)).collect()

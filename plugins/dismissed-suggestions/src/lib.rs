@@ -161,14 +161,14 @@ impl Detector for DismissedSuggestions {
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
-        let Some(agent) = event.subject.clone().filter(|agent| !agent.is_empty()) else {
+        let Some(agent) = event.subject.as_deref().map(str::to_owned).filter(|agent| !agent.is_empty()) else {
             return Ok(());
         };
         if written_by_devloop_host(event) {
             return Ok(());
         }
         let tally = self.agents.entry(agent.clone()).or_default();
-        let negative = match event.kind.as_str() {
+        let negative = match event.kind.as_ref() {
             "feedback.dismiss" => {
                 tally.dismissed += 1;
                 true
@@ -215,8 +215,8 @@ export_detector!(DismissedSuggestions);
 mod tests {
     use super::*;
 
-    fn feedback(id: u64, kind: &str, agent: &str) -> Event {
-        Event::at(id, id as i64 * 60_000, &format!("feedback.{kind}")).source("feedback").subject(agent)
+    fn feedback(id: u64, kind: &str, agent: &str) -> Event<'static> {
+        Event::at(id, id as i64 * 60_000, format!("feedback.{kind}")).source("feedback").subject(agent.to_owned())
     }
 
     fn noise(events: &mut Vec<Event>, from: u64, count: u64) {

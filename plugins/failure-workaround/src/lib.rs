@@ -501,7 +501,12 @@ fn follow_lift(after_failed: u64, failed_runs: u64, after_successes: u64, succes
 /// The person: the user name when there is one (a workaround is often typed outside the agent
 /// thread that ran the failing command), else the thread.
 fn person(event: &Event) -> String {
-    event.actor.clone().or_else(|| event.thread_id.clone()).unwrap_or_default()
+    event
+        .actor
+        .as_deref()
+        .map(str::to_owned)
+        .or_else(|| event.thread_id.as_deref().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 impl Detector for FailureWorkaround {
@@ -595,8 +600,8 @@ mod tests {
 
     use super::*;
 
-    fn run(id: u64, seconds: i64, command: &str, exit_code: i32) -> Event {
-        Event::at(id, seconds * 1000, "cli.command").subject(command).actor("dev").exit_code(exit_code)
+    fn run(id: u64, seconds: i64, command: &str, exit_code: i32) -> Event<'static> {
+        Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor("dev").exit_code(exit_code)
     }
 
     /// Background: varied successful commands, `status` most of all.
@@ -614,7 +619,7 @@ mod tests {
 
     /// A day of work: `status` now and then, the release worked around every day, and three
     /// commands of the day's own (a new vocabulary daily) failing and worked around.
-    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event> {
+    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event<'static>> {
         let mut events = Vec::new();
         let mut next = || {
             *id += 1;

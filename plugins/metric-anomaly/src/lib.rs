@@ -88,7 +88,7 @@ fn signature(error: &str) -> String {
 }
 
 /// The error a failed run (or a context-store result about a failed check) logged.
-fn failure_text(event: &Event) -> Option<&str> {
+fn failure_text<'e>(event: &'e Event<'_>) -> Option<&'e str> {
     if event.kind == "context.finding" {
         return event.text("message").filter(|message| {
             let message = message.to_lowercase();
@@ -135,7 +135,7 @@ struct Limits {
 struct Run<'a> {
     agent: &'a str,
     kind: &'a str,
-    event: &'a Event,
+    event: &'a Event<'a>,
 }
 
 pub struct MetricAnomaly {
@@ -168,7 +168,7 @@ impl Default for MetricAnomaly {
 /// The agent an event is about: the subject for daemon-log results and event-store
 /// completions, the actor (without the `agent.` logger prefix) for everything else.
 fn agent_of(event: &Event) -> Option<String> {
-    let name = match event.kind.as_str() {
+    let name = match event.kind.as_ref() {
         "log.agent_result" | "agent.completed" | "context.finding" => {
             event.subject.as_deref().or(event.actor.as_deref())
         }
@@ -463,8 +463,10 @@ impl Detector for MetricAnomaly {
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         let Some(agent) = agent_of(event) else { return Ok(()) };
         let limits = self.limits;
-        let series =
-            self.series.entry((agent.clone(), event.kind.clone())).or_insert_with(|| Series::new(limits.warmup_runs));
+        let series = self
+            .series
+            .entry((agent.clone(), event.kind.to_string()))
+            .or_insert_with(|| Series::new(limits.warmup_runs));
         let run = Run { agent: &agent, kind: &event.kind, event };
         if let Some(duration_ms) = event.duration_ms {
             series.duration(&limits, &run, duration_ms as f64, &mut self.scratch, out);
@@ -505,11 +507,11 @@ mod tests {
         (center * (1.0 + 0.4 * spread) * spike) as u64
     }
 
-    fn run(id: u64, agent: &str, duration_ms: u64, success: bool) -> Event {
+    fn run(id: u64, agent: &str, duration_ms: u64, success: bool) -> Event<'static> {
         Event::at(id, id as i64 * 60_000, "telemetry.agent_executed")
             .source("telemetry")
-            .actor(agent)
-            .subject(agent)
+            .actor(agent.to_owned())
+            .subject(agent.to_owned())
             .duration(duration_ms)
             .success(success)
     }
@@ -584,7 +586,7 @@ mod tests {
         Ok(())
     }
 
-    fn formatter(id: u64, file: &str, success: bool) -> Event {
+    fn formatter(id: u64, file: &str, success: bool) -> Event<'static> {
         let event = run(id, "formatter", 300, success);
         if success { event } else { event.with("error", format!("Check failed for {file}: black command not found")) }
     }

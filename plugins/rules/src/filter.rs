@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use devloop_plugin_sdk::{Event, Status, Value};
+use devloop_plugin_sdk::{Event, FieldValue, Status};
 use serde::{Deserialize, Serialize};
 
 /// A field of an event, by the name a pattern file uses for it.
@@ -67,8 +67,8 @@ impl FieldRef {
     /// The field's value as text, `None` when the event does not have it.
     pub fn text<'a>(&self, event: &'a Event) -> Option<Cow<'a, str>> {
         match self {
-            FieldRef::Kind => Some(Cow::Borrowed(event.kind.as_str())),
-            FieldRef::Source => Some(Cow::Borrowed(event.source.as_str())),
+            FieldRef::Kind => Some(Cow::Borrowed(event.kind.as_ref())),
+            FieldRef::Source => Some(Cow::Borrowed(event.source.as_ref())),
             FieldRef::Subject => event.subject.as_deref().map(Cow::Borrowed),
             FieldRef::Actor => event.actor.as_deref().map(Cow::Borrowed),
             FieldRef::Thread => event.thread_id.as_deref().map(Cow::Borrowed),
@@ -99,14 +99,14 @@ pub fn status_name(status: Status) -> &'static str {
     }
 }
 
-fn value_text(value: &Value) -> Cow<'_, str> {
+fn value_text(value: FieldValue<'_>) -> Cow<'_, str> {
     match value {
-        Value::Text(text) => Cow::Borrowed(text.as_str()),
-        Value::Integer(integer) => Cow::Owned(integer.to_string()),
-        Value::Float(float) => Cow::Owned(float.to_string()),
-        Value::Boolean(flag) => Cow::Owned(flag.to_string()),
-        Value::Texts(texts) => Cow::Owned(texts.join(", ")),
-        Value::Json(json) => Cow::Borrowed(json.as_str()),
+        FieldValue::Text(text) => Cow::Borrowed(text),
+        FieldValue::Integer(integer) => Cow::Owned(integer.to_string()),
+        FieldValue::Float(float) => Cow::Owned(float.to_string()),
+        FieldValue::Boolean(flag) => Cow::Owned(flag.to_string()),
+        FieldValue::Texts(texts) => Cow::Owned(texts.join(", ")),
+        FieldValue::Json(json) => Cow::Borrowed(json),
     }
 }
 
@@ -244,7 +244,7 @@ impl Captured {
             .iter()
             .filter_map(|field| field.text(event).map(|value| (field.name().to_owned(), value.into_owned())))
             .collect();
-        Captured { id: event.id, time_ms: event.time_ms, thread: event.thread_id.clone(), values }
+        Captured { id: event.id, time_ms: event.time_ms, thread: event.thread_id.as_deref().map(str::to_owned), values }
     }
 
     pub fn get(&self, field: &str) -> Option<&str> {

@@ -36,8 +36,8 @@ fn run(engine: &mut Engine, events: &[Event]) -> Vec<Insight> {
     out
 }
 
-fn command(id: u64, seconds: i64, subject: &str, exit_code: i32) -> Event {
-    Event::at(id, seconds * 1000, "cli.command").subject(subject).actor("dev").exit_code(exit_code)
+fn command(id: u64, seconds: i64, subject: &str, exit_code: i32) -> Event<'static> {
+    Event::at(id, seconds * 1000, "cli.command").subject(subject.to_owned()).actor("dev").exit_code(exit_code)
 }
 
 #[test]
@@ -115,7 +115,9 @@ fn distinct_counts_values_and_above_usual_compares_with_the_keys_own_rate() {
     let mut distinct = Engine::new(pattern(
         "[match]\nkind = \"count\"\ngroup_by = [\"subject\"]\nwithin = \"1h\"\nat_least = 3\ndistinct = \"thread\"\nwhere = { kind = \"thread.prompt\" }\n",
     ));
-    let prompt = |id, thread: &str| Event::at(id, id as i64 * 1000, "thread.prompt").subject("vendor?").thread(thread);
+    let prompt = |id, thread: &str| {
+        Event::at(id, id as i64 * 1000, "thread.prompt").subject("vendor?").thread(thread.to_owned())
+    };
     let found = run(&mut distinct, &[prompt(1, "T-1"), prompt(2, "T-1"), prompt(3, "T-2"), prompt(4, "T-2")]);
     assert!(found.is_empty(), "two threads, four prompts: {found:?}");
     let found = run(&mut distinct, &[prompt(5, "T-3")]);
@@ -188,9 +190,10 @@ fn absence_fires_in_event_time_on_a_later_event_or_a_tick() {
     );
     assert_eq!(absence.kinds, vec!["thread.agent_action", "thread.user_*", "thread.prompt"]);
     let action = |id, seconds: i64, thread: &str| {
-        Event::at(id, seconds * 1000, "thread.agent_action").thread(thread).subject("fixer")
+        Event::at(id, seconds * 1000, "thread.agent_action").thread(thread.to_owned()).subject("fixer")
     };
-    let prompt = |id, seconds: i64, thread: &str| Event::at(id, seconds * 1000, "thread.prompt").thread(thread);
+    let prompt =
+        |id, seconds: i64, thread: &str| Event::at(id, seconds * 1000, "thread.prompt").thread(thread.to_owned());
     let mut engine = Engine::new(absence);
     let found =
         run(&mut engine, &[action(1, 0, "T-1"), action(2, 10, "T-2"), prompt(3, 300, "T-1"), prompt(4, 900, "T-9")]);
@@ -211,8 +214,9 @@ fn metric_compares_each_key_with_its_own_baseline_once_per_excursion() {
     let mut engine = Engine::new(pattern(
         "[match]\nkind = \"metric\"\ngroup_by = [\"subject\"]\nvalue = \"duration_ms\"\nabove = 3.0\nwarmup = 5\nwhere = { kind = \"telemetry.agent_executed\" }\n",
     ));
-    let run_of =
-        |id, agent: &str, ms| Event::at(id, id as i64 * 1000, "telemetry.agent_executed").subject(agent).duration(ms);
+    let run_of = |id, agent: &str, ms| {
+        Event::at(id, id as i64 * 1000, "telemetry.agent_executed").subject(agent.to_owned()).duration(ms)
+    };
     let mut events: Vec<Event> = (0..6).map(|i| run_of(i, "linter", 400)).collect();
     events.extend((10..16).map(|i| run_of(i, "tests", 5_000)));
     events.push(run_of(20, "tests", 6_000));
@@ -243,7 +247,7 @@ fn state_carries_over_only_to_the_same_match() {
 const MEDIAN_DURATION: &str = "key = [\"subject\", \"'duration'\"]\n[match]\nkind = \"metric\"\ngroup_by = [\"subject\"]\n\
      value = \"duration_ms\"\nbaseline = \"median\"\nrecent = 3\nwarmup = 5\nabove = 1.5\nz_above = 3.5\n";
 
-fn linter_run(id: u64, ms: u64) -> Event {
+fn linter_run(id: u64, ms: u64) -> Event<'static> {
     Event::at(id, id as i64 * 1000, "telemetry.agent_executed").subject("linter").duration(ms)
 }
 
@@ -332,7 +336,8 @@ fn share_finds_the_key_that_stands_out_against_the_others_and_repeats_only_what_
             )
     );
     let mut engine = Engine::new(Pattern::parse(&text, "probe.toml").unwrap_or_else(|errors| panic!("{errors:?}")));
-    let feedback = |id: u64, kind: &str, agent: &str| Event::at(id, id as i64 * 1000, kind).subject(agent);
+    let feedback =
+        |id: u64, kind: &'static str, agent: &str| Event::at(id, id as i64 * 1000, kind).subject(agent.to_owned());
     let mut events: Vec<Event> =
         (0..20).map(|id| feedback(id, "feedback.thumbs_up", ["linter", "formatter"][id as usize % 2])).collect();
     events.push(feedback(20, "feedback.dismiss", "linter"));

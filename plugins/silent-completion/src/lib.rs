@@ -263,7 +263,7 @@ impl SilentCompletion {
             insight = insight.event_id(*id, *time);
         }
         for thread in threads {
-            insight = insight.thread(thread);
+            insight = insight.thread(thread.to_owned());
         }
         let insight = insight.at(time_ms);
         if self.reported.changed(agent.to_owned(), &insight) {
@@ -275,7 +275,8 @@ impl SilentCompletion {
 impl SilentCompletion {
     /// A result devloop showed the user (`context.finding`), or their look at it (`context.seen`).
     fn context(&mut self, event: &Event) {
-        let (Some(key), Some(agent)) = (context_key(event), event.subject.clone().filter(|agent| !agent.is_empty()))
+        let (Some(key), Some(agent)) =
+            (context_key(event), event.subject.as_deref().map(str::to_owned).filter(|agent| !agent.is_empty()))
         else {
             return;
         };
@@ -285,7 +286,7 @@ impl SilentCompletion {
         }
         self.agent(&agent, event.time_ms).results += 1;
         self.all_results += 1;
-        if matches!(event.field("seen_by_user"), Some(Value::Boolean(true))) {
+        if matches!(event.field("seen_by_user"), Some(FieldValue::Boolean(true))) {
             return;
         }
         let file = Some(event.text("file").unwrap_or_default().to_owned());
@@ -369,7 +370,7 @@ impl Detector for SilentCompletion {
             }
             return Ok(());
         }
-        let Some(thread) = event.thread_id.clone().filter(|thread| !thread.is_empty()) else {
+        let Some(thread) = event.thread_id.as_deref().map(str::to_owned).filter(|thread| !thread.is_empty()) else {
             return Ok(());
         };
         if event.kind == "thread.agent_action" {
@@ -378,7 +379,7 @@ impl Detector for SilentCompletion {
             {
                 self.agent(&agent, event.time_ms).results += 1;
                 self.all_results += 1;
-                let command = event.subject.clone().filter(|command| !command.is_empty());
+                let command = event.subject.as_deref().map(str::to_owned).filter(|command| !command.is_empty());
                 let output = Output { agent, id: event.id, time_ms: event.time_ms, command, file: None };
                 self.timers.arm(thread, event.time_ms, output);
             }
@@ -437,20 +438,20 @@ mod tests {
 
     const MINUTE: i64 = 60_000;
 
-    fn agent_action(id: u64, at: i64, thread: &str, agent: &str) -> Event {
+    fn agent_action(id: u64, at: i64, thread: &str, agent: &str) -> Event<'static> {
         Event::at(id, at, "thread.agent_action")
             .source("amp-thread")
             .actor("agent")
-            .thread(thread)
+            .thread(thread.to_owned())
             .with("action", agent)
     }
 
-    fn user_action(id: u64, at: i64, thread: &str) -> Event {
-        Event::at(id, at, "thread.user_action").source("amp-thread").actor("user").thread(thread)
+    fn user_action(id: u64, at: i64, thread: &str) -> Event<'static> {
+        Event::at(id, at, "thread.user_action").source("amp-thread").actor("user").thread(thread.to_owned())
     }
 
     /// Threads where the linter is answered and `doc-generator` never is.
-    fn threads(count: u64) -> Vec<Event> {
+    fn threads(count: u64) -> Vec<Event<'static>> {
         let mut events = Vec::new();
         for index in 0..count {
             let thread = format!("T-{index}");
@@ -481,7 +482,7 @@ mod tests {
 
     #[test]
     fn devloops_performance_counters_are_no_answer_but_user_feedback_is() -> Result<(), String> {
-        let after_each_run = |kind: &str| {
+        let after_each_run = |kind: &'static str| {
             let mut events = Vec::new();
             for index in 0..3_u64 {
                 let (thread, start) = (format!("T-{index}"), index as i64 * 240 * MINUTE);
@@ -505,10 +506,10 @@ mod tests {
         Ok(())
     }
 
-    fn context_finding(id: u64, at: i64, agent: &str, file: &str) -> Event {
+    fn context_finding(id: u64, at: i64, agent: &str, file: &str) -> Event<'static> {
         Event::at(id, at, "context.finding")
             .source("context-store")
-            .subject(agent)
+            .subject(agent.to_owned())
             .with("finding_id", format!("F-{id}"))
             .with("file", file)
             .with("message", "unused import")
@@ -516,7 +517,7 @@ mod tests {
 
     /// A day of work: a new agent every day, silent in five new threads, and the linter silent
     /// in five new threads and on five new files, beside one answered thread.
-    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event> {
+    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event<'static>> {
         let mut events = Vec::new();
         let mut next = || {
             *id += 1;

@@ -167,7 +167,7 @@ fn file_key(path: &str) -> String {
 
 impl UserManualFix {
     fn agent_changed(&mut self, event: &Event) {
-        let Some(agent) = event.actor.clone().filter(|agent| !agent.is_empty()) else { return };
+        let Some(agent) = event.actor.as_deref().map(str::to_owned).filter(|agent| !agent.is_empty()) else { return };
         if event.failed() {
             return;
         }
@@ -218,7 +218,9 @@ impl UserManualFix {
 
     /// An agent acted in a thread: remembered so a later manual fix can name it.
     fn agent_acted_in_thread(&mut self, event: &Event) {
-        let (Some(thread), Some(agent)) = (event.thread_id.clone(), agent_of(event)) else { return };
+        let (Some(thread), Some(agent)) = (event.thread_id.as_deref().map(str::to_owned), agent_of(event)) else {
+            return;
+        };
         self.sweep(event.time_ms);
         let tally = self.agents.entry(agent.clone()).or_default().seen(event.time_ms, self.forget_ms);
         tally.acted_threads.see(&thread, event.time_ms);
@@ -237,7 +239,7 @@ impl UserManualFix {
         if event.text("action") != Some("manual_fix") {
             return;
         }
-        let Some(thread) = event.thread_id.clone() else { return };
+        let Some(thread) = event.thread_id.as_deref().map(str::to_owned) else { return };
         let Some((_, actions)) = self.thread_actions.get(&thread) else { return };
         let related: Vec<i64> = event
             .text("related_agent_actions")
@@ -257,7 +259,8 @@ impl UserManualFix {
         for agent in agents {
             let tally = self.agents.entry(agent.clone()).or_default().seen(event.time_ms, self.forget_ms);
             tally.fixed_threads.see(&thread, event.time_ms);
-            if let Some(description) = event.subject.clone().filter(|description| !description.is_empty())
+            if let Some(description) =
+                event.subject.as_deref().map(str::to_owned).filter(|description| !description.is_empty())
                 && tally.manual_fixes.len() < 5
                 && !tally.manual_fixes.contains(&description)
             {
@@ -448,7 +451,7 @@ impl Detector for UserManualFix {
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         self.forget(event.time_ms);
-        match event.kind.as_str() {
+        match event.kind.as_ref() {
             "file.modified" => self.edited_by_hand(event, out),
             "thread.agent_action" => self.agent_acted_in_thread(event),
             "thread.user_action" => self.fixed_in_thread(event, out),
@@ -516,20 +519,20 @@ mod tests {
 
     use super::*;
 
-    fn fix(id: u64, seconds: i64, agent: &str, path: &str) -> Event {
+    fn fix(id: u64, seconds: i64, agent: &str, path: &str) -> Event<'static> {
         Event::at(id, seconds * 1000, "audit.fix_applied")
             .source("agent-audit")
-            .actor(agent)
-            .subject(path)
+            .actor(agent.to_owned())
+            .subject(path.to_owned())
             .success(true)
             .with("files", vec![path.to_owned()])
     }
 
-    fn edit(id: u64, seconds: i64, path: &str) -> Event {
+    fn edit(id: u64, seconds: i64, path: &str) -> Event<'static> {
         Event::at(id, seconds * 1000, "file.modified")
             .source("event-store")
             .actor("filesystem")
-            .subject(path)
+            .subject(path.to_owned())
             .with("absolute_path", format!("/home/u/proj/{path}"))
     }
 
@@ -595,20 +598,23 @@ mod tests {
         Ok(())
     }
 
-    fn acted(id: u64, seconds: i64, thread: &str, agent: &str) -> Event {
-        Event::at(id, seconds * 1000, "thread.agent_action").thread(thread).with("action", agent).with("index", 0_i64)
+    fn acted(id: u64, seconds: i64, thread: &str, agent: &str) -> Event<'static> {
+        Event::at(id, seconds * 1000, "thread.agent_action")
+            .thread(thread.to_owned())
+            .with("action", agent)
+            .with("index", 0_i64)
     }
 
-    fn fixed_by_hand(id: u64, seconds: i64, thread: &str) -> Event {
+    fn fixed_by_hand(id: u64, seconds: i64, thread: &str) -> Event<'static> {
         Event::at(id, seconds * 1000, "thread.user_action")
-            .thread(thread)
+            .thread(thread.to_owned())
             .subject("reverted the rename")
             .with("action", "manual_fix")
     }
 
     /// Twenty weeks: every day a new agent, and ten new threads where the linter acts, one in
     /// three fixed by hand, and five new files it changes and a user edits after it.
-    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event> {
+    fn day_of_work(day: i64, id: &mut u64) -> Vec<Event<'static>> {
         let mut events = Vec::new();
         let mut next = || {
             *id += 1;
@@ -625,7 +631,7 @@ mod tests {
             if hour % 2 == 0 {
                 let path = format!("src/day_{day}/module_{hour}.py");
                 events.push(fix(next(), start + 120, "linter", &format!("/home/u/proj/{path}")));
-                events.push(edit(next(), start + 300, &path).thread(&thread));
+                events.push(edit(next(), start + 300, &path).thread(thread.clone()));
             }
         }
         events

@@ -239,7 +239,7 @@ impl Engine {
             insight = insight.event_id(event.id, event.time_ms);
         }
         for thread in facts.threads() {
-            insight = insight.thread(thread);
+            insight = insight.thread(thread.to_owned());
         }
         if let Some(time_ms) = found.time_ms {
             insight = insight.at(time_ms);
