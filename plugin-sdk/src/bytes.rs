@@ -16,8 +16,9 @@
 //! Copies are the other half: a copy of a slice compiles to the `memory.copy` instruction,
 //! which wasmtime runs as a call out of the guest into the host's `memmove`, about ten
 //! nanoseconds whatever the length; copying each event's source, kind, actor and subject out
-//! of a batch that way was a sixth of the component's time. [`assign`] copies strings of up to
-//! 64 bytes with a few fixed-size loads and stores inside the guest.
+//! of a batch that way was a sixth of the component's time (events now borrow them instead).
+//! [`assign`] copies strings of up to 64 bytes with a few fixed-size loads and stores inside
+//! the guest, for the key buffers detectors fill for each event's lookups.
 
 /// Compares `len` bytes at `left` and `right` as unsigned bytes: negative, zero or positive
 /// as the first differing byte of `left` is lower, equal or higher.
