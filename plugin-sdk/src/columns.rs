@@ -51,7 +51,8 @@ impl<'a> Strings<'a> {
     }
 }
 
-/// One field of an event in a batch: its key and value, borrowed from the batch.
+/// One field of an event in a batch: its key and value, borrowed from the batch. Read it with
+/// [`Fields::get`](crate::Fields::get) (or the event's `text`, `number`, `texts`, `field`).
 #[derive(Debug, Clone, Copy)]
 pub struct FieldRow<'a> {
     pub(crate) key: &'a str,

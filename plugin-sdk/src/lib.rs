@@ -86,6 +86,7 @@ pub mod bindings {
 pub use bindings::devloop::detector::types::{Evidence, Field, Insight, Severity, Value};
 pub use bindings::exports::devloop::detector::detector::ConfigKey;
 pub use bytes::assign;
+pub use columns::FieldRow;
 pub use detector::{Detector, DetectorInfo};
 pub use event::{Event, FieldValue, Fields, Outcome, Status};
 pub use settings::Settings;
