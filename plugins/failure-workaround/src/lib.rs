@@ -199,7 +199,7 @@ impl FailureWorkaround {
     /// one for it when it is a command that has failed before.
     fn follow_successes(&mut self, who: &str, key: &str, event: &Event) {
         let window_ms = self.window_ms;
-        let open = self.open_successes.entry(who.to_owned()).or_default();
+        let open = counter(&mut self.open_successes, who);
         while open.front().is_some_and(|episode| event.time_ms - episode.time_ms > window_ms) {
             open.pop_front();
         }
@@ -214,7 +214,7 @@ impl FailureWorkaround {
             if open.len() == MAX_OPEN {
                 open.pop_front();
             }
-            *self.tracked_successes.entry(key.to_owned()).or_default() += 1;
+            *counter(&mut self.tracked_successes, key) += 1;
             open.push_back(Episode {
                 key: key.to_owned(),
                 command: String::new(),
@@ -323,7 +323,7 @@ impl FailureWorkaround {
 
     fn succeeded(&mut self, who: String, key: String, event: &Event) {
         self.successes += 1;
-        *self.successes_of.entry(key.clone()).or_default() += 1;
+        *counter(&mut self.successes_of, &key) += 1;
         self.follow_successes(&who, &key, event);
         let Some(open) = self.open.get_mut(&who) else { return };
         // The failed command succeeding closes its episode: the cause was fixed and the command
@@ -500,6 +500,15 @@ fn follow_lift(after_failed: u64, failed_runs: u64, after_successes: u64, succes
 
 /// The person: the user name when there is one (a workaround is often typed outside the agent
 /// thread that ran the failing command), else the thread.
+/// The value kept under `key`, inserted as the default the first time: the key is allocated only
+/// then, where `entry` would take an owned key for every lookup.
+fn counter<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted if missing")
+}
+
 fn person(event: &Event) -> String {
     event
         .actor
@@ -568,7 +577,7 @@ impl Detector for FailureWorkaround {
             return Ok(());
         }
         if event.failed() || event.succeeded() {
-            self.last_run.insert(key.clone(), event.time_ms);
+            *counter(&mut self.last_run, &key) = event.time_ms;
         }
         let who = person(event);
         if event.failed() {
