@@ -116,17 +116,6 @@ struct Format2 {
     reported: LastReported<(String, String)>,
 }
 
-/// The state as format 3 saved it: today's (its ordered maps saved as objects).
-#[derive(Deserialize)]
-struct Format3 {
-    recent: KeyMap<String, VecDeque<Run>>,
-    commands: KeyMap<String, Command>,
-    total_runs: u64,
-    pairs: KeyMap<(String, String), Pair>,
-    reported: LastReported<(String, String)>,
-    swept_ms: i64,
-}
-
 pub struct CommandCorrelation {
     thresholds: Thresholds,
     forget_ms: i64,
@@ -354,10 +343,8 @@ impl CommandCorrelation {
     /// everything counts as seen at the newest time the snapshot holds.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
         if saved.format == 3 {
-            let Format3 { recent, commands, total_runs, pairs, reported, swept_ms } = saved.read_any()?;
-            (self.recent, self.commands, self.total_runs) = (recent, commands, total_runs);
-            (self.pairs, self.reported, self.swept_ms) = (pairs, reported, swept_ms);
-            return Ok(());
+            return devloop_plugin_sdk::keep_state!(@read self, saved, 3;
+                recent, commands, total_runs, pairs, reported, swept_ms);
         }
         if !matches!(saved.format, 1 | 2) {
             return Err(saved.unconvertible());
