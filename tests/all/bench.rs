@@ -32,7 +32,13 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
     let stdout = String::from_utf8(output.stdout)?;
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
 
-    let sections: Vec<&str> = stdout.lines().filter(|line| line.starts_with("== ")).collect();
+    // The crossing's heading says how many of the folder's events it took: checked below.
+    let crossing = "== the sandbox's crossing (command-repetition, ";
+    let sections: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("== "))
+        .map(|line| if line.starts_with(crossing) { crossing } else { line })
+        .collect();
     assert_eq!(
         sections,
         [
@@ -41,6 +47,7 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
             "== full run (every detector, normal checkpoints) vs jq",
             "== per detector",
             "== checkpoint overhead",
+            crossing,
             "== peak RSS"
         ],
         "{stdout}"
@@ -58,6 +65,20 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
     }
     for prefix in ["ratio (normal / end only):", "stored state, every detector:", "full run:", "full run, end only:"] {
         assert!(!line(prefix).is_empty(), "{prefix} missing:\n{stdout}");
+    }
+    // The crossing: on some of the folder's events, a time for the native crate and the
+    // component at each batch size, each a positive number of milliseconds and a ratio to native.
+    let taken = number_before(line(crossing).strip_prefix(crossing).unwrap_or_default(), "of");
+    assert!(taken.is_some_and(|events| events > 0 && events <= 3000), "{stdout}");
+    let milliseconds = |prefix: &str| -> Option<f64> {
+        let after = line(prefix).strip_prefix(prefix)?;
+        after.split_whitespace().next()?.parse().ok()
+    };
+    assert!(milliseconds("native (this binary), batch 1024:").is_some_and(|ms| ms > 0.0), "{stdout}");
+    for batch in [1, 64, 1024] {
+        let prefix = format!("component, batch {batch}:");
+        assert!(milliseconds(&prefix).is_some_and(|ms| ms > 0.0), "{prefix}\n{stdout}");
+        assert!(line(&prefix).ends_with("x native"), "{prefix}\n{stdout}");
     }
     Ok(())
 }

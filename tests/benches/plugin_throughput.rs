@@ -98,7 +98,7 @@ fn throughput(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(20);
 
-    let native_events = devloop_host_tests::native::sdk_events(&events);
+    let native_events = devloop_host::bench::sdk_events(&events);
     group.bench_function("native", |bencher| bencher.iter(|| run_native(&native_events)));
 
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
@@ -169,7 +169,7 @@ struct Round {
 fn interleaved_ratio(_: &mut Criterion) {
     const ROUNDS: usize = 41;
     let events = realistic_events();
-    let native_events = devloop_host_tests::native::sdk_events(&events);
+    let native_events = devloop_host::bench::sdk_events(&events);
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
     let component = |compiled: &CompiledPlugin| {

@@ -8,7 +8,6 @@ use devloop_host::runtime::{FieldSelection, Supervisor, WitEvents};
 
 pub mod devloop;
 pub mod follow;
-pub mod native;
 
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 

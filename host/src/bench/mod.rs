@@ -5,10 +5,12 @@
 //! The sections, in the order [`Report`] prints them: the folder; ingest alone against jq; the
 //! full run (`run --from-start` with every detector in the plugins folder) against jq; each
 //! detector's time inside its sandbox and its stored state; the full run with checkpoints only
-//! at the end, for the overhead of the normal checkpoint policy; the peak resident memory of
-//! each phase. [`folder`] writes a large folder in devloop's formats when none is given.
+//! at the end, for the overhead of the normal checkpoint policy; the sandbox's cost per event
+//! against native code ([`crossing`]); the peak resident memory of each phase. [`folder`] writes
+//! a large folder in devloop's formats when none is given.
 
 mod beside;
+pub mod crossing;
 pub mod folder;
 
 use std::collections::BTreeMap;
@@ -28,6 +30,7 @@ use crate::store::{Store, StoreError};
 use crate::stream::{self, CheckpointPolicy, Options, Stop, StreamError};
 
 pub use beside::BesideFigures;
+pub use crossing::{CrossingFigures, sdk_events};
 pub use folder::FolderStats;
 
 #[derive(Debug, Error)]
@@ -52,6 +55,8 @@ pub enum BenchError {
     },
     #[error("{jq} failed on {file}")]
     Jq { jq: PathBuf, file: PathBuf },
+    #[error("cannot start {} to measure the sandbox's crossing", crossing::DETECTOR)]
+    Crossing(#[source] LoadError),
 }
 
 /// What to measure.
@@ -113,6 +118,8 @@ pub struct Report {
     pub repeat: u32,
     /// The detectors beside [`BenchConfig::beside`], when it is given.
     pub beside: Option<BesideFigures>,
+    /// The crossing, unless the folder has no event the measured detector asks for.
+    pub crossing: Option<CrossingFigures>,
 }
 
 /// Logs that are JSON, which jq can read too.
@@ -298,6 +305,7 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
         }
     }
     let beside = config.beside.as_deref().map(|plugin| beside::beside(config, runtime, plugin)).transpose()?;
+    let crossing = crossing::crossing(runtime, &config.dirs)?;
     Ok(Report {
         folder: config.dirs.project.clone(),
         generated,
@@ -313,6 +321,7 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
         checkpoint_policy,
         repeat,
         beside,
+        crossing,
     })
 }
 
@@ -452,6 +461,33 @@ impl fmt::Display for Report {
                 rss(beside.peak_rss_kib.0),
                 rss(beside.peak_rss_kib.1)
             )?;
+        }
+
+        if let Some(crossing) = &self.crossing {
+            writeln!(
+                f,
+                "\n== the sandbox's crossing ({}, {} of the folder's events, in turn, median CPU time)",
+                crossing::DETECTOR,
+                crossing.events
+            )?;
+            let per_event = |time: Duration| time.as_secs_f64() * 1e6 / crossing.events as f64;
+            writeln!(
+                f,
+                "{:<34} {:>9.3} ms = {:>7.3} µs/event",
+                "native (this binary), batch 1024:",
+                crossing.native.as_secs_f64() * 1e3,
+                per_event(crossing.native)
+            )?;
+            for (batch_size, time) in &crossing.component {
+                writeln!(
+                    f,
+                    "{:<34} {:>9.3} ms = {:>7.3} µs/event = {:.2}x native",
+                    format!("component, batch {batch_size}:"),
+                    time.as_secs_f64() * 1e3,
+                    per_event(*time),
+                    seconds(*time) / seconds(crossing.native)
+                )?;
+            }
         }
 
         writeln!(f, "\n== peak RSS")?;
