@@ -15,11 +15,11 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use devloop_host::bench::crossing;
 use devloop_host::model::{Event, Field, Outcome, Source, Value};
 use devloop_host::runtime::{
     CompiledPlugin, FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents, thread_cpu_time,
 };
-use devloop_plugin_sdk::Detector;
 
 const EVENTS: usize = 8192;
 
@@ -68,28 +68,16 @@ fn realistic_events() -> Vec<Event> {
         .collect()
 }
 
-/// Feeds every batch (converted inside the timed loop, as a run converts each batch, with the
-/// fields the detector reads) to `supervisor`'s fresh instance, then lets event time reach the
-/// last event, as a run does.
+/// Feeds every batch (converted inside the timed loop, as a run converts each batch) to
+/// `supervisor`'s fresh instance ([`crossing::feed_component`]).
 fn run_component(mut supervisor: Supervisor, events: &[Event], batch_size: usize) -> Supervisor {
-    let carried = FieldSelection::union([supervisor.reads()]);
-    for batch in events.chunks(batch_size) {
-        let converted = WitEvents::new(batch, &carried);
-        black_box(supervisor.process(&converted));
-        black_box(supervisor.tick(batch.last().map_or(0, |event| event.time_ms)));
-    }
+    crossing::feed_component(&mut supervisor, events, batch_size);
     supervisor
 }
 
 /// The native detector over every event, in batches of 1024 as the component gets them.
 fn run_native(events: &[devloop_plugin_sdk::Event]) {
-    let mut detector = command_repetition::CommandRepetition::default();
-    for batch in events.chunks(1024) {
-        let mut insights = detector.process(batch).expect("native run");
-        let now_ms = batch.last().map_or(0, |event| event.time_ms);
-        detector.on_tick(now_ms, &mut insights).expect("native tick");
-        black_box(insights);
-    }
+    crossing::run_native(events).expect("native run");
 }
 
 fn throughput(criterion: &mut Criterion) {

@@ -63,7 +63,9 @@ pub fn crossing(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Option<Crossing
     let mut native = Vec::with_capacity(ROUNDS);
     let mut component = vec![Vec::with_capacity(ROUNDS); BATCH_SIZES.len()];
     for _ in 0..ROUNDS {
-        native.push(native_pass(&borrowed));
+        let started = thread_cpu_time();
+        run_native(&borrowed).map_err(|reason| BenchError::Native { reason })?;
+        native.push(thread_cpu_time() - started);
         for (times, batch_size) in component.iter_mut().zip(BATCH_SIZES) {
             times.push(component_pass(runtime, &compiled.compiled, &events, batch_size)?);
         }
@@ -80,16 +82,27 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-fn native_pass(events: &[devloop_plugin_sdk::Event<'_>]) -> Duration {
-    let started = thread_cpu_time();
+/// [`DETECTOR`] compiled into this binary over `events`, from a fresh instance, in batches of
+/// 1024 with a tick after each, as the component gets them.
+pub fn run_native(events: &[devloop_plugin_sdk::Event<'_>]) -> Result<(), String> {
     let mut detector = command_repetition::CommandRepetition::default();
     for batch in events.chunks(1024) {
-        let mut insights = detector.process(batch).unwrap_or_default();
+        let mut insights = detector.process(batch)?;
         let now_ms = batch.last().map_or(0, |event| event.time_ms);
-        let _ = detector.on_tick(now_ms, &mut insights);
+        detector.on_tick(now_ms, &mut insights)?;
         black_box(insights);
     }
-    thread_cpu_time() - started
+    Ok(())
+}
+
+/// Feeds `events` to `supervisor` as a run does: each batch of `batch_size` converted into the
+/// contract's columns with the fields the plugin reads, then a tick to its last event.
+pub fn feed_component(supervisor: &mut Supervisor, events: &[Event], batch_size: usize) {
+    let carried = FieldSelection::union([supervisor.reads()]);
+    for batch in events.chunks(batch_size) {
+        black_box(supervisor.process(&WitEvents::new(batch, &carried)));
+        black_box(supervisor.tick(batch.last().map_or(0, |event| event.time_ms)));
+    }
 }
 
 fn component_pass(
@@ -99,12 +112,8 @@ fn component_pass(
     batch_size: usize,
 ) -> Result<Duration, BenchError> {
     let mut supervisor = Supervisor::start(runtime, compiled.clone(), Vec::new()).map_err(BenchError::Crossing)?;
-    let carried = FieldSelection::union([supervisor.reads()]);
     let started = thread_cpu_time();
-    for batch in events.chunks(batch_size) {
-        black_box(supervisor.process(&WitEvents::new(batch, &carried)));
-        black_box(supervisor.tick(batch.last().map_or(0, |event| event.time_ms)));
-    }
+    feed_component(&mut supervisor, events, batch_size);
     Ok(thread_cpu_time() - started)
 }
 

@@ -57,6 +57,8 @@ pub enum BenchError {
     Jq { jq: PathBuf, file: PathBuf },
     #[error("cannot start {} to measure the sandbox's crossing", crossing::DETECTOR)]
     Crossing(#[source] LoadError),
+    #[error("{detector} compiled into this binary failed: {reason}", detector = crossing::DETECTOR)]
+    Native { reason: String },
 }
 
 /// What to measure.
