@@ -161,7 +161,7 @@ impl Detector for DismissedSuggestions {
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
-        let Some(agent) = event.subject.as_deref().map(str::to_owned).filter(|agent| !agent.is_empty()) else {
+        let Some(agent) = event.subject.as_deref().filter(|agent| !agent.is_empty()).map(str::to_owned) else {
             return Ok(());
         };
         if written_by_devloop_host(event) {

@@ -510,12 +510,7 @@ fn counter<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m m
 }
 
 fn person(event: &Event) -> String {
-    event
-        .actor
-        .as_deref()
-        .map(str::to_owned)
-        .or_else(|| event.thread_id.as_deref().map(str::to_owned))
-        .unwrap_or_default()
+    event.actor.as_deref().or(event.thread_id.as_deref()).unwrap_or_default().to_owned()
 }
 
 impl Detector for FailureWorkaround {

@@ -276,7 +276,7 @@ impl SilentCompletion {
     /// A result devloop showed the user (`context.finding`), or their look at it (`context.seen`).
     fn context(&mut self, event: &Event) {
         let (Some(key), Some(agent)) =
-            (context_key(event), event.subject.as_deref().map(str::to_owned).filter(|agent| !agent.is_empty()))
+            (context_key(event), event.subject.as_deref().filter(|agent| !agent.is_empty()).map(str::to_owned))
         else {
             return;
         };
@@ -370,7 +370,7 @@ impl Detector for SilentCompletion {
             }
             return Ok(());
         }
-        let Some(thread) = event.thread_id.as_deref().map(str::to_owned).filter(|thread| !thread.is_empty()) else {
+        let Some(thread) = event.thread_id.as_deref().filter(|thread| !thread.is_empty()).map(str::to_owned) else {
             return Ok(());
         };
         if event.kind == "thread.agent_action" {
@@ -379,7 +379,7 @@ impl Detector for SilentCompletion {
             {
                 self.agent(&agent, event.time_ms).results += 1;
                 self.all_results += 1;
-                let command = event.subject.as_deref().map(str::to_owned).filter(|command| !command.is_empty());
+                let command = event.subject.as_deref().filter(|command| !command.is_empty()).map(str::to_owned);
                 let output = Output { agent, id: event.id, time_ms: event.time_ms, command, file: None };
                 self.timers.arm(thread, event.time_ms, output);
             }

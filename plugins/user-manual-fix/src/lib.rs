@@ -167,7 +167,7 @@ fn file_key(path: &str) -> String {
 
 impl UserManualFix {
     fn agent_changed(&mut self, event: &Event) {
-        let Some(agent) = event.actor.as_deref().map(str::to_owned).filter(|agent| !agent.is_empty()) else { return };
+        let Some(agent) = event.actor.as_deref().filter(|agent| !agent.is_empty()).map(str::to_owned) else { return };
         if event.failed() {
             return;
         }
@@ -260,7 +260,7 @@ impl UserManualFix {
             let tally = self.agents.entry(agent.clone()).or_default().seen(event.time_ms, self.forget_ms);
             tally.fixed_threads.see(&thread, event.time_ms);
             if let Some(description) =
-                event.subject.as_deref().map(str::to_owned).filter(|description| !description.is_empty())
+                event.subject.as_deref().filter(|description| !description.is_empty()).map(str::to_owned)
                 && tally.manual_fixes.len() < 5
                 && !tally.manual_fixes.contains(&description)
             {
