@@ -31,19 +31,23 @@ fn bad(what: impl Into<String>) -> BadBatch {
     BadBatch(what.into())
 }
 
-/// The batch's string table.
-#[derive(Clone, Copy)]
-struct Strings<'a> {
-    text: &'a str,
-    ends: &'a [u32],
-}
+/// The batch's string table, each string checked once (in range, on character boundaries) as
+/// the batch is opened, so that the events' several lookups each are an index.
+struct Strings<'a>(Vec<&'a str>);
 
 impl<'a> Strings<'a> {
+    fn new(text: &'a str, ends: &[u32]) -> Result<Self, BadBatch> {
+        let mut start = 0;
+        let strings = ends.iter().enumerate().map(|(index, &end)| {
+            let string = text.get(start..end as usize);
+            start = end as usize;
+            string.ok_or_else(|| bad(format!("string {index} is not a UTF-8 range of the table")))
+        });
+        strings.collect::<Result<_, _>>().map(Strings)
+    }
+
     fn get(&self, string: u32) -> Result<&'a str, BadBatch> {
-        let index = string as usize;
-        let end = *self.ends.get(index).ok_or_else(|| bad(format!("string {string} out of range")))? as usize;
-        let start = if index == 0 { 0 } else { self.ends[index - 1] as usize };
-        self.text.get(start..end).ok_or_else(|| bad(format!("string {string} is not a UTF-8 range of the table")))
+        self.0.get(string as usize).copied().ok_or_else(|| bad(format!("string {string} out of range")))
     }
 
     fn optional(&self, string: u32) -> Result<Option<&'a str>, BadBatch> {
@@ -113,7 +117,7 @@ impl<'a> Columns<'a> {
         if batch.field_tags.len() != rows || batch.field_values.len() != rows {
             return Err(bad("field columns of different lengths"));
         }
-        Ok(Columns { batch, strings: Strings { text: &batch.strings, ends: &batch.string_ends } })
+        Ok(Columns { batch, strings: Strings::new(&batch.strings, &batch.string_ends)? })
     }
 
     /// The items of every list-of-text value, in the batch's order.
@@ -155,7 +159,7 @@ impl<'a> Columns<'a> {
     where
         'a: 'r,
     {
-        let (batch, strings) = (self.batch, self.strings);
+        let (batch, strings) = (self.batch, &self.strings);
         let mut field_start = 0;
         let mut events = Vec::with_capacity(batch.ids.len());
         for row in 0..batch.ids.len() {
