@@ -66,17 +66,22 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
     for prefix in ["ratio (normal / end only):", "stored state, every detector:", "full run:", "full run, end only:"] {
         assert!(!line(prefix).is_empty(), "{prefix} missing:\n{stdout}");
     }
-    // The crossing: on some of the folder's events, a time for the native crate and the
-    // component at each batch size, each a positive number of milliseconds and a ratio to native.
+    // The crossing: on some of the folder's events, a time for the native crate (from the host's
+    // events, and on events built beforehand) and the component at each batch size (and fresh),
+    // each a positive number of milliseconds and a ratio to native, native's own being 1.
     let taken = number_before(line(crossing).strip_prefix(crossing).unwrap_or_default(), "of");
     assert!(taken.is_some_and(|events| events > 0 && events <= 3000), "{stdout}");
     let milliseconds = |prefix: &str| -> Option<f64> {
         let after = line(prefix).strip_prefix(prefix)?;
         after.split_whitespace().next()?.parse().ok()
     };
-    assert!(milliseconds("native (this binary), batch 1024:").is_some_and(|ms| ms > 0.0), "{stdout}");
-    for batch in [1, 64, 1024] {
-        let prefix = format!("component, batch {batch}:");
+    assert!(line("native (this binary), batch 1024:").ends_with(" = 1.00x native"), "{stdout}");
+    let prefixes = ["native (this binary), batch 1024:", "native, on events built beforehand:"]
+        .map(str::to_owned)
+        .into_iter()
+        .chain([1, 64, 1024].map(|batch| format!("component, batch {batch}:")))
+        .chain(["component, batch 1024, fresh instance:".to_owned()]);
+    for prefix in prefixes {
         assert!(milliseconds(&prefix).is_some_and(|ms| ms > 0.0), "{prefix}\n{stdout}");
         assert!(line(&prefix).ends_with("x native"), "{prefix}\n{stdout}");
     }

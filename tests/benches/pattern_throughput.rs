@@ -56,7 +56,7 @@ fn throughput(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(20);
 
-    let native_events = devloop_host::bench::sdk_events(&events);
+    let native_events = devloop_host::bench::sdk_events(&events, &FieldSelection::Every);
     // Timed only when both find the same slowdowns in these events.
     let compiled_found = metric_anomaly::MetricAnomaly::default().process(&native_events).expect("native run");
     let mut pattern_found = Vec::new();

@@ -1,12 +1,16 @@
 //! Events per second through the command-repetition detector: as a sandboxed component at
 //! batch sizes 1, 64 and 1024, and the same detector compiled natively, in one run. Events
-//! carry the fields devloop-host's ingest gives a real `cli.command` (six of them), and the
-//! component's time includes converting each batch from the host's events into the contract's
-//! shape, as a run does, with the fields it reads. A detector that does nothing and reads every
-//! field (`crossing-only`) shows what the sandbox crossing itself costs. Starting an instance,
-//! which a run does once per plugin, is timed on its own (`start`), not in each pass over the
-//! events, and so is converting the batches alone, with the fields the detector reads and with
-//! every field (`convert/…`).
+//! carry the fields devloop-host's ingest gives a real `cli.command` (six of them). Both sides
+//! start from the host's events and are given the fields the detector reads, as in a run: the
+//! component's time includes converting each batch into the contract's shape, the native
+//! detector's building each batch's events as the SDK's (`native`; `native-prebuilt` is its
+//! own work alone, on events built beforehand). The component runs on an instance whose memory
+//! is in use, as a run's long-lived instance's is (`wasm/…`), and on a fresh one
+//! (`wasm-fresh/1024`). A detector that does nothing and reads every field (`crossing-only`)
+//! shows what the sandbox crossing itself costs. Starting an instance, which a run does once
+//! per plugin, is timed on its own (`start`), not in each pass over the events, and so is
+//! converting the batches alone, with the fields the detector reads and with every field
+//! (`convert/…`).
 //!
 //! `cargo bench -p devloop-host-tests --bench plugin_throughput`; criterion prints each
 //! throughput, and the README gives the ratio of each against `native`. The contract version
@@ -69,15 +73,10 @@ fn realistic_events() -> Vec<Event> {
 }
 
 /// Feeds every batch (converted inside the timed loop, as a run converts each batch) to
-/// `supervisor`'s fresh instance ([`crossing::feed_component`]).
+/// `supervisor`'s instance ([`crossing::feed_component`]).
 fn run_component(mut supervisor: Supervisor, events: &[Event], batch_size: usize) -> Supervisor {
     crossing::feed_component(&mut supervisor, events, batch_size);
     supervisor
-}
-
-/// The native detector over every event, in batches of 1024 as the component gets them.
-fn run_native(events: &[devloop_plugin_sdk::Event]) {
-    crossing::run_native(events).expect("native run");
 }
 
 fn throughput(criterion: &mut Criterion) {
@@ -86,21 +85,34 @@ fn throughput(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(20);
 
-    let native_events = devloop_host::bench::sdk_events(&events);
-    group.bench_function("native", |bencher| bencher.iter(|| run_native(&native_events)));
-
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
     let start = |compiled: &CompiledPlugin| Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");
+    let reads = FieldSelection::union([start(&compiled).reads()]);
+    let prebuilt = devloop_host::bench::sdk_events(&events, &reads);
+    group.bench_function("native", |bencher| {
+        bencher.iter(|| crossing::run_native(&events, &reads).expect("native run"))
+    });
+    group.bench_function("native-prebuilt", |bencher| {
+        bencher.iter(|| crossing::run_native_prebuilt(&prebuilt).expect("native run"))
+    });
+    let warm = |batch_size| crossing::warm_instance(&runtime, &compiled, &events, batch_size).expect("warms");
     for batch_size in [1_usize, 64, 1024] {
         group.bench_with_input(BenchmarkId::new("wasm", batch_size), &batch_size, |bencher, &batch_size| {
             bencher.iter_batched(
-                || start(&compiled),
+                || warm(batch_size),
                 |supervisor| run_component(supervisor, &events, batch_size),
                 BatchSize::PerIteration,
             )
         });
     }
+    group.bench_with_input(BenchmarkId::new("wasm-fresh", 1024), &1024, |bencher, &batch_size| {
+        bencher.iter_batched(
+            || start(&compiled),
+            |supervisor| run_component(supervisor, &events, batch_size),
+            BatchSize::PerIteration,
+        )
+    });
     let idle = runtime.load_file(devloop_host_tests::hostile("well-behaved")).expect("fixture builds");
     group.bench_with_input(BenchmarkId::new("crossing-only", 1024), &1024, |bencher, &batch_size| {
         bencher.iter_batched(
@@ -109,7 +121,6 @@ fn throughput(criterion: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
-    let reads = FieldSelection::union([start(&compiled).reads()]);
     for (name, carried) in [("fields-read", reads), ("every-field", FieldSelection::Every)] {
         group.bench_function(BenchmarkId::new("convert", name), |bencher| {
             bencher.iter(|| {
@@ -133,50 +144,52 @@ fn timed<T>(pass: impl FnOnce() -> T) -> (T, f64) {
 
 /// One round of [`interleaved_ratio`]: CPU seconds of each pass.
 struct Round {
-    /// The native detector right after the component's passes, and again at once.
-    native_cold: f64,
-    native_warm: f64,
-    /// The component right after the native passes, and again at once.
-    wasm_cold: f64,
-    wasm_warm: f64,
-    /// Converting the batches alone, right after the component.
+    /// The native detector given each batch as the SDK's events built from the host's.
+    native: f64,
+    /// The native detector on events built beforehand.
+    native_prebuilt: f64,
+    /// The component on an instance whose memory is in use, and on a fresh one.
+    wasm: f64,
+    wasm_fresh: f64,
+    /// Converting the batches into the contract's columns alone.
     conversion: f64,
 }
 
 /// The component at batch 1024 against the native detector, from passes taken in turn, so
 /// that a machine whose speed drifts between criterion's groups (as shared VMs do, by half)
-/// slows both sides alike. Each pass is timed on the thread's CPU clock (the component runs on
-/// the calling thread), so time the VM gives to its neighbours counts on neither side.
+/// slows every side alike. Each pass is timed on the thread's CPU clock (the component runs on
+/// the calling thread), so time the VM gives to its neighbours counts on none.
 ///
-/// Each side runs twice in a row, because the two regimes can differ by more than the sandbox
-/// does: events built as separate allocations per string (the SDK's events before they
-/// borrowed their texts) took the native detector twice as long once the component's passes
-/// had pushed them out of the caches. The first pass of each side is the cold regime (a run
-/// whose batches were ingested a while ago), the second the warm one (a batch read as it is
-/// ingested); both ratios are printed, round by round, with the conversion alone.
+/// Both sides start from the host's events, as a run does: the component's pass converts each
+/// batch into the contract's columns, the native one builds each batch's events as the SDK's.
+/// The native detector over events built beforehand is its own work alone, and the component
+/// on a fresh instance pays the first touch of every page of its memory, which a run's
+/// long-lived instance, like the native detector's reused heap, does not. Each side's pass
+/// follows the others', so each starts with caches the others have filled (as a run's plugins
+/// take turns on a batch). The medians of each and the median ratios round by round are
+/// printed.
 fn interleaved_ratio(_: &mut Criterion) {
     const ROUNDS: usize = 41;
     let events = realistic_events();
-    let native_events = devloop_host::bench::sdk_events(&events);
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
-    let component = |compiled: &CompiledPlugin| {
-        let supervisor = Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");
-        timed(|| run_component(supervisor, &events, 1024))
-    };
+    let fresh = || Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");
+    let reads = FieldSelection::union([fresh().reads()]);
+    let prebuilt = devloop_host::bench::sdk_events(&events, &reads);
     let mut rounds: Vec<Round> = (0..ROUNDS)
         .map(|_| {
-            let ((), native_cold) = timed(|| run_native(&native_events));
-            let ((), native_warm) = timed(|| run_native(&native_events));
-            let (_, wasm_cold) = component(&compiled);
-            let (supervisor, wasm_warm) = component(&compiled);
-            let carried = FieldSelection::union([supervisor.reads()]);
+            let ((), native) = timed(|| crossing::run_native(&events, &reads).expect("native run"));
+            let ((), native_prebuilt) = timed(|| crossing::run_native_prebuilt(&prebuilt).expect("native run"));
+            let warm = crossing::warm_instance(&runtime, &compiled, &events, 1024).expect("warms");
+            let (_, wasm) = timed(|| run_component(warm, &events, 1024));
+            let supervisor = fresh();
+            let (_, wasm_fresh) = timed(|| run_component(supervisor, &events, 1024));
             let ((), conversion) = timed(|| {
                 for batch in events.chunks(1024) {
-                    black_box(WitEvents::new(batch, &carried));
+                    black_box(WitEvents::new(batch, &reads));
                 }
             });
-            Round { native_cold, native_warm, wasm_cold, wasm_warm, conversion }
+            Round { native, native_prebuilt, wasm, wasm_fresh, conversion }
         })
         .collect();
     let mut median = |of: &dyn Fn(&Round) -> f64| {
@@ -185,22 +198,22 @@ fn interleaved_ratio(_: &mut Criterion) {
     };
     let ms = |(_, seconds, _): (f64, f64, f64)| seconds * 1e3;
     println!(
-        "command-repetition, in turn, CPU time, median of {ROUNDS} rounds: native {:.2} ms cold / {:.2} ms warm, \
-         wasm/1024 {:.2} ms cold / {:.2} ms warm (converting the batches {:.2} ms)",
-        ms(median(&|round| round.native_cold)),
-        ms(median(&|round| round.native_warm)),
-        ms(median(&|round| round.wasm_cold)),
-        ms(median(&|round| round.wasm_warm)),
+        "command-repetition, in turn, CPU time, median of {ROUNDS} rounds: native {:.2} ms (on events built \
+         beforehand {:.2} ms), wasm/1024 {:.2} ms (fresh instance {:.2} ms; converting the batches {:.2} ms)",
+        ms(median(&|round| round.native)),
+        ms(median(&|round| round.native_prebuilt)),
+        ms(median(&|round| round.wasm)),
+        ms(median(&|round| round.wasm_fresh)),
         ms(median(&|round| round.conversion)),
     );
-    for (regime, ratio) in [
-        ("cold", &(|round: &Round| round.wasm_cold / round.native_cold) as &dyn Fn(&Round) -> f64),
-        ("warm", &|round: &Round| round.wasm_warm / round.native_warm),
-    ] {
-        let (low, ratio, high) = median(ratio);
-        println!(
-            "command-repetition wasm/1024 over native, {regime}, round by round: median {ratio:.2}x (quartiles {low:.2}x to {high:.2}x)"
-        );
+    let ratios = [
+        ("wasm/1024 over native", (|round| round.wasm / round.native) as fn(&Round) -> f64),
+        ("wasm/1024 over native on events built beforehand", |round| round.wasm / round.native_prebuilt),
+        ("wasm/1024 on a fresh instance over native", |round| round.wasm_fresh / round.native),
+    ];
+    for (label, ratio) in ratios {
+        let (low, ratio, high) = median(&ratio);
+        println!("command-repetition {label}, round by round: median {ratio:.2}x (quartiles {low:.2}x to {high:.2}x)");
     }
 }
 

@@ -1,14 +1,20 @@
 //! The sandbox's cost per event: the bundled command-repetition component at batches of 1, 64
 //! and 1024 against the same crate compiled into this binary, on the folder's own events of
-//! the kinds it asks for (with every field ingest gives them; the component is sent the fields
-//! it reads, as in a run).
+//! the kinds it asks for (with every field ingest gives them; each side is given the fields
+//! the detector reads, as in a run).
 //!
-//! Each component pass starts a fresh instance (not timed, as a run starts it once) and ticks
-//! after every batch, and its time includes converting each batch into the contract's columns;
-//! the native pass runs the crate's `process` and `on_tick` on the same events, borrowed from
-//! the host's as the SDK's glue borrows them from a batch. The passes are taken in turn, each
-//! on the thread's CPU clock, and the median of the rounds counts, so that a machine whose
-//! speed drifts slows both sides alike and time given to other processes counts on neither.
+//! Both sides start from the host's events, as a run does. The component's time includes
+//! converting each batch into the contract's columns; the native pass builds each batch's
+//! events as the SDK's from the host's (borrowing their texts, as the SDK's glue borrows them
+//! from a batch), which is what running the crate inside the host would cost, and the native
+//! crate over events built beforehand is timed as well (its own work alone). Each component
+//! pass runs on an instance whose memory is in use, as a run's long-lived instance's is (one
+//! pass, then its state restored to fresh, before the timed one; starting it is not timed, as
+//! a run starts it once), and once more at batch 1024 on a fresh instance, whose first touch of
+//! each page of its memory is a page fault the native detector's reused heap does not pay.
+//! Every pass ticks after each batch. The passes are taken in turn, each on the thread's CPU
+//! clock, and the median of the rounds counts, so that a machine whose speed drifts slows all
+//! sides alike and time given to other processes counts on none.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -21,6 +27,9 @@ use crate::ingest::{DevloopDirs, Feed};
 use crate::model::{Event, Status, Value};
 use crate::runtime::{CompiledPlugin, FieldSelection, Runtime, Supervisor, WitEvents, thread_cpu_time};
 
+/// What the native detector is given and how: a batch of the SDK's events.
+type SdkEvent<'a> = devloop_plugin_sdk::Event<'a>;
+
 /// The detector measured: bundled, and linked into this binary as a crate.
 pub const DETECTOR: &str = "command-repetition";
 /// Events taken from the folder.
@@ -32,10 +41,15 @@ const ROUNDS: usize = 7;
 #[derive(Debug, Clone, PartialEq)]
 pub struct CrossingFigures {
     pub events: usize,
-    /// The native crate over the events in batches of 1024 (median of the rounds).
+    /// The native crate in batches of 1024, each built from the host's events (median of the
+    /// rounds): the baseline.
     pub native: Duration,
-    /// The component at each batch size (medians of the rounds).
+    /// The native crate over events built beforehand: its own work alone.
+    pub native_prebuilt: Duration,
+    /// The component at each batch size, on an instance whose memory is in use (medians).
     pub component: Vec<(usize, Duration)>,
+    /// The component at batch 1024 on a fresh instance.
+    pub component_fresh: Duration,
 }
 
 /// Measures the crossing on up to 8,192 of the folder's events that [`DETECTOR`] asks for;
@@ -59,22 +73,39 @@ pub fn crossing(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Option<Crossing
     if events.is_empty() {
         return Ok(None);
     }
-    let borrowed = sdk_events(&events);
-    let mut native = Vec::with_capacity(ROUNDS);
+    let carried = FieldSelection::union([start(runtime, &compiled.compiled)?.reads()]);
+    let prebuilt = sdk_events(&events, &carried);
+    let native_failed = |reason| BenchError::Native { reason };
+    let [mut native, mut native_prebuilt, mut component_fresh] = std::array::from_fn(|_| Vec::with_capacity(ROUNDS));
     let mut component = vec![Vec::with_capacity(ROUNDS); BATCH_SIZES.len()];
     for _ in 0..ROUNDS {
-        let started = thread_cpu_time();
-        run_native(&borrowed).map_err(|reason| BenchError::Native { reason })?;
-        native.push(thread_cpu_time() - started);
+        let (ran, time) = cpu_time(|| run_native(&events, &carried));
+        ran.map_err(native_failed)?;
+        native.push(time);
+        let (ran, time) = cpu_time(|| run_native_prebuilt(&prebuilt));
+        ran.map_err(native_failed)?;
+        native_prebuilt.push(time);
         for (times, batch_size) in component.iter_mut().zip(BATCH_SIZES) {
-            times.push(component_pass(runtime, &compiled.compiled, &events, batch_size)?);
+            let mut supervisor = warm_instance(runtime, &compiled.compiled, &events, batch_size)?;
+            times.push(cpu_time(|| feed_component(&mut supervisor, &events, batch_size)).1);
         }
+        let mut supervisor = start(runtime, &compiled.compiled)?;
+        component_fresh.push(cpu_time(|| feed_component(&mut supervisor, &events, 1024)).1);
     }
     Ok(Some(CrossingFigures {
         events: events.len(),
         native: median(native),
+        native_prebuilt: median(native_prebuilt),
         component: BATCH_SIZES.into_iter().zip(component.into_iter().map(median)).collect(),
+        component_fresh: median(component_fresh),
     }))
+}
+
+/// What `pass` returns, and the CPU time it took on this thread.
+fn cpu_time<T>(pass: impl FnOnce() -> T) -> (T, Duration) {
+    let started = thread_cpu_time();
+    let result = pass();
+    (result, thread_cpu_time() - started)
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -82,16 +113,25 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-/// [`DETECTOR`] compiled into this binary over `events`, from a fresh instance, in batches of
-/// 1024 with a tick after each, as the component gets them.
-pub fn run_native(events: &[devloop_plugin_sdk::Event<'_>]) -> Result<(), String> {
+/// [`DETECTOR`] compiled into this binary over the host's `events`, from a fresh detector, in
+/// batches of 1024 with a tick after each, as the component gets them: each batch's events
+/// built as the SDK's ([`sdk_events`]) with the fields `carried`, as a host running the crate
+/// would build them.
+pub fn run_native(events: &[Event], carried: &FieldSelection) -> Result<(), String> {
     let mut detector = command_repetition::CommandRepetition::default();
-    for batch in events.chunks(1024) {
-        let mut insights = detector.process(batch)?;
-        let now_ms = batch.last().map_or(0, |event| event.time_ms);
-        detector.on_tick(now_ms, &mut insights)?;
-        black_box(insights);
-    }
+    events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, &sdk_events(batch, carried)))
+}
+
+/// [`run_native`] over events built beforehand: the detector's own work alone.
+pub fn run_native_prebuilt(events: &[SdkEvent<'_>]) -> Result<(), String> {
+    let mut detector = command_repetition::CommandRepetition::default();
+    events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, batch))
+}
+
+fn native_batch(detector: &mut command_repetition::CommandRepetition, batch: &[SdkEvent<'_>]) -> Result<(), String> {
+    let mut insights = detector.process(batch)?;
+    detector.on_tick(batch.last().map_or(0, |event| event.time_ms), &mut insights)?;
+    black_box(insights);
     Ok(())
 }
 
@@ -105,21 +145,31 @@ pub fn feed_component(supervisor: &mut Supervisor, events: &[Event], batch_size:
     }
 }
 
-fn component_pass(
+fn start(runtime: &Runtime, compiled: &CompiledPlugin) -> Result<Supervisor, BenchError> {
+    Supervisor::start(runtime, compiled.clone(), Vec::new()).map_err(BenchError::Crossing)
+}
+
+/// A new instance of `compiled` whose memory is in use, as a run's long-lived instance's is:
+/// fed `events` in batches of `batch_size` from its fresh state, then that state restored.
+pub fn warm_instance(
     runtime: &Runtime,
     compiled: &CompiledPlugin,
     events: &[Event],
     batch_size: usize,
-) -> Result<Duration, BenchError> {
-    let mut supervisor = Supervisor::start(runtime, compiled.clone(), Vec::new()).map_err(BenchError::Crossing)?;
-    let started = thread_cpu_time();
+) -> Result<Supervisor, BenchError> {
+    let mut supervisor = start(runtime, compiled)?;
+    let warming = |failure: String| BenchError::Warming { reason: failure };
+    let fresh = supervisor.snapshot().map_err(|failure| warming(failure.to_string()))?;
     feed_component(&mut supervisor, events, batch_size);
-    Ok(thread_cpu_time() - started)
+    if let Some(fresh) = fresh {
+        supervisor.restore(&fresh).map_err(|failure| warming(failure.to_string()))?.map_err(warming)?;
+    }
+    Ok(supervisor)
 }
 
-/// The host's events as the SDK's, borrowing their texts, with every field (owned): what a
-/// detector compiled into the host would be given.
-pub fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event<'_>> {
+/// The host's events as the SDK's, borrowing their texts, with the fields `carried` (owned):
+/// what a detector compiled into the host would be given.
+pub fn sdk_events<'a>(events: &'a [Event], carried: &FieldSelection) -> Vec<SdkEvent<'a>> {
     events
         .iter()
         .map(|event| devloop_plugin_sdk::Event {
@@ -143,6 +193,7 @@ pub fn sdk_events(events: &[Event]) -> Vec<devloop_plugin_sdk::Event<'_>> {
                 event
                     .fields
                     .iter()
+                    .filter(|field| carried.carries(&field.key))
                     .map(|field| devloop_plugin_sdk::Field {
                         key: field.key.to_string(),
                         value: sdk_value(&field.value),

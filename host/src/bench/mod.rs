@@ -59,6 +59,8 @@ pub enum BenchError {
     Crossing(#[source] LoadError),
     #[error("{detector} compiled into this binary failed: {reason}", detector = crossing::DETECTOR)]
     Native { reason: String },
+    #[error("cannot put {} back to its fresh state after a pass: {reason}", crossing::DETECTOR)]
+    Warming { reason: String },
 }
 
 /// What to measure.
@@ -473,23 +475,21 @@ impl fmt::Display for Report {
                 crossing.events
             )?;
             let per_event = |time: Duration| time.as_secs_f64() * 1e6 / crossing.events as f64;
-            writeln!(
-                f,
-                "{:<34} {:>9.3} ms = {:>7.3} µs/event",
-                "native (this binary), batch 1024:",
-                crossing.native.as_secs_f64() * 1e3,
-                per_event(crossing.native)
-            )?;
-            for (batch_size, time) in &crossing.component {
+            let mut line = |label: String, time: Duration| {
                 writeln!(
                     f,
-                    "{:<34} {:>9.3} ms = {:>7.3} µs/event = {:.2}x native",
-                    format!("component, batch {batch_size}:"),
+                    "{label:<46} {:>9.3} ms = {:>7.3} µs/event = {:.2}x native",
                     time.as_secs_f64() * 1e3,
-                    per_event(*time),
-                    seconds(*time) / seconds(crossing.native)
-                )?;
+                    per_event(time),
+                    seconds(time) / seconds(crossing.native)
+                )
+            };
+            line("native (this binary), batch 1024:".to_owned(), crossing.native)?;
+            line("native, on events built beforehand:".to_owned(), crossing.native_prebuilt)?;
+            for (batch_size, time) in &crossing.component {
+                line(format!("component, batch {batch_size}:"), *time)?;
             }
+            line("component, batch 1024, fresh instance:".to_owned(), crossing.component_fresh)?;
         }
 
         writeln!(f, "\n== peak RSS")?;

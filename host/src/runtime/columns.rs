@@ -286,7 +286,8 @@ impl FieldSelection {
         FieldSelection::Only(names)
     }
 
-    fn carries(&self, key: &str) -> bool {
+    /// Whether a batch built with this selection carries the field `key`.
+    pub fn carries(&self, key: &str) -> bool {
         match self {
             FieldSelection::Every => true,
             FieldSelection::Only(names) => names.iter().any(|name| name == key),
