@@ -13,7 +13,8 @@
 //! a run starts it once), and once more at batch 1024 on a fresh instance, whose first touch of
 //! each page of its memory is a page fault the native detector's reused heap does not pay.
 //! Every pass ticks after each batch. The passes are taken in turn, each on the thread's CPU
-//! clock, and the median of the rounds counts, so that a machine whose speed drifts slows all
+//! clock, and the medians of the rounds count (of each time, and of each ratio to the native
+//! pass of the same round), so that a machine whose speed drifts slows all
 //! sides alike and time given to other processes counts on none.
 
 use std::hint::black_box;
@@ -35,7 +36,7 @@ pub const DETECTOR: &str = "command-repetition";
 /// Events taken from the folder.
 const EVENTS: usize = 8192;
 const BATCH_SIZES: [usize; 3] = [1, 64, 1024];
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 11;
 
 /// What the crossing section prints.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,11 +46,35 @@ pub struct CrossingFigures {
     /// rounds): the baseline.
     pub native: Duration,
     /// The native crate over events built beforehand: its own work alone.
-    pub native_prebuilt: Duration,
-    /// The component at each batch size, on an instance whose memory is in use (medians).
-    pub component: Vec<(usize, Duration)>,
+    pub native_prebuilt: Timing,
+    /// The component at each batch size, on an instance whose memory is in use.
+    pub component: Vec<(usize, Timing)>,
     /// The component at batch 1024 on a fresh instance.
-    pub component_fresh: Duration,
+    pub component_fresh: Timing,
+}
+
+/// One pass's median time over the rounds, and the median of its ratios to the native pass of
+/// the same round (steadier than the ratio of the medians when the machine's speed drifts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    pub time: Duration,
+    pub over_native: f64,
+}
+
+/// One pass's times, round by round, beside the native pass's.
+#[derive(Default)]
+struct Rounds(Vec<(Duration, Duration)>);
+
+impl Rounds {
+    fn timing(self) -> Timing {
+        let mut ratios: Vec<f64> =
+            self.0.iter().map(|(time, native)| time.as_secs_f64() / native.as_secs_f64().max(1e-9)).collect();
+        ratios.sort_by(f64::total_cmp);
+        Timing {
+            time: median(self.0.into_iter().map(|(time, _)| time).collect()),
+            over_native: ratios[ratios.len() / 2],
+        }
+    }
 }
 
 /// Measures the crossing on up to 8,192 of the folder's events that [`DETECTOR`] asks for;
@@ -76,28 +101,29 @@ pub fn crossing(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Option<Crossing
     let carried = FieldSelection::union([start(runtime, &compiled.compiled)?.reads()]);
     let prebuilt = sdk_events(&events, &carried);
     let native_failed = |reason| BenchError::Native { reason };
-    let [mut native, mut native_prebuilt, mut component_fresh] = std::array::from_fn(|_| Vec::with_capacity(ROUNDS));
-    let mut component = vec![Vec::with_capacity(ROUNDS); BATCH_SIZES.len()];
+    let mut native = Vec::with_capacity(ROUNDS);
+    let [mut native_prebuilt, mut component_fresh] = std::array::from_fn(|_| Rounds::default());
+    let mut component: Vec<Rounds> = BATCH_SIZES.iter().map(|_| Rounds::default()).collect();
     for _ in 0..ROUNDS {
-        let (ran, time) = cpu_time(|| run_native(&events, &carried));
+        let (ran, baseline) = cpu_time(|| run_native(&events, &carried));
         ran.map_err(native_failed)?;
-        native.push(time);
+        native.push(baseline);
         let (ran, time) = cpu_time(|| run_native_prebuilt(&prebuilt));
         ran.map_err(native_failed)?;
-        native_prebuilt.push(time);
-        for (times, batch_size) in component.iter_mut().zip(BATCH_SIZES) {
+        native_prebuilt.0.push((time, baseline));
+        for (rounds, batch_size) in component.iter_mut().zip(BATCH_SIZES) {
             let mut supervisor = warm_instance(runtime, &compiled.compiled, &events, batch_size)?;
-            times.push(cpu_time(|| feed_component(&mut supervisor, &events, batch_size)).1);
+            rounds.0.push((cpu_time(|| feed_component(&mut supervisor, &events, batch_size)).1, baseline));
         }
         let mut supervisor = start(runtime, &compiled.compiled)?;
-        component_fresh.push(cpu_time(|| feed_component(&mut supervisor, &events, 1024)).1);
+        component_fresh.0.push((cpu_time(|| feed_component(&mut supervisor, &events, 1024)).1, baseline));
     }
     Ok(Some(CrossingFigures {
         events: events.len(),
         native: median(native),
-        native_prebuilt: median(native_prebuilt),
-        component: BATCH_SIZES.into_iter().zip(component.into_iter().map(median)).collect(),
-        component_fresh: median(component_fresh),
+        native_prebuilt: native_prebuilt.timing(),
+        component: BATCH_SIZES.into_iter().zip(component.into_iter().map(Rounds::timing)).collect(),
+        component_fresh: component_fresh.timing(),
     }))
 }
 

@@ -470,26 +470,27 @@ impl fmt::Display for Report {
         if let Some(crossing) = &self.crossing {
             writeln!(
                 f,
-                "\n== the sandbox's crossing ({}, {} of the folder's events, in turn, median CPU time)",
+                "\n== the sandbox's crossing ({}, {} of the folder's events, in turn, median CPU time and ratio)",
                 crossing::DETECTOR,
                 crossing.events
             )?;
             let per_event = |time: Duration| time.as_secs_f64() * 1e6 / crossing.events as f64;
-            let mut line = |label: String, time: Duration| {
+            let mut line = |label: String, time: Duration, over_native: f64| {
                 writeln!(
                     f,
-                    "{label:<46} {:>9.3} ms = {:>7.3} µs/event = {:.2}x native",
+                    "{label:<46} {:>9.3} ms = {:>7.3} µs/event = {over_native:.2}x native",
                     time.as_secs_f64() * 1e3,
                     per_event(time),
-                    seconds(time) / seconds(crossing.native)
                 )
             };
-            line("native (this binary), batch 1024:".to_owned(), crossing.native)?;
-            line("native, on events built beforehand:".to_owned(), crossing.native_prebuilt)?;
-            for (batch_size, time) in &crossing.component {
-                line(format!("component, batch {batch_size}:"), *time)?;
+            line("native (this binary), batch 1024:".to_owned(), crossing.native, 1.0)?;
+            let prebuilt = &crossing.native_prebuilt;
+            line("native, on events built beforehand:".to_owned(), prebuilt.time, prebuilt.over_native)?;
+            for (batch_size, pass) in &crossing.component {
+                line(format!("component, batch {batch_size}:"), pass.time, pass.over_native)?;
             }
-            line("component, batch 1024, fresh instance:".to_owned(), crossing.component_fresh)?;
+            let fresh = &crossing.component_fresh;
+            line("component, batch 1024, fresh instance:".to_owned(), fresh.time, fresh.over_native)?;
         }
 
         writeln!(f, "\n== peak RSS")?;
