@@ -76,7 +76,7 @@ struct Sitting {
 #[derive(Debug, Default)]
 enum Runs {
     #[default]
-    None,
+    Empty,
     One((i64, u64)),
     Many(Vec<(i64, u64)>),
 }
@@ -84,7 +84,7 @@ enum Runs {
 impl Runs {
     fn push(&mut self, run: (i64, u64)) {
         match self {
-            Runs::None => *self = Runs::One(run),
+            Runs::Empty => *self = Runs::One(run),
             Runs::One(first) => *self = Runs::Many(vec![*first, run]),
             Runs::Many(runs) => runs.push(run),
         }
@@ -92,7 +92,7 @@ impl Runs {
 
     fn as_slice(&self) -> &[(i64, u64)] {
         match self {
-            Runs::None => &[],
+            Runs::Empty => &[],
             Runs::One(run) => std::slice::from_ref(run),
             Runs::Many(runs) => runs,
         }
@@ -109,7 +109,7 @@ impl<'de> Deserialize<'de> for Runs {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut runs = Vec::<(i64, u64)>::deserialize(deserializer)?;
         Ok(match runs.len() {
-            0 => Runs::None,
+            0 => Runs::Empty,
             1 => Runs::One(runs.remove(0)),
             _ => Runs::Many(runs),
         })
@@ -262,7 +262,7 @@ macro_rules! known {
 }
 
 /// Sets `pair` to (`key`, `who`), reusing its strings.
-fn set_key(pair: &mut (String, String), key: &str, who: &str) {
+fn fill_habit_key(pair: &mut (String, String), key: &str, who: &str) {
     devloop_plugin_sdk::assign(&mut pair.0, key);
     devloop_plugin_sdk::assign(&mut pair.1, who);
 }
@@ -446,7 +446,7 @@ impl CommandRepetition {
         person.runs += 1;
         person.active(now, window_ms);
         let person = &*person;
-        set_key(&mut self.habit_key, key, who);
+        fill_habit_key(&mut self.habit_key, key, who);
         let habit = match self.habits.get_mut(&self.habit_key) {
             Some(habit) => habit,
             None => self.habits.entry(self.habit_key.clone()).or_default(),
@@ -492,7 +492,7 @@ impl CommandRepetition {
                 let after_failure = person.last_failure_ms.is_some_and(|failed| now - failed <= burst_ms);
                 let counted = !after_failure && !continues;
                 habit.sittings += u64::from(counted);
-                habit.window.push_back(Sitting { start_ms: now, size: 0, counted, runs: Runs::None });
+                habit.window.push_back(Sitting { start_ms: now, size: 0, counted, runs: Runs::Empty });
                 habit.open_sitting = true;
             }
             let sitting = habit.window.back_mut().expect("just pushed or going on");
@@ -631,7 +631,7 @@ impl Detector for CommandRepetition {
             let person = known!(self.people, who, event.time_ms, forget_ms);
             person.last_failure_ms = Some(event.time_ms);
             person.active(event.time_ms, window_ms);
-            set_key(&mut self.habit_key, &key, who);
+            fill_habit_key(&mut self.habit_key, &key, who);
             if let Some(habit) = self.habits.get_mut(&self.habit_key) {
                 habit.failed_since = true;
             }
