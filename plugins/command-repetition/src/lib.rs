@@ -72,7 +72,8 @@ struct Sitting {
 
 /// The times and ids of a sitting's first runs. Most sittings are a single run, held without
 /// an allocation: allocating and freeing a list for each took about 15% of the component's
-/// time (the guest's allocator is dearer than the host's), against a few percent natively. Saved as the list it is, so a saved state reads the same either way.
+/// time (the guest's allocator is dearer than the host's), against a few percent natively.
+/// Saved as the list it is, so a saved state reads the same either way.
 #[derive(Debug, Default)]
 enum Runs {
     #[default]
