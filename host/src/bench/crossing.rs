@@ -14,8 +14,8 @@
 //! each page of its memory is a page fault the native detector's reused heap does not pay.
 //! Every pass ticks after each batch. The passes are taken in turn, each on the thread's CPU
 //! clock, and the medians of the rounds count (of each time, and of each ratio to the native
-//! pass of the same round), so that a machine whose speed drifts slows all
-//! sides alike and time given to other processes counts on none.
+//! pass of the same round), so that a machine whose speed drifts slows all sides alike and
+//! time given to other processes counts on none.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -28,7 +28,7 @@ use crate::ingest::{DevloopDirs, Feed};
 use crate::model::{Event, Status, Value};
 use crate::runtime::{CompiledPlugin, FieldSelection, Runtime, Supervisor, WitEvents, thread_cpu_time};
 
-/// What the native detector is given and how: a batch of the SDK's events.
+/// An event as the SDK gives it to a detector, which the native crate is given.
 type SdkEvent<'a> = devloop_plugin_sdk::Event<'a>;
 
 /// The detector measured: bundled, and linked into this binary as a crate.
