@@ -199,7 +199,7 @@ impl FailureWorkaround {
     /// one for it when it is a command that has failed before.
     fn follow_successes(&mut self, who: &str, key: &str, event: &Event) {
         let window_ms = self.window_ms;
-        let open = counter(&mut self.open_successes, who);
+        let open = slot(&mut self.open_successes, who);
         while open.front().is_some_and(|episode| event.time_ms - episode.time_ms > window_ms) {
             open.pop_front();
         }
@@ -214,7 +214,7 @@ impl FailureWorkaround {
             if open.len() == MAX_OPEN {
                 open.pop_front();
             }
-            *counter(&mut self.tracked_successes, key) += 1;
+            *slot(&mut self.tracked_successes, key) += 1;
             open.push_back(Episode {
                 key: key.to_owned(),
                 command: String::new(),
@@ -323,7 +323,7 @@ impl FailureWorkaround {
 
     fn succeeded(&mut self, who: String, key: String, event: &Event) {
         self.successes += 1;
-        *counter(&mut self.successes_of, &key) += 1;
+        *slot(&mut self.successes_of, &key) += 1;
         self.follow_successes(&who, &key, event);
         let Some(open) = self.open.get_mut(&who) else { return };
         // The failed command succeeding closes its episode: the cause was fixed and the command
@@ -498,17 +498,17 @@ fn follow_lift(after_failed: u64, failed_runs: u64, after_successes: u64, succes
     (after_success, after_failed / after_success.max(1e-3))
 }
 
-/// The person: the user name when there is one (a workaround is often typed outside the agent
-/// thread that ran the failing command), else the thread.
 /// The value kept under `key`, inserted as the default the first time: the key is allocated only
 /// then, where `entry` would take an owned key for every lookup.
-fn counter<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
     if !map.contains_key(key) {
         map.insert(key.to_owned(), V::default());
     }
     map.get_mut(key).expect("inserted if missing")
 }
 
+/// The person: the user name when there is one (a workaround is often typed outside the agent
+/// thread that ran the failing command), else the thread.
 fn person(event: &Event) -> String {
     event.actor.as_deref().or(event.thread_id.as_deref()).unwrap_or_default().to_owned()
 }
@@ -572,7 +572,7 @@ impl Detector for FailureWorkaround {
             return Ok(());
         }
         if event.failed() || event.succeeded() {
-            *counter(&mut self.last_run, &key) = event.time_ms;
+            *slot(&mut self.last_run, &key) = event.time_ms;
         }
         let who = person(event);
         if event.failed() {
