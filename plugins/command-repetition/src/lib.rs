@@ -167,7 +167,9 @@ struct Habit {
     occasions: u32,
 }
 
-/// Everything one person ran: how much, in how many clock hours, and when they last failed.
+/// Everything one person ran: how much, in how many clock hours, when they last failed, and
+/// their habits. The habits sit under the person, so an event finds its habit with the person's
+/// key hashed and compared once: hashing and comparing keys is the guest's dearest work.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Person {
     runs: u64,
@@ -176,6 +178,17 @@ struct Person {
     /// Clock hours in which they ran anything, and those of them that overlap the window.
     hours: u64,
     recent_hours: VecDeque<i64>,
+    /// By command key. (Absent from formats 2 to 4, which kept every habit in one map.)
+    #[serde(default)]
+    habits: KeyMap<String, Habit>,
+}
+
+/// What the longer view reads of a person while one of their habits is changed.
+#[derive(Clone, Copy)]
+struct Usage {
+    runs: u64,
+    /// Clock hours the person was at work before the window.
+    hours_before: u64,
 }
 
 const HOUR_MS: i64 = 3_600_000;
@@ -193,6 +206,10 @@ impl Person {
     /// `now` (never before any of their habits is forgotten: each run is in such an hour).
     fn forgotten(&self, now: i64, forget_ms: i64) -> bool {
         self.recent_hours.back().is_none_or(|hour| now - (hour + 1) * HOUR_MS > forget_ms)
+    }
+
+    fn usage(&self) -> Usage {
+        Usage { runs: self.runs, hours_before: self.hours.saturating_sub(self.recent_hours.len() as u64) }
     }
 
     /// Notes that the person ran something at `now`.
@@ -236,18 +253,15 @@ impl Default for Thresholds {
 #[derive(Default)]
 pub struct CommandRepetition {
     thresholds: Thresholds,
-    /// By command key and person.
-    habits: KeyMap<(String, String), Habit>,
     people: KeyMap<String, Person>,
     file_changes: u64,
     /// When what was forgotten was last swept away.
     swept_ms: i64,
-    /// The key of the habit an event is about, kept so that finding a habit allocates nothing.
-    habit_key: (String, String),
 }
 
-/// The person `who`, started again from zero if they were forgotten: one lookup, and an
-/// allocation only for someone new. (A macro: a function returning the entry it may have
+/// The person `who`, started again from zero if they were forgotten (their habits with them,
+/// as each was last run in an hour the person was at work): one lookup, and an allocation only
+/// for someone new. (A macro: a function returning the entry it may have
 /// inserted would need a second lookup to satisfy the borrow checker.)
 macro_rules! known {
     ($people:expr, $who:expr, $now:expr, $forget_ms:expr) => {{
@@ -260,12 +274,6 @@ macro_rules! known {
         }
         person
     }};
-}
-
-/// Sets `pair` to (`key`, `who`), reusing its strings.
-fn fill_habit_key(pair: &mut (String, String), key: &str, who: &str) {
-    devloop_plugin_sdk::assign(&mut pair.0, key);
-    devloop_plugin_sdk::assign(&mut pair.1, who);
 }
 
 /// P(X ≥ n) for X ~ Poisson(mean).
@@ -299,12 +307,12 @@ fn is_file_change(event: &Event) -> bool {
         || matches!(event.kind.as_ref(), "audit.file_modified" | "audit.file_created" | "audit.fix_applied")
 }
 
-/// The state as formats 2 and 3 saved it: today's, with the people as an object (an ordered
-/// map, where a [`KeyMap`] saves a list of pairs), and in format 2 without the time of the
-/// last sweep.
+/// The state as formats 2 to 4 saved it: every habit in one list keyed by command and person,
+/// beside the people; in formats 2 and 3 the people as an object (an ordered map, where a
+/// [`KeyMap`] saves a list of pairs), and in format 2 without the time of the last sweep.
 #[derive(Deserialize)]
-struct Format3 {
-    habits: KeyMap<(String, String), Habit>,
+struct Format4 {
+    habits: Vec<((String, String), Habit)>,
     people: KeyMap<String, Person>,
     file_changes: u64,
     #[serde(default)]
@@ -321,14 +329,19 @@ impl CommandRepetition {
         }
         self.swept_ms = now;
         let forget_ms = self.thresholds.forget_ms;
-        self.habits.retain(|_, habit| !habit.forgotten(now, forget_ms));
-        self.people.retain(|_, person| !person.forgotten(now, forget_ms));
+        self.people.retain(|_, person| {
+            if person.forgotten(now, forget_ms) {
+                return false;
+            }
+            person.habits.retain(|_, habit| !habit.forgotten(now, forget_ms));
+            true
+        });
     }
 }
 
 impl Thresholds {
     /// Whether the sittings so far make an occasion, judged against the person's usual.
-    fn judge(&self, habit: &Habit, person: &Person) -> Option<Occasion> {
+    fn judge(&self, habit: &Habit, person: Usage) -> Option<Occasion> {
         let current = habit.window.back()?;
         let now_ms = habit.last_ms.unwrap_or(current.start_ms);
         if current.size >= self.min_repeats {
@@ -355,7 +368,7 @@ impl Thresholds {
         }
         // The person's usual rate of the command: its sittings per hour they were at work, before
         // the window (one sitting assumed, so a command never run is not infinitely unusual).
-        let hours_before = person.hours.saturating_sub(person.recent_hours.len() as u64).max(1);
+        let hours_before = person.hours_before.max(1);
         let command_before = habit.sittings.saturating_sub(sittings as u64);
         let usual = (command_before + 1) as f64 / hours_before as f64 * (self.window_ms as f64 / HOUR_MS as f64);
         if usual >= self.max_usual_sittings {
@@ -446,11 +459,11 @@ impl CommandRepetition {
         let person = known!(self.people, who, now, thresholds.forget_ms);
         person.runs += 1;
         person.active(now, window_ms);
-        let person = &*person;
-        fill_habit_key(&mut self.habit_key, key, who);
-        let habit = match self.habits.get_mut(&self.habit_key) {
+        let usage = person.usage();
+        let after_failure = person.last_failure_ms.is_some_and(|failed| now - failed <= burst_ms);
+        let habit = match person.habits.get_mut(key) {
             Some(habit) => habit,
-            None => self.habits.entry(self.habit_key.clone()).or_default(),
+            None => person.habits.entry(key.to_owned()).or_default(),
         };
         if habit.forgotten(now, thresholds.forget_ms) {
             *habit = Habit::default();
@@ -490,7 +503,6 @@ impl CommandRepetition {
                 if habit.window.is_empty() {
                     devloop_plugin_sdk::assign(&mut habit.command, event.subject_or_empty().trim());
                 }
-                let after_failure = person.last_failure_ms.is_some_and(|failed| now - failed <= burst_ms);
                 let counted = !after_failure && !continues;
                 habit.sittings += u64::from(counted);
                 habit.window.push_back(Sitting { start_ms: now, size: 0, counted, runs: Runs::Empty });
@@ -501,7 +513,7 @@ impl CommandRepetition {
             if sitting.runs.as_slice().len() < KEPT_IDS {
                 sitting.runs.push((now, event.id));
             }
-            let Some(occasion) = thresholds.judge(habit, person) else { return };
+            let Some(occasion) = thresholds.judge(habit, usage) else { return };
             // The sittings it holds are reported: they leave the person's usual.
             let counted = habit.window.iter().filter(|sitting| sitting.counted).count();
             habit.sittings = habit.sittings.saturating_sub(counted as u64);
@@ -524,14 +536,22 @@ impl CommandRepetition {
         out.push(insight);
     }
 
-    /// Format 3 is today's state with the people saved as an object; format 2 is format 3
-    /// without the time of the last sweep, which then comes with the next event. Formats 0
-    /// (before envelopes) and 1 (runs, not sittings) kept short-lived runs the detector no
-    /// longer counts the same way, so it starts fresh rather than misread them.
+    /// Formats 2 to 4 kept the habits in one map beside the people, which now hold them (format
+    /// 3 saved the people as an object, format 2 also lacked the time of the last sweep, which
+    /// then comes with the next event). Formats 0 (before envelopes) and 1 (runs, not sittings)
+    /// kept short-lived runs the detector no longer counts the same way, so it starts fresh
+    /// rather than misread them.
     fn migrate_earlier(&mut self, saved: state::Saved) -> Result<(), String> {
-        if matches!(saved.format, 2 | 3) {
-            let Format3 { habits, people, file_changes, swept_ms } = saved.read_any()?;
-            (self.habits, self.people, self.file_changes, self.swept_ms) = (habits, people, file_changes, swept_ms);
+        if matches!(saved.format, 2..=4) {
+            let Format4 { habits, mut people, file_changes, swept_ms } = saved.read_any()?;
+            for ((key, who), habit) in habits {
+                let person = match people.get_mut(&who) {
+                    Some(person) => person,
+                    None => people.entry(who).or_default(),
+                };
+                person.habits.insert(key, habit);
+            }
+            (self.people, self.file_changes, self.swept_ms) = (people, file_changes, swept_ms);
             return Ok(());
         }
         Err(format!(
@@ -632,8 +652,7 @@ impl Detector for CommandRepetition {
             let person = known!(self.people, who, event.time_ms, forget_ms);
             person.last_failure_ms = Some(event.time_ms);
             person.active(event.time_ms, window_ms);
-            fill_habit_key(&mut self.habit_key, &key, who);
-            if let Some(habit) = self.habits.get_mut(&self.habit_key) {
+            if let Some(habit) = person.habits.get_mut(key.as_ref()) {
                 habit.failed_since = true;
             }
             return Ok(());
@@ -642,7 +661,7 @@ impl Detector for CommandRepetition {
         Ok(())
     }
 
-    keep_state!(format = 4, migrate = Self::migrate_earlier; habits, people, file_changes, swept_ms);
+    keep_state!(format = 5, migrate = Self::migrate_earlier; people, file_changes, swept_ms);
 }
 
 export_detector!(CommandRepetition);
@@ -888,7 +907,11 @@ mod tests {
             events.sort_by_key(|event| event.time_ms);
             detector.process(&events)?;
             let snapshot = detector.snapshot().ok_or("command-repetition keeps state")?;
-            sizes.push((detector.habits.len(), detector.people.len(), snapshot.len()));
+            let habits: usize = saved_people(&snapshot)?
+                .iter()
+                .map(|(_, person)| person["habits"].as_array().map_or(0, Vec::len))
+                .sum();
+            sizes.push((habits, detector.people.len(), snapshot.len()));
         }
         // From the sixth week on, the last 30 days' threads and their commands, and the habit.
         let (habits, people, bytes) = sizes[5];
@@ -898,33 +921,55 @@ mod tests {
             // Later ids, times and day numbers take more digits; nothing else grows.
             assert!(*later_bytes <= bytes + bytes / 10, "the snapshot stops growing: {sizes:?}");
         }
-        let habit = detector.habits.get(&("git status".to_owned(), "dev".to_owned())).ok_or("kept")?;
+        let habit = detector.people.get("dev").and_then(|person| person.habits.get("git status")).ok_or("kept")?;
         assert_eq!(habit.past_sittings + 1, 20 * 5 * 8, "the everyday habit is never forgotten");
         Ok(())
     }
 
+    /// The people of a snapshot, as `(who, person)`.
+    fn saved_people(snapshot: &[u8]) -> Result<Vec<(String, serde_json::Value)>, String> {
+        let opened = state::Saved::open(snapshot)?;
+        let people = opened.state["people"].as_array().ok_or("a list of pairs")?;
+        Ok(people.iter().map(|pair| (pair[0].as_str().unwrap_or_default().to_owned(), pair[1].clone())).collect())
+    }
+
     #[test]
-    fn a_format_2_or_3_snapshot_goes_on_from_where_it_was() -> Result<(), String> {
+    fn a_format_2_3_or_4_snapshot_goes_on_from_where_it_was() -> Result<(), String> {
         let mut before = CommandRepetition::default();
-        before.process(&[run(1, 0, "bd ready", 0), run(2, 5, "bd ready", 0), run(3, 7, "bd ready", 0)])?;
+        let mut events = vec![run(1, 0, "bd ready", 0), run(2, 5, "bd ready", 0), run(3, 7, "bd ready", 0)];
+        events.push(Event::at(4, 8_000, "cli.command").subject("git status".to_owned()).thread("T-1").exit_code(0));
+        before.process(&events)?;
         let saved = before.snapshot().ok_or("command-repetition supports snapshots")?;
-        // Format 3 was today's layout with the people as an object, and format 2 that without
+        // Format 4 kept every habit in one list of `[[command, person], habit]` beside the
+        // people; format 3 that with the people as an object, and format 2 that without
         // `swept_ms`.
         let mut opened = state::Saved::open(&saved)?;
-        assert_eq!(opened.format, 4);
+        assert_eq!(opened.format, 5);
+        let mut habits = Vec::new();
+        let mut people = serde_json::Map::new();
+        for (who, mut person) in saved_people(&saved)? {
+            let person_habits = person.as_object_mut().and_then(|person| person.remove("habits")).ok_or("habits")?;
+            for pair in person_habits.as_array().ok_or("a list of pairs")? {
+                habits.push(serde_json::json!([[pair[0], who], pair[1]]));
+            }
+            people.insert(who, person);
+        }
+        assert_eq!((habits.len(), people.len()), (2, 2));
         let state = opened.state.as_object_mut().ok_or("an object")?;
-        let people = state["people"].as_array().ok_or("a list of pairs")?;
-        let people: serde_json::Map<String, serde_json::Value> =
-            people.iter().map(|pair| (pair[0].as_str().unwrap_or_default().to_owned(), pair[1].clone())).collect();
-        assert_eq!(people.len(), 1);
+        state.insert("habits".to_owned(), habits.into());
+        state
+            .insert("people".to_owned(), people.iter().map(|(who, person)| serde_json::json!([who, person])).collect());
+        let format_4 = state::save_versioned(4, &opened.state).ok_or("serializable")?;
+        let state = opened.state.as_object_mut().ok_or("an object")?;
         state.insert("people".to_owned(), people.into());
         let format_3 = state::save_versioned(3, &opened.state).ok_or("serializable")?;
         opened.state.as_object_mut().ok_or("an object")?.remove("swept_ms").ok_or("kept")?;
         let format_2 = state::save_versioned(2, &opened.state).ok_or("serializable")?;
-        for earlier in [format_3, format_2] {
+        for earlier in [format_4, format_3, format_2] {
             let mut after = CommandRepetition::default();
             after.restore(&earlier)?;
-            assert_eq!(after.process(&[run(4, 9, "bd ready", 0)])?.len(), 1, "the fourth run completes the burst");
+            assert_eq!(after.snapshot().as_ref(), Some(&saved), "read as it was saved");
+            assert_eq!(after.process(&[run(5, 9, "bd ready", 0)])?.len(), 1, "the fourth run completes the burst");
         }
         Ok(())
     }
