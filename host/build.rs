@@ -22,9 +22,7 @@ fn main() {
     let workspace = manifest_dir.parent().expect("host/ sits in the workspace").to_owned();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     let target_dir = guests::target_dir(&out_dir);
-    for watched in ["plugins", "plugin-sdk", "wit", "Cargo.toml"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
-    }
+    guests::watch(&workspace);
     write_sdk(&workspace, &out_dir);
 
     let plugins = guests::detector_crates(&workspace.join("plugins"));

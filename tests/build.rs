@@ -49,9 +49,8 @@ fn main() {
     let workspace = manifest_dir.parent().expect("tests/ sits in the workspace").to_owned();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     let target_dir = guests::target_dir(&out_dir);
-    for watched in ["plugins", "plugin-sdk", "wit", "tests/fixtures"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
-    }
+    guests::watch(&workspace);
+    println!("cargo:rerun-if-changed={}", workspace.join("tests/fixtures").display());
 
     let plugins = guests::detector_crates(&workspace.join("plugins"));
     let mut build = cargo(&workspace, &target_dir);

@@ -7,6 +7,14 @@ use std::process::Command;
 
 pub const TARGET: &str = "wasm32-wasip2";
 
+/// What the guests are built from, beside a build script's own inputs: their sources, the
+/// contract, and the profile, lock file and target flags they are compiled with.
+pub fn watch(workspace: &Path) {
+    for watched in ["plugins", "plugin-sdk", "wit", "Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+}
+
 /// `<target>/guests`, from the build script's `OUT_DIR` (`<target>/<profile>/build/<pkg>/out`).
 pub fn target_dir(out_dir: &Path) -> PathBuf {
     out_dir.ancestors().nth(4).expect("OUT_DIR is <target>/<profile>/build/<pkg>/out").join("guests")
