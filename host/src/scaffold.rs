@@ -74,6 +74,7 @@ impl Language {
             Language::Rust => &[
                 ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
                 ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
+                (".cargo/config.toml", include_str!("../templates/rust/cargo-config.toml")),
                 (RUST_WIT, RUST_WIT_TEXT),
                 (".gitignore", "target/\n*.wasm\n"),
             ],
