@@ -261,8 +261,8 @@ pub struct CommandRepetition {
 
 /// The person `who`, started again from zero if they were forgotten (their habits with them,
 /// as each was last run in an hour the person was at work): one lookup, and an allocation only
-/// for someone new. (A macro: a function returning the entry it may have
-/// inserted would need a second lookup to satisfy the borrow checker.)
+/// for someone new. (A macro: a function returning the entry it may have inserted would need
+/// a second lookup to satisfy the borrow checker.)
 macro_rules! known {
     ($people:expr, $who:expr, $now:expr, $forget_ms:expr) => {{
         let person = match $people.get_mut($who) {
@@ -341,7 +341,7 @@ impl CommandRepetition {
 
 impl Thresholds {
     /// Whether the sittings so far make an occasion, judged against the person's usual.
-    fn judge(&self, habit: &Habit, person: Usage) -> Option<Occasion> {
+    fn judge(&self, habit: &Habit, usage: Usage) -> Option<Occasion> {
         let current = habit.window.back()?;
         let now_ms = habit.last_ms.unwrap_or(current.start_ms);
         if current.size >= self.min_repeats {
@@ -363,12 +363,12 @@ impl Thresholds {
             }
         }
         let sittings = habit.window.iter().filter(|sitting| sitting.counted).count();
-        if sittings < self.min_repeats || person.runs < self.min_history_runs {
+        if sittings < self.min_repeats || usage.runs < self.min_history_runs {
             return None;
         }
         // The person's usual rate of the command: its sittings per hour they were at work, before
         // the window (one sitting assumed, so a command never run is not infinitely unusual).
-        let hours_before = person.hours_before.max(1);
+        let hours_before = usage.hours_before.max(1);
         let command_before = habit.sittings.saturating_sub(sittings as u64);
         let usual = (command_before + 1) as f64 / hours_before as f64 * (self.window_ms as f64 / HOUR_MS as f64);
         if usual >= self.max_usual_sittings {
