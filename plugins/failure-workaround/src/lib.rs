@@ -199,18 +199,21 @@ impl FailureWorkaround {
     /// one for it when it is a command that has failed before.
     fn follow_successes(&mut self, who: &str, key: &str, event: &Event) {
         let window_ms = self.window_ms;
-        let open = slot(&mut self.open_successes, who);
-        while open.front().is_some_and(|episode| event.time_ms - episode.time_ms > window_ms) {
-            open.pop_front();
-        }
-        open.retain(|episode| episode.key != key);
-        for episode in open.iter_mut() {
-            if episode.followers.insert(key.to_owned()) {
-                *self.after_successes.entry((episode.key.clone(), key.to_owned())).or_default() += 1;
-                *self.followed_successes.entry(key.to_owned()).or_default() += 1;
+        if let Some(open) = self.open_successes.get_mut(who) {
+            while open.front().is_some_and(|episode| event.time_ms - episode.time_ms > window_ms) {
+                open.pop_front();
+            }
+            open.retain(|episode| episode.key != key);
+            for episode in open.iter_mut() {
+                if !episode.followers.contains(key) {
+                    episode.followers.insert(key.to_owned());
+                    *self.after_successes.entry((episode.key.clone(), key.to_owned())).or_default() += 1;
+                    *slot(&mut self.followed_successes, key) += 1;
+                }
             }
         }
         if self.failures.contains_key(key) {
+            let open = slot(&mut self.open_successes, who);
             if open.len() == MAX_OPEN {
                 open.pop_front();
             }
@@ -226,7 +229,7 @@ impl FailureWorkaround {
                 pending: Vec::new(),
             });
         }
-        if open.is_empty() {
+        if self.open_successes.get(who).is_some_and(VecDeque::is_empty) {
             self.open_successes.remove(who);
         }
     }
@@ -290,13 +293,13 @@ impl FailureWorkaround {
         }
     }
 
-    fn failed(&mut self, who: String, key: String, event: &Event, out: &mut Vec<Insight>) {
+    fn failed(&mut self, who: &str, key: &str, event: &Event, out: &mut Vec<Insight>) {
         // A failure ends the command's success episode: what follows now follows the failure.
-        if let Some(successes) = self.open_successes.get_mut(&who) {
+        if let Some(successes) = self.open_successes.get_mut(who) {
             successes.retain(|episode| episode.key != key);
         }
-        let open = self.open.entry(who.clone()).or_default();
-        *self.failed_runs.entry(key.clone()).or_default() += 1;
+        let open = slot(&mut self.open, who);
+        *slot(&mut self.failed_runs, key) += 1;
         if let Some(episode) = open.iter_mut().find(|episode| episode.key == key) {
             // The same failure again inside its episode: one episode, now reaching further.
             episode.time_ms = event.time_ms;
@@ -305,7 +308,7 @@ impl FailureWorkaround {
         }
         let evicted = if open.len() == MAX_OPEN { open.pop_front() } else { None };
         open.push_back(Episode {
-            key: key.clone(),
+            key: key.to_owned(),
             command: event.subject_or_empty().trim().to_owned(),
             id: event.id,
             time_ms: event.time_ms,
@@ -314,35 +317,37 @@ impl FailureWorkaround {
             run_followers: BTreeSet::new(),
             pending: Vec::new(),
         });
-        *self.failures.entry(key).or_default() += 1;
+        *slot(&mut self.failures, key) += 1;
         self.episodes += 1;
         if let Some(episode) = evicted {
-            self.commit(&who, episode, out);
+            self.commit(who, episode, out);
         }
     }
 
-    fn succeeded(&mut self, who: String, key: String, event: &Event) {
+    fn succeeded(&mut self, who: &str, key: &str, event: &Event) {
         self.successes += 1;
-        *slot(&mut self.successes_of, &key) += 1;
-        self.follow_successes(&who, &key, event);
-        let Some(open) = self.open.get_mut(&who) else { return };
+        *slot(&mut self.successes_of, key) += 1;
+        self.follow_successes(who, key, event);
+        let Some(open) = self.open.get_mut(who) else { return };
         // The failed command succeeding closes its episode: the cause was fixed and the command
         // re-run, so what came between was part of fixing it, not a way around it.
         open.retain(|episode| episode.key != key);
         for episode in open.iter_mut() {
-            if episode.run_followers.insert(key.clone()) {
-                *self.after_failed_runs.entry((episode.key.clone(), key.clone())).or_default() += 1;
-                *self.followed_failed_runs.entry(key.clone()).or_default() += 1;
+            if !episode.run_followers.contains(key) {
+                episode.run_followers.insert(key.to_owned());
+                *self.after_failed_runs.entry((episode.key.clone(), key.to_owned())).or_default() += 1;
+                *slot(&mut self.followed_failed_runs, key) += 1;
             }
-            if episode.followers.insert(key.clone()) {
-                *self.after_failures.entry(key.clone()).or_default() += 1;
-                *self.after_failures_of.entry((episode.key.clone(), key.clone())).or_default() += 1;
+            if !episode.followers.contains(key) {
+                episode.followers.insert(key.to_owned());
+                *slot(&mut self.after_failures, key) += 1;
+                *self.after_failures_of.entry((episode.key.clone(), key.to_owned())).or_default() += 1;
                 let gap_ms = event.time_ms - episode.time_ms;
                 episode.pending.push((event.subject_or_empty().trim().to_owned(), event.id, event.time_ms, gap_ms));
             }
         }
         if open.is_empty() {
-            self.open.remove(&who);
+            self.open.remove(who);
         }
     }
 
@@ -509,8 +514,8 @@ fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut 
 
 /// The person: the user name when there is one (a workaround is often typed outside the agent
 /// thread that ran the failing command), else the thread.
-fn person(event: &Event) -> String {
-    event.actor.as_deref().or(event.thread_id.as_deref()).unwrap_or_default().to_owned()
+fn person<'e>(event: &'e Event) -> &'e str {
+    event.actor.as_deref().or(event.thread_id.as_deref()).unwrap_or_default()
 }
 
 impl Detector for FailureWorkaround {
@@ -567,7 +572,7 @@ impl Detector for FailureWorkaround {
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         self.expire(event.time_ms, out);
         self.forget(event.time_ms);
-        let key = command_key(event.subject_or_empty()).into_owned();
+        let key = command_key(event.subject_or_empty());
         if key.is_empty() {
             return Ok(());
         }
@@ -576,9 +581,9 @@ impl Detector for FailureWorkaround {
         }
         let who = person(event);
         if event.failed() {
-            self.failed(who, key, event, out);
+            self.failed(who, &key, event, out);
         } else if event.succeeded() {
-            self.succeeded(who, key, event);
+            self.succeeded(who, &key, event);
         }
         Ok(())
     }
