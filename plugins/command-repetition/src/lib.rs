@@ -545,11 +545,7 @@ impl CommandRepetition {
         if matches!(saved.format, 2..=4) {
             let Format4 { habits, mut people, file_changes, swept_ms } = saved.read_any()?;
             for ((key, who), habit) in habits {
-                let person = match people.get_mut(&who) {
-                    Some(person) => person,
-                    None => people.entry(who).or_default(),
-                };
-                person.habits.insert(key, habit);
+                people.entry(who).or_default().habits.insert(key, habit);
             }
             (self.people, self.file_changes, self.swept_ms) = (people, file_changes, swept_ms);
             return Ok(());

@@ -199,6 +199,7 @@ impl FailureWorkaround {
     /// one for it when it is a command that has failed before.
     fn follow_successes(&mut self, who: &str, key: &str, event: &Event) {
         let window_ms = self.window_ms;
+        let mut emptied = false;
         if let Some(open) = self.open_successes.get_mut(who) {
             while open.front().is_some_and(|episode| event.time_ms - episode.time_ms > window_ms) {
                 open.pop_front();
@@ -211,6 +212,7 @@ impl FailureWorkaround {
                     *slot(&mut self.followed_successes, key) += 1;
                 }
             }
+            emptied = open.is_empty();
         }
         if self.failures.contains_key(key) {
             let open = slot(&mut self.open_successes, who);
@@ -228,8 +230,7 @@ impl FailureWorkaround {
                 run_followers: BTreeSet::new(),
                 pending: Vec::new(),
             });
-        }
-        if self.open_successes.get(who).is_some_and(VecDeque::is_empty) {
+        } else if emptied {
             self.open_successes.remove(who);
         }
     }
