@@ -12,7 +12,11 @@
 //!
 //! Building the columns reads each event's strings, which are heap allocations of their own:
 //! the conversion was mostly waiting for memory until it asked for the strings of the events
-//! ahead ([`prefetch_strings`]).
+//! ahead ([`prefetch_strings`]). The strings stored once are looked up by the events' own
+//! texts, borrowed while the batch is built (a copy of each key per batch was a third of the
+//! conversion), each column remembers its last few ([`LastInterned`]: a person's commands
+//! alternate with a teammate's or an agent's), and a static text (a source's field names) is
+//! recognised by its address before its bytes are compared.
 
 use wasmtime::component::{ComponentType, Lower};
 
@@ -215,9 +219,6 @@ fn index(position: usize) -> u32 {
 struct StringTable {
     strings: String,
     ends: Vec<u32>,
-    /// foldhash: several times faster than the standard SipHash on short strings, and seeded
-    /// per process, so a log cannot be written to make its strings collide.
-    interned: foldhash::HashMap<String, u32>,
 }
 
 impl StringTable {
@@ -227,35 +228,56 @@ impl StringTable {
         index(self.ends.len() - 1)
     }
 
-    fn intern(&mut self, text: &str) -> u32 {
-        if let Some(&found) = self.interned.get(text) {
-            return found;
-        }
-        let added = self.push(text);
-        self.interned.insert(text.to_owned(), added);
-        added
-    }
-
     fn get(&self, string: u32) -> &str {
         let start = if string == 0 { 0 } else { self.ends[string as usize - 1] as usize };
         &self.strings[start..self.ends[string as usize] as usize]
     }
 }
 
-/// Interns one column's strings, remembering the last one: consecutive events mostly share
-/// their source, kind and actor, and a comparison is cheaper than a hash.
-#[derive(Default)]
-struct LastInterned {
-    last: Option<u32>,
+/// The string table while a batch is built, with the strings stored once so far, borrowed
+/// from the events (no copy of a key per batch).
+struct Interner<'e> {
+    table: StringTable,
+    /// foldhash: several times faster than the standard SipHash on short strings, and seeded
+    /// per process, so a log cannot be written to make its strings collide.
+    interned: foldhash::HashMap<&'e str, u32>,
 }
 
-impl LastInterned {
-    fn intern(&mut self, table: &mut StringTable, text: &str) -> u32 {
-        if let Some(string) = self.last.filter(|&string| table.get(string) == text) {
-            return string;
+impl<'e> Interner<'e> {
+    fn intern(&mut self, text: &'e str) -> u32 {
+        if let Some(&found) = self.interned.get(text) {
+            return found;
         }
-        let string = table.intern(text);
-        self.last = Some(string);
+        let added = self.table.push(text);
+        self.interned.insert(text, added);
+        added
+    }
+}
+
+/// Whether two texts are equal, knowing first that the same text is (a source's name and its
+/// own field names are static).
+fn same(one: &str, other: &str) -> bool {
+    std::ptr::eq(one, other) || one == other
+}
+
+/// Interns one column's strings, remembering the last few: consecutive events mostly share
+/// their source, kind and actor, and a comparison is cheaper than a hash.
+#[derive(Default)]
+struct LastInterned<'e> {
+    recent: [Option<(&'e str, u32)>; 4],
+    next: usize,
+}
+
+impl<'e> LastInterned<'e> {
+    fn intern(&mut self, interner: &mut Interner<'e>, text: &'e str) -> u32 {
+        for (last, string) in self.recent.iter().flatten() {
+            if same(last, text) {
+                return *string;
+            }
+        }
+        let string = interner.intern(text);
+        self.recent[self.next % self.recent.len()] = Some((text, string));
+        self.next += 1;
         string
     }
 }
@@ -303,23 +325,27 @@ impl FieldSelection {
 /// when the batch does not carry that field. Consecutive events of a source list the same keys
 /// in the same order, so a comparison mostly stands for the lookup and the hash.
 #[derive(Default)]
-struct KeyColumn {
-    last: Option<(String, Option<u32>)>,
+struct KeyColumn<'e> {
+    last: Option<(&'e str, Option<u32>)>,
 }
 
-impl KeyColumn {
-    fn carry(&mut self, table: &mut StringTable, key: &str, selection: &FieldSelection) -> Option<u32> {
-        match &mut self.last {
-            Some((last, string)) if last == key => *string,
-            Some((last, string)) => {
-                *string = selection.carries(key).then(|| table.intern(key));
-                last.clear();
-                last.push_str(key);
-                *string
-            }
-            None => {
-                let string = selection.carries(key).then(|| table.intern(key));
-                self.last = Some((key.to_owned(), string));
+impl<'e> KeyColumn<'e> {
+    /// The string of `key`, if the batch carries it; a name newly met is added to `names`.
+    fn carry(
+        &mut self,
+        interner: &mut Interner<'e>,
+        key: &'e str,
+        selection: &FieldSelection,
+        names: &mut Vec<u32>,
+    ) -> Option<u32> {
+        match self.last {
+            Some((last, string)) if same(last, key) => string,
+            _ => {
+                let string = selection.carries(key).then(|| interner.intern(key));
+                if let Some(name) = string.filter(|name| !names.contains(name)) {
+                    names.push(name);
+                }
+                self.last = Some((key, string));
                 string
             }
         }
@@ -351,6 +377,55 @@ fn prefetch_strings(event: &model::Event) {
     let _ = event;
 }
 
+/// The field rows of `events` that `selection` carries, and the distinct names among them.
+fn field_rows<'e>(
+    events: &'e [model::Event],
+    selection: &FieldSelection,
+    interner: &mut Interner<'e>,
+) -> (FieldRows, Vec<u32>) {
+    let mut rows = FieldRows::with_capacity(events.len(), events.iter().map(|event| event.fields.len()).sum());
+    let (mut names, mut keys) = (Vec::new(), Vec::new());
+    for event in events {
+        if keys.len() < event.fields.len() {
+            keys.resize_with(event.fields.len(), KeyColumn::default);
+        }
+        for (field, key) in event.fields.iter().zip(&mut keys) {
+            let Some(key) = key.carry(interner, &field.key, selection, &mut names) else { continue };
+            rows.field_keys.push(key);
+            let table = &mut interner.table;
+            let (tag, payload) = match &field.value {
+                model::Value::Text(text) => (Tag::Text, u64::from(table.push(text))),
+                model::Value::Integer(integer) => (Tag::Integer, *integer as u64),
+                model::Value::Float(float) => (Tag::Float, float.to_bits()),
+                model::Value::Boolean(flag) => (Tag::Boolean, u64::from(*flag)),
+                model::Value::Texts(texts) => {
+                    let first = rows.text_items.len();
+                    rows.text_items.extend(texts.iter().map(|text| table.push(text)));
+                    (Tag::Texts, texts_payload(first, texts.len()))
+                }
+                model::Value::Json(json) => (Tag::Json, u64::from(table.push(json))),
+            };
+            rows.field_tags.push(tag as u8);
+            rows.field_values.push(payload);
+        }
+        rows.field_ends.push(index(rows.field_keys.len()));
+    }
+    (rows, names)
+}
+
+/// The distinct strings of `column`, in the order met.
+fn distinct(column: &[u32]) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut last = NONE;
+    for &string in column {
+        if string != last && !found.contains(&string) {
+            found.push(string);
+        }
+        last = string;
+    }
+    found
+}
+
 /// One batch as the 0.2.0 contract's columns, shared by every 0.2 plugin.
 pub(crate) struct Columns {
     table: StringTable,
@@ -358,34 +433,28 @@ pub(crate) struct Columns {
     fields: FieldRows,
     /// The distinct kinds of the batch, as string indices, for the per-plugin filter.
     kinds: Vec<u32>,
+    /// The distinct field names the batch carries, as string indices, for the per-plugin
+    /// field filter.
+    field_names: Vec<u32>,
 }
 
 impl Columns {
     /// The batch of `events`, with the fields `selection` carries.
     pub(crate) fn new(events: &[model::Event], selection: &FieldSelection) -> Columns {
-        let any_fields = !selection.carries_none();
-        let fields = if any_fields { events.iter().map(|event| event.fields.len()).sum() } else { 0 };
-        let mut table = StringTable::default();
-        let (mut rows, mut field_rows) =
-            (EventRows::with_capacity(events.len()), FieldRows::with_capacity(events.len(), fields));
-        let mut kinds = Vec::new();
+        let mut interner = Interner { table: StringTable::default(), interned: foldhash::HashMap::default() };
+        let mut rows = EventRows::with_capacity(events.len());
         let [mut source, mut kind, mut actor, mut thread] = std::array::from_fn(|_| LastInterned::default());
-        let mut keys: Vec<KeyColumn> = Vec::new();
         for (row, event) in events.iter().enumerate() {
             if let Some(ahead) = events.get(row + PREFETCH_AHEAD) {
                 prefetch_strings(ahead);
             }
             rows.ids.push(event.id);
             rows.times_ms.push(event.time_ms);
-            rows.sources.push(source.intern(&mut table, event.source.as_str()));
-            let string = kind.intern(&mut table, &event.kind);
-            if !kinds.contains(&string) {
-                kinds.push(string);
-            }
-            rows.kinds.push(string);
-            rows.actors.push(event.actor.as_deref().map_or(NONE, |text| actor.intern(&mut table, text)));
-            rows.thread_ids.push(event.thread_id.as_deref().map_or(NONE, |text| thread.intern(&mut table, text)));
-            rows.subjects.push(event.subject.as_deref().map_or(NONE, |text| table.push(text)));
+            rows.sources.push(source.intern(&mut interner, event.source.as_str()));
+            rows.kinds.push(kind.intern(&mut interner, &event.kind));
+            rows.actors.push(event.actor.as_deref().map_or(NONE, |text| actor.intern(&mut interner, text)));
+            rows.thread_ids.push(event.thread_id.as_deref().map_or(NONE, |text| thread.intern(&mut interner, text)));
+            rows.subjects.push(event.subject.as_deref().map_or(NONE, |text| interner.table.push(text)));
             rows.statuses.push(match event.outcome.status {
                 model::Status::Success => 0,
                 model::Status::Failure => 1,
@@ -401,33 +470,13 @@ impl Columns {
             rows.present.push(present);
             rows.exit_codes.push(event.outcome.exit_code.unwrap_or(0));
             rows.durations_ms.push(event.duration_ms.unwrap_or(0));
-            if any_fields && keys.len() < event.fields.len() {
-                keys.resize_with(event.fields.len(), KeyColumn::default);
-            }
-            for (field, key) in event.fields.iter().zip(&mut keys) {
-                let Some(key) = key.carry(&mut table, &field.key, selection) else { continue };
-                field_rows.field_keys.push(key);
-                let (tag, payload) = match &field.value {
-                    model::Value::Text(text) => (Tag::Text, u64::from(table.push(text))),
-                    model::Value::Integer(integer) => (Tag::Integer, *integer as u64),
-                    model::Value::Float(float) => (Tag::Float, float.to_bits()),
-                    model::Value::Boolean(flag) => (Tag::Boolean, u64::from(*flag)),
-                    model::Value::Texts(texts) => {
-                        let first = field_rows.text_items.len();
-                        for text in texts {
-                            let item = table.push(text);
-                            field_rows.text_items.push(item);
-                        }
-                        (Tag::Texts, texts_payload(first, texts.len()))
-                    }
-                    model::Value::Json(json) => (Tag::Json, u64::from(table.push(json))),
-                };
-                field_rows.field_tags.push(tag as u8);
-                field_rows.field_values.push(payload);
-            }
-            field_rows.field_ends.push(index(field_rows.field_keys.len()));
         }
-        Columns { table, events: rows, fields: field_rows, kinds }
+        let (fields, field_names) = if selection.carries_none() {
+            (FieldRows { field_ends: vec![0; events.len()], ..FieldRows::default() }, Vec::new())
+        } else {
+            field_rows(events, selection, &mut interner)
+        };
+        Columns { table: interner.table, kinds: distinct(&rows.kinds), events: rows, fields, field_names }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -445,8 +494,10 @@ impl Columns {
     pub(crate) fn project(&self, wants: impl Fn(&str) -> bool, fields: Option<&[String]>) -> Projection<'_> {
         let wanted_kinds: Vec<u32> = self.kinds.iter().copied().filter(|&kind| wants(self.table.get(kind))).collect();
         let every_row = wanted_kinds.len() == self.kinds.len();
-        let keys: Option<Vec<u32>> = fields
-            .map(|fields| fields.iter().filter_map(|name| self.table.interned.get(name.as_str()).copied()).collect());
+        let keys: Option<Vec<u32>> = fields.map(|fields| {
+            let declared = |&name: &u32| fields.iter().any(|field| field == self.table.get(name));
+            self.field_names.iter().copied().filter(declared).collect()
+        });
         let every_field = match &keys {
             None => true,
             Some(keys) => self.fields.field_keys.iter().all(|key| keys.contains(key)),
@@ -603,6 +654,27 @@ mod tests {
         assert_eq!(columns.table.get(batch.subjects[2]), "cmd 3");
         assert_eq!(batch.present, &[HAS_EXIT_CODE; 3]);
         assert_eq!(batch.statuses, &[1; 3]);
+    }
+
+    #[test]
+    fn strings_that_take_turns_are_stored_once_however_many_take_turns() {
+        let actors = ["dev", "ops", "amp", "ci", "bot", "dev"];
+        let events: Vec<Event> = (0..30)
+            .map(|id| Event {
+                actor: Some(actors[id % actors.len()].to_owned()),
+                ..event(id as u64, "cli.command", vec![])
+            })
+            .collect();
+        let columns = Columns::new(&events, &FieldSelection::Every);
+        let batch = columns.project(|_| true, None);
+        let actor_strings = batch.view().actors;
+        for (row, event) in events.iter().enumerate() {
+            assert_eq!(Some(columns.table.get(actor_strings[row])), event.actor.as_deref());
+        }
+        for actor in ["dev", "ops", "amp", "ci", "bot"] {
+            let stored = actor_strings.iter().filter(|&&string| columns.table.get(string) == actor);
+            assert_eq!(stored.copied().collect::<std::collections::BTreeSet<_>>().len(), 1, "{actor}");
+        }
     }
 
     #[test]
