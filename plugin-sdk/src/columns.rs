@@ -160,31 +160,44 @@ impl<'a> Columns<'a> {
         'a: 'r,
     {
         let (batch, strings) = (self.batch, &self.strings);
+        // Every column cut to the batch's length, checked in `new`: the loop's reads then need
+        // no check of their own.
+        let count = batch.ids.len();
+        let (ids, times_ms, sources, kinds) =
+            (&batch.ids[..count], &batch.times_ms[..count], &batch.sources[..count], &batch.kinds[..count]);
+        let (actors, thread_ids, subjects, statuses) =
+            (&batch.actors[..count], &batch.thread_ids[..count], &batch.subjects[..count], &batch.statuses[..count]);
+        let (present, exit_codes, durations_ms, field_ends) = (
+            &batch.present[..count],
+            &batch.exit_codes[..count],
+            &batch.durations_ms[..count],
+            &batch.field_ends[..count],
+        );
         let mut field_start = 0;
-        let mut events = Vec::with_capacity(batch.ids.len());
-        for row in 0..batch.ids.len() {
-            let present = batch.present[row];
-            let status = match batch.statuses[row] {
+        let mut events = Vec::with_capacity(count);
+        for row in 0..count {
+            let present = present[row];
+            let status = match statuses[row] {
                 0 => Status::Success,
                 1 => Status::Failure,
                 2 => Status::Unknown,
                 other => return Err(bad(format!("status {other}"))),
             };
-            let field_end = batch.field_ends[row] as usize;
+            let field_end = field_ends[row] as usize;
             let fields = rows
                 .get(field_start..field_end)
                 .ok_or_else(|| bad(format!("field rows of event {row} out of range")))?;
             field_start = field_end;
             events.push(Event {
-                id: batch.ids[row],
-                time_ms: batch.times_ms[row],
-                source: Cow::Borrowed(strings.get(batch.sources[row])?),
-                kind: Cow::Borrowed(strings.get(batch.kinds[row])?),
-                actor: strings.optional(batch.actors[row])?.map(Cow::Borrowed),
-                thread_id: strings.optional(batch.thread_ids[row])?.map(Cow::Borrowed),
-                subject: strings.optional(batch.subjects[row])?.map(Cow::Borrowed),
-                outcome: Outcome { status, exit_code: (present & HAS_EXIT_CODE != 0).then_some(batch.exit_codes[row]) },
-                duration_ms: (present & HAS_DURATION != 0).then_some(batch.durations_ms[row]),
+                id: ids[row],
+                time_ms: times_ms[row],
+                source: Cow::Borrowed(strings.get(sources[row])?),
+                kind: Cow::Borrowed(strings.get(kinds[row])?),
+                actor: strings.optional(actors[row])?.map(Cow::Borrowed),
+                thread_id: strings.optional(thread_ids[row])?.map(Cow::Borrowed),
+                subject: strings.optional(subjects[row])?.map(Cow::Borrowed),
+                outcome: Outcome { status, exit_code: (present & HAS_EXIT_CODE != 0).then_some(exit_codes[row]) },
+                duration_ms: (present & HAS_DURATION != 0).then_some(durations_ms[row]),
                 fields: Fields::Batch(fields),
             });
         }
