@@ -91,10 +91,10 @@ fn throughput(criterion: &mut Criterion) {
     let reads = FieldSelection::union([start(&compiled).reads()]);
     let prebuilt = devloop_host::bench::sdk_events(&events, &reads);
     group.bench_function("native", |bencher| {
-        bencher.iter(|| crossing::run_native(&events, &reads).expect("native run"))
+        bencher.iter_with_large_drop(|| crossing::run_native(&events, &reads).expect("native run"))
     });
     group.bench_function("native-prebuilt", |bencher| {
-        bencher.iter(|| crossing::run_native_prebuilt(&prebuilt).expect("native run"))
+        bencher.iter_with_large_drop(|| crossing::run_native_prebuilt(&prebuilt).expect("native run"))
     });
     let warm = |batch_size| crossing::warm_instance(&runtime, &compiled, &events, batch_size).expect("warms");
     for batch_size in [1_usize, 64, 1024] {
@@ -178,8 +178,8 @@ fn interleaved_ratio(_: &mut Criterion) {
     let prebuilt = devloop_host::bench::sdk_events(&events, &reads);
     let mut rounds: Vec<Round> = (0..ROUNDS)
         .map(|_| {
-            let ((), native) = timed(|| crossing::run_native(&events, &reads).expect("native run"));
-            let ((), native_prebuilt) = timed(|| crossing::run_native_prebuilt(&prebuilt).expect("native run"));
+            let (_, native) = timed(|| crossing::run_native(&events, &reads).expect("native run"));
+            let (_, native_prebuilt) = timed(|| crossing::run_native_prebuilt(&prebuilt).expect("native run"));
             let warm = crossing::warm_instance(&runtime, &compiled, &events, 1024).expect("warms");
             let (_, wasm) = timed(|| run_component(warm, &events, 1024));
             let supervisor = fresh();

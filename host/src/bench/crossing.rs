@@ -142,16 +142,19 @@ fn median(mut times: Vec<Duration>) -> Duration {
 /// [`DETECTOR`] compiled into this binary over the host's `events`, from a fresh detector, in
 /// batches of 1024 with a tick after each, as the component gets them: each batch's events
 /// built as the SDK's ([`sdk_events`]) with the fields `carried`, as a host running the crate
-/// would build them.
-pub fn run_native(events: &[Event], carried: &FieldSelection) -> Result<(), String> {
+/// would build them. The detector is handed back, for the caller to drop outside the time it
+/// takes: a run's detector lives on, as the component's instance does after its pass.
+pub fn run_native(events: &[Event], carried: &FieldSelection) -> Result<impl Sized, String> {
     let mut detector = command_repetition::CommandRepetition::default();
-    events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, &sdk_events(batch, carried)))
+    events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, &sdk_events(batch, carried)))?;
+    Ok(detector)
 }
 
 /// [`run_native`] over events built beforehand: the detector's own work alone.
-pub fn run_native_prebuilt(events: &[SdkEvent<'_>]) -> Result<(), String> {
+pub fn run_native_prebuilt(events: &[SdkEvent<'_>]) -> Result<impl Sized, String> {
     let mut detector = command_repetition::CommandRepetition::default();
-    events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, batch))
+    events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, batch))?;
+    Ok(detector)
 }
 
 fn native_batch(detector: &mut command_repetition::CommandRepetition, batch: &[SdkEvent<'_>]) -> Result<(), String> {
