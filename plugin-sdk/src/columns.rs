@@ -37,13 +37,14 @@ struct Strings<'a>(Vec<&'a str>);
 
 impl<'a> Strings<'a> {
     fn new(text: &'a str, ends: &[u32]) -> Result<Self, BadBatch> {
+        let mut strings = Vec::with_capacity(ends.len());
         let mut start = 0;
-        let strings = ends.iter().enumerate().map(|(index, &end)| {
+        for (index, &end) in ends.iter().enumerate() {
             let string = text.get(start..end as usize);
+            strings.push(string.ok_or_else(|| bad(format!("string {index} is not a UTF-8 range of the table")))?);
             start = end as usize;
-            string.ok_or_else(|| bad(format!("string {index} is not a UTF-8 range of the table")))
-        });
-        strings.collect::<Result<_, _>>().map(Strings)
+        }
+        Ok(Strings(strings))
     }
 
     fn get(&self, string: u32) -> Result<&'a str, BadBatch> {
