@@ -34,7 +34,7 @@ fn events_of(source: Source) -> Vec<&'static Event> {
 }
 
 fn kinds(events: &[&Event]) -> Vec<String> {
-    events.iter().map(|event| event.kind.clone()).collect()
+    events.iter().map(|event| event.kind.to_string()).collect()
 }
 
 fn text(event: &Event, key: &str) -> Option<String> {
@@ -143,7 +143,7 @@ fn feedback_and_the_performance_snapshot_are_about_agents() {
     let events = events_of(Source::Feedback);
     let feedback: Vec<_> = events.iter().filter(|event| event.kind != "feedback.performance_snapshot").collect();
     assert_eq!(
-        feedback.iter().map(|event| event.kind.as_str()).collect::<Vec<_>>(),
+        feedback.iter().map(|event| event.kind.as_ref()).collect::<Vec<_>>(),
         ["feedback.thumbs_down", "feedback.rating"]
     );
     assert_eq!(feedback[0].subject.as_deref(), Some("linter"));

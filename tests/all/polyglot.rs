@@ -120,7 +120,7 @@ fn every_port_matches_the_original_on_mixed_traffic_across_batches() -> Result<(
     for i in 0..6 {
         events.push(cli_event(700 + 2 * i, 35_000 + 10 * i as i64, "pytest -q", "dev", 0));
         let mut edit = cli_event(701 + 2 * i, 35_000 + 10 * i as i64 + 5, "src/app.py", "filesystem", 0);
-        edit.kind = "file.modified".to_owned();
+        edit.kind = "file.modified".into();
         events.push(edit);
     }
     // Real ids are 64-bit hashes: a language that rounds them through doubles would mangle these.

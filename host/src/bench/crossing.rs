@@ -205,7 +205,7 @@ pub fn sdk_events<'a>(events: &'a [Event], carried: &FieldSelection) -> Vec<SdkE
             id: event.id,
             time_ms: event.time_ms,
             source: event.source.as_str().into(),
-            kind: event.kind.as_str().into(),
+            kind: (*event.kind).into(),
             actor: event.actor.as_deref().map(Into::into),
             thread_id: event.thread_id.as_deref().map(Into::into),
             subject: event.subject.as_deref().map(Into::into),

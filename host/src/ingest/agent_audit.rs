@@ -75,7 +75,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: iso_millis(&entry.timestamp)?,
         source: Source::AgentAudit,
-        kind: format!("audit.{}", entry.action_type),
+        kind: format!("audit.{}", entry.action_type).into(),
         actor: Some(entry.agent_name),
         thread_id: None,
         subject,

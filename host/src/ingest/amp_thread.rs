@@ -153,7 +153,7 @@ fn item_time(item: &Json, entry_time: i64) -> Result<i64, String> {
 fn event(
     id: u64,
     time_ms: i64,
-    kind: &str,
+    kind: &'static str,
     actor: Option<&str>,
     entry: &ThreadEntry,
     subject: Option<String>,
@@ -164,7 +164,7 @@ fn event(
         id,
         time_ms,
         source: Source::AmpThread,
-        kind: kind.to_owned(),
+        kind: kind.into(),
         actor: actor.map(str::to_owned),
         thread_id: Some(entry.thread_id.clone()),
         subject,
@@ -187,7 +187,7 @@ mod tests {
         let mut log = AmpThreadLog::default();
         let mut events = Vec::new();
         log.parse_line(FIRST.as_bytes(), &mut events)?;
-        let kinds: Vec<&str> = events.iter().map(|event| event.kind.as_str()).collect();
+        let kinds: Vec<&str> = events.iter().map(|event| event.kind.as_ref()).collect();
         assert_eq!(kinds, ["thread.prompt", "thread.agent_action"]);
         events.clear();
         log.parse_line(SECOND.as_bytes(), &mut events)?;

@@ -42,7 +42,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: iso_millis(&action.timestamp)?,
         source: Source::CliActions,
-        kind: "cli.command".to_owned(),
+        kind: "cli.command".into(),
         actor: action.user,
         thread_id: action.thread_id.filter(|thread| !thread.is_empty()),
         subject: Some(action.command),

@@ -75,7 +75,7 @@ fn seconds(time_ms: i64) -> f64 {
     time_ms as f64 / 1000.0
 }
 
-fn event(kind: &str, finding: &Finding, time_ms: i64) -> Event {
+fn event(kind: &'static str, finding: &Finding, time_ms: i64) -> Event {
     Event {
         id: Event::stable_id(&[
             b"context-store",
@@ -85,7 +85,7 @@ fn event(kind: &str, finding: &Finding, time_ms: i64) -> Event {
         ]),
         time_ms,
         source: Source::ContextStore,
-        kind: kind.to_owned(),
+        kind: kind.into(),
         actor: (!finding.agent.is_empty()).then(|| finding.agent.clone()),
         thread_id: None,
         subject: (!finding.agent.is_empty()).then(|| finding.agent.clone()),
@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(events.len(), 1, "the agent reported on the file again");
         let seen = again.replace(r#""seen_by_user": false"#, r#""seen_by_user": true"#);
         let events = reader.diff(&tier(&seen), 1_800_000_000_000, &mut malformed);
-        assert_eq!(events.iter().map(|pending| pending.event.kind.as_str()).collect::<Vec<_>>(), ["context.seen"]);
+        assert_eq!(events.iter().map(|pending| pending.event.kind.as_ref()).collect::<Vec<_>>(), ["context.seen"]);
         assert!(reader.diff(&tier(&seen), 1_800_000_000_000, &mut malformed).is_empty());
     }
 

@@ -77,7 +77,7 @@ pub fn record_event(header: Option<&Header>, continuation: &[String], fallback_t
         id,
         time_ms: header.map_or(fallback_time_ms, |header| header.time_ms),
         source: Source::DaemonLog,
-        kind: "log.record".to_owned(),
+        kind: "log.record".into(),
         actor: header.map(|header| header.logger.clone()),
         thread_id: None,
         subject: header.map(|header| header.logger.clone()),
@@ -88,7 +88,7 @@ pub fn record_event(header: Option<&Header>, continuation: &[String], fallback_t
     if let Some(header) = header {
         fields.add("level", Some(header.level.clone()));
         if let Some((success, agent, message, seconds)) = agent_result(&header.message) {
-            event.kind = "log.agent_result".to_owned();
+            event.kind = "log.agent_result".into();
             event.subject = Some(agent.to_owned());
             event.outcome.status = if success { Status::Success } else { Status::Failure };
             event.duration_ms = seconds_to_millis(seconds);

@@ -9,6 +9,7 @@
 //! rows after it are read as usual. A row whose timestamp is not a number cannot be placed in
 //! time at all; it is reported once per run.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use rusqlite::types::Value;
@@ -33,15 +34,15 @@ pub struct Row {
 }
 
 /// `file:modified` → `file.modified`; `agent:<name>:completed` → `agent.completed`.
-fn kind_of(row_type: &str) -> String {
+fn kind_of(row_type: &str) -> Cow<'static, str> {
     if let Some(rest) = row_type.strip_prefix("agent:")
         && let Some(name) = rest.strip_suffix(":completed")
         && !name.is_empty()
         && !name.contains(':')
     {
-        return "agent.completed".to_owned();
+        return "agent.completed".into();
     }
-    row_type.replace(':', ".")
+    row_type.replace(':', ".").into()
 }
 
 /// A row as an event.

@@ -42,7 +42,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: epoch_millis(feedback.timestamp)?,
         source: Source::Feedback,
-        kind: format!("feedback.{}", feedback.feedback_type),
+        kind: format!("feedback.{}", feedback.feedback_type).into(),
         actor: None,
         thread_id: None,
         subject: Some(feedback.agent_name),

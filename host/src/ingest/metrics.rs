@@ -40,7 +40,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: epoch_millis(metric.end_time.unwrap_or(metric.start_time))?,
         source: Source::Performance,
-        kind: "performance.operation".to_owned(),
+        kind: "performance.operation".into(),
         actor: metadata.agent_name,
         thread_id: None,
         subject: Some(metric.operation_name),

@@ -48,7 +48,7 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<Vec<(String, f64, Event)>, String>
             id: Event::stable_id(&[b"performance.json", agent.as_bytes(), &performance.last_updated.to_le_bytes()]),
             time_ms: epoch_millis(performance.last_updated)?,
             source: Source::Feedback,
-            kind: "feedback.performance_snapshot".to_owned(),
+            kind: "feedback.performance_snapshot".into(),
             actor: None,
             thread_id: None,
             subject: Some(agent.clone()),

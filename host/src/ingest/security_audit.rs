@@ -52,7 +52,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: iso_millis(&entry.timestamp)?,
         source: Source::SecurityAudit,
-        kind: kind.to_owned(),
+        kind: kind.into(),
         actor: None,
         thread_id: None,
         subject: Some(entry.command),

@@ -47,7 +47,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: iso_millis(&record.timestamp)?,
         source: Source::Telemetry,
-        kind: format!("telemetry.{}", record.event_type),
+        kind: format!("telemetry.{}", record.event_type).into(),
         actor: record.agent,
         thread_id: None,
         subject,

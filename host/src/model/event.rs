@@ -188,8 +188,11 @@ pub struct Event {
     /// Milliseconds since the Unix epoch, UTC.
     pub time_ms: i64,
     pub source: Source,
-    /// `<family>.<what-happened>`, such as `cli.command` or `feedback.dismiss`.
-    pub kind: String,
+    /// `<family>.<what-happened>`, such as `cli.command` or `feedback.dismiss`. A kind a source
+    /// names itself is static and borrowed, as field names are; only one built from a record
+    /// (`audit.<action>`, a stored event's type) is owned. Most events' kinds then cost no
+    /// allocation, and converting a batch recognises one by its address.
+    pub kind: Cow<'static, str>,
     pub actor: Option<String>,
     pub thread_id: Option<String>,
     pub subject: Option<String>,

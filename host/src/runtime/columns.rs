@@ -366,8 +366,7 @@ fn prefetch_strings(event: &model::Event) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let texts =
-            [Some(event.kind.as_str()), event.actor.as_deref(), event.thread_id.as_deref(), event.subject.as_deref()];
+        let texts = [Some(&*event.kind), event.actor.as_deref(), event.thread_id.as_deref(), event.subject.as_deref()];
         for text in texts.into_iter().flatten() {
             // SAFETY: SSE is part of x86_64, and a prefetch of any address is defined.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(text.as_ptr().cast()) };
@@ -627,7 +626,7 @@ mod tests {
             id,
             time_ms: id as i64 * 1000,
             source: Source::CliActions,
-            kind: kind.to_owned(),
+            kind: kind.to_owned().into(),
             actor: Some("dev".to_owned()),
             thread_id: None,
             subject: Some(format!("cmd {id}")),

@@ -157,7 +157,7 @@ pub mod v0_1_0 {
                 id: event.id,
                 time_ms: event.time_ms,
                 source: event.source.as_str().to_owned(),
-                kind: event.kind.clone(),
+                kind: event.kind.to_string(),
                 actor: event.actor.clone(),
                 thread_id: event.thread_id.clone(),
                 subject: event.subject.clone(),
