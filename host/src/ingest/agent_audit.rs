@@ -6,11 +6,23 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::compact_json::CompactJson;
-use super::fields::{Fields, from_line, iso_millis};
+use super::fields::{Fields, from_line, iso_millis, kind_named};
 use crate::model::{Event, Outcome, Source};
 
 /// A modification; its diff lines are only counted, so they stay borrowed from the line
 /// where they hold no escape.
+/// The `action_type`s `AgentAuditLogger` writes (it accepts any string too).
+const KINDS: [&str; 8] = [
+    "audit.file_modified",
+    "audit.file_created",
+    "audit.file_deleted",
+    "audit.command_executed",
+    "audit.fix_applied",
+    "audit.finding_reported",
+    "audit.config_changed",
+    "audit.error_occurred",
+];
+
 #[derive(Deserialize)]
 struct FileModification<'a> {
     path: String,
@@ -75,7 +87,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: iso_millis(&entry.timestamp)?,
         source: Source::AgentAudit,
-        kind: format!("audit.{}", entry.action_type).into(),
+        kind: kind_named("audit", &entry.action_type, &KINDS),
         actor: Some(entry.agent_name),
         thread_id: None,
         subject,

@@ -33,6 +33,22 @@ pub struct Row {
     pub created_at: f64,
 }
 
+/// The kinds of the row types devloop's event store lists, static so that they cost no
+/// allocation.
+const KINDS: [&str; 11] = [
+    "file.modified",
+    "file.created",
+    "file.deleted",
+    "file.moved",
+    "process.completed",
+    "test.completed",
+    "lint.completed",
+    "format.completed",
+    "build.completed",
+    "system.status",
+    "agent.resource_limit_exceeded",
+];
+
 /// `file:modified` → `file.modified`; `agent:<name>:completed` → `agent.completed`.
 fn kind_of(row_type: &str) -> Cow<'static, str> {
     if let Some(rest) = row_type.strip_prefix("agent:")
@@ -42,7 +58,14 @@ fn kind_of(row_type: &str) -> Cow<'static, str> {
     {
         return "agent.completed".into();
     }
-    row_type.replace(':', ".").into()
+    let listed = |kind: &str| {
+        kind.len() == row_type.len()
+            && kind.bytes().zip(row_type.bytes()).all(|(kind, row)| kind == row || (kind == b'.' && row == b':'))
+    };
+    match KINDS.iter().copied().find(|kind| listed(kind)) {
+        Some(kind) => kind.into(),
+        None => row_type.replace(':', ".").into(),
+    }
 }
 
 /// A row as an event.
@@ -333,8 +356,9 @@ mod tests {
         assert_eq!(event.outcome.status, Status::Success);
         assert_eq!(event.duration_ms, Some(410));
         assert_eq!(event.field("data"), Some(&Value::Json(r#"{"findings_count":3}"#.to_owned())));
-        assert_eq!(kind_of("file:modified"), "file.modified");
-        assert_eq!(kind_of("git:commit"), "git.commit");
+        assert!(matches!(kind_of("file:modified"), Cow::Borrowed("file.modified")), "a listed type is static");
+        assert!(matches!(kind_of("git:commit"), Cow::Owned(kind) if kind == "git.commit"));
+        assert_eq!(kind_of("file:modified:x"), "file.modified.x");
         Ok(())
     }
 }

@@ -6,11 +6,15 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::compact_json::CompactJson;
-use super::fields::{Fields, epoch_millis, from_line};
+use super::fields::{Fields, epoch_millis, from_line, kind_named};
 use crate::model::{Event, Outcome, Source};
 
 /// The feedback type only goes into the kind, so it is borrowed from the line where it holds
 /// no escape.
+/// The `feedback_type`s devloop's feedback store writes.
+const KINDS: [&str; 5] =
+    ["feedback.thumbs_up", "feedback.thumbs_down", "feedback.rating", "feedback.comment", "feedback.dismiss"];
+
 #[derive(Deserialize)]
 struct Feedback<'a> {
     id: Option<String>,
@@ -42,7 +46,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: epoch_millis(feedback.timestamp)?,
         source: Source::Feedback,
-        kind: format!("feedback.{}", feedback.feedback_type).into(),
+        kind: kind_named("feedback", &feedback.feedback_type, &KINDS),
         actor: None,
         thread_id: None,
         subject: Some(feedback.agent_name),

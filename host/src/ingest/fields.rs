@@ -19,6 +19,18 @@ pub fn from_line<'line, T: Deserialize<'line>>(line: &'line [u8]) -> Result<T, S
     .map_err(|error| error.to_string())
 }
 
+/// The kind `<family>.<name>` of an event whose name is read from its record: the one of
+/// `known` (the names devloop writes) when it is there, static so that it costs no allocation;
+/// a name devloop did not list is kept as written.
+pub fn kind_named(family: &str, name: &str, known: &[&'static str]) -> Cow<'static, str> {
+    let named =
+        |kind: &str| kind.strip_prefix(family).and_then(|rest| rest.strip_prefix('.')).is_some_and(|rest| rest == name);
+    match known.iter().copied().find(|kind| named(kind)) {
+        Some(kind) => Cow::Borrowed(kind),
+        None => Cow::Owned(format!("{family}.{name}")),
+    }
+}
+
 /// Parses an ISO-8601 timestamp as devloop writes it (`…+00:00`, or naive meaning UTC).
 pub fn iso_millis(text: &str) -> Result<i64, String> {
     match python_utc_millis(text.as_bytes()) {
@@ -155,6 +167,17 @@ impl From<Vec<String>> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_devloop_lists_is_static_and_another_is_kept_as_written() {
+        let known = ["audit.file_modified", "audit.fix_applied"];
+        assert!(matches!(kind_named("audit", "fix_applied", &known), Cow::Borrowed("audit.fix_applied")));
+        assert!(matches!(kind_named("audit", "file_modified", &known), Cow::Borrowed("audit.file_modified")));
+        let unknown = kind_named("audit", "fix", &known);
+        assert!(matches!(&unknown, Cow::Owned(kind) if kind == "audit.fix"), "{unknown:?}");
+        assert_eq!(kind_named("aud", "it.fix_applied", &known), "aud.it.fix_applied");
+        assert_eq!(kind_named("audit", "ünï", &known), "audit.ünï");
+    }
 
     #[derive(Debug, Deserialize)]
     struct Record<'a> {

@@ -5,12 +5,22 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::fields::{Fields, from_line, iso_millis};
+use super::fields::{Fields, from_line, iso_millis, kind_named};
 use super::json_members::JsonMembers;
 use crate::model::{Event, Outcome, Source};
 
 /// The event type and time are only read (into the kind and a time), so they are borrowed
 /// from the line where they hold no escape.
+/// The `event_type`s `TelemetryEvent` has.
+const KINDS: [&str; 6] = [
+    "telemetry.agent_executed",
+    "telemetry.agent_finding",
+    "telemetry.pre_commit_check",
+    "telemetry.pre_push_check",
+    "telemetry.ci_roundtrip_prevented",
+    "telemetry.value_event",
+];
+
 #[derive(Deserialize)]
 struct TelemetryEvent<'a> {
     #[serde(borrow)]
@@ -47,7 +57,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         id,
         time_ms: iso_millis(&record.timestamp)?,
         source: Source::Telemetry,
-        kind: format!("telemetry.{}", record.event_type).into(),
+        kind: kind_named("telemetry", &record.event_type, &KINDS),
         actor: record.agent,
         thread_id: None,
         subject,
