@@ -189,9 +189,9 @@ pub struct Event {
     pub time_ms: i64,
     pub source: Source,
     /// `<family>.<what-happened>`, such as `cli.command` or `feedback.dismiss`. A kind a source
-    /// names itself is static and borrowed, as field names are; only one built from a record
-    /// (`audit.<action>`, a stored event's type) is owned. Most events' kinds then cost no
-    /// allocation, and converting a batch recognises one by its address.
+    /// names itself, or builds from a name devloop lists, is static and borrowed, as field
+    /// names are; only one built from another name a record carries is owned. An event's kind
+    /// then costs no allocation, and converting a batch recognises it by its address.
     pub kind: Cow<'static, str>,
     pub actor: Option<String>,
     pub thread_id: Option<String>,
