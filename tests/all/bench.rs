@@ -67,8 +67,9 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
         assert!(!line(prefix).is_empty(), "{prefix} missing:\n{stdout}");
     }
     // The crossing: on some of the folder's events, a time for the native crate (from the host's
-    // events, and on events built beforehand) and the component at each batch size (and fresh),
-    // each a positive number of milliseconds and a ratio to native, native's own being 1.
+    // events, and on events built beforehand), the component at each batch size (and fresh) and
+    // converting the batches alone, each a positive number of milliseconds and a ratio to
+    // native, native's own being 1.
     let taken = number_before(line(crossing).strip_prefix(crossing).unwrap_or_default(), "of");
     assert!(taken.is_some_and(|events| events > 0 && events <= 3000), "{stdout}");
     let milliseconds = |prefix: &str| -> Option<f64> {
@@ -80,7 +81,7 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
         .map(str::to_owned)
         .into_iter()
         .chain([1, 64, 1024].map(|batch| format!("component, batch {batch}:")))
-        .chain(["component, batch 1024, fresh instance:".to_owned()]);
+        .chain(["component, batch 1024, fresh instance:", "converting the batches alone (host):"].map(str::to_owned));
     for prefix in prefixes {
         assert!(milliseconds(&prefix).is_some_and(|ms| ms > 0.0), "{prefix}\n{stdout}");
         assert!(line(&prefix).ends_with("x native"), "{prefix}\n{stdout}");

@@ -17,13 +17,12 @@
 //! is whichever the SDK builds the detector against (the README keeps the figures of each).
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use devloop_host::bench::crossing;
+use devloop_host::bench::crossing::{self, Round};
 use devloop_host::model::{Event, Field, Outcome, Source, Value};
-use devloop_host::runtime::{
-    CompiledPlugin, FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents, thread_cpu_time,
-};
+use devloop_host::runtime::{CompiledPlugin, FieldSelection, Runtime, RuntimeConfig, Supervisor, WitEvents};
 
 const EVENTS: usize = 8192;
 
@@ -135,26 +134,6 @@ fn throughput(criterion: &mut Criterion) {
     group.finish();
 }
 
-/// What `pass` returns, and the CPU time it took on this thread.
-fn timed<T>(pass: impl FnOnce() -> T) -> (T, f64) {
-    let started = thread_cpu_time();
-    let result = pass();
-    (result, (thread_cpu_time() - started).as_secs_f64())
-}
-
-/// One round of [`interleaved_ratio`]: CPU seconds of each pass.
-struct Round {
-    /// The native detector given each batch as the SDK's events built from the host's.
-    native: f64,
-    /// The native detector on events built beforehand.
-    native_prebuilt: f64,
-    /// The component on an instance whose memory is in use, and on a fresh one.
-    wasm: f64,
-    wasm_fresh: f64,
-    /// Converting the batches into the contract's columns alone.
-    conversion: f64,
-}
-
 /// The component at batch 1024 against the native detector, from passes taken in turn, so
 /// that a machine whose speed drifts between criterion's groups (as shared VMs do, by half)
 /// slows every side alike. Each pass is timed on the thread's CPU clock (the component runs on
@@ -166,32 +145,16 @@ struct Round {
 /// on a fresh instance pays the first touch of every page of its memory, which a run's
 /// long-lived instance, like the native detector's reused heap, does not. Each side's pass
 /// follows the others', so each starts with caches the others have filled (as a run's plugins
-/// take turns on a batch). The medians of each and the median ratios round by round are
-/// printed.
+/// take turns on a batch). The rounds are those of `devloop-host bench`'s crossing section
+/// ([`crossing::Passes`]), on this benchmark's events; the medians of each pass and the median
+/// ratios round by round are printed.
 fn interleaved_ratio(_: &mut Criterion) {
     const ROUNDS: usize = 41;
     let events = realistic_events();
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
-    let fresh = || Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");
-    let reads = FieldSelection::union([fresh().reads()]);
-    let prebuilt = devloop_host::bench::sdk_events(&events, &reads);
-    let mut rounds: Vec<Round> = (0..ROUNDS)
-        .map(|_| {
-            let (_, native) = timed(|| crossing::run_native(&events, &reads).expect("native run"));
-            let (_, native_prebuilt) = timed(|| crossing::run_native_prebuilt(&prebuilt).expect("native run"));
-            let warm = crossing::warm_instance(&runtime, &compiled, &events, 1024).expect("warms");
-            let (_, wasm) = timed(|| run_component(warm, &events, 1024));
-            let supervisor = fresh();
-            let (_, wasm_fresh) = timed(|| run_component(supervisor, &events, 1024));
-            let ((), conversion) = timed(|| {
-                for batch in events.chunks(1024) {
-                    black_box(WitEvents::new(batch, &reads));
-                }
-            });
-            Round { native, native_prebuilt, wasm, wasm_fresh, conversion }
-        })
-        .collect();
+    let passes = crossing::Passes::new(&runtime, &compiled, &events).expect("starts");
+    let mut rounds: Vec<Round> = (0..ROUNDS).map(|_| passes.round(&[1024]).expect("a round")).collect();
     let mut median = |of: &dyn Fn(&Round) -> f64| {
         rounds.sort_by(|a, b| of(a).total_cmp(&of(b)));
         (of(&rounds[ROUNDS / 4]), of(&rounds[ROUNDS / 2]), of(&rounds[3 * ROUNDS / 4]))
@@ -200,16 +163,19 @@ fn interleaved_ratio(_: &mut Criterion) {
     println!(
         "command-repetition, in turn, CPU time, median of {ROUNDS} rounds: native {:.2} ms (on events built \
          beforehand {:.2} ms), wasm/1024 {:.2} ms (fresh instance {:.2} ms; converting the batches {:.2} ms)",
-        ms(median(&|round| round.native)),
-        ms(median(&|round| round.native_prebuilt)),
-        ms(median(&|round| round.wasm)),
-        ms(median(&|round| round.wasm_fresh)),
-        ms(median(&|round| round.conversion)),
+        ms(median(&|round| round.native.as_secs_f64())),
+        ms(median(&|round| round.native_prebuilt.as_secs_f64())),
+        ms(median(&|round| round.component[0].as_secs_f64())),
+        ms(median(&|round| round.component_fresh.as_secs_f64())),
+        ms(median(&|round| round.conversion.as_secs_f64())),
     );
+    fn over(pass: Duration, native: Duration) -> f64 {
+        pass.as_secs_f64() / native.as_secs_f64()
+    }
     let ratios = [
-        ("wasm/1024 over native", (|round| round.wasm / round.native) as fn(&Round) -> f64),
-        ("wasm/1024 over native on events built beforehand", |round| round.wasm / round.native_prebuilt),
-        ("wasm/1024 on a fresh instance over native", |round| round.wasm_fresh / round.native),
+        ("wasm/1024 over native", (|round| over(round.component[0], round.native)) as fn(&Round) -> f64),
+        ("wasm/1024 over native on events built beforehand", |round| over(round.component[0], round.native_prebuilt)),
+        ("wasm/1024 on a fresh instance over native", |round| over(round.component_fresh, round.native)),
     ];
     for (label, ratio) in ratios {
         let (low, ratio, high) = median(&ratio);

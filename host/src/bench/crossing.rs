@@ -51,6 +51,9 @@ pub struct CrossingFigures {
     pub component: Vec<(usize, Timing)>,
     /// The component at batch 1024 on a fresh instance.
     pub component_fresh: Timing,
+    /// Converting the batches into the contract's columns alone (part of each component pass;
+    /// a run does it once per batch for every plugin).
+    pub conversion: Timing,
 }
 
 /// One pass's median time over the rounds, and the median of its ratios to the native pass of
@@ -61,20 +64,13 @@ pub struct Timing {
     pub over_native: f64,
 }
 
-/// One pass's times, round by round, beside the native pass's.
-#[derive(Default)]
-struct Rounds(Vec<(Duration, Duration)>);
-
-impl Rounds {
-    fn timing(self) -> Timing {
-        let mut ratios: Vec<f64> =
-            self.0.iter().map(|(time, native)| time.as_secs_f64() / native.as_secs_f64().max(1e-9)).collect();
-        ratios.sort_by(f64::total_cmp);
-        Timing {
-            time: median(self.0.into_iter().map(|(time, _)| time).collect()),
-            over_native: ratios[ratios.len() / 2],
-        }
-    }
+/// One pass's median time over `rounds`, and the median of its ratios to the native pass of
+/// the same round.
+fn timing(rounds: &[Round], pass: impl Fn(&Round) -> Duration) -> Timing {
+    let mut ratios: Vec<f64> =
+        rounds.iter().map(|round| pass(round).as_secs_f64() / round.native.as_secs_f64().max(1e-9)).collect();
+    ratios.sort_by(f64::total_cmp);
+    Timing { time: median(rounds.iter().map(pass).collect()), over_native: ratios[ratios.len() / 2] }
 }
 
 /// Measures the crossing on up to 8,192 of the folder's events that [`DETECTOR`] asks for;
@@ -98,33 +94,75 @@ pub fn crossing(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Option<Crossing
     if events.is_empty() {
         return Ok(None);
     }
-    let carried = FieldSelection::union([start(runtime, &compiled.compiled)?.reads()]);
-    let prebuilt = sdk_events(&events, &carried);
-    let native_failed = |reason| BenchError::Native { reason };
-    let mut native = Vec::with_capacity(ROUNDS);
-    let [mut native_prebuilt, mut component_fresh] = std::array::from_fn(|_| Rounds::default());
-    let mut component: Vec<Rounds> = BATCH_SIZES.iter().map(|_| Rounds::default()).collect();
-    for _ in 0..ROUNDS {
-        let (ran, baseline) = cpu_time(|| run_native(&events, &carried));
-        ran.map_err(native_failed)?;
-        native.push(baseline);
-        let (ran, time) = cpu_time(|| run_native_prebuilt(&prebuilt));
-        ran.map_err(native_failed)?;
-        native_prebuilt.0.push((time, baseline));
-        for (rounds, batch_size) in component.iter_mut().zip(BATCH_SIZES) {
-            let mut supervisor = warm_instance(runtime, &compiled.compiled, &events, batch_size)?;
-            rounds.0.push((cpu_time(|| feed_component(&mut supervisor, &events, batch_size)).1, baseline));
-        }
-        let mut supervisor = start(runtime, &compiled.compiled)?;
-        component_fresh.0.push((cpu_time(|| feed_component(&mut supervisor, &events, 1024)).1, baseline));
-    }
+    let passes = Passes::new(runtime, &compiled.compiled, &events)?;
+    let rounds = (0..ROUNDS).map(|_| passes.round(&BATCH_SIZES)).collect::<Result<Vec<_>, _>>()?;
+    let component = BATCH_SIZES.iter().enumerate();
     Ok(Some(CrossingFigures {
         events: events.len(),
-        native: median(native),
-        native_prebuilt: native_prebuilt.timing(),
-        component: BATCH_SIZES.into_iter().zip(component.into_iter().map(Rounds::timing)).collect(),
-        component_fresh: component_fresh.timing(),
+        native: median(rounds.iter().map(|round| round.native).collect()),
+        native_prebuilt: timing(&rounds, |round| round.native_prebuilt),
+        component: component.map(|(pass, &size)| (size, timing(&rounds, |round| round.component[pass]))).collect(),
+        component_fresh: timing(&rounds, |round| round.component_fresh),
+        conversion: timing(&rounds, |round| round.conversion),
     }))
+}
+
+/// The CPU time of each pass of one round.
+pub struct Round {
+    /// The native crate from the host's events, in batches of 1024: the baseline.
+    pub native: Duration,
+    /// The native crate over events built beforehand.
+    pub native_prebuilt: Duration,
+    /// The component at each batch size asked for, in that order, on an instance whose memory
+    /// is in use.
+    pub component: Vec<Duration>,
+    /// The component at batch 1024 on a fresh instance.
+    pub component_fresh: Duration,
+    /// Converting the batches of 1024 into the contract's columns alone.
+    pub conversion: Duration,
+}
+
+/// The passes over one set of events, taken in turn in each round (see the module), so that a
+/// machine whose speed drifts slows them all alike.
+pub struct Passes<'e> {
+    runtime: &'e Runtime,
+    compiled: &'e CompiledPlugin,
+    events: &'e [Event],
+    /// The fields the detector reads, which both sides are given.
+    carried: FieldSelection,
+    prebuilt: Vec<SdkEvent<'e>>,
+}
+
+impl<'e> Passes<'e> {
+    pub fn new(runtime: &'e Runtime, compiled: &'e CompiledPlugin, events: &'e [Event]) -> Result<Self, BenchError> {
+        let carried = FieldSelection::union([start(runtime, compiled)?.reads()]);
+        let prebuilt = sdk_events(events, &carried);
+        Ok(Passes { runtime, compiled, events, carried, prebuilt })
+    }
+
+    /// One round: the native crate from the host's events and from events built beforehand,
+    /// the component at each of `batch_sizes` on an instance in use and at 1024 on a fresh
+    /// one, then converting the batches alone.
+    pub fn round(&self, batch_sizes: &[usize]) -> Result<Round, BenchError> {
+        let native_failed = |reason| BenchError::Native { reason };
+        let (ran, native) = cpu_time(|| run_native(self.events, &self.carried));
+        ran.map_err(native_failed)?;
+        let (ran, native_prebuilt) = cpu_time(|| run_native_prebuilt(&self.prebuilt));
+        ran.map_err(native_failed)?;
+        let mut component = Vec::with_capacity(batch_sizes.len());
+        for &batch_size in batch_sizes {
+            let mut supervisor = warm_instance(self.runtime, self.compiled, self.events, batch_size)?;
+            component.push(cpu_time(|| feed_component(&mut supervisor, self.events, batch_size)).1);
+        }
+        let mut supervisor = start(self.runtime, self.compiled)?;
+        let component_fresh = cpu_time(|| feed_component(&mut supervisor, self.events, 1024)).1;
+        let ((), conversion) = cpu_time(|| {
+            for batch in self.events.chunks(1024) {
+                black_box(WitEvents::new(batch, &self.carried));
+            }
+        });
+        Ok(Round { native, native_prebuilt, component, component_fresh, conversion })
+    }
 }
 
 /// What `pass` returns, and the CPU time it took on this thread.

@@ -491,6 +491,8 @@ impl fmt::Display for Report {
             }
             let fresh = &crossing.component_fresh;
             line("component, batch 1024, fresh instance:".to_owned(), fresh.time, fresh.over_native)?;
+            let conversion = &crossing.conversion;
+            line("converting the batches alone (host):".to_owned(), conversion.time, conversion.over_native)?;
         }
 
         writeln!(f, "\n== peak RSS")?;
