@@ -9,8 +9,6 @@ use super::compact_json::CompactJson;
 use super::fields::{Fields, from_line, iso_millis, kind_named};
 use crate::model::{Event, Outcome, Source};
 
-/// A modification; its diff lines are only counted, so they stay borrowed from the line
-/// where they hold no escape.
 /// The `action_type`s `AgentAuditLogger` writes (it accepts any string too).
 const KINDS: [&str; 8] = [
     "audit.file_modified",
@@ -23,6 +21,8 @@ const KINDS: [&str; 8] = [
     "audit.error_occurred",
 ];
 
+/// A modification; its diff lines are only counted, so they stay borrowed from the line
+/// where they hold no escape.
 #[derive(Deserialize)]
 struct FileModification<'a> {
     path: String,

@@ -16,7 +16,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::MalformedRecord;
-use super::fields::{Fields, epoch_millis, seconds_to_millis};
+use super::fields::{Fields, epoch_millis, kind_named, seconds_to_millis};
 use super::position::{Advance, Cursor, RowCursor};
 use super::reader::{Pending, Slot, SourceReader};
 use crate::model::{Event, Outcome, Source};
@@ -58,13 +58,9 @@ fn kind_of(row_type: &str) -> Cow<'static, str> {
     {
         return "agent.completed".into();
     }
-    let listed = |kind: &str| {
-        kind.len() == row_type.len()
-            && kind.bytes().zip(row_type.bytes()).all(|(kind, row)| kind == row || (kind == b'.' && row == b':'))
-    };
-    match KINDS.iter().copied().find(|kind| listed(kind)) {
-        Some(kind) => kind.into(),
-        None => row_type.replace(':', ".").into(),
+    match row_type.split_once(':') {
+        Some((family, name)) if !name.contains(':') => kind_named(family, name, &KINDS),
+        _ => row_type.replace(':', ".").into(),
     }
 }
 

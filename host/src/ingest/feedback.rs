@@ -9,12 +9,12 @@ use super::compact_json::CompactJson;
 use super::fields::{Fields, epoch_millis, from_line, kind_named};
 use crate::model::{Event, Outcome, Source};
 
-/// The feedback type only goes into the kind, so it is borrowed from the line where it holds
-/// no escape.
 /// The `feedback_type`s devloop's feedback store writes.
 const KINDS: [&str; 5] =
     ["feedback.thumbs_up", "feedback.thumbs_down", "feedback.rating", "feedback.comment", "feedback.dismiss"];
 
+/// The feedback type only goes into the kind, so it is borrowed from the line where it holds
+/// no escape.
 #[derive(Deserialize)]
 struct Feedback<'a> {
     id: Option<String>,

@@ -9,8 +9,6 @@ use super::fields::{Fields, from_line, iso_millis, kind_named};
 use super::json_members::JsonMembers;
 use crate::model::{Event, Outcome, Source};
 
-/// The event type and time are only read (into the kind and a time), so they are borrowed
-/// from the line where they hold no escape.
 /// The `event_type`s `TelemetryEvent` has.
 const KINDS: [&str; 6] = [
     "telemetry.agent_executed",
@@ -21,6 +19,8 @@ const KINDS: [&str; 6] = [
     "telemetry.value_event",
 ];
 
+/// The event type and time are only read (into the kind and a time), so they are borrowed
+/// from the line where they hold no escape.
 #[derive(Deserialize)]
 struct TelemetryEvent<'a> {
     #[serde(borrow)]
