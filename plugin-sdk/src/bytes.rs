@@ -114,7 +114,7 @@ pub fn assign(target: &mut String, text: &str) {
 ///
 /// `from` must be valid for reads and `to` for writes of `len` bytes, not overlapping.
 #[cfg(any(target_family = "wasm", test))]
-unsafe fn copy_short(from: *const u8, to: *mut u8, len: usize) {
+pub(crate) unsafe fn copy_short(from: *const u8, to: *mut u8, len: usize) {
     debug_assert!(len <= 64);
     // SAFETY: every access below is within the first `len` bytes of each pointer: pieces of
     // 32, 16, 8 or 4 bytes are taken only when `len` is at least as long, from the start and

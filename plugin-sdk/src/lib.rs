@@ -49,6 +49,9 @@
 //! examples).
 
 pub mod absence;
+#[cfg(any(target_family = "wasm", test))]
+#[allow(unsafe_code, reason = "a global allocator, over raw pointers, for WebAssembly guests")]
+mod alloc;
 pub mod baseline;
 mod build;
 #[allow(unsafe_code, reason = "C's memcmp and short copies, over raw pointers, for WebAssembly guests")]
