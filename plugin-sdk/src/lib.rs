@@ -36,6 +36,10 @@
 //! `wasm32`), so its logic can be unit-tested with `cargo test` and benchmarked against the
 //! plugin.
 //!
+//! In a WebAssembly guest the SDK also installs the global allocator (small blocks reused from
+//! free lists in front of wasi-libc's `malloc`) and C's `memcmp`, both cheaper there than
+//! wasi-libc's; a detector built with the SDK declares no `#[global_allocator]` of its own.
+//!
 //! Detectors stay thin by building on the primitives of the best detection engines, all in
 //! event time and all deterministic (ordered maps, or maps that cannot be read in order; fixed
 //! hashes), so a replay gives the same
