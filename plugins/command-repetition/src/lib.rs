@@ -362,15 +362,26 @@ impl Thresholds {
                 ));
             }
         }
-        let sittings = habit.window.iter().filter(|sitting| sitting.counted).count();
-        if sittings < self.min_repeats || usage.runs < self.min_history_runs {
+        if habit.window.len() < self.min_repeats || usage.runs < self.min_history_runs {
             return None;
         }
         // The person's usual rate of the command: its sittings per hour they were at work, before
         // the window (one sitting assumed, so a command never run is not infinitely unusual).
-        let hours_before = usage.hours_before.max(1);
-        let command_before = habit.sittings.saturating_sub(sittings as u64);
-        let usual = (command_before + 1) as f64 / hours_before as f64 * (self.window_ms as f64 / HOUR_MS as f64);
+        let usual = |sittings: usize| {
+            let command_before = habit.sittings.saturating_sub(sittings as u64);
+            (command_before + 1) as f64 / usage.hours_before.max(1) as f64 * (self.window_ms as f64 / HOUR_MS as f64)
+        };
+        // A habit is known without counting its sittings in the window: the rate is least when
+        // every one of them counts. (A habit's window holds dozens, and this is asked at most
+        // of its runs.)
+        if usual(habit.window.len()) >= self.max_usual_sittings {
+            return None;
+        }
+        let sittings = habit.window.iter().filter(|sitting| sitting.counted).count();
+        if sittings < self.min_repeats {
+            return None;
+        }
+        let usual = usual(sittings);
         if usual >= self.max_usual_sittings {
             return None;
         }
