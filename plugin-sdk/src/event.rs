@@ -188,10 +188,12 @@ impl Event<'_> {
     }
 
     /// Whether the event's kind is `kind`, or starts with the prefix of a `family.*` pattern.
+    #[inline]
     pub fn is(&self, kind: &str) -> bool {
+        let own = self.kind.as_bytes();
         match kind.strip_suffix('*') {
-            Some(prefix) => self.kind.starts_with(prefix),
-            None => self.kind == kind,
+            Some(prefix) => own.get(..prefix.len()).is_some_and(|start| crate::bytes::same(start, prefix.as_bytes())),
+            None => crate::bytes::same(own, kind.as_bytes()),
         }
     }
 }
