@@ -62,10 +62,10 @@ pub unsafe extern "C" fn memcmp(left: *const u8, right: *const u8, len: usize) -
     first_difference(short_word(left), short_word(right))
 }
 
-#[cfg(any(target_family = "wasm", test))]
 /// The bytes of a slice of 1 to 7 bytes as a little-endian word of some of them, in their
-/// order (overlapping pieces, which repeat bytes but never reorder them), so that the first
-/// byte in which two slices of one length differ is the first in which their words do.
+/// order (overlapping pieces, which repeat bytes but never reorder them, and together hold
+/// every byte), so that the first byte in which two slices of one length differ is the first
+/// in which their words do.
 fn short_word(bytes: &[u8]) -> u64 {
     let len = bytes.len();
     if len >= 4 {
@@ -96,19 +96,11 @@ pub(crate) fn same(one: &[u8], other: &[u8]) -> bool {
     if len != other.len() {
         return false;
     }
-    let pair = |at: usize, width: usize| {
-        let read = |bytes: &[u8]| {
-            let mut word = [0; 8];
-            word[..width].copy_from_slice(&bytes[at..at + width]);
-            u64::from_le_bytes(word)
-        };
-        read(one) == read(other)
-    };
+    let word = |bytes: &[u8], at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
     match len {
         0 => true,
-        1..4 => one[0] == other[0] && one[len / 2] == other[len / 2] && one[len - 1] == other[len - 1],
-        4..8 => pair(0, 4) && pair(len - 4, 4),
-        8..=16 => pair(0, 8) && pair(len - 8, 8),
+        1..8 => short_word(one) == short_word(other),
+        8..=16 => word(one, 0) == word(other, 0) && word(one, len - 8) == word(other, len - 8),
         _ => one == other,
     }
 }
