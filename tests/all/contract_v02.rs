@@ -31,7 +31,7 @@ fn probe_events() -> Vec<Event> {
         time_ms: -1_000,
         source: Source::CliActions,
         kind: "cli.command".into(),
-        actor: Some(String::new()),
+        actor: Some("".into()),
         thread_id: Some("T-ünï-🧪".into()),
         subject: Some("grep -r 'naïve ✓' .".into()),
         outcome: Outcome::from_exit_code(Some(-2)),

@@ -32,7 +32,7 @@ fn port(folder: &str) -> Result<PathBuf> {
 }
 
 fn on_thread(mut event: Event, thread: &str) -> Event {
-    event.thread_id = Some(thread.to_owned());
+    event.thread_id = Some(thread.into());
     event
 }
 

@@ -17,6 +17,7 @@
 //! is whichever the SDK builds the detector against (the README keeps the figures of each).
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -47,20 +48,24 @@ fn cli_fields(id: u64, thread: Option<&str>, failed: bool) -> Vec<Field> {
 /// A day of a team's CLI use: mostly spread-out commands, with a burst now and then.
 fn realistic_events() -> Vec<Event> {
     let commands = ["status", "bd ready", "insights list", "doctor", "watch .", "bd show dl-42", "audit recent"];
-    let users = ["dev", "ops", "amp"];
+    // One copy of each person and thread, shared by the events that name it, as the feed
+    // hands them out.
+    let users: [Arc<str>; 3] = ["dev", "ops", "amp"].map(Arc::from);
+    let threads: Vec<Arc<str>> =
+        (0..=EVENTS as u64 / 500).map(|thread| format!("T-019c62c5-ce64-720a-b597-{thread:012x}").into()).collect();
     let mut time_ms = 1_795_000_000_000_i64;
     (0..EVENTS as u64)
         .map(|id| {
             let burst = id % 97 < 4;
             time_ms += if burst { 8_000 } else { 45_000 + (id as i64 * 7919) % 300_000 };
-            let thread_id = (id % 3 == 2).then(|| format!("T-019c62c5-ce64-720a-b597-{:012x}", id / 500));
+            let thread_id = (id % 3 == 2).then(|| Arc::clone(&threads[(id / 500) as usize]));
             let failed = id % 31 == 0;
             Event {
                 id,
                 time_ms,
                 source: Source::CliActions,
                 kind: "cli.command".into(),
-                actor: Some(users[(id % 3) as usize].into()),
+                actor: Some(Arc::clone(&users[(id % 3) as usize])),
                 fields: cli_fields(id, thread_id.as_deref(), failed),
                 thread_id,
                 subject: Some(if burst { "bd ready".into() } else { commands[(id % 7) as usize].into() }),

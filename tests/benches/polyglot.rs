@@ -38,7 +38,7 @@ fn batch(batch: u64) -> Vec<Event> {
                 source: Source::CliActions,
                 kind: "cli.command".into(),
                 actor: Some(["dev", "ops", "ci"][(n % 3) as usize].into()),
-                thread_id: n.is_multiple_of(4).then(|| format!("T-{}", n % 16)),
+                thread_id: n.is_multiple_of(4).then(|| format!("T-{}", n % 16).into()),
                 subject: Some(commands[(n % 6) as usize].into()),
                 outcome: Outcome::from_exit_code(Some(i32::from(n.is_multiple_of(11)))),
                 duration_ms: Some(300),

@@ -88,7 +88,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         time_ms: iso_millis(&entry.timestamp)?,
         source: Source::AgentAudit,
         kind: kind_named("audit", &entry.action_type, &KINDS),
-        actor: Some(entry.agent_name),
+        actor: Some(entry.agent_name.into()),
         thread_id: None,
         subject,
         outcome,

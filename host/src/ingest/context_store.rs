@@ -86,7 +86,7 @@ fn event(kind: &'static str, finding: &Finding, time_ms: i64) -> Event {
         time_ms,
         source: Source::ContextStore,
         kind: kind.into(),
-        actor: (!finding.agent.is_empty()).then(|| finding.agent.clone()),
+        actor: (!finding.agent.is_empty()).then(|| finding.agent.as_str().into()),
         thread_id: None,
         subject: (!finding.agent.is_empty()).then(|| finding.agent.clone()),
         outcome: Outcome::default(),

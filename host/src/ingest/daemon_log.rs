@@ -78,7 +78,7 @@ pub fn record_event(header: Option<&Header>, continuation: &[String], fallback_t
         time_ms: header.map_or(fallback_time_ms, |header| header.time_ms),
         source: Source::DaemonLog,
         kind: "log.record".into(),
-        actor: header.map(|header| header.logger.clone()),
+        actor: header.map(|header| header.logger.as_str().into()),
         thread_id: None,
         subject: header.map(|header| header.logger.clone()),
         outcome: Outcome::default(),

@@ -86,7 +86,7 @@ pub fn row_event(row: &Row) -> Result<Event, String> {
         time_ms: epoch_millis(row.timestamp)?,
         source: Source::EventStore,
         kind: kind_of(&row.kind),
-        actor: Some(row.source.clone()),
+        actor: Some(row.source.as_str().into()),
         thread_id: None,
         subject: text("path").or_else(|| text("agent_name")),
         outcome: Outcome::from_success(payload.get("success").and_then(serde_json::Value::as_bool)),

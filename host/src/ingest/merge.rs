@@ -3,7 +3,8 @@
 //! delivered, so a checkpoint after any batch is exact.
 //!
 //! A record older than one already delivered (a source that fell behind, a row inserted late)
-//! is a *late* event: it is counted and delivered at once, never dropped.
+//! is a *late* event: it is counted and delivered at once, never dropped. The actors and
+//! threads of the events it delivers are one shared copy per name ([`SharedNames`]).
 //!
 //! Only regular files are read: a FIFO would block the run forever and a device (a link to
 //! `/dev/zero`) would never end, so anything else at a log's path is skipped with a warning
@@ -13,6 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::FileTypeExt;
 
 use super::MalformedRecord;
+use super::names::SharedNames;
 use super::position::Cursor;
 use super::reader::{Pending, Slot, SourceReader};
 use crate::model::Event;
@@ -96,6 +98,7 @@ pub struct Feed {
     last_time_ms: Option<i64>,
     late: u64,
     malformed: Vec<MalformedRecord>,
+    names: SharedNames,
 }
 
 impl Feed {
@@ -113,7 +116,7 @@ impl Feed {
                 until: None,
             })
             .collect();
-        Feed { lanes, last_time_ms: None, late: 0, malformed: Vec::new() }
+        Feed { lanes, last_time_ms: None, late: 0, malformed: Vec::new(), names: SharedNames::default() }
     }
 
     /// Continues every lane after its stored cursor (keyed by [`Slot::key`]).
@@ -177,7 +180,7 @@ impl Feed {
             }
             let Some((index, _)) = earliest else { break };
             let lane = &mut self.lanes[index];
-            let Some(Pending { event, advance }) = lane.buffer.pop_front() else { break };
+            let Some(Pending { mut event, advance }) = lane.buffer.pop_front() else { break };
             lane.delivered.apply(&advance);
             let stats = &mut lane.stats;
             stats.events += 1;
@@ -188,6 +191,7 @@ impl Feed {
             } else {
                 self.last_time_ms = Some(event.time_ms);
             }
+            self.names.share(&mut event);
             batch.push(event);
         }
         Ok(batch)

@@ -41,7 +41,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         time_ms: epoch_millis(metric.end_time.unwrap_or(metric.start_time))?,
         source: Source::Performance,
         kind: "performance.operation".into(),
-        actor: metadata.agent_name,
+        actor: metadata.agent_name.map(Into::into),
         thread_id: None,
         subject: Some(metric.operation_name),
         outcome: Outcome::from_success(metric.success),

@@ -23,6 +23,7 @@ mod jsonl;
 mod line_reader;
 mod merge;
 pub mod metrics;
+mod names;
 pub mod performance_snapshot;
 pub mod position;
 mod reader;

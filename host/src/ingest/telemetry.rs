@@ -58,7 +58,7 @@ pub fn parse_line(line: &[u8], id: u64) -> Result<Event, String> {
         time_ms: iso_millis(&record.timestamp)?,
         source: Source::Telemetry,
         kind: kind_named("telemetry", &record.event_type, &KINDS),
-        actor: record.agent,
+        actor: record.agent.map(Into::into),
         thread_id: None,
         subject,
         outcome: Outcome::from_success(record.success),

@@ -1,5 +1,6 @@
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -193,8 +194,11 @@ pub struct Event {
     /// names are; only one built from another name a record carries is owned. An event's kind
     /// then costs no allocation, and converting a batch recognises it by its address.
     pub kind: Cow<'static, str>,
-    pub actor: Option<String>,
-    pub thread_id: Option<String>,
+    /// Who did it. An actor and a thread id are few in a log and named by event after event:
+    /// the feed hands out one copy of each, shared ([`crate::ingest::Feed`]), so a run holds
+    /// them once and converting a batch recognises a repeated one by its address.
+    pub actor: Option<Arc<str>>,
+    pub thread_id: Option<Arc<str>>,
     pub subject: Option<String>,
     pub outcome: Outcome,
     pub duration_ms: Option<u64>,

@@ -15,8 +15,9 @@
 //! ahead ([`prefetch_strings`]). The strings stored once are looked up by the events' own
 //! texts, borrowed while the batch is built (a copy of each key per batch was a third of the
 //! conversion), each column remembers its last few ([`LastInterned`]: a person's commands
-//! alternate with a teammate's or an agent's), and a static text (a source's field names) is
-//! recognised by its address before its bytes are compared.
+//! alternate with a teammate's or an agent's), and a static text (a source's field names) or
+//! a shared one (the feed's actors and threads) is recognised by its address before its bytes
+//! are compared.
 
 use wasmtime::component::{ComponentType, Lower};
 
@@ -255,7 +256,7 @@ impl<'e> Interner<'e> {
 }
 
 /// Whether two texts are equal, knowing first that the same text is (a source's name and its
-/// own field names are static), and that two of one column's texts that differ mostly differ
+/// own field names are static, the feed's actors and threads shared), and that two of one column's texts that differ mostly differ
 /// in their last eight bytes: agent threads' ids are of one length and share their first 26
 /// bytes, and comparing them from the start (C's `memcmp`, for each of the column's recent
 /// texts) had been half of the conversion.
@@ -640,7 +641,7 @@ mod tests {
             time_ms: id as i64 * 1000,
             source: Source::CliActions,
             kind: kind.to_owned().into(),
-            actor: Some("dev".to_owned()),
+            actor: Some("dev".into()),
             thread_id: None,
             subject: Some(format!("cmd {id}")),
             outcome: Outcome::from_exit_code(Some(1)),
@@ -673,7 +674,7 @@ mod tests {
         let actors = ["dev", "ops", "amp", "ci", "bot", "dev"];
         let events: Vec<Event> = (0..30)
             .map(|id| Event {
-                actor: Some(actors[id % actors.len()].to_owned()),
+                actor: Some(actors[id % actors.len()].into()),
                 ..event(id as u64, "cli.command", vec![])
             })
             .collect();

@@ -158,8 +158,8 @@ pub mod v0_1_0 {
                 time_ms: event.time_ms,
                 source: event.source.as_str().to_owned(),
                 kind: event.kind.to_string(),
-                actor: event.actor.clone(),
-                thread_id: event.thread_id.clone(),
+                actor: event.actor.as_deref().map(str::to_owned),
+                thread_id: event.thread_id.as_deref().map(str::to_owned),
                 subject: event.subject.clone(),
                 outcome: wit::Outcome {
                     status: match event.outcome.status {
