@@ -256,10 +256,10 @@ impl<'e> Interner<'e> {
 }
 
 /// Whether two texts are equal, knowing first that the same text is (a source's name and its
-/// own field names are static, the feed's actors and threads shared), and that two of one column's texts that differ mostly differ
-/// in their last eight bytes: agent threads' ids are of one length and share their first 26
-/// bytes, and comparing them from the start (C's `memcmp`, for each of the column's recent
-/// texts) had been half of the conversion.
+/// own field names are static, the feed's actors and threads shared), and that two of one
+/// column's texts that differ mostly differ in their last eight bytes: agent threads' ids are
+/// of one length and share their first 26 bytes, and comparing them from the start (C's
+/// `memcmp`, for each of the column's recent texts) had been half of the conversion.
 fn same(one: &str, other: &str) -> bool {
     let (one, other) = (one.as_bytes(), other.as_bytes());
     if one.len() != other.len() {
