@@ -203,7 +203,7 @@ fn an_oversized_snapshot_is_reported_not_read() -> Result<()> {
     let snapshot = hazards.folders.project.join("feedback").join("performance.json");
     std::fs::create_dir_all(snapshot.parent().context("a parent")?)?;
     let file = std::fs::File::create(&snapshot)?;
-    file.set_len(devloop_host::ingest::performance_snapshot::MAX_SNAPSHOT_BYTES + 1)?;
+    file.set_len(devloop_host::ingest::MAX_SNAPSHOT_BYTES + 1)?;
     let output = hazards.run()?;
     assert!(
         stderr(&output).contains(&format!("{}:1: skipped malformed record", snapshot.display())),

@@ -14,12 +14,11 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::Deserialize;
 
 use super::MalformedRecord;
-// A tier file is read whole, like the performance snapshot, and under the same cap (the daemon
-// trims each tier to 250 findings, a few hundred KiB).
 use super::fields::{Fields, iso_millis};
-use super::performance_snapshot::MAX_SNAPSHOT_BYTES as MAX_FILE_BYTES;
 use super::position::{Advance, Cursor};
 use super::reader::{Pending, Slot, SourceReader};
+// The daemon trims each tier to 250 findings, a few hundred KiB.
+use super::snapshot_file::SnapshotFile;
 use crate::model::{Event, Field, Outcome, Source};
 
 /// The tier files, relative to the project's `.devloop` folder.
@@ -99,13 +98,12 @@ pub struct ContextStoreReader {
     slot: Slot,
     /// `<id>` → newest timestamp delivered (s); `seen:<id>` → newest timestamp seen.
     delivered: BTreeMap<String, f64>,
-    /// Length and modification time of the content last read, to read a rewrite only once.
-    last_seen: Option<(u64, std::time::SystemTime)>,
+    file: SnapshotFile,
 }
 
 impl ContextStoreReader {
     pub fn new(slot: Slot) -> Self {
-        ContextStoreReader { slot, delivered: BTreeMap::new(), last_seen: None }
+        ContextStoreReader { slot, delivered: BTreeMap::new(), file: SnapshotFile::default() }
     }
 
     /// The events of one read of the tier file, oldest first.
@@ -162,7 +160,7 @@ impl SourceReader for ContextStoreReader {
             Some(Cursor::Snapshots(delivered)) => delivered,
             _ => BTreeMap::new(),
         };
-        self.last_seen = None;
+        self.file.forget();
     }
 
     fn fill(
@@ -171,26 +169,9 @@ impl SourceReader for ContextStoreReader {
         out: &mut VecDeque<Pending>,
         malformed: &mut Vec<MalformedRecord>,
     ) -> std::io::Result<()> {
-        let Ok(metadata) = std::fs::metadata(&self.slot.path) else { return Ok(()) };
-        if !metadata.is_file() {
-            return Ok(());
+        if let Some(rewrite) = self.file.read_if_rewritten(&self.slot.path, malformed)? {
+            out.extend(self.diff(&rewrite.bytes, rewrite.modified_ms, malformed));
         }
-        let seen = (metadata.len(), metadata.modified()?);
-        if self.last_seen == Some(seen) {
-            return Ok(());
-        }
-        self.last_seen = Some(seen);
-        if metadata.len() > MAX_FILE_BYTES {
-            let reason = format!("larger than {MAX_FILE_BYTES} bytes; not read");
-            malformed.push(MalformedRecord { file: self.slot.path.clone(), line: 1, reason });
-            return Ok(());
-        }
-        let bytes = std::fs::read(&self.slot.path)?;
-        let file_ms = seen
-            .1
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
-        out.extend(self.diff(&bytes, file_ms, malformed));
         Ok(())
     }
 

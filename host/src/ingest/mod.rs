@@ -30,6 +30,7 @@ mod reader;
 #[cfg(test)]
 mod robustness;
 pub mod security_audit;
+mod snapshot_file;
 pub mod telemetry;
 
 use std::fmt;
@@ -38,6 +39,7 @@ use std::path::PathBuf;
 pub use catalog::DevloopDirs;
 pub use merge::{Feed, SourceStats};
 pub use reader::{Slot, SourceReader};
+pub use snapshot_file::MAX_SNAPSHOT_BYTES;
 
 use crate::model::Event;
 

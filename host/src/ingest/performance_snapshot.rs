@@ -1,11 +1,9 @@
 //! `feedback/performance.json`: one JSON object per agent, rewritten after every update. Each
 //! `last_updated` not delivered before becomes one `feedback.performance_snapshot` event.
 //!
-//! The file is read whole, so it is read only up to [`MAX_SNAPSHOT_BYTES`]: devloop's is a few
-//! KiB, and anything much larger is not devloop's.
+//! The file is read whole ([`SnapshotFile`]); devloop's is a few KiB.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 
 use serde::Deserialize;
 
@@ -13,10 +11,8 @@ use super::MalformedRecord;
 use super::fields::{Fields, epoch_millis, seconds_to_millis};
 use super::position::{Advance, Cursor};
 use super::reader::{Pending, Slot, SourceReader};
+use super::snapshot_file::SnapshotFile;
 use crate::model::{Event, Outcome, Source};
-
-/// The largest `performance.json` read (one entry per agent takes a few hundred bytes).
-pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 20;
 
 #[derive(Deserialize)]
 struct AgentPerformance {
@@ -65,13 +61,12 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<Vec<(String, f64, Event)>, String>
 pub struct PerformanceSnapshotReader {
     slot: Slot,
     delivered: BTreeMap<String, f64>,
-    /// Length and modification time of the content last read, to read a rewrite only once.
-    last_seen: Option<(u64, std::time::SystemTime)>,
+    file: SnapshotFile,
 }
 
 impl PerformanceSnapshotReader {
     pub fn new(slot: Slot) -> Self {
-        PerformanceSnapshotReader { slot, delivered: BTreeMap::new(), last_seen: None }
+        PerformanceSnapshotReader { slot, delivered: BTreeMap::new(), file: SnapshotFile::default() }
     }
 }
 
@@ -85,7 +80,7 @@ impl SourceReader for PerformanceSnapshotReader {
             Some(Cursor::Snapshots(delivered)) => delivered,
             _ => BTreeMap::new(),
         };
-        self.last_seen = None;
+        self.file.forget();
     }
 
     fn fill(
@@ -94,28 +89,8 @@ impl SourceReader for PerformanceSnapshotReader {
         out: &mut VecDeque<Pending>,
         malformed: &mut Vec<MalformedRecord>,
     ) -> std::io::Result<()> {
-        let Ok(metadata) = std::fs::metadata(&self.slot.path) else { return Ok(()) };
-        let seen = (metadata.len(), metadata.modified()?);
-        if self.last_seen == Some(seen) {
-            return Ok(());
-        }
-        self.last_seen = Some(seen);
-        if seen.0 > MAX_SNAPSHOT_BYTES {
-            malformed.push(MalformedRecord {
-                file: self.slot.path.clone(),
-                line: 1,
-                reason: format!("{} bytes, more than the {MAX_SNAPSHOT_BYTES} a snapshot may have", seen.0),
-            });
-            return Ok(());
-        }
-        let mut bytes = Vec::new();
-        std::fs::File::open(&self.slot.path)?.take(MAX_SNAPSHOT_BYTES + 1).read_to_end(&mut bytes)?;
-        let parsed = if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
-            Err(format!("more than the {MAX_SNAPSHOT_BYTES} bytes a snapshot may have"))
-        } else {
-            parse_snapshot(&bytes)
-        };
-        match parsed {
+        let Some(rewrite) = self.file.read_if_rewritten(&self.slot.path, malformed)? else { return Ok(()) };
+        match parse_snapshot(&rewrite.bytes) {
             Ok(events) => {
                 for (agent, last_updated, event) in events {
                     if self.delivered.get(&agent).is_some_and(|&done| done >= last_updated) {
