@@ -1,6 +1,11 @@
 //! Reading a JSON-lines log from its cursor: complete lines only, going on after the last line
 //! read in a file that was rewritten, or from the start of one that was truncated or replaced
 //! (see [`super::position`]), and resuming inside a line that gave several events.
+//!
+//! Lines are read in runs, as many as events are wanted, and a run of a log of one event per
+//! line is parsed on every core: parsing JSON and hashing each line is most of ingest, and
+//! no line's event depends on the lines around it. What a run gave is then taken in file order,
+//! so events, malformed records and the cursor come out as from one line at a time.
 
 use std::collections::VecDeque;
 
@@ -41,6 +46,128 @@ impl LineFormat {
     fn needs_earlier_lines(&self) -> bool {
         matches!(self, LineFormat::AmpThread(_))
     }
+
+    /// Parses every line of `read` (those of one event each on several threads, when there
+    /// are enough of them to be worth it; the Amp thread log's in order, on this one).
+    fn parse_all(&mut self, file_name: &str, read: &ReadLines) -> ParsedLines {
+        match self {
+            LineFormat::OnePerLine(parse) => {
+                let parse = *parse;
+                parse_lines_in_parts(&read.lines, |lines| {
+                    read.parse(file_name, lines, |anchor, bytes, events| {
+                        events.push(parse(bytes, anchor)?);
+                        Ok(())
+                    })
+                })
+            }
+            LineFormat::AmpThread(log) => {
+                read.parse(file_name, &read.lines, |_, bytes, events| log.parse_line(bytes, events))
+            }
+        }
+    }
+}
+
+/// Lines read from a log and not parsed yet, owned (their bytes back to back), so that other
+/// threads can parse them.
+#[derive(Default)]
+struct ReadLines {
+    bytes: Vec<u8>,
+    lines: Vec<ReadLine>,
+}
+
+struct ReadLine {
+    /// File offsets of the line's first byte and just after its newline.
+    start: u64,
+    end: u64,
+    /// Where its bytes are in [`ReadLines::bytes`].
+    bytes: std::ops::Range<usize>,
+}
+
+/// What parsing some lines gave: per line its anchor and how many events it gave or why it
+/// gave none (`None` for a blank line, which is no record), and their events, in order.
+#[derive(Default)]
+struct ParsedLines {
+    lines: Vec<Option<(u64, Result<usize, String>)>>,
+    events: Vec<Event>,
+}
+
+impl ReadLines {
+    /// Reads up to `limit` complete lines from `reader` in place of those held. A failure to
+    /// read keeps the lines read before it, which the reader has gone past.
+    fn take_from(&mut self, reader: &mut LineReader, limit: usize) -> std::io::Result<()> {
+        self.bytes.clear();
+        self.lines.clear();
+        while self.lines.len() < limit {
+            let Some(line) = reader.next_line()? else { break };
+            let at = self.bytes.len();
+            self.bytes.extend_from_slice(line.bytes);
+            self.lines.push(ReadLine { start: line.start, end: line.end, bytes: at..self.bytes.len() });
+        }
+        Ok(())
+    }
+
+    /// Parses `lines` (some of [`ReadLines::lines`]) with `parse`, given each line's anchor.
+    fn parse(
+        &self,
+        file_name: &str,
+        lines: &[ReadLine],
+        mut parse: impl FnMut(u64, &[u8], &mut Vec<Event>) -> Result<(), String>,
+    ) -> ParsedLines {
+        let mut parsed =
+            ParsedLines { lines: Vec::with_capacity(lines.len()), events: Vec::with_capacity(lines.len()) };
+        for line in lines {
+            let bytes = &self.bytes[line.bytes.clone()];
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                parsed.lines.push(None);
+                continue;
+            }
+            let anchor = line_anchor(file_name, bytes);
+            let before = parsed.events.len();
+            let result = parse(anchor, bytes, &mut parsed.events).map(|()| parsed.events.len() - before);
+            if result.is_err() {
+                parsed.events.truncate(before);
+            }
+            parsed.lines.push(Some((anchor, result)));
+        }
+        parsed
+    }
+}
+
+/// Lines fewer than this are parsed on the calling thread: starting a thread costs about as
+/// much as parsing a hundred lines.
+const LINES_PER_THREAD: usize = 256;
+
+/// `parse` over `lines` cut into parts, one per core (up to four), each part but the first on
+/// a thread of its own, joined in order. Ingest is mostly parsing JSON and hashing lines, which
+/// a line's neighbours do not change; a thread that cannot be started leaves its part to the
+/// calling thread.
+fn parse_lines_in_parts(lines: &[ReadLine], parse: impl Fn(&[ReadLine]) -> ParsedLines + Sync) -> ParsedLines {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from).min(4));
+    let parts = cores.min(lines.len() / LINES_PER_THREAD).max(1);
+    if parts == 1 {
+        return parse(lines);
+    }
+    let mut parts = lines.chunks(lines.len().div_ceil(parts));
+    let first = parts.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let parse = &parse;
+        let others: Vec<_> = parts
+            .map(|part| {
+                (part, std::thread::Builder::new().name("parse".into()).spawn_scoped(scope, move || parse(part)))
+            })
+            .collect();
+        let mut all = parse(first);
+        for (part, started) in others {
+            let parsed = match started {
+                Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => parse(part),
+            };
+            all.lines.extend(parsed.lines);
+            all.events.extend(parsed.events);
+        }
+        all
+    })
 }
 
 pub struct JsonlReader {
@@ -53,6 +180,8 @@ pub struct JsonlReader {
     /// Events of the next line already delivered before a resume (also in `cursor.skip` until
     /// that line is read, so a checkpoint before then keeps it).
     skip_next: u32,
+    /// The lines read and not yet parsed (kept to reuse its room).
+    read: ReadLines,
     scratch: Vec<Event>,
 }
 
@@ -66,6 +195,7 @@ impl JsonlReader {
             reader: None,
             cursor: LineCursor::default(),
             skip_next: 0,
+            read: ReadLines::default(),
             scratch: Vec::new(),
         }
     }
@@ -179,52 +309,62 @@ impl SourceReader for JsonlReader {
         let Some(reader) = self.reader.as_mut() else { return Ok(()) };
         let identity = self.cursor.identity;
         while out.len() < want {
-            let Some(line) = reader.next_line()? else { break };
-            let line_number = self.cursor.line + 1;
-            let (start, end) = (line.start, line.end);
-            if !line.bytes.iter().all(u8::is_ascii_whitespace) {
-                let anchor_before = self.cursor.anchor;
-                let hash = line_anchor(&self.file_name, line.bytes);
-                let anchor = Some(hash);
-                self.cursor.anchor = anchor;
-                self.scratch.clear();
-                match self.format.parse(hash, line.bytes, &mut self.scratch) {
-                    Err(reason) => malformed.push(MalformedRecord {
-                        file: self.slot.path.clone(),
-                        line: line_number as usize,
-                        reason,
-                    }),
-                    Ok(()) => {
-                        let skip = std::mem::take(&mut self.skip_next) as usize;
-                        let last = self.scratch.len().saturating_sub(1);
-                        for (index, event) in self.scratch.drain(..).enumerate().skip(skip) {
-                            let advance = if index == last {
-                                Advance::Line {
-                                    identity,
-                                    offset: end,
-                                    line: line_number,
-                                    skip: 0,
-                                    time_ms: event.time_ms,
-                                    anchor,
-                                }
-                            } else {
-                                Advance::Line {
-                                    identity,
-                                    offset: start,
-                                    line: line_number - 1,
-                                    skip: index as u32 + 1,
-                                    time_ms: event.time_ms,
-                                    anchor: anchor_before,
-                                }
-                            };
-                            out.push_back(Pending { event, advance });
+            // Each line of a log of one event per line gives at most one: as many lines as
+            // events wanted; the Amp thread log's lines give several, one line at a time.
+            let limit = if self.format.needs_earlier_lines() { 1 } else { want - out.len() };
+            let failed = self.read.take_from(reader, limit).err();
+            if self.read.lines.is_empty() {
+                return failed.map_or(Ok(()), Err);
+            }
+            let parsed = self.format.parse_all(&self.file_name, &self.read);
+            let mut events = parsed.events.into_iter();
+            for (line, parsed) in self.read.lines.iter().zip(parsed.lines) {
+                let line_number = self.cursor.line + 1;
+                if let Some((hash, parsed)) = parsed {
+                    let anchor_before = self.cursor.anchor;
+                    let anchor = Some(hash);
+                    self.cursor.anchor = anchor;
+                    match parsed {
+                        Err(reason) => malformed.push(MalformedRecord {
+                            file: self.slot.path.clone(),
+                            line: line_number as usize,
+                            reason,
+                        }),
+                        Ok(count) => {
+                            let skip = std::mem::take(&mut self.skip_next) as usize;
+                            let last = count.saturating_sub(1);
+                            for (index, event) in events.by_ref().take(count).enumerate().skip(skip) {
+                                let advance = if index == last {
+                                    Advance::Line {
+                                        identity,
+                                        offset: line.end,
+                                        line: line_number,
+                                        skip: 0,
+                                        time_ms: event.time_ms,
+                                        anchor,
+                                    }
+                                } else {
+                                    Advance::Line {
+                                        identity,
+                                        offset: line.start,
+                                        line: line_number - 1,
+                                        skip: index as u32 + 1,
+                                        time_ms: event.time_ms,
+                                        anchor: anchor_before,
+                                    }
+                                };
+                                out.push_back(Pending { event, advance });
+                            }
                         }
                     }
                 }
+                self.cursor.offset = line.end;
+                self.cursor.line = line_number;
+                self.cursor.skip = 0;
             }
-            self.cursor.offset = end;
-            self.cursor.line = line_number;
-            self.cursor.skip = 0;
+            if let Some(error) = failed {
+                return Err(error);
+            }
         }
         if let Some(current) = self.cursor.identity
             && current.head_is_short(reader.position())
@@ -246,6 +386,50 @@ impl SourceReader for JsonlReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Source;
+
+    /// Line `number` (from 1) of a CLI log: a command, a blank line every 97th, a record that is
+    /// not JSON every 89th.
+    fn cli_line(number: usize) -> String {
+        match number {
+            _ if number.is_multiple_of(97) => "  \n".to_owned(),
+            _ if number.is_multiple_of(89) => "{not json\n".to_owned(),
+            _ => format!(
+                "{{\"timestamp\": \"2026-11-25T07:{:02}:{:02}+00:00\", \"command\": \"c{number}\", \"exit_code\": 0}}\n",
+                number / 60 % 60,
+                number % 60
+            ),
+        }
+    }
+
+    #[test]
+    fn lines_parsed_together_come_out_in_file_order_with_their_line_numbers() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("cli-actions.jsonl");
+        let lines = 3000;
+        let text: String = (1..=lines).map(cli_line).collect();
+        std::fs::write(&path, format!("{text}{{\"timestamp\": \"2026-11-25T08:00:00+00:00\""))?;
+        let slot = Slot { source: Source::CliActions, path: path.clone() };
+        let mut reader = JsonlReader::new(slot, LineFormat::OnePerLine(crate::ingest::cli_actions::parse_line));
+        let (mut out, mut malformed) = (VecDeque::new(), Vec::new());
+        reader.fill(1000, &mut out, &mut malformed)?;
+        assert_eq!(out.len(), 1000, "as many events as wanted, no more");
+        reader.fill(usize::MAX, &mut out, &mut malformed)?;
+        let commands = (1..=lines).filter(|number| !number.is_multiple_of(97) && !number.is_multiple_of(89));
+        assert_eq!(
+            out.iter().map(|pending| pending.event.subject.clone().unwrap_or_default()).collect::<Vec<_>>(),
+            commands.clone().map(|number| format!("c{number}")).collect::<Vec<_>>()
+        );
+        let malformed_lines = (1..=lines).filter(|number| number.is_multiple_of(89) && !number.is_multiple_of(97));
+        assert_eq!(malformed.iter().map(|record| record.line).collect::<Vec<_>>(), malformed_lines.collect::<Vec<_>>());
+        assert!(malformed.iter().all(|record| record.file == path));
+        let Some(Advance::Line { line, offset, .. }) = out.back().map(|pending| &pending.advance) else {
+            panic!("a line's advance")
+        };
+        assert_eq!((*line, *offset), (commands.max().unwrap_or_default() as u64, text.len() as u64));
+        assert!(reader.waiting_on_partial_record(), "the line still being written is left for later");
+        Ok(())
+    }
 
     #[test]
     fn a_line_is_found_again_by_its_anchor_and_by_one_saved_before_anchors_named_the_file() -> std::io::Result<()> {
