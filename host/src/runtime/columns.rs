@@ -260,7 +260,7 @@ impl<'e> Interner<'e> {
 /// column's texts that differ mostly differ in their last eight bytes: agent threads' ids are
 /// of one length and share their first 26 bytes, and comparing them from the start (C's
 /// `memcmp`, for each of the column's recent texts) had been half of the conversion.
-fn same(one: &str, other: &str) -> bool {
+fn same_text(one: &str, other: &str) -> bool {
     let (one, other) = (one.as_bytes(), other.as_bytes());
     if one.len() != other.len() {
         return false;
@@ -285,7 +285,7 @@ struct LastInterned<'e> {
 impl<'e> LastInterned<'e> {
     fn intern(&mut self, interner: &mut Interner<'e>, text: &'e str) -> u32 {
         for (last, string) in self.recent.iter().flatten() {
-            if same(last, text) {
+            if same_text(last, text) {
                 return *string;
             }
         }
@@ -353,7 +353,7 @@ impl<'e> KeyColumn<'e> {
         names: &mut Vec<u32>,
     ) -> Option<u32> {
         match self.last {
-            Some((last, string)) if same(last, key) => string,
+            Some((last, string)) if same_text(last, key) => string,
             _ => {
                 let string = selection.carries(key).then(|| interner.intern(key));
                 if let Some(name) = string.filter(|name| !names.contains(name)) {
