@@ -63,6 +63,11 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
     for detector in ["command-repetition", "metric-anomaly"] {
         assert!(stdout.lines().any(|line| line.starts_with(detector)), "{detector} missing:\n{stdout}");
     }
+    let header = line("DETECTOR");
+    assert!(
+        header.contains("CPU s") && header.contains("IN CALLS s"),
+        "each detector's cost and its calls' length:\n{stdout}"
+    );
     for prefix in ["ratio (normal / end only):", "stored state, every detector:", "full run:", "full run, end only:"] {
         assert!(!line(prefix).is_empty(), "{prefix} missing:\n{stdout}");
     }
