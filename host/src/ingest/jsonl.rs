@@ -67,6 +67,10 @@ impl LineFormat {
     }
 }
 
+/// The room for read lines kept from one run to the next: a run of lines as long as devloop
+/// writes them takes about a MiB.
+const KEPT_ROOM: usize = 8 << 20;
+
 /// Lines read from a log and not parsed yet, owned (their bytes back to back), so that other
 /// threads can parse them.
 #[derive(Default)]
@@ -95,6 +99,10 @@ impl ReadLines {
     /// Reads up to `limit` complete lines from `reader` in place of those held. A failure to
     /// read keeps the lines read before it, which the reader has gone past.
     fn take_from(&mut self, reader: &mut LineReader, limit: usize) -> std::io::Result<()> {
+        if self.bytes.capacity() > KEPT_ROOM {
+            // One huge line (an Amp thread re-appended whole) is no reason to hold its room.
+            self.bytes = Vec::new();
+        }
         self.bytes.clear();
         self.lines.clear();
         while self.lines.len() < limit {
