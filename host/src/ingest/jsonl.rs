@@ -322,7 +322,10 @@ impl SourceReader for JsonlReader {
             let limit = if self.format.needs_earlier_lines() { 1 } else { want - out.len() };
             let failed = self.read.take_from(reader, limit).err();
             if self.read.lines.is_empty() {
-                return failed.map_or(Ok(()), Err);
+                match failed {
+                    Some(error) => return Err(error),
+                    None => break,
+                }
             }
             let parsed = self.format.parse_all(&self.file_name, &self.read);
             let mut events = parsed.events.into_iter();
@@ -436,6 +439,28 @@ mod tests {
         };
         assert_eq!((*line, *offset), (commands.max().unwrap_or_default() as u64, text.len() as u64));
         assert!(reader.waiting_on_partial_record(), "the line still being written is left for later");
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_known_by_a_short_head_is_known_by_a_longer_one_once_read_further() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("cli-actions.jsonl");
+        std::fs::write(&path, cli_line(1))?;
+        let slot = Slot { source: Source::CliActions, path: path.clone() };
+        let mut reader = JsonlReader::new(slot, LineFormat::OnePerLine(crate::ingest::cli_actions::parse_line));
+        let (mut out, mut malformed) = (VecDeque::new(), Vec::new());
+        let head_len = |reader: &JsonlReader| match reader.read_cursor() {
+            Cursor::Lines(LineCursor { identity: Some(identity), .. }) => identity.head_len,
+            _ => 0,
+        };
+        reader.fill(100, &mut out, &mut malformed)?;
+        let first = head_len(&reader);
+        assert_eq!(first, cli_line(1).len() as u64);
+        std::fs::write(&path, (1..=10).map(cli_line).collect::<String>())?;
+        reader.fill(100, &mut out, &mut malformed)?;
+        assert_eq!(out.len(), 10);
+        assert!(head_len(&reader) > first, "the identity grows with the file, up to its head's length");
         Ok(())
     }
 
