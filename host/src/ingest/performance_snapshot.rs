@@ -1,7 +1,8 @@
 //! `feedback/performance.json`: one JSON object per agent, rewritten after every update. Each
 //! `last_updated` not delivered before becomes one `feedback.performance_snapshot` event.
 //!
-//! The file is read whole ([`SnapshotFile`]); devloop's is a few KiB.
+//! The file is read whole, once per rewrite and under a cap (`ingest::snapshot_file`);
+//! devloop's is a few KiB.
 
 use std::collections::{BTreeMap, VecDeque};
 
