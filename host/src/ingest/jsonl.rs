@@ -50,20 +50,20 @@ impl LineFormat {
     /// Parses every line of `read` (those of one event each on several threads, when there
     /// are enough of them to be worth it; the Amp thread log's in order, on this one).
     fn parse_all(&mut self, file_name: &str, read: &ReadLines) -> ParsedLines {
-        match self {
-            LineFormat::OnePerLine(parse) => {
-                let parse = *parse;
-                parse_lines_in_parts(&read.lines, |lines| {
-                    read.parse(file_name, lines, |anchor, bytes, events| {
-                        events.push(parse(bytes, anchor)?);
-                        Ok(())
-                    })
+        if let LineFormat::OnePerLine(parse) = *self {
+            // A plain function, so each thread parses with a copy of the format.
+            return parse_lines_in_parts(&read.lines, |lines| {
+                read.parse(file_name, lines, |anchor, bytes, events| {
+                    LineFormat::OnePerLine(parse).parse(anchor, bytes, events)
                 })
-            }
-            LineFormat::AmpThread(log) => {
-                read.parse(file_name, &read.lines, |_, bytes, events| log.parse_line(bytes, events))
-            }
+            });
         }
+        read.parse(file_name, &read.lines, |anchor, bytes, events| self.parse(anchor, bytes, events))
+    }
+
+    /// Whether each line gives at most one event.
+    fn one_per_line(&self) -> bool {
+        matches!(self, LineFormat::OnePerLine(_))
     }
 }
 
@@ -319,7 +319,7 @@ impl SourceReader for JsonlReader {
         while out.len() < want {
             // Each line of a log of one event per line gives at most one: as many lines as
             // events wanted; the Amp thread log's lines give several, one line at a time.
-            let limit = if self.format.needs_earlier_lines() { 1 } else { want - out.len() };
+            let limit = if self.format.one_per_line() { want - out.len() } else { 1 };
             let failed = self.read.take_from(reader, limit).err();
             if self.read.lines.is_empty() {
                 match failed {
