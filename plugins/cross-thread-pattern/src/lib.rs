@@ -21,7 +21,9 @@
 //! The state is bounded by the words of the last `forget_after_days`: a word no prompt used for
 //! that long leaves the document frequencies (it reads as rare as a new word if it comes back)
 //! and the vocabulary (its typos are learned anew), groups quiet for `window_days` are
-//! dropped, and a group keeps the sum of its members' similarities, not each one. A sweep once a day of event time, its time saved in the state, drops what was
+//! dropped, a group keeps its first 50 threads (a question asked in more is reported as asked
+//! in at least that many, and not re-sent for each further thread), and the sum of its members'
+//! similarities, not each one. A sweep once a day of event time, its time saved in the state, drops what was
 //! forgotten, so a run in pieces stores what one run does.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +37,12 @@ pub const PATTERN: &str = "cross_thread_pattern";
 
 /// Groups kept for comparison; past this the least recently active tenth gives way.
 const MAX_GROUPS: usize = 5_000;
+
+/// Threads a group keeps. A question asked in this many threads is established; past it the
+/// group is reported as asked in at least this many and stops growing: without the bound a
+/// question every agent asks would keep every thread's id, and each new thread would re-send
+/// the whole list (quadratic in the threads, through the store and the sinks).
+const MAX_THREADS: usize = 50;
 
 /// A prompt's rarest words used to find candidate groups, and groups remembered per word.
 const LOOKUP_WORDS: usize = 4;
@@ -51,6 +59,7 @@ struct Group {
     /// so a chain of near neighbours cannot drift into a group of unrelated requests.
     leader_terms: BTreeSet<String>,
     last_ms: i64,
+    /// The first [`MAX_THREADS`] threads that asked.
     threads: BTreeSet<String>,
     members: Vec<(u64, i64, String)>,
     /// The terms of the first members, for "alike to most of the group".
@@ -214,7 +223,8 @@ impl CrossThreadPattern {
             .severity(if group.threads.len() >= 2 * self.min_threads { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.95))
             .message(format!(
-                "The same question was asked in {count} threads ({list}): \"{question}\"",
+                "The same question was asked in {at_least}{count} threads ({list}): \"{question}\"",
+                at_least = if threads.len() >= MAX_THREADS { "at least " } else { "" },
                 count = threads.len(),
                 list = threads.iter().take(4).cloned().collect::<Vec<_>>().join(", "),
             ))
@@ -332,7 +342,7 @@ impl Detector for CrossThreadPattern {
             ..Group::default()
         });
         group.last_ms = event.time_ms;
-        let new_thread = group.threads.insert(thread);
+        let new_thread = group.threads.len() < MAX_THREADS && group.threads.insert(thread);
         if group.members.len() < 20 {
             group.members.push((event.id, event.time_ms, text));
             group.member_terms.push(terms);
@@ -429,6 +439,29 @@ mod tests {
         assert_eq!(last.affected_threads, vec!["T-a", "T-b", "T-c"]);
         assert!(last.message.contains("vendor"), "{}", last.message);
         assert!(insights.iter().all(|insight| insight.key == insights[0].key));
+        Ok(())
+    }
+
+    #[test]
+    fn a_question_every_thread_asks_is_reported_up_to_a_bound_of_threads() -> Result<(), String> {
+        let mut detector = detector()?;
+        let asked = |index: u64| {
+            let thread = format!("T-{index:04}");
+            prompt(index, index as i64, &thread, "How do I exclude the vendor directory from devloop linting?")
+        };
+        let first: Vec<Event> = (0..MAX_THREADS as u64).map(asked).collect();
+        let insights = detector.process(&first)?;
+        // Reported from the third thread on, once per new thread.
+        assert_eq!(insights.len(), MAX_THREADS - 2);
+        let last = insights.last().expect("reported");
+        assert_eq!(last.affected_threads.len(), MAX_THREADS);
+        assert!(last.message.contains(&format!("at least {MAX_THREADS} threads")), "{}", last.message);
+        let kept = detector.snapshot().ok_or("cross-thread-pattern keeps state")?.len();
+        let more: Vec<Event> = (MAX_THREADS as u64..4 * MAX_THREADS as u64).map(asked).collect();
+        assert!(detector.process(&more)?.is_empty(), "the established finding is not re-sent for every thread");
+        let later = detector.snapshot().ok_or("cross-thread-pattern keeps state")?.len();
+        // The group's time and similarities change; no thread is added.
+        assert!(later < kept + 64, "state grew from {kept} to {later} bytes");
         Ok(())
     }
 
