@@ -220,6 +220,36 @@ fn ctrl_c_while_a_laggard_catches_up_keeps_its_place_and_the_next_run_finishes_i
     Ok(())
 }
 
+/// In follow mode a laggard catches up one of its checkpoints (100 events here) at a time, and
+/// the stream reads what is new between two, rather than waiting for all it missed; what it
+/// stores is what one run stores.
+#[test]
+fn following_a_laggard_catches_up_a_checkpoint_at_a_time_with_the_stream_read_between() -> Result<()> {
+    let reference = reference()?;
+
+    let project = project(true)?;
+    let mut run = spawn_run(project.path(), &["--follow"])?;
+    run.wait_for_line(&["joined the others", "hostile"], Duration::from_secs(120))?;
+    let status = Command::new("kill").args(["-INT", &run.child().id().to_string()]).status()?;
+    ensure!(status.success(), "kill -INT failed");
+    let exit = run.child().wait()?;
+    let stderr = run.all_stderr(Duration::from_secs(60));
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+
+    let lines: Vec<&str> = stderr.lines().collect();
+    let laggard = |at: &usize, what: &str| lines[*at].contains(what) && lines[*at].contains("hostile");
+    let fed: Vec<usize> = (0..lines.len()).filter(|at| laggard(at, "feeding the detector what it missed")).collect();
+    let joined = (0..lines.len()).find(|at| laggard(at, "joined the others")).context("the laggard joined")?;
+    assert!(fed.len() >= 2, "fed in slices, not at once:\n{stderr}");
+    let rounds_between =
+        lines[fed[0]..joined].iter().filter(|line| line.contains("caught up") && line.contains("events=")).count();
+    assert!(rounds_between >= fed.len() - 1, "the stream read between the slices:\n{stderr}");
+
+    assert_eq!(behind(&project)?, Vec::<String>::new());
+    assert_eq!(findings(&project)?, reference, "caught up in slices, the store holds what one run stores");
+    Ok(())
+}
+
 /// On the library's pipeline: a plugin left behind shows as lagging, the others' checkpoint
 /// is passed without it, and fed what it missed it has run every event once.
 #[test]

@@ -20,9 +20,12 @@
 //! own, with the findings it reported up to there. When the stream has caught up (the end of a
 //! round, or of the run), it is fed alone (`catch_up`) from a second feed resumed at its
 //! own cursors and stopped at the others' ([`Feed::resume_until`]), then attached again. The
-//! main feed waits meanwhile: catching up runs while there is nothing else to read. A run that
-//! dies while a detector is behind leaves its own cursors in the store, and the next run
-//! catches it up the same way: each event still reaches each detector once.
+//! main feed waits meanwhile: catching up runs while there is nothing else to read. With
+//! `follow`, where new events can come while a slow detector catches up, it is fed one of its
+//! checkpoints' worth per round, and the stream reads what is new (without waiting for the
+//! files to change) before the next. A run that dies while a detector is behind leaves its own
+//! cursors in the store, and the next run catches it up the same way: each event still
+//! reaches each detector once.
 //!
 //! Sinks run after the commit: a finding is stored before anyone hears of it, and a long
 //! replay announces each finding once, as it stands at the end, rather than at every doubling
@@ -185,7 +188,7 @@ pub fn run(
         if progress.has_undelivered() {
             summary.changes += progress.deliver()?;
         }
-        progress.catch_up(dirs, pipeline, options.batch_size, stop)?;
+        progress.catch_up(dirs, pipeline, options.batch_size, stop, watcher.is_some())?;
         if progress.has_undelivered() {
             summary.changes += progress.deliver()?;
         }
@@ -200,11 +203,13 @@ pub fn run(
         if stop.requested().is_some() {
             break;
         }
-        watcher.wait_for_change();
+        if pipeline.detached().is_empty() {
+            watcher.wait_for_change();
+        }
         feed.next_round();
     }
     progress.checkpoint(pipeline, &mut feed)?;
-    progress.catch_up(dirs, pipeline, options.batch_size, stop)?;
+    progress.catch_up(dirs, pipeline, options.batch_size, stop, false)?;
     // Once per run at least, for what an earlier run left queued for beads.
     if progress.has_undelivered() || !progress.delivered_once {
         summary.changes += progress.deliver()?;
