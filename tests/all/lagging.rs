@@ -250,6 +250,36 @@ fn following_a_laggard_catches_up_a_checkpoint_at_a_time_with_the_stream_read_be
     Ok(())
 }
 
+/// A laggard removed by a hot swap (its file moved away) while it catches up keeps its own
+/// place; loaded again by the next run, it is caught up from there, having seen every event
+/// once. (Not being among a checkpoint's detached plugins, it had been taken to have got there,
+/// and lost what it had not caught up on.)
+#[test]
+fn a_laggard_removed_while_behind_keeps_its_place_for_the_next_run() -> Result<()> {
+    let reference = reference()?;
+
+    let project = project(true)?;
+    let mut run = spawn_run(project.path(), &["--follow"])?;
+    run.wait_for_line(&["feeding the detector what it missed", "hostile"], Duration::from_secs(120))?;
+    let (file, aside) = (project.path().join("plugins/laggard.wasm"), project.path().join("laggard.wasm"));
+    std::fs::rename(&file, &aside)?;
+    run.wait_for_line(&["plugin hostile removed"], Duration::from_secs(60))?;
+    let status = Command::new("kill").args(["-INT", &run.child().id().to_string()]).status()?;
+    ensure!(status.success(), "kill -INT failed");
+    let exit = run.child().wait()?;
+    let stderr = run.all_stderr(Duration::from_secs(60));
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    let joined = stderr.lines().any(|line| line.contains("joined the others") && line.contains("hostile"));
+    assert!(!joined, "removed before it caught up:\n{stderr}");
+    assert!(behind(&project)?.contains(&"hostile".to_owned()), "removed while behind, it keeps its place");
+
+    std::fs::rename(&aside, &file)?;
+    debug_run(&project)?;
+    assert_eq!(behind(&project)?, Vec::<String>::new());
+    assert_eq!(findings(&project)?, reference, "the store holds what one run stores");
+    Ok(())
+}
+
 /// On the library's pipeline: a plugin left behind shows as lagging, the others' checkpoint
 /// is passed without it, and fed what it missed it has run every event once.
 #[test]

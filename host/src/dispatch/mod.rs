@@ -364,8 +364,12 @@ impl<'runtime> Pipeline<'runtime> {
 
     /// The detached plugins that are loaded, in id order.
     pub fn detached(&self) -> Vec<String> {
-        let loaded = |id: &String| (0..self.plugin_count()).any(|index| self.plugin_id(index) == id);
-        self.detached.keys().filter(|id| loaded(id)).cloned().collect()
+        self.detached.keys().filter(|id| self.is_loaded(id)).cloned().collect()
+    }
+
+    /// Whether a plugin of detector id `plugin` is loaded.
+    pub fn is_loaded(&self, plugin: &str) -> bool {
+        (0..self.plugin_count()).any(|index| self.plugin_id(index) == plugin)
     }
 
     /// Marks the place after the last batch given to the attached plugins as a checkpoint's,

@@ -111,7 +111,7 @@ impl Progress<'_> {
     /// waiting for each plugin to get to the last marked for it.
     fn commit_all_passed(&mut self, pipeline: &mut Pipeline) -> Result<(), StreamError> {
         while let Some(passed) = pipeline.next_passed_by_all() {
-            self.commit_one(passed)?;
+            self.commit_one(passed, pipeline)?;
         }
         Ok(())
     }

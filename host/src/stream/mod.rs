@@ -401,17 +401,17 @@ impl<'a> Progress<'a> {
     /// part of one a detached plugin got to; never waits.
     fn commit_passed(&mut self, pipeline: &mut Pipeline) -> Result<(), StreamError> {
         while let Some(passed) = pipeline.take_passed() {
-            self.commit_one(passed)?;
+            self.commit_one(passed, pipeline)?;
         }
         Ok(())
     }
 
-    fn commit_one(&mut self, passed: Passed) -> Result<(), StreamError> {
+    fn commit_one(&mut self, passed: Passed, pipeline: &Pipeline) -> Result<(), StreamError> {
         match passed {
             Passed::Cut(cut) => {
                 let marked = self.marked.pop_front().expect("the run marks every cut of its pipeline");
                 debug_assert_eq!(marked.seq, cut.seq, "cuts are passed in the order they are marked");
-                self.commit(marked, cut)
+                self.commit(marked, cut, pipeline)
             }
             Passed::Behind(part) => self.commit_behind(part),
         }
@@ -423,7 +423,7 @@ impl<'a> Progress<'a> {
     fn checkpoint(&mut self, pipeline: &mut Pipeline, feed: &mut Feed) -> Result<(), StreamError> {
         self.cut(pipeline, feed, false);
         while let Some(passed) = pipeline.next_passed() {
-            self.commit_one(passed)?;
+            self.commit_one(passed, pipeline)?;
         }
         Ok(())
     }
@@ -448,7 +448,16 @@ impl<'a> Progress<'a> {
 
     /// Commits one checkpoint, keeping the new and materially changed findings for
     /// [`Progress::deliver`].
-    fn commit(&mut self, marked: Marked, cut: Cut) -> Result<(), StreamError> {
+    fn commit(&mut self, marked: Marked, cut: Cut, pipeline: &Pipeline) -> Result<(), StreamError> {
+        // A detector removed (by a hot swap) while behind keeps its own place, as one this run
+        // never loaded does, for the next run that loads it to catch it up: not being among
+        // the cut's detached plugins does not mean it got there.
+        let unloaded: Vec<String> = self.behind.keys().filter(|plugin| !pipeline.is_loaded(plugin)).cloned().collect();
+        for plugin in unloaded {
+            if let Some(own) = self.behind.remove(&plugin) {
+                self.absent.insert(plugin, own);
+            }
+        }
         // A detector behind that got to this checkpoint is where the others are; one that was
         // at the shared cursors and has not got to it stays where the shared cursors were.
         let caught_up: Vec<String> =
