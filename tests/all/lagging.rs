@@ -129,6 +129,16 @@ fn spawn_run(project: &Path, extra: &[&str]) -> Result<Follower> {
     )
 }
 
+/// Stops `run` as Ctrl-C does and returns all it wrote on stderr, once it exited as stopped.
+fn interrupt(run: &mut Follower) -> Result<String> {
+    let status = Command::new("kill").args(["-INT", &run.child().id().to_string()]).status()?;
+    ensure!(status.success(), "kill -INT failed");
+    let exit = run.child().wait()?;
+    let stderr = run.all_stderr(Duration::from_secs(60));
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    Ok(stderr)
+}
+
 /// The findings one uninterrupted run with the laggard stores.
 fn reference() -> Result<Vec<(String, String, u64, String)>> {
     let reference = project(true)?;
@@ -205,11 +215,7 @@ fn ctrl_c_while_a_laggard_catches_up_keeps_its_place_and_the_next_run_finishes_i
     let project = project(true)?;
     let mut run = spawn_run(project.path(), &["--follow"])?;
     run.wait_for_line(&["feeding the detector what it missed", "hostile"], Duration::from_secs(120))?;
-    let status = Command::new("kill").args(["-INT", &run.child().id().to_string()]).status()?;
-    ensure!(status.success(), "kill -INT failed");
-    let exit = run.child().wait()?;
-    let stderr = run.all_stderr(Duration::from_secs(60));
-    assert_eq!(exit.code(), Some(130), "{stderr}");
+    let stderr = interrupt(&mut run)?;
     if !stderr.contains("the detector joined the others") {
         assert!(behind(&project)?.contains(&"hostile".to_owned()), "stopped while catching up, it is still behind");
     }
@@ -230,11 +236,7 @@ fn following_a_laggard_catches_up_a_checkpoint_at_a_time_with_the_stream_read_be
     let project = project(true)?;
     let mut run = spawn_run(project.path(), &["--follow"])?;
     run.wait_for_line(&["joined the others", "hostile"], Duration::from_secs(120))?;
-    let status = Command::new("kill").args(["-INT", &run.child().id().to_string()]).status()?;
-    ensure!(status.success(), "kill -INT failed");
-    let exit = run.child().wait()?;
-    let stderr = run.all_stderr(Duration::from_secs(60));
-    assert_eq!(exit.code(), Some(130), "{stderr}");
+    let stderr = interrupt(&mut run)?;
 
     let lines: Vec<&str> = stderr.lines().collect();
     let laggard = |at: &usize, what: &str| lines[*at].contains(what) && lines[*at].contains("hostile");
@@ -264,11 +266,7 @@ fn a_laggard_removed_while_behind_keeps_its_place_for_the_next_run() -> Result<(
     let (file, aside) = (project.path().join("plugins/laggard.wasm"), project.path().join("laggard.wasm"));
     std::fs::rename(&file, &aside)?;
     run.wait_for_line(&["plugin hostile removed"], Duration::from_secs(60))?;
-    let status = Command::new("kill").args(["-INT", &run.child().id().to_string()]).status()?;
-    ensure!(status.success(), "kill -INT failed");
-    let exit = run.child().wait()?;
-    let stderr = run.all_stderr(Duration::from_secs(60));
-    assert_eq!(exit.code(), Some(130), "{stderr}");
+    let stderr = interrupt(&mut run)?;
     let joined = stderr.lines().any(|line| line.contains("joined the others") && line.contains("hostile"));
     assert!(!joined, "removed before it caught up:\n{stderr}");
     assert!(behind(&project)?.contains(&"hostile".to_owned()), "removed while behind, it keeps its place");
