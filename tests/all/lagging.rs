@@ -6,15 +6,17 @@
 //! behind; `plugins list` shows it as lagging; and a store from before detectors had places of
 //! their own keeps working.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use devloop_host::dispatch::{Passed, Pipeline};
-use devloop_host::hotswap::StatusFile;
+use devloop_host::dispatch::{Passed, Pipeline, SwapOutcome};
+use devloop_host::hotswap::{HotSwap, StatusFile};
 use devloop_host::model::Event;
-use devloop_host::runtime::{Limits, Runtime, RuntimeConfig};
+use devloop_host::runtime::{Budget, Limits, Runtime, RuntimeConfig};
 use devloop_host_tests::follow::Follower;
 
 use super::conformance::cli_event;
@@ -314,6 +316,45 @@ fn a_plugin_left_behind_shows_as_lagging_and_joins_the_others_having_run_every_e
     let laggard = pipeline.findings().into_iter().find(|(insight, _)| insight.detector == "hostile");
     let (insight, occurrences) = laggard.context("the laggard's finding")?;
     assert_eq!((insight.message.as_str(), occurrences), ("200 events seen", 200));
+    Ok(())
+}
+
+/// A plugin added while one left behind works through its queue waits for a later batch: the
+/// feed is not held until that queue is run (applying a change waits for every queue), and the
+/// change is applied once it is.
+#[test]
+fn a_plugin_change_waits_for_a_plugin_left_behind_rather_than_hold_the_feed() -> Result<()> {
+    let project = tempfile::tempdir()?;
+    let plugins = project.path().join("plugins");
+    std::fs::create_dir(&plugins)?;
+    std::fs::copy(devloop_host_tests::hostile("laggard"), plugins.join("laggard.wasm"))?;
+    // A few seconds of queue, over the default CPU budget for so few events.
+    let budget =
+        Budget { cpu_base: Duration::from_secs(600), time_base: Duration::from_secs(600), ..Budget::default() };
+    let limits = Limits { call_deadline: Duration::from_secs(30), budget, ..Limits::default() };
+    let runtime = Arc::new(Runtime::new(RuntimeConfig { limits, cache_dir: Some(project.path().join("cache")) })?);
+    let mut pipeline = Pipeline::new(&runtime, 4);
+    pipeline.load_dir(&plugins, &Default::default())?;
+    let mut host = HotSwap::start(runtime.clone(), &plugins, BTreeMap::new(), &project.path().join("status.json"))?;
+    let (ready, changes) = mpsc::channel();
+    host.on_ready(move || {
+        let _ = ready.send(());
+    });
+
+    let events: Vec<Event> = (0..6000).map(|i| cli_event(i, i as i64, "bd ready", "dev", 0)).collect();
+    pipeline.submit(&events[..4]);
+    pipeline.detach("hostile");
+    pipeline.submit_to("hostile", &events[4..]);
+    std::fs::copy(devloop_host_tests::plugin("command-repetition"), plugins.join("command_repetition.wasm"))?;
+    changes.recv_timeout(Duration::from_secs(120)).context("the new plugin was never ready")?;
+    let queued = |pipeline: &Pipeline| pipeline.progress().iter().map(|progress| progress.behind).sum::<usize>();
+    ensure!(pipeline.left_behind_at_work() && queued(&pipeline) > 400, "the laggard ran its queue before the change");
+
+    assert_eq!(host.between_batches(&mut pipeline), Vec::new(), "the change waits");
+    assert!(queued(&pipeline) > 0, "and the laggard's queue was not waited for");
+    assert!(pipeline.wait_caught_up("hostile", Duration::from_secs(300)), "the laggard runs its queue");
+    let added = SwapOutcome::Added { id: "command-repetition".into(), version: "0.1.0".into() };
+    assert_eq!(host.between_batches(&mut pipeline), vec![added], "then the change is applied");
     Ok(())
 }
 

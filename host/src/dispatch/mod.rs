@@ -367,6 +367,15 @@ impl<'runtime> Pipeline<'runtime> {
         self.detached.keys().filter(|id| self.is_loaded(id)).cloned().collect()
     }
 
+    /// Whether a plugin left behind still has batches of its queue to run. A change to the
+    /// plugins ([`Pipeline::apply`]) waits for every plugin's queue, so applied now it would
+    /// hold the feed until that plugin has run them.
+    pub fn left_behind_at_work(&self) -> bool {
+        self.lanes.is_some()
+            && (0..self.plugin_count())
+                .any(|index| self.detached.contains_key(self.plugin_id(index)) && self.workers[index].behind() > 0)
+    }
+
     /// Whether a plugin of detector id `plugin` is loaded.
     pub fn is_loaded(&self, plugin: &str) -> bool {
         (0..self.plugin_count()).any(|index| self.plugin_id(index) == plugin)

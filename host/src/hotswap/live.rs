@@ -43,10 +43,14 @@ impl HotSwap {
         self.watcher.on_ready(hook);
     }
 
-    /// Applies every change that is ready; call it between two batches. Never waits.
+    /// Applies every change that is ready; call it between two batches. Never waits: while a
+    /// plugin left behind works through its queue, the changes wait for a later batch rather
+    /// than hold the feed until it is through ([`Pipeline::left_behind_at_work`]).
     pub fn between_batches(&mut self, pipeline: &mut Pipeline<'_>) -> Vec<SwapOutcome> {
         let mut outcomes = Vec::new();
-        while let Some(change) = self.watcher.try_next() {
+        while !pipeline.left_behind_at_work()
+            && let Some(change) = self.watcher.try_next()
+        {
             outcomes.push(pipeline.apply(change));
         }
         let due = self.status_written.is_none_or(|written| written.elapsed() >= STATUS_EVERY);

@@ -48,7 +48,9 @@ impl PatternWatch {
         Ok(PatternWatch { runtime, engine, folders: watched, notified, pending: BTreeMap::new(), _watcher: watcher })
     }
 
-    /// Applies every settled change; call it between two batches. Never waits.
+    /// Applies every settled change; call it between two batches. Never waits: while a plugin
+    /// left behind works through its queue, the changes wait for a later batch (as the plugins
+    /// folder's do).
     pub fn between_batches(&mut self, pipeline: &mut Pipeline<'_>) -> Vec<SwapOutcome> {
         let now = Instant::now();
         for event in self.notified.try_iter().filter_map(Result::ok) {
@@ -57,6 +59,9 @@ impl PatternWatch {
                     self.pending.insert(file, now);
                 }
             }
+        }
+        if pipeline.left_behind_at_work() {
+            return Vec::new();
         }
         let settled: Vec<PathBuf> = self
             .pending

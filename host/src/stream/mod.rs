@@ -204,6 +204,9 @@ pub fn run(
             break;
         }
         if pipeline.detached().is_empty() {
+            // A change to the plugins that waited while a plugin left behind was at work is
+            // applied before the run sleeps: nothing would wake it for that change again.
+            (hooks.between_batches)(pipeline);
             watcher.wait_for_change();
         }
         feed.next_round();
