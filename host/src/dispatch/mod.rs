@@ -372,13 +372,12 @@ impl<'runtime> Pipeline<'runtime> {
     /// hold the feed until that plugin has run them.
     pub fn left_behind_at_work(&self) -> bool {
         self.lanes.is_some()
-            && (0..self.plugin_count())
-                .any(|index| self.detached.contains_key(self.plugin_id(index)) && self.workers[index].behind() > 0)
+            && (0..self.plugin_count()).any(|index| !self.is_attached(index) && self.workers[index].behind() > 0)
     }
 
     /// Whether a plugin of detector id `plugin` is loaded.
     pub fn is_loaded(&self, plugin: &str) -> bool {
-        (0..self.plugin_count()).any(|index| self.plugin_id(index) == plugin)
+        self.index_of(plugin).is_some()
     }
 
     /// Marks the place after the last batch given to the attached plugins as a checkpoint's,

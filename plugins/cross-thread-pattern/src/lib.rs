@@ -23,8 +23,8 @@
 //! and the vocabulary (its typos are learned anew), groups quiet for `window_days` are
 //! dropped, a group keeps its first 50 threads (a question asked in more is reported as asked
 //! in at least that many, and not re-sent for each further thread), and the sum of its members'
-//! similarities, not each one. A sweep once a day of event time, its time saved in the state, drops what was
-//! forgotten, so a run in pieces stores what one run does.
+//! similarities, not each one. A sweep once a day of event time, its time saved in the state,
+//! drops what was forgotten, so a run in pieces stores what one run does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
