@@ -23,7 +23,8 @@
 //! workaround can be judged for.
 //!
 //! Per event the detector looks at the person's open episodes only (bounded: at most
-//! `MAX_OPEN` per person, each at most `window_seconds` old): amortized O(log n). A pair keeps
+//! `MAX_OPEN` per person, each at most `window_seconds` old): amortized O(log n). Judging a
+//! pair reads sums over every command, kept as the counts change ([`Counts`]). A pair keeps
 //! the gaps of its last `KEPT_GAPS` occasions for its median gap, not every gap it ever had.
 //!
 //! The state is bounded by the commands of the last `forget_after_days`: a command not run for
@@ -34,8 +35,11 @@
 //! past their window, so a run in pieces stores what one run does. The reported pairs' last
 //! reports are kept, so a finding is re-sent only when it changed.
 
+mod counts;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use counts::Counts;
 use devloop_plugin_sdk::prelude::*;
 use devloop_plugin_sdk::state::Saved;
 use devloop_plugin_sdk::text::command_key;
@@ -111,10 +115,10 @@ pub struct FailureWorkaround {
     /// Open success episodes per person (of commands that have failed before), oldest first.
     open_successes: BTreeMap<String, VecDeque<Episode>>,
     /// Success episodes per command (counted once it has failed), and the pairs that followed.
-    tracked_successes: BTreeMap<String, u64>,
+    tracked_successes: Counts,
     after_successes: PairMap<(String, String), u64>,
     /// Failed runs per command (several in one episode), and the pairs that followed them.
-    failed_runs: BTreeMap<String, u64>,
+    failed_runs: Counts,
     after_failed_runs: PairMap<(String, String), u64>,
     /// Per follower: the failed runs and the tracked successes it followed, over all commands.
     followed_failed_runs: BTreeMap<String, u64>,
@@ -142,9 +146,9 @@ impl Default for FailureWorkaround {
             pairs: PairMap::default(),
             reported: LastReported::new(),
             open_successes: BTreeMap::new(),
-            tracked_successes: BTreeMap::new(),
+            tracked_successes: Counts::default(),
             after_successes: PairMap::default(),
-            failed_runs: BTreeMap::new(),
+            failed_runs: Counts::default(),
             after_failed_runs: PairMap::default(),
             followed_failed_runs: BTreeMap::new(),
             followed_successes: BTreeMap::new(),
@@ -172,8 +176,8 @@ impl FailureWorkaround {
     /// How much likelier `workaround` follows a failed run of `failed` than a successful one,
     /// run by run (`None` while `failed` has not succeeded since it first failed).
     fn lift_over_own_successes(&self, key: &(String, String)) -> Option<(f64, f64)> {
-        let successes = self.tracked_successes.get(&key.0).copied().filter(|successes| *successes > 0)?;
-        let failed_runs = self.failed_runs.get(&key.0).copied().unwrap_or(0);
+        let successes = Some(self.tracked_successes.get(&key.0)).filter(|successes| *successes > 0)?;
+        let failed_runs = self.failed_runs.get(&key.0);
         let after_failed = self.after_failed_runs.get(key).copied().unwrap_or(0);
         let after_successes = self.after_successes.get(key).copied().unwrap_or(0);
         Some(follow_lift(after_failed, failed_runs, after_successes, successes))
@@ -184,9 +188,8 @@ impl FailureWorkaround {
     /// whatever its outcome (`git diff`) — a short lucky streak of one command cannot tell that,
     /// the other commands can. `None` until it followed other commands `min_occasions` times.
     fn lift_over_other_commands(&self, key: &(String, String)) -> Option<(f64, f64)> {
-        let own = |map: &BTreeMap<String, u64>| map.get(&key.0).copied().unwrap_or(0);
-        let successes = self.tracked_successes.values().sum::<u64>() - own(&self.tracked_successes);
-        let failed_runs = self.failed_runs.values().sum::<u64>() - own(&self.failed_runs);
+        let successes = self.tracked_successes.total() - self.tracked_successes.get(&key.0);
+        let failed_runs = self.failed_runs.total() - self.failed_runs.get(&key.0);
         let after_failed = self.followed_failed_runs.get(&key.1).copied().unwrap_or(0)
             - self.after_failed_runs.get(key).copied().unwrap_or(0);
         let after_successes = self.followed_successes.get(&key.1).copied().unwrap_or(0)
@@ -219,7 +222,7 @@ impl FailureWorkaround {
             if open.len() == MAX_OPEN {
                 open.pop_front();
             }
-            *slot(&mut self.tracked_successes, key) += 1;
+            self.tracked_successes.add_one(key);
             open.push_back(Episode {
                 key: key.to_owned(),
                 command: String::new(),
@@ -300,7 +303,7 @@ impl FailureWorkaround {
             successes.retain(|episode| episode.key != key);
         }
         let open = slot(&mut self.open, who);
-        *slot(&mut self.failed_runs, key) += 1;
+        self.failed_runs.add_one(key);
         if let Some(episode) = open.iter_mut().find(|episode| episode.key == key) {
             // The same failure again inside its episode: one episode, now reaching further.
             episode.time_ms = event.time_ms;
@@ -380,15 +383,11 @@ impl FailureWorkaround {
             self.last_run.remove(command);
             self.episodes -= self.failures.remove(command).unwrap_or(0);
             self.successes -= self.successes_of.remove(command).unwrap_or(0);
-            for table in [
-                &mut self.after_failures,
-                &mut self.tracked_successes,
-                &mut self.failed_runs,
-                &mut self.followed_failed_runs,
-                &mut self.followed_successes,
-            ] {
+            for table in [&mut self.after_failures, &mut self.followed_failed_runs, &mut self.followed_successes] {
                 table.remove(command);
             }
+            self.tracked_successes.remove(command);
+            self.failed_runs.remove(command);
         }
         for (pairs, followed) in [
             (&mut self.after_failures_of, &mut self.after_failures),
@@ -423,7 +422,9 @@ impl FailureWorkaround {
                 ended.extend(open.pop_front().map(|episode| (who.clone(), episode)));
             }
         }
-        self.open.retain(|_, open| !open.is_empty());
+        if !ended.is_empty() {
+            self.open.retain(|_, open| !open.is_empty());
+        }
         for (who, episode) in ended {
             self.commit(&who, episode, out);
         }
@@ -657,14 +658,14 @@ mod tests {
             &detector.failures,
             &detector.after_failures,
             &detector.successes_of,
-            &detector.tracked_successes,
-            &detector.failed_runs,
             &detector.followed_failed_runs,
             &detector.followed_successes,
         ];
         let per_pair = [&detector.after_failures_of, &detector.after_successes, &detector.after_failed_runs];
         per_command.iter().map(|table| table.len()).sum::<usize>()
             + per_pair.iter().map(|table| table.len()).sum::<usize>()
+            + detector.tracked_successes.len()
+            + detector.failed_runs.len()
             + detector.pairs.len()
             + detector.last_run.len()
     }
