@@ -22,7 +22,7 @@ fn main() {
     let workspace = manifest_dir.parent().expect("host/ sits in the workspace").to_owned();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     let target_dir = guests::target_dir(&out_dir);
-    guests::watch(&workspace);
+    guests::watch();
     write_sdk(&workspace, &out_dir);
 
     let plugins = guests::detector_crates(&workspace.join("plugins"));

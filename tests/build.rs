@@ -49,8 +49,8 @@ fn main() {
     let workspace = manifest_dir.parent().expect("tests/ sits in the workspace").to_owned();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     let target_dir = guests::target_dir(&out_dir);
-    guests::watch(&workspace);
-    println!("cargo:rerun-if-changed={}", workspace.join("tests/fixtures").display());
+    guests::watch();
+    println!("cargo:rerun-if-changed=fixtures");
 
     let plugins = guests::detector_crates(&workspace.join("plugins"));
     let mut build = cargo(&workspace, &target_dir);

@@ -8,10 +8,14 @@ use std::process::Command;
 pub const TARGET: &str = "wasm32-wasip2";
 
 /// What the guests are built from, beside a build script's own inputs: their sources, the
-/// contract, and the profile, lock file and target flags they are compiled with.
-pub fn watch(workspace: &Path) {
+/// contract, and the profile, lock file and target flags they are compiled with. Named from
+/// the package's root (the workspace is its parent), which cargo resolves in the checkout it
+/// builds: an absolute path names the checkout that ran the script last, so of two clones
+/// sharing one target folder (the scripts' cache) each saw only the other's changes, and built
+/// the other's detectors.
+pub fn watch() {
     for watched in ["plugins", "plugin-sdk", "wit", "Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+        println!("cargo:rerun-if-changed=../{watched}");
     }
 }
 
