@@ -16,7 +16,10 @@ For every seed:
   reads ~/.devloop), over a window that covers the scenario.
 
 Usage: evaluate.py --binary DEVLOOP_HOST [--plugins DIR] [--seeds 1,2,3,4,5] [--days 21] [--cuts 5]
-                   [--keep DIR] [--check] [--markdown OUT.md] [--json OUT.json]
+                   [--generator GENERATE.py] [--keep DIR] [--check] [--markdown OUT.md] [--json OUT.json]
+`--generator` runs the same evaluation on another generator that writes the same folders,
+`truth.json` and `cuts.json` (the held-out one: `tests/devloop/holdout/generate.py`); the
+default is this folder's `generate.py`.
 `--check` fails unless every seed meets the bar (recall ≥ 0.9, precision ≥ 0.9, no hard-negative
 violation, incremental = from start).
 """
@@ -193,6 +196,8 @@ def main():
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--days", type=int, default=21)
     parser.add_argument("--cuts", type=int, default=5)
+    parser.add_argument("--generator", type=Path, default=HERE / "generate.py",
+                        help="the scenario generator (default: the independent one, generate.py beside this file)")
     parser.add_argument("--keep", type=Path, help="keep the scenarios under this folder")
     parser.add_argument("--check", action="store_true", help="fail unless every seed meets the bar")
     parser.add_argument("--markdown", type=Path)
@@ -205,7 +210,7 @@ def main():
     rows, report, failures, truths = [], {}, [], {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         scenario = base / f"seed{seed}"
-        subprocess.run([sys.executable, str(HERE / "generate.py"), str(scenario), "--seed", str(seed),
+        subprocess.run([sys.executable, str(args.generator.resolve()), str(scenario), "--seed", str(seed),
                         "--days", str(args.days), "--cuts", str(args.cuts)], check=True)
         truth = json.loads((scenario / "truth.json").read_text())
         truths[seed] = truth
