@@ -19,7 +19,8 @@
 //! `min_same_share` of the agent's runs in that log, is a finding. devloop's context store
 //! counts too: a result whose message says the agent's own check failed (`Check failed`, `not
 //! found`, `not installed`) is such a run. One-off slow runs and an agent that fails now and
-//! then for different reasons stay quiet.
+//! then for different reasons stay quiet. Run times are compared among the runs that worked:
+//! a failed run's time is how soon it failed, and an agent whose tool was missing fails at once.
 //!
 //! A finding stays current while its anomaly lasts: each run that is itself anomalous — a run
 //! slow against the baseline on its own, a failure while the failure rate is up, one more run
@@ -468,7 +469,11 @@ impl Detector for MetricAnomaly {
             .entry((agent.clone(), event.kind.to_string()))
             .or_insert_with(|| Series::new(limits.warmup_runs));
         let run = Run { agent: &agent, kind: &event.kind, event };
-        if let Some(duration_ms) = event.duration_ms {
+        // A failed run's time is how soon it failed (a missing tool fails at once), not how long
+        // the agent's work takes: run times are compared among the runs that worked.
+        if let Some(duration_ms) = event.duration_ms
+            && !event.failed()
+        {
             series.duration(&limits, &run, duration_ms as f64, &mut self.scratch, out);
         }
         if event.outcome.status != Status::Unknown {
@@ -524,6 +529,23 @@ mod tests {
     fn linter_at_400_ms(detector: &mut MetricAnomaly) -> Result<(), String> {
         let events: Vec<Event> = (0..200).map(|index| run(index, "linter", jitter(index, 400.0), true)).collect();
         assert!(detector.process(&events)?.is_empty(), "noise with spikes is normal");
+        Ok(())
+    }
+
+    #[test]
+    fn runs_that_work_again_after_failing_at_once_are_no_slowdown() -> Result<(), String> {
+        // The type-checker fails in milliseconds while its tool is missing, on most days; on the
+        // days it works it takes its usual second.
+        let mut detector = MetricAnomaly::default();
+        let works = |index: u64| (120..140).contains(&index) || index >= 230;
+        let events: Vec<Event> = (0..260)
+            .map(|index| {
+                let duration = if works(index) { jitter(index, 1_000.0) } else { jitter(index, 60.0) };
+                run(index, "type-checker", duration, works(index))
+            })
+            .collect();
+        let insights = detector.process(&events)?;
+        assert!(insights.iter().all(|insight| insight.key != "type-checker\u{1f}duration"), "{insights:#?}");
         Ok(())
     }
 
