@@ -17,7 +17,8 @@
 //! devloop's context store says what it showed the user and whether they saw it: a
 //! `context.finding` already `seen_by_user` is an answered result, an unseen one arms a timer
 //! that its `context.seen` disarms; such results are placed by file rather than thread. Agent
-//! runs that found nothing ask for no answer and are not counted.
+//! runs that found nothing (a count of zero, or an output saying so — "no secrets found",
+//! "found no issues" — whatever it looked for) ask for no answer and are not counted.
 //!
 //! Thresholds (defaults, and why): `response_window_seconds` 1800 — a person who reads a result
 //! reacts within half an hour, or not at all; `min_silent` 3 and `min_threads` 3 — three
@@ -116,14 +117,39 @@ const NOTHING_FOUND: &[&str] = &[
     "all checks passed",
 ];
 
+/// Words that say there is none of something, and verbs that say what a run turned up: an
+/// output saying "no secrets found", "no vulnerabilities were detected", "found no issues" or
+/// "0 problems found" found nothing, whatever it was looking for.
+const NONE: &[&str] = &["no", "0", "zero", "nothing", "none"];
+const TURNED_UP: &[&str] = &["found", "detected", "reported", "flagged"];
+
+/// Words between a word of [`NONE`] and a verb of [`TURNED_UP`] ("no type errors were found").
+const NONE_REACH: usize = 4;
+
 /// Whether an agent run found nothing (its output says so, or it counted zero findings).
 fn found_nothing(event: &Event) -> bool {
     event.number("findings").is_some_and(|findings| findings == 0.0)
         || event.number("findings_count").is_some_and(|findings| findings == 0.0)
-        || event.text("output").is_some_and(|output| {
-            let output = output.to_lowercase();
-            NOTHING_FOUND.iter().any(|phrase| output.contains(phrase))
+        || event.text("output").is_some_and(says_nothing_found)
+}
+
+/// Whether `output` says the run found nothing: one of [`NOTHING_FOUND`], or, within one
+/// clause, a word of [`NONE`] a few words before a verb of [`TURNED_UP`] or right after one
+/// ("0 failed, 3 issues found" found three).
+fn says_nothing_found(output: &str) -> bool {
+    let output = output.to_lowercase();
+    if NOTHING_FOUND.iter().any(|phrase| output.contains(phrase)) {
+        return true;
+    }
+    output.split(['.', ',', ';', ':', '!', '?', '\n']).any(|clause| {
+        let words: Vec<&str> =
+            clause.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|word| !word.is_empty()).collect();
+        words.iter().enumerate().any(|(index, word)| {
+            TURNED_UP.contains(word)
+                && (words[index.saturating_sub(NONE_REACH)..index].iter().any(|before| NONE.contains(before))
+                    || words.get(index + 1).is_some_and(|after| NONE.contains(after)))
         })
+    })
 }
 
 /// The place of a context-store result: its file.
@@ -435,6 +461,30 @@ mod tests {
     use devloop_plugin_sdk::state;
 
     use super::*;
+
+    #[test]
+    fn an_output_saying_it_found_nothing_is_told_from_one_that_found_something() {
+        for nothing in [
+            "No secrets found",
+            "no vulnerabilities were detected",
+            "Found no issues in 12 files",
+            "0 problems found",
+            "nothing found",
+            "All checks passed",
+            "scan complete: zero leaks reported",
+        ] {
+            assert!(says_nothing_found(nothing), "{nothing}");
+        }
+        for something in [
+            "sql-linter: 3 problems need attention",
+            "Found 3 issues in src/app.py",
+            "2 secrets found",
+            "0 failed, 3 issues found",
+            "Check failed for a.py: mypy command not found",
+        ] {
+            assert!(!says_nothing_found(something), "{something}");
+        }
+    }
 
     const MINUTE: i64 = 60_000;
 
