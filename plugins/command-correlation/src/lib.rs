@@ -4,8 +4,11 @@
 //! Every successful command opens a window of `window_seconds`; each distinct different command
 //! that succeeds inside it counts once as a follower. A pair is reported when it happened
 //! `min_support` times, B followed at least `min_confidence` of A's runs (that share is the
-//! insight's confidence), and B is `min_lift` times likelier after A than after any command —
-//! so a command people run after everything (`status`) is never "correlated" with anything.
+//! insight's confidence), and B is `min_lift` times likelier after A than after the other
+//! commands (neither A nor B) — so a command people run after everything (`status`) is never
+//! "correlated" with anything. The other commands are everyone's, and also the pair's own
+//! people's: one person's habit of running `git status` after whatever they ran is theirs,
+//! however rarely the others run it.
 //! Failed runs are left to `failure_workaround` and `command_rerun`. Commands are grouped with
 //! whitespace collapsed and shown as logged; a finding is re-sent only when its support grew.
 //!
@@ -69,6 +72,31 @@ struct Command {
     last_ms: i64,
 }
 
+/// A person's runs, and per command its runs and how many of their other runs it followed
+/// within the window: the base rate of a follower for the people who ran a pair.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Person {
+    runs: u64,
+    followed_by: KeyMap<String, Command>,
+    last_ms: i64,
+}
+
+impl Person {
+    /// Counts a run of `command` that followed `follows` of this person's runs in the window.
+    fn ran(&mut self, command: &str, follows: usize, now_ms: i64, forget_ms: i64) {
+        self.runs += 1;
+        self.last_ms = now_ms;
+        let counts = match self.followed_by.get_mut(command) {
+            Some(counts) => counts,
+            None => self.followed_by.entry(command.to_owned()).or_default(),
+        }
+        .seen(now_ms, forget_ms);
+        counts.runs += 1;
+        counts.followed_by += follows as u64;
+        counts.last_ms = now_ms;
+    }
+}
+
 /// Something counted until it is not seen for the forgetting horizon.
 trait Forgettable: Default {
     fn last_ms(&self) -> i64;
@@ -91,6 +119,47 @@ impl Forgettable for Pair {
 impl Forgettable for Command {
     fn last_ms(&self) -> i64 {
         self.last_ms
+    }
+}
+
+impl Forgettable for Person {
+    fn last_ms(&self) -> i64 {
+        self.last_ms
+    }
+}
+
+/// Runs of everyone's rate a person's own rate starts from: a person's own rate counts once
+/// they have run about a day's commands, and a person who just came (or came back) is judged
+/// by everyone's until then.
+const PRIOR_RUNS: f64 = 50.0;
+
+/// How often a command follows any run: everyone's, and the people's of a pair.
+struct BaseRates<'s> {
+    commands: &'s KeyMap<String, Command>,
+    total_runs: u64,
+    people: &'s KeyMap<String, Person>,
+}
+
+impl BaseRates<'_> {
+    /// How often `then` follows the runs of commands other than `first` (the lift is how much
+    /// likelier it is after `first`) and other than itself (a command does not follow itself:
+    /// someone who runs `git status` all day has few other runs, and it follows many of them):
+    /// everyone's rate, or that of `people` (who ran the pair, starting from [`PRIOR_RUNS`] at
+    /// everyone's rate), whichever is higher. `support` is how often it followed `first`.
+    fn of(&self, (first, then): (&str, &str), support: u64, people: &BTreeSet<String>) -> f64 {
+        let runs_of = |commands: &KeyMap<String, Command>, command: &str| commands.get(command).map_or(0, |c| c.runs);
+        let followed = self.commands.get(then).map_or(0, |command| command.followed_by).saturating_sub(support);
+        let others = self.total_runs.saturating_sub(runs_of(self.commands, then) + runs_of(self.commands, first));
+        let everyone = followed as f64 / others.max(1) as f64;
+        let (mut followed, mut others) = (0, 0);
+        for person in people.iter().filter_map(|who| self.people.get(who.as_str())) {
+            followed += person.followed_by.get(then).map_or(0, |command| command.followed_by);
+            others +=
+                person.runs.saturating_sub(runs_of(&person.followed_by, then) + runs_of(&person.followed_by, first));
+        }
+        let followed = followed.saturating_sub(support);
+        let own = (followed as f64 + PRIOR_RUNS * everyone) / (others as f64 + PRIOR_RUNS);
+        everyone.max(own)
     }
 }
 
@@ -122,6 +191,7 @@ pub struct CommandCorrelation {
     recent: KeyMap<String, VecDeque<Run>>,
     commands: KeyMap<String, Command>,
     total_runs: u64,
+    people: KeyMap<String, Person>,
     pairs: KeyMap<(String, String), Pair>,
     reported: LastReported<(String, String)>,
     /// When what was forgotten was last swept away.
@@ -138,6 +208,7 @@ impl Default for CommandCorrelation {
             recent: KeyMap::default(),
             commands: KeyMap::default(),
             total_runs: 0,
+            people: KeyMap::default(),
             pairs: KeyMap::default(),
             reported: LastReported::new(),
             swept_ms: 0,
@@ -156,21 +227,18 @@ struct Thresholds {
 
 impl Thresholds {
     /// Reports the pair `first` → `then` if it passes the thresholds and its report changed.
-    #[expect(clippy::too_many_arguments, reason = "the parts of the state a report reads, borrowed apart")]
     fn report(
         &self,
         (first, then): (&str, &str),
         pair: &mut Pair,
-        commands: &KeyMap<String, Command>,
-        total_runs: u64,
+        rates: &BaseRates<'_>,
         reported: &mut LastReported<(String, String)>,
         time_ms: i64,
         out: &mut Vec<Insight>,
     ) {
-        let runs = commands.get(first).map_or(0, |command| command.runs).max(pair.support);
+        let runs = rates.commands.get(first).map_or(0, |command| command.runs).max(pair.support);
         let share = pair.support as f64 / runs as f64;
-        let followed_by = commands.get(then).map_or(0, |command| command.followed_by);
-        let base_rate = followed_by as f64 / total_runs.max(1) as f64;
+        let base_rate = rates.of((first, then), pair.support, &pair.people);
         let lift = share / base_rate.max(1e-3);
         if pair.support < self.min_support || share < self.min_confidence || lift < self.min_lift {
             return;
@@ -219,6 +287,10 @@ impl CommandCorrelation {
         self.swept_ms = now_ms;
         let (forget_ms, window_ms) = (self.forget_ms, self.thresholds.window_ms);
         self.commands.retain(|_, command| now_ms - command.last_ms <= forget_ms);
+        self.people.retain(|_, person| {
+            person.followed_by.retain(|_, command| now_ms - command.last_ms <= forget_ms);
+            now_ms - person.last_ms <= forget_ms
+        });
         self.pairs.retain(|_, pair| now_ms - pair.last_ms <= forget_ms);
         self.recent.retain(|_, runs| {
             while runs.front().is_some_and(|run| now_ms - run.time_ms > window_ms) {
@@ -256,8 +328,9 @@ impl Detector for CommandCorrelation {
             .setting(
                 "min_lift",
                 3.0,
-                "How many times likelier B must be after A than after any command. Default 3: commands people run \
-                 after everything (`status`) stay near 1.",
+                "How many times likelier B must be after A than after other commands, everyone's and the pair's \
+                 own people's. Default 3: commands people run after everything (`status`), or one person does, stay \
+                 near 1.",
             )
             .setting(
                 "forget_after_days",
@@ -307,6 +380,13 @@ impl Detector for CommandCorrelation {
         counts.last_ms = now_ms;
         counts.followed_by += (recent.len() - since) as u64;
         self.total_runs += 1;
+        let person = match self.people.get_mut(who) {
+            Some(person) => person,
+            None => self.people.entry(who.to_owned()).or_default(),
+        }
+        .seen(now_ms, forget_ms);
+        person.ran(&command, recent.len() - since, now_ms, forget_ms);
+        let rates = BaseRates { commands: &self.commands, total_runs: self.total_runs, people: &self.people };
         for run in recent.range(since..) {
             devloop_plugin_sdk::assign(&mut self.pair_key.0, &run.command);
             devloop_plugin_sdk::assign(&mut self.pair_key.1, &command);
@@ -326,22 +406,31 @@ impl Detector for CommandCorrelation {
                 pair.events.push((event.id, now_ms));
             }
             let pair_names = (run.command.as_str(), command.as_ref());
-            self.thresholds.report(pair_names, pair, &self.commands, self.total_runs, &mut self.reported, now_ms, out);
+            self.thresholds.report(pair_names, pair, &rates, &mut self.reported, now_ms, out);
         }
         recent.push_back(Run { command: command.into_owned(), id: event.id, time_ms: now_ms });
         Ok(())
     }
 
-    keep_state!(format = 4, migrate = CommandCorrelation::migrate; recent, commands, total_runs, pairs, reported, swept_ms);
+    keep_state!(
+        format = 5, migrate = CommandCorrelation::migrate;
+        recent, commands, total_runs, people, pairs, reported, swept_ms
+    );
 }
 
 impl CommandCorrelation {
-    /// Reads a format-3 snapshot (today's state, with the people's runs and the commands saved
-    /// as objects, which a [`KeyMap`] reads as it reads its own list of pairs) or a format-1 or
-    /// format-2 one: every gap of a pair becomes the kept gaps around its median (the median
-    /// reads the same), and as those formats did not say when a command or pair was last seen,
-    /// everything counts as seen at the newest time the snapshot holds.
+    /// Reads a format-4 snapshot (today's state without the people's own counts, which start
+    /// from here: until they add up, a pair is judged against everyone's base rate, as
+    /// format 4 judged it), a format-3 one (format 4 with the people's runs and the commands
+    /// saved as objects, which a [`KeyMap`] reads as it reads its own list of pairs) or a
+    /// format-1 or format-2 one: every gap of a pair becomes the kept gaps around its median (the
+    /// median reads the same), and as those formats did not say when a command or pair was last
+    /// seen, everything counts as seen at the newest time the snapshot holds.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
+        if saved.format == 4 {
+            return devloop_plugin_sdk::keep_state!(@read self, saved, 4;
+                recent, commands, total_runs, pairs, reported, swept_ms);
+        }
         if saved.format == 3 {
             return devloop_plugin_sdk::keep_state!(@read self, saved, 3;
                 recent, commands, total_runs, pairs, reported, swept_ms);
@@ -502,7 +591,7 @@ mod tests {
             matches!(evidence(&insights[0], "median_gap_seconds"), Some(Value::Float(seconds)) if *seconds == 151.0)
         );
         let saved = detector.snapshot().ok_or("command-correlation keeps state")?;
-        assert!(String::from_utf8_lossy(&saved).starts_with(r#"{"format":4"#));
+        assert!(String::from_utf8_lossy(&saved).starts_with(r#"{"format":5"#));
         Ok(())
     }
 
@@ -533,9 +622,15 @@ mod tests {
         assert_eq!(after.commands["bd sync"].runs, 3);
         let (going_on, restored) = (before.process(rest)?, after.process(rest)?);
         assert!(!going_on.is_empty(), "the pair is reported once it has five follows");
-        let messages =
-            |insights: &[Insight]| insights.iter().map(|insight| insight.message.clone()).collect::<Vec<_>>();
-        assert_eq!(messages(&restored), messages(&going_on));
+        // Format 3 had no people's own counts: they start at the restore, so the lift may read
+        // differently until they add up; the counts are those of a run that never stopped.
+        let counts = |insights: &[Insight]| {
+            insights
+                .iter()
+                .map(|insight| insight.message.split(" (").next().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(&restored), counts(&going_on));
         Ok(())
     }
 
@@ -604,6 +699,52 @@ mod tests {
             // Later ids, times and day numbers take more digits; nothing else grows.
             assert!(*later_bytes <= bytes + bytes / 10, "the snapshot stops growing: {sizes:?}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_follower_one_person_runs_after_everything_is_judged_against_their_own_habit() -> Result<(), String> {
+        let by = |who: &str, id: u64, seconds: i64, command: &str| {
+            Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor(who.to_owned()).exit_code(0)
+        };
+        let mut events = Vec::new();
+        // rin runs `git status` every fourth minute whatever she is doing, so it follows a third
+        // of her commands; `make check` is one of them, 5 of its 7 runs right before one. And
+        // `cargo fmt` is always followed by `cargo clippy` half a minute later: a real pair.
+        let rin = ["cargo build", "cargo test", "git diff", "cargo run"];
+        let (mut checks, mut formats) = (0, 0);
+        for index in 0..600_i64 {
+            let at = index * 80;
+            let command = match index % 3 {
+                2 => "git status",
+                1 if checks < 5 && index % 120 == 1 => {
+                    checks += 1;
+                    "make check"
+                }
+                0 if index % 100 == 30 => "make check",
+                0 if formats < 15 && index % 30 == 0 => {
+                    formats += 1;
+                    events.push(by("rin", 1_000_000 + index as u64, at + 30, "cargo clippy"));
+                    "cargo fmt"
+                }
+                _ => rin[index as usize % rin.len()],
+            };
+            events.push(by("rin", index as u64, at, command));
+        }
+        // sam and theo run five times as many commands, in no fixed order, and never `git status`.
+        let others =
+            ["uv run pytest", "uv sync", "git log", "bd ready", "ruff check", "npm test", "npm run build", "git pull"];
+        let mut state: u64 = 7;
+        for index in 0..3_000_u64 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let who = if index % 2 == 0 { "sam" } else { "theo" };
+            events.push(by(who, 2_000_000 + index, index as i64 * 16, others[(state >> 33) as usize % others.len()]));
+        }
+        events.sort_by_key(|event| event.time_ms);
+        let insights = CommandCorrelation::default().process(&events)?;
+        let keys: BTreeSet<&str> = insights.iter().map(|insight| insight.key.as_str()).collect();
+        assert!(!keys.contains("make check\u{1f}git status"), "rin's habit, not the pair's: {keys:?}");
+        assert!(keys.contains("cargo fmt\u{1f}cargo clippy"), "{keys:?}");
         Ok(())
     }
 
