@@ -635,6 +635,23 @@ mod tests {
     }
 
     #[test]
+    fn a_format_4_snapshot_without_the_people_counts_goes_on_from_where_it_was() -> Result<(), String> {
+        let mut before = CommandCorrelation::default();
+        before.process(&background(400))?;
+        let mut opened = Saved::open(&before.snapshot().ok_or("command-correlation keeps state")?)?;
+        opened.state.as_object_mut().ok_or("an object")?.remove("people").ok_or("format 5 keeps the people")?;
+        let format_4 = devloop_plugin_sdk::state::save_versioned(4, &opened.state).ok_or("serializable")?;
+        let mut after = CommandCorrelation::default();
+        after.restore(&format_4)?;
+        assert_eq!(
+            (after.total_runs, after.commands["status"].runs),
+            (before.total_runs, before.commands["status"].runs)
+        );
+        assert!(after.people.is_empty(), "the people's own counts start from the restore");
+        Ok(())
+    }
+
+    #[test]
     fn a_pair_not_seen_for_the_horizon_starts_again_from_zero() -> Result<(), String> {
         let mut detector = CommandCorrelation::default();
         let mut events = background(400);
