@@ -9,7 +9,11 @@
 //! threads' prompts from the last `window_days` using Jaccard weighted by inverse document
 //! frequency, so the shared rare words of one question ("vendor", "exclude") count and the
 //! words every request shares ("fix", "test", a template's fixed words) do not: "add caching /
-//! logging / pagination to the orders endpoint" differ in the one word that carries weight. A
+//! logging / pagination to the orders endpoint" differ in the one word that carries weight.
+//! Where a template's own words are rarer than its slot ("Add a --json flag to the export /
+//! prune command", when the commands are talked about and the flag is not), the prompts share a
+//! run of words as typed and each has a word of its own: a template filled in differently,
+//! never the same question (which, in other words, shares few words as typed). A
 //! prompt at least `similarity` alike to a group joins it; a group spanning `min_threads`
 //! threads is reported at once (there is no warm-up), keyed by its first prompt, and updated as
 //! threads join.
@@ -43,6 +47,13 @@ const MAX_GROUPS: usize = 5_000;
 /// question every agent asks would keep every thread's id, and each new thread would re-send
 /// the whole list (quadratic in the threads, through the store and the sinks).
 const MAX_THREADS: usize = 50;
+
+/// Words two prompts share as typed, in a row, that make them one template when each also has
+/// a word of its own: "Add a --json flag to the" export / prune command.
+const TEMPLATE_RUN: usize = 4;
+
+/// Words of a prompt read for its template, at most.
+const TEMPLATE_WORDS: usize = 64;
 
 /// A prompt's rarest words used to find candidate groups, and groups remembered per word.
 const LOOKUP_WORDS: usize = 4;
@@ -125,6 +136,46 @@ fn subjects(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// A prompt's words as typed, lower-cased, without the punctuation around them.
+fn typed_words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric() && c != '-').to_lowercase())
+        .filter(|word| !word.is_empty())
+        .take(TEMPLATE_WORDS)
+        .collect()
+}
+
+/// The longest run of words two prompts share word for word.
+fn longest_shared_run(one: &[String], other: &[String]) -> usize {
+    let mut previous = vec![0; other.len() + 1];
+    let mut longest = 0;
+    for word in one {
+        let mut current = vec![0; other.len() + 1];
+        for (index, other_word) in other.iter().enumerate() {
+            if word == other_word {
+                current[index + 1] = previous[index] + 1;
+                longest = longest.max(current[index + 1]);
+            }
+        }
+        previous = current;
+    }
+    longest
+}
+
+/// Whether two prompts are one template filled in differently ("Add a --json flag to the
+/// export command" / "… the prune command", "Pick up bd-412 from the bd ready queue (…)"): they
+/// share a run of [`TEMPLATE_RUN`] words as typed, and each has a content word the other lacks,
+/// its slot. The same question in other words shares few words as typed, and a copy with a
+/// word added or mistyped has no slot of its own on one side.
+fn filled_in_differently(
+    (text, terms): (&str, &BTreeSet<String>),
+    (other_text, other_terms): (&str, &BTreeSet<String>),
+) -> bool {
+    !terms.is_subset(other_terms)
+        && !other_terms.is_subset(terms)
+        && longest_shared_run(&typed_words(text), &typed_words(other_text)) >= TEMPLATE_RUN
+}
+
 impl CrossThreadPattern {
     /// The content words of a prompt, compounds joined, synonyms folded, typos corrected.
     fn terms(&mut self, text: &str, now_ms: i64) -> BTreeSet<String> {
@@ -150,9 +201,19 @@ impl CrossThreadPattern {
 
     /// How alike a prompt is to a group: to its first prompt, or else the median of its
     /// similarities to the members (alike to at least half of them), never to a lone member,
-    /// so a chain of near neighbours cannot drift into a group of unrelated requests.
-    fn similarity_to(&self, terms: &BTreeSet<String>, subjects: &BTreeSet<String>, group: &Group) -> f64 {
+    /// so a chain of near neighbours cannot drift into a group of unrelated requests. A prompt
+    /// about other files than the first's, or the first's template filled in differently, asks
+    /// something else.
+    fn similarity_to(
+        &self,
+        (text, terms): (&str, &BTreeSet<String>),
+        subjects: &BTreeSet<String>,
+        group: &Group,
+    ) -> f64 {
         if !subjects.is_empty() && !group.subjects.is_empty() && subjects.is_disjoint(&group.subjects) {
+            return 0.0;
+        }
+        if filled_in_differently((text, terms), (&group.anchor_text, &group.leader_terms)) {
             return 0.0;
         }
         let to_leader = self.frequencies.weighted_jaccard(terms, &group.leader_terms);
@@ -319,7 +380,7 @@ impl Detector for CrossThreadPattern {
             if event.time_ms - group.last_ms > window_ms {
                 continue;
             }
-            let similarity = self.similarity_to(&terms, &subjects, group);
+            let similarity = self.similarity_to((&text, &terms), &subjects, group);
             if similarity >= self.similarity && best.is_none_or(|(_, best_similarity)| similarity > best_similarity) {
                 best = Some((id, similarity));
             }
@@ -624,6 +685,49 @@ mod tests {
             })
             .collect();
         assert!(detector.process(&events)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_template_whose_fixed_words_are_rare_is_still_told_from_one_question() -> Result<(), String> {
+        // Nothing else asks for a --json flag, and the commands are talked about all day: the
+        // template's own words are rarer than its slot.
+        let mut detector = detector()?;
+        let talk = [
+            "The export drops unicode titles",
+            "Retry the sync when the database is locked",
+            "Make prune keep the last ten backups",
+            "The import ignores closed issues",
+            "Why is the export so slow on big projects",
+            "Sync fails behind the corporate proxy",
+            "Prune deletes the wrong snapshots",
+            "Import from the old tracker loses labels",
+            "Export to CSV puts dates in the wrong order",
+            "Can sync run in the background",
+            "Prune should ask before deleting anything",
+            "Import crashes on an empty file",
+        ];
+        let mut events: Vec<Event> = talk
+            .iter()
+            .enumerate()
+            .map(|(index, text)| prompt(100 + index as u64, index as i64, &format!("T-t{index}"), text))
+            .collect();
+        events.extend(["export", "import", "prune", "sync"].iter().enumerate().map(|(index, command)| {
+            let text = format!("Add a --json flag to the {command} command");
+            prompt(index as u64, 20 + index as i64, &format!("T-j{index}"), &text)
+        }));
+        let insights = detector.process(&events)?;
+        assert!(insights.is_empty(), "{insights:#?}");
+        assert!(
+            !filled_in_differently(
+                ("How do I make devloop ignore node_modules?", &BTreeSet::from(["node_modules".to_owned()])),
+                (
+                    "How do I make devloop ignore the node_modules folder?",
+                    &BTreeSet::from(["node_modules".to_owned(), "directory".to_owned()])
+                ),
+            ),
+            "a word added on one side is no slot"
+        );
         Ok(())
     }
 }
