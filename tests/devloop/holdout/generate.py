@@ -53,7 +53,9 @@ devloop-host's own dismissal records.
 Incremental runs: as in the independent generator, a handful of cut moments is drawn first;
 `cuts.json` / `cuts/<k>/` record what a run at each moment would find (log sizes, sometimes with
 half a line still being written, events.db rows, snapshots). `tests/devloop/independent/evaluate.py
---generator tests/devloop/holdout/generate.py` (or `scripts/evaluate-holdout`) replays them.
+--generator tests/devloop/holdout/generate.py` (or `scripts/evaluate-holdout`) replays them. The
+folder layout, the writing in time order, the cuts and the writer wrappers are shared with the
+independent generator (`tests/devloop/scenario_folder.py`); what happens in the scenario is all here.
 
 Usage: generate.py OUT_DIR [--seed N] [--days N] [--cuts N]
 Writes OUT_DIR/project/.devloop/…, OUT_DIR/home/.devloop/…, OUT_DIR/truth.json, OUT_DIR/cuts.json.
@@ -62,40 +64,20 @@ Deterministic per seed (apart from the CPU and memory figures devloop samples wi
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import importlib
-import json
-import os
 import random
-import shutil
 import sys
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import devloop_writers as devloop  # noqa: E402
+import scenario_folder  # noqa: E402
+from scenario_folder import DAY, HOUR, MINUTE, FolderScenario, environment, thread_environment  # noqa: E402
 
-context_store = importlib.import_module("devloop.core.context_store")
-if getattr(context_store, "datetime", None) is datetime.datetime:
-    context_store.datetime = devloop._SimulatedDatetime
+devloop, _ = scenario_folder.load_devloop()  # devloop's writers and context store, on the simulated clock
 
-MINUTE = 60.0
-HOUR = 3600.0
-DAY = 86400.0
 START = datetime.datetime(2026, 9, 7, tzinfo=datetime.timezone.utc).timestamp()  # a Monday
 
-APPEND_ONLY = [
-    "home/.devloop/cli-actions.jsonl",
-    "home/.devloop/amp-thread-log.jsonl",
-    "project/.devloop/events.jsonl",
-    "project/.devloop/agent-audit.log",
-    "project/.devloop/feedback/feedback.jsonl",
-    "project/.devloop/performance/metrics.jsonl",
-    "project/.devloop/devloop.log",
-]
-SNAPSHOTS = ["project/.devloop/feedback/performance.json", "project/.devloop/context"]
 # The context store trims a tier past 500 findings; stay well below.
 CONTEXT_BUDGET = 380
 
@@ -202,7 +184,10 @@ class Person:
     left_alone: dict = field(default_factory=dict)  # file -> [(from, to)]
 
 
-class Scenario:
+class Scenario(FolderScenario):
+    FILES = FILES
+    FEEDBACK_FILE = "crates/api/src/handlers.rs"
+
     def __init__(self, out: Path, seed: int, days: int, cuts: int):
         self.out = out
         self.seed = seed
@@ -210,8 +195,6 @@ class Scenario:
         self.rng = random.Random(seed * 7919 + 13)
         rng = self.rng
         self.end = START + days * DAY
-        self.queue: list = []
-        self.order = 0
         self.people = {name: Person(name) for name in ["sam", "rin", "theo", "maya"]}
         corr = rng.choice(CORRELATED)
         audit = rng.choice(AUDIT_FIXERS)
@@ -238,31 +221,12 @@ class Scenario:
         self.planted: list = []
         self.hard_negatives: list = []
         self.no_bd_between: list = []
-        self.context_added = 0
         self.daemon_context = 0
         self.last_formatter_run = 0.0
         self.p1_days: set = set()
         self.queue_threads: list = []
         self.cut_moments = sorted(START + DAY + rng.uniform(0, (days - 1) * DAY) for _ in range(cuts))
-        self.project = out / "project"
-        self.project.mkdir(parents=True, exist_ok=True)
-        devloop.CLOCK.now = START
-        os.chdir(self.project)
-        self.writers = devloop.Writers(self.project / ".devloop", out / "home" / ".devloop")
-        self.writers.events.connection.execute("PRAGMA synchronous=OFF")
-        self.context = context_store.ContextStore(self.project / ".devloop" / "context", enable_path_validation=False)
-        self.writers.loop.run_until_complete(self.context.initialize())
-        # Tier files are rewritten only at the cut moments and at the end (nobody reads between).
-        self.context_changed: set = set()
-
-        async def defer_tier(tier):
-            self.context_changed.add(tier)
-
-        async def defer_index():
-            pass
-
-        self.context._write_tier = defer_tier
-        self.context._update_index = defer_index
+        self.open_folders(START)
 
     @staticmethod
     def weekday(moment: float) -> int:
@@ -327,95 +291,22 @@ class Scenario:
             out.append(self.rng.uniform(a, b))
         return out
 
-    # ------------------------------------------------------------------ writing in time order
-    def at(self, moment, write):
-        self.order += 1
-        self.queue.append((moment, self.order, write))
-
-    def run_queue(self):
-        self.queue.sort(key=lambda item: (item[0], item[1]))
-        cuts, pending = [], list(self.cut_moments)
-        for moment, _, write in self.queue:
-            while pending and moment > pending[0]:
-                cuts.append(self.record_cut(len(cuts), pending.pop(0)))
-            devloop.CLOCK.now = moment
-            write()
-        for moment in pending:
-            cuts.append(self.record_cut(len(cuts), moment))
-        return cuts
-
-    def flush_context(self):
-        store = context_store.ContextStore
-        for tier in sorted(self.context_changed, key=lambda tier: tier.value):
-            self.writers.loop.run_until_complete(store._write_tier(self.context, tier))
-        if self.context_changed:
-            self.writers.loop.run_until_complete(store._update_index(self.context))
-        self.context_changed.clear()
-
-    def record_cut(self, index, moment):
-        self.writers.log_handler.flush()
-        self.flush_context()
-        sizes = {rel: (self.out / rel).stat().st_size if (self.out / rel).exists() else 0 for rel in APPEND_ONLY}
-        partial = None
-        if self.rng.random() < 0.5:
-            partial = {"file": self.rng.choice(APPEND_ONLY[:6]), "bytes": self.rng.randint(1, 40)}
-        rows = self.writers.events.connection.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
-        folder = self.out / "cuts" / str(index)
-        for rel in SNAPSHOTS:
-            source, target = self.out / rel, folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, target)
-            elif source.exists():
-                shutil.copy2(source, target)
-        return {"moment": moment, "sizes": sizes, "partial": partial, "events_db_rows": rows, "snapshots": str(folder.relative_to(self.out))}
-
     # ------------------------------------------------------------------ devloop's writers
     def cli(self, moment, person, command, exit_code=0, duration_ms=None, thread=None, error=None):
         duration = duration_ms if duration_ms is not None else self.rng.randint(60, 1200)
 
         def write():
-            saved = {name: os.environ.pop(name, None) for name in ("USER", "AMP_THREAD_ID", "AMP_THREAD_URL")}
-            os.environ["USER"] = person
-            if thread:
-                os.environ["AMP_THREAD_ID"] = thread
-                os.environ["AMP_THREAD_URL"] = f"https://ampcode.com/threads/{thread}"
-            try:
+            with environment(USER=person, **thread_environment(thread)):
                 self.writers.actions.log_cli_command(command.split(" "), exit_code=exit_code, duration_ms=duration, error_message=error)
-            finally:
-                for name, value in saved.items():
-                    os.environ.pop(name, None)
-                    if value is not None:
-                        os.environ[name] = value
 
         self.at(moment, write)
-
-    def agent_run(self, moment, agent, seconds, success, message, findings):
-        self.at(moment, lambda: self.writers.agent_run(agent, seconds, success, message, findings))
 
     def context_finding(self, moment, agent, rel, message, severity="warning", seen_after=None, daemon=True):
         if daemon:
             if self.daemon_context >= CONTEXT_BUDGET:
                 return
             self.daemon_context += 1
-        holder = {}
-
-        def add():
-            stamp = datetime.datetime.fromtimestamp(devloop.CLOCK.now).strftime("%Y-%m-%d %H:%M:%S.%f")
-            finding = context_store.Finding(id=f"{agent}-{rel}-{agent}", agent=agent, timestamp=stamp, file=rel,
-                                            line=self.rng.randint(1, 400), severity=severity, category=agent,
-                                            message=message, seen_by_user=False)
-            holder["finding"] = finding
-            self.context_added += 1
-            self.writers.loop.run_until_complete(self.context.add_finding(finding))
-
-        def seen():
-            holder["finding"].seen_by_user = True
-            self.context_changed.add(self.context.assign_tier(holder["finding"]))
-
-        self.at(moment, add)
-        if seen_after is not None:
-            self.at(moment + seen_after, seen)
+        self.add_context_finding(moment, agent, rel, message, f"{agent}-{rel}-{agent}", 400, severity, seen_after)
 
     def duration(self, agent, moment):
         typical = TYPICAL[agent]
@@ -425,10 +316,7 @@ class Scenario:
 
     def save(self, moment, person: Person, rel=None):
         """A file is saved (by the person or their agent); the daemon runs its agents on it."""
-        rel = rel or self.pick_file(moment, person)
-        person.saves.setdefault(rel, []).append(moment)
-        absolute = str(self.project / rel)
-        self.at(moment, lambda: self.writers.store_event("file:modified", {"path": rel, "absolute_path": absolute}, "filesystem"))
+        rel = self.saved_file(moment, person, rel)
         rng = self.rng
         t = moment + rng.uniform(0.4, 1.5)
         name = Path(rel).name
@@ -485,24 +373,7 @@ class Scenario:
                                                                    severity="low", duration_ms=self.rng.randint(15, 120)))
         self.at(moment + 0.7, lambda: self.writers.store_event("file:modified", {"path": rel, "absolute_path": str(path)}, "filesystem"))
 
-    def pick_file(self, moment, person: Person):
-        free = [rel for rel in FILES[person.name] if not any(a <= moment <= b for a, b in person.left_alone.get(rel, []))]
-        if not free:
-            raise SystemExit(f"{person.name} has no file to edit at {moment}")
-        return self.rng.choice(free)
-
-    def feedback(self, moment, agent, kind, value=None, comment=None, event_type=None, context=None):
-        def write():
-            item = devloop.feedback.Feedback(id=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), agent_name=agent,
-                                             event_type=event_type or f"agent:{agent}:completed", feedback_type=devloop.feedback.FeedbackType(kind),
-                                             value=value, comment=comment, context=context or {"file": "crates/api/src/handlers.rs"}, timestamp=devloop.CLOCK.now)
-            self.writers.loop.run_until_complete(self.writers.feedback.store_feedback(item))
-        self.at(moment, write)
-
     # ------------------------------------------------------------------ Amp threads
-    def new_thread_id(self):
-        return "T-" + str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-
     def thread(self, moment, person: Person, prompt, ending=None, fixer=None, manual_fix=False, queue_work=False):
         """An Amp thread: the prompt; the agent edits files and runs the tests (maya: `cargo test -p api`) after
         its edits until it passes (or, `queue_work`, closes issues and asks `bd ready --json` for
@@ -559,14 +430,7 @@ class Scenario:
             self.agent_run(t + 0.4, agent, round(rng.uniform(2, 6), 3), True, output, findings)
             if findings:
                 self.context_finding(t + 1, agent, rng.choice(FILES[name]), output, seen_after=seen_after, daemon=False)
-
-        def close():
-            # What devloop's own thread analysis records (no caller in 0.10.3 does; this gives
-            # `devloop insights detect` its best chance).
-            entry = mapper._get_or_create_entry(thread)
-            for insight in mapper.detect_patterns(entry):
-                mapper.record_insight(thread, insight.pattern, insight.severity, insight.message, insight.evidence)
-        self.at(t + (3 * HOUR if ending else 5 * MINUTE), close)
+        self.close_thread(t + (3 * HOUR if ending else 5 * MINUTE), thread)
         return thread, t
 
     def thread_at(self, name, day, prompt, planted=True, **kind):
@@ -713,18 +577,9 @@ class Scenario:
             self.feedback(day + rng.uniform(9.5, 17.5) * HOUR, agent, kind, True if kind == "thumbs_up" else rng.randint(4, 5))
 
     # ------------------------------------------------------------------ plants and hard negatives
-    def plant(self, patterns, description, names, min_threads=None):
-        self.planted.append({"id": f"P{len(self.planted) + 1}", "patterns": patterns, "description": description,
-                             "names": names, **({"min_threads": min_threads} if min_threads else {})})
-
-    def hard_negative(self, patterns, description, names):
-        self.hard_negatives.append({"id": f"H{len(self.hard_negatives) + 1}", "patterns": patterns, "description": description, "names": names})
-
     def some_days(self, name, count, skip=2):
         """`count` of the person's days (after the first `skip`), distinct while there are enough."""
-        pool = self.days_of(name)[skip:]
-        distinct = self.rng.sample(pool, min(count, len(pool)))
-        return sorted(distinct + self.rng.choices(pool, k=count - len(distinct)))
+        return self.spread(self.days_of(name)[skip:], count)
 
     def plants(self):
         rng, roles, people = self.rng, self.roles, self.people
@@ -940,32 +795,10 @@ class Scenario:
                 self.theo_day(day)
             if ("maya", day) in self.sittings:
                 self.maya_day(day)
-        cuts = self.run_queue()
-        devloop.CLOCK.now = self.end
-        self.flush_context()
-        self.writers.close()
-        kept = sum(len(findings) for findings in self.context._findings.values())
-        if kept != self.context_added:
-            raise SystemExit(f"the context store trimmed {self.context_added - kept} finding(s)")
-        (self.out / "cuts.json").write_text(json.dumps(cuts, indent=2) + "\n")
+        self.finish()
         return {"generator": "holdout", "seed": self.seed, "days": self.days, "start": START, "end": self.end, "roles": self.roles,
                 "sick_day": self.sick_day, "planted": self.planted, "hard_negatives": self.hard_negatives}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=int, default=21)
-    parser.add_argument("--cuts", type=int, default=5, help="moments at which an incremental run reads the folders")
-    args = parser.parse_args()
-    out = args.out.resolve()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    truth = Scenario(out, args.seed, args.days, args.cuts).generate()
-    (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
-
-
 if __name__ == "__main__":
-    main()
+    scenario_folder.main(Scenario, __doc__)

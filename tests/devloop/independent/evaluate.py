@@ -40,20 +40,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
 import score as scoring  # noqa: E402
+# The folder layout the generators write (only the layout: devloop's writers are not loaded).
+from scenario_folder import APPEND_ONLY, EVENTS_DB, SNAPSHOTS  # noqa: E402
 
 BAR = 0.9
-APPEND_ONLY = [
-    "home/.devloop/cli-actions.jsonl",
-    "home/.devloop/amp-thread-log.jsonl",
-    "project/.devloop/events.jsonl",
-    "project/.devloop/agent-audit.log",
-    "project/.devloop/feedback/feedback.jsonl",
-    "project/.devloop/performance/metrics.jsonl",
-    "project/.devloop/devloop.log",
-]
-SNAPSHOTS = ["project/.devloop/feedback/performance.json", "project/.devloop/context"]
-EVENTS_DB = "project/.devloop/events.db"
 
 
 class Host:

@@ -50,7 +50,9 @@ Incremental runs: before writing, a handful of random cut moments is drawn; when
 passes one, the size of every append-only log, the last events.db row and copies of the snapshot
 files (performance.json, the context store) are recorded in `cuts.json` / `cuts/<k>/`, sometimes
 with half of the next line of one log (a line devloop is still writing). `evaluate.py` replays
-these cuts into a growing folder.
+these cuts into a growing folder. The folder layout, the writing in time order, the cuts and the
+writer wrappers are shared with the held-out generator (`tests/devloop/scenario_folder.py`); what
+happens in the scenario is all here.
 
 Usage: generate.py OUT_DIR [--seed N] [--days N] [--cuts N]
 Writes OUT_DIR/project/.devloop/…, OUT_DIR/home/.devloop/…, OUT_DIR/truth.json, OUT_DIR/cuts.json.
@@ -59,44 +61,19 @@ Deterministic per seed (apart from the CPU and memory figures devloop samples wi
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import datetime
-import importlib
-import json
-import os
 import random
-import shutil
-import sqlite3
 import sys
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import devloop_writers as devloop  # noqa: E402
+import scenario_folder  # noqa: E402
+from scenario_folder import DAY, HOUR, MINUTE, FolderScenario, environment, thread_environment  # noqa: E402
 
-context_store = importlib.import_module("devloop.core.context_store")
-if getattr(context_store, "datetime", None) is datetime.datetime:
-    context_store.datetime = devloop._SimulatedDatetime
+scenario_folder.load_devloop()  # devloop's writers and context store, on the simulated clock
 
-MINUTE = 60.0
-HOUR = 3600.0
-DAY = 86400.0
 START = datetime.datetime(2026, 11, 2, tzinfo=datetime.timezone.utc).timestamp()  # a Monday
-
-# The logs that devloop only ever appends to, relative to the scenario folder.
-APPEND_ONLY = [
-    "home/.devloop/cli-actions.jsonl",
-    "home/.devloop/amp-thread-log.jsonl",
-    "project/.devloop/events.jsonl",
-    "project/.devloop/agent-audit.log",
-    "project/.devloop/feedback/feedback.jsonl",
-    "project/.devloop/performance/metrics.jsonl",
-    "project/.devloop/devloop.log",
-]
-SNAPSHOTS = ["project/.devloop/feedback/performance.json", "project/.devloop/context"]
-EVENTS_DB = "project/.devloop/events.db"
 
 # Roles drawn per seed, so nothing is fitted to one name.
 REPEATED_BY_HOURS = ["bd ready", "bd ready --json", "bd list --status open"]
@@ -198,14 +175,16 @@ class Person:
     saves: dict = field(default_factory=dict)  # file -> [moment]
 
 
-class Scenario:
+class Scenario(FolderScenario):
+    FILES = FILES
+    FEEDBACK_FILE = "src/app.py"
+
     def __init__(self, out: Path, seed: int, days: int, cuts: int):
         self.out = out
         self.rng = random.Random(seed)
         self.seed = seed
         self.days = days
         self.end = START + days * DAY
-        self.queue: list[tuple[float, int, object]] = []
         self.people = {"alice": Person("alice", "git status", "pytest -q"), "bob": Person("bob", "git diff --stat", "make test")}
         pick = self.rng.choice
         agents = self.rng.sample(CHECKERS, 3)
@@ -229,148 +208,30 @@ class Scenario:
         self.hard_negatives: list[dict] = []
         # Runs happen during the working day, when there is something new to read.
         self.cut_moments = sorted(self.rng.choice(self.workdays[1:]) + self.rng.uniform(8, 19) * HOUR for _ in range(cuts))
-        self.order = 0
-        self.project = out / "project"
-        self.project.mkdir(parents=True, exist_ok=True)
-        devloop.CLOCK.now = START
-        os.chdir(self.project)
-        self.writers = devloop.Writers(self.project / ".devloop", out / "home" / ".devloop")
-        self.writers.events.connection.execute("PRAGMA synchronous=OFF")
-        self.context = context_store.ContextStore(self.project / ".devloop" / "context", enable_path_validation=False)
-        self.writers.loop.run_until_complete(self.context.initialize())
-        # The store rewrites a whole tier file on every change. Nobody reads the files between
-        # the cut moments, so the rewrites are deferred to them (and to the end): what a reader
-        # sees is the same, and writing weeks of findings takes seconds instead of minutes.
-        self.context_changed: set = set()
-        self.context_added = 0
-
-        async def defer_tier(tier):
-            self.context_changed.add(tier)
-
-        async def defer_index():
-            pass
-
-        self.context._write_tier = defer_tier
-        self.context._update_index = defer_index
-
-    # ------------------------------------------------------------------ writing in time order
-    def at(self, moment: float, write) -> None:
-        self.order += 1
-        self.queue.append((moment, self.order, write))
-
-    def run_queue(self) -> list[dict]:
-        self.queue.sort(key=lambda item: (item[0], item[1]))
-        cuts = []
-        pending = list(self.cut_moments)
-        for moment, _, write in self.queue:
-            while pending and moment > pending[0]:
-                cuts.append(self.record_cut(len(cuts), pending.pop(0)))
-            devloop.CLOCK.now = moment
-            write()
-        for moment in pending:
-            cuts.append(self.record_cut(len(cuts), moment))
-        return cuts
-
-    def flush_context(self) -> None:
-        store = context_store.ContextStore
-        for tier in sorted(self.context_changed, key=lambda tier: tier.value):
-            self.writers.loop.run_until_complete(store._write_tier(self.context, tier))
-        if self.context_changed:
-            self.writers.loop.run_until_complete(store._update_index(self.context))
-        self.context_changed.clear()
-
-    def record_cut(self, index: int, moment: float) -> dict:
-        """What a run at `moment` would find in devloop's folders."""
-        self.writers.log_handler.flush()
-        self.flush_context()
-        sizes = {}
-        for rel in APPEND_ONLY:
-            path = self.out / rel
-            sizes[rel] = path.stat().st_size if path.exists() else 0
-        # Sometimes one log has half of its next line written (a line devloop is still writing);
-        # it is completed on the next cut, as the writer's append finishes.
-        partial = None
-        if self.rng.random() < 0.5:
-            rel = self.rng.choice(APPEND_ONLY[:6])
-            partial = {"file": rel, "bytes": self.rng.randint(1, 40)}
-        rows = self.writers.events.connection.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
-        folder = self.out / "cuts" / str(index)
-        for rel in SNAPSHOTS:
-            source = self.out / rel
-            target = folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, target)
-            elif source.exists():
-                shutil.copy2(source, target)
-        return {"moment": moment, "sizes": sizes, "partial": partial, "events_db_rows": rows, "snapshots": str(folder.relative_to(self.out))}
+        self.open_folders(START)
 
     # ------------------------------------------------------------------ devloop's writers
     def cli(self, moment, person, command, exit_code=0, duration_ms=None, thread=None, error=None):
         duration = duration_ms if duration_ms is not None else self.rng.randint(80, 1500)
 
         def write():
-            saved = os.environ.get("USER")
-            os.environ["USER"] = person
-            try:
+            with environment(USER=person):
                 if error is None:
                     self.writers.cli(command.split(" "), exit_code, duration, thread=thread)
                 else:
-                    self._cli_with_error(command, exit_code, duration, thread, error)
-            finally:
-                if saved is None:
-                    os.environ.pop("USER", None)
-                else:
-                    os.environ["USER"] = saved
+                    with environment(**thread_environment(thread)):
+                        self.writers.actions.log_cli_command(command, exit_code=exit_code, duration_ms=duration, error_message=error)
 
         self.at(moment, write)
 
-    def _cli_with_error(self, command, exit_code, duration, thread, error):
-        saved = {name: os.environ.pop(name, None) for name in ("AMP_THREAD_ID", "AMP_THREAD_URL")}
-        if thread:
-            os.environ["AMP_THREAD_ID"] = thread
-            os.environ["AMP_THREAD_URL"] = f"https://ampcode.com/threads/{thread}"
-        try:
-            self.writers.actions.log_cli_command(command, exit_code=exit_code, duration_ms=duration, error_message=error)
-        finally:
-            for name, value in saved.items():
-                os.environ.pop(name, None)
-                if value is not None:
-                    os.environ[name] = value
-
-    def agent_run(self, moment, agent, seconds, success, message, findings):
-        self.at(moment, lambda: self.writers.agent_run(agent, seconds, success, message, findings))
-
     def context_finding(self, moment, agent, rel, message, severity="warning", seen_after=None):
         """A finding the daemon put in the context store; marked seen when the user looked."""
-        holder = {}
         tool = {"formatter": "black", "linter": "ruff"}.get(agent, agent)
-
-        def add():
-            stamp = datetime.datetime.fromtimestamp(devloop.CLOCK.now).strftime("%Y-%m-%d %H:%M:%S.%f")
-            finding = context_store.Finding(id=f"{agent}-{rel}-{tool}", agent=agent, timestamp=stamp, file=rel,
-                                            line=self.rng.randint(1, 300), severity=severity, category=agent,
-                                            message=message, seen_by_user=False)
-            holder["finding"] = finding
-            self.context_added += 1
-            self.writers.loop.run_until_complete(self.context.add_finding(finding))
-
-        def seen():
-            finding = holder["finding"]
-            finding.seen_by_user = True
-            self.context_changed.add(self.context.assign_tier(finding))
-
-        self.at(moment, add)
-        if seen_after is not None:
-            self.at(moment + seen_after, seen)
+        self.add_context_finding(moment, agent, rel, message, f"{agent}-{rel}-{tool}", 300, severity, seen_after)
 
     def save(self, moment, person: Person, rel=None):
         """The person saves a file; devloop's daemon runs its agents on it."""
-        if rel is None:
-            rel = self.pick_file(moment, person)
-        person.saves.setdefault(rel, []).append(moment)
-        absolute = str(self.project / rel)
-        self.at(moment, lambda: self.writers.store_event("file:modified", {"path": rel, "absolute_path": absolute}, "filesystem"))
+        rel = self.saved_file(moment, person, rel)
         t = moment + self.rng.uniform(0.5, 2)
         # The formatter fails the same way on every run: black is not installed.
         message = f"Check failed for {Path(rel).name}: black command not found"
@@ -408,12 +269,6 @@ class Scenario:
                                                                    severity="low", duration_ms=self.rng.randint(20, 90)))
         self.at(moment + 0.8, lambda: self.writers.store_event("file:modified", {"path": rel, "absolute_path": str(path)}, "filesystem"))
 
-    def pick_file(self, moment, person: Person):
-        free = [rel for rel in FILES[person.name] if not any(start <= moment <= end for start, end in person.left_alone.get(rel, []))]
-        if not free:
-            raise SystemExit(f"{person.name} has no file to edit at {moment}")
-        return self.rng.choice(free)
-
     def place(self, person: Person, day: float, longest: float, build, start=9.0, end=17.0, planted=False) -> float | None:
         """Runs `build(t0)` at a free moment of the person's day: one thing at a time (an
         edit–test loop, a thread, a planted streak), at most `longest` seconds long; the span
@@ -448,18 +303,7 @@ class Scenario:
             typical *= 3.2
         return round(typical * self.rng.lognormvariate(0, 0.2), 3)
 
-    def feedback(self, moment, agent, kind, value=None, comment=None, event_type=None, context=None):
-        def write():
-            item = devloop.feedback.Feedback(id=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), agent_name=agent,
-                                             event_type=event_type or f"agent:{agent}:completed", feedback_type=devloop.feedback.FeedbackType(kind),
-                                             value=value, comment=comment, context=context or {"file": "src/app.py"}, timestamp=devloop.CLOCK.now)
-            self.writers.loop.run_until_complete(self.writers.feedback.store_feedback(item))
-        self.at(moment, write)
-
     # ------------------------------------------------------------------ Amp threads
-    def new_thread_id(self) -> str:
-        return "T-" + str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-
     def thread(self, moment, person: Person, prompt, ending=None, manual_fix_agent=None, manual_fix=False):
         """A thread: a prompt, agent actions each answered by the user's follow-up, commands run
         in the thread. `ending` adds an agent's result after which nothing more happens."""
@@ -496,14 +340,7 @@ class Scenario:
             self.agent_run(t + 0.5, agent, round(self.rng.uniform(1, 4), 3), True, output, findings)
             if findings:
                 self.context_finding(t + 1, agent, self.rng.choice(FILES[person.name]), output)
-
-        def close():
-            # What devloop's own thread analysis records (no caller in 0.10.3 does; this gives
-            # `devloop insights detect` its best chance).
-            entry = mapper._get_or_create_entry(thread)
-            for insight in mapper.detect_patterns(entry):
-                mapper.record_insight(thread, insight.pattern, insight.severity, insight.message, insight.evidence)
-        self.at(t + 5 * MINUTE if not ending else t + 3 * HOUR, close)
+        self.close_thread(t + 5 * MINUTE if not ending else t + 3 * HOUR, thread)
         return thread, t
 
     # ------------------------------------------------------------------ a person's day
@@ -582,18 +419,9 @@ class Scenario:
             self.cli(t + self.rng.uniform(0, 40), person.name, "git diff", 0, self.rng.randint(40, 300))
 
     # ------------------------------------------------------------------ plants
-    def plant(self, patterns, description, names, min_threads=None):
-        self.planted.append({"id": f"P{len(self.planted) + 1}", "patterns": patterns, "description": description,
-                             "names": names, **({"min_threads": min_threads} if min_threads else {})})
-
-    def hard_negative(self, patterns, description, names):
-        self.hard_negatives.append({"id": f"H{len(self.hard_negatives) + 1}", "patterns": patterns, "description": description, "names": names})
-
     def days_for(self, count, first=1):
         """`count` workdays (after the first), distinct while there are enough of them."""
-        pool = self.workdays[first:]
-        distinct = self.rng.sample(pool, min(count, len(pool)))
-        return sorted(distinct + self.rng.choices(pool, k=count - len(distinct)))
+        return self.spread(self.workdays[first:], count)
 
     def hour(self, day, start=9.5, end=16.0):
         return day + self.rng.uniform(start, end) * HOUR
@@ -771,33 +599,11 @@ class Scenario:
         for day in self.workdays:
             for person in self.people.values():
                 self.day(day, person)
-        cuts = self.run_queue()
-        devloop.CLOCK.now = self.end
-        self.flush_context()
-        self.writers.close()
-        kept = sum(len(findings) for findings in self.context._findings.values())
-        if kept != self.context_added:
-            raise SystemExit(f"the context store trimmed {self.context_added - kept} finding(s); use fewer days")
-        (self.out / "cuts.json").write_text(json.dumps(cuts, indent=2) + "\n")
+        self.finish()
         roles = {key: list(value) if isinstance(value, tuple) else value for key, value in self.roles.items()}
         return {"seed": self.seed, "days": self.days, "start": START, "end": self.end, "roles": roles,
                 "planted": self.planted, "hard_negatives": self.hard_negatives}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=int, default=21)
-    parser.add_argument("--cuts", type=int, default=5, help="moments at which an incremental run reads the folders")
-    args = parser.parse_args()
-    out = args.out.resolve()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    truth = Scenario(out, args.seed, args.days, args.cuts).generate()
-    (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
-
-
 if __name__ == "__main__":
-    main()
+    scenario_folder.main(Scenario, __doc__)
