@@ -24,7 +24,7 @@
 //!
 //! Per event the detector looks at the person's open episodes only (bounded: at most
 //! `MAX_OPEN` per person, each at most `window_seconds` old): amortized O(log n). Judging a
-//! pair reads sums over every command, kept as the counts change ([`Counts`]). A pair keeps
+//! pair reads sums over every command, kept as the counts change (`Counts`). A pair keeps
 //! the gaps of its last `KEPT_GAPS` occasions for its median gap, not every gap it ever had.
 //!
 //! The state is bounded by the commands of the last `forget_after_days`: a command not run for
