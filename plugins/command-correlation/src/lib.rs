@@ -86,15 +86,21 @@ impl Person {
     fn ran(&mut self, command: &str, follows: usize, now_ms: i64, forget_ms: i64) {
         self.runs += 1;
         self.last_ms = now_ms;
-        let counts = match self.followed_by.get_mut(command) {
-            Some(counts) => counts,
-            None => self.followed_by.entry(command.to_owned()).or_default(),
-        }
-        .seen(now_ms, forget_ms);
-        counts.runs += 1;
-        counts.followed_by += follows as u64;
-        counts.last_ms = now_ms;
+        count_run(&mut self.followed_by, command, follows, now_ms, forget_ms);
     }
+}
+
+/// Counts a run of `command` in `commands` (everyone's or a person's) that followed `follows`
+/// runs in the window.
+fn count_run(commands: &mut KeyMap<String, Command>, command: &str, follows: usize, now_ms: i64, forget_ms: i64) {
+    let counts = match commands.get_mut(command) {
+        Some(counts) => counts,
+        None => commands.entry(command.to_owned()).or_default(),
+    }
+    .seen(now_ms, forget_ms);
+    counts.runs += 1;
+    counts.followed_by += follows as u64;
+    counts.last_ms = now_ms;
 }
 
 /// Something counted until it is not seen for the forgetting horizon.
@@ -371,14 +377,7 @@ impl Detector for CommandCorrelation {
         }
         // The runs this command follows for the first time: those since its own last run.
         let since = recent.iter().rposition(|run| run.command == command).map_or(0, |last| last + 1);
-        let counts = match self.commands.get_mut(command.as_ref()) {
-            Some(counts) => counts,
-            None => self.commands.entry(command.to_string()).or_default(),
-        }
-        .seen(now_ms, forget_ms);
-        counts.runs += 1;
-        counts.last_ms = now_ms;
-        counts.followed_by += (recent.len() - since) as u64;
+        count_run(&mut self.commands, &command, recent.len() - since, now_ms, forget_ms);
         self.total_runs += 1;
         let person = match self.people.get_mut(who) {
             Some(person) => person,
@@ -427,12 +426,9 @@ impl CommandCorrelation {
     /// median reads the same), and as those formats did not say when a command or pair was last
     /// seen, everything counts as seen at the newest time the snapshot holds.
     fn migrate(&mut self, saved: Saved) -> Result<(), String> {
-        if saved.format == 4 {
-            return devloop_plugin_sdk::keep_state!(@read self, saved, 4;
-                recent, commands, total_runs, pairs, reported, swept_ms);
-        }
-        if saved.format == 3 {
-            return devloop_plugin_sdk::keep_state!(@read self, saved, 3;
+        if matches!(saved.format, 3 | 4) {
+            let format = saved.format;
+            return devloop_plugin_sdk::keep_state!(@read self, saved, format;
                 recent, commands, total_runs, pairs, reported, swept_ms);
         }
         if !matches!(saved.format, 1 | 2) {
