@@ -244,9 +244,12 @@ impl Thresholds {
     ) {
         let runs = rates.commands.get(first).map_or(0, |command| command.runs).max(pair.support);
         let share = pair.support as f64 / runs as f64;
-        let base_rate = rates.of((first, then), pair.support, &pair.people);
-        let lift = share / base_rate.max(1e-3);
-        if pair.support < self.min_support || share < self.min_confidence || lift < self.min_lift {
+        if pair.support < self.min_support || share < self.min_confidence {
+            return;
+        }
+        // Only a pair that passed the cheap thresholds looks up its people's base rates.
+        let lift = share / rates.of((first, then), pair.support, &pair.people).max(1e-3);
+        if lift < self.min_lift {
             return;
         }
         let median_gap_seconds = pair.gaps_ms.median().unwrap_or(0) as f64 / 1000.0;
