@@ -22,6 +22,12 @@
 //! then for different reasons stay quiet. Run times are compared among the runs that worked:
 //! a failed run's time is how soon it failed, and an agent whose tool was missing fails at once.
 //!
+//! An agent failing the same way on most of its runs is reported for that alone, whichever of
+//! devloop's logs says so: its failure rate is not reported beside it (one cause, one finding),
+//! and its run times are neither judged nor learned from while it lasts. devloop's performance
+//! log times the handler, which succeeds when the check inside it failed at once, so a broken
+//! agent's "successful" runs there are its failures, and the days it works look slow.
+//!
 //! A finding stays current while its anomaly lasts: each run that is itself anomalous — a run
 //! slow against the baseline on its own, a failure while the failure rate is up, one more run
 //! failing the same way — re-reports it with the counts and medians as they are now, naming in
@@ -59,6 +65,9 @@ struct Series {
     /// Per error signature, its failed runs no report has named yet (format 2).
     #[serde(default, with = "devloop_plugin_sdk::state::as_pairs")]
     unreported: BTreeMap<String, VecDeque<(u64, i64)>>,
+    /// Whether most of its runs fail the same way, as of its last run (format 2, later).
+    #[serde(default)]
+    fails_the_same_way: bool,
 }
 
 /// Error signatures kept per series; the rarest gives way first.
@@ -116,7 +125,16 @@ impl Series {
             runs: 0,
             failures: BTreeMap::new(),
             unreported: BTreeMap::new(),
+            fails_the_same_way: false,
         }
+    }
+
+    /// Whether some error accounts for at least `min_same_failures` runs and `min_same_share`
+    /// of them.
+    fn most_fail_the_same_way(&self, limits: &Limits) -> bool {
+        self.failures.values().any(|(count, _)| {
+            *count >= limits.min_same_failures && *count as f64 / self.runs as f64 >= limits.min_same_share
+        })
     }
 }
 
@@ -342,7 +360,10 @@ impl Series {
     ) {
         let Run { agent, kind, event } = *run;
         self.runs += 1;
-        let Some(error) = failure_text(event) else { return };
+        let Some(error) = failure_text(event) else {
+            self.fails_the_same_way = self.most_fail_the_same_way(limits);
+            return;
+        };
         let signature = signature(error);
         if !self.failures.contains_key(&signature) && self.failures.len() == MAX_SIGNATURES {
             let rarest = self.failures.iter().min_by_key(|(_, (count, _))| *count).map(|(key, _)| key.clone());
@@ -361,9 +382,11 @@ impl Series {
         let (count, runs) = (*count, self.runs);
         let share = count as f64 / runs as f64;
         if count < limits.min_same_failures || share < limits.min_same_share {
+            self.fails_the_same_way = self.most_fail_the_same_way(limits);
             return;
         }
         let example = example.clone();
+        self.fails_the_same_way = true;
         let what = if kind == "context.finding" { "results" } else { "runs" };
         let mut insight = Insight::new(PATTERN, insight_key(&[agent, "same_failure"]))
             .severity(Severity::Error)
@@ -464,6 +487,11 @@ impl Detector for MetricAnomaly {
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         let Some(agent) = agent_of(event) else { return Ok(()) };
         let limits = self.limits;
+        let broken = self
+            .series
+            .range((agent.clone(), String::new())..)
+            .take_while(|((name, _), _)| *name == agent)
+            .any(|(_, series)| series.fails_the_same_way);
         let series = self
             .series
             .entry((agent.clone(), event.kind.to_string()))
@@ -473,11 +501,14 @@ impl Detector for MetricAnomaly {
         // the agent's work takes: run times are compared among the runs that worked.
         if let Some(duration_ms) = event.duration_ms
             && !event.failed()
+            && !broken
         {
             series.duration(&limits, &run, duration_ms as f64, &mut self.scratch, out);
         }
         if event.outcome.status != Status::Unknown {
-            series.outcome(&limits, &run, event.failed(), out);
+            // A broken agent's failure rate is still followed, for when it works again.
+            let mut folded = Vec::new();
+            series.outcome(&limits, &run, event.failed(), if broken { &mut folded } else { out });
         }
         if event.outcome.status != Status::Unknown || event.kind == "context.finding" {
             series.same_failure(&limits, &run, &mut self.reported, out);
@@ -546,6 +577,34 @@ mod tests {
             .collect();
         let insights = detector.process(&events)?;
         assert!(insights.iter().all(|insight| insight.key != "type-checker\u{1f}duration"), "{insights:#?}");
+        Ok(())
+    }
+
+    #[test]
+    fn an_agent_failing_the_same_way_is_one_finding_whatever_its_other_logs_say() -> Result<(), String> {
+        // The type-checker finds mypy only on the days the daemon started in the venv (every
+        // fifth day, from the third). Telemetry records each failed check; devloop's performance
+        // log times the handler, which succeeds either way: in milliseconds when the tool is
+        // missing, in a second when it works.
+        let mut detector = MetricAnomaly::default();
+        let works = |index: u64| (index / 40) % 5 == 2;
+        let mut events = Vec::new();
+        for index in 0..600_u64 {
+            let duration = if works(index) { jitter(index, 1_200.0) } else { jitter(index, 60.0) };
+            let mut checked = run(2 * index, "type-checker", duration, works(index));
+            if !works(index) {
+                checked = checked.with("error", format!("Check failed for m{index}.py: mypy command not found"));
+            }
+            let handled = Event::at(2 * index + 1, index as i64 * 60_000 + 1, "performance.operation")
+                .source("performance")
+                .actor("agent.type-checker".to_owned())
+                .duration(duration)
+                .success(true);
+            events.extend([checked, handled]);
+        }
+        let insights = detector.process(&events)?;
+        let keys: BTreeSet<&str> = insights.iter().map(|insight| insight.key.as_str()).collect();
+        assert_eq!(keys, BTreeSet::from(["type-checker\u{1f}same_failure"]), "{insights:#?}");
         Ok(())
     }
 
