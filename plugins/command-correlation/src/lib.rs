@@ -79,11 +79,21 @@ struct Person {
     runs: u64,
     followed_by: KeyMap<String, Command>,
     last_ms: i64,
+    /// The time between their runs, each gap counted up to [`BUSY_GAP_MS`]: how long they were
+    /// at work, over which a command of theirs has its pace (format 5, later).
+    #[serde(default)]
+    busy_ms: i64,
 }
+
+/// A gap between two runs longer than this is a break: it counts this much of work.
+const BUSY_GAP_MS: i64 = 30 * 60 * 1000;
 
 impl Person {
     /// Counts a run of `command` that followed `follows` of this person's runs in the window.
     fn ran(&mut self, command: &str, follows: usize, now_ms: i64, forget_ms: i64) {
+        if self.runs > 0 {
+            self.busy_ms += (now_ms - self.last_ms).clamp(0, BUSY_GAP_MS);
+        }
         self.runs += 1;
         self.last_ms = now_ms;
         count_run(&mut self.followed_by, command, follows, now_ms, forget_ms);
@@ -144,6 +154,7 @@ struct BaseRates<'s> {
     commands: &'s KeyMap<String, Command>,
     total_runs: u64,
     people: &'s KeyMap<String, Person>,
+    window_ms: i64,
 }
 
 impl BaseRates<'_> {
@@ -151,21 +162,28 @@ impl BaseRates<'_> {
     /// likelier it is after `first`) and other than itself (a command does not follow itself:
     /// someone who runs `git status` all day has few other runs, and it follows many of them):
     /// everyone's rate, or that of `people` (who ran the pair, starting from [`PRIOR_RUNS`] at
-    /// everyone's rate), whichever is higher. `support` is how often it followed `first`.
+    /// everyone's rate), or the chance that their pace of running `then` apart from the pair
+    /// puts a run in any window of theirs, whichever is highest. `support` is how often it
+    /// followed `first`. The pace tells a habit kept all day (`git status` every few minutes)
+    /// from the start, when a person's few runs of other commands cannot.
     fn of(&self, (first, then): (&str, &str), support: u64, people: &BTreeSet<String>) -> f64 {
         let runs_of = |commands: &KeyMap<String, Command>, command: &str| commands.get(command).map_or(0, |c| c.runs);
         let followed = self.commands.get(then).map_or(0, |command| command.followed_by).saturating_sub(support);
         let others = self.total_runs.saturating_sub(runs_of(self.commands, then) + runs_of(self.commands, first));
         let everyone = followed as f64 / others.max(1) as f64;
-        let (mut followed, mut others) = (0, 0);
+        let (mut followed, mut others, mut runs_of_then, mut busy_ms) = (0, 0, 0, 0);
         for person in people.iter().filter_map(|who| self.people.get(who.as_str())) {
             followed += person.followed_by.get(then).map_or(0, |command| command.followed_by);
             others +=
                 person.runs.saturating_sub(runs_of(&person.followed_by, then) + runs_of(&person.followed_by, first));
+            runs_of_then += runs_of(&person.followed_by, then);
+            busy_ms += person.busy_ms;
         }
         let followed = followed.saturating_sub(support);
         let own = (followed as f64 + PRIOR_RUNS * everyone) / (others as f64 + PRIOR_RUNS);
-        everyone.max(own)
+        let per_ms = runs_of_then.saturating_sub(support) as f64 / busy_ms.max(self.window_ms) as f64;
+        let paced = 1.0 - (-per_ms * self.window_ms as f64).exp();
+        everyone.max(own).max(paced)
     }
 }
 
@@ -388,7 +406,8 @@ impl Detector for CommandCorrelation {
         }
         .seen(now_ms, forget_ms);
         person.ran(&command, recent.len() - since, now_ms, forget_ms);
-        let rates = BaseRates { commands: &self.commands, total_runs: self.total_runs, people: &self.people };
+        let rates =
+            BaseRates { commands: &self.commands, total_runs: self.total_runs, people: &self.people, window_ms };
         for run in recent.range(since..) {
             devloop_plugin_sdk::assign(&mut self.pair_key.0, &run.command);
             devloop_plugin_sdk::assign(&mut self.pair_key.1, &command);
@@ -715,6 +734,59 @@ mod tests {
             // Later ids, times and day numbers take more digits; nothing else grows.
             assert!(*later_bytes <= bytes + bytes / 10, "the snapshot stops growing: {sizes:?}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_habit_kept_all_day_is_no_pair_even_when_it_followed_a_command_by_chance_at_first() -> Result<(), String> {
+        let by = |who: &str, id: u64, seconds: i64, command: &str| {
+            Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor(who.to_owned()).exit_code(0)
+        };
+        let mut state: u64 = 11;
+        let mut next = |below: u64| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % below
+        };
+        let (mut events, mut id) = (Vec::new(), 0_u64);
+        let mut push = |events: &mut Vec<Event>, who: &str, at: i64, command: &str| {
+            id += 1;
+            events.push(by(who, id, at, command));
+        };
+        let (mut checks, day) = (0, 86_400_i64);
+        for day_start in (0..10).map(|index| index * day) {
+            // rin's `git status` every three to eight minutes of her eight hours at work.
+            let mut at = day_start + 60;
+            while at < day_start + 8 * 3_600 {
+                push(&mut events, "rin", at, "git status");
+                at += 180 + next(300) as i64;
+            }
+            // `make check` four times a day; five of its first seven runs happen to have the
+            // habit within the minute after them, later ones as often as anything else does.
+            for slot in 0..4_i64 {
+                let at = day_start + 1_000 + slot * 6_500 + next(600) as i64;
+                push(&mut events, "rin", at, "make check");
+                checks += 1;
+                if checks <= 7 && checks != 3 && checks != 6 {
+                    push(&mut events, "rin", at + 50, "git status");
+                }
+            }
+            // A real pair: `cargo check -p api` half a minute after each `make proto`.
+            for slot in 0..3_i64 {
+                let at = day_start + 2_200 + slot * 8_000 + next(600) as i64;
+                push(&mut events, "rin", at, "make proto");
+                push(&mut events, "rin", at + 30, "cargo check -p api");
+            }
+            // sam runs other commands all day, never `git status`.
+            let others = ["uv run pytest", "uv sync", "git log", "bd ready", "ruff check", "npm test"];
+            for index in 0..150_i64 {
+                push(&mut events, "sam", day_start + 90 + index * 190, others[next(others.len() as u64) as usize]);
+            }
+        }
+        events.sort_by_key(|event| event.time_ms);
+        let insights = CommandCorrelation::default().process(&events)?;
+        let keys: BTreeSet<&str> = insights.iter().map(|insight| insight.key.as_str()).collect();
+        assert!(!keys.contains("make check\u{1f}git status"), "rin's habit, not the pair's: {keys:?}");
+        assert!(keys.contains("make proto\u{1f}cargo check -p api"), "{keys:?}");
         Ok(())
     }
 
