@@ -181,8 +181,10 @@ impl BaseRates<'_> {
         }
         let followed = followed.saturating_sub(support);
         let own = (followed as f64 + PRIOR_RUNS * everyone) / (others as f64 + PRIOR_RUNS);
+        // Runs expected in a window at that pace: the chance of one for a habit kept at an even
+        // pace (a tic), and never below it for any other.
         let per_ms = runs_of_then.saturating_sub(support) as f64 / busy_ms.max(self.window_ms) as f64;
-        let paced = 1.0 - (-per_ms * self.window_ms as f64).exp();
+        let paced = (per_ms * self.window_ms as f64).min(1.0);
         everyone.max(own).max(paced)
     }
 }
@@ -787,6 +789,40 @@ mod tests {
         let keys: BTreeSet<&str> = insights.iter().map(|insight| insight.key.as_str()).collect();
         assert!(!keys.contains("make check\u{1f}git status"), "rin's habit, not the pair's: {keys:?}");
         assert!(keys.contains("make proto\u{1f}cargo check -p api"), "{keys:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_habit_kept_at_an_even_pace_is_as_likely_in_a_window_as_the_window_is_long() -> Result<(), String> {
+        // rin's `git status` every five minutes on the dot: a two-minute window after anything
+        // holds one 40% of the time (an uneven pace of the same rate would, 33% of the time).
+        // `make check`, once a day, happens to come a minute before one each time.
+        let by = |who: &str, id: u64, seconds: i64, command: &str| {
+            Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor(who.to_owned()).exit_code(0)
+        };
+        let (mut events, mut id) = (Vec::new(), 0_u64);
+        let mut push = |events: &mut Vec<Event>, who: &str, at: i64, command: &str| {
+            id += 1;
+            events.push(by(who, id, at, command));
+        };
+        let mine = ["cargo build", "cargo test", "git diff", "cargo run", "cargo doc"];
+        let theirs = ["uv run pytest", "uv sync", "git log", "bd ready", "ruff check", "npm test"];
+        for day_start in (0..10).map(|index| index * 86_400_i64) {
+            for tic in 0..96_i64 {
+                push(&mut events, "rin", day_start + tic * 300, "git status");
+            }
+            push(&mut events, "rin", day_start + 7_200 - 60, "make check");
+            for index in 0..12_i64 {
+                push(&mut events, "rin", day_start + 137 + index * 2_377, mine[index as usize % mine.len()]);
+            }
+            for index in 0..150_i64 {
+                push(&mut events, "sam", day_start + 90 + index * 190, theirs[index as usize % theirs.len()]);
+            }
+        }
+        events.sort_by_key(|event| event.time_ms);
+        let insights = CommandCorrelation::default().process(&events)?;
+        let keys: BTreeSet<&str> = insights.iter().map(|insight| insight.key.as_str()).collect();
+        assert!(!keys.contains("make check\u{1f}git status"), "rin's habit, at most 2.5x: {insights:#?}");
         Ok(())
     }
 
