@@ -8,7 +8,9 @@
 //! commands (neither A nor B) — so a command people run after everything (`status`) is never
 //! "correlated" with anything. The other commands are everyone's, and also the pair's own
 //! people's: one person's habit of running `git status` after whatever they ran is theirs,
-//! however rarely the others run it.
+//! however rarely the others run it. A habit kept all day is also known by its pace, before
+//! a person's runs of other commands add up: B's runs apart from the pair over the time its
+//! people were at work, as the runs it puts in a window, is a base rate too.
 //! Failed runs are left to `failure_workaround` and `command_rerun`. Commands are grouped with
 //! whitespace collapsed and shown as logged; a finding is re-sent only when its support grew.
 //!
