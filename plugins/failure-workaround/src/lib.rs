@@ -14,7 +14,8 @@
 //! failures, and is `min_lift` times likelier after that failure than its base rate: how
 //! often it follows the *other* commands' failures, or how common it is among all successful
 //! commands, whichever is higher; and `min_lift` times likelier after a failed run than after a
-//! successful run, both of the failed command (once it has succeeded since it first failed) and
+//! successful run, both of the failed command (once its successes since it first failed can
+//! tell: one followed by that command, or enough without it) and
 //! of the other commands that failed, taken together, once it followed them `min_occasions`
 //! times (one command's lucky streak says little) — so `status` or `git diff`, which people run after any failure about as
 //! often as after success, is never "the workaround", even where it comes between a failure and
@@ -174,12 +175,19 @@ impl FailureWorkaround {
     }
 
     /// How much likelier `workaround` follows a failed run of `failed` than a successful one,
-    /// run by run (`None` while `failed` has not succeeded since it first failed).
+    /// run by run. `None` while the successes say nothing: `failed` has not succeeded since it
+    /// first failed, or too few times for `min_lift` (the rate after successes starts from
+    /// one success followed as often as a failure, so `min_lift − 1` successes without the
+    /// workaround are the fewest a workaround could pass with) and none of them was followed
+    /// by `workaround` (which speaks against it however few they are).
     fn lift_over_own_successes(&self, key: &(String, String)) -> Option<(f64, f64)> {
         let successes = Some(self.tracked_successes.get(&key.0)).filter(|successes| *successes > 0)?;
+        let after_successes = self.after_successes.get(key).copied().unwrap_or(0);
+        if after_successes == 0 && ((successes + 1) as f64) < self.min_lift {
+            return None;
+        }
         let failed_runs = self.failed_runs.get(&key.0);
         let after_failed = self.after_failed_runs.get(key).copied().unwrap_or(0);
-        let after_successes = self.after_successes.get(key).copied().unwrap_or(0);
         Some(follow_lift(after_failed, failed_runs, after_successes, successes))
     }
 
@@ -823,6 +831,48 @@ mod tests {
             events.push(run(day * 3, start, "make test", 1).with("error_message", "1 failed"));
             events.push(run(day * 3 + 1, start + 40, "git diff", 0));
             events.push(run(day * 3 + 2, start + 300, "make test", 0));
+        }
+        let mut insights = detector.process(&events)?;
+        detector.on_tick(1_000_000 * 1000, &mut insights)?;
+        assert!(insights.is_empty(), "{insights:#?}");
+        Ok(())
+    }
+
+    #[test]
+    fn one_success_of_the_failed_command_without_the_workaround_does_not_hide_it() -> Result<(), String> {
+        // `cargo run --bin seed-db` fails and `psql -f scripts/seed.sql` does the job, four days
+        // of five; on the other day it worked, and nothing followed it.
+        let mut detector = FailureWorkaround::default();
+        let mut events = Vec::new();
+        background(&mut events, 0, 60);
+        for day in 0..5_u64 {
+            let start = 100_000 + day as i64 * 86_400;
+            if day == 1 {
+                events.push(run(day * 2, start, "cargo run --bin seed-db", 0));
+                continue;
+            }
+            events
+                .push(run(day * 2, start, "cargo run --bin seed-db", 2).with("error_message", "missing DATABASE_URL"));
+            events.push(run(day * 2 + 1, start + 150, "psql -f scripts/seed.sql", 0));
+        }
+        let mut insights = detector.process(&events)?;
+        detector.on_tick(1_000_000 * 1000, &mut insights)?;
+        assert!(insights.last().is_some_and(|insight| insight.message.contains("4 of 4 failures")), "{insights:#?}");
+        Ok(())
+    }
+
+    #[test]
+    fn one_success_of_the_failed_command_followed_by_the_same_command_speaks_against_it() -> Result<(), String> {
+        // `cargo doc` after `cargo build` whatever its outcome: on the one day the build worked,
+        // the docs were built after it too.
+        let mut detector = FailureWorkaround::default();
+        let mut events = Vec::new();
+        background(&mut events, 0, 60);
+        for day in 0..5_u64 {
+            let start = 100_000 + day as i64 * 86_400;
+            let exit_code = if day == 1 { 0 } else { 101 };
+            events.push(run(day * 2, start, "cargo build", exit_code).with("error_message", "linker not found"));
+            events.push(run(day * 2 + 1, start + 150, "cargo doc", 0));
         }
         let mut insights = detector.process(&events)?;
         detector.on_tick(1_000_000 * 1000, &mut insights)?;
