@@ -36,6 +36,7 @@
 //! not anomalous adds no evidence and sends nothing.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 
 use devloop_plugin_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -129,12 +130,16 @@ impl Series {
         }
     }
 
-    /// Whether some error accounts for at least `min_same_failures` runs and `min_same_share`
-    /// of them.
-    fn most_fail_the_same_way(&self, limits: &Limits) -> bool {
-        self.failures.values().any(|(count, _)| {
-            *count >= limits.min_same_failures && *count as f64 / self.runs as f64 >= limits.min_same_share
-        })
+    /// After a run that did not make its own error pass the same-failure check: whether some
+    /// error still accounts for at least `min_same_failures` runs and `min_same_share` of
+    /// them. Such a run only lowers every error's share, so an agent not failing the same way
+    /// still is not, and only one that was is looked at again.
+    fn recheck_the_same_way(&mut self, limits: &Limits) {
+        if self.fails_the_same_way {
+            self.fails_the_same_way = self.failures.values().any(|(count, _)| {
+                *count >= limits.min_same_failures && *count as f64 / self.runs as f64 >= limits.min_same_share
+            });
+        }
     }
 }
 
@@ -361,7 +366,7 @@ impl Series {
         let Run { agent, kind, event } = *run;
         self.runs += 1;
         let Some(error) = failure_text(event) else {
-            self.fails_the_same_way = self.most_fail_the_same_way(limits);
+            self.recheck_the_same_way(limits);
             return;
         };
         let signature = signature(error);
@@ -382,7 +387,7 @@ impl Series {
         let (count, runs) = (*count, self.runs);
         let share = count as f64 / runs as f64;
         if count < limits.min_same_failures || share < limits.min_same_share {
-            self.fails_the_same_way = self.most_fail_the_same_way(limits);
+            self.recheck_the_same_way(limits);
             return;
         }
         let example = example.clone();
@@ -487,11 +492,13 @@ impl Detector for MetricAnomaly {
     fn on_event(&mut self, event: &Event, out: &mut Vec<Insight>) -> Result<(), String> {
         let Some(agent) = agent_of(event) else { return Ok(()) };
         let limits = self.limits;
+        let from = (agent, String::new());
         let broken = self
             .series
-            .range((agent.clone(), String::new())..)
-            .take_while(|((name, _), _)| *name == agent)
+            .range((Bound::Included(&from), Bound::Unbounded))
+            .take_while(|((name, _), _)| *name == from.0)
             .any(|(_, series)| series.fails_the_same_way);
+        let agent = from.0;
         let series = self
             .series
             .entry((agent.clone(), event.kind.to_string()))
