@@ -499,6 +499,27 @@ mod tests {
         Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor("dev").exit_code(0)
     }
 
+    /// A successful run of `command` by `who`.
+    fn by(who: &str, id: u64, seconds: i64, command: &str) -> Event<'static> {
+        run(id, seconds, command).actor(who.to_owned())
+    }
+
+    /// People's successful runs, each with an id of its own, handed out in time order.
+    #[derive(Default)]
+    struct Runs(Vec<Event<'static>>);
+
+    impl Runs {
+        fn add(&mut self, who: &str, seconds: i64, command: &str) {
+            let id = self.0.len() as u64 + 1;
+            self.0.push(by(who, id, seconds, command));
+        }
+
+        fn in_order(mut self) -> Vec<Event<'static>> {
+            self.0.sort_by_key(|event| event.time_ms);
+            self.0
+        }
+    }
+
     /// Commands in a pseudo-random order (a fixed-seed LCG), `status` the most common.
     fn background(count: u64) -> Vec<Event<'static>> {
         let commands = ["status", "bd ready", "status", "insights list", "doctor", "status", "watch ."];
@@ -743,51 +764,43 @@ mod tests {
 
     #[test]
     fn a_habit_kept_all_day_is_no_pair_even_when_it_followed_a_command_by_chance_at_first() -> Result<(), String> {
-        let by = |who: &str, id: u64, seconds: i64, command: &str| {
-            Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor(who.to_owned()).exit_code(0)
-        };
         let mut state: u64 = 11;
         let mut next = |below: u64| {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             (state >> 33) % below
         };
-        let (mut events, mut id) = (Vec::new(), 0_u64);
-        let mut push = |events: &mut Vec<Event>, who: &str, at: i64, command: &str| {
-            id += 1;
-            events.push(by(who, id, at, command));
-        };
+        let mut runs = Runs::default();
         let (mut checks, day) = (0, 86_400_i64);
         for day_start in (0..10).map(|index| index * day) {
             // rin's `git status` every three to eight minutes of her eight hours at work.
             let mut at = day_start + 60;
             while at < day_start + 8 * 3_600 {
-                push(&mut events, "rin", at, "git status");
+                runs.add("rin", at, "git status");
                 at += 180 + next(300) as i64;
             }
             // `make check` four times a day; five of its first seven runs happen to have the
             // habit within the minute after them, later ones as often as anything else does.
             for slot in 0..4_i64 {
                 let at = day_start + 1_000 + slot * 6_500 + next(600) as i64;
-                push(&mut events, "rin", at, "make check");
+                runs.add("rin", at, "make check");
                 checks += 1;
                 if checks <= 7 && checks != 3 && checks != 6 {
-                    push(&mut events, "rin", at + 50, "git status");
+                    runs.add("rin", at + 50, "git status");
                 }
             }
             // A real pair: `cargo check -p api` half a minute after each `make proto`.
             for slot in 0..3_i64 {
                 let at = day_start + 2_200 + slot * 8_000 + next(600) as i64;
-                push(&mut events, "rin", at, "make proto");
-                push(&mut events, "rin", at + 30, "cargo check -p api");
+                runs.add("rin", at, "make proto");
+                runs.add("rin", at + 30, "cargo check -p api");
             }
             // sam runs other commands all day, never `git status`.
             let others = ["uv run pytest", "uv sync", "git log", "bd ready", "ruff check", "npm test"];
             for index in 0..150_i64 {
-                push(&mut events, "sam", day_start + 90 + index * 190, others[next(others.len() as u64) as usize]);
+                runs.add("sam", day_start + 90 + index * 190, others[next(others.len() as u64) as usize]);
             }
         }
-        events.sort_by_key(|event| event.time_ms);
-        let insights = CommandCorrelation::default().process(&events)?;
+        let insights = CommandCorrelation::default().process(&runs.in_order())?;
         let keys: BTreeSet<&str> = insights.iter().map(|insight| insight.key.as_str()).collect();
         assert!(!keys.contains("make check\u{1f}git status"), "rin's habit, not the pair's: {keys:?}");
         assert!(keys.contains("make proto\u{1f}cargo check -p api"), "{keys:?}");
@@ -799,30 +812,22 @@ mod tests {
         // rin's `git status` every five minutes on the dot: a two-minute window after anything
         // holds one 40% of the time (an uneven pace of the same rate would, 33% of the time).
         // `make check`, once a day, happens to come a minute before one each time.
-        let by = |who: &str, id: u64, seconds: i64, command: &str| {
-            Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor(who.to_owned()).exit_code(0)
-        };
-        let (mut events, mut id) = (Vec::new(), 0_u64);
-        let mut push = |events: &mut Vec<Event>, who: &str, at: i64, command: &str| {
-            id += 1;
-            events.push(by(who, id, at, command));
-        };
+        let mut runs = Runs::default();
         let mine = ["cargo build", "cargo test", "git diff", "cargo run", "cargo doc"];
         let theirs = ["uv run pytest", "uv sync", "git log", "bd ready", "ruff check", "npm test"];
         for day_start in (0..10).map(|index| index * 86_400_i64) {
             for tic in 0..96_i64 {
-                push(&mut events, "rin", day_start + tic * 300, "git status");
+                runs.add("rin", day_start + tic * 300, "git status");
             }
-            push(&mut events, "rin", day_start + 7_200 - 60, "make check");
+            runs.add("rin", day_start + 7_200 - 60, "make check");
             for index in 0..12_i64 {
-                push(&mut events, "rin", day_start + 137 + index * 2_377, mine[index as usize % mine.len()]);
+                runs.add("rin", day_start + 137 + index * 2_377, mine[index as usize % mine.len()]);
             }
             for index in 0..150_i64 {
-                push(&mut events, "sam", day_start + 90 + index * 190, theirs[index as usize % theirs.len()]);
+                runs.add("sam", day_start + 90 + index * 190, theirs[index as usize % theirs.len()]);
             }
         }
-        events.sort_by_key(|event| event.time_ms);
-        let insights = CommandCorrelation::default().process(&events)?;
+        let insights = CommandCorrelation::default().process(&runs.in_order())?;
         let keys: BTreeSet<&str> = insights.iter().map(|insight| insight.key.as_str()).collect();
         assert!(!keys.contains("make check\u{1f}git status"), "rin's habit, at most 2.5x: {insights:#?}");
         Ok(())
@@ -830,9 +835,6 @@ mod tests {
 
     #[test]
     fn a_follower_one_person_runs_after_everything_is_judged_against_their_own_habit() -> Result<(), String> {
-        let by = |who: &str, id: u64, seconds: i64, command: &str| {
-            Event::at(id, seconds * 1000, "cli.command").subject(command.to_owned()).actor(who.to_owned()).exit_code(0)
-        };
         let mut events = Vec::new();
         // rin runs `git status` every fourth minute whatever she is doing, so it follows a third
         // of her commands; `make check` is one of them, 5 of its 7 runs right before one. And
