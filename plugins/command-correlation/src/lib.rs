@@ -169,16 +169,20 @@ impl BaseRates<'_> {
     /// followed `first`. The pace tells a habit kept all day (`git status` every few minutes)
     /// from the start, when a person's few runs of other commands cannot.
     fn of(&self, (first, then): (&str, &str), support: u64, people: &BTreeSet<String>) -> f64 {
-        let runs_of = |commands: &KeyMap<String, Command>, command: &str| commands.get(command).map_or(0, |c| c.runs);
-        let followed = self.commands.get(then).map_or(0, |command| command.followed_by).saturating_sub(support);
-        let others = self.total_runs.saturating_sub(runs_of(self.commands, then) + runs_of(self.commands, first));
-        let everyone = followed as f64 / others.max(1) as f64;
+        // `then`'s runs and the runs it followed, and `first`'s runs, in `commands`.
+        let counts = |commands: &KeyMap<String, Command>| {
+            let then = commands.get(then).map_or((0, 0), |command| (command.runs, command.followed_by));
+            (then, commands.get(first).map_or(0, |command| command.runs))
+        };
+        let ((then_runs, followed), first_runs) = counts(self.commands);
+        let others = self.total_runs.saturating_sub(then_runs + first_runs);
+        let everyone = followed.saturating_sub(support) as f64 / others.max(1) as f64;
         let (mut followed, mut others, mut runs_of_then, mut busy_ms) = (0, 0, 0, 0);
         for person in people.iter().filter_map(|who| self.people.get(who.as_str())) {
-            followed += person.followed_by.get(then).map_or(0, |command| command.followed_by);
-            others +=
-                person.runs.saturating_sub(runs_of(&person.followed_by, then) + runs_of(&person.followed_by, first));
-            runs_of_then += runs_of(&person.followed_by, then);
+            let ((then_runs, then_followed), first_runs) = counts(&person.followed_by);
+            followed += then_followed;
+            others += person.runs.saturating_sub(then_runs + first_runs);
+            runs_of_then += then_runs;
             busy_ms += person.busy_ms;
         }
         let followed = followed.saturating_sub(support);

@@ -147,17 +147,14 @@ fn typed_words(text: &str) -> Vec<String> {
 
 /// The longest run of words two prompts share word for word.
 fn longest_shared_run(one: &[String], other: &[String]) -> usize {
-    let mut previous = vec![0; other.len() + 1];
+    let (mut previous, mut current) = (vec![0; other.len() + 1], vec![0; other.len() + 1]);
     let mut longest = 0;
     for word in one {
-        let mut current = vec![0; other.len() + 1];
         for (index, other_word) in other.iter().enumerate() {
-            if word == other_word {
-                current[index + 1] = previous[index] + 1;
-                longest = longest.max(current[index + 1]);
-            }
+            current[index + 1] = if word == other_word { previous[index] + 1 } else { 0 };
+            longest = longest.max(current[index + 1]);
         }
-        previous = current;
+        std::mem::swap(&mut previous, &mut current);
     }
     longest
 }

@@ -136,9 +136,7 @@ impl Series {
     /// still is not, and only one that was is looked at again.
     fn recheck_the_same_way(&mut self, limits: &Limits) {
         if self.fails_the_same_way {
-            self.fails_the_same_way = self.failures.values().any(|(count, _)| {
-                *count >= limits.min_same_failures && *count as f64 / self.runs as f64 >= limits.min_same_share
-            });
+            self.fails_the_same_way = self.failures.values().any(|(count, _)| limits.same_way(*count, self.runs));
         }
     }
 }
@@ -153,6 +151,13 @@ struct Limits {
     min_failure_increase: f64,
     min_same_failures: u64,
     min_same_share: f64,
+}
+
+impl Limits {
+    /// Whether `count` runs failing the same way, of `runs`, is an agent failing the same way.
+    fn same_way(&self, count: u64, runs: u64) -> bool {
+        count >= self.min_same_failures && count as f64 / runs as f64 >= self.min_same_share
+    }
 }
 
 /// The run being judged: its agent, the kind of record it came in, the event itself.
@@ -295,7 +300,9 @@ impl Series {
         out.push(insight);
     }
 
-    fn outcome(&mut self, limits: &Limits, run: &Run, failed: bool, out: &mut Vec<Insight>) {
+    /// Follows the agent's failure rate, and reports it into `out` while it is up (`None`: it
+    /// is followed, not reported).
+    fn outcome(&mut self, limits: &Limits, run: &Run, failed: bool, out: Option<&mut Vec<Insight>>) {
         let window = limits.recent_runs * 2;
         let min_increase = limits.min_failure_increase;
         let Run { agent, kind, event } = *run;
@@ -330,6 +337,7 @@ impl Series {
         };
         self.failed_runs += named.len() as u64;
         let failed_runs = self.failed_runs;
+        let Some(out) = out else { return };
         let mut insight = Insight::new(PATTERN, insight_key(&[agent, "failure_rate"]))
             .severity(if rate >= 0.5 { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.99))
@@ -385,11 +393,11 @@ impl Series {
         let (count, example) = self.failures.entry(signature.clone()).or_insert_with(|| (0, error.to_owned()));
         *count += 1;
         let (count, runs) = (*count, self.runs);
-        let share = count as f64 / runs as f64;
-        if count < limits.min_same_failures || share < limits.min_same_share {
+        if !limits.same_way(count, runs) {
             self.recheck_the_same_way(limits);
             return;
         }
+        let share = count as f64 / runs as f64;
         let example = example.clone();
         self.fails_the_same_way = true;
         let what = if kind == "context.finding" { "results" } else { "runs" };
@@ -514,8 +522,7 @@ impl Detector for MetricAnomaly {
         }
         if event.outcome.status != Status::Unknown {
             // A broken agent's failure rate is still followed, for when it works again.
-            let mut folded = Vec::new();
-            series.outcome(&limits, &run, event.failed(), if broken { &mut folded } else { out });
+            series.outcome(&limits, &run, event.failed(), (!broken).then_some(&mut *out));
         }
         if event.outcome.status != Status::Unknown || event.kind == "context.finding" {
             series.same_failure(&limits, &run, &mut self.reported, out);
