@@ -32,12 +32,13 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
     let stdout = String::from_utf8(output.stdout)?;
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
 
-    // The crossing's heading says how many of the folder's events it took: checked below.
-    let crossing = "== the sandbox's crossing (command-repetition, ";
+    // Each crossing's heading says how many of the folder's events it took: checked below.
+    let crossings =
+        ["command-repetition", "failure-workaround"].map(|detector| format!("== the sandbox's crossing ({detector}, "));
     let sections: Vec<&str> = stdout
         .lines()
         .filter(|line| line.starts_with("== "))
-        .map(|line| if line.starts_with(crossing) { crossing } else { line })
+        .map(|line| crossings.iter().find(|heading| line.starts_with(heading.as_str())).map_or(line, String::as_str))
         .collect();
     assert_eq!(
         sections,
@@ -47,7 +48,8 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
             "== full run (every detector, normal checkpoints) vs jq",
             "== per detector",
             "== checkpoint overhead",
-            crossing,
+            &crossings[0],
+            &crossings[1],
             "== peak RSS"
         ],
         "{stdout}"
@@ -71,25 +73,35 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
     for prefix in ["ratio (normal / end only):", "stored state, every detector:", "full run:", "full run, end only:"] {
         assert!(!line(prefix).is_empty(), "{prefix} missing:\n{stdout}");
     }
-    // The crossing: on some of the folder's events, a time for the native crate (from the host's
-    // events, and on events built beforehand), the component at each batch size (and fresh) and
-    // converting the batches alone, each a positive number of milliseconds and a ratio to
-    // native, native's own being 1.
-    let taken = number_before(line(crossing).strip_prefix(crossing).unwrap_or_default(), "of");
-    assert!(taken.is_some_and(|events| events > 0 && events <= 3000), "{stdout}");
-    let milliseconds = |prefix: &str| -> Option<f64> {
-        let after = line(prefix).strip_prefix(prefix)?;
-        after.split_whitespace().next()?.parse().ok()
-    };
-    assert!(line("native (this binary), batch 1024:").ends_with(" = 1.00x native"), "{stdout}");
-    let prefixes = ["native (this binary), batch 1024:", "native, on events built beforehand:"]
-        .map(str::to_owned)
-        .into_iter()
-        .chain([1, 64, 1024].map(|batch| format!("component, batch {batch}:")))
-        .chain(["component, batch 1024, fresh instance:", "converting the batches alone (host):"].map(str::to_owned));
-    for prefix in prefixes {
-        assert!(milliseconds(&prefix).is_some_and(|ms| ms > 0.0), "{prefix}\n{stdout}");
-        assert!(line(&prefix).ends_with("x native"), "{prefix}\n{stdout}");
+    // Each crossing: on some of the folder's events, a time for the native crate (from the
+    // host's events, and on events built beforehand), the component at each batch size (and
+    // fresh) and converting the batches alone, each a positive number of milliseconds and a
+    // ratio to native, native's own being 1.
+    for heading in &crossings {
+        let section: Vec<&str> = stdout
+            .lines()
+            .skip_while(|line| !line.starts_with(heading.as_str()))
+            .take_while(|line| !line.is_empty())
+            .collect();
+        let taken = section.first().and_then(|first| number_before(first.strip_prefix(heading.as_str())?, "of"));
+        assert!(taken.is_some_and(|events| events > 0 && events <= 3000), "{heading}\n{stdout}");
+        let line = |prefix: &str| section.iter().find(|line| line.starts_with(prefix)).copied().unwrap_or_default();
+        let milliseconds = |prefix: &str| -> Option<f64> {
+            let after = line(prefix).strip_prefix(prefix)?;
+            after.split_whitespace().next()?.parse().ok()
+        };
+        assert!(line("native (this binary), batch 1024:").ends_with(" = 1.00x native"), "{heading}\n{stdout}");
+        let prefixes = ["native (this binary), batch 1024:", "native, on events built beforehand:"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain([1, 64, 1024].map(|batch| format!("component, batch {batch}:")))
+            .chain(
+                ["component, batch 1024, fresh instance:", "converting the batches alone (host):"].map(str::to_owned),
+            );
+        for prefix in prefixes {
+            assert!(milliseconds(&prefix).is_some_and(|ms| ms > 0.0), "{heading} {prefix}\n{stdout}");
+            assert!(line(&prefix).ends_with("x native"), "{heading} {prefix}\n{stdout}");
+        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use command_repetition::CommandRepetition;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use devloop_host::bench::crossing::{self, Round};
 use devloop_host::model::{Event, Field, Outcome, Source, Value};
@@ -95,10 +96,11 @@ fn throughput(criterion: &mut Criterion) {
     let reads = FieldSelection::union([start(&compiled).reads()]);
     let prebuilt = devloop_host::bench::sdk_events(&events, &reads);
     group.bench_function("native", |bencher| {
-        bencher.iter_with_large_drop(|| crossing::run_native(&events, &reads).expect("native run"))
+        bencher.iter_with_large_drop(|| crossing::run_native::<CommandRepetition>(&events, &reads).expect("native run"))
     });
     group.bench_function("native-prebuilt", |bencher| {
-        bencher.iter_with_large_drop(|| crossing::run_native_prebuilt(&prebuilt).expect("native run"))
+        bencher
+            .iter_with_large_drop(|| crossing::run_native_prebuilt::<CommandRepetition>(&prebuilt).expect("native run"))
     });
     let warm = |batch_size| crossing::warm_instance(&runtime, &compiled, &events, batch_size).expect("warms");
     for batch_size in [1_usize, 64, 1024] {
@@ -158,7 +160,7 @@ fn interleaved_ratio(_: &mut Criterion) {
     let events = realistic_events();
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let compiled = runtime.load_file(devloop_host_tests::plugin("command-repetition")).expect("plugin builds");
-    let passes = crossing::Passes::new(&runtime, &compiled, &events).expect("starts");
+    let passes = crossing::Passes::<CommandRepetition>::new(&runtime, &compiled, &events).expect("starts");
     let mut rounds: Vec<Round> = (0..ROUNDS).map(|_| passes.round(&[1024]).expect("a round")).collect();
     let mut median = |of: &dyn Fn(&Round) -> f64| {
         rounds.sort_by(|a, b| of(a).total_cmp(&of(b)));

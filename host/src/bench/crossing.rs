@@ -1,7 +1,9 @@
-//! The sandbox's cost per event: the bundled command-repetition component at batches of 1, 64
-//! and 1024 against the same crate compiled into this binary, on the folder's own events of
-//! the kinds it asks for (with every field ingest gives them; each side is given the fields
-//! the detector reads, as in a run).
+//! The sandbox's cost per event: a bundled detector's component at batches of 1, 64 and 1024
+//! against the same crate compiled into this binary, on the folder's own events of the kinds it
+//! asks for (with every field ingest gives them; each side is given the fields the detector
+//! reads, as in a run). [`MEASURED`] are two: command-repetition, which reads no field and does
+//! little per event (so the crossing weighs most), and failure-workaround, a run's costliest
+//! detector, which reads each failure's error message.
 //!
 //! Both sides start from the host's events, as a run does. The component's time includes
 //! converting each batch into the contract's columns; the native pass builds each batch's
@@ -20,6 +22,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use std::marker::PhantomData;
+
 use devloop_plugin_sdk::{Detector, Fields};
 
 use super::BenchError;
@@ -31,8 +35,8 @@ use crate::runtime::{CompiledPlugin, FieldSelection, Runtime, Supervisor, WitEve
 /// An event as the SDK gives it to a detector, which the native crate is given.
 type SdkEvent<'a> = devloop_plugin_sdk::Event<'a>;
 
-/// The detector measured: bundled, and linked into this binary as a crate.
-pub const DETECTOR: &str = "command-repetition";
+/// The detectors measured (each bundled, and linked into this binary as a crate), by id.
+pub const MEASURED: [&str; 2] = ["command-repetition", "failure-workaround"];
 /// Events taken from the folder.
 const EVENTS: usize = 8192;
 const BATCH_SIZES: [usize; 3] = [1, 64, 1024];
@@ -41,6 +45,8 @@ const ROUNDS: usize = 11;
 /// What the crossing section prints.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CrossingFigures {
+    /// The detector's id.
+    pub detector: String,
     pub events: usize,
     /// The native crate in batches of 1024, each built from the host's events (median of the
     /// rounds): the baseline.
@@ -73,14 +79,25 @@ fn timing(rounds: &[Round], pass: impl Fn(&Round) -> Duration) -> Timing {
     Timing { time: median(rounds.iter().map(pass).collect()), over_native: ratios[ratios.len() / 2] }
 }
 
-/// Measures the crossing on up to 8,192 of the folder's events that [`DETECTOR`] asks for;
-/// `None` when the folder has none of them.
-pub fn crossing(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Option<CrossingFigures>, BenchError> {
+/// Measures the crossing of each of [`MEASURED`], in that order, skipping one whose kinds the
+/// folder has no event of.
+pub fn crossings(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Vec<CrossingFigures>, BenchError> {
+    let figures = [
+        crossing::<command_repetition::CommandRepetition>(runtime, dirs)?,
+        crossing::<failure_workaround::FailureWorkaround>(runtime, dirs)?,
+    ];
+    Ok(figures.into_iter().flatten().collect())
+}
+
+/// Measures the crossing of `D` on up to 8,192 of the folder's events that it asks for; `None`
+/// when the folder has none of them.
+pub fn crossing<D: Detector>(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Option<CrossingFigures>, BenchError> {
+    let detector = D::info().id;
     let compiled = detectors::bundled(runtime)
         .into_iter()
         .filter_map(|candidate| candidate.found.ok())
-        .find(|found| found.description.id == DETECTOR)
-        .ok_or(BenchError::NoPlugins(format!("this binary ({DETECTOR})")))?;
+        .find(|found| found.description.id == detector)
+        .ok_or_else(|| BenchError::NoPlugins(format!("this binary ({detector})")))?;
     let mut feed = Feed::new(dirs.readers());
     let mut events = Vec::with_capacity(EVENTS);
     while events.len() < EVENTS {
@@ -94,10 +111,11 @@ pub fn crossing(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Option<Crossing
     if events.is_empty() {
         return Ok(None);
     }
-    let passes = Passes::new(runtime, &compiled.compiled, &events)?;
+    let passes = Passes::<D>::new(runtime, &compiled.compiled, &events)?;
     let rounds = (0..ROUNDS).map(|_| passes.round(&BATCH_SIZES)).collect::<Result<Vec<_>, _>>()?;
     let component = BATCH_SIZES.iter().enumerate();
     Ok(Some(CrossingFigures {
+        detector,
         events: events.len(),
         native: median(rounds.iter().map(|round| round.native).collect()),
         native_prebuilt: timing(&rounds, |round| round.native_prebuilt),
@@ -122,32 +140,33 @@ pub struct Round {
     pub conversion: Duration,
 }
 
-/// The passes over one set of events, taken in turn in each round (see the module), so that a
-/// machine whose speed drifts slows them all alike.
-pub struct Passes<'e> {
+/// The passes of `D` over one set of events, taken in turn in each round (see the module), so
+/// that a machine whose speed drifts slows them all alike. `compiled` is `D`'s component.
+pub struct Passes<'e, D> {
     runtime: &'e Runtime,
     compiled: &'e CompiledPlugin,
     events: &'e [Event],
     /// The fields the detector reads, which both sides are given.
     carried: FieldSelection,
     prebuilt: Vec<SdkEvent<'e>>,
+    native: PhantomData<fn() -> D>,
 }
 
-impl<'e> Passes<'e> {
+impl<'e, D: Detector> Passes<'e, D> {
     pub fn new(runtime: &'e Runtime, compiled: &'e CompiledPlugin, events: &'e [Event]) -> Result<Self, BenchError> {
         let carried = FieldSelection::union([start(runtime, compiled)?.reads()]);
         let prebuilt = sdk_events(events, &carried);
-        Ok(Passes { runtime, compiled, events, carried, prebuilt })
+        Ok(Passes { runtime, compiled, events, carried, prebuilt, native: PhantomData })
     }
 
     /// One round: the native crate from the host's events and from events built beforehand,
     /// the component at each of `batch_sizes` on an instance in use and at 1024 on a fresh
     /// one, then converting the batches alone.
     pub fn round(&self, batch_sizes: &[usize]) -> Result<Round, BenchError> {
-        let native_failed = |reason| BenchError::Native { reason };
-        let (ran, native) = cpu_time(|| run_native(self.events, &self.carried));
+        let native_failed = |reason| BenchError::Native { detector: D::info().id, reason };
+        let (ran, native) = cpu_time(|| run_native::<D>(self.events, &self.carried));
         ran.map_err(native_failed)?;
-        let (ran, native_prebuilt) = cpu_time(|| run_native_prebuilt(&self.prebuilt));
+        let (ran, native_prebuilt) = cpu_time(|| run_native_prebuilt::<D>(&self.prebuilt));
         ran.map_err(native_failed)?;
         let mut component = Vec::with_capacity(batch_sizes.len());
         for &batch_size in batch_sizes {
@@ -177,25 +196,34 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-/// [`DETECTOR`] compiled into this binary over the host's `events`, from a fresh detector, in
-/// batches of 1024 with a tick after each, as the component gets them: each batch's events
-/// built as the SDK's ([`sdk_events`]) with the fields `carried`, as a host running the crate
-/// would build them. The detector is handed back, for the caller to drop outside the time it
-/// takes: a run's detector lives on, as the component's instance does after its pass.
-pub fn run_native(events: &[Event], carried: &FieldSelection) -> Result<impl Sized, String> {
-    let mut detector = command_repetition::CommandRepetition::default();
+/// `D` compiled into this binary over the host's `events`, from a fresh detector with its
+/// default settings, in batches of 1024 with a tick after each, as the component gets them:
+/// each batch's events built as the SDK's ([`sdk_events`]) with the fields `carried`, as a host
+/// running the crate would build them. The detector is handed back, for the caller to drop
+/// outside the time it takes: a run's detector lives on, as the component's instance does
+/// after its pass.
+pub fn run_native<D: Detector>(events: &[Event], carried: &FieldSelection) -> Result<D, String> {
+    let mut detector = configured::<D>()?;
     events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, &sdk_events(batch, carried)))?;
     Ok(detector)
 }
 
 /// [`run_native`] over events built beforehand: the detector's own work alone.
-pub fn run_native_prebuilt(events: &[SdkEvent<'_>]) -> Result<impl Sized, String> {
-    let mut detector = command_repetition::CommandRepetition::default();
+pub fn run_native_prebuilt<D: Detector>(events: &[SdkEvent<'_>]) -> Result<D, String> {
+    let mut detector = configured::<D>()?;
     events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, batch))?;
     Ok(detector)
 }
 
-fn native_batch(detector: &mut command_repetition::CommandRepetition, batch: &[SdkEvent<'_>]) -> Result<(), String> {
+/// A fresh `D` with the defaults it declares, as the SDK's glue configures a component that is
+/// given no setting.
+fn configured<D: Detector>() -> Result<D, String> {
+    let mut detector = D::default();
+    detector.configure(&D::info().settings(Vec::new())?)?;
+    Ok(detector)
+}
+
+fn native_batch<D: Detector>(detector: &mut D, batch: &[SdkEvent<'_>]) -> Result<(), String> {
     let mut insights = detector.process(batch)?;
     detector.on_tick(batch.last().map_or(0, |event| event.time_ms), &mut insights)?;
     black_box(insights);
@@ -213,7 +241,8 @@ pub fn feed_component(supervisor: &mut Supervisor, events: &[Event], batch_size:
 }
 
 fn start(runtime: &Runtime, compiled: &CompiledPlugin) -> Result<Supervisor, BenchError> {
-    Supervisor::start(runtime, compiled.clone(), Vec::new()).map_err(BenchError::Crossing)
+    Supervisor::start(runtime, compiled.clone(), Vec::new())
+        .map_err(|source| BenchError::Crossing { origin: compiled.origin.clone(), source })
 }
 
 /// A new instance of `compiled` whose memory is in use, as a run's long-lived instance's is:
@@ -225,7 +254,7 @@ pub fn warm_instance(
     batch_size: usize,
 ) -> Result<Supervisor, BenchError> {
     let mut supervisor = start(runtime, compiled)?;
-    let warming = |failure: String| BenchError::Warming { reason: failure };
+    let warming = |failure: String| BenchError::Warming { origin: compiled.origin.clone(), reason: failure };
     let fresh = supervisor.snapshot().map_err(|failure| warming(failure.to_string()))?;
     feed_component(&mut supervisor, events, batch_size);
     if let Some(fresh) = fresh {

@@ -55,12 +55,16 @@ pub enum BenchError {
     },
     #[error("{jq} failed on {file}")]
     Jq { jq: PathBuf, file: PathBuf },
-    #[error("cannot start {} to measure the sandbox's crossing", crossing::DETECTOR)]
-    Crossing(#[source] LoadError),
-    #[error("{detector} compiled into this binary failed: {reason}", detector = crossing::DETECTOR)]
-    Native { reason: String },
-    #[error("cannot put {} back to its fresh state after a pass: {reason}", crossing::DETECTOR)]
-    Warming { reason: String },
+    #[error("cannot start {origin} to measure the sandbox's crossing")]
+    Crossing {
+        origin: String,
+        #[source]
+        source: LoadError,
+    },
+    #[error("{detector} compiled into this binary failed: {reason}")]
+    Native { detector: String, reason: String },
+    #[error("cannot put {origin} back to its fresh state after a pass: {reason}")]
+    Warming { origin: String, reason: String },
 }
 
 /// What to measure.
@@ -126,8 +130,8 @@ pub struct Report {
     pub repeat: u32,
     /// The detectors beside [`BenchConfig::beside`], when it is given.
     pub beside: Option<BesideFigures>,
-    /// The crossing, unless the folder has no event the measured detector asks for.
-    pub crossing: Option<CrossingFigures>,
+    /// The crossing of each measured detector that the folder has events for.
+    pub crossings: Vec<CrossingFigures>,
 }
 
 /// Logs that are JSON, which jq can read too.
@@ -314,7 +318,7 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
         }
     }
     let beside = config.beside.as_deref().map(|plugin| beside::beside(config, runtime, plugin)).transpose()?;
-    let crossing = crossing::crossing(runtime, &config.dirs)?;
+    let crossings = crossing::crossings(runtime, &config.dirs)?;
     Ok(Report {
         folder: config.dirs.project.clone(),
         generated,
@@ -330,7 +334,7 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
         checkpoint_policy,
         repeat,
         beside,
-        crossing,
+        crossings,
     })
 }
 
@@ -472,12 +476,11 @@ impl fmt::Display for Report {
             )?;
         }
 
-        if let Some(crossing) = &self.crossing {
+        for crossing in &self.crossings {
             writeln!(
                 f,
                 "\n== the sandbox's crossing ({}, {} of the folder's events, in turn, median CPU time and ratio)",
-                crossing::DETECTOR,
-                crossing.events
+                crossing.detector, crossing.events
             )?;
             let per_event = |time: Duration| time.as_secs_f64() * 1e6 / crossing.events as f64;
             let mut line = |label: String, time: Duration, over_native: f64| {
