@@ -95,12 +95,20 @@ fn throughput(criterion: &mut Criterion) {
     let start = |compiled: &CompiledPlugin| Supervisor::start(&runtime, compiled.clone(), Vec::new()).expect("starts");
     let reads = FieldSelection::union([start(&compiled).reads()]);
     let prebuilt = devloop_host::bench::sdk_events(&events, &reads);
+    let configured = || crossing::configured::<CommandRepetition>().expect("default settings");
     group.bench_function("native", |bencher| {
-        bencher.iter_with_large_drop(|| crossing::run_native::<CommandRepetition>(&events, &reads).expect("native run"))
+        bencher.iter_batched(
+            configured,
+            |detector| crossing::run_native(detector, &events, &reads).expect("native run"),
+            BatchSize::LargeInput,
+        )
     });
     group.bench_function("native-prebuilt", |bencher| {
-        bencher
-            .iter_with_large_drop(|| crossing::run_native_prebuilt::<CommandRepetition>(&prebuilt).expect("native run"))
+        bencher.iter_batched(
+            configured,
+            |detector| crossing::run_native_prebuilt(detector, &prebuilt).expect("native run"),
+            BatchSize::LargeInput,
+        )
     });
     let warm = |batch_size| crossing::warm_instance(&runtime, &compiled, &events, batch_size).expect("warms");
     for batch_size in [1_usize, 64, 1024] {

@@ -1,8 +1,8 @@
 //! The sandbox's cost per event: a bundled detector's component at batches of 1, 64 and 1024
 //! against the same crate compiled into this binary, on the folder's own events of the kinds it
 //! asks for (with every field ingest gives them; each side is given the fields the detector
-//! reads, as in a run). [`MEASURED`] are two: command-repetition, which reads no field and does
-//! little per event (so the crossing weighs most), and failure-workaround, a run's costliest
+//! reads, as in a run). [`crossings`] measures two: command-repetition, which reads no field and
+//! does little per event (so the crossing weighs most), and failure-workaround, a run's costliest
 //! detector, which reads each failure's error message.
 //!
 //! Both sides start from the host's events, as a run does. The component's time includes
@@ -35,8 +35,6 @@ use crate::runtime::{CompiledPlugin, FieldSelection, Runtime, Supervisor, WitEve
 /// An event as the SDK gives it to a detector, which the native crate is given.
 type SdkEvent<'a> = devloop_plugin_sdk::Event<'a>;
 
-/// The detectors measured (each bundled, and linked into this binary as a crate), by id.
-pub const MEASURED: [&str; 2] = ["command-repetition", "failure-workaround"];
 /// Events taken from the folder.
 const EVENTS: usize = 8192;
 const BATCH_SIZES: [usize; 3] = [1, 64, 1024];
@@ -79,8 +77,9 @@ fn timing(rounds: &[Round], pass: impl Fn(&Round) -> Duration) -> Timing {
     Timing { time: median(rounds.iter().map(pass).collect()), over_native: ratios[ratios.len() / 2] }
 }
 
-/// Measures the crossing of each of [`MEASURED`], in that order, skipping one whose kinds the
-/// folder has no event of.
+/// Measures the crossing of command-repetition and of failure-workaround (each bundled, and
+/// linked into this binary as a crate), in that order, skipping one whose kinds the folder has
+/// no event of.
 pub fn crossings(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Vec<CrossingFigures>, BenchError> {
     let figures = [
         crossing::<command_repetition::CommandRepetition>(runtime, dirs)?,
@@ -164,9 +163,11 @@ impl<'e, D: Detector> Passes<'e, D> {
     /// one, then converting the batches alone.
     pub fn round(&self, batch_sizes: &[usize]) -> Result<Round, BenchError> {
         let native_failed = |reason| BenchError::Native { detector: D::info().id, reason };
-        let (ran, native) = cpu_time(|| run_native::<D>(self.events, &self.carried));
+        let detector = configured::<D>().map_err(native_failed)?;
+        let (ran, native) = cpu_time(|| run_native(detector, self.events, &self.carried));
         ran.map_err(native_failed)?;
-        let (ran, native_prebuilt) = cpu_time(|| run_native_prebuilt::<D>(&self.prebuilt));
+        let detector = configured::<D>().map_err(native_failed)?;
+        let (ran, native_prebuilt) = cpu_time(|| run_native_prebuilt(detector, &self.prebuilt));
         ran.map_err(native_failed)?;
         let mut component = Vec::with_capacity(batch_sizes.len());
         for &batch_size in batch_sizes {
@@ -196,28 +197,25 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-/// `D` compiled into this binary over the host's `events`, from a fresh detector with its
-/// default settings, in batches of 1024 with a tick after each, as the component gets them:
-/// each batch's events built as the SDK's ([`sdk_events`]) with the fields `carried`, as a host
-/// running the crate would build them. The detector is handed back, for the caller to drop
-/// outside the time it takes: a run's detector lives on, as the component's instance does
-/// after its pass.
-pub fn run_native<D: Detector>(events: &[Event], carried: &FieldSelection) -> Result<D, String> {
-    let mut detector = configured::<D>()?;
+/// `detector`, a crate compiled into this binary, over the host's `events`, in batches of 1024
+/// with a tick after each, as the component gets them: each batch's events built as the SDK's
+/// ([`sdk_events`]) with the fields `carried`, as a host running the crate would build them.
+/// The detector is handed back, for the caller to drop outside the time it takes: a run's
+/// detector lives on, as the component's instance does after its pass.
+pub fn run_native<D: Detector>(mut detector: D, events: &[Event], carried: &FieldSelection) -> Result<D, String> {
     events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, &sdk_events(batch, carried)))?;
     Ok(detector)
 }
 
 /// [`run_native`] over events built beforehand: the detector's own work alone.
-pub fn run_native_prebuilt<D: Detector>(events: &[SdkEvent<'_>]) -> Result<D, String> {
-    let mut detector = configured::<D>()?;
+pub fn run_native_prebuilt<D: Detector>(mut detector: D, events: &[SdkEvent<'_>]) -> Result<D, String> {
     events.chunks(1024).try_for_each(|batch| native_batch(&mut detector, batch))?;
     Ok(detector)
 }
 
 /// A fresh `D` with the defaults it declares, as the SDK's glue configures a component that is
-/// given no setting.
-fn configured<D: Detector>() -> Result<D, String> {
+/// given no setting (as a component is started, before any pass is timed).
+pub fn configured<D: Detector>() -> Result<D, String> {
     let mut detector = D::default();
     detector.configure(&D::info().settings(Vec::new())?)?;
     Ok(detector)
