@@ -20,14 +20,13 @@
 //! time given to other processes counts on none.
 
 use std::hint::black_box;
-use std::time::Duration;
-
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use devloop_plugin_sdk::{Detector, Fields};
 
 use super::BenchError;
-use crate::detectors;
+use crate::detectors::{self, Found};
 use crate::ingest::{DevloopDirs, Feed};
 use crate::model::{Event, Status, Value};
 use crate::runtime::{CompiledPlugin, FieldSelection, Runtime, Supervisor, WitEvents, thread_cpu_time};
@@ -81,20 +80,25 @@ fn timing(rounds: &[Round], pass: impl Fn(&Round) -> Duration) -> Timing {
 /// linked into this binary as a crate), in that order, skipping one whose kinds the folder has
 /// no event of.
 pub fn crossings(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Vec<CrossingFigures>, BenchError> {
+    let bundled: Vec<Found> =
+        detectors::bundled(runtime).into_iter().filter_map(|candidate| candidate.found.ok()).collect();
     let figures = [
-        crossing::<command_repetition::CommandRepetition>(runtime, dirs)?,
-        crossing::<failure_workaround::FailureWorkaround>(runtime, dirs)?,
+        crossing::<command_repetition::CommandRepetition>(runtime, &bundled, dirs)?,
+        crossing::<failure_workaround::FailureWorkaround>(runtime, &bundled, dirs)?,
     ];
     Ok(figures.into_iter().flatten().collect())
 }
 
-/// Measures the crossing of `D` on up to 8,192 of the folder's events that it asks for; `None`
-/// when the folder has none of them.
-pub fn crossing<D: Detector>(runtime: &Runtime, dirs: &DevloopDirs) -> Result<Option<CrossingFigures>, BenchError> {
+/// Measures the crossing of `D`, whose component is among `bundled`, on up to 8,192 of the
+/// folder's events that it asks for; `None` when the folder has none of them.
+pub fn crossing<D: Detector>(
+    runtime: &Runtime,
+    bundled: &[Found],
+    dirs: &DevloopDirs,
+) -> Result<Option<CrossingFigures>, BenchError> {
     let detector = D::info().id;
-    let compiled = detectors::bundled(runtime)
-        .into_iter()
-        .filter_map(|candidate| candidate.found.ok())
+    let compiled = bundled
+        .iter()
         .find(|found| found.description.id == detector)
         .ok_or_else(|| BenchError::NoPlugins(format!("this binary ({detector})")))?;
     let mut feed = Feed::new(dirs.readers());
