@@ -49,7 +49,10 @@ fn main() {
     std::fs::write(out_dir.join("bundled.rs"), bundled).expect("write bundled.rs");
 }
 
-/// `sdk.rs`: every file of `plugin-sdk/src` and a manifest that stands alone.
+/// `sdk.rs`: every file of `plugin-sdk/src` and a manifest that stands alone. The sources are
+/// named from the package's root, as `watch` names them: the script does not run again when
+/// another clone sharing the target folder builds, and an absolute path would name the clone
+/// that ran it last, whose files may be gone.
 fn write_sdk(workspace: &Path, out_dir: &Path) {
     let sdk = workspace.join("plugin-sdk");
     let read_toml = |path: &Path| -> toml::Table {
@@ -95,7 +98,9 @@ fn write_sdk(workspace: &Path, out_dir: &Path) {
     sources.sort();
     for source in sources {
         let relative = source.strip_prefix(&sdk).unwrap_or(&source).to_string_lossy().replace('\\', "/");
-        files.push((relative, format!("include_str!({:?})", source.display().to_string())));
+        let contents =
+            format!("include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../plugin-sdk/\", {relative:?}))");
+        files.push((relative, contents));
     }
     let mut text = String::from(
         "/// The plugin SDK as a standalone crate, as (path in the crate's folder, contents).\npub const SDK_FILES: &[(&str, &str)] = &[\n",
