@@ -6,8 +6,9 @@
 //!    counting and skipping malformed records.
 //! 2. [`dispatch`] feeds the stream in batches to every loaded detector.
 //! 3. [`runtime`] runs each detector as a sandboxed WebAssembly component speaking a
-//!    versioned WIT contract (`wit/since_v0.1.0`), under a deadline and a memory cap, and
-//!    isolates any that fail.
+//!    versioned WIT contract (`wit/since_v0.2.0`, batches in columns; `wit/since_v0.1.0` for
+//!    the ports still built against it), under a deadline and a memory cap, and isolates any
+//!    that fail.
 //! 4. Detectors answer with [`model::Insight`]s, identified across runs by a
 //!    [`model::Fingerprint`], which [`output`] prints as JSON lines or a table.
 //! 5. [`store`] keeps one row per finding across runs with its triage status, and [`sinks`]
