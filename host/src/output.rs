@@ -19,11 +19,18 @@ pub fn write_json_lines(out: &mut impl Write, findings: &[(Insight, u64)]) -> st
     Ok(())
 }
 
+/// What a run whose events produced no finding says instead of a table: after an incremental
+/// run "no findings" alone reads as an empty store, so it counts the stored findings that
+/// still want `attention` and names the `triage` command that lists them.
+pub fn write_none(out: &mut impl Write, attention: usize, triage: &str) -> std::io::Result<()> {
+    match attention {
+        0 => writeln!(out, "No findings."),
+        stored => writeln!(out, "No finding in this run's events; {stored} stored still want attention (`{triage}`)."),
+    }
+}
+
 /// A readable table, widest column last so it wraps least.
 pub fn write_table(out: &mut impl Write, findings: &[(Insight, u64)]) -> std::io::Result<()> {
-    if findings.is_empty() {
-        return writeln!(out, "No findings.");
-    }
     writeln!(out, "{:<8} {:>4} {:>5} {:<22} {:<16} MESSAGE", "SEVERITY", "CONF", "SEEN", "PATTERN", "FINGERPRINT")?;
     for (insight, occurrences) in findings {
         writeln!(

@@ -97,6 +97,38 @@ fn table_output_is_readable_and_logs_stay_on_stderr() -> Result<()> {
 }
 
 #[test]
+fn a_run_with_nothing_new_points_at_the_stored_findings() -> Result<()> {
+    let lines: Vec<String> = (0..4).map(|i| cli_action(i * 10, "bd ready", 0)).collect();
+    let project = project(&lines)?;
+    assert!(run(project.path(), &[])?.status.success());
+
+    let again = run(project.path(), &[])?;
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let stdout = String::from_utf8(again.stdout)?;
+    assert_eq!(
+        stdout,
+        "No finding in this run's events; 1 stored still want attention (`devloop-host insights list`).\n"
+    );
+
+    let fingerprint = {
+        let listed = Command::new(crate::binary())
+            .current_dir(project.path())
+            .args(["insights", "list", "--format", "json"])
+            .output()?;
+        let stdout = String::from_utf8(listed.stdout)?;
+        let finding: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap_or_default())?;
+        finding["fingerprint"].as_str().map(str::to_owned).unwrap_or_default()
+    };
+    let dismissed = Command::new(crate::binary())
+        .current_dir(project.path())
+        .args(["insights", "dismiss", &fingerprint])
+        .output()?;
+    assert!(dismissed.status.success(), "{}", String::from_utf8_lossy(&dismissed.stderr));
+    assert_eq!(String::from_utf8(run(project.path(), &[])?.stdout)?, "No findings.\n");
+    Ok(())
+}
+
+#[test]
 fn a_missing_devloop_folder_is_a_clear_error() -> Result<()> {
     let project = tempfile::tempdir()?;
     let output = run(project.path(), &[])?;

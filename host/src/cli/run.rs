@@ -17,7 +17,8 @@ use devloop_host::model::{Field, Insight};
 use devloop_host::output;
 use devloop_host::routing::SinkKind;
 use devloop_host::runtime::{Budget, Limits, LoadError, Runtime, RuntimeConfig};
-use devloop_host::store::{RunLock, Store};
+use devloop_host::sinks::terminal;
+use devloop_host::store::{self, Filter, RunLock, Store};
 use devloop_host::stream::{self, CheckpointPolicy, Stop};
 
 use super::ListFormat;
@@ -149,11 +150,17 @@ fn stored_occurrences(store: &Store, findings: Vec<(Insight, u64)>) -> anyhow::R
         .collect()
 }
 
-fn print_findings(format: ListFormat, findings: &[(Insight, u64)]) -> std::io::Result<()> {
+/// Prints `findings` in `format`; a table of none says how many stored findings still want
+/// attention, and where.
+fn print_findings(format: ListFormat, findings: &[(Insight, u64)], store: &Store) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
         ListFormat::Json => output::write_json_lines(&mut out, findings)?,
+        ListFormat::Table if findings.is_empty() => {
+            let attention = store.list(&Filter::default(), store::now_ms()).map_err(std::io::Error::other)?.len();
+            output::write_none(&mut out, attention, &terminal::triage_command(store.path()))?
+        }
         ListFormat::Table => output::write_table(&mut out, findings)?,
     }
     out.flush()
@@ -341,7 +348,7 @@ impl Run {
                     .filter(|(insight, _)| printed.insert(insight.fingerprint()))
                     .collect();
                 let fresh = stored_occurrences(reader, fresh).map_err(std::io::Error::other)?;
-                if fresh.is_empty() { Ok(()) } else { print_findings(format, &fresh) }
+                if fresh.is_empty() { Ok(()) } else { print_findings(format, &fresh, reader) }
             },
         };
         let destination = stream::Destination { store: &mut store, routing: &routing };
@@ -355,7 +362,7 @@ impl Run {
             printed.len()
         } else {
             let findings = stored_occurrences(&store, pipeline.findings())?;
-            match print_findings(self.format, &findings) {
+            match print_findings(self.format, &findings, &store) {
                 Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
                 shown => shown.context("cannot print the findings (they are stored)")?,
             }
