@@ -350,25 +350,42 @@ impl UserManualFix {
             gaps.sort_unstable();
             gaps[gaps.len() / 2] / 1000
         };
+        let recommendation = if by_edits {
+            format!(
+                "Compare what `{agent}` wrote in these files with what users changed right after: its fix is \
+                 incomplete or unwanted there. Fix the rule, or make the agent propose the change instead of applying it."
+            )
+        } else {
+            format!(
+                "Read what users fixed by hand after `{agent}` in these threads: its work there was \
+                 incomplete or wrong. Fix what it missed, or have it say what it left undone."
+            )
+        };
+        // Each way of judging shows its own figures: an agent flagged by its threads has no
+        // edited files to show, and zeros would read as evidence against the finding.
         let mut insight = Insight::new(PATTERN, insight_key(&[agent]))
             .severity(if top_share >= 0.6 { Severity::Error } else { Severity::Warning })
             .confidence(confidence.min(0.99))
             .message(message)
-            .recommendation(format!(
-                "Compare what `{agent}` wrote in these files with what users changed right after: its fix is \
-                 incomplete or unwanted there. Fix the rule, or make the agent propose the change instead of applying it."
-            ))
+            .recommendation(recommendation)
             .evidence("agent", agent)
-            .evidence("followed_by_manual_edit", tally.followed)
-            .evidence("agent_changes", tally.changes)
-            .evidence("share", (share * 1000.0).round() / 1000.0)
-            .evidence("other_agents_share", (chance * 1000.0).round() / 1000.0)
-            .evidence("median_gap_seconds", median_gap_seconds)
-            .evidence("files", tally.files.items().to_vec())
-            .evidence("threads_with_manual_fix", threads.clone())
-            .evidence("threads_agent_acted_in", tally.acted_threads.len());
-        if !tally.manual_fixes.is_empty() {
-            insight = insight.evidence("manual_fixes", tally.manual_fixes.clone());
+            .evidence("other_agents_share", (chance * 1000.0).round() / 1000.0);
+        if by_edits {
+            insight = insight
+                .evidence("followed_by_manual_edit", tally.followed)
+                .evidence("agent_changes", tally.changes)
+                .evidence("share", (share * 1000.0).round() / 1000.0)
+                .evidence("median_gap_seconds", median_gap_seconds)
+                .evidence("files", tally.files.items().to_vec());
+        }
+        if by_threads {
+            insight = insight
+                .evidence("threads_with_manual_fix", threads.clone())
+                .evidence("threads_agent_acted_in", tally.acted_threads.len())
+                .evidence("thread_share", (thread_share * 1000.0).round() / 1000.0);
+            if !tally.manual_fixes.is_empty() {
+                insight = insight.evidence("manual_fixes", tally.manual_fixes.clone());
+            }
         }
         for (id, time) in &tally.events {
             insight = insight.event_id(*id, *time);
@@ -610,6 +627,47 @@ mod tests {
             .thread(thread.to_owned())
             .subject("reverted the rename")
             .with("action", "manual_fix")
+    }
+
+    fn evidence_keys(insight: &Insight) -> Vec<&str> {
+        insight.evidence.fields.iter().map(|field| field.key.as_str()).collect()
+    }
+
+    #[test]
+    fn each_way_of_judging_shows_its_own_evidence_and_advice() -> Result<(), String> {
+        let mut by_threads = UserManualFix::default();
+        let mut events = Vec::new();
+        for thread in 0..3_u64 {
+            let name = format!("T-{thread}");
+            events.push(acted(thread * 2, thread as i64 * 600, &name, "amp"));
+            events.push(fixed_by_hand(thread * 2 + 1, thread as i64 * 600 + 60, &name));
+        }
+        let insights = by_threads.process(&events)?;
+        let current = insights.last().ok_or("a finding")?;
+        assert!(current.message.contains("in 3 of the 3 threads"), "{}", current.message);
+        let keys = evidence_keys(current);
+        for key in ["threads_with_manual_fix", "threads_agent_acted_in", "thread_share", "manual_fixes"] {
+            assert!(keys.contains(&key), "{key} in {keys:?}");
+        }
+        for key in ["files", "share", "agent_changes", "followed_by_manual_edit", "median_gap_seconds"] {
+            assert!(!keys.contains(&key), "no edited files to show, yet {key} in {keys:?}");
+        }
+        assert!(current.recommendation.contains("in these threads"), "{}", current.recommendation);
+
+        let mut by_edits = UserManualFix::default();
+        let mut events = Vec::new();
+        for occasion in 0..4_i64 {
+            let path = format!("src/module_{occasion}.py");
+            events.push(fix(occasion as u64 * 2, occasion * 7_200, "import-sorter", &format!("/home/u/proj/{path}")));
+            events.push(edit(occasion as u64 * 2 + 1, occasion * 7_200 + 240, &path));
+        }
+        let insights = by_edits.process(&events)?;
+        let current = insights.last().ok_or("a finding")?;
+        let keys = evidence_keys(current);
+        assert!(keys.contains(&"files") && keys.contains(&"share"), "{keys:?}");
+        assert!(!keys.contains(&"threads_with_manual_fix"), "no thread was fixed by hand, yet {keys:?}");
+        assert!(current.recommendation.contains("in these files"), "{}", current.recommendation);
+        Ok(())
     }
 
     /// Twenty weeks: every day a new agent, and ten new threads where the linter acts, one in
