@@ -178,11 +178,15 @@ pub fn discover(runtime: &Runtime, search: &Search) -> Result<Vec<Candidate>, De
     Ok(candidates)
 }
 
+/// The detectors compiled into this binary, as (crate name, component bytes): every bundled
+/// crate but the rules one, which runs pattern files.
+pub fn bundled_detectors() -> impl Iterator<Item = (&'static str, &'static [u8])> {
+    BUNDLED.iter().copied().filter(|(name, _)| *name != RULES_CRATE)
+}
+
 /// The detectors compiled into this binary, compiled for `runtime` and described.
 pub fn bundled(runtime: &Runtime) -> Vec<Candidate> {
-    BUNDLED
-        .iter()
-        .filter(|(name, _)| *name != RULES_CRATE)
+    bundled_detectors()
         .map(|(name, wasm)| {
             let location = format!("{BUNDLED_ORIGIN_PREFIX}{name}");
             let found = runtime.load_bytes(&location, wasm).and_then(|compiled| describe(runtime, compiled));

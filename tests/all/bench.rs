@@ -62,6 +62,16 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
     let line = |prefix: &str| stdout.lines().find(|line| line.starts_with(prefix)).unwrap_or_default();
     assert_eq!(number_before(line("ingest, every log:"), "events"), Some(3000), "{stdout}");
     assert_eq!(number_before(line("run --from-start:"), "events"), Some(3000), "{stdout}");
+    // The same run as its own process finds what the run inside this one found.
+    let findings = |line: &str| -> Option<u64> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let index = words.iter().position(|word| word.starts_with("findings"))?;
+        words.get(index.checked_sub(1)?)?.trim_start_matches('(').parse().ok()
+    };
+    let in_process = findings(line("run --from-start:"));
+    assert!(in_process.is_some_and(|found| found > 0), "{stdout}");
+    assert_eq!(findings(line("the same, own process:")), in_process, "{stdout}");
+    assert!(line("the same, own process:").contains("x jq's time") || stdout.contains("not measured"), "{stdout}");
     for detector in ["command-repetition", "metric-anomaly"] {
         assert!(stdout.lines().any(|line| line.starts_with(detector)), "{detector} missing:\n{stdout}");
     }

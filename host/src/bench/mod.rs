@@ -12,6 +12,7 @@
 mod beside;
 pub mod crossing;
 pub mod folder;
+pub mod process;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -55,6 +56,8 @@ pub enum BenchError {
     },
     #[error("{jq} failed on {file}")]
     Jq { jq: PathBuf, file: PathBuf },
+    #[error("{command} run --from-start failed: {reason}")]
+    Process { command: PathBuf, reason: String },
     #[error("cannot start {origin} to measure the sandbox's crossing")]
     Crossing {
         origin: String,
@@ -82,6 +85,10 @@ pub struct BenchConfig {
     pub repeat: u32,
     /// A plugin to measure the detectors beside (a slow one), besides alone.
     pub beside: Option<PathBuf>,
+    /// This binary, to time `run --from-start` as its own process too; `None` leaves it out.
+    pub command: Option<PathBuf>,
+    /// Where compiled plugins are cached, for that process to load them from.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// One detector in one full run.
@@ -125,6 +132,8 @@ pub struct Report {
     pub ingest_all: (u64, Duration),
     pub ingest_peak_rss_kib: Option<u64>,
     pub full: RunFigures,
+    /// The full run as its own process ([`process`]), when [`BenchConfig::command`] is given.
+    pub process: Option<process::ProcessRun>,
     pub end_only: RunFigures,
     pub checkpoint_policy: CheckpointPolicy,
     pub repeat: u32,
@@ -317,6 +326,19 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
             end_only = again;
         }
     }
+    let process = match &config.command {
+        Some(command) => {
+            let mut best = process::run(config, command, "process")?;
+            for _ in 1..repeat {
+                let again = process::run(config, command, "process")?;
+                if again.time < best.time {
+                    best = again;
+                }
+            }
+            Some(best)
+        }
+        None => None,
+    };
     let beside = config.beside.as_deref().map(|plugin| beside::beside(config, runtime, plugin)).transpose()?;
     let crossings = crossing::crossings(runtime, &config.dirs)?;
     Ok(Report {
@@ -330,6 +352,7 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
         ingest_all,
         ingest_peak_rss_kib,
         full,
+        process,
         end_only,
         checkpoint_policy,
         repeat,
@@ -408,6 +431,15 @@ impl fmt::Display for Report {
             self.full.detectors.len(),
             self.full.findings
         )?;
+        if let Some(process) = &self.process {
+            writeln!(
+                f,
+                "the same, own process:                   {:>8.3} s = {} ({} findings; start-up and loading the detectors included)",
+                process.time.as_secs_f64(),
+                self.versus_jq(process.time),
+                process.findings
+            )?;
+        }
 
         writeln!(f, "\n== per detector")?;
         writeln!(f, "{:<28} {:>9} {:>11} {:>12}  STATUS", "DETECTOR", "CPU s", "IN CALLS s", "STATE bytes")?;

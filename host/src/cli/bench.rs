@@ -102,7 +102,8 @@ impl FullBench {
             );
         }
         let cache_dir = self.cache_dir.clone().or_else(super::default_cache_dir);
-        let runtime = Arc::new(Runtime::new(RuntimeConfig { limits: Limits::default(), cache_dir })?);
+        let runtime =
+            Arc::new(Runtime::new(RuntimeConfig { limits: Limits::default(), cache_dir: cache_dir.clone() })?);
         let config = BenchConfig {
             dirs,
             plugins: self.plugins.clone(),
@@ -111,6 +112,8 @@ impl FullBench {
             work: scratch.to_owned(),
             repeat: self.repeat,
             beside: self.beside.clone(),
+            command: std::env::current_exe().ok(),
+            cache_dir,
         };
         Ok(bench::measure(&config, &runtime, generated)?)
     }
