@@ -1,9 +1,10 @@
-//! `devloop-host bench`: where the time of a run goes, measured in one process on one folder,
+//! `devloop-host bench`: where the time of a run goes, measured in one command on one folder,
 //! with `jq -c . >/dev/null` over the same JSON files as the yardstick, so the figures read as
 //! ratios that hold from one machine to the next.
 //!
 //! The sections, in the order [`Report`] prints them: the folder; ingest alone against jq; the
-//! full run (`run --from-start` with every detector in the plugins folder) against jq; each
+//! full run (`run --from-start` with every detector in the plugins folder) against jq, in this
+//! process and as a process of its own, as a user starts it ([`process`]); each
 //! detector's time inside its sandbox and its stored state; the full run with checkpoints only
 //! at the end, for the overhead of the normal checkpoint policy; the sandbox's cost per event
 //! against native code ([`crossing`]); the peak resident memory of each phase. [`folder`] writes
