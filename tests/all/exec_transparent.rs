@@ -37,6 +37,20 @@ fn a_non_utf8_argument_reaches_the_command_unchanged() -> Result<()> {
     Ok(())
 }
 
+/// The host turns transparent huge pages off for itself, and a child inherits that: the
+/// command `exec` wraps must run with the setting of whoever called `exec`.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_command_keeps_the_callers_huge_page_setting() -> Result<()> {
+    let setting = |status: &str| status.lines().find(|line| line.starts_with("THP_enabled:")).map(str::to_owned);
+    let ours = setting(&std::fs::read_to_string("/proc/self/status")?);
+    let home = tempfile::tempdir()?;
+    let output = exec(home.path()).args(["cat", "/proc/self/status"]).output()?;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(setting(&String::from_utf8(output.stdout)?), ours);
+    Ok(())
+}
+
 /// Starts `script` under `exec`, waits until it prints `ready`, sends `signal` to `exec` alone,
 /// and returns how `exec` ended and the record it wrote.
 fn signal_exec(signal: &str, script: &str) -> Result<(std::process::ExitStatus, serde_json::Value)> {

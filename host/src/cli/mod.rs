@@ -64,6 +64,11 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether this is `exec`, which runs a command as if it were not there.
+    pub fn wraps_a_command(&self) -> bool {
+        matches!(self, Command::Exec(_))
+    }
+
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Run(command) => command.run(),
