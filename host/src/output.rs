@@ -25,7 +25,9 @@ pub fn write_json_lines(out: &mut impl Write, findings: &[(Insight, u64)]) -> st
 pub fn write_none(out: &mut impl Write, attention: usize, triage: &str) -> std::io::Result<()> {
     match attention {
         0 => writeln!(out, "No findings."),
-        stored => writeln!(out, "No finding in this run's events; {stored} stored still want attention (`{triage}`)."),
+        stored => {
+            writeln!(out, "No finding in this run's events; {stored} stored finding(s) want attention (`{triage}`).")
+        }
     }
 }
 

@@ -107,7 +107,7 @@ fn a_run_with_nothing_new_points_at_the_stored_findings() -> Result<()> {
     let stdout = String::from_utf8(again.stdout)?;
     assert_eq!(
         stdout,
-        "No finding in this run's events; 1 stored still want attention (`devloop-host insights list`).\n"
+        "No finding in this run's events; 1 stored finding(s) want attention (`devloop-host insights list`).\n"
     );
 
     let fingerprint = {
