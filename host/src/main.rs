@@ -27,9 +27,12 @@ fn without_transparent_huge_pages() {
     };
 }
 
+/// Other systems have no transparent huge pages to turn off.
+#[cfg(not(target_os = "linux"))]
+fn without_transparent_huge_pages() {}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    #[cfg(target_os = "linux")]
     if !cli.command.wraps_a_command() {
         without_transparent_huge_pages();
     }
