@@ -149,6 +149,23 @@ fn is_json(source: Source) -> bool {
     !matches!(source, Source::EventStore | Source::DaemonLog)
 }
 
+/// The quickest of `repeat` results of `measure` (at least one), by `time`: the slower ones met
+/// a busier machine.
+pub fn fastest<T, E>(
+    repeat: u32,
+    mut measure: impl FnMut() -> Result<T, E>,
+    time: impl Fn(&T) -> Duration,
+) -> Result<T, E> {
+    let mut best = measure()?;
+    for _ in 1..repeat {
+        let again = measure()?;
+        if time(&again) < time(&best) {
+            best = again;
+        }
+    }
+    Ok(best)
+}
+
 /// Reads every event the `readers` give; returns how many and how long it took.
 pub fn ingest(dirs: &DevloopDirs, json_only: bool) -> Result<(u64, Duration), BenchError> {
     let readers = dirs.readers().into_iter().filter(|reader| !json_only || is_json(reader.slot().source)).collect();
@@ -299,18 +316,8 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
         None => Err("jq not compared".to_owned()),
     };
     reset_peak_rss();
-    let fastest = |json_only| -> Result<(u64, Duration), BenchError> {
-        let mut best = ingest(&config.dirs, json_only)?;
-        for _ in 1..repeat {
-            let again = ingest(&config.dirs, json_only)?;
-            if again.1 < best.1 {
-                best = again;
-            }
-        }
-        Ok(best)
-    };
-    let ingest_json = fastest(true)?;
-    let ingest_all = fastest(false)?;
+    let ingest_json = fastest(repeat, || ingest(&config.dirs, true), |(_, time)| *time)?;
+    let ingest_all = fastest(repeat, || ingest(&config.dirs, false), |(_, time)| *time)?;
     let ingest_peak_rss_kib = peak_rss_kib();
     let checkpoint_policy = CheckpointPolicy::default();
     let end_only_policy = CheckpointPolicy { events: u64::MAX, interval: Duration::MAX };
@@ -329,14 +336,8 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
     }
     let process = match &config.command {
         Some(command) => {
-            let mut best = process::run(config, command, "process")?;
-            for _ in 1..repeat {
-                let again = process::run(config, command, "process")?;
-                if again.time < best.time {
-                    best = again;
-                }
-            }
-            Some(best)
+            let mut own = process::OwnRun::new(config, command, "process")?;
+            Some(fastest(repeat, || own.run(), |run| run.time)?)
         }
         None => None,
     };

@@ -22,54 +22,69 @@ pub struct ProcessRun {
     pub findings: usize,
 }
 
-/// Runs `command` (this binary) as `run --from-start` over `config`'s folder with the same
-/// detectors the in-process runs load, a fresh state folder named `name` under `config.work`,
-/// no pattern files, no routing file and no user-level plugins.
-pub fn run(config: &BenchConfig, command: &Path, name: &str) -> Result<ProcessRun, BenchError> {
-    let state = config.work.join(name);
-    if state.exists() {
-        std::fs::remove_dir_all(&state)?;
+/// `command` (this binary) as `run --from-start` over a folder with the same detectors the
+/// in-process runs load, a fresh state folder each time, no pattern files, no routing file and
+/// no user-level plugins: set up once, run as often as it is measured.
+pub struct OwnRun {
+    program: PathBuf,
+    run: Command,
+    state: PathBuf,
+}
+
+impl OwnRun {
+    /// Writes what every run of it reads (the bundled detectors as files, an empty pattern
+    /// folder) under `config.work`; its state goes in the folder `name` there.
+    pub fn new(config: &BenchConfig, program: &Path, name: &str) -> Result<OwnRun, BenchError> {
+        let state = config.work.join(name);
+        let no_patterns = config.work.join("no-patterns");
+        std::fs::create_dir_all(&no_patterns)?;
+        let plugins = match &config.plugins {
+            Some(folder) => folder.clone(),
+            None => bundled_folder(&config.work)?,
+        };
+        let mut run = Command::new(program);
+        run.args(["-q", "run", "--from-start", "--format", "json"])
+            .arg("--devloop-dir")
+            .arg(&config.dirs.project)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--plugins")
+            .arg(&plugins)
+            .arg("--patterns")
+            .arg(&no_patterns)
+            .arg("--batch-size")
+            .arg(config.batch_size.to_string())
+            .env_remove("DEVLOOP_HOST_ROUTING")
+            .env_remove("DEVLOOP_HOST_STATUS")
+            .stdin(Stdio::null());
+        match &config.dirs.home {
+            Some(home) => run.arg("--home-devloop-dir").arg(home),
+            None => run.env("DEVLOOP_HOME_DIR", config.work.join("no-home-devloop")),
+        };
+        if let Some(cache) = &config.cache_dir {
+            run.arg("--cache-dir").arg(cache);
+        }
+        Ok(OwnRun { program: program.to_owned(), run, state })
     }
-    let no_patterns = config.work.join("no-patterns");
-    std::fs::create_dir_all(&no_patterns)?;
-    let plugins = match &config.plugins {
-        Some(folder) => folder.clone(),
-        None => bundled_folder(&config.work)?,
-    };
-    let mut run = Command::new(command);
-    run.args(["-q", "run", "--from-start", "--format", "json"])
-        .arg("--devloop-dir")
-        .arg(&config.dirs.project)
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--plugins")
-        .arg(&plugins)
-        .arg("--patterns")
-        .arg(&no_patterns)
-        .arg("--batch-size")
-        .arg(config.batch_size.to_string())
-        .env_remove("DEVLOOP_HOST_ROUTING")
-        .env_remove("DEVLOOP_HOST_STATUS")
-        .stdin(Stdio::null());
-    match &config.dirs.home {
-        Some(home) => run.arg("--home-devloop-dir").arg(home),
-        None => run.env("DEVLOOP_HOME_DIR", config.work.join("no-home-devloop")),
-    };
-    if let Some(cache) = &config.cache_dir {
-        run.arg("--cache-dir").arg(cache);
+
+    /// One run into a fresh state folder, timed from its start to its exit.
+    pub fn run(&mut self) -> Result<ProcessRun, BenchError> {
+        if self.state.exists() {
+            std::fs::remove_dir_all(&self.state)?;
+        }
+        let started = Instant::now();
+        let output = self.run.output()?;
+        let time = started.elapsed();
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(BenchError::Process {
+                command: self.program.clone(),
+                reason: format!("{}: {}", output.status, stderr.lines().last().unwrap_or_default()),
+            });
+        }
+        let findings = output.stdout.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()).count();
+        Ok(ProcessRun { time, findings })
     }
-    let started = Instant::now();
-    let output = run.output()?;
-    let time = started.elapsed();
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(BenchError::Process {
-            command: command.to_owned(),
-            reason: format!("{}: {}", output.status, stderr.lines().last().unwrap_or_default()),
-        });
-    }
-    let findings = output.stdout.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()).count();
-    Ok(ProcessRun { time, findings })
 }
 
 /// A folder holding the detectors compiled into this binary as files, for `run --plugins`:

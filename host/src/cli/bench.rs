@@ -140,20 +140,6 @@ struct IngestBench {
     repeat: u32,
 }
 
-fn best_of<T>(
-    repeat: u32,
-    mut measure: impl FnMut() -> anyhow::Result<(T, Duration)>,
-) -> anyhow::Result<(T, Duration)> {
-    let (mut value, mut best) = measure()?;
-    for _ in 1..repeat {
-        let (again, elapsed) = measure()?;
-        if elapsed < best {
-            (value, best) = (again, elapsed);
-        }
-    }
-    Ok((value, best))
-}
-
 fn per_second(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
 }
@@ -173,13 +159,17 @@ impl Bench {
             .map(|content| content.iter().filter(|&&byte| byte == b'\n').count() as u64)
             .sum();
 
-        let (all_events, all_time) = best_of(options.repeat, || Ok(bench::ingest(&dirs, false)?))?;
-        let (json_events, json_time) = best_of(options.repeat, || Ok(bench::ingest(&dirs, true)?))?;
-        let (_, jq_time) = best_of(options.repeat, || {
-            let time = bench::jq(&options.jq, &json_files)?
-                .map_err(|reason| anyhow::anyhow!("{reason}; install jq (apt-get install jq) or pass --jq"))?;
-            Ok(((), time))
-        })?;
+        let by_time = |(_, time): &(u64, Duration)| *time;
+        let (all_events, all_time) = bench::fastest(options.repeat, || bench::ingest(&dirs, false), by_time)?;
+        let (json_events, json_time) = bench::fastest(options.repeat, || bench::ingest(&dirs, true), by_time)?;
+        let jq_time = bench::fastest(
+            options.repeat,
+            || -> anyhow::Result<Duration> {
+                bench::jq(&options.jq, &json_files)?
+                    .map_err(|reason| anyhow::anyhow!("{reason}; install jq (apt-get install jq) or pass --jq"))
+            },
+            |time| *time,
+        )?;
 
         println!(
             "JSON files: {} ({} records, {:.1} MiB)",
