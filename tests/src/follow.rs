@@ -41,6 +41,14 @@ impl Follower {
         &self.seen
     }
 
+    /// Every stderr line read so far and those that came since, without waiting for more.
+    pub fn seen_by_now(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
+    }
+
     /// Reads lines until `done` says one is the awaited one, for at most `within`; `done` may
     /// also fail the wait.
     pub fn wait_until(
