@@ -72,6 +72,11 @@ fn bench_writes_a_folder_and_prints_every_section() -> Result<()> {
     assert!(in_process.is_some_and(|found| found > 0), "{stdout}");
     assert_eq!(findings(line("the same, own process:")), in_process, "{stdout}");
     assert!(line("the same, own process:").contains("x jq's time") || stdout.contains("not measured"), "{stdout}");
+    // And its peak memory, which the kernel kept for this process when it reaped it.
+    let own_memory: Option<f64> = line("full run, own process:")
+        .strip_prefix("full run, own process:")
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok());
+    assert!(own_memory.is_some_and(|mib| mib > 10.0), "{stdout}");
     for detector in ["command-repetition", "metric-anomaly"] {
         assert!(stdout.lines().any(|line| line.starts_with(detector)), "{detector} missing:\n{stdout}");
     }

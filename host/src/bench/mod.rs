@@ -7,8 +7,9 @@
 //! process and as a process of its own, as a user starts it ([`process`]); each
 //! detector's time inside its sandbox and its stored state; the full run with checkpoints only
 //! at the end, for the overhead of the normal checkpoint policy; the sandbox's cost per event
-//! against native code ([`crossing`]); the peak resident memory of each phase. [`folder`] writes
-//! a large folder in devloop's formats when none is given.
+//! against native code ([`crossing`]); the peak resident memory of each phase, the run in a
+//! process of its own included. [`folder`] writes a large folder in devloop's formats when none
+//! is given.
 
 mod beside;
 pub mod crossing;
@@ -538,9 +539,13 @@ impl fmt::Display for Report {
         }
 
         writeln!(f, "\n== peak RSS")?;
-        writeln!(f, "ingest, every log:    {}", rss(self.ingest_peak_rss_kib))?;
-        writeln!(f, "full run:             {}", rss(self.full.peak_rss_kib))?;
-        writeln!(f, "full run, end only:   {}", rss(self.end_only.peak_rss_kib))?;
+        let mut memory = |label: &str, kib: Option<u64>| writeln!(f, "{label:<23}{}", rss(kib));
+        memory("ingest, every log:", self.ingest_peak_rss_kib)?;
+        memory("full run:", self.full.peak_rss_kib)?;
+        memory("full run, end only:", self.end_only.peak_rss_kib)?;
+        if let Some(process) = &self.process {
+            memory("full run, own process:", process.peak_rss_kib)?;
+        }
         Ok(())
     }
 }

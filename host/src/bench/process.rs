@@ -8,18 +8,21 @@
 //! took a single run of the bench folder from 0.8 s to 2 s while the in-process figure read
 //! 1.2 s (see `main.rs`).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{BenchConfig, BenchError};
 use crate::detectors;
 
-/// One run of the process: how long it took and how many findings it printed.
+/// One run of the process: how long it took, how many findings it printed, and the most
+/// memory it held (where the system tells a parent that of one child).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProcessRun {
     pub time: Duration,
     pub findings: usize,
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// `command` (this binary) as `run --from-start` over a folder with the same detectors the
@@ -56,7 +59,9 @@ impl OwnRun {
             .arg(config.batch_size.to_string())
             .env_remove("DEVLOOP_HOST_ROUTING")
             .env_remove("DEVLOOP_HOST_STATUS")
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         match &config.dirs.home {
             Some(home) => run.arg("--home-devloop-dir").arg(home),
             None => run.env("DEVLOOP_HOME_DIR", config.work.join("no-home-devloop")),
@@ -73,18 +78,58 @@ impl OwnRun {
             std::fs::remove_dir_all(&self.state)?;
         }
         let started = Instant::now();
-        let output = self.run.output()?;
+        let mut child = self.run.spawn()?;
+        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            stderr_pipe.read_to_end(&mut text).map(|_| text)
+        });
+        let mut stdout = Vec::new();
+        child.stdout.take().expect("stdout is piped").read_to_end(&mut stdout)?;
+        let (status, peak_rss_kib) = wait_with_peak_rss(child)?;
         let time = started.elapsed();
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = stderr.join().expect("reading a pipe does not panic")?;
+        if !status.success() {
+            let stderr = String::from_utf8_lossy(&stderr);
             return Err(BenchError::Process {
                 command: self.program.clone(),
-                reason: format!("{}: {}", output.status, stderr.lines().last().unwrap_or_default()),
+                reason: format!("{status}: {}", stderr.lines().last().unwrap_or_default()),
             });
         }
-        let findings = output.stdout.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()).count();
-        Ok(ProcessRun { time, findings })
+        let findings = stdout.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()).count();
+        Ok(ProcessRun { time, findings, peak_rss_kib })
     }
+}
+
+/// Waits for `child` and reads its peak resident set from what the kernel kept of it
+/// (`ru_maxrss`, KiB on Linux): the standard library's wait drops that.
+#[cfg(target_os = "linux")]
+#[expect(unsafe_code, reason = "wait4(2) is how a parent learns one child's resource use")]
+fn wait_with_peak_rss(child: Child) -> std::io::Result<(ExitStatus, Option<u64>)> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+    let mut status = 0;
+    // SAFETY: rusage is integers and timevals only, for which all zeros is a value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are to locals of this frame, alive for the call; the child is
+        // this process's and reaped here, so `child` is not waited for again.
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if waited == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    Ok((ExitStatus::from_raw(status), u64::try_from(usage.ru_maxrss).ok()))
+}
+
+/// Elsewhere the figure is left out.
+#[cfg(not(target_os = "linux"))]
+fn wait_with_peak_rss(mut child: Child) -> std::io::Result<(ExitStatus, Option<u64>)> {
+    Ok((child.wait()?, None))
 }
 
 /// A folder holding the detectors compiled into this binary as files, for `run --plugins`:
