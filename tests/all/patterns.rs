@@ -338,6 +338,11 @@ fn a_broken_pattern_is_reported_with_its_line_and_the_others_still_run() -> Resu
 /// How long a follower may take to log what a test waits for.
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long a following run may take to apply an edited pattern file: the edit wakes it, well
+/// before the poll that reads everything anyway when no notification comes.
+const NOTIFIED: std::time::Duration =
+    devloop_host::stream::SAFETY_POLL.saturating_sub(std::time::Duration::from_secs(10));
+
 /// `run --follow` in a project, with its stderr read line by line.
 fn follow(project: &Project) -> Result<Follower> {
     Follower::spawn(
@@ -361,15 +366,16 @@ fn run_follow_reloads_an_edited_pattern_keeping_state_only_for_the_same_match() 
     let mut follower = follow(&project)?;
     follower.wait_for_line(&["caught up"], PATIENCE)?;
 
+    // The run is given its plugins folder as a relative path, and finds the patterns beside it.
     std::fs::write(&file, text.replace("Make `devloop init` end with", "Make `devloop init` finish with"))?;
-    follower.wait_for_line(&["plugin init_rerun swapped from", "state handed over"], PATIENCE)?;
+    follower.wait_for_line(&["plugin init_rerun swapped from", "state handed over"], NOTIFIED)?;
 
     std::fs::write(&file, text.replace("at_least = 2", "at_least = two"))?;
-    let rejected = follower.wait_for_line(&["init-rerun.toml", "not swapped"], PATIENCE)?;
+    let rejected = follower.wait_for_line(&["init-rerun.toml", "not swapped"], NOTIFIED)?;
     assert!(rejected.contains("init-rerun.toml:17:12"), "the line of the bad value: {rejected}");
 
     std::fs::write(&file, text.replace("at_least = 2", "at_least = 3"))?;
-    let fresh = follower.wait_for_line(&["init_rerun", "fresh state"], PATIENCE)?;
+    let fresh = follower.wait_for_line(&["init_rerun", "fresh state"], NOTIFIED)?;
     assert!(fresh.contains("different `[match]`"), "{fresh}");
     Ok(())
 }

@@ -70,6 +70,13 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// The same files, their folder named as notifications name theirs: from the root (a
+    /// relative folder is watched in the working directory, and notified by the whole path).
+    fn absolute(&self) -> Applied {
+        let folder = std::path::absolute(&self.folder).unwrap_or_else(|_| self.folder.clone());
+        Applied { folder, extension: self.extension }
+    }
+
     fn covers(&self, path: &Path) -> bool {
         path.starts_with(&self.folder) && path.extension().is_some_and(|extension| extension == self.extension)
     }
@@ -110,7 +117,8 @@ impl Watcher {
     pub fn new(dirs: &DevloopDirs, follow: &Follow, stop: &Stop) -> Result<Watcher, StreamError> {
         let (sender, wakes) = mpsc::channel();
         let changes = sender.clone();
-        let applied = follow.applied.clone();
+        let applied: Vec<Applied> = follow.applied.iter().map(Applied::absolute).collect();
+        let watched = applied.clone();
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if !is_change(&event) {
                 return;
@@ -139,7 +147,7 @@ impl Watcher {
                 missing.push((dir.clone(), mode));
             }
         }
-        for Applied { folder, .. } in follow.applied.iter().filter(|applied| applied.folder.is_dir()) {
+        for Applied { folder, .. } in watched.iter().filter(|applied| applied.folder.is_dir()) {
             watcher.watch(folder, RecursiveMode::NonRecursive).map_err(watch_error(folder))?;
         }
         follow.nudge.register(sender.clone());
