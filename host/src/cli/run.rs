@@ -83,7 +83,8 @@ pub struct Run {
     /// Record every delivered event id in the state database (for crash tests).
     #[arg(long, hide = true)]
     trace_delivered: bool,
-    /// Commit progress at least every this many events (for crash tests).
+    /// Mark a checkpoint once this many events were read since the last (for crash tests); it
+    /// commits when every detector has run them, and none is marked while one waits.
     #[arg(long, hide = true, default_value_t = CheckpointPolicy::default().events)]
     checkpoint_events: u64,
     /// Events that may wait for one plugin before it is left behind to catch up later (for
