@@ -6,10 +6,11 @@
 //! A run of the sample commits its events within a few milliseconds, far less than it takes to
 //! start up, so a kill timed from outside rarely lands while they flow. The kills meant for that
 //! moment hold the run still instead ([`kill_in_slices`]): it goes on in slices of well under a
-//! millisecond, the test reads its log between two, and kills it, stopped, once events are
-//! flowing — wherever it stopped: inside a plugin call, a read or a commit.
-//! The feed reads ahead of the detectors, so a run commits in a few large steps: a loaded
-//! machine can run one from its first to its last between two slices, which the tests allow for.
+//! millisecond, each ended early by a line of its log; the test reads the log between two, and
+//! kills the run, stopped, once events are flowing — wherever it stopped: inside a plugin call,
+//! a read or a commit. The feed reads ahead of the detectors, so a run commits in a few large
+//! steps: a loaded machine can run one from its first to its last between two slices, which the
+//! tests allow for.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -116,11 +117,11 @@ fn wait_for_lines(run: &mut Follower, count: u64) -> Result<bool> {
     }
 }
 
-/// Lets `run` go on in slices of 0.1 to 1 ms, stopped (SIGSTOP) between two, and kills it
-/// where it stopped `slices` slices after the one in which events began to flow: it logged a
-/// checkpoint (a commit) and not yet that it caught up. `false` when the run ended first. The
-/// run commits its events in a few large steps, so a kill slices later can find them all
-/// committed.
+/// Lets `run` go on in slices, stopped (SIGSTOP) between two, and kills it where it stopped
+/// `slices` slices after the one in which events began to flow: it logged a checkpoint (a
+/// commit) and not yet that it caught up. A slice ends at the run's next log line, or after 0.1
+/// to 1 ms without one. `false` when the run ended first. The run commits its events in a few
+/// large steps, so a kill slices later can find them all committed.
 ///
 /// Only its log is looked at between slices: a reader of its database could find the write
 /// ahead log's index half written by the stopped run, and SQLite retries such a read for
@@ -132,7 +133,7 @@ fn kill_in_slices(run: &mut Follower, mut slices: u64, delays: &mut Delays) -> R
         if run.child().try_wait()?.is_some() {
             return Ok(false);
         }
-        let lines = run.seen_by_now();
+        let lines = run.seen_within(Duration::ZERO);
         let flowing = lines.iter().any(|line| line.contains(" checkpoint "))
             && !lines.iter().any(|line| line.contains(" caught up "));
         if flowing {
@@ -147,7 +148,7 @@ fn kill_in_slices(run: &mut Follower, mut slices: u64, delays: &mut Delays) -> R
             bail!("the run neither ended nor came to its moment within a minute:\n{}", lines.join("\n"));
         }
         signal(run.child(), libc::SIGCONT)?;
-        std::thread::sleep(Duration::from_micros(100 + delays.next(900)));
+        run.seen_within(Duration::from_micros(100 + delays.next(900)));
     }
 }
 

@@ -41,10 +41,14 @@ impl Follower {
         &self.seen
     }
 
-    /// Every stderr line read so far and those that came since, without waiting for more.
-    pub fn seen_by_now(&mut self) -> &[String] {
-        while let Ok(line) = self.lines.try_recv() {
+    /// Every stderr line read so far and those that came since, after waiting up to `within`
+    /// for the next one.
+    pub fn seen_within(&mut self, within: Duration) -> &[String] {
+        if let Ok(line) = self.lines.recv_timeout(within) {
             self.seen.push(line);
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
         }
         &self.seen
     }
