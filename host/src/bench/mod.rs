@@ -303,17 +303,7 @@ pub fn measure(config: &BenchConfig, runtime: &Runtime, generated: Option<Folder
     }
     let repeat = config.repeat.max(1);
     let jq = match &config.jq {
-        Some(path) => {
-            let mut best = jq(path, &files)?;
-            for _ in 1..repeat {
-                if let (Ok(again), Ok(fastest)) = (jq(path, &files)?, &best)
-                    && again < *fastest
-                {
-                    best = Ok(again);
-                }
-            }
-            best
-        }
+        Some(path) => fastest(repeat, || jq(path, &files), |measured| *measured.as_ref().unwrap_or(&Duration::MAX))?,
         None => Err("jq not compared".to_owned()),
     };
     reset_peak_rss();
